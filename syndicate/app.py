@@ -1,0 +1,158 @@
+"""The shell around the core: read the site, build the feeds, write the output folder."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .cache import Entry, PostCache, stat_signature
+from .config import load_settings
+from .errors import ContentError
+from .feeds import plan_feeds, settle_conflicts
+from .markup import Renderer
+from .model import Feed, Post, Problem, Settings
+from .output import remove_stale, write_if_changed
+from .posts import is_post_file, parse_post
+from .render import render_site
+
+STATE_DIR = ".syndicate"
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    settings: Settings
+    posts: list[Post] = field(default_factory=list)  # every accepted post, drafts and scheduled too
+    problems: list[Problem] = field(default_factory=list)
+    feeds: list[Feed] = field(default_factory=list)
+    files: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    parsed: int = 0  # files read and rendered (not taken from the cache)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def live(self, now: datetime) -> list[Post]:
+        return [p for p in self.posts if p.is_live(now)]
+
+    def scheduled(self, now: datetime) -> list[Post]:
+        return sorted((p for p in self.posts if not p.draft and p.published > now), key=lambda p: p.published)
+
+    def drafts(self) -> list[Post]:
+        return [p for p in self.posts if p.draft]
+
+
+def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(path relative to ``content_dir``, entry) for each post file, in a stable order.
+
+    Hidden files and folders, editor temp and backup files, and non-Markdown files are
+    skipped; symlinked folders are not followed (no loops).
+    """
+    stack = [(content_dir, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append((Path(entry.path), f"{prefix}{entry.name}/"))
+            elif is_post_file(entry.name) and entry.is_file():
+                yield f"{prefix}{entry.name}", entry
+        stack.extend(reversed(subdirs))
+
+
+def load_posts(
+    site_dir: Path,
+    settings: Settings,
+    cache: PostCache,
+    progress: Progress | None = None,
+) -> tuple[list[Post], list[Problem], int]:
+    """Every post file under the content folder → accepted posts, problems, files parsed."""
+    content_dir = site_dir / settings.content.dir
+    prefix = settings.content.dir.strip("/") + "/"
+    if not content_dir.is_dir():
+        raise ContentError(prefix.rstrip("/"), "content folder not found; create it or set [content] dir")
+    key = settings.render_key()
+    renderer: Renderer | None = None
+    posts: list[Post] = []
+    problems: list[Problem] = []
+    files = list(find_post_files(content_dir))
+    seen: set[str] = set()
+    parsed = 0
+    for i, (rel, entry) in enumerate(files):
+        source = prefix + rel
+        seen.add(source)
+        try:
+            sig = stat_signature(entry.stat())
+        except OSError as e:
+            problems.append(Problem(source, f"cannot read: {e.strerror}"))
+            continue
+        hit = cache.get(source, sig, key)
+        if hit is None:
+            try:
+                data = Path(entry.path).read_bytes()
+            except OSError as e:
+                problems.append(Problem(source, f"cannot read: {e.strerror}"))
+                continue
+            renderer = renderer or Renderer(settings.content.markdown_extensions)
+            result = parse_post(source, data, settings, renderer)
+            hit = Entry(sig, key, result.post, result.problems)
+            cache.put(source, hit)
+            parsed += 1
+        problems.extend(hit.problems)
+        if hit.post is not None:
+            posts.append(hit.post)
+        if progress:
+            progress(i + 1, len(files))
+    cache.forget_missing(seen)
+    kept, conflicts = settle_conflicts(posts)
+    return kept, problems + conflicts, parsed
+
+
+def build(
+    site_dir: Path,
+    now: datetime,
+    *,
+    out_dir: Path | None = None,
+    write: bool = True,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Parse the site and (unless ``write`` is false) bring the output folder up to date.
+
+    ``now`` decides which posts are live; nothing else reads the clock. Raises
+    ConfigError/OutputError; content problems are reported, never raised.
+    """
+    started = time.perf_counter()
+    settings = load_settings(site_dir)
+    cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
+    report = BuildReport(settings)
+    report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress)
+    report.feeds = plan_feeds(report.posts, settings, now)
+    files = render_site(report.feeds, settings)
+    report.files = len(files)
+    if write:
+        out = out_dir if out_dir is not None else site_dir / "public"
+        for rel in sorted(files):
+            if write_if_changed(out, rel, files[rel]):
+                report.written.append(rel)
+        names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)
+        report.removed = remove_stale(out, settings.feeds.tags_dir, names, set(files))
+        cache.save()
+    if cache.warning:
+        report.notes.append(cache.warning)
+    report.seconds = time.perf_counter() - started
+    return report

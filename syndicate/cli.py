@@ -1,0 +1,192 @@
+"""The `syndicate` command. Maps errors to exit codes and one-line messages.
+
+Exit codes (every command):
+    0  done, nothing wrong
+    1  done, but some posts were rejected (their problems are printed; feeds still written)
+    2  usage or configuration error: nothing was done
+    3  the output folder could not be written
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from . import __version__
+from .app import BuildReport, build
+from .errors import ConfigError, ContentError, OutputError, UnsafePathError
+from .model import Problem
+
+EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT = 0, 1, 2, 3
+
+
+def _now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-12-24T09:00:00+01:00", param_hint="--now") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _shown(site: Path, problem: Problem) -> str:
+    """A problem, with its path as the user would type it from here."""
+    try:
+        prefix = os.path.relpath(site, Path.cwd())
+    except ValueError:
+        prefix = str(site)
+    if prefix == ".":
+        return str(problem)
+    moved = Problem(f"{prefix}/{problem.path}", problem.message, problem.line, problem.severity)
+    return str(moved)
+
+
+def _run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_cache: bool) -> BuildReport:
+    progress = None
+    if sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            if total >= 500 and (done % 250 == 0 or done == total):
+                click.echo(f"\rreading posts {done}/{total}", err=True, nl=done == total)
+
+    try:
+        return build(site, now, out_dir=out, write=write, use_cache=use_cache, progress=progress)
+    except ConfigError as e:
+        _fail(EXIT_CONFIG, str(e))
+    except ContentError as e:
+        _fail(EXIT_CONFIG, str(e))
+    except (OutputError, UnsafePathError) as e:
+        _fail(EXIT_OUTPUT, f"{e}; check that the output folder is writable")
+
+
+def _report_problems(site: Path, report: BuildReport) -> None:
+    for problem in sorted(report.problems, key=lambda p: (p.path, p.line or 0)):
+        click.echo(_shown(site, problem), err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+def _counts(report: BuildReport, now: datetime) -> str:
+    live = len(report.live(now))
+    extra = []
+    if report.drafts():
+        extra.append(f"{len(report.drafts())} draft")
+    if report.scheduled(now):
+        extra.append(f"{len(report.scheduled(now))} scheduled")
+    if report.rejected:
+        extra.append(f"{len({p.path for p in report.rejected})} rejected")
+    more = f" ({', '.join(extra)})" if extra else ""
+    return f"{live} published post{'s' * (live != 1)}{more}"
+
+
+site_option = click.option(
+    "--site",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The site folder: holds config/syndicate.toml and content/.",
+)
+now_option = click.option(
+    "--now",
+    metavar="DATETIME",
+    help="Pretend it is this moment (ISO 8601) when deciding which posts are published; "
+    "for previewing scheduled posts.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="syndicate")
+def main() -> None:
+    """Build RSS, Atom and JSON feeds from a folder of Markdown posts.
+
+    \b
+    Exit codes: 0 ok · 1 some posts rejected (the rest built) ·
+                2 usage or config error · 3 output not writable
+    """
+
+
+@main.command("build")
+@site_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the feeds.  [default: SITE/public]",
+)
+@click.option("--no-cache", is_flag=True, help="Re-read every post instead of reusing .syndicate/cache.db.")
+@now_option
+def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> None:
+    """Write RSS 2.0, Atom 1.0 and JSON Feed 1.1 for the site and every tag.
+
+    Also writes index.html (feed autodiscovery) and feeds.opml (subscribe to all).
+    Files whose bytes did not change are left alone. Exits 1 when a post was
+    rejected: its problem is printed and the other posts are still published.
+    """
+    moment = _now(now)
+    report = _run_build(site, out, moment, write=True, use_cache=not no_cache)
+    _report_problems(site, report)
+    out_dir = out if out is not None else site / "public"
+    click.echo(
+        f"built {len(report.feeds)} feeds ({report.files} files) from {_counts(report, moment)} "
+        f"in {report.seconds:.2f} s"
+    )
+    unchanged = report.files - len(report.written)
+    removed = f", {len(report.removed)} removed" if report.removed else ""
+    click.echo(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}")
+    upcoming = report.scheduled(moment)
+    if upcoming:
+        post = upcoming[0]
+        click.echo(f"next scheduled: {post.published:%Y-%m-%d %H:%M} UTC  {post.source}")
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+@main.command("check")
+@site_option
+@now_option
+def check_cmd(site: Path, now: str | None) -> None:
+    """Check the config and every post without writing anything.
+
+    Prints one line per problem (file:line: error|warning: what to fix) and exits 1
+    if any post would be rejected.
+    """
+    moment = _now(now)
+    report = _run_build(site, None, moment, write=False, use_cache=True)
+    _report_problems(site, report)
+    status = "problems found" if report.rejected else "ok"
+    click.echo(f"{status}: {_counts(report, moment)}, {len(report.feeds)} feeds")
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+@main.command("posts")
+@site_option
+@now_option
+def posts_cmd(site: Path, now: str | None) -> None:
+    """List every post: status, date, title, tags and URL, newest first."""
+    moment = _now(now)
+    report = _run_build(site, None, moment, write=False, use_cache=True)
+    _report_problems(site, report)
+    rows = []
+    for post in sorted(report.posts, key=lambda p: p.published, reverse=True):
+        status = "draft" if post.draft else ("scheduled" if post.published > moment else "published")
+        rows.append((status, f"{post.published:%Y-%m-%d %H:%M}", post.title, ", ".join(post.tags), post.url))
+    header = ("STATUS", "DATE (UTC)", "TITLE", "TAGS", "URL")
+    widths = [min(48, max(len(r[i]) for r in [header, *rows])) for i in range(4)]
+
+    def cut(text: str, width: int) -> str:
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    for row in [header, *rows]:
+        cells = [cut(row[i], widths[i]).ljust(widths[i]) for i in range(4)]
+        click.echo("  ".join([*cells, row[4]]))
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)

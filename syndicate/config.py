@@ -1,0 +1,150 @@
+"""config/syndicate.toml → frozen :class:`Settings`, checked key by key.
+
+Every mistake becomes one :class:`ConfigError` naming the file, the key and what to write
+instead; unknown keys are refused (with a "did you mean") because a typo silently ignored
+is a setting silently lost.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+from .model import ContentSettings, FeedSettings, Settings, SiteSettings
+from .posts import PERMALINK_FIELDS
+from .slugs import slug_problem
+
+CONFIG_PATH = Path("config") / "syndicate.toml"
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _absolute_url(value: str, where: str, path: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{where} must be an absolute http(s) URL like https://example.com/, not {value!r}", path=path)
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{where} must not have a query or fragment: {value!r}", path=path)
+    return value if value.endswith("/") else value + "/"
+
+
+def _section(raw: dict[str, Any], name: str, cls: type, path: str) -> dict[str, Any]:
+    section = raw.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"[{name}] must be a table", path=path)
+    known = {f.name for f in fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            also = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(known))}"
+            raise ConfigError(f"unknown key {key!r} in [{name}]{also}", path=path)
+        default = next(f for f in fields(cls) if f.name == key).default
+        want: type = str if default is None or default is MISSING else type(default)
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"[{name}] {key} must be a list of strings", path=path)
+            value = tuple(value)
+        elif want is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"[{name}] {key} must be a whole number, not {value!r}", path=path)
+        elif not isinstance(value, want):
+            raise ConfigError(f"[{name}] {key} must be {want.__name__}, not {value!r}", path=path)
+        out[key] = value
+    return out
+
+
+def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
+    """TOML text → Settings. Pure apart from looking up the time zone database."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", path=path) from e
+    allowed = {"site", "feeds", "content", "websub"}
+    for key in raw:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            raise ConfigError(f"unknown section [{key}]" + (f"; did you mean [{hint[0]}]?" if hint else ""), path=path)
+
+    site = _section(raw, "site", SiteSettings, path)
+    for required in ("title", "url", "author"):
+        if not str(site.get(required, "")).strip():
+            raise ConfigError(f"[site] {required} is required", path=path)
+    site["url"] = _absolute_url(site["url"], "[site] url", path)
+    try:
+        ZoneInfo(site.get("timezone", "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"[site] timezone {site.get('timezone')!r} is not a time zone name like 'Europe/Paris' or 'UTC'", path=path
+        ) from None
+    link = site.get("permalink", "/{slug}/")
+    names = set(_PLACEHOLDER.findall(link))
+    if "slug" not in names:
+        raise ConfigError(f"[site] permalink {link!r} must contain {{slug}}", path=path)
+    if names - PERMALINK_FIELDS:
+        raise ConfigError(
+            f"[site] permalink uses {', '.join(sorted(names - PERMALINK_FIELDS))}; "
+            f"available: {', '.join(sorted(PERMALINK_FIELDS))}",
+            path=path,
+        )
+
+    feeds = _section(raw, "feeds", FeedSettings, path)
+    if not 1 <= feeds.get("items", 20) <= 1000:
+        raise ConfigError("[feeds] items must be between 1 and 1000", path=path)
+    if not 20 <= feeds.get("summary_length", 280) <= 5000:
+        raise ConfigError("[feeds] summary_length must be between 20 and 5000", path=path)
+    if feeds.get("url"):
+        feeds["url"] = _absolute_url(feeds["url"], "[feeds] url", path)
+    for key in ("rss", "atom", "json", "tags_dir"):
+        if key in feeds and slug_problem(feeds[key]):
+            raise ConfigError(f"[feeds] {key} must be a plain file or folder name, not {feeds[key]!r}", path=path)
+    defaults = FeedSettings()
+    if len({feeds.get(k, getattr(defaults, k)) for k in ("rss", "atom", "json")}) < 3:
+        raise ConfigError("[feeds] rss, atom and json must be three different file names", path=path)
+    try:
+        feeds.get("tag_title", "{site} – {tag}").format(site="", tag="")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError("[feeds] tag_title may only use {site} and {tag}", path=path) from None
+
+    content = _section(raw, "content", ContentSettings, path)
+    if content.get("media_url"):
+        content["media_url"] = _absolute_url(content["media_url"], "[content] media_url", path)
+
+    websub = raw.get("websub", {})
+    hubs = websub.get("hubs", []) if isinstance(websub, dict) else None
+    if not isinstance(hubs, list) or not all(isinstance(h, str) for h in hubs):
+        raise ConfigError("[websub] hubs must be a list of URLs", path=path)
+    for hub in hubs:
+        if urlsplit(hub).scheme not in ("http", "https"):
+            raise ConfigError(f"[websub] hub {hub!r} must be an http(s) URL", path=path)
+
+    return Settings(
+        site=SiteSettings(**site),
+        feeds=FeedSettings(**feeds),
+        content=ContentSettings(**content),
+        hubs=tuple(hubs),
+    )
+
+
+def load_settings(site_dir: Path) -> Settings:
+    """Read ``config/syndicate.toml`` under ``site_dir``."""
+    path = site_dir / CONFIG_PATH
+    shown = str(CONFIG_PATH) if site_dir.resolve() == Path.cwd().resolve() else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file; create {CONFIG_PATH} with a [site] section (see README), "
+            "or pass --site DIR for a site elsewhere",
+            path=shown,
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not valid UTF-8", path=shown) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", path=shown) from e
+    return parse_settings(text, shown)

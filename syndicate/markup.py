@@ -1,0 +1,163 @@
+"""Markdown → HTML with absolute URLs, and HTML → a plain-text summary. Pure.
+
+Feed readers show content far from the site, so every URL in it must be absolute:
+``href``, ``src``, ``poster``, ``srcset`` and friends are resolved against the post's
+own URL, exactly as a browser on the post's page would resolve them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import markdown
+
+MORE = re.compile(r"^[ \t]*<!--\s*more\s*-->[ \t]*$", re.MULTILINE | re.IGNORECASE)
+
+# One start tag: "<name" then attributes up to ">" (quoted values may contain ">").
+_TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)\s*/?>")
+_ATTR = re.compile(r"(\s+)([^\s\"'>/=]+)(\s*=\s*)(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+)")
+URL_ATTRS = frozenset({"href", "src", "poster", "cite", "action", "background", "data", "longdesc", "formaction"})
+SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
+_SAFE_SCHEMES_ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+class Renderer:
+    """A reusable Markdown renderer (Python-Markdown is not thread-safe: one per thread)."""
+
+    def __init__(self, extensions: tuple[str, ...]) -> None:
+        self._md = markdown.Markdown(extensions=list(extensions), output_format="html")
+
+    def render(self, text: str) -> str:
+        self._md.reset()
+        return self._md.convert(text)
+
+
+def absolute_url(base: str, url: str) -> str:
+    """Resolve ``url`` (as written in HTML, entities decoded) against ``base``."""
+    url = url.strip()
+    if not url:
+        return url
+    if _SAFE_SCHEMES_ABSOLUTE.match(url):
+        return url  # https:, mailto:, data:, tel: … already absolute
+    return urljoin(base, url)
+
+
+def _fix_srcset(base: str, value: str) -> str:
+    out = []
+    for candidate in value.split(","):
+        bits = candidate.strip().split(None, 1)
+        if not bits:
+            continue
+        bits[0] = absolute_url(base, bits[0])
+        out.append(" ".join(bits))
+    return ", ".join(out)
+
+
+def absolutize(fragment: str, base: str) -> str:
+    """Make every URL attribute in an HTML fragment absolute against ``base``."""
+
+    def fix_attr(m: re.Match[str]) -> str:
+        lead, name, eq, raw = m.groups()
+        lname = name.lower()
+        if lname not in URL_ATTRS and lname not in SRCSET_ATTRS:
+            return m.group(0)
+        quote = raw[0] if raw[0] in "\"'" else ""
+        value = html.unescape(raw[1:-1] if quote else raw)
+        fixed = _fix_srcset(base, value) if lname in SRCSET_ATTRS else absolute_url(base, value)
+        if fixed == value:
+            return m.group(0)
+        return f'{lead}{name}{eq}"{html.escape(fixed, quote=True)}"'
+
+    def fix_tag(m: re.Match[str]) -> str:
+        attrs = m.group(2)
+        if not attrs:
+            return m.group(0)
+        new_attrs = _ATTR.sub(fix_attr, attrs)
+        if new_attrs == attrs:
+            return m.group(0)
+        start = m.start(2) - m.start(0)
+        end = m.end(2) - m.start(0)
+        whole = m.group(0)
+        return whole[:start] + new_attrs + whole[end:]
+
+    return _TAG.sub(fix_tag, fragment)
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = frozenset({"script", "style", "template", "noscript"})
+    _BLOCK = frozenset(
+        {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "hr"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skip += 1
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self.skip:
+            self.skip -= 1
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """Visible text of an HTML fragment, whitespace collapsed."""
+    parser = _TextExtractor()
+    parser.feed(fragment)
+    parser.close()
+    return " ".join("".join(parser.parts).split())
+
+
+_FIRST_P = re.compile(r"<p\b[^>]*>(.*?)</p>", re.DOTALL | re.IGNORECASE)
+
+
+def first_paragraph_text(fragment: str) -> str:
+    """Text of the first <p> that has any text, else of the whole fragment."""
+    for m in _FIRST_P.finditer(fragment):
+        text = html_to_text(m.group(1))
+        if text:
+            return text
+    return html_to_text(fragment)
+
+
+def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut.
+
+    Text that fits is returned unchanged. A cut never splits a word unless a single word
+    is longer than the limit.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    if limit <= len(ellipsis):
+        return text[:limit]
+    room = limit - len(ellipsis)
+    cut = text[: room + 1]
+    space = cut.rfind(" ")
+    head = cut[:space] if space > 0 else text[:room]
+    return head.rstrip(" ,;:.-–—") + ellipsis
+
+
+def split_more(body: str) -> tuple[str, bool]:
+    """The part of a Markdown body before ``<!--more-->``, and whether there was one."""
+    m = MORE.search(body)
+    return (body[: m.start()], True) if m else (body, False)
+
+
+def is_absolute_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

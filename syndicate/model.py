@@ -1,0 +1,160 @@
+"""The values the core passes around: frozen, no I/O, all datetimes UTC-aware."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+FEED_FORMATS = ("rss", "atom", "json")
+FeedFormat = Literal["rss", "atom", "json"]
+
+MIME_TYPES: dict[str, str] = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    """[site] in config/syndicate.toml."""
+
+    title: str
+    url: str  # absolute, always ends with "/"
+    author: str
+    timezone: str = "UTC"
+    permalink: str = "/{slug}/"
+    description: str = ""
+    language: str = "en"
+    email: str | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """[feeds] in config/syndicate.toml."""
+
+    items: int = 20
+    url: str = ""  # public URL of the output folder; "" means the site URL
+    summary_length: int = 280
+    tag_feeds: bool = True
+    tag_title: str = "{site} – {tag}"
+    rss: str = "feed.xml"
+    atom: str = "atom.xml"
+    json: str = "feed.json"
+    tags_dir: str = "tags"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentSettings:
+    """[content] in config/syndicate.toml."""
+
+    dir: str = "content"
+    media_url: str = ""  # base URL for bare thumbnail names; "" means the post's URL
+    markdown_extensions: tuple[str, ...] = ("extra", "sane_lists", "smarty")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    site: SiteSettings
+    feeds: FeedSettings = field(default_factory=FeedSettings)
+    content: ContentSettings = field(default_factory=ContentSettings)
+    hubs: tuple[str, ...] = ()
+
+    @property
+    def feeds_url(self) -> str:
+        return self.feeds.url or self.site.url
+
+    def render_key(self) -> str:
+        """A hash of every setting that changes how one post file is turned into a Post.
+
+        Cached posts are reused only while this is unchanged.
+        """
+        data = {
+            "site": asdict(self.site),
+            "content": asdict(self.content),
+            "summary_length": self.feeds.summary_length,
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    mime_type: str
+    length: int = 0  # bytes; 0 when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One post, ready to render. ``published``/``updated`` are UTC."""
+
+    source: str  # path relative to the content folder, "/"-separated
+    id: str  # permanent id: front-matter `id` (as a URI), else the permalink
+    url: str  # absolute permalink
+    slug: str
+    title: str
+    published: datetime
+    updated: datetime
+    tags: tuple[str, ...]
+    summary: str  # plain text
+    content_html: str
+    image: Image | None = None
+    author: str | None = None
+    lang: str | None = None
+    draft: bool = False
+
+    def is_live(self, now: datetime) -> bool:
+        """Published: not a draft and not dated in the future."""
+        return not self.draft and self.published <= now
+
+    @property
+    def id_is_permalink(self) -> bool:
+        return self.id == self.url
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One line for the user about one file."""
+
+    path: str
+    message: str
+    line: int | None = None
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLinks:
+    """Where one feed's three files live: paths under the output folder, and public URLs."""
+
+    paths: dict[str, str]  # format -> relative path ("tags/ai/feed.xml")
+    urls: dict[str, str]  # format -> absolute URL
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One feed (the site's, or one tag's), in all three formats."""
+
+    key: str  # "" for the site feed, else the tag slug
+    title: str
+    description: str
+    home_url: str
+    links: FeedLinks
+    posts: tuple[Post, ...]
+    updated: datetime
+    tag: str | None = None
+    hubs: tuple[str, ...] = ()

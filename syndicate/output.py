@@ -1,0 +1,88 @@
+"""Writing the output folder: never outside it, never half a file, never an unchanged file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import OutputError, UnsafePathError
+
+
+def safe_join(root: Path, rel: str) -> Path:
+    """``root / rel``, refusing anything that could leave ``root``.
+
+    ``rel`` is "/"-separated and built from user input (tag slugs, file names): absolute
+    paths, "..", ".", empty segments, backslashes and NUL are refused outright, and the
+    resolved parent folder must still be inside the resolved root (no symlinks out).
+    """
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+        raise UnsafePathError(f"refusing to write {rel!r}: not a plain relative path")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise UnsafePathError(f"refusing to write {rel!r}: it would leave the output folder")
+    path = root.joinpath(*parts)
+    real_root = root.resolve()
+    real_parent = path.parent.resolve()
+    if real_parent != real_root and real_root not in real_parent.parents:
+        raise UnsafePathError(f"refusing to write {rel!r}: {path.parent} leads outside {root}")
+    return path
+
+
+def write_if_changed(root: Path, rel: str, data: bytes) -> bool:
+    """Atomically write ``data`` to ``root/rel`` unless the file already holds exactly it.
+
+    Returns whether the file was written. Readers see the old file or the new one, never a
+    mix: the bytes go to a temporary file in the same folder, are flushed to disk, and
+    replace the old file with one rename.
+    """
+    path = safe_join(root, rel)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        safe_join(root, rel)  # the folders we just made must not lead out either
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    return True
+
+
+def remove_stale(root: Path, folder: str, names: Iterable[str], keep: set[str]) -> list[str]:
+    """Delete our own feed files under ``root/folder/*/`` that this build no longer makes.
+
+    Only files named like ours (``names``) in direct sub-folders of ``folder`` are touched,
+    so anything else a user keeps in the output folder survives. Returns what was removed.
+    """
+    removed: list[str] = []
+    base = root / folder
+    if not base.is_dir() or base.is_symlink():
+        return removed
+    wanted = set(names)
+    for sub in sorted(base.iterdir()):
+        if not sub.is_dir() or sub.is_symlink():
+            continue
+        for name in sorted(wanted):
+            rel = f"{folder}/{sub.name}/{name}"
+            if rel not in keep and (sub / name).is_file():
+                (sub / name).unlink()
+                removed.append(rel)
+        try:
+            sub.rmdir()  # only succeeds when nothing else is left in it
+        except OSError:
+            pass
+    return removed

@@ -1,0 +1,76 @@
+"""The feeds' front door: ``index.html`` (autodiscovery) and ``feeds.opml``. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from xml.sax.saxutils import quoteattr
+
+from ..model import MIME_TYPES, Feed, Settings
+
+FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+
+
+def render_index(feeds: Sequence[Feed], settings: Settings) -> bytes:
+    site = settings.site
+    head = []
+    rows = []
+    for feed in feeds:
+        for fmt in ("rss", "atom", "json"):
+            head.append(
+                f'<link rel="alternate" type="{MIME_TYPES[fmt]}" '
+                f'title="{escape(feed.title)} ({FORMAT_NAMES[fmt]})" href="{escape(feed.links.urls[fmt])}">'
+            )
+        links = " · ".join(
+            f'<a href="{escape(feed.links.paths[fmt])}" type="{MIME_TYPES[fmt]}">{FORMAT_NAMES[fmt]}</a>'
+            for fmt in ("rss", "atom", "json")
+        )
+        name = "All posts" if feed.tag is None else escape(feed.tag)
+        rows.append(f"<tr><td>{name}</td><td>{len(feed.posts)}</td><td>{links}</td></tr>")
+    nl = "\n"
+    page = f"""<!doctype html>
+<html lang="{escape(site.language)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(site.title)} – feeds</title>
+{nl.join(head)}
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}td,th{{padding:.2rem .8rem;text-align:left}}</style>
+</head>
+<body>
+<h1>{escape(site.title)} – feeds</h1>
+<p>Subscribe in any feed reader: paste a link below, or import <a href="feeds.opml">feeds.opml</a> to follow them all.
+Posts live at <a href="{escape(site.url)}">{escape(site.url)}</a>.</p>
+<table>
+<thead><tr><th>Feed</th><th>Posts</th><th>Formats</th></tr></thead>
+<tbody>
+{nl.join(rows)}
+</tbody>
+</table>
+</body>
+</html>
+"""
+    return page.encode("utf-8")
+
+
+def render_opml(feeds: Sequence[Feed], settings: Settings) -> bytes:
+    site = settings.site
+    outlines = []
+    for feed in feeds:
+        outlines.append(
+            f"    <outline type=\"rss\" version=\"RSS2\" text={quoteattr(feed.title)} title={quoteattr(feed.title)}"
+            f" xmlUrl={quoteattr(feed.links.urls['rss'])} htmlUrl={quoteattr(feed.home_url)}/>"
+        )
+    body = "\n".join(outlines)
+    doc = f"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head>
+    <title>{escape(site.title)}</title>
+    <ownerName>{escape(site.author)}</ownerName>
+  </head>
+  <body>
+{body}
+  </body>
+</opml>
+"""
+    return doc.encode("utf-8")

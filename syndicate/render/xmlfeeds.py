@@ -1,0 +1,168 @@
+"""Feed → RSS 2.0 and Atom 1.0 bytes with feedgen. Pure: no clock, no I/O.
+
+feedgen is imported only here. Its traps (see docs/dev.md) and how this module avoids them:
+
+- it stamps ``lastBuildDate``/``updated`` with the wall clock: we always set both from the
+  posts;
+- ``add_entry()`` prepends: we append, in the order the feed planner chose;
+- RSS ``<channel><link>`` is the *last* link added and ``atom:link`` the *first* rel=self:
+  we add self first and the home page last;
+- Atom entry links lose ``rel``/``type``, RSS gets no ``rel=hub``, items get no
+  ``media:thumbnail`` outside a ``media:group``: a small extension of our own
+  (:class:`_Extra`) writes those elements itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from ..model import MIME_TYPES, Feed, Post, Settings
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+GENERATOR = "syndicate"
+GENERATOR_URI = "https://github.com/syndicate-feeds/syndicate"
+
+
+class _Extra(BaseExtension):
+    """Feed-level: ``atom:link rel=hub`` in RSS (feedgen only writes rel=self there)."""
+
+    def __init__(self) -> None:
+        self.hubs: tuple[str, ...] = ()
+        self.namespaces: dict[str, str] = {}
+
+    def extend_ns(self) -> dict[str, str]:
+        return self.namespaces
+
+    def extend_rss(self, feed: Any) -> Any:
+        channel = feed[0]
+        self_link = channel.find(f"{{{ATOM_NS}}}link")
+        at = list(channel).index(self_link) + 1 if self_link is not None else len(channel)
+        for offset, hub in enumerate(self.hubs):
+            link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
+            channel.insert(at + offset, link)
+        return feed
+
+
+class _ExtraEntry(BaseEntryExtension):
+    """Entry-level: links with rel/type in Atom; dc:creator and media:thumbnail in RSS."""
+
+    def __init__(self) -> None:
+        self.post: Post | None = None
+        self.author = ""
+
+    def extend_atom(self, entry: Any) -> Any:
+        post = self.post
+        assert post is not None
+        if post.lang:
+            entry.set(XML_LANG, post.lang)
+        # feedgen builds Atom elements without a namespace and writes xmlns on the root as
+        # an attribute, so ours must be unqualified too, or lxml adds an "ns0:" prefix.
+        # feedgen wrote a rel-less link (which Atom reads as alternate); give it its type.
+        for link in entry.findall("link"):
+            link.set("rel", "alternate")
+            link.set("type", "text/html")
+        if post.image:
+            anchor = entry.find("link")
+            enclosure = etree.Element(
+                "link",
+                rel="enclosure",
+                type=post.image.mime_type,
+                href=post.image.url,
+            )
+            if post.image.length:
+                enclosure.set("length", str(post.image.length))
+            if anchor is not None:
+                anchor.addnext(enclosure)
+            else:
+                entry.append(enclosure)
+        return entry
+
+    def extend_rss(self, item: Any) -> Any:
+        post = self.post
+        assert post is not None
+        if self.author:
+            creator = etree.Element(f"{{{DC_NS}}}creator")
+            creator.text = self.author
+            guid = item.find("guid")
+            if guid is not None:
+                guid.addprevious(creator)
+            else:
+                item.append(creator)
+        if post.image:
+            etree.SubElement(item, f"{{{MEDIA_NS}}}thumbnail", url=post.image.url)
+        return item
+
+
+def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.register_extension("syndicate", _Extra, _ExtraEntry, atom=fmt == "atom", rss=fmt == "rss")
+    fg.syndicate.hubs = feed.hubs
+    if fmt == "rss":
+        fg.syndicate.namespaces = {"dc": DC_NS, "media": MEDIA_NS}
+    fg.title(feed.title)
+    fg.description(feed.description)
+    fg.language(settings.site.language)
+    fg.generator(GENERATOR, uri=GENERATOR_URI)
+    fg.lastBuildDate(feed.updated)
+    fg.updated(feed.updated)
+    return fg
+
+
+def _entries(fg: FeedGenerator, feed: Feed, feed_author: str) -> list[Any]:
+    out = []
+    for post in feed.posts:
+        fe = fg.add_entry(order="append")
+        fe.syndicate.post = post
+        fe.syndicate.author = post.author or feed_author
+        fe.title(post.title)
+        fe.link(href=post.url)
+        fe.guid(post.id, permalink=post.id_is_permalink)
+        fe.updated(post.updated)
+        fe.published(post.published)
+        fe.pubDate(post.published)
+        for tag in post.tags:
+            fe.category(term=tag)
+        out.append(fe)
+    return out
+
+
+def render_rss(feed: Feed, settings: Settings) -> bytes:
+    fg = _generator(settings, feed, "rss")
+    # Order matters: the first rel=self becomes atom:link, the last link becomes <link>.
+    fg.link(href=feed.links.urls["rss"], rel="self", type=MIME_TYPES["rss"])
+    fg.link(href=feed.home_url, rel="alternate")
+    for fe, post in zip(_entries(fg, feed, settings.site.author), feed.posts, strict=True):
+        if post.summary:
+            fe.description(post.summary)
+        if post.content_html:
+            fe.content(post.content_html)  # escaped, not CDATA: lxml refuses "]]>" in CDATA
+        if post.image:
+            fe.enclosure(url=post.image.url, length=str(post.image.length), type=post.image.mime_type)
+    out: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return out
+
+
+def render_atom(feed: Feed, settings: Settings) -> bytes:
+    fg = _generator(settings, feed, "atom")
+    fg.id(feed.links.urls["atom"])
+    fg.author({"name": settings.site.author, **({"email": settings.site.email} if settings.site.email else {})})
+    fg.link(href=feed.links.urls["atom"], rel="self", type=MIME_TYPES["atom"])
+    fg.link(href=feed.home_url, rel="alternate", type="text/html")
+    for hub in feed.hubs:
+        fg.link(href=hub, rel="hub")
+    fg.subtitle(feed.description)
+    for fe, post in zip(_entries(fg, feed, settings.site.author), feed.posts, strict=True):
+        if post.author:
+            fe.author({"name": post.author})
+        if post.summary:
+            fe.summary(post.summary, type="text")
+        fe.content(post.content_html or post.summary or post.title, type="html")
+    out: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return out
