@@ -99,9 +99,14 @@ def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) 
         if required:
             raise doc.fail(key if key in meta else None, f"{key} is missing; add `{key}: …` to the front matter")
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise doc.fail(key, f"{key} must be text, not {_type_name(value)}; put it in quotes")
+    if isinstance(value, bool):
+        raise doc.fail(key, f"{key} must be text, not true/false; put it in quotes")
+    if not isinstance(value, str | int | float):
+        raise doc.fail(key, f"{key} must be text, not {_type_name(value)}")
     text = " ".join(str(value).split())
+    if XML_ILLEGAL.search(text):
+        doc.warn(key, f"removed control characters from {key}")
+        text = XML_ILLEGAL.sub("", text)
     if not text and required:
         raise doc.fail(key, f"{key} is empty")
     return text or None
@@ -130,7 +135,8 @@ def parse_when(value: object, tz: Any) -> datetime:
     try:
         return dt.astimezone(timezone.utc).replace(microsecond=0)
     except (OverflowError, ValueError) as e:
-        raise ValueError(f"{value!r} is out of range") from e
+        shown = value if isinstance(value, str) else dt.isoformat()
+        raise ValueError(f"{shown!r} is out of range") from e
 
 
 def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any) -> datetime | None:
@@ -156,7 +162,7 @@ def _tags(doc: _Doc, meta: dict[str, Any]) -> tuple[str, ...]:
     for item in items:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise doc.fail("tags", f"each tag must be text, not {_type_name(item)}")
-        tag = " ".join(str(item).split())
+        tag = " ".join(XML_ILLEGAL.sub("", str(item)).split())
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
@@ -265,6 +271,9 @@ def _load_yaml(doc: _Doc) -> dict[str, Any]:
         mark = getattr(e, "problem_mark", None)
         line = doc.fm_first_line + mark.line if mark is not None else doc.fm_first_line
         problem = getattr(e, "problem", None) or "syntax error"
+        context, context_mark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and context_mark is not None:
+            problem += f" ({context} at line {doc.fm_first_line + context_mark.line})"
         raise ContentError(doc.path, f"front matter is not valid YAML: {problem}", line=line) from None
     except RecursionError:
         raise ContentError(doc.path, "front matter is nested too deeply", line=doc.fm_first_line) from None

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+CONFIG = """\
+[site]
+title = "Test Site"
+url = "https://example.com/"
+author = "Tess Ter"
+timezone = "Europe/Paris"
+permalink = "/blog/{slug}/"
+
+[feeds]
+items = 20
+"""
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Site:
+    root: Path
+
+    @property
+    def content(self) -> Path:
+        return self.root / "content"
+
+    @property
+    def public(self) -> Path:
+        return self.root / "public"
+
+    def config(self, text: str) -> None:
+        (self.root / "config").mkdir(exist_ok=True)
+        (self.root / "config" / "syndicate.toml").write_text(text, encoding="utf-8")
+
+    def post(self, name: str, text: str | bytes) -> Path:
+        path = self.content / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return path
+
+    def run(self, *args: str, now: datetime | None = NOW) -> Run:
+        """Run the real command line in a fresh process, as a user would."""
+        cmd = [sys.executable, "-m", "syndicate", *args]
+        if now is not None and args and args[0] in ("build", "check", "posts"):
+            cmd += ["--now", now.isoformat()]
+        env = {**os.environ, "PYTHONWARNINGS": "error", "COLUMNS": "200"}
+        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=120, env=env)
+        return Run(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    s = Site(tmp_path / "site")
+    s.content.mkdir(parents=True)
+    s.config(CONFIG)
+    return s
+
+
+@pytest.fixture
+def sample_site(tmp_path: Path) -> Site:
+    """A copy of the bundled sample site (content/ and config/ of this repository)."""
+    root = tmp_path / "sample"
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "config", root / "config")
+    return Site(root)
