@@ -87,8 +87,8 @@ def assign_tag_slugs(tags: Iterable[str]) -> dict[str, str]:
     """tag key → slug, distinct for distinct tags.
 
     When two different tags share a readable slug ("machine learning", "machine_learning"),
-    the one whose key already *is* that slug with spaces for hyphens keeps it and the
-    others get a short stable hash of their own name appended.
+    the one whose key already *is* that slug ("machine-learning") keeps it and the others
+    get a short stable hash of their own name appended.
     """
     by_slug: dict[str, list[str]] = {}
     for key in sorted({tag_key(t) for t in tags}):
@@ -99,8 +99,12 @@ def assign_tag_slugs(tags: Iterable[str]) -> dict[str, str]:
             out[keys[0]] = slug
             continue
         for key in keys:
-            owner = key.replace(" ", "-") == slug
-            out[key] = slug if owner else f"{slug}-{_h(key)}"
+            out[key] = slug if key == slug else f"{slug}-{_h(key)}"
+    # A hashed slug could, in theory, equal another tag's readable one: lengthen its hash.
+    readable = {tag_slug(k) for k in out}
+    for key, slug in out.items():
+        if slug != tag_slug(key) and slug in readable:
+            out[key] = f"{tag_slug(key)}-{_h(key, 16)}"
     return out
 
 

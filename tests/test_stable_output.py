@@ -1,0 +1,96 @@
+"""Builds are reproducible: same content, same bytes; nothing changed, nothing written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from tests.conftest import Site
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def test_second_build_is_byte_identical_and_writes_nothing(sample_site: Site) -> None:
+    assert sample_site.run("build").code == 0
+    first = snapshot(sample_site.public)
+    run = sample_site.run("build")
+    assert run.code == 0
+    assert snapshot(sample_site.public) == first  # same bytes and same mtimes: not rewritten
+    assert "0 written, 29 unchanged" in run.out
+
+
+def test_cold_cached_and_no_cache_builds_give_the_same_bytes(sample_site: Site, tmp_path: Path) -> None:
+    sample_site.run("build")
+    cold = {k: v[0] for k, v in snapshot(sample_site.public).items()}
+    assert (sample_site.root / ".syndicate" / "cache.db").exists()
+    cached_out = tmp_path / "cached"
+    sample_site.run("build", "--out", str(cached_out))
+    assert {k: v[0] for k, v in snapshot(cached_out).items()} == cold
+    fresh_out = tmp_path / "fresh"
+    sample_site.run("build", "--no-cache", "--out", str(fresh_out))
+    assert {k: v[0] for k, v in snapshot(fresh_out).items()} == cold
+
+
+def test_a_copy_of_the_site_elsewhere_builds_the_same_bytes(sample_site: Site, tmp_path: Path) -> None:
+    """No absolute paths, file-system order or time stamps leak into the output."""
+    sample_site.run("build")
+    other = tmp_path / "elsewhere" / "deeper"
+    shutil.copytree(sample_site.root / "content", other / "content")
+    shutil.copytree(sample_site.root / "config", other / "config")
+    for path in (other / "content").rglob("*.md"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    Site(other).run("build")
+    assert {k: v[0] for k, v in snapshot(other / "public").items()} == {
+        k: v[0] for k, v in snapshot(sample_site.public).items()
+    }
+
+
+def test_editing_one_post_rewrites_only_the_feeds_that_show_it(sample_site: Site) -> None:
+    sample_site.run("build")
+    before = snapshot(sample_site.public)
+    post = sample_site.content / "2024-09-02-cpp-vs-csharp.md"
+    post.write_text(post.read_text().replace("it depends", "it really depends"))
+    run = sample_site.run("build")
+    after = snapshot(sample_site.public)
+    changed = sorted(k for k in after if after[k] != before.get(k))
+    assert changed == sorted(
+        [f"{d}{f}" for d in ("", "tags/c-plus-plus/", "tags/c-sharp/", "tags/programming/") for f in ("atom.xml", "feed.json", "feed.xml")]
+    )
+    assert "12 written, 17 unchanged" in run.out
+    assert "it really depends" in (sample_site.public / "tags/c-sharp/feed.json").read_text()
+
+
+def test_a_tag_that_disappears_takes_its_feed_files_with_it(sample_site: Site) -> None:
+    sample_site.run("build")
+    (sample_site.public / "tags" / "c-sharp" / "keep-me.txt").write_text("not ours")
+    post = sample_site.content / "2024-09-02-cpp-vs-csharp.md"
+    post.write_text(post.read_text().replace("tags: [C++, C#, programming]", "tags: [C++, programming]"))
+    run = sample_site.run("build")
+    assert "3 removed" in run.out
+    assert sorted(p.name for p in (sample_site.public / "tags" / "c-sharp").iterdir()) == ["keep-me.txt"]
+    assert not (sample_site.public / "tags" / "c-sharp" / "feed.xml").exists()
+
+
+def test_deleting_a_post_removes_it_from_the_feeds(sample_site: Site) -> None:
+    sample_site.run("build")
+    (sample_site.content / "2025-01-20-uber-unicode.md").unlink()
+    run = sample_site.run("build")
+    assert run.code == 0
+    assert "Über Unicode" not in (sample_site.public / "feed.xml").read_text()
+    assert not (sample_site.public / "tags" / "日本語").exists()
+
+
+def test_a_corrupt_cache_is_replaced_not_fatal(sample_site: Site) -> None:
+    sample_site.run("build")
+    first = {k: v[0] for k, v in snapshot(sample_site.public).items()}
+    (sample_site.root / ".syndicate" / "cache.db").write_bytes(b"this is not a database" * 100)
+    post = sample_site.content / "2024-09-02-cpp-vs-csharp.md"
+    post.touch()
+    run = sample_site.run("build")
+    assert run.code == 0, run.err
+    assert "cache unreadable" in run.err
+    assert {k: v[0] for k, v in snapshot(sample_site.public).items()} == first
+    assert sample_site.run("build").err == ""  # the cache was rebuilt
