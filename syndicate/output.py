@@ -41,8 +41,8 @@ def write_if_changed(root: Path, rel: str, data: bytes) -> bool:
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
-    except FileNotFoundError:
-        pass
+    except OSError:
+        pass  # missing, or unreadable: try to write it, which reports any real problem
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         safe_join(root, rel)  # the folders we just made must not lead out either

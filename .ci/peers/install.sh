@@ -51,10 +51,10 @@ else
   log "python peers: pip install standardwebhooks mastodon-mock flask-websub[celery] Mastodon.py atproto"
   "$PYTHON" -m pip install --disable-pip-version-check -q \
     standardwebhooks mastodon-mock "flask-websub[celery]" Mastodon.py atproto
+  for mod in standardwebhooks mastodon_mock.cli flask_websub.hub celery mastodon atproto; do
+    "$PYTHON" -W ignore -c "import $mod" || die "python module $mod does not import after pip install"
+  done
 fi
-for mod in standardwebhooks mastodon_mock.cli flask_websub.hub celery mastodon atproto; do
-  "$PYTHON" -W ignore -c "import $mod" || die "python module $mod does not import"
-done
 "$PYTHON" -m pip show standardwebhooks mastodon-mock flask-websub celery Mastodon.py atproto 2>/dev/null \
   | awk '/^Name:/{n=$2} /^Version:/{printf "[peers/install]   %s %s\n", n, $2}'
 
