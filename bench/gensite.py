@@ -20,12 +20,12 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SITE_TITLE = "Bench blog"
 SITE_URL = "https://example.org/"
-BASE_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)  # newest possible post date
+BASE_DATE = datetime(2024, 1, 1, tzinfo=UTC)  # newest possible post date
 YEARS = 5  # posts are spread over this many years before BASE_DATE
 ZIPF_EXPONENT = 1.0
 WORDS_PER_POST = (900, 1100)
@@ -44,7 +44,7 @@ permalink = "/posts/{{slug}}/"
 items = 20
 """
 
-WORDS = """
+_WORD_TEXT = """
 ability able about above accept across action active actually add address admit adult
 affect after again against agency agent agree ahead allow almost alone along already also
 although always among amount analysis animal another answer anyone anything appear apply
@@ -110,9 +110,10 @@ violence visit voice vote wait walk wall want watch water weapon wear week weigh
 western what whatever when where whether which while white whole whom whose wide wife will
 win wind window wish within without woman wonder word work worker world worry would write
 writer wrong yard yeah year yes yet young yourself
-""".split()
+"""
+WORDS = _WORD_TEXT.split()
 
-TAG_WORDS = """
+_TAG_TEXT = """
 python rust golang javascript typescript haskell ocaml elixir erlang clojure kotlin swift
 java scala ruby perl lua zig nim julia fortran cobol lisp scheme prolog sql postgres sqlite
 redis kafka linux bsd unix kernel compilers parsers testing fuzzing debugging profiling
@@ -125,7 +126,8 @@ music jazz photography film painting drawing gardening woodworking electronics r
 embedded hardware firmware keyboards emacs vim git ci devops kubernetes docker cloud
 serverless observability logging monitoring teams management hiring careers education
 teaching learning research papers conferences open-source licensing community
-""".split()
+"""
+TAG_WORDS = _TAG_TEXT.split()
 
 CODE_LINES = [
     "def {a}({b}, {c}=None):",
@@ -293,7 +295,9 @@ def plan_posts(rng: random.Random, count: int, tag_count: int) -> list[Post]:
     return posts
 
 
-def generate(out_dir: Path, posts: int, tags: int = 200, seed: int = 1, *, force: bool = False) -> list[Path]:
+def generate(
+    out_dir: Path, posts: int, tags: int = 200, seed: int = 1, *, force: bool = False
+) -> list[Path]:
     """Write the site; returns the post files, oldest first."""
     if posts < 1 or tags < 1:
         raise ValueError("--posts and --tags must be at least 1")
@@ -320,9 +324,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     parser.add_argument("--posts", type=int, required=True, metavar="N")
-    parser.add_argument("--tags", type=int, default=200, metavar="T", help="distinct tag names (default 200)")
+    parser.add_argument(
+        "--tags", type=int, default=200, metavar="T", help="distinct tag names (default 200)"
+    )
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
-    parser.add_argument("--force", action="store_true", help="replace OUT_DIR/content if it is not empty")
+    parser.add_argument(
+        "--force", action="store_true", help="replace OUT_DIR/content if it is not empty"
+    )
     args = parser.parse_args(argv)
     try:
         files = generate(args.out_dir, args.posts, args.tags, args.seed, force=args.force)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,12 +27,14 @@ EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT = 0, 1, 2, 3
 
 def _now(value: str | None) -> datetime:
     if not value:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-12-24T09:00:00+01:00", param_hint="--now") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-12-24T09:00:00+01:00", param_hint="--now"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _fail(code: int, message: str) -> NoReturn:

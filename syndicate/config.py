@@ -28,7 +28,9 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 def _absolute_url(value: str, where: str, path: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{where} must be an absolute http(s) URL like https://example.com/, not {value!r}", path=path)
+        raise ConfigError(
+            f"{where} must be an absolute http(s) URL like https://example.com/, not {value!r}", path=path
+        )
     if parts.query or parts.fragment:
         raise ConfigError(f"{where} must not have a query or fragment: {value!r}", path=path)
     return value if value.endswith("/") else value + "/"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .model import FEED_FORMATS, Feed, FeedLinks, Post, Problem, Settings
 from .slugs import assign_tag_slugs, tag_key, url_segment
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def newest_first(posts: Iterable[Post]) -> list[Post]:
@@ -101,6 +101,14 @@ def plan_feeds(posts: Iterable[Post], settings: Settings, now: datetime) -> list
         title = settings.feeds.tag_title.format(site=site.title, tag=tag)
         folder = f"{settings.feeds.tags_dir}/{slugs[key]}"
         feeds.append(
-            _feed(settings, slugs[key], title, f"Posts tagged {tag} on {site.title}", folder, newest_first(members[key]), tag)
+            _feed(
+                settings,
+                slugs[key],
+                title,
+                f"Posts tagged {tag} on {site.title}",
+                folder,
+                newest_first(members[key]),
+                tag,
+            )
         )
     return feeds

@@ -17,7 +17,9 @@ import markdown
 MORE = re.compile(r"^[ \t]*<!--\s*more\s*-->[ \t]*$", re.MULTILINE | re.IGNORECASE)
 
 # One start tag: "<name" then attributes up to ">" (quoted values may contain ">").
-_TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)\s*/?>")
+_TAG = re.compile(
+    r"<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)\s*/?>"
+)
 _ATTR = re.compile(r"(\s+)([^\s\"'>/=]+)(\s*=\s*)(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+)")
 URL_ATTRS = frozenset({"href", "src", "poster", "cite", "action", "background", "data", "longdesc", "formaction"})
 SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
@@ -88,9 +90,7 @@ def absolutize(fragment: str, base: str) -> str:
 
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "template", "noscript"})
-    _BLOCK = frozenset(
-        {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "hr"}
-    )
+    _BLOCK = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "hr"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -81,8 +82,6 @@ def remove_stale(root: Path, folder: str, names: Iterable[str], keep: set[str]) 
             if rel not in keep and (sub / name).is_file():
                 (sub / name).unlink()
                 removed.append(rel)
-        try:
+        with contextlib.suppress(OSError):
             sub.rmdir()  # only succeeds when nothing else is left in it
-        except OSError:
-            pass
     return removed

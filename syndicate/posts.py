@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -133,7 +133,7 @@ def parse_when(value: object, tz: Any) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
     try:
-        return dt.astimezone(timezone.utc).replace(microsecond=0)
+        return dt.astimezone(UTC).replace(microsecond=0)
     except (OverflowError, ValueError) as e:
         shown = value if isinstance(value, str) else dt.isoformat()
         raise ValueError(f"{shown!r} is out of range") from e
@@ -262,11 +262,11 @@ def _load_yaml(doc: _Doc) -> dict[str, Any]:
         if "*" in fm:  # aliases can make a few bytes expand to billions of nodes: refuse them
             for event in yaml.parse(fm, Loader=SafeLoader):
                 if isinstance(event, yaml.AliasEvent):
-                    line = doc.fm_first_line + event.start_mark.line
+                    line = doc.fm_first_line + (event.start_mark.line if event.start_mark else 0)
                     raise ContentError(
                         doc.path, "front matter uses a YAML alias (*name); write the value out instead", line=line
                     )
-        meta = yaml.load(fm, Loader=SafeLoader)  # noqa: S506 - a safe loader
+        meta = yaml.load(fm, Loader=SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = doc.fm_first_line + mark.line if mark is not None else doc.fm_first_line
@@ -317,7 +317,12 @@ def _parse(
         line = text.count("\n", 0, bad.start()) + 1
         count = len(XML_ILLEGAL.findall(text))
         problems.append(
-            Problem(path, f"removed {count} control character(s) that feeds cannot carry (first U+{ord(bad.group()):04X})", line, "warning")
+            Problem(
+                path,
+                f"removed {count} control character(s) that feeds cannot carry (first U+{ord(bad.group()):04X})",
+                line,
+                "warning",
+            )
         )
         text = XML_ILLEGAL.sub("", text)
     fm, fm_line, body = _split(path, text)
@@ -355,11 +360,8 @@ def _parse(
     content_html = absolutize(render(MORE.sub("", body, count=1) if has_more else body), url)
     summary = _text(doc, meta, "summary") or _text(doc, meta, "description")
     if not summary:
-        if has_more:
-            summary = html_to_text(render(head))
-        else:
-            summary = first_paragraph_text(content_html)
-        summary = truncate(summary, settings.feeds.summary_length)
+        text = html_to_text(render(head)) if has_more else first_paragraph_text(content_html)
+        summary = truncate(text, settings.feeds.summary_length)
 
     return Post(
         source=path,

@@ -112,7 +112,7 @@ _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 
 
 def slug_from_filename(stem: str) -> str:
-    """"2024-05-15-hello world" → "hello-world"."""
+    """ "2024-05-15-hello world" → "hello-world"."""
     stem = _DATE_PREFIX.sub("", stem) or stem
     return "-".join(unicodedata.normalize("NFC", stem).split())
 

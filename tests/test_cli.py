@@ -51,13 +51,25 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
     [
         (None, "config/syndicate.toml: no config file; create config/syndicate.toml"),
         ("[site\ntitle='x'", "config/syndicate.toml: not valid TOML: "),
-        (CONFIG.replace('url = "https://example.com/"', 'url = "example.com"'), "[site] url must be an absolute http(s) URL"),
-        (CONFIG.replace('timezone = "Europe/Paris"', 'timezone = "Mars/Olympus"'), "[site] timezone 'Mars/Olympus' is not a time zone"),
+        (
+            CONFIG.replace('url = "https://example.com/"', 'url = "example.com"'),
+            "[site] url must be an absolute http(s) URL",
+        ),
+        (
+            CONFIG.replace('timezone = "Europe/Paris"', 'timezone = "Mars/Olympus"'),
+            "[site] timezone 'Mars/Olympus' is not a time zone",
+        ),
         (CONFIG.replace("items = 20", "itmes = 20"), "unknown key 'itmes' in [feeds]; did you mean 'items'?"),
         (CONFIG.replace("items = 20", 'items = "20"'), "[feeds] items must be a whole number"),
         (CONFIG.replace("items = 20", "items = 0"), "[feeds] items must be between 1 and 1000"),
-        (CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/blog/{title}/"'), "[site] permalink '/blog/{title}/' must contain {slug}"),
-        (CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/{year}/{slug}/{hour}"'), "[site] permalink uses hour"),
+        (
+            CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/blog/{title}/"'),
+            "[site] permalink '/blog/{title}/' must contain {slug}",
+        ),
+        (
+            CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/{year}/{slug}/{hour}"'),
+            "[site] permalink uses hour",
+        ),
         (CONFIG.replace('author = "Tess Ter"\n', ""), "[site] author is required"),
         (CONFIG + "\n[feed]\n", "unknown section [feed]; did you mean [feeds]?"),
     ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -21,7 +21,7 @@ from syndicate.slugs import assign_tag_slugs, tag_key, tag_slug
 from tests.validators import check_atom, check_feedparser, check_json_feed
 
 SETTINGS = Settings(site=SiteSettings(title="T", url="https://example.com/", author="A", permalink="/p/{slug}/"))
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RENDERER = Renderer(("extra", "sane_lists", "smarty"))
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=60)
@@ -96,9 +96,28 @@ def test_every_url_in_content_ends_up_absolute(url: str) -> None:
 
 
 scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), any_text, st.dates())
-values = st.recursive(scalar, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(any_text, kids, max_size=4), max_leaves=12)
+values = st.recursive(
+    scalar, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(any_text, kids, max_size=4), max_leaves=12
+)
 front_matter = st.dictionaries(
-    st.sampled_from(["title", "date", "updated", "tags", "summary", "description", "thumb", "image", "draft", "slug", "author", "lang", "id", "other"]),
+    st.sampled_from(
+        [
+            "title",
+            "date",
+            "updated",
+            "tags",
+            "summary",
+            "description",
+            "thumb",
+            "image",
+            "draft",
+            "slug",
+            "author",
+            "lang",
+            "id",
+            "other",
+        ]
+    ),
     values,
 )
 

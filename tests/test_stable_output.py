@@ -10,7 +10,9 @@ from tests.conftest import Site
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+    }
 
 
 def test_second_build_is_byte_identical_and_writes_nothing(sample_site: Site) -> None:
@@ -57,7 +59,11 @@ def test_editing_one_post_rewrites_only_the_feeds_that_show_it(sample_site: Site
     after = snapshot(sample_site.public)
     changed = sorted(k for k in after if after[k] != before.get(k))
     assert changed == sorted(
-        [f"{d}{f}" for d in ("", "tags/c-plus-plus/", "tags/c-sharp/", "tags/programming/") for f in ("atom.xml", "feed.json", "feed.xml")]
+        [
+            f"{d}{f}"
+            for d in ("", "tags/c-plus-plus/", "tags/c-sharp/", "tags/programming/")
+            for f in ("atom.xml", "feed.json", "feed.xml")
+        ]
     )
     assert "12 written, 17 unchanged" in run.out
     assert "it really depends" in (sample_site.public / "tags/c-sharp/feed.json").read_text()

@@ -27,7 +27,9 @@ SCHEMAS = Path(__file__).parent / "data" / "schemas"
 def _json_validator() -> Any:
     main = json.loads((SCHEMAS / "jsonfeed" / "feed.json").read_text())
     base = json.loads((SCHEMAS / "jsonfeed" / "feed-1.json").read_text())
-    registry: Registry[Any] = Registry().with_resource("feed-1", Resource.from_contents(base, default_specification=DRAFT4))
+    registry: Registry[Any] = Registry().with_resource(
+        "feed-1", Resource.from_contents(base, default_specification=DRAFT4)
+    )
     return jsonschema.Draft4Validator(main, registry=registry, format_checker=jsonschema.FormatChecker())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..model import Feed, Post, Settings
@@ -13,7 +13,7 @@ VERSION = "https://jsonfeed.org/version/1.1"
 
 def rfc3339(when: datetime) -> str:
     """UTC, second precision, "Z": the same instant RSS and Atom show."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _item(post: Post) -> dict[str, Any]:

@@ -35,7 +35,10 @@ def render_index(feeds: Sequence[Feed], settings: Settings) -> bytes:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(site.title)} – feeds</title>
 {nl.join(head)}
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}td,th{{padding:.2rem .8rem;text-align:left}}</style>
+<style>
+body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}
+td,th{{padding:.2rem .8rem;text-align:left}}
+</style>
 </head>
 <body>
 <h1>{escape(site.title)} – feeds</h1>
@@ -58,7 +61,7 @@ def render_opml(feeds: Sequence[Feed], settings: Settings) -> bytes:
     outlines = []
     for feed in feeds:
         outlines.append(
-            f"    <outline type=\"rss\" version=\"RSS2\" text={quoteattr(feed.title)} title={quoteattr(feed.title)}"
+            f'    <outline type="rss" version="RSS2" text={quoteattr(feed.title)} title={quoteattr(feed.title)}'
             f" xmlUrl={quoteattr(feed.links.urls['rss'])} htmlUrl={quoteattr(feed.home_url)}/>"
         )
     body = "\n".join(outlines)

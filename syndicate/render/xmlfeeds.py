@@ -30,7 +30,7 @@ GENERATOR = "syndicate"
 GENERATOR_URI = "https://github.com/syndicate-feeds/syndicate"
 
 
-class _Extra(BaseExtension):
+class _Extra(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
     """Feed-level: ``atom:link rel=hub`` in RSS (feedgen only writes rel=self there)."""
 
     def __init__(self) -> None:
@@ -50,7 +50,7 @@ class _Extra(BaseExtension):
         return feed
 
 
-class _ExtraEntry(BaseEntryExtension):
+class _ExtraEntry(BaseEntryExtension):  # type: ignore[misc]
     """Entry-level: links with rel/type in Atom; dc:creator and media:thumbnail in RSS."""
 
     def __init__(self) -> None:
