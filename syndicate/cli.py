@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -129,9 +130,9 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Re-read every post instead of reusing .syndicate/cache.db.")
 @now_option
 def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> None:
-    """Write RSS 2.0, Atom 1.0 and JSON Feed 1.1 for the site and every tag.
+    """Write the feeds: RSS, Atom and JSON Feed for the site and each tag.
 
-    Also writes index.html (feed autodiscovery) and feeds.opml (subscribe to all).
+    RSS 2.0, Atom 1.0 and JSON Feed 1.1, for the whole site and for every tag. Also writes index.html (feed autodiscovery) and feeds.opml (subscribe to all).
     Files whose bytes did not change are left alone. Exits 1 when a post was
     rejected: its problem is printed and the other posts are still published.
     """
@@ -170,25 +171,58 @@ def check_cmd(site: Path, now: str | None) -> None:
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
 
 
+@main.command("feeds")
+@site_option
+@now_option
+def feeds_cmd(site: Path, now: str | None) -> None:
+    """List every feed: its posts, newest post and URLs.
+
+    Reads the posts but writes nothing; the URLs are where `build` output is served.
+    """
+    moment = _now(now)
+    report = _run_build(site, None, moment, write=False, use_cache=True)
+    _report_problems(site, report)
+    rows = [("FEED", "POSTS", "NEWEST (UTC)", "RSS / ATOM / JSON FEED")]
+    for feed in report.feeds:
+        newest = f"{feed.posts[0].published:%Y-%m-%d %H:%M}" if feed.posts else "-"
+        name = "(all posts)" if feed.tag is None else feed.tag
+        rows.append((name, str(len(feed.posts)), newest, feed.links.urls["rss"]))
+        rows.extend(("", "", "", feed.links.urls[fmt]) for fmt in ("atom", "json"))
+    _table(rows)
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _table(rows: list[tuple[str, ...]], max_width: int = 48) -> None:
+    """Print rows as aligned columns; the last column is never cut (URLs stay whole)."""
+
+    def cut(text: str) -> str:
+        while _width(text) > max_width:
+            text = text[:-2] + "…"
+        return text
+
+    cells = [[cut(c) for c in row[:-1]] + [row[-1]] for row in rows]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(rows[0]) - 1)]
+    for row in cells:
+        padded = [c + " " * (widths[i] - _width(c)) for i, c in enumerate(row[:-1])]
+        click.echo("  ".join([*padded, row[-1]]).rstrip())
+
+
 @main.command("posts")
 @site_option
 @now_option
 def posts_cmd(site: Path, now: str | None) -> None:
-    """List every post: status, date, title, tags and URL, newest first."""
+    """List every post: status, date, title, tags, URL."""
     moment = _now(now)
     report = _run_build(site, None, moment, write=False, use_cache=True)
     _report_problems(site, report)
-    rows = []
+    rows = [("STATUS", "DATE (UTC)", "TITLE", "TAGS", "URL")]
     for post in sorted(report.posts, key=lambda p: p.published, reverse=True):
         status = "draft" if post.draft else ("scheduled" if post.published > moment else "published")
         rows.append((status, f"{post.published:%Y-%m-%d %H:%M}", post.title, ", ".join(post.tags), post.url))
-    header = ("STATUS", "DATE (UTC)", "TITLE", "TAGS", "URL")
-    widths = [min(48, max(len(r[i]) for r in [header, *rows])) for i in range(4)]
-
-    def cut(text: str, width: int) -> str:
-        return text if len(text) <= width else text[: width - 1] + "…"
-
-    for row in [header, *rows]:
-        cells = [cut(row[i], widths[i]).ljust(widths[i]) for i in range(4)]
-        click.echo("  ".join([*cells, row[4]]))
+    _table(rows)
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)

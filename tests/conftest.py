@@ -62,7 +62,7 @@ class Site:
     def run(self, *args: str, now: datetime | None = NOW) -> Run:
         """Run the real command line in a fresh process, as a user would."""
         cmd = [sys.executable, "-m", "syndicate", *args]
-        if now is not None and args and args[0] in ("build", "check", "posts"):
+        if now is not None and args and args[0] in ("build", "check", "feeds", "posts"):
             cmd += ["--now", now.isoformat()]
         env = {**os.environ, "PYTHONWARNINGS": "error", "COLUMNS": "200"}
         result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=120, env=env)

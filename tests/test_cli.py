@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import CONFIG, Site
 
-COMMANDS = ["build", "check", "posts"]
+COMMANDS = ["build", "check", "feeds", "posts"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -121,3 +121,15 @@ def test_build_reports_the_next_scheduled_post(sample_site: Site) -> None:
 def test_now_must_be_a_date(site: Site) -> None:
     run = site.run("build", "--now", "tomorrow", now=None)
     assert run.code == 2 and "--now" in run.err and "Traceback" not in run.err
+
+
+def test_feeds_lists_every_feed_with_its_urls(sample_site: Site) -> None:
+    run = sample_site.run("feeds")
+    assert run.code == 0
+    lines = run.out.splitlines()
+    assert lines[0].split()[:2] == ["FEED", "POSTS"]
+    assert lines[1].split() == ["(all", "posts)", "4", "2025-05-31", "22:00", "https://example.com/feed.xml"]
+    assert lines[2].split() == ["https://example.com/atom.xml"]
+    assert any(line.startswith("C#  ") and line.endswith("/tags/c-sharp/feed.xml") for line in lines)
+    assert any(line.endswith("https://example.com/tags/%E6%97%A5%E6%9C%AC%E8%AA%9E/feed.json") for line in lines)
+    assert not sample_site.public.exists()

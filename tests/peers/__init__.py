@@ -1,0 +1,1 @@
+"""Real peers (webhook receiver, mastodon-mock, Bluesky PDS, WebSub hub) for the tests."""

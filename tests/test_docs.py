@@ -1,0 +1,46 @@
+"""The README is the manual: every command and every config key is in it."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import click
+
+from syndicate.cli import main
+from syndicate.model import ContentSettings, FeedSettings, SiteSettings
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_command_is_documented() -> None:
+    assert isinstance(main, click.Group)
+    for name, command in main.commands.items():
+        assert f"`syndicate {name}" in README, f"README does not document `syndicate {name}`"
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name not in ("site", "help"):
+                assert param.opts[0] in README, f"README does not mention {name} {param.opts[0]}"
+
+
+def test_every_config_key_is_documented() -> None:
+    rows = [line for line in README.splitlines() if line.startswith("| `[")]
+    for section, cls in (("site", SiteSettings), ("feeds", FeedSettings), ("content", ContentSettings)):
+        for field in fields(cls):
+            first_cell = [row.split(" | ")[0] for row in rows if row.startswith(f"| `[{section}] ")]
+            documented = any(f"[{section}] {field.name}`" in c or f"`{field.name}`" in c for c in first_cell)
+            assert documented, f"README's config table lacks [{section}] {field.name}"
+    assert "`[websub] hubs`" in README
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    blocks = README.split("```sh\n")
+    assert blocks[1].startswith("python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/syndicate build")
+    assert blocks[2].startswith("scripts/test")
+    assert "scripts/test" in (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+
+
+def test_every_exit_code_is_documented() -> None:
+    from syndicate import cli
+
+    for code in (cli.EXIT_OK, cli.EXIT_REJECTED, cli.EXIT_CONFIG, cli.EXIT_OUTPUT):
+        assert f"| {code} |" in README
