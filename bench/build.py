@@ -42,9 +42,7 @@ REPO = BENCH.parent
 HUGO_SITE = BENCH / "hugo-site"
 SAVED_SITES = BENCH / "out"
 
-_BUILT = re.compile(
-    r"^built (\d+) feeds \((\d+) files\) from (\d+) published posts? in ", re.MULTILINE
-)
+_BUILT = re.compile(r"^built (\d+) feeds \((\d+) files\) from (\d+) published posts? in ", re.MULTILINE)
 _WRITTEN = re.compile(r": (\d+) written, (\d+) unchanged", re.MULTILINE)
 _DATE = re.compile(r"^date: *(\S+)", re.MULTILINE)
 
@@ -78,6 +76,13 @@ class Measure:
     runs: list[Child] = field(default_factory=list)
     written: list[int] = field(default_factory=list)
 
+    def add(self, child: Child, written: int | None = None) -> None:
+        self.runs.append(child)
+        if written is not None:
+            self.written.append(written)
+        if sys.stderr.isatty():  # progress for people; CI logs get only the table
+            print(f"  {self.name}: {child.seconds:.2f} s", file=sys.stderr, flush=True)
+
     def median(self) -> float:
         return statistics.median(c.seconds for c in self.runs)
 
@@ -86,9 +91,7 @@ def run_child(cmd: Sequence[str], cwd: Path, timeout: float) -> Child:
     """Run ``cmd`` to completion; wall time, CPU time and peak RSS of exactly that process."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
+        proc = subprocess.Popen(list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:
@@ -105,9 +108,7 @@ def run_child(cmd: Sequence[str], cwd: Path, timeout: float) -> Child:
     peak = usage.ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else usage.ru_maxrss / 1024
     if proc.returncode < 0 and seconds >= timeout:
         stderr += f"\n(killed after {timeout:.0f} s)\n"
-    return Child(
-        tuple(cmd), proc.returncode, seconds, usage.ru_utime + usage.ru_stime, peak, stdout, stderr
-    )
+    return Child(tuple(cmd), proc.returncode, seconds, usage.ru_utime + usage.ru_stime, peak, stdout, stderr)
 
 
 def prepare_site(work: Path, posts: int, tags: int, seed: int, *, save: bool) -> tuple[Path, str]:
@@ -120,9 +121,7 @@ def prepare_site(work: Path, posts: int, tags: int, seed: int, *, save: bool) ->
     if saved.is_dir():
         found = len(list((saved / "content").glob("*.md")))
         if found != posts or not (saved / "config" / "syndicate.toml").is_file():
-            raise BenchError(
-                f"{saved} has {found} posts, not {posts}, or no config; delete it to regenerate"
-            )
+            raise BenchError(f"{saved} has {found} posts, not {posts}, or no config; delete it to regenerate")
         shutil.copytree(saved, site, ignore=shutil.ignore_patterns(".syndicate", "public"))
         return site, f"copied from {saved.relative_to(REPO)}"
     started = time.perf_counter()
@@ -175,28 +174,21 @@ class Syndicate:
         ]
         child = run_child(cmd, REPO, self.timeout)
         if child.returncode != 0:
-            raise BenchError(
-                "the build failed (the synthetic site must build cleanly)\n" + child.describe()
-            )
+            raise BenchError("the build failed (the synthetic site must build cleanly)\n" + child.describe())
         if child.stderr.strip():
             raise BenchError(
-                "the build printed problems or notes (the synthetic site must have none)\n"
-                + child.describe()
+                "the build printed problems or notes (the synthetic site must have none)\n" + child.describe()
             )
         built, written = _BUILT.search(child.stdout), _WRITTEN.search(child.stdout)
         if built is None or written is None:
             raise BenchError("cannot read the build's summary line\n" + child.describe())
         if int(built.group(3)) != self.posts:
-            raise BenchError(
-                f"expected {self.posts} published posts and nothing else\n" + child.describe()
-            )
+            raise BenchError(f"expected {self.posts} published posts and nothing else\n" + child.describe())
         self.feeds = int(built.group(1))
         return child, int(written.group(1))
 
 
-def measure_syndicate(
-    site: Path, out: Path, posts: int, runs: int, timeout: float
-) -> tuple[list[Measure], int]:
+def measure_syndicate(site: Path, out: Path, posts: int, runs: int, timeout: float) -> tuple[list[Measure], int]:
     """The five syndicate measures, and how many feeds the site has."""
     tool = Syndicate(site, out, posts, timeout)
     startup = Measure("startup (--version)")
@@ -206,26 +198,20 @@ def measure_syndicate(
     edit = Measure("rebuild, 1 post edited")
     edited = newest_post(site)
     for run in range(runs):
-        startup.runs.append(tool.version())
+        startup.add(tool.version())
         for measure, extra in ((cold, ("--no-cache",)), (fill, ())):
             reset(site, out)
-            child, written = tool.build(*extra)
-            measure.runs.append(child)
-            measure.written.append(written)
+            measure.add(*tool.build(*extra))
         child, written = tool.build()
         if written:
-            raise BenchError(
-                f"a rebuild with nothing changed wrote {written} files\n" + child.describe()
-            )
-        same.runs.append(child)
-        same.written.append(written)
+            raise BenchError(f"a rebuild with nothing changed wrote {written} files\n" + child.describe())
+        same.add(child, written)
         with edited.open("a", encoding="utf-8", newline="\n") as f:
             f.write(f"\nOne more sentence, added by the benchmark (run {run + 1}).\n")
         child, written = tool.build()
         if not written:
             raise BenchError(f"editing {edited.name} changed no output file\n" + child.describe())
-        edit.runs.append(child)
-        edit.written.append(written)
+        edit.add(child, written)
     return [startup, cold, fill, same, edit], tool.feeds
 
 
@@ -234,9 +220,7 @@ def hugo_version(hugo: str) -> str:
     return done.stdout.strip().split(" BuildDate")[0] or "hugo (unknown version)"
 
 
-def measure_hugo(
-    hugo: str, content: Path, work: Path, runs: int, timeout: float
-) -> tuple[Measure, int]:
+def measure_hugo(hugo: str, content: Path, work: Path, runs: int, timeout: float) -> tuple[Measure, int]:
     """Hugo builds of the same content; the measure and how many RSS feeds it wrote."""
     site = work / "hugo-site"  # a copy: Hugo writes .hugo_build.lock and resources/ into its site
     shutil.copytree(HUGO_SITE, site)
@@ -259,15 +243,12 @@ def measure_hugo(
         child = run_child(cmd, work, timeout)
         if child.returncode != 0:
             raise BenchError("the Hugo build failed\n" + child.describe())
-        measure.runs.append(child)
+        measure.add(child)
     return measure, sum(1 for _ in out.rglob("index.xml"))
 
 
 def print_table(measures: Sequence[Measure]) -> None:
-    header = (
-        f"{'measure':<24} {'median s':>9} {'min':>7} {'max':>7} "
-        f"{'peak MB':>8} {'cpu s':>7} {'written':>8}"
-    )
+    header = f"{'measure':<24} {'median s':>9} {'min':>7} {'max':>7} {'peak MB':>8} {'cpu s':>7} {'written':>8}"
     print(header)
     print("-" * len(header))
     for m in measures:
@@ -307,19 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Benchmark `syndicate build` on a synthetic site (see bench/build.py).",
     )
-    parser.add_argument(
-        "--posts", type=int, default=1000, metavar="N", help="posts in the site (default 1000)"
-    )
-    parser.add_argument(
-        "--runs", type=int, default=3, help="repetitions of each measure (default 3)"
-    )
-    parser.add_argument(
-        "--tags", type=int, default=200, metavar="T", help="distinct tags (default 200)"
-    )
+    parser.add_argument("--posts", type=int, default=1000, metavar="N", help="posts in the site (default 1000)")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of each measure (default 3)")
+    parser.add_argument("--tags", type=int, default=200, metavar="T", help="distinct tags (default 200)")
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
-    parser.add_argument(
-        "--save-site", action="store_true", help="keep the generated site in bench/out/ for reuse"
-    )
+    parser.add_argument("--save-site", action="store_true", help="keep the generated site in bench/out/ for reuse")
     parser.add_argument("--no-hugo", action="store_true", help="skip the Hugo comparison")
     parser.add_argument(
         "--profile",
@@ -336,9 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=900.0,
         help="seconds before a build is killed (default 900)",
     )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temporary work folder and print its path"
-    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work folder and print its path")
     args = parser.parse_args(argv)
     if args.posts < 1 or args.tags < 1 or args.runs < 1:
         parser.error("--posts, --tags and --runs must be at least 1")
@@ -351,31 +322,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"syndicate build: {args.posts} posts, {args.tags} tags, seed {args.seed}, "
             f"{args.runs} run(s); site {origin}\n"
             f"{platform.python_implementation()} {platform.python_version()}, "
-            f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}\n"
+            f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}\n",
+            flush=True,
         )
         measures, feeds = measure_syndicate(site, out, args.posts, args.runs, args.timeout)
         hugo = None if args.no_hugo else shutil.which("hugo")
-        hugo_measure: Measure | None = None
-        if hugo:
-            hugo_measure, hugo_feeds = measure_hugo(
-                hugo, site / "content", work, args.runs, args.timeout
-            )
-        print_table([*measures, *([hugo_measure] if hugo_measure else [])])
-        print(
-            f"\nsyndicate: {feeds} feeds × RSS + Atom + JSON Feed, plus index.html and feeds.opml"
-        )
-        if hugo and hugo_measure:
-            print(f"hugo: {hugo_version(hugo)}; {hugo_feeds} feeds, RSS only")
+        if hugo is None:
+            print_table(measures)
+            print(f"\nsyndicate: {feeds} feeds × RSS, Atom and JSON Feed")
+            if not args.no_hugo:
+                print("hugo: not on PATH, no comparison (apt-get install hugo)")
+        else:
+            yardstick, hugo_feeds = measure_hugo(hugo, site / "content", work, args.runs, args.timeout)
+            print_table([*measures, yardstick])
+            print(f"\nsyndicate: {feeds} feeds × RSS, Atom and JSON Feed")
+            print(f"hugo: {hugo_version(hugo)}; {hugo_feeds} feeds × RSS only")
             if hugo_feeds != feeds:
-                print(f"  note: Hugo made {hugo_feeds} feeds, syndicate {feeds}: not the same work")
-            base = hugo_measure.median()
+                print("  note: not the same number of feeds, so not quite the same work")
             for m in measures[1:]:
-                print(f"  syndicate/hugo, {m.name + ':':<24} {m.median() / base:6.2f}×")
-        elif not args.no_hugo:
-            print("hugo: not on PATH; no comparison (install it, e.g. apt-get install hugo)")
+                print(f"  syndicate/hugo, {m.name + ':':<24} {m.median() / yardstick.median():6.2f}×")
         if args.profile:
             profile_cold_build(site, out, args.profile)
     except BenchError as e:
+        sys.stdout.flush()
         print(f"\nBENCHMARK FAILED: {e}", file=sys.stderr)
         return 1
     finally:

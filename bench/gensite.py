@@ -295,9 +295,7 @@ def plan_posts(rng: random.Random, count: int, tag_count: int) -> list[Post]:
     return posts
 
 
-def generate(
-    out_dir: Path, posts: int, tags: int = 200, seed: int = 1, *, force: bool = False
-) -> list[Path]:
+def generate(out_dir: Path, posts: int, tags: int = 200, seed: int = 1, *, force: bool = False) -> list[Path]:
     """Write the site; returns the post files, oldest first."""
     if posts < 1 or tags < 1:
         raise ValueError("--posts and --tags must be at least 1")
@@ -324,13 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     parser.add_argument("--posts", type=int, required=True, metavar="N")
-    parser.add_argument(
-        "--tags", type=int, default=200, metavar="T", help="distinct tag names (default 200)"
-    )
+    parser.add_argument("--tags", type=int, default=200, metavar="T", help="distinct tag names (default 200)")
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
-    parser.add_argument(
-        "--force", action="store_true", help="replace OUT_DIR/content if it is not empty"
-    )
+    parser.add_argument("--force", action="store_true", help="replace OUT_DIR/content if it is not empty")
     args = parser.parse_args(argv)
     try:
         files = generate(args.out_dir, args.posts, args.tags, args.seed, force=args.force)

@@ -132,7 +132,8 @@ def main() -> None:
 def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> None:
     """Write the feeds: RSS, Atom and JSON Feed for the site and each tag.
 
-    RSS 2.0, Atom 1.0 and JSON Feed 1.1, for the whole site and for every tag. Also writes index.html (feed autodiscovery) and feeds.opml (subscribe to all).
+    RSS 2.0, Atom 1.0 and JSON Feed 1.1, for the whole site and for every tag,
+    plus index.html (feed autodiscovery) and feeds.opml (subscribe to all).
     Files whose bytes did not change are left alone. Exits 1 when a post was
     rejected: its problem is printed and the other posts are still published.
     """

@@ -14,7 +14,9 @@ from urllib.parse import urljoin, urlsplit
 
 import markdown
 
-MORE = re.compile(r"^[ \t]*<!--\s*more\s*-->[ \t]*$", re.MULTILINE | re.IGNORECASE)
+# Python-Markdown passes a "<!--more-->" line through as a block of its own; inside code it
+# is escaped, so only a real marker matches.
+MORE = re.compile(r"^<!--\s*more\s*-->\n?", re.MULTILINE | re.IGNORECASE)
 
 # One start tag: "<name" then attributes up to ">" (quoted values may contain ">").
 _TAG = re.compile(
@@ -152,10 +154,12 @@ def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
     return head.rstrip(" ,;:.-–—") + ellipsis
 
 
-def split_more(body: str) -> tuple[str, bool]:
-    """The part of a Markdown body before ``<!--more-->``, and whether there was one."""
-    m = MORE.search(body)
-    return (body[: m.start()], True) if m else (body, False)
+def split_more(html: str) -> tuple[str, str | None]:
+    """Rendered HTML → (the HTML without the ``<!--more-->`` marker, the HTML before it or None)."""
+    m = MORE.search(html)
+    if not m:
+        return html, None
+    return html[: m.start()] + html[m.end() :], html[: m.start()]
 
 
 def is_absolute_http(url: str) -> bool:

@@ -19,7 +19,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from .errors import ContentError
-from .markup import MORE, Renderer, absolutize, first_paragraph_text, html_to_text, split_more, truncate
+from .markup import Renderer, absolutize, first_paragraph_text, html_to_text, split_more, truncate
 from .model import Image, Post, Problem, Settings
 from .slugs import slug_from_filename, slug_problem, tag_key, url_segment
 
@@ -356,11 +356,10 @@ def _parse(
         lang = None
 
     render = renderer.render if isinstance(renderer, Renderer) else renderer
-    head, has_more = split_more(body)
-    content_html = absolutize(render(MORE.sub("", body, count=1) if has_more else body), url)
+    content_html, head_html = split_more(absolutize(render(body), url))
     summary = _text(doc, meta, "summary") or _text(doc, meta, "description")
     if not summary:
-        text = html_to_text(render(head)) if has_more else first_paragraph_text(content_html)
+        text = html_to_text(head_html) if head_html is not None else first_paragraph_text(content_html)
         summary = truncate(text, settings.feeds.summary_length)
 
     return Post(
