@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -198,7 +199,7 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _table(rows: list[tuple[str, ...]], max_width: int = 48) -> None:
+def _table(rows: Sequence[tuple[str, ...]], max_width: int = 48) -> None:
     """Print rows as aligned columns; the last column is never cut (URLs stay whole)."""
 
     def cut(text: str) -> str:
