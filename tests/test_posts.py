@@ -62,9 +62,7 @@ def test_front_matter_id_survives_a_slug_change() -> None:
 def test_dates_with_offsets_and_z() -> None:
     assert parse("---\ntitle: t\ndate: 2024-05-15T10:00:00Z\n---\n").published.hour == 10
     assert parse("---\ntitle: t\ndate: '2024-05-15T10:00:00+02:00'\n---\n").published.hour == 8
-    assert parse("---\ntitle: t\ndate: 2024-05-15\n---\n").published == datetime(
-        2024, 5, 14, 22, 0, tzinfo=UTC
-    )
+    assert parse("---\ntitle: t\ndate: 2024-05-15\n---\n").published == datetime(2024, 5, 14, 22, 0, tzinfo=UTC)
 
 
 def test_thumbnail_forms() -> None:

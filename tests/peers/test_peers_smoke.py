@@ -9,23 +9,27 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 
-from peers.fixtures import (
+from .fixtures import (
     BlueskyPds,
     MastodonMock,
     WebhookReceiver,
     WebhookReceiverFactory,
     WebSubHub,
-    _http,
+    http_request,
     new_tid,
 )
-from peers.fixtures import bluesky_pds as bluesky_pds
-from peers.fixtures import mastodon_peer as mastodon_peer
-from peers.fixtures import webhook_receiver as webhook_receiver
-from peers.fixtures import webhook_receiver_factory as webhook_receiver_factory
-from peers.fixtures import websub_hub as websub_hub
+
+# The fixtures, imported here until a conftest imports them (then drop these five lines: a
+# fixture imported in both places is defined twice, and the session PDS could start twice).
+from .fixtures import bluesky_pds as bluesky_pds
+from .fixtures import mastodon_peer as mastodon_peer
+from .fixtures import webhook_receiver as webhook_receiver
+from .fixtures import webhook_receiver_factory as webhook_receiver_factory
+from .fixtures import websub_hub as websub_hub
 
 
 def _signed_headers(secret: str, body: str) -> dict[str, str]:
@@ -41,15 +45,19 @@ def _signed_headers(secret: str, body: str) -> dict[str, str]:
     }
 
 
+def _post(url: str, body: str, headers: dict[str, str]) -> int:
+    return http_request("POST", url, body=body.encode(), headers=headers)[0]
+
+
 def test_webhook_receiver_verifies_standard_webhooks(webhook_receiver: WebhookReceiver) -> None:
     body = json.dumps({"type": "post.published", "data": {"url": "https://example.com/p/1"}})
     good = _signed_headers(webhook_receiver.secret, body)
-    assert _http("POST", webhook_receiver.url, body=body.encode(), headers=good)[0] == 204
+    assert _post(webhook_receiver.url, body, good) == 204
 
     tampered = dict(good, **{"webhook-signature": "v1," + "A" * 44})
-    assert _http("POST", webhook_receiver.url, body=body.encode(), headers=tampered)[0] == 401
+    assert _post(webhook_receiver.url, body, tampered) == 401
     no_prefix = dict(good, **{"webhook-signature": good["webhook-signature"][3:]})
-    assert _http("POST", webhook_receiver.url, body=body.encode(), headers=no_prefix)[0] == 401
+    assert _post(webhook_receiver.url, body, no_prefix) == 401
 
     first, second, third = webhook_receiver.deliveries()
     assert (first["verified"], first["status"], first["id"]) == (True, 204, good["webhook-id"])
@@ -67,10 +75,7 @@ def test_webhook_receiver_scripted_statuses(
 ) -> None:
     receiver = webhook_receiver_factory(statuses=[503, 500])
     body = json.dumps({"n": 1})
-    statuses = [
-        _http("POST", receiver.url, body=body.encode(), headers=_signed_headers(receiver.secret, body))[0]
-        for _ in range(3)
-    ]
+    statuses = [_post(receiver.url, body, _signed_headers(receiver.secret, body)) for _ in range(3)]
     assert statuses == [503, 500, 204]
     assert [d["verified"] for d in receiver.deliveries()] == [True, True, True]
 
@@ -122,15 +127,11 @@ def test_bluesky_pds_account_login_post_get(bluesky_pds: BlueskyPds) -> None:
             text="Hello from the smoke test", created_at=client.get_current_time_iso()
         )
         created = client.com.atproto.repo.create_record(
-            models.ComAtprotoRepoCreateRecord.Data(
-                repo=did, collection="app.bsky.feed.post", rkey=rkey, record=record
-            )
+            models.ComAtprotoRepoCreateRecord.Data(repo=did, collection="app.bsky.feed.post", rkey=rkey, record=record)
         )
         assert created.uri == f"at://{did}/app.bsky.feed.post/{rkey}"
         got = client.com.atproto.repo.get_record(
-            models.ComAtprotoRepoGetRecord.Params(
-                repo=did, collection="app.bsky.feed.post", rkey=rkey
-            )
+            models.ComAtprotoRepoGetRecord.Params(repo=did, collection="app.bsky.feed.post", rkey=rkey)
         )
         assert got.cid == created.cid
         assert got.value.text == "Hello from the smoke test"
@@ -151,7 +152,8 @@ def _topic_server(hub_url: str | None) -> Iterator[str]:
             self.send_response(200)
             self.send_header("Content-Type", "application/atom+xml")
             if hub_url is not None:
-                me = f"http://127.0.0.1:{self.server.server_address[1]}/atom.xml"
+                port = cast(tuple[str, int], self.server.server_address)[1]
+                me = f"http://127.0.0.1:{port}/atom.xml"
                 self.send_header("Link", f'<{hub_url}>; rel="hub", <{me}>; rel="self"')
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
