@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from .model import Feed, Post, Problem, Settings
 from .output import remove_stale, write_if_changed
 from .posts import is_post_file, parse_post
 from .render import render_site
+from .slugs import url_segment
 
 STATE_DIR = ".syndicate"
 Progress = Callable[[int, int], None]
@@ -122,6 +124,85 @@ def load_posts(
     return kept, problems + conflicts, parsed
 
 
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@dataclass
+class Prepared:
+    """A build that has been rendered but not yet written."""
+
+    report: BuildReport
+    outputs: dict[str, bytes]
+    out: Path
+    cache: PostCache
+    started: float
+
+    def changed(self) -> list[str]:
+        """Output files whose bytes differ from what is on disk now."""
+        out = []
+        for rel, data in sorted(self.outputs.items()):
+            try:
+                if (self.out / rel).read_bytes() == data:
+                    continue
+            except OSError:
+                pass
+            out.append(rel)
+        return out
+
+    def feed_url(self, rel: str) -> str:
+        return self.report.settings.feeds_url + "/".join(url_segment(seg) for seg in rel.split("/"))
+
+    def is_feed(self, rel: str) -> bool:
+        feeds = self.report.settings.feeds
+        return rel.rsplit("/", 1)[-1] in (feeds.rss, feeds.atom, feeds.json)
+
+
+def prepare(
+    site_dir: Path,
+    now: datetime,
+    *,
+    out_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Parse the site and render every output file, writing nothing.
+
+    ``now`` decides which posts are live; nothing else reads the clock. Raises
+    ConfigError; content problems are reported, never raised.
+    """
+    started = time.perf_counter()
+    settings = load_settings(site_dir)
+    cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
+    report = BuildReport(settings)
+    report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress)
+    report.feeds = plan_feeds(report.posts, settings, now)
+    outputs = render_site(report.feeds, settings)
+    report.files = len(outputs)
+    out = out_dir if out_dir is not None else site_dir / "public"
+    return Prepared(report, outputs, out, cache, started)
+
+
+def write(prepared: Prepared) -> BuildReport:
+    """Bring the output folder up to date and save the cache. Raises OutputError."""
+    report, settings = prepared.report, prepared.report.settings
+    for rel in sorted(prepared.outputs):
+        if write_if_changed(prepared.out, rel, prepared.outputs[rel]):
+            report.written.append(rel)
+    names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)
+    report.removed = remove_stale(prepared.out, settings.feeds.tags_dir, names, set(prepared.outputs))
+    prepared.cache.save()
+    return finish(prepared)
+
+
+def finish(prepared: Prepared) -> BuildReport:
+    report = prepared.report
+    if prepared.cache.warning and prepared.cache.warning not in report.notes:
+        report.notes.append(prepared.cache.warning)
+    report.seconds = time.perf_counter() - prepared.started
+    return report
+
+
 def build(
     site_dir: Path,
     now: datetime,
@@ -131,28 +212,9 @@ def build(
     use_cache: bool = True,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Parse the site and (unless ``write`` is false) bring the output folder up to date.
+    """Parse the site and (unless ``write`` is false) bring the output folder up to date."""
+    prepared = prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress)
+    return _write(prepared) if write else finish(prepared)
 
-    ``now`` decides which posts are live; nothing else reads the clock. Raises
-    ConfigError/OutputError; content problems are reported, never raised.
-    """
-    started = time.perf_counter()
-    settings = load_settings(site_dir)
-    cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
-    report = BuildReport(settings)
-    report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress)
-    report.feeds = plan_feeds(report.posts, settings, now)
-    files = render_site(report.feeds, settings)
-    report.files = len(files)
-    if write:
-        out = out_dir if out_dir is not None else site_dir / "public"
-        for rel in sorted(files):
-            if write_if_changed(out, rel, files[rel]):
-                report.written.append(rel)
-        names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)
-        report.removed = remove_stale(out, settings.feeds.tags_dir, names, set(files))
-        cache.save()
-    if cache.warning:
-        report.notes.append(cache.warning)
-    report.seconds = time.perf_counter() - started
-    return report
+
+_write = write

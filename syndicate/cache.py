@@ -18,7 +18,7 @@ from typing import Any
 
 from .model import Image, Post, Problem
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def stat_signature(st: os.stat_result) -> str:
@@ -37,6 +37,7 @@ def post_from_json(text: str) -> Post:
     data["published"] = datetime.fromisoformat(data["published"])
     data["updated"] = datetime.fromisoformat(data["updated"])
     data["tags"] = tuple(data["tags"])
+    data["syndicate"] = tuple(data["syndicate"]) if data["syndicate"] is not None else None
     data["image"] = Image(**data["image"]) if data["image"] else None
     return Post(**data)
 

@@ -4,7 +4,9 @@ Exit codes (every command):
     0  done, nothing wrong
     1  done, but some posts were rejected (their problems are printed; feeds still written)
     2  usage or configuration error: nothing was done
-    3  the output folder could not be written
+    3  the output folder or the state could not be written
+    4  publish: some deliveries failed (they will be retried) or are dead
+    5  another syndicate is delivering for this site
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .app import BuildReport, build
 from .errors import ConfigError, ContentError, OutputError, UnsafePathError
 from .model import Problem
 
-EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT = 0, 1, 2, 3
+EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY = 0, 1, 2, 3, 4, 5
 
 
 def _now(value: str | None) -> datetime:
@@ -116,7 +118,8 @@ def main() -> None:
 
     \b
     Exit codes: 0 ok · 1 some posts rejected (the rest built) ·
-                2 usage or config error · 3 output not writable
+                2 usage or config error · 3 output or state not writable ·
+                4 some deliveries failed · 5 another syndicate is delivering
     """
 
 
@@ -228,3 +231,191 @@ def posts_cmd(site: Path, now: str | None) -> None:
         rows.append((status, f"{post.published:%Y-%m-%d %H:%M}", post.title, ", ".join(post.tags), post.url))
     _table(rows)
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-01-01", param_hint="--since") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@main.command("publish")
+@site_option
+@click.option("--dry-run", is_flag=True, help="Print exactly what would be sent where, and change nothing.")
+@click.option("--target", "target", metavar="NAME", help="Deliver only to this target.")
+@click.option("--post", "post", metavar="ID", help="Deliver only this post (its id, URL, slug or file).")
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="Also send posts published before a target was added (normally recorded as baseline, not sent).",
+)
+@click.option("--since", metavar="DATE", help="With --backfill: only posts published on or after DATE.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the feeds go.  [default: SITE/public]",
+)
+@now_option
+def publish_cmd(
+    site: Path,
+    dry_run: bool,
+    target: str | None,
+    post: str | None,
+    backfill: bool,
+    since: str | None,
+    out: Path | None,
+    now: str | None,
+) -> None:
+    """Build the feeds, then deliver every new post to every target, once.
+
+    \b
+    New means published (not a draft, not dated in the future) and not yet
+    delivered to that target. On the first run, and for a newly added target,
+    the posts already published are recorded as baseline and not sent; use
+    --backfill to send them. Failed deliveries are retried on later runs
+    (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then marked dead.
+    Secrets come from the environment variables the config names.
+    """
+    from .publish import publish
+    from .store import LockedError, StoreError
+
+    fixed = _now(now) if now else None
+
+    def clock() -> datetime:
+        return fixed or datetime.now(UTC)
+
+    try:
+        report = publish(
+            site,
+            clock=clock,
+            dry_run=dry_run,
+            target=target,
+            post=post,
+            backfill=backfill,
+            since=_parse_since(since),
+            out_dir=out,
+            echo=click.echo,
+            wall=lambda: datetime.now(UTC),
+        )
+    except LockedError as e:
+        _fail(EXIT_BUSY, str(e))
+    except StoreError as e:
+        _fail(EXIT_OUTPUT, str(e))
+    except (ConfigError, ContentError) as e:
+        _fail(EXIT_CONFIG, str(e))
+    except (OutputError, UnsafePathError) as e:
+        _fail(EXIT_OUTPUT, f"{e}; check that the output folder is writable")
+    _report_problems(site, report.build)
+    for line in report.setup_errors:
+        click.echo(f"error: {line}", err=True)
+    moment = clock()
+    if dry_run:
+        click.echo(f"dry run: {_counts(report.build, moment)}; nothing written, nothing sent")
+        if report.baseline:
+            click.echo(f"{report.baseline} already-published post deliveries would be recorded as baseline (not sent)")
+        for delivery, text in report.previews:
+            click.echo(f"\n--- {delivery.target}  {delivery.event}  {delivery.post_id}")
+            click.echo(text)
+        if not report.previews:
+            click.echo("nothing to send")
+        sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
+    sent = sum(1 for a in report.attempts if a.outcome == "sent")
+    failed = sum(1 for a in report.attempts if a.outcome == "failed")
+    dead = sum(1 for a in report.attempts if a.outcome == "dead")
+    written = len(report.build.written)
+    summary = f"published: {sent} sent, {failed} to retry, {dead} dead; feeds: {written} files written"
+    if report.baseline:
+        summary += f"; {report.baseline} recorded as baseline (not sent; --backfill sends them)"
+    click.echo(summary)
+    if failed or dead or report.setup_errors:
+        click.echo("see `syndicate status` for what failed and when it is retried", err=True)
+        sys.exit(EXIT_DELIVERY)
+    sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
+
+
+@main.command("status")
+@site_option
+@click.option("--target", "target", metavar="NAME", help="Only this target.")
+@click.option("--post", "post", metavar="ID", help="Only this post (id or URL).")
+@click.option("--all", "show_all", is_flag=True, help="Also list baseline and skipped deliveries.")
+def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool) -> None:
+    """Show what went where: post × target, state, remote URL, attempts, next retry, last error."""
+    from .config import load_settings
+    from .planning import BASELINE, SKIPPED, WEBSUB_PREFIX
+    from .publish import state_path
+    from .store import SQLiteStore, StoreError
+
+    try:
+        settings = load_settings(site)
+        store = SQLiteStore(state_path(site, settings), readonly=True)
+    except ConfigError as e:
+        _fail(EXIT_CONFIG, str(e))
+    except StoreError as e:
+        _fail(EXIT_OUTPUT, str(e))
+    try:
+        rows = store.deliveries()
+        titles = {k.post_id: k.title for k in store.known_posts().values()}
+        disabled = {name: why for name, why in store.known_targets().items() if why}
+    finally:
+        store.close()
+    if target:
+        rows = [d for d in rows if d.target.removeprefix(WEBSUB_PREFIX) == target or d.target == target]
+    if post:
+        rows = [d for d in rows if post in (d.post_id, titles.get(d.post_id))]
+    hidden = [d for d in rows if d.state in (BASELINE, SKIPPED)]
+    if not show_all:
+        rows = [d for d in rows if d.state not in (BASELINE, SKIPPED)]
+    if not rows and not hidden:
+        click.echo("nothing delivered yet: run `syndicate publish`")
+        return
+    table = [("POST", "TARGET", "EVENT", "STATE", "TRIES", "NEXT RETRY (UTC)", "REMOTE / LAST ERROR")]
+    for d in sorted(rows, key=lambda d: (titles.get(d.post_id, d.post_id), d.target, d.event)):
+        nxt = (
+            f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}" if d.next_attempt_at and d.state in ("pending", "failed") else "-"
+        )
+        last = d.remote_url or d.remote_id or "" if d.state == "sent" else d.last_error or ""
+        table.append(
+            (
+                titles.get(d.post_id, d.post_id),
+                d.target.removeprefix(WEBSUB_PREFIX),
+                d.event,
+                d.state,
+                str(d.attempts),
+                nxt,
+                last,
+            )
+        )
+    if len(table) > 1:
+        _table(table, max_width=40)
+    counts: dict[str, int] = {}
+    for d in rows + ([] if show_all else hidden):
+        counts[d.state] = counts.get(d.state, 0) + 1
+    click.echo("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    for name, why in sorted(disabled.items()):
+        click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
+
+
+@main.command("retry")
+@site_option
+@click.option("--target", "target", metavar="NAME", help="Only deliveries to this target.")
+@click.option("--post", "post", metavar="ID", help="Only this post (id, URL, slug or file).")
+def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
+    """Put dead deliveries back in the queue; the next `publish` sends them.
+
+    Also re-enables targets that were disabled (a webhook that answered 410).
+    """
+    from .publish import retry
+    from .store import StoreError
+
+    try:
+        count = retry(site, clock=lambda: datetime.now(UTC), target=target, post=post)
+    except ConfigError as e:
+        _fail(EXIT_CONFIG, str(e))
+    except StoreError as e:
+        _fail(EXIT_OUTPUT, str(e))
+    click.echo(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again; run `syndicate publish` to send")

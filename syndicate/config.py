@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
-from .model import ContentSettings, FeedSettings, Settings, SiteSettings
+from .model import EVENTS, ContentSettings, DeliverySettings, FeedSettings, Settings, SiteSettings, TargetSettings
 from .posts import PERMALINK_FIELDS
 from .slugs import slug_problem
 
@@ -67,7 +67,7 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", path=path) from e
-    allowed = {"site", "feeds", "content", "websub"}
+    allowed = {"site", "feeds", "content", "websub", "targets", "delivery", "state"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, allowed, n=1)
@@ -125,12 +125,92 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         if urlsplit(hub).scheme not in ("http", "https"):
             raise ConfigError(f"[websub] hub {hub!r} must be an http(s) URL", path=path)
 
+    delivery = _section(raw, "delivery", DeliverySettings, path)
+    if not 1 <= delivery.get("max_attempts", 8) <= 50:
+        raise ConfigError("[delivery] max_attempts must be between 1 and 50", path=path)
+    if any((not isinstance(d, int)) or d < 0 for d in delivery.get("retry_schedule", ())):
+        raise ConfigError("[delivery] retry_schedule must be a list of seconds", path=path)
+
+    state = raw.get("state", {})
+    if not isinstance(state, dict) or set(state) - {"path"} or not isinstance(state.get("path", ""), str):
+        raise ConfigError('[state] takes one key, path = "…/state.db"', path=path)
+
     return Settings(
         site=SiteSettings(**site),
         feeds=FeedSettings(**feeds),
         content=ContentSettings(**content),
         hubs=tuple(hubs),
+        targets=_targets(raw.get("targets", []), path),
+        delivery=DeliverySettings(**delivery),
+        state_path=state.get("path") or ".syndicate/state.db",
     )
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # kind: (required keys, optional keys) beyond name, kind, timeout
+    "webhook": (("url", "secret_env"), ("events",)),
+    "mastodon": (("instance", "token_env"), ("template", "visibility", "max_characters")),
+    "bluesky": (("handle", "password_env"), ("service", "template")),
+}
+
+
+def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("targets must be written as [[targets]] tables", path=path)
+    out: list[TargetSettings] = []
+    for i, entry in enumerate(raw, 1):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"[[targets]] #{i} must be a table", path=path)
+        name = entry.get("name")
+        where = f"[[targets]] {name!r}" if isinstance(name, str) else f"[[targets]] #{i}"
+        if not isinstance(name, str) or not _TARGET_NAME.match(name):
+            raise ConfigError(f"{where}: name must be a short name of letters, digits, '-', '_' or '.'", path=path)
+        if any(t.name == name for t in out):
+            raise ConfigError(f"{where}: two targets are called {name!r}", path=path)
+        kind = entry.get("kind")
+        if kind not in _KIND_KEYS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(_KIND_KEYS)}, not {kind!r}", path=path)
+        required, optional = _KIND_KEYS[kind]
+        allowed = {"name", "kind", "timeout", *required, *optional}
+        values = _section(
+            {"t": {k: v for k, v in entry.items() if k in allowed and k != "timeout"}}, "t", TargetSettings, path
+        )
+        for key in entry:
+            if key not in allowed:
+                other = next((k for k, (r, o) in _KIND_KEYS.items() if key in r or key in o), None)
+                hint = f"; {key} is for {other} targets" if other else ""
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = hint or (f"; did you mean {close[0]!r}?" if close else "")
+                raise ConfigError(f"{where}: unknown key {key!r}{hint}", path=path)
+        for key in required:
+            if not str(entry.get(key, "")).strip():
+                raise ConfigError(f"{where}: {key} is required for a {kind} target", path=path)
+        for key in ("secret_env", "token_env", "password_env"):
+            if key in values and not _ENV_NAME.match(values[key]):
+                raise ConfigError(
+                    f"{where}: {key} names an environment variable (like MY_SECRET), never the secret itself",
+                    path=path,
+                )
+        if "url" in values:
+            _absolute_url(values["url"], f"{where} url", path)  # checked, kept as written
+        for key in ("instance", "service"):
+            if key in values:
+                values[key] = _absolute_url(values[key], f"{where} {key}", path).rstrip("/")
+        events = values.get("events", ("post.published",))
+        bad = [e for e in events if e not in EVENTS]
+        if bad or not events:
+            raise ConfigError(f"{where}: events must be some of {', '.join(EVENTS)}", path=path)
+        if values.get("visibility", "public") not in ("public", "unlisted", "private", "direct"):
+            raise ConfigError(f"{where}: visibility must be public, unlisted, private or direct", path=path)
+        timeout = entry.get("timeout", 10.0)
+        if not isinstance(timeout, int | float) or not 0.1 <= float(timeout) <= 300:
+            raise ConfigError(f"{where}: timeout must be between 0.1 and 300 seconds", path=path)
+        values["timeout"] = float(timeout)
+        values.setdefault("service", "https://bsky.social" if kind == "bluesky" else "")
+        out.append(TargetSettings(**values))
+    return tuple(out)
 
 
 def load_settings(site_dir: Path) -> Settings:

@@ -58,7 +58,42 @@ class ContentSettings:
 
     dir: str = "content"
     media_url: str = ""  # base URL for bare thumbnail names; "" means the post's URL
+    static: str = ""  # local folder published at the site's root (thumbnails are read from it)
     markdown_extensions: tuple[str, ...] = ("extra", "sane_lists", "smarty")
+
+
+TargetKind = Literal["webhook", "mastodon", "bluesky"]
+EVENTS = ("post.published", "post.updated", "post.deleted")
+# Standard Webhooks' retry schedule: the delay after the 1st, 2nd, … failed attempt.
+RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    """One [[targets]] entry. Secrets are named by environment variable, never stored."""
+
+    name: str
+    kind: TargetKind
+    events: tuple[str, ...] = ("post.published",)
+    url: str = ""  # webhook: where to POST
+    secret_env: str = ""  # webhook: variable holding the whsec_… secret
+    instance: str = ""  # mastodon: https://mastodon.example
+    token_env: str = ""  # mastodon: variable holding the access token
+    service: str = ""  # bluesky: the PDS, https://bsky.social
+    handle: str = ""  # bluesky: the account
+    password_env: str = ""  # bluesky: variable holding an app password
+    template: str = ""  # social text; "" means the kind's default
+    visibility: str = "public"  # mastodon
+    max_characters: int = 0  # mastodon: 0 = ask the instance
+    timeout: float = 10.0  # seconds per request
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """[delivery] in config/syndicate.toml."""
+
+    max_attempts: int = 8
+    retry_schedule: tuple[int, ...] = RETRY_SCHEDULE
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +102,12 @@ class Settings:
     feeds: FeedSettings = field(default_factory=FeedSettings)
     content: ContentSettings = field(default_factory=ContentSettings)
     hubs: tuple[str, ...] = ()
+    targets: tuple[TargetSettings, ...] = ()
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    state_path: str = ".syndicate/state.db"
+
+    def target(self, name: str) -> TargetSettings | None:
+        return next((t for t in self.targets if t.name == name), None)
 
     @property
     def feeds_url(self) -> str:
@@ -81,6 +122,7 @@ class Settings:
             "site": asdict(self.site),
             "content": asdict(self.content),
             "summary_length": self.feeds.summary_length,
+            "targets": sorted(t.name for t in self.targets),  # posts warn about unknown target names
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -110,6 +152,29 @@ class Post:
     author: str | None = None
     lang: str | None = None
     draft: bool = False
+    image_alt: str | None = None
+    content_warning: str | None = None
+    syndicate: tuple[str, ...] | None = None  # None: every target; (): none; else these names
+
+    @property
+    def revision(self) -> str:
+        """A hash of everything a reader sees; it changes when the post is edited."""
+        data = (
+            self.title,
+            self.url,
+            self.summary,
+            self.content_html,
+            self.tags,
+            self.image.url if self.image else None,
+            self.updated.isoformat(),
+            self.author,
+            self.lang,
+            self.content_warning,
+        )
+        return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
+
+    def goes_to(self, target: str) -> bool:
+        return self.syndicate is None or target in self.syndicate
 
     def is_live(self, now: datetime) -> bool:
         """Published: not a draft and not dated in the future."""

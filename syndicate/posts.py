@@ -202,6 +202,29 @@ def _image(doc: _Doc, meta: dict[str, Any], settings: Settings, post_url: str) -
     return Image(url=url, mime_type=mime or "application/octet-stream")
 
 
+def _syndicate(doc: _Doc, meta: dict[str, Any], settings: Settings) -> tuple[str, ...] | None:
+    """`syndicate: false` → (), a list or comma-separated names → those, absent/true → None (all)."""
+    raw = meta.get("syndicate")
+    if raw is None or raw is True:
+        return None
+    if raw is False:
+        return ()
+    if isinstance(raw, str):
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+    elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
+        names = [n.strip() for n in raw if n.strip()]
+    else:
+        raise doc.fail("syndicate", "syndicate must be true, false, or a list of target names")
+    known = {t.name for t in settings.targets}
+    for name in names:
+        if name not in known:
+            doc.warn(
+                "syndicate",
+                f"syndicate: {name!r} is not a target in the config; known: {', '.join(sorted(known)) or 'none'}",
+            )
+    return tuple(dict.fromkeys(names))
+
+
 def post_id(raw_id: str | None, url: str, site_url: str) -> str:
     """The permanent id: the permalink, or front-matter `id` made into a URI."""
     if raw_id is None:
@@ -377,4 +400,7 @@ def _parse(
         author=author,
         lang=lang,
         draft=_bool(doc, meta, "draft"),
+        image_alt=_text(doc, meta, "thumb_alt") or _text(doc, meta, "image_alt"),
+        content_warning=_text(doc, meta, "content_warning"),
+        syndicate=_syndicate(doc, meta, settings),
     )

@@ -59,13 +59,13 @@ class Site:
             path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
         return path
 
-    def run(self, *args: str, now: datetime | None = NOW) -> Run:
+    def run(self, *args: str, now: datetime | None = NOW, env: dict[str, str] | None = None) -> Run:
         """Run the real command line in a fresh process, as a user would."""
         cmd = [sys.executable, "-m", "syndicate", *args]
-        if now is not None and args and args[0] in ("build", "check", "feeds", "posts"):
+        if now is not None and args and args[0] in ("build", "check", "feeds", "posts", "publish"):
             cmd += ["--now", now.isoformat()]
-        env = {**os.environ, "PYTHONWARNINGS": "error", "COLUMNS": "200"}
-        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=120, env=env)
+        full_env = {**os.environ, "PYTHONWARNINGS": "error", "COLUMNS": "200", **(env or {})}
+        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=120, env=full_env)
         return Run(result.returncode, result.stdout, result.stderr)
 
 
@@ -84,3 +84,11 @@ def sample_site(tmp_path: Path) -> Site:
     shutil.copytree(REPO / "content", root / "content")
     shutil.copytree(REPO / "config", root / "config")
     return Site(root)
+
+
+# Real peers (tests/peers/fixtures.py): imported here, and only here, so each is defined once.
+from tests.peers.fixtures import bluesky_pds as bluesky_pds  # noqa: E402
+from tests.peers.fixtures import mastodon_peer as mastodon_peer  # noqa: E402
+from tests.peers.fixtures import webhook_receiver as webhook_receiver  # noqa: E402
+from tests.peers.fixtures import webhook_receiver_factory as webhook_receiver_factory  # noqa: E402
+from tests.peers.fixtures import websub_hub as websub_hub  # noqa: E402

@@ -16,7 +16,7 @@ def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _item(post: Post) -> dict[str, Any]:
+def json_item(post: Post) -> dict[str, Any]:
     item: dict[str, Any] = {"id": post.id, "url": post.url, "title": post.title}
     item["content_html"] = post.content_html
     if post.summary:
@@ -46,5 +46,5 @@ def render_json(feed: Feed, settings: Settings) -> bytes:
     }
     if feed.hubs:
         doc["hubs"] = [{"type": "WebSub", "url": hub} for hub in feed.hubs]
-    doc["items"] = [_item(p) for p in feed.posts]
+    doc["items"] = [json_item(p) for p in feed.posts]
     return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

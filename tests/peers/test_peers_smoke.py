@@ -23,14 +23,6 @@ from .fixtures import (
     new_tid,
 )
 
-# The fixtures, imported here until a conftest imports them (then drop these five lines: a
-# fixture imported in both places is defined twice, and the session PDS could start twice).
-from .fixtures import bluesky_pds as bluesky_pds
-from .fixtures import mastodon_peer as mastodon_peer
-from .fixtures import webhook_receiver as webhook_receiver
-from .fixtures import webhook_receiver_factory as webhook_receiver_factory
-from .fixtures import websub_hub as websub_hub
-
 
 def _signed_headers(secret: str, body: str) -> dict[str, str]:
     from standardwebhooks import Webhook

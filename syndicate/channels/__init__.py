@@ -1,0 +1,11 @@
+"""One module per kind of target. Each channel takes its HTTP client in its constructor,
+turns one delivery into one request (or a few), and reports the outcome as a
+:class:`Receipt` or by raising :class:`DeliveryFailed` with a :class:`Failure` that says
+whether to retry. Channels hold no policy about *when*: :mod:`syndicate.planning` does.
+"""
+
+from __future__ import annotations
+
+from .base import Channel, DeliveryFailed, Payload, Receipt, classify_http, fetch_image, retry_after_seconds
+
+__all__ = ["Channel", "DeliveryFailed", "Payload", "Receipt", "classify_http", "fetch_image", "retry_after_seconds"]

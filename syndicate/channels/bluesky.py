@@ -1,0 +1,164 @@
+"""Bluesky via the atproto SDK: a post of at most 300 graphemes with link and hashtag facets,
+a link card with the thumbnail, and a record key derived from the delivery, so a retry first
+asks ``getRecord`` whether an earlier attempt already created the post."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from atproto import Client  # type: ignore[import-untyped,unused-ignore]
+from atproto_client.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+    AtProtocolError,
+    InvokeTimeoutError,
+    NetworkError,
+    RequestErrorBase,
+)
+from atproto_client.request import Request  # type: ignore[import-untyped,unused-ignore]
+
+from ..model import TargetSettings
+from ..planning import Delivery, Failure
+from ..render.jsonfeed import rfc3339
+from ..social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, FitError, bluesky_label, fit, graphemes, short_url, tid
+from .base import DeliveryFailed, ImageSource, Payload, Receipt, classify_http
+
+COLLECTION = "app.bsky.feed.post"
+MAX_BLOB_BYTES = 1_000_000
+
+
+def record_key(delivery: Delivery) -> str:
+    """The TID of this delivery: its creation time and a clock id from its id; never changes."""
+    micros = int(delivery.created_at.timestamp() * 1_000_000)
+    clock_id = int.from_bytes(hashlib.sha256(delivery.id.encode()).digest()[:2], "big") & 0x3FF
+    return tid(micros, clock_id)
+
+
+class BlueskyChannel:
+    def __init__(self, target: TargetSettings, password: str, images: ImageSource | None = None) -> None:
+        self.target = target
+        self.password = password
+        self.images = images
+        self.client = Client(base_url=target.service, request=Request(timeout=target.timeout))
+        self.did: str | None = None
+
+    def _login(self) -> str:
+        """One session per process: createSession is rate limited; the SDK refreshes it."""
+        if self.did is None:
+            self.client.login(self.target.handle, self.password, fetch_bsky_profile=False)
+            self.did = str(self.client.com.atproto.server.get_session().did)
+        return self.did
+
+    def compose(self, payload: Payload) -> tuple[str, list[dict[str, Any]], list[str]]:
+        post = payload.post
+        assert post is not None
+        template = self.target.template or DEFAULT_TEMPLATES["bluesky"]
+        labels: list[str] = []
+        if post.content_warning:
+            label = bluesky_label(post.content_warning)
+            if label:
+                labels.append(label)
+            else:
+                template = f"CW: {post.content_warning}\n\n{template}"
+        try:
+            composed = fit(
+                template,
+                title=post.title,
+                url=post.url,
+                url_text=short_url(post.url),
+                summary=post.summary,
+                tags=post.tags,
+                limit=BLUESKY_LIMIT,
+                length=graphemes,
+            )
+        except FitError as e:
+            raise DeliveryFailed(Failure(f"text does not fit: {e}", permanent=True)) from None
+        feature = {"link": "app.bsky.richtext.facet#link", "tag": "app.bsky.richtext.facet#tag"}
+        facets = [
+            {
+                "index": {"byteStart": span.start, "byteEnd": span.end},
+                "features": [{"$type": feature[span.kind], ("uri" if span.kind == "link" else "tag"): span.value}],
+            }
+            for span in composed.spans
+        ]
+        return composed.text, facets, labels
+
+    def deliver(self, delivery: Delivery, payload: Payload, now: datetime) -> Receipt:
+        post = payload.post
+        assert post is not None
+        rkey = record_key(delivery)
+        try:
+            did = self._login()
+            existing = self._existing(did, rkey)
+            if existing:
+                return Receipt(existing, self._web_url(rkey), "already posted (found by getRecord)")
+            text, facets, labels = self.compose(payload)
+            record: dict[str, Any] = {
+                "$type": COLLECTION,
+                "text": text,
+                "createdAt": rfc3339(delivery.created_at),
+                "facets": facets,
+                "embed": self._card(payload),
+            }
+            if post.lang:
+                record["langs"] = [post.lang]
+            if labels:
+                record["labels"] = {
+                    "$type": "com.atproto.label.defs#selfLabels",
+                    "values": [{"val": v} for v in labels],
+                }
+            out = self.client.com.atproto.repo.create_record(
+                {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
+            )
+            return Receipt(str(out.uri), self._web_url(rkey), "record created")
+        except (InvokeTimeoutError, NetworkError):
+            raise DeliveryFailed(Failure(f"no answer within {self.target.timeout:g} s or cannot connect")) from None
+        except RequestErrorBase as e:
+            response = getattr(e, "response", None)
+            if response is None:
+                raise DeliveryFailed(Failure(f"request failed: {type(e).__name__}")) from None
+            code = int(response.status_code)
+            if code == 401:
+                raise DeliveryFailed(
+                    Failure("HTTP 401: login refused; check handle and password_env", permanent=True)
+                ) from None
+            headers = {k: str(v) for k, v in (response.headers or {}).items()}
+            raise DeliveryFailed(classify_http(code, _reason(response), headers, now)) from None
+        except AtProtocolError as e:
+            raise DeliveryFailed(Failure(f"unexpected answer: {type(e).__name__}")) from None
+
+    def _existing(self, did: str, rkey: str) -> str | None:
+        try:
+            got = self.client.com.atproto.repo.get_record({"repo": did, "collection": COLLECTION, "rkey": rkey})
+        except RequestErrorBase as e:
+            response = getattr(e, "response", None)
+            if response is not None and int(response.status_code) == 400:
+                return None  # RecordNotFound: no earlier attempt got through
+            raise
+        return str(got.uri)
+
+    def _card(self, payload: Payload) -> dict[str, Any]:
+        post = payload.post
+        assert post is not None
+        external: dict[str, Any] = {"uri": post.url, "title": post.title, "description": post.summary}
+        if post.image and self.images is not None:
+            got = self.images.get(post.image.url, post.image.mime_type)
+            if got is not None and len(got[0]) <= MAX_BLOB_BYTES:
+                blob = self.client.upload_blob(got[0]).blob
+                external["thumb"] = blob
+        return {"$type": "app.bsky.embed.external", "external": external}
+
+    def _web_url(self, rkey: str) -> str:
+        return f"https://bsky.app/profile/{self.target.handle}/post/{rkey}"
+
+    def preview(self, delivery: Delivery, payload: Payload) -> str:
+        text, _facets, labels = self.compose(payload)
+        extra = f" labels: {', '.join(labels)}" if labels else ""
+        return f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, rkey {record_key(delivery)}){extra}\n{text}"
+
+    def close(self) -> None:
+        self.client.request.close()
+
+
+def _reason(response: Any) -> str:
+    return str(getattr(getattr(response, "content", None), "error", "") or "")

@@ -1,0 +1,36 @@
+"""WebSub publish pings: tell a hub that a feed changed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+
+from ..planning import Delivery, Failure
+from .base import DeliveryFailed, Payload, Receipt, classify_http
+
+
+class WebSubChannel:
+    def __init__(self, hub: str, session: requests.Session, timeout: float = 10.0) -> None:
+        self.hub = hub
+        self.session = session
+        self.timeout = timeout
+
+    def deliver(self, delivery: Delivery, payload: Payload, now: datetime) -> Receipt:
+        # hub.url is what the spec's hubs read; hub.topic what Flask-WebSub and others read.
+        form = {"hub.mode": "publish", "hub.url": payload.topic, "hub.topic": payload.topic}
+        try:
+            r = self.session.post(self.hub, data=form, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout:
+            raise DeliveryFailed(Failure(f"no answer within {self.timeout:g} s")) from None
+        except requests.RequestException:
+            raise DeliveryFailed(Failure("cannot connect")) from None
+        if 200 <= r.status_code < 300:
+            return Receipt(None, None, f"HTTP {r.status_code}")
+        raise DeliveryFailed(classify_http(r.status_code, r.reason or "", r.headers, now))
+
+    def preview(self, delivery: Delivery, payload: Payload) -> str:
+        return f"POST {self.hub}  hub.mode=publish hub.url={payload.topic}"
+
+    def close(self) -> None:
+        pass

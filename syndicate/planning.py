@@ -1,0 +1,248 @@
+"""What must be delivered where, and when to try again. Pure: ``now`` and the ledger's rows in,
+decisions out; the store only saves them.
+
+A delivery is one (post, target, event[, revision]) with a stable id: the webhook-id, the
+Mastodon Idempotency-Key and the seed of the Bluesky record key. States::
+
+    pending ─► sending ─► sent
+       ▲          │
+       └─ failed ◄┤ (retryable, attempts left; next_attempt_at set)
+                  └► dead (permanent error, or attempts used up; reason kept)
+
+    baseline   published before the target was first seen: never sent (no flood)
+    skipped    superseded by a newer edit, or the post was removed before delivery
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from .model import DeliverySettings, Post, TargetSettings
+
+PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = (
+    "pending",
+    "sending",
+    "sent",
+    "failed",
+    "dead",
+    "baseline",
+    "skipped",
+)
+OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
+WEBSUB_PREFIX = "websub:"
+FEED_EVENT = "feed.updated"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the ledger."""
+
+    id: str
+    post_id: str
+    target: str
+    event: str
+    revision: str
+    state: str
+    created_at: datetime
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    remote_id: str | None = None
+    remote_url: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.post_id, self.target, self.event, self.revision)
+
+
+@dataclass(frozen=True)
+class KnownPost:
+    """What the ledger remembers of a post, to notice edits and removals."""
+
+    post_id: str
+    source: str
+    url: str
+    title: str
+    revision: str
+    snapshot: str  # the post as a JSON Feed item (JSON text), for post.deleted
+    deleted: bool = False
+
+
+@dataclass
+class Plan:
+    new: list[Delivery] = field(default_factory=list)
+    skip: dict[str, str] = field(default_factory=dict)  # delivery id → why
+    promote: list[str] = field(default_factory=list)  # baseline ids a backfill sends after all
+    posts: list[KnownPost] = field(default_factory=list)  # to upsert
+    new_targets: list[str] = field(default_factory=list)
+
+
+def delivery_id(post_id: str, target: str, event: str, revision: str = "") -> str:
+    """Stable across runs and retries: "msg_" + a UUID5 of what the delivery is."""
+    return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{post_id}\x1f{target}\x1f{event}\x1f{revision}").hex
+
+
+def _new(post_id: str, target: str, event: str, revision: str, now: datetime, state: str = PENDING) -> Delivery:
+    return Delivery(
+        id=delivery_id(post_id, target, event, revision),
+        post_id=post_id,
+        target=target,
+        event=event,
+        revision=revision,
+        state=state,
+        created_at=now,
+        next_attempt_at=now if state == PENDING else None,
+        updated_at=now,
+    )
+
+
+def plan_posts(
+    *,
+    now: datetime,
+    live: Sequence[Post],
+    snapshots: Mapping[str, str],
+    unreadable_sources: set[str],
+    known: Mapping[str, KnownPost],
+    targets: Sequence[TargetSettings],
+    known_targets: set[str],
+    deliveries: Iterable[Delivery],
+    backfill: bool = False,
+    since: datetime | None = None,
+) -> Plan:
+    """Decide the new deliveries for posts.
+
+    - A target seen for the first time gets the posts already published as *baseline*
+      (recorded, not sent). ``backfill`` sends them after all (those published at or after
+      ``since``, if given), now or on any later run.
+    - A live post with no ``post.published`` row for a target is new there.
+    - A known post whose revision changed gets ``post.updated`` for webhook targets that
+      asked for it, once its ``post.published`` was sent; older unsent updates are skipped.
+    - A known post that is no longer live (file removed, or made a draft) gets
+      ``post.deleted``; its unsent deliveries are skipped. A post whose file could not be
+      read this time is *not* treated as removed.
+    """
+    plan = Plan()
+    by_key: dict[tuple[str, str, str, str], Delivery] = {}
+    open_by_post_target: dict[tuple[str, str], list[Delivery]] = {}
+    for d in deliveries:
+        by_key[d.key] = d
+        if d.state in OPEN_STATES:
+            open_by_post_target.setdefault((d.post_id, d.target), []).append(d)
+
+    live_ids = {p.id for p in live}
+    for target in targets:
+        if target.name not in known_targets:
+            plan.new_targets.append(target.name)
+
+    for post in live:
+        for target in targets:
+            if "post.published" not in target.events or not post.goes_to(target.name):
+                continue
+            key = (post.id, target.name, "post.published", "")
+            wanted = backfill and (since is None or post.published >= since)
+            existing = by_key.get(key)
+            if existing is None:
+                state = BASELINE if target.name in plan.new_targets and not wanted else PENDING
+                d = _new(post.id, target.name, "post.published", "", now, state)
+                plan.new.append(d)
+                by_key[key] = d
+            elif existing.state == BASELINE and wanted:
+                plan.promote.append(existing.id)
+        before = known.get(post.id)
+        if before is not None and not before.deleted and before.revision != post.revision:
+            for target in targets:
+                if target.kind != "webhook" or "post.updated" not in target.events or not post.goes_to(target.name):
+                    continue
+                published = by_key.get((post.id, target.name, "post.published", ""))
+                if published is None or published.state not in (SENT, BASELINE):
+                    continue  # the pending post.published will carry the latest text
+                for old in open_by_post_target.get((post.id, target.name), []):
+                    if old.event == "post.updated":
+                        plan.skip[old.id] = "superseded by a newer edit"
+                key = (post.id, target.name, "post.updated", post.revision)
+                if key not in by_key:
+                    d = _new(post.id, target.name, "post.updated", post.revision, now)
+                    plan.new.append(d)
+                    by_key[key] = d
+        if before is None or before.deleted or before.revision != post.revision:
+            plan.posts.append(
+                KnownPost(post.id, post.source, post.url, post.title, post.revision, snapshots.get(post.id, "{}"))
+            )
+
+    for gone in known.values():
+        if gone.deleted or gone.post_id in live_ids or gone.source in unreadable_sources:
+            continue
+        plan.posts.append(replace(gone, deleted=True))
+        for target in targets:
+            for old in open_by_post_target.get((gone.post_id, target.name), []):
+                plan.skip[old.id] = "the post was removed before delivery"
+            if target.kind != "webhook" or "post.deleted" not in target.events:
+                continue
+            published = by_key.get((gone.post_id, target.name, "post.published", ""))
+            if published is None or published.state not in (SENT, BASELINE):
+                continue  # the target never heard of it: nothing to retract
+            key = (gone.post_id, target.name, "post.deleted", gone.revision)
+            if key not in by_key:
+                plan.new.append(_new(gone.post_id, target.name, "post.deleted", gone.revision, now))
+    return plan
+
+
+def plan_pings(now: datetime, changed: Mapping[str, str], hubs: Sequence[str], deliveries: Iterable[Delivery]) -> Plan:
+    """One WebSub ping per (hub, changed feed URL); ``changed`` maps feed URL → content hash."""
+    plan = Plan()
+    existing = {d.key for d in deliveries}
+    for hub in hubs:
+        for topic, digest in sorted(changed.items()):
+            key = (topic, WEBSUB_PREFIX + hub, FEED_EVENT, digest)
+            if key not in existing:
+                plan.new.append(_new(topic, WEBSUB_PREFIX + hub, FEED_EVENT, digest, now))
+    return plan
+
+
+def is_due(d: Delivery, now: datetime) -> bool:
+    if d.state == SENDING:
+        return True  # an attempt whose outcome we never learned: reconcile it now
+    return d.state in (PENDING, FAILED) and (d.next_attempt_at is None or d.next_attempt_at <= now)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an attempt did not end in ``sent``."""
+
+    message: str
+    permanent: bool = False
+    retry_after: float | None = None  # seconds, from Retry-After / X-RateLimit-Reset
+    disable_target: bool = False  # 410 Gone from a webhook
+
+
+def after_failure(
+    d: Delivery, failure: Failure, now: datetime, settings: DeliverySettings, rng: random.Random
+) -> tuple[str, datetime | None, str]:
+    """(new state, next attempt, message to keep) after a failed attempt number ``d.attempts``."""
+    if failure.permanent:
+        return DEAD, None, failure.message
+    if d.attempts >= settings.max_attempts:
+        return DEAD, None, f"gave up after {d.attempts} attempts; last: {failure.message}"
+    schedule = settings.retry_schedule or (60,)
+    base = schedule[min(max(d.attempts, 1) - 1, len(schedule) - 1)]
+    delay = base * rng.uniform(0.8, 1.2)  # jitter: many failed deliveries must not retry in lockstep
+    if failure.retry_after is not None:
+        delay = max(delay, failure.retry_after)
+    return FAILED, now + timedelta(seconds=delay), failure.message
+
+
+def due(
+    deliveries: Iterable[Delivery], now: datetime, *, target: str | None = None, post: str | None = None
+) -> list[Delivery]:
+    """Deliveries to attempt now, oldest first."""
+    rows = [
+        d
+        for d in deliveries
+        if is_due(d, now) and (target is None or d.target == target) and (post is None or d.post_id == post)
+    ]
+    return sorted(rows, key=lambda d: (d.created_at, d.id))

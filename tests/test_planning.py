@@ -1,0 +1,193 @@
+"""The pure delivery decisions: baseline, new, edited, removed; retry schedule; giving up."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from syndicate.model import DeliverySettings, Post, TargetSettings
+from syndicate.planning import (
+    BASELINE,
+    DEAD,
+    FAILED,
+    PENDING,
+    SENT,
+    Delivery,
+    Failure,
+    KnownPost,
+    Plan,
+    after_failure,
+    due,
+    plan_pings,
+    plan_posts,
+)
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+HOOK = TargetSettings(
+    name="hook",
+    kind="webhook",
+    url="http://x",
+    secret_env="S",
+    events=("post.published", "post.updated", "post.deleted"),
+)
+MASTO = TargetSettings(name="masto", kind="mastodon", instance="http://m", token_env="T")
+
+
+def post(n: int, **kw: object) -> Post:
+    base = Post(
+        source=f"content/{n}.md",
+        id=f"https://e.com/{n}/",
+        url=f"https://e.com/{n}/",
+        slug=str(n),
+        title=f"Post {n}",
+        published=NOW - timedelta(days=10 - n),
+        updated=NOW - timedelta(days=10 - n),
+        tags=(),
+        summary="s",
+        content_html="<p>x</p>",
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def known(p: Post, deleted: bool = False) -> KnownPost:
+    return KnownPost(p.id, p.source, p.url, p.title, p.revision, "{}", deleted)
+
+
+def run(
+    live: list[Post],
+    known_posts: dict[str, KnownPost],
+    rows: list[Delivery],
+    targets: tuple[TargetSettings, ...] = (HOOK, MASTO),
+    known_targets: set[str] | None = None,
+    unreadable: set[str] | None = None,
+    backfill: bool = False,
+    since: datetime | None = None,
+) -> Plan:
+    return plan_posts(
+        now=NOW,
+        live=live,
+        snapshots={},
+        unreadable_sources=unreadable or set(),
+        known=known_posts,
+        targets=targets,
+        known_targets={t.name for t in targets} if known_targets is None else known_targets,
+        deliveries=rows,
+        backfill=backfill,
+        since=since,
+    )
+
+
+def test_first_run_records_existing_posts_as_baseline_and_sends_nothing() -> None:
+    plan = run([post(1), post(2)], {}, [], known_targets=set())
+    assert sorted(plan.new_targets) == ["hook", "masto"]
+    assert {d.state for d in plan.new} == {BASELINE} and len(plan.new) == 4
+
+
+def test_backfill_sends_them_and_since_limits_it() -> None:
+    plan = run([post(1), post(5)], {}, [], known_targets=set(), backfill=True, since=NOW - timedelta(days=6))
+    states = {(d.post_id, d.target): d.state for d in plan.new}
+    assert states[("https://e.com/5/", "hook")] == PENDING
+    assert states[("https://e.com/1/", "hook")] == BASELINE
+
+
+def test_backfill_later_promotes_baseline_rows() -> None:
+    first = run([post(1)], {}, [], known_targets=set())
+    again = run([post(1)], {}, first.new, backfill=True)
+    assert sorted(again.promote) == sorted(d.id for d in first.new)
+
+
+def test_a_new_post_goes_to_every_target_once() -> None:
+    plan = run([post(1)], {}, [])
+    assert {(d.target, d.state) for d in plan.new} == {("hook", PENDING), ("masto", PENDING)}
+    again = run([post(1)], {}, plan.new)
+    assert again.new == []
+
+
+def test_syndicate_false_or_a_list_of_targets() -> None:
+    assert run([post(1, syndicate=())], {}, []).new == []
+    only = run([post(1, syndicate=("masto",))], {}, [])
+    assert [d.target for d in only.new] == ["masto"]
+
+
+def test_a_new_target_gets_a_baseline_while_old_targets_carry_on() -> None:
+    rows = [replace(d, state=SENT) for d in run([post(1)], {}, [], targets=(HOOK,)).new]
+    plan = run([post(1), post(2)], {}, rows, known_targets={"hook"})
+    states = {(d.post_id, d.target): d.state for d in plan.new}
+    assert states == {
+        ("https://e.com/1/", "masto"): BASELINE,
+        ("https://e.com/2/", "masto"): BASELINE,
+        ("https://e.com/2/", "hook"): PENDING,
+    }
+
+
+def test_an_edit_sends_post_updated_to_webhooks_that_asked_and_reposts_nowhere() -> None:
+    p = post(1)
+    rows = [replace(d, state=SENT) for d in run([p], {}, []).new]
+    edited = replace(p, content_html="<p>new</p>")
+    plan = run([edited], {p.id: known(p)}, rows)
+    assert [(d.target, d.event) for d in plan.new] == [("hook", "post.updated")]
+    # a second edit supersedes an unsent first one
+    plan2 = run(
+        [replace(p, content_html="<p>newer</p>")], {p.id: known(edited)}, [*rows, replace(plan.new[0], state=FAILED)]
+    )
+    assert plan.new[0].id in plan2.skip and [d.event for d in plan2.new] == ["post.updated"]
+
+
+def test_a_removed_post_sends_post_deleted_and_unsent_deliveries_are_skipped() -> None:
+    p, q = post(1), post(2)
+    rows = [replace(d, state=SENT) for d in run([p], {}, []).new] + run([q], {}, []).new
+    plan = run([], {p.id: known(p), q.id: known(q)}, rows)
+    assert [(d.post_id, d.target, d.event) for d in plan.new] == [(p.id, "hook", "post.deleted")]
+    assert {rows[i].id for i in (2, 3)} == set(plan.skip)  # q was never sent: nothing to retract
+    assert {k.post_id for k in plan.posts if k.deleted} == {p.id, q.id}
+
+
+def test_a_post_whose_file_is_broken_is_not_treated_as_removed() -> None:
+    p = post(1)
+    rows = [replace(d, state=SENT) for d in run([p], {}, []).new]
+    plan = run([], {p.id: known(p)}, rows, unreadable={p.source})
+    assert plan.new == [] and plan.skip == {} and plan.posts == []
+
+
+def test_pings_once_per_hub_and_feed_version() -> None:
+    plan = plan_pings(NOW, {"https://e.com/feed.xml": "abc"}, ["https://hub1", "https://hub2"], [])
+    assert len(plan.new) == 2
+    assert plan_pings(NOW, {"https://e.com/feed.xml": "abc"}, ["https://hub1"], plan.new).new == []
+    assert len(plan_pings(NOW, {"https://e.com/feed.xml": "def"}, ["https://hub1"], plan.new).new) == 1
+
+
+def _delivery(attempts: int) -> Delivery:
+    return Delivery("msg_x", "p", "hook", "post.published", "", PENDING, NOW, attempts=attempts)
+
+
+def test_retries_follow_the_standard_webhooks_schedule_with_jitter() -> None:
+    rng = random.Random(1)
+    settings = DeliverySettings()
+    for attempts, base in [(1, 5), (2, 300), (3, 1800), (4, 7200), (5, 18000), (6, 36000), (7, 36000)]:
+        state, next_at, _ = after_failure(_delivery(attempts), Failure("HTTP 503"), NOW, settings, rng)
+        assert state == FAILED and next_at is not None
+        assert base * 0.8 <= (next_at - NOW).total_seconds() <= base * 1.2
+
+
+def test_retry_after_is_honoured_and_permanent_errors_and_the_last_attempt_are_dead() -> None:
+    rng = random.Random(1)
+    settings = DeliverySettings()
+    _, next_at, _ = after_failure(_delivery(1), Failure("429", retry_after=120), NOW, settings, rng)
+    assert next_at is not None and (next_at - NOW).total_seconds() >= 120
+    assert after_failure(_delivery(1), Failure("HTTP 404", permanent=True), NOW, settings, rng)[0] == DEAD
+    state, next_at, why = after_failure(_delivery(8), Failure("HTTP 503"), NOW, settings, rng)
+    assert state == DEAD and next_at is None and why == "gave up after 8 attempts; last: HTTP 503"
+
+
+def test_due_takes_open_rows_whose_time_has_come_and_interrupted_sends() -> None:
+    later = NOW + timedelta(minutes=5)
+    rows = [
+        replace(_delivery(1), id="a", state=FAILED, next_attempt_at=later),
+        replace(_delivery(1), id="b", state=FAILED, next_attempt_at=NOW),
+        replace(_delivery(1), id="c", state="sending"),
+        replace(_delivery(1), id="d", state=SENT),
+        replace(_delivery(0), id="e", state=DEAD),
+    ]
+    assert [d.id for d in due(rows, NOW)] == ["b", "c"]
+    assert [d.id for d in due(rows, later)] == ["a", "b", "c"]
