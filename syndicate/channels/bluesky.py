@@ -5,6 +5,7 @@ asks ``getRecord`` whether an earlier attempt already created the post."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -144,7 +145,10 @@ class BlueskyChannel:
         if post.image and self.images is not None:
             got = self.images.get(post.image.url, post.image.mime_type)
             if got is not None and len(got[0]) <= MAX_BLOB_BYTES:
-                blob = self.client.upload_blob(got[0]).blob
+                with warnings.catch_warnings():
+                    # the SDK hands httpx raw bytes as `data=`, which httpx deprecates; harmless
+                    warnings.filterwarnings("ignore", "Use 'content=<...>'", DeprecationWarning)
+                    blob = self.client.upload_blob(got[0]).blob
                 external["thumb"] = blob
         return {"$type": "app.bsky.embed.external", "external": external}
 

@@ -1,0 +1,147 @@
+"""`syndicate publish` to Bluesky, against a real @atproto/pds on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from atproto import Client  # type: ignore[import-untyped,unused-ignore]
+
+from syndicate.social import graphemes
+from tests.conftest import CONFIG, Site
+from tests.peers.fixtures import BlueskyPds
+from tests.test_publish_mastodon import PNG
+
+LATER = datetime.now(UTC) + timedelta(days=1)
+
+
+@pytest.fixture
+def account(bluesky_pds: BlueskyPds) -> tuple[str, str, str]:
+    return bluesky_pds.create_account()
+
+
+@pytest.fixture
+def reader(bluesky_pds: BlueskyPds) -> Iterator[Client]:
+    client = Client(base_url=bluesky_pds.base_url)
+    yield client
+    client.request.close()
+
+
+def configure(site: Site, pds: BlueskyPds, handle: str) -> None:
+    site.config(
+        CONFIG
+        + f"""
+[content]
+static = "static"
+
+[[targets]]
+name = "sky"
+kind = "bluesky"
+service = "{pds.base_url}"
+handle = "{handle}"
+password_env = "BSKY_PASSWORD"
+"""
+    )
+    (site.root / "static" / "img").mkdir(parents=True, exist_ok=True)
+    (site.root / "static" / "img" / "pic.png").write_bytes(PNG)
+
+
+def records(reader: Client, did: str) -> list[Any]:
+    out = reader.com.atproto.repo.list_records({"repo": did, "collection": "app.bsky.feed.post", "limit": 100})
+    return list(out.records)
+
+
+def publish(site: Site, password: str, *args: str, now: datetime | None = None) -> tuple[int, str]:
+    run = site.run("publish", *args, now=now, env={"BSKY_PASSWORD": password})
+    assert "Traceback" not in run.err, run.err
+    return run.code, run.out + run.err
+
+
+def post(site: Site, extra: str = "") -> None:
+    summary = " ".join(f"wörd{i}" for i in range(80))
+    site.post(
+        "sky.md",
+        f"""---
+title: "Émoji 👩‍💻 and 日本語: a post for Bluesky"
+date: 2024-06-01
+tags: [AI, machine learning]
+summary: "{summary}"
+thumb: /img/pic.png
+{extra}
+---
+Body.
+""",
+    )
+
+
+def test_a_post_with_facets_card_and_thumbnail_exactly_once(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    publish(site, password)
+    post(site)
+    code, out = publish(site, password)
+    assert code == 0, out
+    [rec] = records(reader, did)
+    value = rec.value
+    assert graphemes(value.text) <= 300
+    data = value.text.encode("utf-8")
+    features = {}
+    for facet in value.facets:
+        shown = data[facet.index.byte_start : facet.index.byte_end].decode("utf-8")
+        feature = facet.features[0]
+        features[shown] = getattr(feature, "uri", None) or getattr(feature, "tag", None)
+    assert features["example.com/blog/sky"] == "https://example.com/blog/sky/"
+    assert features["#AI"] == "AI" and features["#MachineLearning"] == "MachineLearning"
+    card = value.embed.external
+    assert card.uri == "https://example.com/blog/sky/" and card.thumb is not None and card.thumb.mime_type == "image/png"
+    rkey = rec.uri.rsplit("/", 1)[-1]
+    assert len(rkey) == 13
+    code, out = publish(site, password, now=LATER)
+    assert code == 0 and len(records(reader, did)) == 1
+
+
+def test_an_unknown_outcome_is_settled_with_get_record_not_a_second_post(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    publish(site, password)
+    post(site)
+    publish(site, password)
+    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
+    with db:  # as if the process died after createRecord but before recording it
+        db.execute("UPDATE deliveries SET state='sending', remote_id=NULL WHERE target='sky'")
+    db.close()
+    code, out = publish(site, password)
+    assert code == 0 and "sent    sky" in out
+    assert len(records(reader, did)) == 1
+
+
+def test_content_warnings_become_self_labels_or_a_prefix(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    publish(site, password)
+    site.post("a.md", "---\ntitle: Art\ndate: 2024-06-01\ncontent_warning: nudity\n---\nx\n")
+    site.post("b.md", "---\ntitle: Bugs\ndate: 2024-06-02\ncontent_warning: spiders\n---\nx\n")
+    code, out = publish(site, password)
+    assert code == 0, out
+    by_title = {r.value.embed.external.title: r.value for r in records(reader, did)}
+    assert [v.val for v in by_title["Art"].labels.values] == ["nudity"]
+    assert by_title["Bugs"].text.startswith("CW: spiders\n\nBugs")
+
+
+def test_a_wrong_password_is_dead_and_not_printed(site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str]) -> None:
+    handle, _, _ = account
+    configure(site, bluesky_pds, handle)
+    publish(site, "not-the-password-123")
+    post(site)
+    code, out = publish(site, "not-the-password-123")
+    assert code == 4 and "dead    sky" in out and "check handle and password_env" in out
+    assert "not-the-password-123" not in out

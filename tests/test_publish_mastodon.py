@@ -1,0 +1,179 @@
+"""`syndicate publish` to Mastodon, against mastodon-mock (a Mastodon API fake with
+idempotency and fault injection) driven through Mastodon.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from mastodon import Mastodon
+
+from syndicate.social import mastodon_length
+from tests.conftest import CONFIG, Site
+from tests.peers.fixtures import MastodonMock
+
+LATER = datetime.now(UTC) + timedelta(days=1)
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+
+def configure(site: Site, peer: MastodonMock, extra: str = "") -> None:
+    site.config(
+        CONFIG
+        + f"""
+[content]
+static = "static"
+
+[[targets]]
+name = "masto"
+kind = "mastodon"
+instance = "{peer.base_url}"
+token_env = "MASTODON_TOKEN"
+timeout = 5
+{extra}
+"""
+    )
+
+
+@pytest.fixture
+def api(mastodon_peer: MastodonMock) -> Iterator[Mastodon]:
+    client = Mastodon(access_token=mastodon_peer.token, api_base_url=mastodon_peer.base_url, version_check_mode="none")
+    yield client
+    client.session.close()
+
+
+def statuses(api: Mastodon) -> list[Any]:
+    me = api.account_verify_credentials()
+    return list(api.account_statuses(me["id"], limit=40))
+
+
+def publish(site: Site, peer: MastodonMock, *args: str, now: datetime | None = None, token: str | None = None) -> tuple[int, str]:
+    run = site.run("publish", *args, now=now, env={"MASTODON_TOKEN": token or peer.token})
+    assert "Traceback" not in run.err, run.err
+    return run.code, run.out + run.err
+
+
+def long_post(site: Site) -> None:
+    summary = " ".join(f"word{i}" for i in range(200))
+    site.post(
+        "long.md",
+        f"""---
+title: "Ünïcode 👨‍👩‍👧‍👦 and 日本語 in a long title"
+date: 2024-06-01
+tags: [machine learning, C#, AI]
+summary: "{summary}"
+thumb: /img/pic.png
+thumb_alt: A one-pixel picture
+---
+Body.
+""",
+    )
+
+
+def test_a_new_post_becomes_one_status_fitted_to_the_limit(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    configure(site, mastodon_peer)
+    (site.root / "static" / "img").mkdir(parents=True)
+    (site.root / "static" / "img" / "pic.png").write_bytes(PNG)
+    publish(site, mastodon_peer)  # baseline: nothing yet
+    long_post(site)
+    code, out = publish(site, mastodon_peer)
+    assert code == 0, out
+    [status] = statuses(api)
+    text = status["content"]
+    assert "https://example.com/blog/long/" in text
+    assert "#MachineLearning" in text and "#CSharp" in text
+    assert "word0 word1" in text and "word199" not in text and "…" in text
+    assert [m["description"] for m in status["media_attachments"]] == ["A one-pixel picture"]
+    code, out = publish(site, mastodon_peer, now=LATER)
+    assert code == 0 and len(statuses(api)) == 1, "never twice"
+
+
+def test_the_dry_run_shows_the_final_text(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    configure(site, mastodon_peer)
+    long_post(site)
+    code, out = publish(site, mastodon_peer, "--dry-run", "--backfill")
+    assert code == 0, out
+    block = out.split("--- masto  post.published  https://example.com/blog/long/\n", 1)[1]
+    counted, text = block.split("\n", 1)
+    length = int(counted.strip("(").split("/")[0])
+    assert length <= 500 and counted.endswith("/500 characters)")
+    assert text.startswith("Ünïcode 👨‍👩‍👧‍👦 and 日本語 in a long title\n\nword0 word1")
+    assert mastodon_length(text.rstrip("\n")) == length
+    assert statuses(api) == []
+
+
+def test_a_503_is_retried_and_the_status_exists_once(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    long_post(site)
+    mastodon_peer.fail_next(503)
+    code, out = publish(site, mastodon_peer)
+    assert code == 4 and "failed  masto" in out and "HTTP 503" in out
+    code, out = publish(site, mastodon_peer, now=LATER)
+    assert code == 0 and "sent    masto" in out
+    assert len(statuses(api)) == 1
+
+
+def test_an_unknown_outcome_is_reconciled_by_the_idempotency_key(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    """A crash after the request left but before the answer was recorded: the retry reuses the
+    Idempotency-Key, and Mastodon answers with the status it already made."""
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    long_post(site)
+    publish(site, mastodon_peer)
+    [first] = statuses(api)
+    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
+    with db:
+        db.execute("UPDATE deliveries SET state='sending', remote_id=NULL WHERE target='masto'")
+    db.close()
+    code, out = publish(site, mastodon_peer)
+    assert code == 0 and "sent    masto" in out
+    assert [s["id"] for s in statuses(api)] == [first["id"]]
+
+
+def test_rate_limits_are_retried_later(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    long_post(site)
+    mastodon_peer.rate_limit_next()
+    code, out = publish(site, mastodon_peer)
+    assert code == 4 and "failed  masto" in out
+    code, out = publish(site, mastodon_peer, now=LATER)
+    assert code == 0 and len(statuses(api)) == 1
+
+
+def test_a_bad_token_is_dead_with_a_hint_and_never_printed(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    long_post(site)
+    code, out = publish(site, mastodon_peer, token="wrong-token-12345")
+    assert code == 4 and "dead    masto" in out and "check token_env" in out
+    assert "wrong-token-12345" not in out
+    status = site.run("status").out
+    assert "wrong-token-12345" not in status and "dead" in status
+    assert site.run("retry").out.startswith("1 dead delivery queued again")
+    code, out = publish(site, mastodon_peer, now=LATER)
+    assert code == 0 and len(statuses(api)) == 1
+
+
+def test_a_content_warning_becomes_spoiler_text(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    site.post("cw.md", "---\ntitle: Spoilers ahead\ndate: 2024-06-01\ncontent_warning: film plot\n---\nThe butler.\n")
+    code, out = publish(site, mastodon_peer)
+    assert code == 0, out
+    [status] = statuses(api)
+    assert status["spoiler_text"] == "film plot" and status["sensitive"] is True
+
+
+def test_syndicate_false_keeps_a_post_off_social(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    site.post("quiet.md", "---\ntitle: Quiet\ndate: 2024-06-01\nsyndicate: false\n---\nShh.\n")
+    code, _ = publish(site, mastodon_peer)
+    assert code == 0 and statuses(api) == []
