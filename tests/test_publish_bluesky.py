@@ -98,7 +98,9 @@ def test_a_post_with_facets_card_and_thumbnail_exactly_once(
     assert features["example.com/blog/sky"] == "https://example.com/blog/sky/"
     assert features["#AI"] == "AI" and features["#MachineLearning"] == "MachineLearning"
     card = value.embed.external
-    assert card.uri == "https://example.com/blog/sky/" and card.thumb is not None and card.thumb.mime_type == "image/png"
+    assert (
+        card.uri == "https://example.com/blog/sky/" and card.thumb is not None and card.thumb.mime_type == "image/png"
+    )
     rkey = rec.uri.rsplit("/", 1)[-1]
     assert len(rkey) == 13
     code, out = publish(site, password, now=LATER)
@@ -137,7 +139,9 @@ def test_content_warnings_become_self_labels_or_a_prefix(
     assert by_title["Bugs"].text.startswith("CW: spiders\n\nBugs")
 
 
-def test_a_wrong_password_is_dead_and_not_printed(site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str]) -> None:
+def test_a_wrong_password_is_dead_and_not_printed(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str]
+) -> None:
     handle, _, _ = account
     configure(site, bluesky_pds, handle)
     publish(site, "not-the-password-123")

@@ -52,7 +52,9 @@ def statuses(api: Mastodon) -> list[Any]:
     return list(api.account_statuses(me["id"], limit=40))
 
 
-def publish(site: Site, peer: MastodonMock, *args: str, now: datetime | None = None, token: str | None = None) -> tuple[int, str]:
+def publish(
+    site: Site, peer: MastodonMock, *args: str, now: datetime | None = None, token: str | None = None
+) -> tuple[int, str]:
     run = site.run("publish", *args, now=now, env={"MASTODON_TOKEN": token or peer.token})
     assert "Traceback" not in run.err, run.err
     return run.code, run.out + run.err
@@ -75,7 +77,9 @@ Body.
     )
 
 
-def test_a_new_post_becomes_one_status_fitted_to_the_limit(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+def test_a_new_post_becomes_one_status_fitted_to_the_limit(
+    site: Site, mastodon_peer: MastodonMock, api: Mastodon
+) -> None:
     configure(site, mastodon_peer)
     (site.root / "static" / "img").mkdir(parents=True)
     (site.root / "static" / "img" / "pic.png").write_bytes(PNG)
@@ -119,7 +123,9 @@ def test_a_503_is_retried_and_the_status_exists_once(site: Site, mastodon_peer: 
     assert len(statuses(api)) == 1
 
 
-def test_an_unknown_outcome_is_reconciled_by_the_idempotency_key(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+def test_an_unknown_outcome_is_reconciled_by_the_idempotency_key(
+    site: Site, mastodon_peer: MastodonMock, api: Mastodon
+) -> None:
     """A crash after the request left but before the answer was recorded: the retry reuses the
     Idempotency-Key, and Mastodon answers with the status it already made."""
     configure(site, mastodon_peer)
@@ -147,7 +153,9 @@ def test_rate_limits_are_retried_later(site: Site, mastodon_peer: MastodonMock, 
     assert code == 0 and len(statuses(api)) == 1
 
 
-def test_a_bad_token_is_dead_with_a_hint_and_never_printed(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
+def test_a_bad_token_is_dead_with_a_hint_and_never_printed(
+    site: Site, mastodon_peer: MastodonMock, api: Mastodon
+) -> None:
     configure(site, mastodon_peer)
     publish(site, mastodon_peer)
     long_post(site)
