@@ -72,6 +72,26 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
         ),
         (CONFIG.replace('author = "Tess Ter"\n', ""), "[site] author is required"),
         (CONFIG + "\n[feed]\n", "unknown section [feed]; did you mean [feeds]?"),
+        (CONFIG + '\n[[targets]]\nname = "x"\nkind = "twitter"\n', "[[targets]] 'x': kind must be one of webhook"),
+        (CONFIG + '\n[[targets]]\nname = "x"\nkind = "webhook"\nsecret_env = "S"\n', "url is required for a webhook"),
+        (
+            CONFIG
+            + '\n[[targets]]\nname = "x"\nkind = "webhook"\nurl = "https://h/"\nsecret_env = "S"\ntoken_env = "T"\n',
+            "unknown key 'token_env'; token_env is for mastodon targets",
+        ),
+        (
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "webhook"\nurl = "https://h/"\nsecret_env = "whsec_a+b/c="\n',
+            "secret_env names an environment variable (like MY_SECRET), never the secret itself",
+        ),
+        (
+            CONFIG
+            + '\n[[targets]]\nname = "x"\nkind = "webhook"\nurl = "https://h/"\nsecret_env = "S"\nevents = ["post.created"]\n',
+            "events must be some of post.published, post.updated, post.deleted",
+        ),
+        (
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "mastodon"\ninstance = "https://m"\ntoken_env = "T"\n' * 2,
+            "two targets are called 'x'",
+        ),
     ],
 )
 def test_config_mistakes_get_one_line_and_exit_2(site: Site, config: str | None, message: str) -> None:
@@ -133,3 +153,8 @@ def test_feeds_lists_every_feed_with_its_urls(sample_site: Site) -> None:
     assert any(line.startswith("C#  ") and line.endswith("/tags/c-sharp/feed.xml") for line in lines)
     assert any(line.endswith("https://example.com/tags/%E6%97%A5%E6%9C%AC%E8%AA%9E/feed.json") for line in lines)
     assert not sample_site.public.exists()
+
+
+def test_publish_to_an_unknown_target_is_a_usage_error(site: Site) -> None:
+    run = site.run("publish", "--target", "nope", now=None)
+    assert run.code == 2 and run.err == "error: no target called 'nope'; targets: none configured\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from syndicate.cli import main
-from syndicate.model import ContentSettings, FeedSettings, SiteSettings
+from syndicate.model import ContentSettings, DeliverySettings, FeedSettings, SiteSettings, TargetSettings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -30,6 +30,14 @@ def test_every_config_key_is_documented() -> None:
             documented = any(f"[{section}] {field.name}`" in c or f"`{field.name}`" in c for c in first_cell)
             assert documented, f"README's config table lacks [{section}] {field.name}"
     assert "`[websub] hubs`" in README
+    for field in fields(DeliverySettings):
+        assert f"`[delivery] {field.name}`" in README, field.name
+    assert "`[state] path`" in README
+    kinds = {"all", "webhook", "mastodon", "bluesky", "mastodon, bluesky"}
+    split = [line.split(" | ") for line in README.splitlines() if line.startswith("| `")]
+    target_rows = [cells[0] for cells in split if len(cells) > 1 and cells[1] in kinds]
+    for field in fields(TargetSettings):
+        assert any(f"`{field.name}`" in row for row in target_rows), f"README's targets table lacks {field.name}"
 
 
 def test_readme_opens_with_the_two_commands() -> None:
