@@ -84,8 +84,8 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
             "secret_env names an environment variable (like MY_SECRET), never the secret itself",
         ),
         (
-            CONFIG
-            + '\n[[targets]]\nname = "x"\nkind = "webhook"\nurl = "https://h/"\nsecret_env = "S"\nevents = ["post.created"]\n',
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "webhook"\nurl = "https://h/"\nsecret_env = "S"\n'
+            'events = ["post.created"]\n',
             "events must be some of post.published, post.updated, post.deleted",
         ),
         (
