@@ -18,7 +18,8 @@ from .markup import Renderer
 from .model import Feed, Post, Problem, Settings
 from .output import remove_stale, write_if_changed
 from .posts import is_post_file, parse_post
-from .render import render_site
+from .render import render_feed, render_site
+from .render.pages import render_index, render_opml
 from .slugs import url_segment
 
 STATE_DIR = ".syndicate"
@@ -158,6 +159,37 @@ class Prepared:
         return rel.rsplit("/", 1)[-1] in (feeds.rss, feeds.atom, feeds.json)
 
 
+class RenderMemo:
+    """The bytes of each feed from the last render, reused while its posts are unchanged.
+
+    A long-running process (the daemon) keeps one, so a saved post re-renders only the
+    feeds that show it.
+    """
+
+    def __init__(self) -> None:
+        self._feeds: dict[str, tuple[object, dict[str, bytes]]] = {}
+
+    def render(self, feeds: list[Feed], settings: Settings) -> dict[str, bytes]:
+        base = (settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
+        revisions: dict[str, str] = {}
+        out: dict[str, bytes] = {}
+        seen = set()
+        for feed in feeds:
+            posts = tuple((p.id, revisions.setdefault(p.id, p.revision)) for p in feed.posts)
+            key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
+            hit = self._feeds.get(feed.key)
+            if hit is None or hit[0] != key:
+                hit = (key, render_feed(feed, settings))
+                self._feeds[feed.key] = hit
+            out.update(hit[1])
+            seen.add(feed.key)
+        for gone in set(self._feeds) - seen:
+            del self._feeds[gone]
+        out["index.html"] = render_index(feeds, settings)
+        out["feeds.opml"] = render_opml(feeds, settings)
+        return out
+
+
 def prepare(
     site_dir: Path,
     now: datetime,
@@ -165,19 +197,23 @@ def prepare(
     out_dir: Path | None = None,
     use_cache: bool = True,
     progress: Progress | None = None,
+    cache: PostCache | None = None,
+    memo: RenderMemo | None = None,
 ) -> Prepared:
     """Parse the site and render every output file, writing nothing.
 
     ``now`` decides which posts are live; nothing else reads the clock. Raises
-    ConfigError; content problems are reported, never raised.
+    ConfigError; content problems are reported, never raised. A long-running caller
+    passes its own ``cache`` and ``memo`` so that nothing unchanged is redone.
     """
     started = time.perf_counter()
     settings = load_settings(site_dir)
-    cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
+    if cache is None:
+        cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
     report = BuildReport(settings)
     report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress)
     report.feeds = plan_feeds(report.posts, settings, now)
-    outputs = render_site(report.feeds, settings)
+    outputs = memo.render(report.feeds, settings) if memo is not None else render_site(report.feeds, settings)
     report.files = len(outputs)
     out = out_dir if out_dir is not None else site_dir / "public"
     return Prepared(report, outputs, out, cache, started)

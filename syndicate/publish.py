@@ -28,6 +28,7 @@ from pathlib import Path
 import requests
 
 from . import app
+from .cache import PostCache
 from .channels.base import Channel, DeliveryFailed, ImageSource, Payload
 from .config import load_settings
 from .errors import ConfigError
@@ -92,6 +93,7 @@ class PublishReport:
     baseline: int = 0
     previews: list[tuple[Delivery, str]] = field(default_factory=list)
     setup_errors: list[str] = field(default_factory=list)
+    next_attempt: datetime | None = None  # the earliest retry still waiting in the ledger
 
     @property
     def failed(self) -> list[Attempt]:
@@ -193,6 +195,10 @@ def publish(
     rng: random.Random | None = None,
     secrets: Secrets | None = None,
     wall: Clock | None = None,
+    take_lock: bool = True,
+    should_stop: Callable[[], bool] = lambda: False,
+    cache: PostCache | None = None,
+    memo: app.RenderMemo | None = None,
 ) -> PublishReport:
     """Build the feeds, then deliver what is due. ``--dry-run`` writes and sends nothing.
 
@@ -208,8 +214,8 @@ def publish(
         names = ", ".join(t.name for t in settings.targets) or "none configured"
         raise ConfigError(f"no target called {target!r}; targets: {names}")
     state = state_path(site_dir, settings)
-    with _maybe_lock(state.with_name("lock"), not dry_run):
-        prepared = app.prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache)
+    with _maybe_lock(state.with_name("lock"), take_lock and not dry_run):
+        prepared = app.prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, cache=cache, memo=memo)
         report = PublishReport(prepared.report)
         live = {p.id: p for p in prepared.report.live(now)}
         post_id = _resolve_post(post, prepared.report.posts) if post else None
@@ -282,6 +288,8 @@ def publish(
             channels = Channels(settings, site_dir, secrets, session)
             try:
                 for d in due(store.deliveries(), now, target=target, post=post_id):
+                    if should_stop():
+                        break  # asked to stop: the delivery in flight is done, the rest wait
                     if d.target in disabled:
                         continue
                     payload = _payload(d, live, snapshots)
@@ -300,6 +308,14 @@ def publish(
                 channels.close()
                 session.close()
             report.setup_errors = [f"{name}: {why}" for name, why in sorted(channels.broken.items())]
+            report.next_attempt = min(
+                (
+                    d.next_attempt_at
+                    for d in store.deliveries()
+                    if d.state in ("pending", "failed") and d.next_attempt_at
+                ),
+                default=None,
+            )
         finally:
             store.close()
     return report
