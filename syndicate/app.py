@@ -219,10 +219,14 @@ def prepare(
     return Prepared(report, outputs, out, cache, started)
 
 
-def write(prepared: Prepared) -> BuildReport:
-    """Bring the output folder up to date and save the cache. Raises OutputError."""
+def write(prepared: Prepared, only: list[str] | None = None) -> BuildReport:
+    """Bring the output folder up to date and save the cache. Raises OutputError.
+
+    ``only``: the files already known to differ (from ``prepared.changed()``), to skip
+    comparing every file a second time.
+    """
     report, settings = prepared.report, prepared.report.settings
-    for rel in sorted(prepared.outputs):
+    for rel in sorted(prepared.outputs) if only is None else only:
         if write_if_changed(prepared.out, rel, prepared.outputs[rel]):
             report.written.append(rel)
     names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)

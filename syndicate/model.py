@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -134,7 +135,7 @@ class Image:
     length: int = 0  # bytes; 0 when unknown
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Post:
     """One post, ready to render. ``published``/``updated`` are UTC."""
 
@@ -156,7 +157,7 @@ class Post:
     content_warning: str | None = None
     syndicate: tuple[str, ...] | None = None  # None: every target; (): none; else these names
 
-    @property
+    @cached_property
     def revision(self) -> str:
         """A hash of everything a reader sees; it changes when the post is edited."""
         data = (

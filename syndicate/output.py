@@ -11,6 +11,16 @@ from pathlib import Path
 from .errors import OutputError, UnsafePathError
 
 
+def _checked(root: Path, rel: str) -> Path:
+    """``root / rel`` after the string checks (cheap; no file-system access)."""
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+        raise UnsafePathError(f"refusing to write {rel!r}: not a plain relative path")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise UnsafePathError(f"refusing to write {rel!r}: it would leave the output folder")
+    return root.joinpath(*parts)
+
+
 def safe_join(root: Path, rel: str) -> Path:
     """``root / rel``, refusing anything that could leave ``root``.
 
@@ -18,12 +28,7 @@ def safe_join(root: Path, rel: str) -> Path:
     paths, "..", ".", empty segments, backslashes and NUL are refused outright, and the
     resolved parent folder must still be inside the resolved root (no symlinks out).
     """
-    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
-        raise UnsafePathError(f"refusing to write {rel!r}: not a plain relative path")
-    parts = rel.split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        raise UnsafePathError(f"refusing to write {rel!r}: it would leave the output folder")
-    path = root.joinpath(*parts)
+    path = _checked(root, rel)
     real_root = root.resolve()
     real_parent = path.parent.resolve()
     if real_parent != real_root and real_root not in real_parent.parents:
@@ -38,15 +43,16 @@ def write_if_changed(root: Path, rel: str, data: bytes) -> bool:
     mix: the bytes go to a temporary file in the same folder, are flushed to disk, and
     replace the old file with one rename.
     """
-    path = safe_join(root, rel)
+    path = _checked(root, rel)
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
     except OSError:
         pass  # missing, or unreadable: try to write it, which reports any real problem
+    safe_join(root, rel)  # resolved: no symlinked folder may lead out, before anything is made
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        safe_join(root, rel)  # the folders we just made must not lead out either
+        safe_join(root, rel)  # and still not after
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:

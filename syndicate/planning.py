@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -105,7 +105,7 @@ def plan_posts(
     *,
     now: datetime,
     live: Sequence[Post],
-    snapshots: Mapping[str, str],
+    snapshot: Callable[[Post], str],
     unreadable_sources: set[str],
     known: Mapping[str, KnownPost],
     targets: Sequence[TargetSettings],
@@ -170,9 +170,7 @@ def plan_posts(
                     plan.new.append(d)
                     by_key[key] = d
         if before is None or before.deleted or before.revision != post.revision:
-            plan.posts.append(
-                KnownPost(post.id, post.source, post.url, post.title, post.revision, snapshots.get(post.id, "{}"))
-            )
+            plan.posts.append(KnownPost(post.id, post.source, post.url, post.title, post.revision, snapshot(post)))
 
     for gone in known.values():
         if gone.deleted or gone.post_id in live_ids or gone.source in unreadable_sources:

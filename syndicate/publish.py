@@ -229,7 +229,7 @@ def publish(
             plan = plan_posts(
                 now=now,
                 live=list(live.values()),
-                snapshots={pid: json_snapshot(p) for pid, p in live.items()},
+                snapshot=json_snapshot,
                 unreadable_sources=unreadable,
                 known=known,
                 targets=settings.targets,
@@ -238,10 +238,9 @@ def publish(
                 backfill=backfill,
                 since=since,
             )
+            changed = prepared.changed()
             changed_feeds = {
-                prepared.feed_url(rel): app.digest(prepared.outputs[rel])
-                for rel in prepared.changed()
-                if prepared.is_feed(rel)
+                prepared.feed_url(rel): app.digest(prepared.outputs[rel]) for rel in changed if prepared.is_feed(rel)
             }
             pings = plan_pings(now, changed_feeds, settings.hubs, rows)
             new = plan.new + pings.new
@@ -280,7 +279,7 @@ def publish(
             store.set_state(plan.promote, "pending", None, now)
             store.save_posts(plan.posts)
             # 3. the feeds
-            report.build = app.write(prepared)
+            report.build = app.write(prepared, only=changed)
             # 4. deliver
             disabled = {name for name, reason in store.known_targets().items() if reason}
             session = requests.Session()

@@ -100,10 +100,11 @@ def _accepts_gzip(header: str) -> bool:
 
 
 class FeedRequestHandler(http.server.BaseHTTPRequestHandler):
-    server_version = "syndicate"
-    sys_version = ""
     protocol_version = "HTTP/1.1"
     state: ServerState  # set on the class made by make_server
+
+    def version_string(self) -> str:
+        return "syndicate"
 
     def do_HEAD(self) -> None:
         self._serve(head=True)

@@ -67,7 +67,7 @@ def run(
     return plan_posts(
         now=NOW,
         live=live,
-        snapshots={},
+        snapshot=lambda p: "{}",
         unreadable_sources=unreadable or set(),
         known=known_posts,
         targets=targets,
