@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
