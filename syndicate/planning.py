@@ -190,15 +190,37 @@ def plan_posts(
     return plan
 
 
-def plan_pings(now: datetime, changed: Mapping[str, str], hubs: Sequence[str], deliveries: Iterable[Delivery]) -> Plan:
-    """One WebSub ping per (hub, changed feed URL); ``changed`` maps feed URL → content hash."""
+def plan_pings(
+    now: datetime,
+    digests: Mapping[str, str],
+    changed: set[str],
+    hubs: Sequence[str],
+    deliveries: Iterable[Delivery],
+) -> Plan:
+    """One WebSub ping per (hub, feed URL, feed version); ``digests`` maps every feed URL to a
+    hash of its bytes, ``changed`` holds the URLs this build rewrites.
+
+    A feed version the ledger has not pinged yet is pinged, whoever wrote it (`build` by
+    hand, too). A hub seen for the first time is pinged only for feeds changing now; the
+    rest are recorded as baseline. An older ping still waiting for the same feed is skipped.
+    """
     plan = Plan()
-    existing = {d.key for d in deliveries}
+    rows = [d for d in deliveries if d.event == FEED_EVENT]
+    existing = {d.key for d in rows}
+    hubs_seen = {d.target for d in rows}
+    waiting: dict[tuple[str, str], list[Delivery]] = {}
+    for d in rows:
+        if d.state in OPEN_STATES:
+            waiting.setdefault((d.post_id, d.target), []).append(d)
     for hub in hubs:
-        for topic, digest in sorted(changed.items()):
-            key = (topic, WEBSUB_PREFIX + hub, FEED_EVENT, digest)
-            if key not in existing:
-                plan.new.append(_new(topic, WEBSUB_PREFIX + hub, FEED_EVENT, digest, now))
+        target = WEBSUB_PREFIX + hub
+        for topic, digest in sorted(digests.items()):
+            if (topic, target, FEED_EVENT, digest) in existing:
+                continue
+            state = PENDING if target in hubs_seen or topic in changed else BASELINE
+            plan.new.append(_new(topic, target, FEED_EVENT, digest, now, state))
+            for old in waiting.get((topic, target), []):
+                plan.skip[old.id] = "a newer version of the feed is pinged instead"
     return plan
 
 

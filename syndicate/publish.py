@@ -239,10 +239,17 @@ def publish(
                 since=since,
             )
             changed = prepared.changed()
-            changed_feeds = {
-                prepared.feed_url(rel): app.digest(prepared.outputs[rel]) for rel in changed if prepared.is_feed(rel)
-            }
-            pings = plan_pings(now, changed_feeds, settings.hubs, rows)
+            digests = (
+                {
+                    prepared.feed_url(rel): app.digest(data)
+                    for rel, data in prepared.outputs.items()
+                    if prepared.is_feed(rel)
+                }
+                if settings.hubs
+                else {}
+            )
+            pings = plan_pings(now, digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, rows)
+            plan.skip.update(pings.skip)
             new = plan.new + pings.new
             report.planned = sum(1 for d in new if d.state != "baseline")
             report.baseline = sum(1 for d in new if d.state == "baseline")

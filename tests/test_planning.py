@@ -151,10 +151,14 @@ def test_a_post_whose_file_is_broken_is_not_treated_as_removed() -> None:
 
 
 def test_pings_once_per_hub_and_feed_version() -> None:
-    plan = plan_pings(NOW, {"https://e.com/feed.xml": "abc"}, ["https://hub1", "https://hub2"], [])
-    assert len(plan.new) == 2
-    assert plan_pings(NOW, {"https://e.com/feed.xml": "abc"}, ["https://hub1"], plan.new).new == []
-    assert len(plan_pings(NOW, {"https://e.com/feed.xml": "def"}, ["https://hub1"], plan.new).new) == 1
+    feed, other = "https://e.com/feed.xml", "https://e.com/tags/a/feed.xml"
+    first = plan_pings(NOW, {feed: "abc", other: "x"}, {feed}, ["https://hub1", "https://hub2"], [])
+    assert sorted((d.post_id, d.state) for d in first.new) == sorted([(feed, PENDING), (other, BASELINE)] * 2)
+    assert plan_pings(NOW, {feed: "abc", other: "x"}, set(), ["https://hub1"], first.new).new == []
+    # a new version is pinged even when this run did not write it (e.g. `syndicate build` did)
+    again = plan_pings(NOW, {feed: "def", other: "x"}, set(), ["https://hub1"], first.new)
+    assert [(d.post_id, d.state) for d in again.new] == [(feed, PENDING)]
+    assert set(again.skip) == {d.id for d in first.new if d.post_id == feed and d.target == "websub:https://hub1"}
 
 
 def _delivery(attempts: int) -> Delivery:

@@ -92,6 +92,10 @@ def test_changed_feeds_are_pinged_once_with_url_and_topic(site: Site) -> None:
         site.post("q.md", "---\ntitle: Q\ndate: 2024-02-01\n---\ny\n")
         site.run("publish", now=None)
         assert len(hub.requests) == 9, "only the site feed changed"
+        site.post("r.md", "---\ntitle: R\ndate: 2024-03-01\n---\nz\n")
+        assert site.run("build", now=None).code == 0  # the feeds change outside publish…
+        site.run("publish", now=None)
+        assert len(hub.requests) == 12, "…and the next publish still pings for them"
 
 
 def test_a_real_hub_accepts_the_ping(site: Site, websub_hub: WebSubHub) -> None:
