@@ -252,7 +252,7 @@ def publish(
             plan.skip.update(pings.skip)
             new = plan.new + pings.new
             report.planned = sum(1 for d in new if d.state != "baseline")
-            report.baseline = sum(1 for d in new if d.state == "baseline")
+            report.baseline = sum(1 for d in plan.new if d.state == "baseline")  # posts, not feed pings
             snapshots = {k.post_id: k.snapshot for k in known.values()}
             snapshots.update({p.post_id: p.snapshot for p in plan.posts})
 
