@@ -253,8 +253,12 @@ def publish(
             new = plan.new + pings.new
             report.planned = sum(1 for d in new if d.state != "baseline")
             report.baseline = sum(1 for d in plan.new if d.state == "baseline")  # posts, not feed pings
-            snapshots = {k.post_id: k.snapshot for k in known.values()}
-            snapshots.update({p.post_id: p.snapshot for p in plan.posts})
+            deleting = {d.post_id for d in plan.new if d.event == "post.deleted"}
+            deleting |= {
+                d.post_id for d in rows if d.event == "post.deleted" and d.state in ("pending", "failed", "sending")
+            }
+            snapshots = store.snapshots(deleting)
+            snapshots.update({p.post_id: p.snapshot for p in plan.posts if p.snapshot})
 
             if dry_run:
                 prepared_report = app.finish(prepared)
@@ -293,7 +297,7 @@ def publish(
             session.headers["User-Agent"] = "syndicate"
             channels = Channels(settings, site_dir, secrets, session)
             try:
-                for d in due(store.deliveries(), now, target=target, post=post_id):
+                for d in due(store.open_deliveries(), now, target=target, post=post_id):
                     if should_stop():
                         break  # asked to stop: the delivery in flight is done, the rest wait
                     if d.target in disabled:
@@ -317,7 +321,7 @@ def publish(
             report.next_attempt = min(
                 (
                     d.next_attempt_at
-                    for d in store.deliveries()
+                    for d in store.open_deliveries()
                     if d.state in ("pending", "failed") and d.next_attempt_at
                 ),
                 default=None,

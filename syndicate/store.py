@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     UNIQUE (post_id, target, event, revision)
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS posts_id ON posts (post_id);
 """
 
 
@@ -177,23 +178,47 @@ class SQLiteStore:
 
     # posts
     def known_posts(self) -> dict[str, KnownPost]:
+        """Every post the ledger remembers, without its snapshot (see :meth:`snapshots`)."""
         return {
             r["post_id"]: KnownPost(
-                r["post_id"], r["source"], r["url"], r["title"], r["revision"], r["snapshot"], bool(r["deleted"])
+                r["post_id"], r["source"], r["url"], r["title"], r["revision"], "", bool(r["deleted"])
             )
-            for r in self._query("SELECT * FROM posts")
+            for r in self._query("SELECT post_id, source, url, title, revision, deleted FROM posts")
         }
 
+    def snapshots(self, post_ids: Iterable[str]) -> dict[str, str]:
+        """The remembered JSON Feed item of each post (for post.deleted)."""
+        out: dict[str, str] = {}
+        for post_id in post_ids:
+            for r in self._query("SELECT snapshot FROM posts WHERE post_id=?", (post_id,)):
+                out[post_id] = r["snapshot"]
+        return out
+
     def save_posts(self, posts: Iterable[KnownPost]) -> None:
+        """Insert or update posts; a post given without a snapshot keeps the one stored."""
+        posts = list(posts)
         with self._tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(p.post_id, p.source, p.url, p.title, p.revision, p.snapshot, int(p.deleted)) for p in posts],
+                [
+                    (p.post_id, p.source, p.url, p.title, p.revision, p.snapshot, int(p.deleted))
+                    for p in posts
+                    if p.snapshot
+                ],
+            )
+            db.executemany(
+                "UPDATE posts SET source=?, url=?, title=?, revision=?, deleted=? WHERE post_id=?",
+                [(p.source, p.url, p.title, p.revision, int(p.deleted), p.post_id) for p in posts if not p.snapshot],
             )
 
     # deliveries
     def deliveries(self) -> list[Delivery]:
         return [_row(r) for r in self._query("SELECT * FROM deliveries ORDER BY created_at, id")]
+
+    def open_deliveries(self) -> list[Delivery]:
+        """Deliveries not yet settled: pending, sending or failed."""
+        sql = "SELECT * FROM deliveries WHERE state IN ('pending', 'sending', 'failed') ORDER BY created_at, id"
+        return [_row(r) for r in self._query(sql)]
 
     def get(self, delivery_id: str) -> Delivery:
         rows = self._query("SELECT * FROM deliveries WHERE id=?", (delivery_id,))

@@ -276,3 +276,20 @@ def test_two_publishers_never_deliver_at_once(site: Site, tmp_path: Path) -> Non
             run = site.run("publish", env=ENV, now=None)
         assert run.code == 5
         assert run.err.startswith("error: another syndicate (pid ") and "is delivering for this site" in run.err
+
+
+def test_a_retried_post_deleted_still_carries_the_post(site: Site) -> None:
+    with recorder() as rec:
+        configure(site, rec.url)
+        publish(site)
+        write_post(site, "p", "Soon gone")
+        publish(site)
+        (site.content / "p.md").unlink()
+        rec.script.append(Answer(503))
+        code, _, _ = publish(site)
+        assert code == 4
+        code, _, _ = publish(site, now=LATER)
+        assert code == 0
+    bodies = [json.loads(r.body) for r in rec.requests]
+    assert [b["type"] for b in bodies] == ["post.published", "post.deleted", "post.deleted"]
+    assert bodies[2]["data"]["title"] == "Soon gone" and bodies[2] == bodies[1]
