@@ -88,27 +88,22 @@ def plan_feeds(posts: Iterable[Post], settings: Settings, now: datetime) -> list
     if not settings.feeds.tag_feeds:
         return feeds
 
-    shown_as: dict[str, str] = {}
+    # One pass, newest first: each tag's list comes out already in feed order (no sort per
+    # tag, no pass over posts × tags). A tag is shown as its oldest post wrote it.
+    shown_as: dict[str, tuple[tuple[datetime, str], str]] = {}
     members: dict[str, list[Post]] = {}
-    for post in sorted(live, key=lambda p: (p.published, p.source)):  # oldest first: first written wins
+    for post in live:
         for tag in post.tags:
             key = tag_key(tag)
-            shown_as.setdefault(key, tag)
+            age = (post.published, post.source)
+            if key not in shown_as or age <= shown_as[key][0]:
+                shown_as[key] = (age, tag)
             members.setdefault(key, []).append(post)
     slugs = assign_tag_slugs(shown_as)
     for key in sorted(members, key=lambda k: slugs[k]):
-        tag = shown_as[key]
+        tag = shown_as[key][1]
         title = settings.feeds.tag_title.format(site=site.title, tag=tag)
         folder = f"{settings.feeds.tags_dir}/{slugs[key]}"
-        feeds.append(
-            _feed(
-                settings,
-                slugs[key],
-                title,
-                f"Posts tagged {tag} on {site.title}",
-                folder,
-                newest_first(members[key]),
-                tag,
-            )
-        )
+        description = f"Posts tagged {tag} on {site.title}"
+        feeds.append(_feed(settings, slugs[key], title, description, folder, members[key], tag))
     return feeds

@@ -224,7 +224,7 @@ def publish(
         try:
             known_targets = store.known_targets()
             known = store.known_posts()
-            rows = store.deliveries()
+            rows = store.deliveries() if dry_run else store.delivery_keys()
             unreadable = {p.path for p in prepared.report.rejected}
             plan = plan_posts(
                 now=now,

@@ -18,7 +18,7 @@ import fcntl
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -84,6 +84,9 @@ class Store(Protocol):
         self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime
     ) -> None: ...
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int: ...
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -214,6 +217,14 @@ class SQLiteStore:
     # deliveries
     def deliveries(self) -> list[Delivery]:
         return [_row(r) for r in self._query("SELECT * FROM deliveries ORDER BY created_at, id")]
+
+    def delivery_keys(self) -> list[Delivery]:
+        """Every delivery with only what planning reads (ids, keys, states): fast on big ledgers.
+
+        Dates are not loaded (``created_at`` is the epoch); use :meth:`deliveries` for them.
+        """
+        sql = "SELECT id, post_id, target, event, revision, state FROM deliveries"
+        return [Delivery(r[0], r[1], r[2], r[3], r[4], r[5], _EPOCH) for r in self._query(sql)]
 
     def open_deliveries(self) -> list[Delivery]:
         """Deliveries not yet settled: pending, sending or failed."""
