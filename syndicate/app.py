@@ -219,7 +219,7 @@ def prepare(
     return Prepared(report, outputs, out, cache, started)
 
 
-def write(prepared: Prepared, only: list[str] | None = None) -> BuildReport:
+def write_outputs(prepared: Prepared, only: list[str] | None = None) -> BuildReport:
     """Bring the output folder up to date and save the cache. Raises OutputError.
 
     ``only``: the files already known to differ (from ``prepared.changed()``), to skip
@@ -254,7 +254,4 @@ def build(
 ) -> BuildReport:
     """Parse the site and (unless ``write`` is false) bring the output folder up to date."""
     prepared = prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress)
-    return _write(prepared) if write else finish(prepared)
-
-
-_write = write
+    return write_outputs(prepared) if write else finish(prepared)

@@ -50,8 +50,10 @@ def _section(raw: dict[str, Any], name: str, cls: type, path: str) -> dict[str, 
         default = next(f for f in fields(cls) if f.name == key).default
         want: type = str if default is None or default is MISSING else type(default)
         if isinstance(default, tuple):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"[{name}] {key} must be a list of strings", path=path)
+            item = type(default[0]) if default else str
+            noun = "whole numbers" if item is int else "strings"
+            if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+                raise ConfigError(f"[{name}] {key} must be a list of {noun}", path=path)
             value = tuple(value)
         elif want is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"[{name}] {key} must be a whole number, not {value!r}", path=path)

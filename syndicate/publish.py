@@ -290,7 +290,7 @@ def publish(
             store.set_state(plan.promote, "pending", None, now)
             store.save_posts(plan.posts)
             # 3. the feeds
-            report.build = app.write(prepared, only=changed)
+            report.build = app.write_outputs(prepared, only=changed)
             # 4. deliver
             disabled = {name for name, reason in store.known_targets().items() if reason}
             session = requests.Session()

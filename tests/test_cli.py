@@ -155,6 +155,19 @@ def test_feeds_lists_every_feed_with_its_urls(sample_site: Site) -> None:
     assert not sample_site.public.exists()
 
 
+def test_delivery_settings_are_read(site: Site) -> None:
+    from syndicate.config import parse_settings
+
+    settings = parse_settings(
+        CONFIG + "\n[delivery]\nmax_attempts = 3\nretry_schedule = [1, 2]\n[state]\npath = 'x.db'\n"
+    )
+    assert settings.delivery.max_attempts == 3 and settings.delivery.retry_schedule == (1, 2)
+    assert settings.state_path == "x.db"
+    site.config(CONFIG + '\n[delivery]\nretry_schedule = ["5s"]\n')
+    run = site.run("check")
+    assert run.code == 2 and "[delivery] retry_schedule must be a list of whole numbers" in run.err
+
+
 def test_publish_to_an_unknown_target_is_a_usage_error(site: Site) -> None:
     run = site.run("publish", "--target", "nope", now=None)
     assert run.code == 2 and run.err == "error: no target called 'nope'; targets: none configured\n"
