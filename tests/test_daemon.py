@@ -359,3 +359,35 @@ def test_logs_are_json_lines_without_secrets(
         assert stop(run) == 0
     assert all(line.get("event") != "unparsed" for line in run.lines)
     assert all(SECRET.removeprefix("whsec_") not in line for line in run.raw)
+
+
+def test_a_rescheduled_or_deleted_post_is_not_published_at_its_old_time(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory
+) -> None:
+    receiver = webhook_receiver_factory(secret=SECRET)
+    site.config(hook_config(receiver.url).replace('timezone = "Europe/Paris"', 'timezone = "UTC"'))
+    run = start(site)
+    try:
+        soon = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+        later = soon + timedelta(hours=1)
+        site.post("moved.md", f"---\ntitle: Moved\ndate: {soon:%Y-%m-%d %H:%M:%S}\n---\nx\n")
+        site.post("gone.md", f"---\ntitle: Gone\ndate: {soon:%Y-%m-%d %H:%M:%S}\n---\nx\n")
+        time.sleep(1)
+        site.post("moved.md", f"---\ntitle: Moved\ndate: {later:%Y-%m-%d %H:%M:%S}\n---\nx\n")
+        (site.content / "gone.md").unlink()
+        site.post("marker.md", "---\ntitle: Marker\ndate: 2024-01-01\n---\nx\n")
+        run.wait_for(lambda: len(receiver.deliveries()) == 1, what="the marker post")
+        time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 2)
+        assert [json.loads(d["body"])["data"]["title"] for d in receiver.deliveries()] == ["Marker"]
+        assert b"Moved" not in run.get("feed.xml")[2]
+    finally:
+        assert stop(run) == 0
+
+
+def test_polling_notices_changes_without_file_events(sample_site: Site) -> None:
+    run = start(sample_site, "--poll")
+    try:
+        sample_site.post("2026-01-02-polled.md", "---\ntitle: Polled\ndate: 2026-01-02\n---\nx\n")
+        run.wait_for(lambda: b"Polled" in run.get("feed.xml")[2], what="the polled change")
+    finally:
+        assert stop(run) == 0
