@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -77,52 +79,97 @@ def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]
         stack.extend(reversed(subdirs))
 
 
+PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # files to parse before workers pay off
+
+_worker_renderer: tuple[tuple[str, ...], Renderer] | None = None
+
+
+def _parse_file(job: tuple[str, str, Settings]) -> tuple[Post | None, list[Problem]]:
+    """Read and parse one file (in a worker process, or inline)."""
+    global _worker_renderer
+    source, path, settings = job
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return None, [Problem(source, f"cannot read: {e.strerror}")]
+    extensions = settings.content.markdown_extensions
+    if _worker_renderer is None or _worker_renderer[0] != extensions:
+        _worker_renderer = (extensions, Renderer(extensions))
+    result = parse_post(source, data, settings, _worker_renderer[1])
+    return result.post, result.problems
+
+
+def _parse_all(
+    jobs: list[tuple[str, str, Settings]], progress: Progress | None
+) -> list[tuple[Post | None, list[Problem]]]:
+    """Parse files on every core when there are many (a cold build), else in this process."""
+    cores = os.cpu_count() or 1
+    if len(jobs) < PARALLEL_MIN or cores < 2:
+        out = []
+        for i, job in enumerate(jobs):
+            out.append(_parse_file(job))
+            if progress:
+                progress(i + 1, len(jobs))
+        return out
+    # "spawn": the daemon has threads, and forking a threaded process can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
+        out = []
+        for i, result in enumerate(pool.map(_parse_file, jobs, chunksize=16)):
+            out.append(result)
+            if progress:
+                progress(i + 1, len(jobs))
+        return out
+
+
 def load_posts(
     site_dir: Path,
     settings: Settings,
     cache: PostCache,
     progress: Progress | None = None,
 ) -> tuple[list[Post], list[Problem], int]:
-    """Every post file under the content folder → accepted posts, problems, files parsed."""
+    """Every post file under the content folder → accepted posts, problems, files parsed.
+
+    Files whose stat signature and settings match the cache are taken from it unread; the
+    others are parsed, on every core when there are many.
+    """
     content_dir = site_dir / settings.content.dir
     prefix = settings.content.dir.strip("/") + "/"
     if not content_dir.is_dir():
         raise ContentError(prefix.rstrip("/"), "content folder not found; create it or set [content] dir")
     key = settings.render_key()
-    renderer: Renderer | None = None
-    posts: list[Post] = []
-    problems: list[Problem] = []
-    files = list(find_post_files(content_dir))
-    seen: set[str] = set()
-    parsed = 0
-    for i, (rel, entry) in enumerate(files):
+    entries: list[tuple[str, Entry | None]] = []
+    jobs: list[tuple[str, str, Settings]] = []
+    signatures: dict[str, str] = {}
+    unreadable: list[Problem] = []
+    for rel, entry in find_post_files(content_dir):
         source = prefix + rel
-        seen.add(source)
         try:
             sig = stat_signature(entry.stat())
         except OSError as e:
-            problems.append(Problem(source, f"cannot read: {e.strerror}"))
+            unreadable.append(Problem(source, f"cannot read: {e.strerror}"))
+            entries.append((source, Entry("", key, None, [])))
             continue
         hit = cache.get(source, sig, key)
         if hit is None:
-            try:
-                data = Path(entry.path).read_bytes()
-            except OSError as e:
-                problems.append(Problem(source, f"cannot read: {e.strerror}"))
-                continue
-            renderer = renderer or Renderer(settings.content.markdown_extensions)
-            result = parse_post(source, data, settings, renderer)
-            hit = Entry(sig, key, result.post, result.problems)
-            cache.put(source, hit)
-            parsed += 1
+            jobs.append((source, entry.path, settings))
+            signatures[source] = sig
+        entries.append((source, hit))
+    fresh = dict(zip((job[0] for job in jobs), _parse_all(jobs, progress), strict=True))
+    posts: list[Post] = []
+    problems: list[Problem] = list(unreadable)
+    for source, hit in entries:
+        if hit is None:
+            post, found = fresh[source]
+            hit = Entry(signatures[source], key, post, found)
+            if not any(p.message.startswith("cannot read:") for p in found):
+                cache.put(source, hit)
         problems.extend(hit.problems)
         if hit.post is not None:
             posts.append(hit.post)
-        if progress:
-            progress(i + 1, len(files))
-    cache.forget_missing(seen)
+    cache.forget_missing({source for source, _ in entries})
     kept, conflicts = settle_conflicts(posts)
-    return kept, problems + conflicts, parsed
+    return kept, problems + conflicts, len(jobs)
 
 
 def digest(data: bytes) -> str:
