@@ -310,6 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds before a build is killed (default 900)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder and print its path")
+    parser.add_argument(
+        "--renderer",
+        choices=["markdown", "cmark"],
+        default="markdown",
+        help="the site's [content] renderer (default markdown, Python-Markdown)",
+    )
     args = parser.parse_args(argv)
     if args.posts < 1 or args.tags < 1 or args.runs < 1:
         parser.error("--posts, --tags and --runs must be at least 1")
@@ -317,6 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="syndicate-bench-"))
     try:
         site, origin = prepare_site(work, args.posts, args.tags, args.seed, save=args.save_site)
+        if args.renderer != "markdown":
+            config = site / "config" / "syndicate.toml"
+            config.write_text(config.read_text() + f'\n[content]\nrenderer = "{args.renderer}"\n')
+            origin += f", renderer {args.renderer}"
         out = work / "public"
         print(
             f"syndicate build: {args.posts} posts, {args.tags} tags, seed {args.seed}, "

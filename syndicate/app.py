@@ -92,9 +92,9 @@ def _parse_file(job: tuple[str, str, Settings]) -> tuple[Post | None, list[Probl
         data = Path(path).read_bytes()
     except OSError as e:
         return None, [Problem(source, f"cannot read: {e.strerror}")]
-    extensions = settings.content.markdown_extensions
+    extensions = (*settings.content.markdown_extensions, settings.content.renderer)
     if _worker_renderer is None or _worker_renderer[0] != extensions:
-        _worker_renderer = (extensions, Renderer(extensions))
+        _worker_renderer = (extensions, Renderer(settings.content.markdown_extensions, settings.content.renderer))
     result = parse_post(source, data, settings, _worker_renderer[1])
     return result.post, result.problems
 

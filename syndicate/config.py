@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .markup import RENDERERS
 from .model import EVENTS, ContentSettings, DeliverySettings, FeedSettings, Settings, SiteSettings, TargetSettings
 from .posts import PERMALINK_FIELDS
 from .slugs import slug_problem
@@ -116,6 +117,8 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         raise ConfigError("[feeds] tag_title may only use {site} and {tag}", path=path) from None
 
     content = _section(raw, "content", ContentSettings, path)
+    if content.get("renderer", "markdown") not in RENDERERS:
+        raise ConfigError(f"[content] renderer must be one of {', '.join(RENDERERS)}", path=path)
     if content.get("media_url"):
         content["media_url"] = _absolute_url(content["media_url"], "[content] media_url", path)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -28,15 +29,40 @@ SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
 _SAFE_SCHEMES_ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
-class Renderer:
-    """A reusable Markdown renderer (Python-Markdown is not thread-safe: one per thread)."""
+RENDERERS = ("markdown", "cmark")
 
-    def __init__(self, extensions: tuple[str, ...]) -> None:
-        self._md = markdown.Markdown(extensions=list(extensions), output_format="html")
+
+class Renderer:
+    """A reusable Markdown renderer (not thread-safe: one per thread or process).
+
+    ``markdown``: Python-Markdown with ``extensions`` (the default; its extension ecosystem).
+    ``cmark``: GitHub's cmark-gfm in C (CommonMark + tables, strikethrough, autolinks, task
+    lists, footnotes; smart punctuation; raw HTML kept), about 50 times faster.
+    """
+
+    def __init__(self, extensions: tuple[str, ...], engine: str = "markdown") -> None:
+        if engine not in RENDERERS:
+            raise ValueError(f"unknown renderer {engine!r}")
+        self.engine = engine
+        if engine == "cmark":
+            import cmarkgfm
+            from cmarkgfm.cmark import Options
+
+            options = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_SMART | Options.CMARK_OPT_FOOTNOTES
+            self._convert: Callable[[str], str] = lambda text: cmarkgfm.github_flavored_markdown_to_html(
+                text, options=options
+            )
+        else:
+            md = markdown.Markdown(extensions=list(extensions), output_format="html")
+
+            def convert(text: str) -> str:
+                md.reset()
+                return md.convert(text)
+
+            self._convert = convert
 
     def render(self, text: str) -> str:
-        self._md.reset()
-        return self._md.convert(text)
+        return self._convert(text)
 
 
 def absolute_url(base: str, url: str) -> str:

@@ -61,6 +61,7 @@ class ContentSettings:
     media_url: str = ""  # base URL for bare thumbnail names; "" means the post's URL
     static: str = ""  # local folder published at the site's root (thumbnails are read from it)
     markdown_extensions: tuple[str, ...] = ("extra", "sane_lists", "smarty")
+    renderer: str = "markdown"  # or "cmark": cmark-gfm, in C
 
 
 TargetKind = Literal["webhook", "mastodon", "bluesky"]

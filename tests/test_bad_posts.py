@@ -50,10 +50,11 @@ CASES = sorted(BAD.glob("*.md"))
 ALONE = [p for p in CASES if not p.name.startswith("duplicate-")]  # conflicts need the whole site
 
 
+@pytest.mark.parametrize("engine", ["markdown", "cmark"])
 @pytest.mark.parametrize("path", ALONE, ids=[p.stem for p in ALONE])
-def test_each_bad_post_alone(path: Path) -> None:
+def test_each_bad_post_alone(path: Path, engine: str) -> None:
     """The core, one file at a time: the right problem, at the right line, never an exception."""
-    result = parse_post(f"content/{path.name}", path.read_bytes(), SETTINGS, Renderer(("extra",)))
+    result = parse_post(f"content/{path.name}", path.read_bytes(), SETTINGS, Renderer(("extra",), engine))
     for want in expectations(path):
         if want.kind == "ok":
             assert result.post is not None

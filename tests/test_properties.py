@@ -13,7 +13,7 @@ from lxml import etree
 
 from syndicate.feeds import plan_feeds
 from syndicate.markup import Renderer, absolutize, truncate
-from syndicate.model import Settings, SiteSettings
+from syndicate.model import Post, Settings, SiteSettings
 from syndicate.output import safe_join
 from syndicate.posts import parse_post
 from syndicate.render import render_site
@@ -23,6 +23,7 @@ from tests.validators import check_atom, check_feedparser, check_json_feed
 SETTINGS = Settings(site=SiteSettings(title="T", url="https://example.com/", author="A", permalink="/p/{slug}/"))
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RENDERER = Renderer(("extra", "sane_lists", "smarty"))
+CMARK = Renderer((), "cmark")
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=60)
 
@@ -138,10 +139,14 @@ def test_any_front_matter_gives_a_post_or_problems_never_an_exception(meta: dict
 def test_any_title_tags_and_body_make_valid_feeds(title: str, tags: list[str], body: str) -> None:
     meta = {"title": title, "date": "2025-01-01", "tags": tags}
     text = "---\n" + json.dumps(meta) + "\n---\n" + body
-    result = parse_post("content/x.md", text.encode("utf-8", "surrogatepass"), SETTINGS, RENDERER)
-    if result.post is None:
-        return  # e.g. a title made only of control characters: reported, not published
-    files = render_site(plan_feeds([result.post], SETTINGS, NOW), SETTINGS)
+    for renderer in (RENDERER, CMARK):
+        result = parse_post("content/x.md", text.encode("utf-8", "surrogatepass"), SETTINGS, renderer)
+        if result.post is not None:  # None: e.g. a title of control characters only (reported)
+            _valid_feeds(result.post)
+
+
+def _valid_feeds(post: Post) -> None:
+    files = render_site(plan_feeds([post], SETTINGS, NOW), SETTINGS)
     for name, data in files.items():
         if name.endswith("atom.xml"):
             check_atom(data)

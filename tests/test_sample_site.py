@@ -211,3 +211,23 @@ def test_index_html_and_opml_list_every_feed(sample_site: Site) -> None:
 
     P().feed(html)
     assert len(found) == 27
+
+
+def test_the_cmark_renderer_makes_valid_feeds_of_the_sample_site(sample_site: Site) -> None:
+    config = sample_site.root / "config" / "syndicate.toml"
+    config.write_text(config.read_text().replace("[content]\n", '[content]\nrenderer = "cmark"\n'))
+    run = sample_site.run("build")
+    assert run.code == 0, run.err
+    assert check_output_folder(sample_site.public, FEEDS_URL) == 27
+    doc = json.loads((sample_site.public / "feed.json").read_text())
+    items = {item["title"]: item for item in doc["items"]}
+    waifu = items["The Waifu Enthusiasts Who Quietly Push AI Forward"]["content_html"]
+    assert (
+        'src="https://example.com/blog/assets/img/evaluation-of-the-latent-horniness-of-the-most-popular.webp"' in waifu
+    )
+    assert "<center><b>" in waifu  # raw HTML kept
+    cpp = items["C++ & C#: two languages, one letter"]
+    assert "<!--more-->" not in cpp["content_html"] and "&lt;int&gt;" in cpp["content_html"]
+    assert cpp["summary"].startswith("Why tag names")
+    uber = items["Über Unicode: tags in any script"]
+    assert uber["summary"].startswith("Tag names are user input: “Über”")  # smart quotes, first paragraph
