@@ -6,12 +6,13 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from . import __version__
 from .cache import Entry, PostCache, stat_signature
 from .config import load_settings
 from .errors import ContentError
@@ -206,27 +207,42 @@ class Prepared:
         return rel.rsplit("/", 1)[-1] in (feeds.rss, feeds.atom, feeds.json)
 
 
-class RenderMemo:
-    """The bytes of each feed from the last render, reused while its posts are unchanged.
+RENDER_FORMAT = 1  # bump when the bytes a feed renders to change for the same input
 
-    A long-running process (the daemon) keeps one, so a saved post re-renders only the
-    feeds that show it.
+
+class RenderMemo:
+    """The bytes of each feed, reused while its posts and settings are unchanged.
+
+    In memory, a long-running process (the daemon) re-renders only the feeds a saved post
+    is in. Across processes, each feed's fingerprint is kept in the cache; a feed whose
+    fingerprint matches and whose files are on disk is read back instead of rendered.
     """
 
     def __init__(self) -> None:
-        self._feeds: dict[str, tuple[object, dict[str, bytes]]] = {}
+        self._feeds: dict[str, tuple[str, dict[str, bytes]]] = {}
 
-    def render(self, feeds: list[Feed], settings: Settings) -> dict[str, bytes]:
-        base = (settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
+    def render(
+        self, feeds: list[Feed], settings: Settings, cache: PostCache | None = None, out_dir: Path | None = None
+    ) -> dict[str, bytes]:
+        base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
         revisions: dict[str, str] = {}
         out: dict[str, bytes] = {}
         seen = set()
         for feed in feeds:
             posts = tuple((p.id, revisions.setdefault(p.id, p.revision)) for p in feed.posts)
             key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
+            fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
             hit = self._feeds.get(feed.key)
-            if hit is None or hit[0] != key:
-                hit = (key, render_feed(feed, settings))
+            if hit is None or hit[0] != fingerprint:
+                files = None
+                stored_as = f"{out_dir}\x1f{feed.key}"
+                if cache is not None and out_dir is not None and cache.feed_prints.get(stored_as) == fingerprint:
+                    files = _read_back(out_dir, feed.links.paths.values())
+                if files is None:
+                    files = render_feed(feed, settings)
+                if cache is not None and out_dir is not None:
+                    cache.put_feed_print(stored_as, fingerprint)
+                hit = (fingerprint, files)
                 self._feeds[feed.key] = hit
             out.update(hit[1])
             seen.add(feed.key)
@@ -235,6 +251,17 @@ class RenderMemo:
         out["index.html"] = render_index(feeds, settings)
         out["feeds.opml"] = render_opml(feeds, settings)
         return out
+
+
+def _read_back(out_dir: Path, paths: Iterable[str]) -> dict[str, bytes] | None:
+    """The files of one feed as they are on disk, or None if any cannot be read."""
+    files = {}
+    for rel in paths:
+        try:
+            files[rel] = (out_dir / rel).read_bytes()
+        except OSError:
+            return None
+    return files
 
 
 def prepare(
@@ -260,9 +287,14 @@ def prepare(
     report = BuildReport(settings)
     report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress)
     report.feeds = plan_feeds(report.posts, settings, now)
-    outputs = memo.render(report.feeds, settings) if memo is not None else render_site(report.feeds, settings)
-    report.files = len(outputs)
     out = out_dir if out_dir is not None else site_dir / "public"
+    if memo is None and cache.path is not None:
+        memo = RenderMemo()  # fingerprints from the cache let a fresh process skip unchanged feeds
+    if memo is not None:
+        outputs = memo.render(report.feeds, settings, cache if cache.path is not None else None, out.resolve())
+    else:
+        outputs = render_site(report.feeds, settings)
+    report.files = len(outputs)
     return Prepared(report, outputs, out, cache, started)
 
 

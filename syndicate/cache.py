@@ -59,6 +59,8 @@ class PostCache:
         self.path = path
         self.entries: dict[str, Entry] = {}
         self._dirty: dict[str, Entry | None] = {}
+        self.feed_prints: dict[str, str] = {}  # "<output folder>\x1f<feed key>" → fingerprint of what was rendered
+        self._dirty_prints: dict[str, str] = {}
         self.warning: str | None = None
         if path is not None:
             self._load(path)
@@ -71,9 +73,11 @@ class PostCache:
             " render_key TEXT NOT NULL, post TEXT, problems TEXT NOT NULL)"
         )
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS feeds (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None or int(row[0]) != SCHEMA_VERSION:
             db.execute("DELETE FROM posts")
+            db.execute("DELETE FROM feeds")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.commit()
         return db
@@ -87,6 +91,9 @@ class PostCache:
                 row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 if row is None or int(row[0]) != SCHEMA_VERSION:
                     return
+                has_feeds = db.execute("SELECT 1 FROM sqlite_master WHERE name='feeds'").fetchone()
+                if has_feeds:
+                    self.feed_prints = dict(db.execute("SELECT key, fingerprint FROM feeds").fetchall())
                 for p, sig, key, post, problems in db.execute("SELECT * FROM posts"):
                     self.entries[p] = Entry(
                         sig,
@@ -110,13 +117,19 @@ class PostCache:
         self.entries[rel] = entry
         self._dirty[rel] = entry
 
+    def put_feed_print(self, key: str, fingerprint: str) -> None:
+        if self.feed_prints.get(key) != fingerprint:
+            self.feed_prints[key] = fingerprint
+            self._dirty_prints[key] = fingerprint
+
     def forget_missing(self, present: set[str]) -> None:
         for rel in [r for r in self.entries if r not in present]:
             del self.entries[rel]
             self._dirty[rel] = None
 
     def save(self) -> None:
-        if self.path is None or not self._dirty:
+        """Save changed posts and feed fingerprints; call it only after the files are written."""
+        if self.path is None or not (self._dirty or self._dirty_prints):
             return
         try:
             self._save(self.path)
@@ -130,12 +143,14 @@ class PostCache:
         except OSError as e:
             self.warning = f"{self.path}: could not save the cache ({e}); the next build re-reads every post"
         self._dirty.clear()
+        self._dirty_prints.clear()
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect(path)
         try:
             with db:
+                db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)", list(self._dirty_prints.items()))
                 for rel, entry in self._dirty.items():
                     if entry is None:
                         db.execute("DELETE FROM posts WHERE path=?", (rel,))

@@ -100,3 +100,22 @@ def test_a_corrupt_cache_is_replaced_not_fatal(sample_site: Site) -> None:
     assert "cache unreadable" in run.err
     assert {k: v[0] for k, v in snapshot(sample_site.public).items()} == first
     assert sample_site.run("build").err == ""  # the cache was rebuilt
+
+
+def test_a_deleted_output_file_is_written_again(sample_site: Site) -> None:
+    sample_site.run("build")
+    first = {k: v[0] for k, v in snapshot(sample_site.public).items()}
+    (sample_site.public / "tags" / "c-sharp" / "feed.xml").unlink()
+    run = sample_site.run("build")
+    assert "1 written, 28 unchanged" in run.out
+    assert {k: v[0] for k, v in snapshot(sample_site.public).items()} == first
+
+
+def test_a_settings_change_re_renders_every_feed(sample_site: Site) -> None:
+    sample_site.run("build")
+    config = sample_site.root / "config" / "syndicate.toml"
+    config.write_text(config.read_text().replace('author = "Ada Lab"', 'author = "Ada Lovelace Lab"'))
+    run = sample_site.run("build")
+    assert "25 written, 4 unchanged" in run.out  # RSS of feeds whose only post has its own author, index.html
+    for path in [*sample_site.public.rglob("atom.xml"), *sample_site.public.rglob("feed.json")]:
+        assert "Ada Lovelace Lab" in path.read_text(), path
