@@ -186,18 +186,23 @@ class Prepared:
     out: Path
     cache: PostCache
     started: float
+    on_disk: frozenset[str] = frozenset()  # outputs just read back from the output folder
+    _changed: list[str] | None = None
 
     def changed(self) -> list[str]:
-        """Output files whose bytes differ from what is on disk now."""
-        out = []
-        for rel, data in sorted(self.outputs.items()):
-            try:
-                if (self.out / rel).read_bytes() == data:
+        """Output files whose bytes differ from what is on disk (compared once, then remembered)."""
+        if self._changed is None:
+            self._changed = []
+            for rel, data in sorted(self.outputs.items()):
+                if rel in self.on_disk:
                     continue
-            except OSError:
-                pass
-            out.append(rel)
-        return out
+                try:
+                    if (self.out / rel).read_bytes() == data:
+                        continue
+                except OSError:
+                    pass
+                self._changed.append(rel)
+        return self._changed
 
     def feed_url(self, rel: str) -> str:
         return self.report.settings.feeds_url + "/".join(url_segment(seg) for seg in rel.split("/"))
@@ -220,6 +225,7 @@ class RenderMemo:
 
     def __init__(self) -> None:
         self._feeds: dict[str, tuple[str, dict[str, bytes]]] = {}
+        self.from_disk: set[str] = set()  # outputs of the last render that were read back, not rendered
 
     def render(
         self, feeds: list[Feed], settings: Settings, cache: PostCache | None = None, out_dir: Path | None = None
@@ -228,6 +234,7 @@ class RenderMemo:
         revisions: dict[str, str] = {}
         out: dict[str, bytes] = {}
         seen = set()
+        self.from_disk = set()
         for feed in feeds:
             posts = tuple((p.id, revisions.setdefault(p.id, p.revision)) for p in feed.posts)
             key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
@@ -238,6 +245,8 @@ class RenderMemo:
                 stored_as = f"{out_dir}\x1f{feed.key}"
                 if cache is not None and out_dir is not None and cache.feed_prints.get(stored_as) == fingerprint:
                     files = _read_back(out_dir, feed.links.paths.values())
+                    if files is not None:
+                        self.from_disk.update(files)
                 if files is None:
                     files = render_feed(feed, settings)
                 if cache is not None and out_dir is not None:
@@ -295,17 +304,14 @@ def prepare(
     else:
         outputs = render_site(report.feeds, settings)
     report.files = len(outputs)
-    return Prepared(report, outputs, out, cache, started)
+    on_disk = frozenset(memo.from_disk) if memo is not None else frozenset()
+    return Prepared(report, outputs, out, cache, started, on_disk)
 
 
-def write_outputs(prepared: Prepared, only: list[str] | None = None) -> BuildReport:
-    """Bring the output folder up to date and save the cache. Raises OutputError.
-
-    ``only``: the files already known to differ (from ``prepared.changed()``), to skip
-    comparing every file a second time.
-    """
+def write_outputs(prepared: Prepared) -> BuildReport:
+    """Bring the output folder up to date and save the cache. Raises OutputError."""
     report, settings = prepared.report, prepared.report.settings
-    for rel in sorted(prepared.outputs) if only is None else only:
+    for rel in prepared.changed():
         if write_if_changed(prepared.out, rel, prepared.outputs[rel]):
             report.written.append(rel)
     names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)

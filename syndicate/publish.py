@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -171,15 +171,6 @@ def _payload(d: Delivery, live: dict[str, Post], known_snapshots: dict[str, str]
     return Payload(item=json_item(post), post=post)
 
 
-@contextmanager
-def _maybe_lock(path: Path, enabled: bool) -> Iterator[None]:
-    if enabled:
-        with lock(path):
-            yield
-    else:
-        yield
-
-
 def publish(
     site_dir: Path,
     *,
@@ -214,7 +205,7 @@ def publish(
         names = ", ".join(t.name for t in settings.targets) or "none configured"
         raise ConfigError(f"no target called {target!r}; targets: {names}")
     state = state_path(site_dir, settings)
-    with _maybe_lock(state.with_name("lock"), take_lock and not dry_run):
+    with lock(state.with_name("lock")) if take_lock and not dry_run else nullcontext():
         prepared = app.prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, cache=cache, memo=memo)
         report = PublishReport(prepared.report)
         live = {p.id: p for p in prepared.report.live(now)}
@@ -290,7 +281,7 @@ def publish(
             store.set_state(plan.promote, "pending", None, now)
             store.save_posts(plan.posts)
             # 3. the feeds
-            report.build = app.write_outputs(prepared, only=changed)
+            report.build = app.write_outputs(prepared)
             # 4. deliver
             disabled = {name for name, reason in store.known_targets().items() if reason}
             session = requests.Session()
