@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .cache import Entry, PostCache, stat_signature
 from .config import load_settings
 from .errors import ContentError
 from .feeds import plan_feeds, settle_conflicts
-from .markup import Renderer
+from .markup import render_body
 from .model import Feed, Post, Problem, Settings
-from .output import remove_stale, write_if_changed
-from .posts import is_post_file, parse_post
-from .render import render_feed, render_site
+from .output import remove_stale, write_all
+from .posts import is_post_file, parse_post, post_body
+from .render import Memo, render_feed
 from .render.pages import render_index, render_opml
 from .slugs import url_segment
 
 STATE_DIR = ".syndicate"
+_TRACE = bool(os.environ.get("SYNDICATE_TRACE"))
+_t0 = time.perf_counter()
+
+
+def trace(what: str) -> None:
+    """With SYNDICATE_TRACE=1 in the environment: where a build spends its time, on stderr."""
+    if _TRACE:
+        print(f"trace {time.perf_counter() - _t0:8.3f} s  {what}", file=sys.stderr, flush=True)
+
+
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a build found, as `build` and `check` print it."""
+
+    live: int
+    drafts: int
+    scheduled: tuple[tuple[datetime, str], ...]  # (date, file), soonest first
+    rejected: int  # files
+    feeds: int
 
 
 @dataclass
@@ -41,6 +67,19 @@ class BuildReport:
     parsed: int = 0  # files read and rendered (not taken from the cache)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    stored_tally: Tally | None = None  # from the manifest, when nothing changed and no post was loaded
+
+    def tally(self, now: datetime) -> Tally:
+        if self.stored_tally is not None:
+            return self.stored_tally
+        return Tally(
+            live=len(self.live(now)),
+            drafts=len(self.drafts()),
+            scheduled=tuple((p.published, p.source) for p in self.scheduled(now)),
+            rejected=len({p.path for p in self.rejected}),
+            feeds=len(self.feeds),
+        )
 
     @property
     def rejected(self) -> list[Problem]:
@@ -80,47 +119,142 @@ def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]
         stack.extend(reversed(subdirs))
 
 
-PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # files to parse before workers pay off
-
-_worker_renderer: tuple[tuple[str, ...], Renderer] | None = None
+PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # jobs before worker processes pay off
 
 
 def _parse_file(job: tuple[str, str, Settings]) -> tuple[Post | None, list[Problem]]:
     """Read and parse one file (in a worker process, or inline)."""
-    global _worker_renderer
     source, path, settings = job
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         return None, [Problem(source, f"cannot read: {e.strerror}")]
-    extensions = (*settings.content.markdown_extensions, settings.content.renderer)
-    if _worker_renderer is None or _worker_renderer[0] != extensions:
-        _worker_renderer = (extensions, Renderer(settings.content.markdown_extensions, settings.content.renderer))
-    result = parse_post(source, data, settings, _worker_renderer[1])
+    result = parse_post(source, data, settings)
     return result.post, result.problems
 
 
-def _parse_all(
-    jobs: list[tuple[str, str, Settings]], progress: Progress | None
-) -> list[tuple[Post | None, list[Problem]]]:
-    """Parse files on every core when there are many (a cold build), else in this process."""
-    cores = os.cpu_count() or 1
-    if len(jobs) < PARALLEL_MIN or cores < 2:
-        out = []
-        for i, job in enumerate(jobs):
-            out.append(_parse_file(job))
-            if progress:
-                progress(i + 1, len(jobs))
-        return out
-    # "spawn": the daemon has threads, and forking a threaded process can deadlock.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
-        out = []
-        for i, result in enumerate(pool.map(_parse_file, jobs, chunksize=16)):
+def _parse_file_light(job: tuple[str, str, Settings]) -> tuple[Post | None, list[Problem]]:
+    """As :func:`_parse_file`, but the post remembers its file, not its body (less to send back)."""
+    post, problems = _parse_file(job)
+    if post is not None:
+        post.content.set_recipe(file_recipe(job[0], job[1], post.url, job[2]))
+    return post, problems
+
+
+def file_recipe(source: str, path: str, url: str, settings: Settings) -> Callable[[], tuple[str, str]]:
+    c = settings.content
+    return partial(render_file, source, path, url, c.renderer, c.markdown_extensions, settings.feeds.summary_length)
+
+
+def render_file(
+    source: str, path: str, url: str, engine: str, extensions: tuple[str, ...], summary_length: int
+) -> tuple[str, str]:
+    """A post's HTML and summary, made from its file (whose front matter was parsed before)."""
+    try:
+        body = post_body(source, Path(path).read_bytes())
+    except (OSError, ContentError):
+        return "", ""  # changed or gone since it was parsed: the next build parses it again
+    return render_body(body, url, engine, extensions, summary_length)
+
+
+def _make(recipe: Callable[[], tuple[str, str]]) -> tuple[str, str]:
+    return recipe()
+
+
+_FORKED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None  # what forked workers inherit
+
+
+def _run_range(bounds: tuple[int, int]) -> list[Any]:
+    assert _FORKED is not None
+    fn, jobs = _FORKED
+    return [fn(jobs[i]) for i in range(*bounds)]
+
+
+class Workers:
+    """All cores for big batches (a cold build); small batches run inline.
+
+    A process without threads (the CLI) forks: workers start at once and inherit the jobs
+    (the parsed posts, the planned feeds), so only results cross a pipe. A process with
+    threads (the daemon) must not fork; it spawns workers, which import syndicate first
+    and are sent their jobs.
+    """
+
+    def __init__(self) -> None:
+        self.cores = os.cpu_count() or 1
+        self.forks = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+        self._spawned: ProcessPoolExecutor | None = None
+
+    def worth_it(self, jobs: int) -> bool:
+        return jobs >= PARALLEL_MIN and self.cores >= 2
+
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], progress: Progress | None = None) -> list[Any]:
+        global _FORKED
+        out: list[Any] = []
+        if not self.worth_it(len(jobs)):
+            for job in jobs:
+                out.append(fn(job))
+                if progress:
+                    progress(len(out), len(jobs))
+            return out
+        if self.forks:
+            step = max(1, len(jobs) // (self.cores * 4))
+            ranges = [(i, min(i + step, len(jobs))) for i in range(0, len(jobs), step)]
+            _FORKED = (fn, jobs)
+            try:
+                with ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("fork")) as pool:
+                    for part in pool.map(_run_range, ranges):
+                        out.extend(part)
+                        if progress:
+                            progress(len(out), len(jobs))
+            finally:
+                _FORKED = None
+            return out
+        if self._spawned is None:
+            self._spawned = ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("spawn"))
+        for result in self._spawned.map(fn, jobs, chunksize=max(1, min(64, len(jobs) // (self.cores * 8)))):
             out.append(result)
             if progress:
-                progress(i + 1, len(jobs))
+                progress(len(out), len(jobs))
         return out
+
+    def close(self) -> None:
+        if self._spawned is not None:
+            self._spawned.shutdown()
+            self._spawned = None
+
+
+def make_contents(posts: Iterable[Post], workers: Workers | None = None) -> int:
+    """Make the HTML of every post not made yet, on every core when there are many."""
+    todo = list({id(p.content): p.content for p in posts if not p.content.ready}.values())
+    results = (workers or Workers()).map(_make, [c.recipe() for c in todo])
+    for content, (html, summary) in zip(todo, results, strict=True):
+        content.fill(html, summary)
+    return len(todo)
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """One post file found in the content folder."""
+
+    source: str  # as messages name it: "content/…"
+    path: str  # on disk
+    signature: str  # stat signature; "" when it could not be read
+    error: str = ""
+
+
+def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
+    """Every post file under the content folder, with its stat signature. Raises ContentError."""
+    content_dir = site_dir / settings.content.dir
+    prefix = settings.content.dir.strip("/") + "/"
+    if not content_dir.is_dir():
+        raise ContentError(prefix.rstrip("/"), "content folder not found; create it or set [content] dir")
+    found = []
+    for rel, entry in find_post_files(content_dir):
+        try:
+            found.append(Scanned(prefix + rel, entry.path, stat_signature(entry.stat())))
+        except OSError as e:
+            found.append(Scanned(prefix + rel, entry.path, "", f"cannot read: {e.strerror}"))
+    return found
 
 
 def load_posts(
@@ -128,35 +262,35 @@ def load_posts(
     settings: Settings,
     cache: PostCache,
     progress: Progress | None = None,
+    workers: Workers | None = None,
+    files: list[Scanned] | None = None,
 ) -> tuple[list[Post], list[Problem], int]:
     """Every post file under the content folder → accepted posts, problems, files parsed.
 
     Files whose stat signature and settings match the cache are taken from it unread; the
     others are parsed, on every core when there are many.
     """
-    content_dir = site_dir / settings.content.dir
-    prefix = settings.content.dir.strip("/") + "/"
-    if not content_dir.is_dir():
-        raise ContentError(prefix.rstrip("/"), "content folder not found; create it or set [content] dir")
     key = settings.render_key()
     entries: list[tuple[str, Entry | None]] = []
     jobs: list[tuple[str, str, Settings]] = []
     signatures: dict[str, str] = {}
     unreadable: list[Problem] = []
-    for rel, entry in find_post_files(content_dir):
-        source = prefix + rel
-        try:
-            sig = stat_signature(entry.stat())
-        except OSError as e:
-            unreadable.append(Problem(source, f"cannot read: {e.strerror}"))
-            entries.append((source, Entry("", key, None, [])))
+    for f in scan(site_dir, settings) if files is None else files:
+        if f.error:
+            unreadable.append(Problem(f.source, f.error))
+            entries.append((f.source, Entry("", key, None, [])))
             continue
-        hit = cache.get(source, sig, key)
+        hit = cache.get(f.source, f.signature, key)
+        if hit is not None and hit.post is not None:
+            hit.post.content.set_recipe(file_recipe(f.source, f.path, hit.post.url, settings))
         if hit is None:
-            jobs.append((source, entry.path, settings))
-            signatures[source] = sig
-        entries.append((source, hit))
-    fresh = dict(zip((job[0] for job in jobs), _parse_all(jobs, progress), strict=True))
+            jobs.append((f.source, f.path, settings))
+            signatures[f.source] = f.signature
+        entries.append((f.source, hit))
+    workers = workers or Workers()
+    parse = _parse_file_light if workers.worth_it(len(jobs)) else _parse_file
+    parsed = workers.map(parse, jobs, progress)
+    fresh = dict(zip((job[0] for job in jobs), parsed, strict=True))
     posts: list[Post] = []
     problems: list[Problem] = list(unreadable)
     for source, hit in entries:
@@ -187,6 +321,8 @@ class Prepared:
     cache: PostCache
     started: float
     on_disk: frozenset[str] = frozenset()  # outputs just read back from the output folder
+    inputs: str = ""  # see inputs_key
+    now: datetime | None = None
     _changed: list[str] | None = None
 
     def changed(self) -> list[str]:
@@ -226,50 +362,81 @@ class RenderMemo:
     def __init__(self) -> None:
         self._feeds: dict[str, tuple[str, dict[str, bytes]]] = {}
         self.from_disk: set[str] = set()  # outputs of the last render that were read back, not rendered
+        self.rendered = 0  # feeds rendered by the last call
 
     def render(
-        self, feeds: list[Feed], settings: Settings, cache: PostCache | None = None, out_dir: Path | None = None
+        self,
+        feeds: list[Feed],
+        settings: Settings,
+        cache: PostCache | None = None,
+        out_dir: Path | None = None,
+        workers: Workers | None = None,
     ) -> dict[str, bytes]:
         base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
-        revisions: dict[str, str] = {}
         out: dict[str, bytes] = {}
-        seen = set()
         self.from_disk = set()
+        todo: list[tuple[Feed, str]] = []
+        done: dict[str, tuple[str, dict[str, bytes]]] = {}
         for feed in feeds:
-            posts = tuple((p.id, revisions.setdefault(p.id, p.revision)) for p in feed.posts)
+            posts = tuple((p.id, p.revision) for p in feed.posts)
             key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
             fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
             hit = self._feeds.get(feed.key)
-            if hit is None or hit[0] != fingerprint:
-                files = None
-                stored_as = f"{out_dir}\x1f{feed.key}"
-                if cache is not None and out_dir is not None and cache.feed_prints.get(stored_as) == fingerprint:
-                    files = _read_back(out_dir, feed.links.paths.values())
-                    if files is not None:
-                        self.from_disk.update(files)
-                if files is None:
-                    files = render_feed(feed, settings)
-                if cache is not None and out_dir is not None:
-                    cache.put_feed_print(stored_as, fingerprint)
-                hit = (fingerprint, files)
-                self._feeds[feed.key] = hit
-            out.update(hit[1])
-            seen.add(feed.key)
-        for gone in set(self._feeds) - seen:
-            del self._feeds[gone]
+            if hit is not None and hit[0] == fingerprint:
+                done[feed.key] = hit
+                continue
+            stored = cache.feed_prints.get(f"{out_dir}\x1f{feed.key}", "") if cache is not None else ""
+            if out_dir is not None and stored.split(" ")[0] == fingerprint:
+                files = _read_back(out_dir, sorted(feed.links.paths.values()), stored.split(" ")[1:])
+                if files is not None:
+                    self.from_disk.update(files)
+                    done[feed.key] = (fingerprint, files)
+                    continue
+            todo.append((feed, fingerprint))
+        workers = workers or Workers()
+        if workers.forks and workers.worth_it(len(todo)):
+            # Forked workers inherit the posts and make the HTML of the posts in their feeds
+            # (a post in feeds of two workers is made twice: cheaper than sending HTML around).
+            rendered = workers.map(_render_forked, [(feed, settings) for feed, _ in todo])
+        else:
+            make_contents((p for feed, _ in todo for p in feed.posts), workers)
+            entries: Memo = {}
+            rendered = [render_feed(feed, settings, entries) for feed, _ in todo]
+        for (feed, fingerprint), files in zip(todo, rendered, strict=True):
+            done[feed.key] = (fingerprint, files)
+        for feed in feeds:
+            if cache is not None and out_dir is not None:
+                fingerprint, files = done[feed.key]
+                sizes = " ".join(str(len(files[rel])) for rel in sorted(files))
+                cache.put_feed_print(f"{out_dir}\x1f{feed.key}", f"{fingerprint} {sizes}")
+            out.update(done[feed.key][1])
+        self._feeds = done
         out["index.html"] = render_index(feeds, settings)
         out["feeds.opml"] = render_opml(feeds, settings)
+        self.rendered = len(todo)
         return out
 
 
-def _read_back(out_dir: Path, paths: Iterable[str]) -> dict[str, bytes] | None:
-    """The files of one feed as they are on disk, or None if any cannot be read."""
+_entries: Memo = {}  # in a forked worker: the entries made so far, shared by the feeds it renders
+
+
+def _render_forked(job: tuple[Feed, Settings]) -> dict[str, bytes]:
+    return render_feed(job[0], job[1], _entries)
+
+
+def _read_back(out_dir: Path, paths: list[str], sizes: list[str]) -> dict[str, bytes] | None:
+    """The files of one feed as they are on disk, or None if any is missing or not of its size."""
+    if len(paths) != len(sizes):
+        return None
     files = {}
-    for rel in paths:
+    for rel, size in zip(paths, sizes, strict=True):
         try:
-            files[rel] = (out_dir / rel).read_bytes()
+            data = (out_dir / rel).read_bytes()
         except OSError:
             return None
+        if str(len(data)) != size:
+            return None  # cut short (a power cut before the data reached the disk) or changed by hand
+        files[rel] = data
     return files
 
 
@@ -294,29 +461,37 @@ def prepare(
     if cache is None:
         cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
     report = BuildReport(settings)
-    report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress)
-    report.feeds = plan_feeds(report.posts, settings, now)
-    out = out_dir if out_dir is not None else site_dir / "public"
-    if memo is None and cache.path is not None:
-        memo = RenderMemo()  # fingerprints from the cache let a fresh process skip unchanged feeds
-    if memo is not None:
-        outputs = memo.render(report.feeds, settings, cache if cache.path is not None else None, out.resolve())
-    else:
-        outputs = render_site(report.feeds, settings)
+    workers = Workers()
+    try:
+        trace("settings and cache loaded")
+        files = scan(site_dir, settings)
+        out = out_dir if out_dir is not None else site_dir / "public"
+        inputs = inputs_key(settings, files, out)
+        report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress, workers, files)
+        trace(f"posts loaded ({report.parsed} parsed)")
+        report.feeds = plan_feeds(report.posts, settings, now)
+        trace("feeds planned")
+        memo = memo or RenderMemo()  # fingerprints in the cache let a fresh process skip unchanged feeds
+        outputs = memo.render(report.feeds, settings, cache if cache.path is not None else None, out.resolve(), workers)
+        trace(f"feeds rendered ({memo.rendered} of {len(report.feeds)})")
+    finally:
+        workers.close()
     report.files = len(outputs)
-    on_disk = frozenset(memo.from_disk) if memo is not None else frozenset()
-    return Prepared(report, outputs, out, cache, started, on_disk)
+    return Prepared(report, outputs, out, cache, started, frozenset(memo.from_disk), inputs, now)
 
 
 def write_outputs(prepared: Prepared) -> BuildReport:
     """Bring the output folder up to date and save the cache. Raises OutputError."""
     report, settings = prepared.report, prepared.report.settings
-    for rel in prepared.changed():
-        if write_if_changed(prepared.out, rel, prepared.outputs[rel]):
-            report.written.append(rel)
+    report.written.extend(write_all(prepared.out, {rel: prepared.outputs[rel] for rel in prepared.changed()}))
+    trace(f"{len(report.written)} files written")
     names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)
     report.removed = remove_stale(prepared.out, settings.feeds.tags_dir, names, set(prepared.outputs))
+    if prepared.cache.path is not None and prepared.now is not None and prepared.inputs:
+        manifest = _manifest(prepared, prepared.now)
+        prepared.cache.put_meta(_manifest_key(prepared.out), json.dumps(manifest, ensure_ascii=False))
     prepared.cache.save()
+    trace("cache saved")
     return finish(prepared)
 
 
@@ -325,6 +500,93 @@ def finish(prepared: Prepared) -> BuildReport:
     if prepared.cache.warning and prepared.cache.warning not in report.notes:
         report.notes.append(prepared.cache.warning)
     report.seconds = time.perf_counter() - prepared.started
+    return report
+
+
+def inputs_key(settings: Settings, files: list[Scanned], out: Path) -> str:
+    """A hash of everything a build reads, but the clock: code, settings, post files' stat signatures."""
+    h = hashlib.sha256(repr((__version__, RENDER_FORMAT, settings, str(out.resolve()))).encode())
+    for f in files:
+        h.update(f"{f.source}\x00{f.signature}\x00{f.error}\n".encode())
+    return h.hexdigest()
+
+
+def _manifest_key(out: Path) -> str:
+    return f"manifest {out.resolve()}"
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def _manifest(prepared: Prepared, now: datetime) -> dict[str, Any]:
+    """What a later build needs to tell, from stats alone, that it would change nothing."""
+    report, out = prepared.report, prepared.out
+    live = [p.published for p in report.live(now)]
+    tally = report.tally(now)
+    return {
+        "inputs": prepared.inputs,
+        "from": max(live).isoformat() if live else None,  # before this, a live post would be in the future
+        "until": tally.scheduled[0][0].isoformat() if tally.scheduled else None,  # then a post goes live
+        "outputs": {rel: _stat(out / rel) for rel in sorted(prepared.outputs)},
+        "tags": _subfolders(out / report.settings.feeds.tags_dir),
+        "problems": [[p.path, p.message, p.line, p.severity] for p in report.problems],
+        "tally": {
+            "live": tally.live,
+            "drafts": tally.drafts,
+            "scheduled": [[when.isoformat(), source] for when, source in tally.scheduled],
+            "rejected": tally.rejected,
+            "feeds": tally.feeds,
+        },
+    }
+
+
+def up_to_date(
+    settings: Settings, cache: PostCache, files: list[Scanned], out: Path, now: datetime
+) -> BuildReport | None:
+    """The last build's report if a build now would change nothing, else None.
+
+    True when the code, the settings and every post file's stat signature are those of the
+    last build, ``now`` lies between its newest live post and its next scheduled one, and
+    every output file is as that build left it (size, mtime, inode). No post is read.
+    """
+    raw = cache.meta(_manifest_key(out))
+    if raw is None:
+        return None
+    try:
+        m = json.loads(raw)
+        if m["inputs"] != inputs_key(settings, files, out):
+            return None
+        if (m["from"] and now < datetime.fromisoformat(m["from"])) or (
+            m["until"] and now >= datetime.fromisoformat(m["until"])
+        ):
+            return None
+        if any(_stat(out / rel) != stat for rel, stat in m["outputs"].items()):
+            return None
+        if _subfolders(out / settings.feeds.tags_dir) != m["tags"]:
+            return None
+        t = m["tally"]
+        report = BuildReport(settings, problems=[Problem(*p) for p in m["problems"]], files=len(m["outputs"]))
+        report.stored_tally = Tally(
+            t["live"],
+            t["drafts"],
+            tuple((datetime.fromisoformat(when), source) for when, source in t["scheduled"]),
+            t["rejected"],
+            t["feeds"],
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable manifest: build
     return report
 
 
@@ -337,6 +599,20 @@ def build(
     use_cache: bool = True,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Parse the site and (unless ``write`` is false) bring the output folder up to date."""
+    """Parse the site and (unless ``write`` is false) bring the output folder up to date.
+
+    With the cache on, a build that would change nothing is told from stats alone and
+    returns the last build's report (see :func:`up_to_date`).
+    """
+    if write and use_cache:
+        started = time.perf_counter()
+        settings = load_settings(site_dir)
+        cache = PostCache(site_dir / STATE_DIR / "cache.db")
+        out = out_dir if out_dir is not None else site_dir / "public"
+        report = up_to_date(settings, cache, scan(site_dir, settings), out, now)
+        if report is not None:
+            trace("nothing changed since the last build")
+            report.seconds = time.perf_counter() - started
+            return report
     prepared = prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress)
     return write_outputs(prepared) if write else finish(prepared)

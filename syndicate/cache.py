@@ -1,9 +1,13 @@
-"""A persistent cache of parsed posts, so unchanged files are neither re-read nor re-rendered.
+"""A persistent cache of parsed posts, so unchanged files are not re-read.
 
-One SQLite row per post file, keyed by its path. A row is reused only while the file's
-stat signature (size, mtime, ctime, inode) *and* the settings' render key are unchanged;
-anything else re-parses the file. The cache is an optimisation only: deleting
-``.syndicate/cache.db`` is always safe, and a cache that cannot be opened is skipped.
+One SQLite row per post file, keyed by its path: the post's front matter as parsed, its
+revision and its problems — not its HTML. A row is reused only while the file's stat
+signature (size, mtime, ctime, inode) *and* the settings' render key are unchanged;
+anything else re-parses the file. HTML is made only for the feeds that must be rendered
+again, from the file (see :class:`syndicate.model.Content`): with the C renderer that is
+as fast as reading it back, and the cache stays small. The cache is an optimisation
+only: deleting ``.syndicate/cache.db`` is always safe, and a cache that cannot be opened
+is skipped.
 """
 
 from __future__ import annotations
@@ -11,34 +15,42 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .model import Image, Post, Problem
+from .model import Content, Image, Post, Problem
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def stat_signature(st: os.stat_result) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
+def _not_loaded() -> tuple[str, str]:
+    raise RuntimeError("a cached post's content was read before its file was named (set_recipe)")
+
+
 def post_to_json(post: Post) -> str:
-    data = asdict(post)
+    data = {f.name: getattr(post, f.name) for f in fields(post) if f.name != "content"}
+    data["image"] = asdict(post.image) if post.image else None
     data["published"] = post.published.isoformat()
     data["updated"] = post.updated.isoformat()
+    data["summary"] = post.content.given_summary
     return json.dumps(data, ensure_ascii=False)
 
 
 def post_from_json(text: str) -> Post:
+    """A cached post; its content is made from the file once the caller names it (set_recipe)."""
     data: dict[str, Any] = json.loads(text)
     data["published"] = datetime.fromisoformat(data["published"])
     data["updated"] = datetime.fromisoformat(data["updated"])
     data["tags"] = tuple(data["tags"])
     data["syndicate"] = tuple(data["syndicate"]) if data["syndicate"] is not None else None
     data["image"] = Image(**data["image"]) if data["image"] else None
+    data["content"] = Content(_not_loaded, summary=data.pop("summary"))
     return Post(**data)
 
 
@@ -53,17 +65,52 @@ class Entry:
 
 
 class PostCache:
-    """path → Entry; loaded whole at start, changes saved in one transaction."""
+    """path → Entry; read whole on first use, changes saved in one transaction.
+
+    Also holds each feed's fingerprint and the manifest of the last build (see
+    :func:`syndicate.app.build`), which a no-change rebuild reads without the posts.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.entries: dict[str, Entry] = {}
+        self._entries: dict[str, Entry] | None = None
         self._dirty: dict[str, Entry | None] = {}
-        self.feed_prints: dict[str, str] = {}  # "<output folder>\x1f<feed key>" → fingerprint of what was rendered
+        self._feed_prints: dict[str, str] = {}  # "<output folder>\x1f<feed key>" → what was rendered there
         self._dirty_prints: dict[str, str] = {}
+        self._dirty_meta: dict[str, str] = {}
         self.warning: str | None = None
-        if path is not None:
-            self._load(path)
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None:
+                self._load(self.path)
+        return self._entries
+
+    @property
+    def feed_prints(self) -> dict[str, str]:
+        self.entries  # noqa: B018 (loads)
+        return self._feed_prints
+
+    def meta(self, key: str) -> str | None:
+        """One value of the meta table, read on its own (no posts loaded)."""
+        if key in self._dirty_meta:
+            return self._dirty_meta[key]
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+            try:
+                rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', ?)", (key,)).fetchall())
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+        return rows.get(key) if rows.get("schema") == str(SCHEMA_VERSION) else None
+
+    def put_meta(self, key: str, value: str) -> None:
+        self._dirty_meta[key] = value
 
     def _connect(self, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=10)
@@ -78,6 +125,7 @@ class PostCache:
         if row is None or int(row[0]) != SCHEMA_VERSION:
             db.execute("DELETE FROM posts")
             db.execute("DELETE FROM feeds")
+            db.execute("DELETE FROM meta")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.commit()
         return db
@@ -93,7 +141,7 @@ class PostCache:
                     return
                 has_feeds = db.execute("SELECT 1 FROM sqlite_master WHERE name='feeds'").fetchone()
                 if has_feeds:
-                    self.feed_prints = dict(db.execute("SELECT key, fingerprint FROM feeds").fetchall())
+                    self._feed_prints = dict(db.execute("SELECT key, fingerprint FROM feeds").fetchall())
                 for p, sig, key, post, problems in db.execute("SELECT * FROM posts"):
                     self.entries[p] = Entry(
                         sig,
@@ -105,6 +153,7 @@ class PostCache:
                 db.close()
         except (sqlite3.Error, ValueError, TypeError, KeyError) as e:
             self.entries.clear()
+            self._feed_prints.clear()
             self.warning = f"{path}: cache unreadable ({e}); every post is read afresh"
 
     def get(self, rel: str, signature: str, render_key: str) -> Entry | None:
@@ -129,7 +178,7 @@ class PostCache:
 
     def save(self) -> None:
         """Save changed posts and feed fingerprints; call it only after the files are written."""
-        if self.path is None or not (self._dirty or self._dirty_prints):
+        if self.path is None or not (self._dirty or self._dirty_prints or self._dirty_meta):
             return
         try:
             self._save(self.path)
@@ -144,6 +193,7 @@ class PostCache:
             self.warning = f"{self.path}: could not save the cache ({e}); the next build re-reads every post"
         self._dirty.clear()
         self._dirty_prints.clear()
+        self._dirty_meta.clear()
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +201,7 @@ class PostCache:
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)", list(self._dirty_prints.items()))
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._dirty_meta.items()))
                 for rel, entry in self._dirty.items():
                     if entry is None:
                         db.execute("DELETE FROM posts WHERE path=?", (rel,))

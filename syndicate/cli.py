@@ -84,16 +84,16 @@ def _report_problems(site: Path, report: BuildReport) -> None:
 
 
 def _counts(report: BuildReport, now: datetime) -> str:
-    live = len(report.live(now))
+    tally = report.tally(now)
     extra = []
-    if report.drafts():
-        extra.append(f"{len(report.drafts())} draft")
-    if report.scheduled(now):
-        extra.append(f"{len(report.scheduled(now))} scheduled")
-    if report.rejected:
-        extra.append(f"{len({p.path for p in report.rejected})} rejected")
+    if tally.drafts:
+        extra.append(f"{tally.drafts} draft")
+    if tally.scheduled:
+        extra.append(f"{len(tally.scheduled)} scheduled")
+    if tally.rejected:
+        extra.append(f"{tally.rejected} rejected")
     more = f" ({', '.join(extra)})" if extra else ""
-    return f"{live} published post{'s' * (live != 1)}{more}"
+    return f"{tally.live} published post{'s' * (tally.live != 1)}{more}"
 
 
 site_option = click.option(
@@ -145,17 +145,16 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     report = _run_build(site, out, moment, write=True, use_cache=not no_cache)
     _report_problems(site, report)
     out_dir = out if out is not None else site / "public"
+    tally = report.tally(moment)
     click.echo(
-        f"built {len(report.feeds)} feeds ({report.files} files) from {_counts(report, moment)} "
-        f"in {report.seconds:.2f} s"
+        f"built {tally.feeds} feeds ({report.files} files) from {_counts(report, moment)} in {report.seconds:.2f} s"
     )
     unchanged = report.files - len(report.written)
     removed = f", {len(report.removed)} removed" if report.removed else ""
     click.echo(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}")
-    upcoming = report.scheduled(moment)
-    if upcoming:
-        post = upcoming[0]
-        click.echo(f"next scheduled: {post.published:%Y-%m-%d %H:%M} UTC  {post.source}")
+    if tally.scheduled:
+        when, source = tally.scheduled[0]
+        click.echo(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {source}")
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
 
 

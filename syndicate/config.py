@@ -117,7 +117,7 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         raise ConfigError("[feeds] tag_title may only use {site} and {tag}", path=path) from None
 
     content = _section(raw, "content", ContentSettings, path)
-    if content.get("renderer", "markdown") not in RENDERERS:
+    if content.get("renderer", "cmark") not in RENDERERS:
         raise ConfigError(f"[content] renderer must be one of {', '.join(RENDERERS)}", path=path)
     if content.get("media_url"):
         content["media_url"] = _absolute_url(content["media_url"], "[content] media_url", path)

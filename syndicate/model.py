@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 FEED_FORMATS = ("rss", "atom", "json")
@@ -61,7 +61,7 @@ class ContentSettings:
     media_url: str = ""  # base URL for bare thumbnail names; "" means the post's URL
     static: str = ""  # local folder published at the site's root (thumbnails are read from it)
     markdown_extensions: tuple[str, ...] = ("extra", "sane_lists", "smarty")
-    renderer: str = "markdown"  # or "cmark": cmark-gfm, in C
+    renderer: str = "cmark"  # cmark-gfm, in C; or "markdown": Python-Markdown with its extensions
 
 
 TargetKind = Literal["webhook", "mastodon", "bluesky"]
@@ -136,9 +136,79 @@ class Image:
     length: int = 0  # bytes; 0 when unknown
 
 
+class Content:
+    """A post's HTML and plain-text summary, made on first use.
+
+    A build renders only the posts some feed shows (with ``items = 20``, about half of a
+    big site), so parsing a file keeps the recipe (``make``: a picklable callable returning
+    ``(html, summary)``) and the first reader of :attr:`html` runs it. A summary written in
+    the front matter is known at once and kept.
+    """
+
+    __slots__ = ("_given", "_html", "_make", "_summary")
+
+    def __init__(
+        self, make: Callable[[], tuple[str, str]] | None = None, *, html: str | None = None, summary: str | None = None
+    ) -> None:
+        if make is None and html is None:
+            raise ValueError("Content needs its HTML or a way to make it")
+        self._make = make
+        self._html = html
+        self._summary = summary
+        self._given = summary is not None
+
+    @property
+    def ready(self) -> bool:
+        return self._html is not None
+
+    @property
+    def html(self) -> str:
+        if self._html is None:
+            self.fill(*self.recipe()())
+        assert self._html is not None
+        return self._html
+
+    @property
+    def summary(self) -> str:
+        if self._summary is None:
+            self.html  # noqa: B018 (the summary is made from the HTML)
+        return self._summary or ""
+
+    @property
+    def given_summary(self) -> str | None:
+        """The summary the front matter gave, if it did."""
+        return self._summary if self._given else None
+
+    def recipe(self) -> Callable[[], tuple[str, str]]:
+        assert self._make is not None
+        return self._make
+
+    def set_recipe(self, make: Callable[[], tuple[str, str]]) -> None:
+        if self._html is None:
+            self._make = make
+
+    def fill(self, html: str, summary: str) -> None:
+        """Store what ``recipe()`` returned (maybe computed elsewhere, in a worker process)."""
+        self._html = html
+        if self._summary is None:
+            self._summary = summary
+        self._make = None
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self._make, self._html, self._summary, self._given)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self._make, self._html, self._summary, self._given = state
+
+
 @dataclass(frozen=True)
 class Post:
-    """One post, ready to render. ``published``/``updated`` are UTC."""
+    """One post, ready to render. ``published``/``updated`` are UTC.
+
+    ``revision`` is a hash of everything a reader sees, taken from the source (title,
+    body, tags, …): it changes when the writer edits the post, not when the renderer or
+    its settings change. Posts compare by their fields and revision, not by ``content``.
+    """
 
     source: str  # path relative to the content folder, "/"-separated
     id: str  # permanent id: front-matter `id` (as a URI), else the permalink
@@ -148,8 +218,8 @@ class Post:
     published: datetime
     updated: datetime
     tags: tuple[str, ...]
-    summary: str  # plain text
-    content_html: str
+    revision: str
+    content: Content = field(compare=False, repr=False)
     image: Image | None = None
     author: str | None = None
     lang: str | None = None
@@ -158,22 +228,13 @@ class Post:
     content_warning: str | None = None
     syndicate: tuple[str, ...] | None = None  # None: every target; (): none; else these names
 
-    @cached_property
-    def revision(self) -> str:
-        """A hash of everything a reader sees; it changes when the post is edited."""
-        data = (
-            self.title,
-            self.url,
-            self.summary,
-            self.content_html,
-            self.tags,
-            self.image.url if self.image else None,
-            self.updated.isoformat(),
-            self.author,
-            self.lang,
-            self.content_warning,
-        )
-        return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
+    @property
+    def content_html(self) -> str:
+        return self.content.html
+
+    @property
+    def summary(self) -> str:
+        return self.content.summary
 
     def goes_to(self, target: str) -> bool:
         return self.syndicate is None or target in self.syndicate

@@ -6,12 +6,14 @@ file and, where known, the line. Nothing in this module reads files or the clock
 
 from __future__ import annotations
 
+import hashlib
+import json
 import mimetypes
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -19,8 +21,8 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from .errors import ContentError
-from .markup import Renderer, absolutize, first_paragraph_text, html_to_text, split_more, truncate
-from .model import Image, Post, Problem, Settings
+from .markup import render_body
+from .model import Content, Image, Post, Problem, Settings
 from .slugs import slug_from_filename, slug_problem, tag_key, url_segment
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -275,6 +277,16 @@ def _split(path: str, text: str) -> tuple[str, int, str]:
     return fm, text.count("\n", 0, start) + 1, body
 
 
+def post_body(path: str, data: bytes) -> str:
+    """The Markdown body of a post file, cleaned exactly as :func:`parse_post` cleans it.
+
+    For making a post's HTML later from its file, without parsing its front matter again.
+    Raises ContentError for a file :func:`parse_post` would reject the same way.
+    """
+    text = XML_ILLEGAL.sub("", _decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
+    return _split(path, text)[2]
+
+
 def _load_yaml(doc: _Doc) -> dict[str, Any]:
     fm = doc.fm_text
     if len(fm.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
@@ -313,12 +325,11 @@ def parse_post(
     path: str,
     data: bytes,
     settings: Settings,
-    renderer: Renderer | Callable[[str], str],
 ) -> ParseResult:
     """Parse one post file. ``path`` is how messages name it (relative to the site)."""
     problems: list[Problem] = []
     try:
-        post = _parse(path, data, settings, renderer, problems)
+        post = _parse(path, data, settings, problems)
     except ContentError as e:
         problems.append(Problem(e.path, e.message, e.line, "error"))
         return ParseResult(None, problems)
@@ -329,7 +340,6 @@ def _parse(
     path: str,
     data: bytes,
     settings: Settings,
-    renderer: Renderer | Callable[[str], str],
     problems: list[Problem],
 ) -> Post:
     if len(data) > MAX_FILE_BYTES:
@@ -378,12 +388,16 @@ def _parse(
         doc.warn("lang", f"lang {lang!r} is not a language tag like 'en' or 'pt-BR'; left out")
         lang = None
 
-    render = renderer.render if isinstance(renderer, Renderer) else renderer
-    content_html, head_html = split_more(absolutize(render(body), url))
     summary = _text(doc, meta, "summary") or _text(doc, meta, "description")
-    if not summary:
-        text = html_to_text(head_html) if head_html is not None else first_paragraph_text(content_html)
-        summary = truncate(text, settings.feeds.summary_length)
+    tags = _tags(doc, meta)
+    image = _image(doc, meta, settings, url)
+    content_warning = _text(doc, meta, "content_warning")
+    c = settings.content
+    make = partial(render_body, body, url, c.renderer, c.markdown_extensions, settings.feeds.summary_length)
+    seen = (title, url, summary, tags, image.url if image else None, updated.isoformat(), author, lang, content_warning)
+    digest = hashlib.sha256(json.dumps(seen).encode())
+    digest.update(body.encode("utf-8", "surrogatepass"))
+    revision = digest.hexdigest()[:16]
 
     return Post(
         source=path,
@@ -393,14 +407,14 @@ def _parse(
         title=title,
         published=published,
         updated=updated,
-        tags=_tags(doc, meta),
-        summary=summary,
-        content_html=content_html,
-        image=_image(doc, meta, settings, url),
+        tags=tags,
+        revision=revision,
+        content=Content(make, summary=summary or None),
+        image=image,
         author=author,
         lang=lang,
         draft=_bool(doc, meta, "draft"),
         image_alt=_text(doc, meta, "thumb_alt") or _text(doc, meta, "image_alt"),
-        content_warning=_text(doc, meta, "content_warning"),
+        content_warning=content_warning,
         syndicate=_syndicate(doc, meta, settings),
     )

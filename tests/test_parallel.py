@@ -1,12 +1,15 @@
-"""A cold build of many posts parses them on every core, with the same result as one core."""
+"""A cold build of many posts parses and renders on every core, with the same result as one core."""
 
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
+import pytest
+
 from syndicate import app
-from tests.conftest import Site
+from tests.conftest import NOW, Site
 
 
 def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: Path) -> None:
@@ -16,7 +19,8 @@ def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: 
             f"p{n:03d}.md",
             f"---\ntitle: Post {n}\ndate: 2024-01-{n % 28 + 1:02d} {n % 24:02d}:00\ntags: {tags}\n---\nBody *{n}*.\n",
         )
-    parallel = site.run("build", "--no-cache", "--out", str(tmp_path / "parallel"))
+    # forked workers parse the posts, then render the feeds (a threshold of 2 puts every feed there)
+    parallel = site.run("build", "--no-cache", "--out", str(tmp_path / "parallel"), env={"SYNDICATE_PARALLEL_MIN": "2"})
     assert parallel.code == 1 and parallel.err.count(": error: ") == 9
     serial_site = Site(tmp_path / "serial")
     shutil.copytree(site.root / "content", serial_site.content)
@@ -33,3 +37,31 @@ def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: 
         if p.is_file()
     }
     assert a == b and len(a) > 20
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_process_with_threads_spawns_its_workers_and_builds_the_same_bytes(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon has threads, so it must not fork: its workers are spawned and sent their jobs."""
+    for n in range(30):
+        site.post(
+            f"p{n:03d}.md",
+            f"---\ntitle: Post {n}\ndate: 2024-02-{n % 28 + 1:02d}\ntags: [t{n % 4}]\n---\n[x](/a/{n})\n",
+        )
+    assert site.run("build", "--no-cache", "--out", str(tmp_path / "inline")).code == 0
+    monkeypatch.setattr(app, "PARALLEL_MIN", 2)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not app.Workers().forks
+        report = app.build(site.root, NOW, out_dir=tmp_path / "spawned", use_cache=False)
+    finally:
+        stop.set()
+        other.join()
+    assert report.parsed == 30 and not report.problems
+    assert _files(tmp_path / "spawned") == _files(tmp_path / "inline")

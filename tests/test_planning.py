@@ -6,7 +6,7 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from syndicate.model import DeliverySettings, Post, TargetSettings
+from syndicate.model import Content, DeliverySettings, Post, TargetSettings
 from syndicate.planning import (
     BASELINE,
     DEAD,
@@ -44,8 +44,8 @@ def post(n: int, **kw: object) -> Post:
         published=NOW - timedelta(days=10 - n),
         updated=NOW - timedelta(days=10 - n),
         tags=(),
-        summary="s",
-        content_html="<p>x</p>",
+        revision="r1",
+        content=Content(html="<p>x</p>", summary="s"),
     )
     return replace(base, **kw)  # type: ignore[arg-type]
 
@@ -124,13 +124,11 @@ def test_a_new_target_gets_a_baseline_while_old_targets_carry_on() -> None:
 def test_an_edit_sends_post_updated_to_webhooks_that_asked_and_reposts_nowhere() -> None:
     p = post(1)
     rows = [replace(d, state=SENT) for d in run([p], {}, []).new]
-    edited = replace(p, content_html="<p>new</p>")
+    edited = replace(p, revision="r2")
     plan = run([edited], {p.id: known(p)}, rows)
     assert [(d.target, d.event) for d in plan.new] == [("hook", "post.updated")]
     # a second edit supersedes an unsent first one
-    plan2 = run(
-        [replace(p, content_html="<p>newer</p>")], {p.id: known(edited)}, [*rows, replace(plan.new[0], state=FAILED)]
-    )
+    plan2 = run([replace(p, revision="r3")], {p.id: known(edited)}, [*rows, replace(plan.new[0], state=FAILED)])
     assert plan.new[0].id in plan2.skip and [d.event for d in plan2.new] == ["post.updated"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from syndicate.markup import Renderer
 from syndicate.model import Post, Settings, SiteSettings
 from syndicate.posts import parse_post
 
@@ -13,11 +12,10 @@ SETTINGS = Settings(
         title="T", url="https://example.com/", author="A", timezone="Europe/Paris", permalink="/blog/{year}/{slug}/"
     )
 )
-RENDERER = Renderer(("extra", "sane_lists", "smarty"))
 
 
 def parse(text: str, name: str = "content/2024-05-15-hello-world.md") -> Post:
-    result = parse_post(name, text.encode(), SETTINGS, RENDERER)
+    result = parse_post(name, text.encode(), SETTINGS)
     assert result.post is not None, result.problems
     return result.post
 
@@ -75,7 +73,7 @@ def test_thumbnail_forms() -> None:
 
 def test_windows_line_endings_and_a_bom_are_fine() -> None:
     text = "\ufeff---\r\ntitle: Windows\r\ndate: 2024-01-01\r\n---\r\nBody line.\r\n"
-    result = parse_post("content/w.md", text.encode("utf-8"), SETTINGS, RENDERER)
+    result = parse_post("content/w.md", text.encode("utf-8"), SETTINGS)
     assert result.post is not None and result.post.title == "Windows" and result.post.summary == "Body line."
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,18 +13,16 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from syndicate.feeds import plan_feeds
-from syndicate.markup import Renderer, absolutize, truncate
+from syndicate.markup import RENDERERS, absolutize, truncate
 from syndicate.model import Post, Settings, SiteSettings
 from syndicate.output import safe_join
 from syndicate.posts import parse_post
-from syndicate.render import render_site
+from syndicate.render import render_feed
 from syndicate.slugs import assign_tag_slugs, tag_key, tag_slug
 from tests.validators import check_atom, check_feedparser, check_json_feed
 
 SETTINGS = Settings(site=SiteSettings(title="T", url="https://example.com/", author="A", permalink="/p/{slug}/"))
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-RENDERER = Renderer(("extra", "sane_lists", "smarty"))
-CMARK = Renderer((), "cmark")
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=60)
 
@@ -127,7 +126,7 @@ front_matter = st.dictionaries(
 @given(front_matter, any_text)
 def test_any_front_matter_gives_a_post_or_problems_never_an_exception(meta: dict[str, object], body: str) -> None:
     text = "---\n" + yaml.safe_dump(meta, allow_unicode=True) + "---\n" + body
-    result = parse_post("content/x.md", text.encode("utf-8", "surrogatepass"), SETTINGS, RENDERER)
+    result = parse_post("content/x.md", text.encode("utf-8", "surrogatepass"), SETTINGS)
     if result.post is None:
         assert any(p.severity == "error" for p in result.problems)
     for problem in result.problems:
@@ -139,14 +138,17 @@ def test_any_front_matter_gives_a_post_or_problems_never_an_exception(meta: dict
 def test_any_title_tags_and_body_make_valid_feeds(title: str, tags: list[str], body: str) -> None:
     meta = {"title": title, "date": "2025-01-01", "tags": tags}
     text = "---\n" + json.dumps(meta) + "\n---\n" + body
-    for renderer in (RENDERER, CMARK):
-        result = parse_post("content/x.md", text.encode("utf-8", "surrogatepass"), SETTINGS, renderer)
+    for engine in RENDERERS:
+        with_engine = replace(SETTINGS, content=replace(SETTINGS.content, renderer=engine))
+        result = parse_post("content/x.md", text.encode("utf-8", "surrogatepass"), with_engine)
         if result.post is not None:  # None: e.g. a title of control characters only (reported)
             _valid_feeds(result.post)
 
 
 def _valid_feeds(post: Post) -> None:
-    files = render_site(plan_feeds([post], SETTINGS, NOW), SETTINGS)
+    files = {
+        name: data for feed in plan_feeds([post], SETTINGS, NOW) for name, data in render_feed(feed, SETTINGS).items()
+    }
     for name, data in files.items():
         if name.endswith("atom.xml"):
             check_atom(data)

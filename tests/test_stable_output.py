@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import Site
@@ -119,3 +120,47 @@ def test_a_settings_change_re_renders_every_feed(sample_site: Site) -> None:
     assert "25 written, 4 unchanged" in run.out  # RSS of feeds whose only post has its own author, index.html
     for path in [*sample_site.public.rglob("atom.xml"), *sample_site.public.rglob("feed.json")]:
         assert "Ada Lovelace Lab" in path.read_text(), path
+
+
+def test_a_rebuild_with_nothing_changed_still_reports_the_problems(sample_site: Site) -> None:
+    sample_site.post("broken.md", "---\ntitle: [unclosed\ndate: 2024-01-01\n---\nx\n")
+    first = sample_site.run("build")
+    again = sample_site.run("build")
+    assert first.code == again.code == 1
+    assert "content/broken.md:3: error: front matter is not valid YAML" in again.err and again.err == first.err
+    assert again.out.splitlines()[0].split(" in ")[0] == first.out.splitlines()[0].split(" in ")[0]
+    assert "next scheduled: 2030-01-01 07:00 UTC  content/2030-01-01-from-the-future.md" in again.out
+
+
+def test_a_scheduled_post_goes_live_when_its_time_comes_with_nothing_else_changed(sample_site: Site) -> None:
+    sample_site.run("build")
+    assert "A post from the future" not in (sample_site.public / "feed.xml").read_text()
+    later = datetime(2030, 1, 1, 7, 0, tzinfo=UTC)
+    run = sample_site.run("build", now=later)
+    assert "A post from the future" in (sample_site.public / "feed.xml").read_text(), run.out
+    assert ": 0 written" not in run.out
+    # and back: a clock set before the newest post hides it again
+    sample_site.run("build", now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert "Über Unicode" not in (sample_site.public / "feed.xml").read_text()
+
+
+def test_a_feed_file_cut_short_is_rewritten_even_though_its_posts_did_not_change(
+    sample_site: Site, tmp_path: Path
+) -> None:
+    """As after a power cut: the cache says the feed is unchanged, the file on disk disagrees."""
+    sample_site.run("build")
+    cut = sample_site.public / "tags" / "c-sharp" / "feed.xml"
+    cut.write_bytes(cut.read_bytes()[:100])
+    sample_site.post("unrelated.md", "---\ntitle: Unrelated\ndate: 2020-01-01\n---\nx\n")  # not in c-sharp
+    assert sample_site.run("build").code == 0
+    sample_site.run("build", "--no-cache", "--out", str(tmp_path / "fresh"))
+    assert cut.read_bytes() == (tmp_path / "fresh" / "tags" / "c-sharp" / "feed.xml").read_bytes()
+
+
+def test_a_stray_feed_folder_is_removed_by_a_rebuild_with_nothing_changed(sample_site: Site) -> None:
+    sample_site.run("build")
+    stray = sample_site.public / "tags" / "gone"
+    stray.mkdir()
+    (stray / "feed.xml").write_text("<rss/>")
+    run = sample_site.run("build")
+    assert "1 removed" in run.out and not stray.exists()

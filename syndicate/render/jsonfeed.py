@@ -34,7 +34,22 @@ def json_item(post: Post) -> dict[str, Any]:
     return item
 
 
-def render_json(feed: Feed, settings: Settings) -> bytes:
+def item_text(post: Post) -> str:
+    """One item as one line of JSON (the C encoder: an indented dump is ten times slower)."""
+    return json.dumps(json_item(post), ensure_ascii=False)
+
+
+def render_json(feed: Feed, settings: Settings, memo: dict[tuple[str, str, str], Any] | None = None) -> bytes:
+    """The feed, indented, one item per line; ``memo`` shares each item's text between feeds."""
+    memo = {} if memo is None else memo
+
+    def item(post: Post) -> str:
+        key = ("json", post.id, post.revision)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = item_text(post)
+        return str(text)
+
     doc: dict[str, Any] = {
         "version": VERSION,
         "title": feed.title,
@@ -46,5 +61,8 @@ def render_json(feed: Feed, settings: Settings) -> bytes:
     }
     if feed.hubs:
         doc["hubs"] = [{"type": "WebSub", "url": hub} for hub in feed.hubs]
-    doc["items"] = [json_item(p) for p in feed.posts]
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    head = json.dumps(doc, ensure_ascii=False, indent=2)[:-2]  # without the closing "\n}"
+    if not feed.posts:
+        return (head + ',\n  "items": []\n}\n').encode("utf-8")
+    body = ",\n    ".join(item(p) for p in feed.posts)
+    return (head + ',\n  "items": [\n    ' + body + "\n  ]\n}\n").encode("utf-8")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -115,41 +116,58 @@ def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
     return fg
 
 
-def _entries(fg: FeedGenerator, feed: Feed, feed_author: str) -> list[Any]:
-    out = []
-    for post in feed.posts:
-        fe = fg.add_entry(order="append")
-        fe.syndicate.post = post
-        fe.syndicate.author = post.author or feed_author
-        fe.title(post.title)
-        fe.link(href=post.url)
-        fe.guid(post.id, permalink=post.id_is_permalink)
-        fe.updated(post.updated)
-        fe.published(post.published)
-        fe.pubDate(post.published)
-        for tag in post.tags:
-            fe.category(term=tag)
-        out.append(fe)
-    return out
+Memo = dict[tuple[str, str, str], Any]  # (format, post id, revision) → what one post renders to
 
 
-def render_rss(feed: Feed, settings: Settings) -> bytes:
-    fg = _generator(settings, feed, "rss")
-    # Order matters: the first rel=self becomes atom:link, the last link becomes <link>.
-    fg.link(href=feed.links.urls["rss"], rel="self", type=MIME_TYPES["rss"])
-    fg.link(href=feed.home_url, rel="alternate")
-    for fe, post in zip(_entries(fg, feed, settings.site.author), feed.posts, strict=True):
+def _entry(fmt: str, post: Post, settings: Settings, memo: Memo) -> Any:
+    """The feedgen entry of one post, made once per build and shared by every feed it is in."""
+    key = (fmt, post.id, post.revision)
+    fe = memo.get(key)
+    if fe is not None:
+        return fe
+    fe = FeedEntry()
+    fe.register_extension("syndicate", _ExtraEntry, atom=fmt == "atom", rss=fmt == "rss")
+    fe.syndicate.post = post
+    fe.syndicate.author = post.author or settings.site.author
+    fe.title(post.title)
+    fe.link(href=post.url)
+    fe.guid(post.id, permalink=post.id_is_permalink)
+    fe.updated(post.updated)
+    fe.published(post.published)
+    fe.pubDate(post.published)
+    for tag in post.tags:
+        fe.category(term=tag)
+    if fmt == "rss":
         if post.summary:
             fe.description(post.summary)
         if post.content_html:
             fe.content(post.content_html)  # escaped, not CDATA: lxml refuses "]]>" in CDATA
         if post.image:
             fe.enclosure(url=post.image.url, length=str(post.image.length), type=post.image.mime_type)
+    else:
+        if post.author:
+            fe.author({"name": post.author})
+        if post.summary:
+            fe.summary(post.summary, type="text")
+        fe.content(post.content_html or post.summary or post.title, type="html")
+    memo[key] = fe
+    return fe
+
+
+def render_rss(feed: Feed, settings: Settings, memo: Memo | None = None) -> bytes:
+    memo = {} if memo is None else memo
+    fg = _generator(settings, feed, "rss")
+    # Order matters: the first rel=self becomes atom:link, the last link becomes <link>.
+    fg.link(href=feed.links.urls["rss"], rel="self", type=MIME_TYPES["rss"])
+    fg.link(href=feed.home_url, rel="alternate")
+    for post in feed.posts:
+        fg.add_entry(_entry("rss", post, settings, memo), order="append")
     out: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return out
 
 
-def render_atom(feed: Feed, settings: Settings) -> bytes:
+def render_atom(feed: Feed, settings: Settings, memo: Memo | None = None) -> bytes:
+    memo = {} if memo is None else memo
     fg = _generator(settings, feed, "atom")
     fg.id(feed.links.urls["atom"])
     fg.author({"name": settings.site.author, **({"email": settings.site.email} if settings.site.email else {})})
@@ -158,11 +176,7 @@ def render_atom(feed: Feed, settings: Settings) -> bytes:
     for hub in feed.hubs:
         fg.link(href=hub, rel="hub")
     fg.subtitle(feed.description)
-    for fe, post in zip(_entries(fg, feed, settings.site.author), feed.posts, strict=True):
-        if post.author:
-            fe.author({"name": post.author})
-        if post.summary:
-            fe.summary(post.summary, type="text")
-        fe.content(post.content_html or post.summary or post.title, type="html")
+    for post in feed.posts:
+        fg.add_entry(_entry("atom", post, settings, memo), order="append")
     out: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return out
