@@ -1,11 +1,12 @@
-"""Benchmark `syndicate build` on a synthetic site, optionally against Hugo.
+"""Benchmark `syndicate build` and `syndicate run` on a synthetic site, against Hugo.
 
-    python bench/build.py --posts 1000 [--runs 3] [--tags 200] [--seed 1]
+    python bench/build.py                  # 10,000 posts, 500 tags, 3 runs: the goals of issue #5
+    python bench/build.py --posts 1000 --tags 200 --runs 5 [--seed 1] [--renderer markdown]
 
 The site comes from bench/gensite.py (or bench/out/site-N-T-S when that folder exists; pass
 --save-site to create it). It is copied into a temporary folder, so the benchmark never
 changes it. Every measurement runs in a fresh child process (`python -m syndicate build`),
-timed from spawn to exit, with the child's own peak RSS taken from os.wait4:
+timed from spawn to exit, its peak memory sampled with its worker processes (bench/procmem.py):
 
     startup              `python -m syndicate --version`: interpreter + imports only
     cold, --no-cache     no .syndicate/, no output folder, cache off
@@ -13,9 +14,13 @@ timed from spawn to exit, with the child's own peak RSS taken from os.wait4:
     rebuild, no change   cache warm, output present, nothing touched
     rebuild, 1 edited    one sentence appended to the newest post, then build
 
+    daemon: save → disk  `syndicate run` on the site; a new post saved, until the three files of
+                         the site feed and of its tag hold it (bench/latency.py)
+
 Every build must exit 0, print nothing on stderr and publish all N posts; otherwise the
 benchmark stops with exit code 1. If `hugo` is on PATH the same content is also built with
 the minimal Hugo site in bench/hugo-site/ (RSS only, site + one per tag, 20 items each).
+The last table holds the goals of issue #5 and whether each is met.
 """
 
 from __future__ import annotations
@@ -34,8 +39,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gensite
+from procmem import PeakMemory
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -59,7 +66,7 @@ class Child:
     returncode: int
     seconds: float  # wall clock, spawn to exit
     cpu: float  # user + system seconds of the child
-    peak_mb: float  # the child's peak resident set size
+    peak_mb: float  # peak memory of the child and its worker processes (see bench/procmem.py)
     stdout: str
     stderr: str
 
@@ -88,16 +95,18 @@ class Measure:
 
 
 def run_child(cmd: Sequence[str], cwd: Path, timeout: float) -> Child:
-    """Run ``cmd`` to completion; wall time, CPU time and peak RSS of exactly that process."""
+    """Run ``cmd`` to completion; wall time, CPU time (of that process) and peak memory (with its workers)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
+        sampler = PeakMemory(proc.pid).start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             killer.cancel()
+            tree_mb = sampler.stop()
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
@@ -106,6 +115,7 @@ def run_child(cmd: Sequence[str], cwd: Path, timeout: float) -> Child:
         stderr = err.read().decode("utf-8", "replace")
     # ru_maxrss is in KiB on Linux and in bytes on macOS
     peak = usage.ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else usage.ru_maxrss / 1024
+    peak = max(peak, tree_mb)
     if proc.returncode < 0 and seconds >= timeout:
         stderr += f"\n(killed after {timeout:.0f} s)\n"
     return Child(tuple(cmd), proc.returncode, seconds, usage.ru_utime + usage.ru_stime, peak, stdout, stderr)
@@ -262,6 +272,50 @@ def print_table(measures: Sequence[Measure]) -> None:
         )
 
 
+def measure_daemon(site: Path, work: Path, posts: int, runs: int) -> dict[str, Any]:
+    """`syndicate run` on a copy of the site (cache and feeds from the builds above): saves → disk."""
+    import latency
+
+    copy = work / "daemon-site"
+    shutil.copytree(site, copy, ignore=shutil.ignore_patterns("public"))
+    return latency.measure_site(copy, "synthetic", posts, max(runs, 5))
+
+
+def print_goals(
+    posts: int, tags: int, measures: Sequence[Measure], hugo: Measure | None, daemon: dict[str, Any] | None
+) -> None:
+    """The goals of issue #5, measured here, and whether each is met."""
+    by = {m.name: m for m in measures}
+    cold = max(by["cold, --no-cache"].median(), by["cold, fills cache"].median())
+    peaks = [max(c.peak_mb for c in m.runs) for m in measures[1:]]
+    rows = [
+        (
+            "cold build (fresh process, no cache)",
+            f"{cold:.2f} s" + (f" = {cold / hugo.median():.2f}× Hugo" if hugo else ""),
+            f"≤ Hugo ({hugo.median():.2f} s)" if hugo else "≤ Hugo (not installed)",
+            "yes" if hugo and cold <= hugo.median() else "no" if hugo else "?",
+        ),
+        (
+            "rebuild, nothing changed",
+            f"{by['rebuild, no change'].median():.2f} s",
+            "≤ 0.5 s",
+            "yes" if by["rebuild, no change"].median() <= 0.5 else "no",
+        ),
+    ]
+    if daemon is not None:
+        disk = statistics.median(daemon["disk"]) * 1000
+        rows.append(
+            ("one post saved → feeds on disk (daemon)", f"{disk:.0f} ms", "≤ 100 ms", "yes" if disk <= 100 else "no")
+        )
+        peaks.append(daemon["peak_mb"])
+    peak = max(peaks)
+    rows.append(("peak memory, any of the above", f"{peak:.0f} MB", "≤ 500 MB", "yes" if peak <= 500 else "no"))
+    print(f"\nGoals ({posts} posts, {tags} tags, 20 items per feed, full content, RSS + Atom + JSON Feed):")
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for name, measured, goal, met in [("measure", "measured", "goal", "met"), *rows]:
+        print(f"  {name:<{widths[0]}}  {measured:<{widths[1]}}  {goal:<{widths[2]}}  {met}")
+
+
 def profile_cold_build(site: Path, out: Path, top: int) -> None:
     """One cold build under cProfile (not timed); the top functions by cumulative time."""
     import pstats
@@ -288,9 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Benchmark `syndicate build` on a synthetic site (see bench/build.py).",
     )
-    parser.add_argument("--posts", type=int, default=1000, metavar="N", help="posts in the site (default 1000)")
+    parser.add_argument("--posts", type=int, default=10_000, metavar="N", help="posts in the site (default 10000)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each measure (default 3)")
-    parser.add_argument("--tags", type=int, default=200, metavar="T", help="distinct tags (default 200)")
+    parser.add_argument("--tags", type=int, default=500, metavar="T", help="distinct tags (default 500)")
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
     parser.add_argument("--save-site", action="store_true", help="keep the generated site in bench/out/ for reuse")
     parser.add_argument("--no-hugo", action="store_true", help="skip the Hugo comparison")
@@ -312,10 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder and print its path")
     parser.add_argument(
         "--renderer",
-        choices=["markdown", "cmark"],
-        default="markdown",
-        help="the site's [content] renderer (default markdown, Python-Markdown)",
+        choices=["cmark", "markdown"],
+        default="cmark",
+        help="the site's [content] renderer (default cmark; markdown is Python-Markdown)",
     )
+    parser.add_argument("--no-daemon", action="store_true", help="skip the daemon's save → disk measure")
     args = parser.parse_args(argv)
     if args.posts < 1 or args.tags < 1 or args.runs < 1:
         parser.error("--posts, --tags and --runs must be at least 1")
@@ -323,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="syndicate-bench-"))
     try:
         site, origin = prepare_site(work, args.posts, args.tags, args.seed, save=args.save_site)
-        if args.renderer != "markdown":
+        if args.renderer != "cmark":
             config = site / "config" / "syndicate.toml"
             config.write_text(config.read_text() + f'\n[content]\nrenderer = "{args.renderer}"\n')
             origin += f", renderer {args.renderer}"
@@ -336,7 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         measures, feeds = measure_syndicate(site, out, args.posts, args.runs, args.timeout)
+        daemon = None if args.no_daemon else measure_daemon(site, work, args.posts, args.runs)
         hugo = None if args.no_hugo else shutil.which("hugo")
+        yardstick = None
         if hugo is None:
             print_table(measures)
             print(f"\nsyndicate: {feeds} feeds × RSS, Atom and JSON Feed")
@@ -351,6 +408,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("  note: not the same number of feeds, so not quite the same work")
             for m in measures[1:]:
                 print(f"  syndicate/hugo, {m.name + ':':<24} {m.median() / yardstick.median():6.2f}×")
+        if daemon is not None:
+            ms = [v * 1000 for v in daemon["disk"]]
+            hook = [v * 1000 for v in daemon["webhook"]]
+            print(
+                f"\ndaemon (`syndicate run`, {len(ms)} saves): save → feeds on disk median"
+                f" {statistics.median(ms):.0f} ms"
+                f" ({min(ms):.0f}–{max(ms):.0f}); save → webhook received {statistics.median(hook):.0f} ms;"
+                f" peak {daemon['peak_mb']:.0f} MB"
+            )
+        print_goals(args.posts, args.tags, measures, yardstick, daemon)
         if args.profile:
             profile_cold_build(site, out, args.profile)
     except BenchError as e:

@@ -1,5 +1,6 @@
-"""Latency of the daemon: a post file saved → (a) every affected feed updated on disk,
-(b) the webhook received. On the bundled sample site and on a synthetic site.
+"""Latency of the daemon: a post file saved → (a) every affected feed updated on disk (the
+three files of the site feed and of the post's tag), (b) the webhook received. On the
+bundled sample site and on a synthetic site.
 
     python bench/latency.py                       # sample site + 10,000 posts, 5 saves each
     python bench/latency.py --posts 1000 --runs 10
@@ -28,6 +29,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from procmem import PeakMemory  # noqa: E402
 
 from tests.httpd import recorder  # noqa: E402
 from tests.peers.fixtures import new_webhook_secret  # noqa: E402
@@ -48,6 +52,13 @@ def _site(kind: str, posts: int, out: Path) -> Path:
     return site
 
 
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return text.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
 def _watch_log(proc: subprocess.Popen[str], events: list[dict[str, Any]]) -> None:
     assert proc.stderr is not None
     for line in proc.stderr:
@@ -58,7 +69,11 @@ def _watch_log(proc: subprocess.Popen[str], events: list[dict[str, Any]]) -> Non
 
 
 def measure(kind: str, posts: int, runs: int, tmp: Path) -> dict[str, Any]:
-    site = _site(kind, posts, tmp)
+    return measure_site(_site(kind, posts, tmp), kind, posts or 4, runs)
+
+
+def measure_site(site: Path, label: str, posts: int, runs: int) -> dict[str, Any]:
+    """Start `syndicate run` on ``site`` (changed: a webhook target is added), save ``runs`` posts."""
     secret = new_webhook_secret()
     with recorder() as hook:
         arrivals: dict[str, float] = {}
@@ -77,6 +92,7 @@ def measure(kind: str, posts: int, runs: int, tmp: Path) -> dict[str, Any]:
         env = {**os.environ, "BENCH_SECRET": secret}
         cmd = [sys.executable, "-m", "syndicate", "run", "--site", str(site), "--port", "0", "--log-format", "json"]
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
+        memory = PeakMemory(proc.pid, every=0.05).start()
         events: list[dict[str, Any]] = []
         threading.Thread(target=_watch_log, args=(proc, events), daemon=True).start()
         started = time.monotonic()
@@ -85,7 +101,9 @@ def measure(kind: str, posts: int, runs: int, tmp: Path) -> dict[str, Any]:
                 raise SystemExit(f"the daemon did not start: {events[-5:]}")
             time.sleep(0.05)
         startup = time.monotonic() - started
-        feed = site / "public" / "feed.xml"
+        public = site / "public"
+        names = ("feed.xml", "atom.xml", "feed.json")  # the defaults; the probe is in the site's and its tag's
+        affected = [public / name for name in names] + [public / "tags" / "bench" / name for name in names]
         disk: list[float] = []
         webhook: list[float] = []
         for n in range(runs):
@@ -98,12 +116,8 @@ def measure(kind: str, posts: int, runs: int, tmp: Path) -> dict[str, Any]:
             post.write_text(text)
             t_disk = t_hook = None
             while time.monotonic() - t0 < 60 and (t_disk is None or t_hook is None):
-                if t_disk is None:
-                    try:
-                        if title.encode() in feed.read_bytes():
-                            t_disk = time.monotonic()
-                    except OSError:
-                        pass
+                if t_disk is None and all(_holds(path, title) for path in affected):
+                    t_disk = time.monotonic()
                 if t_hook is None and len(hook.requests) > before:
                     t_hook = arrivals.get(str(before + 1), time.monotonic())
                 time.sleep(0.001)
@@ -113,9 +127,10 @@ def measure(kind: str, posts: int, runs: int, tmp: Path) -> dict[str, Any]:
             webhook.append(t_hook - t0)
         proc.terminate()
         proc.wait(timeout=120)
+        peak = memory.stop()
         if proc.stderr is not None:
             proc.stderr.close()
-    return {"site": kind, "posts": posts or 4, "startup_s": startup, "disk": disk, "webhook": webhook}
+    return {"site": label, "posts": posts, "startup_s": startup, "disk": disk, "webhook": webhook, "peak_mb": peak}
 
 
 def main() -> int:
@@ -137,6 +152,7 @@ def main() -> int:
                 f" {min(values):>7.0f} {max(values):>7.0f}"
             )
         print(f"{row['site']:<10} {row['posts']:>6} {'daemon start (first build)':<28} {row['startup_s'] * 1000:>9.0f}")
+        print(f"{row['site']:<10} {row['posts']:>6} {'daemon peak memory, MB':<28} {row['peak_mb']:>9.0f}")
     return 0
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import stat
 import sys
 import threading
 import time
@@ -21,10 +22,10 @@ from . import __version__
 from .cache import Entry, PostCache, stat_signature
 from .config import load_settings
 from .errors import ContentError
-from .feeds import plan_feeds, settle_conflicts
+from .feeds import IncrementalPlan, plan_feeds, settle_conflicts
 from .markup import render_body
 from .model import Feed, Post, Problem, Settings
-from .output import remove_stale, write_all
+from .output import make_folders, remove_stale, replace_file, write_all
 from .posts import is_post_file, parse_post, post_body
 from .render import Memo, render_feed
 from .render.pages import render_index, render_opml
@@ -167,7 +168,10 @@ _FORKED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None  # what forked
 def _run_range(bounds: tuple[int, int]) -> list[Any]:
     assert _FORKED is not None
     fn, jobs = _FORKED
-    return [fn(jobs[i]) for i in range(*bounds)]
+    out = [fn(jobs[i]) for i in range(*bounds)]
+    while _to_write:  # a range is done when its files are on disk (in batches: a worker that
+        replace_file(*_to_write.pop())  # writes while it renders renders slower)
+    return out
 
 
 class Workers:
@@ -254,7 +258,83 @@ def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
             found.append(Scanned(prefix + rel, entry.path, stat_signature(entry.stat())))
         except OSError as e:
             found.append(Scanned(prefix + rel, entry.path, "", f"cannot read: {e.strerror}"))
+    found.sort(key=lambda f: f.source)
     return found
+
+
+class ContentWatch:
+    """A long-running process's view of the content folder: the last scan, patched with the
+    paths the file watcher reported, so a saved post costs one stat, not one per post.
+
+    Anything it cannot patch with certainty (a folder created, moved or deleted; a
+    different content folder; an event queue overflow) makes the next scan a full one, as
+    does :meth:`rescan_all` (the daemon's periodic safety net).
+    """
+
+    def __init__(self) -> None:
+        self._mx = threading.Lock()
+        self._files: dict[str, Scanned] | None = None
+        self._where: Path | None = None
+        self._paths: set[str] = set()
+        self._full = True
+        self.last_full = True  # the last scan looked at every file
+
+    def note(self, path: str, is_directory: bool = False) -> None:
+        with self._mx:
+            if is_directory:
+                self._full = True
+            else:
+                self._paths.add(path)
+
+    def rescan_all(self) -> None:
+        with self._mx:
+            self._full = True
+
+    def scan(self, site_dir: Path, settings: Settings) -> list[Scanned]:
+        where = site_dir / settings.content.dir
+        with self._mx:
+            paths, self._paths = self._paths, set()
+            full, self._full = self._full or self._files is None or where != self._where, False
+        self.last_full = full
+        if full:
+            self._files = {f.source: f for f in scan(site_dir, settings)}
+            self._where = where
+        else:
+            assert self._files is not None
+            prefix = settings.content.dir.strip("/") + "/"
+            for path in paths:
+                if not self._patch(where, prefix, path):
+                    self._files = {f.source: f for f in scan(site_dir, settings)}
+                    self.last_full = True
+                    break
+        return [self._files[k] for k in sorted(self._files)]
+
+    def _patch(self, where: Path, prefix: str, path: str) -> bool:
+        """Apply one reported path; False when only a full scan can tell what happened."""
+        assert self._files is not None
+        try:
+            rel = Path(path).relative_to(where).as_posix()
+        except ValueError:
+            return True  # not in the content folder (the config): nothing to patch
+        if any(part.startswith(".") for part in rel.split("/")):
+            return True  # hidden: never a post
+        source = prefix + rel
+        if not is_post_file(rel.rsplit("/", 1)[-1]):
+            # not a post's name: a folder, if posts live under it (moved or deleted) or it is one now
+            return not (os.path.isdir(path) or any(s.startswith(source + "/") for s in self._files))
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._files.pop(source, None)
+            return True
+        except OSError as e:
+            self._files[source] = Scanned(source, path, "", f"cannot read: {e.strerror}")
+            return True
+        if stat.S_ISREG(st.st_mode):
+            self._files[source] = Scanned(source, path, stat_signature(st))
+        else:
+            self._files.pop(source, None)
+        return True
 
 
 def load_posts(
@@ -281,7 +361,7 @@ def load_posts(
             entries.append((f.source, Entry("", key, None, [])))
             continue
         hit = cache.get(f.source, f.signature, key)
-        if hit is not None and hit.post is not None:
+        if hit is not None and hit.post is not None and hit.post.content.needs_recipe:
             hit.post.content.set_recipe(file_recipe(f.source, f.path, hit.post.url, settings))
         if hit is None:
             jobs.append((f.source, f.path, settings))
@@ -323,15 +403,35 @@ class Prepared:
     on_disk: frozenset[str] = frozenset()  # outputs just read back from the output folder
     inputs: str = ""  # see inputs_key
     now: datetime | None = None
+    memo: RenderMemo | None = None
+    trust_kept: bool = False  # files the memo kept are as last written (a daemon cycle after a file event)
+    streamed: dict[str, tuple[int, str, bool]] = field(default_factory=dict)  # written by workers (see render)
     _changed: list[str] | None = None
+    _compared: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        """Every output file of this build, held here or already written by workers."""
+        return sorted(self.outputs.keys() | self.streamed.keys())
 
     def changed(self) -> list[str]:
-        """Output files whose bytes differ from what is on disk (compared once, then remembered)."""
+        """Output files whose bytes differ from what is on disk (compared once, then remembered).
+
+        Files just read back are not compared; nor are those the memo kept in memory whose
+        stat is still what it was after the last write (a long-running process).
+        """
         if self._changed is None:
-            self._changed = []
+            self._changed = [rel for rel, (_, _, wrote) in sorted(self.streamed.items()) if wrote]
+            memo = self.memo
             for rel, data in sorted(self.outputs.items()):
                 if rel in self.on_disk:
                     continue
+                if memo is not None and rel in memo.kept:
+                    if self.trust_kept and rel in memo.stats:
+                        continue
+                    if memo.stats.get(rel) == _stat(self.out / rel) is not None:
+                        continue
+                self._compared.append(rel)
                 try:
                     if (self.out / rel).read_bytes() == data:
                         continue
@@ -339,6 +439,12 @@ class Prepared:
                     pass
                 self._changed.append(rel)
         return self._changed
+
+    def digest(self, rel: str) -> str:
+        """A short hash of one output file (for WebSub: one ping per feed version)."""
+        if rel in self.streamed:
+            return self.streamed[rel][1]
+        return self.memo.digest(rel, self.outputs[rel]) if self.memo is not None else digest(self.outputs[rel])
 
     def feed_url(self, rel: str) -> str:
         return self.report.settings.feeds_url + "/".join(url_segment(seg) for seg in rel.split("/"))
@@ -361,8 +467,28 @@ class RenderMemo:
 
     def __init__(self) -> None:
         self._feeds: dict[str, tuple[str, dict[str, bytes]]] = {}
+        self._out: Path | None = None
+        self._planned: dict[str, Feed] = {}  # the feed objects of the last call
+        self._pages: tuple[Any, bytes, bytes] | None = None
         self.from_disk: set[str] = set()  # outputs of the last render that were read back, not rendered
+        self.kept: set[str] = set()  # outputs of the last render kept in memory from the one before
+        self.stats: dict[str, list[int] | None] = {}  # output file → its stat when last written or checked
+        self._digests: dict[str, tuple[bytes, str]] = {}
         self.rendered = 0  # feeds rendered by the last call
+        self.feeds_changed = True  # the last call's feeds are not those of the one before
+        self.streamed: dict[str, tuple[int, str, bool]] = {}  # rel → size, digest, written: by workers
+        self._streamed_keys: set[str] = set()
+
+    def digest(self, rel: str, data: bytes) -> str:
+        known = self._digests.get(rel)
+        if known is None or known[0] is not data:
+            known = self._digests[rel] = (data, digest(data))
+        return known[1]
+
+    def checked(self, out: Path, rels: Iterable[str]) -> None:
+        """These files are now on disk as rendered: remember their stats."""
+        for rel in rels:
+            self.stats[rel] = _stat(out / rel)
 
     def render(
         self,
@@ -371,19 +497,31 @@ class RenderMemo:
         cache: PostCache | None = None,
         out_dir: Path | None = None,
         workers: Workers | None = None,
+        write_to: Path | None = None,
     ) -> dict[str, bytes]:
+        """Every output file's bytes. With ``write_to``, feeds rendered by forked workers are
+        written there by the workers themselves and are not returned: see :attr:`streamed`."""
         base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
         out: dict[str, bytes] = {}
         self.from_disk = set()
+        self.kept = set()
+        self.streamed = {}
+        if out_dir != self._out:
+            self._feeds, self.stats, self._out, self._planned = {}, {}, out_dir, {}
         todo: list[tuple[Feed, str]] = []
         done: dict[str, tuple[str, dict[str, bytes]]] = {}
         for feed in feeds:
+            hit = self._feeds.get(feed.key)
+            if hit is not None and self._planned.get(feed.key) is feed:  # the planner kept it: unchanged
+                done[feed.key] = hit
+                self.kept.update(hit[1])
+                continue
             posts = tuple((p.id, p.revision) for p in feed.posts)
             key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
             fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
-            hit = self._feeds.get(feed.key)
             if hit is not None and hit[0] == fingerprint:
                 done[feed.key] = hit
+                self.kept.update(hit[1])
                 continue
             stored = cache.feed_prints.get(f"{out_dir}\x1f{feed.key}", "") if cache is not None else ""
             if out_dir is not None and stored.split(" ")[0] == fingerprint:
@@ -394,25 +532,45 @@ class RenderMemo:
                     continue
             todo.append((feed, fingerprint))
         workers = workers or Workers()
-        if workers.forks and workers.worth_it(len(todo)):
-            # Forked workers inherit the posts and make the HTML of the posts in their feeds
-            # (a post in feeds of two workers is made twice: cheaper than sending HTML around).
-            rendered = workers.map(_render_forked, [(feed, settings) for feed, _ in todo])
+        rendered: list[dict[str, bytes] | None]
+        if workers.forks and workers.worth_it(len(todo)) and write_to is not None:
+            # Forked workers inherit the posts, make the HTML of the posts in their feeds (a
+            # post in feeds of two workers is made twice: cheaper than sending HTML around),
+            # and write the files they render: 200 MB of feeds never cross a pipe or sit in
+            # this process's memory.
+            for files in workers.map(_render_and_write, [(feed, settings, write_to) for feed, _ in todo]):
+                self.streamed.update(files)
+            rendered = [None] * len(todo)
+        elif workers.forks and workers.worth_it(len(todo)):
+            rendered = list(workers.map(_render_forked, [(feed, settings) for feed, _ in todo]))
         else:
             make_contents((p for feed, _ in todo for p in feed.posts), workers)
             entries: Memo = {}
             rendered = [render_feed(feed, settings, entries) for feed, _ in todo]
+        prints: dict[str, str] = {}
         for (feed, fingerprint), files in zip(todo, rendered, strict=True):
-            done[feed.key] = (fingerprint, files)
+            if files is None:
+                prints[feed.key] = fingerprint
+            else:
+                done[feed.key] = (fingerprint, files)
         for feed in feeds:
-            if cache is not None and out_dir is not None:
+            if feed.key in prints:
+                fingerprint, rels = prints[feed.key], sorted(feed.links.paths.values())
+                sizes = " ".join(str(self.streamed[rel][0]) for rel in rels)
+            else:
                 fingerprint, files = done[feed.key]
                 sizes = " ".join(str(len(files[rel])) for rel in sorted(files))
+                out.update(files)
+            if cache is not None and out_dir is not None:
                 cache.put_feed_print(f"{out_dir}\x1f{feed.key}", f"{fingerprint} {sizes}")
-            out.update(done[feed.key][1])
+        self.feeds_changed = (done.keys() | prints.keys()) != self._feeds.keys() | self._streamed_keys
+        self._streamed_keys = set(prints)
         self._feeds = done
-        out["index.html"] = render_index(feeds, settings)
-        out["feeds.opml"] = render_opml(feeds, settings)
+        self._planned = {feed.key: feed for feed in feeds}
+        pages_key = (base, tuple((f.key, f.title, f.tag, len(f.posts)) for f in feeds))
+        if self._pages is None or self._pages[0] != pages_key:
+            self._pages = (pages_key, render_index(feeds, settings), render_opml(feeds, settings))
+        out["index.html"], out["feeds.opml"] = self._pages[1], self._pages[2]
         self.rendered = len(todo)
         return out
 
@@ -422,6 +580,27 @@ _entries: Memo = {}  # in a forked worker: the entries made so far, shared by th
 
 def _render_forked(job: tuple[Feed, Settings]) -> dict[str, bytes]:
     return render_feed(job[0], job[1], _entries)
+
+
+_to_write: list[tuple[Path, bytes]] = []  # in a forked worker: files rendered, written when its range ends
+
+
+def _render_and_write(job: tuple[Feed, Settings, Path]) -> dict[str, tuple[int, str, bool]]:
+    """In a forked worker: render one feed and bring its files up to date on disk."""
+    feed, settings, out = job
+    files = render_feed(feed, settings, _entries)
+    changed = {rel: data for rel, data in files.items() if not _same_on_disk(out / rel, data)}
+    if changed:
+        paths = make_folders(out, changed)
+        _to_write.extend((paths[rel], data) for rel, data in changed.items())
+    return {rel: (len(data), digest(data), rel in changed) for rel, data in files.items()}
+
+
+def _same_on_disk(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _read_back(out_dir: Path, paths: list[str], sizes: list[str]) -> dict[str, bytes] | None:
@@ -449,12 +628,17 @@ def prepare(
     progress: Progress | None = None,
     cache: PostCache | None = None,
     memo: RenderMemo | None = None,
+    watch: ContentWatch | None = None,
+    planner: IncrementalPlan | None = None,
+    write: bool = False,
 ) -> Prepared:
     """Parse the site and render every output file, writing nothing.
 
     ``now`` decides which posts are live; nothing else reads the clock. Raises
     ConfigError; content problems are reported, never raised. A long-running caller
-    passes its own ``cache`` and ``memo`` so that nothing unchanged is redone.
+    passes its own ``cache`` and ``memo`` so that nothing unchanged is redone. With
+    ``write``, the caller will write the outputs next (:func:`write_outputs`): the feeds
+    that forked workers render are then written by them at once (OutputError).
     """
     started = time.perf_counter()
     settings = load_settings(site_dir)
@@ -464,29 +648,44 @@ def prepare(
     workers = Workers()
     try:
         trace("settings and cache loaded")
-        files = scan(site_dir, settings)
+        files = watch.scan(site_dir, settings) if watch is not None else scan(site_dir, settings)
         out = out_dir if out_dir is not None else site_dir / "public"
         inputs = inputs_key(settings, files, out)
         report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress, workers, files)
         trace(f"posts loaded ({report.parsed} parsed)")
-        report.feeds = plan_feeds(report.posts, settings, now)
+        report.feeds = planner.plan(report.posts, settings, now) if planner else plan_feeds(report.posts, settings, now)
         trace("feeds planned")
         memo = memo or RenderMemo()  # fingerprints in the cache let a fresh process skip unchanged feeds
-        outputs = memo.render(report.feeds, settings, cache if cache.path is not None else None, out.resolve(), workers)
+        outputs = memo.render(
+            report.feeds,
+            settings,
+            cache if cache.path is not None else None,
+            out.resolve(),
+            workers,
+            write_to=out if write else None,
+        )
         trace(f"feeds rendered ({memo.rendered} of {len(report.feeds)})")
     finally:
         workers.close()
-    report.files = len(outputs)
-    return Prepared(report, outputs, out, cache, started, frozenset(memo.from_disk), inputs, now)
+    report.files = len(outputs) + len(memo.streamed)
+    trust = watch is not None and not watch.last_full
+    prepared = Prepared(report, outputs, out, cache, started, frozenset(memo.from_disk), inputs, now, memo, trust)
+    prepared.streamed = dict(memo.streamed)
+    return prepared
 
 
 def write_outputs(prepared: Prepared) -> BuildReport:
     """Bring the output folder up to date and save the cache. Raises OutputError."""
     report, settings = prepared.report, prepared.report.settings
-    report.written.extend(write_all(prepared.out, {rel: prepared.outputs[rel] for rel in prepared.changed()}))
+    streamed = [rel for rel in prepared.changed() if rel in prepared.streamed]  # written already
+    held = {rel: prepared.outputs[rel] for rel in prepared.changed() if rel not in prepared.streamed}
+    report.written.extend(sorted([*streamed, *write_all(prepared.out, held)]))
     trace(f"{len(report.written)} files written")
+    if prepared.memo is not None:
+        prepared.memo.checked(prepared.out, prepared._compared)
     names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)
-    report.removed = remove_stale(prepared.out, settings.feeds.tags_dir, names, set(prepared.outputs))
+    if not (prepared.trust_kept and prepared.memo is not None and not prepared.memo.feeds_changed):
+        report.removed = remove_stale(prepared.out, settings.feeds.tags_dir, names, set(prepared.files))
     if prepared.cache.path is not None and prepared.now is not None and prepared.inputs:
         manifest = _manifest(prepared, prepared.now)
         prepared.cache.put_meta(_manifest_key(prepared.out), json.dumps(manifest, ensure_ascii=False))
@@ -530,6 +729,15 @@ def _subfolders(folder: Path) -> list[str]:
         return []
 
 
+def _known_stat(prepared: Prepared, rel: str) -> list[int] | None:
+    memo = prepared.memo
+    if memo is None:
+        return _stat(prepared.out / rel)
+    if rel not in memo.stats:
+        memo.checked(prepared.out, [rel])
+    return memo.stats[rel]
+
+
 def _manifest(prepared: Prepared, now: datetime) -> dict[str, Any]:
     """What a later build needs to tell, from stats alone, that it would change nothing."""
     report, out = prepared.report, prepared.out
@@ -539,7 +747,7 @@ def _manifest(prepared: Prepared, now: datetime) -> dict[str, Any]:
         "inputs": prepared.inputs,
         "from": max(live).isoformat() if live else None,  # before this, a live post would be in the future
         "until": tally.scheduled[0][0].isoformat() if tally.scheduled else None,  # then a post goes live
-        "outputs": {rel: _stat(out / rel) for rel in sorted(prepared.outputs)},
+        "outputs": {rel: _known_stat(prepared, rel) for rel in prepared.files},
         "tags": _subfolders(out / report.settings.feeds.tags_dir),
         "problems": [[p.path, p.message, p.line, p.severity] for p in report.problems],
         "tally": {
@@ -614,5 +822,5 @@ def build(
             trace("nothing changed since the last build")
             report.seconds = time.perf_counter() - started
             return report
-    prepared = prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress)
+    prepared = prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress, write=write)
     return write_outputs(prepared) if write else finish(prepared)

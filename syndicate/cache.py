@@ -29,10 +29,6 @@ def stat_signature(st: os.stat_result) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
-def _not_loaded() -> tuple[str, str]:
-    raise RuntimeError("a cached post's content was read before its file was named (set_recipe)")
-
-
 def post_to_json(post: Post) -> str:
     data = {f.name: getattr(post, f.name) for f in fields(post) if f.name != "content"}
     data["image"] = asdict(post.image) if post.image else None
@@ -50,7 +46,7 @@ def post_from_json(text: str) -> Post:
     data["tags"] = tuple(data["tags"])
     data["syndicate"] = tuple(data["syndicate"]) if data["syndicate"] is not None else None
     data["image"] = Image(**data["image"]) if data["image"] else None
-    data["content"] = Content(_not_loaded, summary=data.pop("summary"))
+    data["content"] = Content(summary=data.pop("summary"))
     return Post(**data)
 
 

@@ -36,10 +36,11 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from .app import STATE_DIR, RenderMemo
+from .app import STATE_DIR, ContentWatch, RenderMemo
 from .cache import PostCache
 from .config import CONFIG_PATH, load_settings
 from .errors import ConfigError, OutputError, SyndicateError
+from .feeds import IncrementalPlan
 from .log import EventLog
 from .model import Problem, Settings
 from .publish import PublishReport, Secrets, publish, state_path
@@ -50,18 +51,32 @@ RETRY_FLOOR = timedelta(seconds=60)  # a retry that is due but cannot run is not
 SAFETY_NET = timedelta(minutes=10)  # a full cycle even if no event came (lost inotify events)
 
 
+# A file closed after writing, or renamed into place, is complete: act at once (a few ms to
+# gather the other events of the same save). Other events wait for quiet (debounce).
+COMPLETE = ("closed", "moved", "deleted")
+GATHER = 0.005
+FULL_SCAN = ("start", "periodic", "config reloaded")  # causes that look at every post file again
+
+
 class _Changes(FileSystemEventHandler):
-    def __init__(self, on_change: Callable[[str], None]) -> None:
+    def __init__(self, watch: ContentWatch, on_change: Callable[[bool], None]) -> None:
+        self.watch = watch
         self.on_change = on_change
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
-        path = str(event.src_path)
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith(".") or name.endswith(("~", ".swp", ".tmp")):
-            return  # editor temp files and our own atomic-write temporaries
-        self.on_change(path)
+        if event.is_directory and event.event_type == "modified":
+            return  # a folder's entries changed: the events of the files themselves say which
+        paths = [str(event.src_path)]
+        if event.event_type == "moved":
+            paths.append(str(event.dest_path))
+        for path in paths:
+            self.watch.note(path, event.is_directory)
+        names = [p.rsplit("/", 1)[-1] for p in paths]
+        if all(n.startswith(".") or n.endswith(("~", ".swp", ".tmp")) for n in names):
+            return  # editor temp files and our own atomic-write temporaries (noted, but no cycle)
+        self.on_change(event.event_type in COMPLETE)
 
 
 class Daemon:
@@ -95,6 +110,8 @@ class Daemon:
         self._mx = threading.Lock()
         self._timer: threading.Timer | None = None
         self.memo = RenderMemo()
+        self.watch = ContentWatch()
+        self.planner = IncrementalPlan()
         self.cache = PostCache(site_dir / STATE_DIR / "cache.db")
         self._problems: set[Problem] = set()
         self._setup_errors: set[str] = set()
@@ -104,15 +121,18 @@ class Daemon:
     # -- triggers -------------------------------------------------------------------------
 
     def request(self, reason: str) -> None:
+        if reason in FULL_SCAN:
+            self.watch.rescan_all()
         with self._mx:
             self._reasons.add(reason)
         self._wake.set()
 
-    def _changed(self, path: str) -> None:
+    def _changed(self, complete: bool) -> None:
         with self._mx:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = threading.Timer(self.debounce, self.request, args=("file changed",))
+            wait = min(GATHER, self.debounce) if complete else self.debounce
+            self._timer = threading.Timer(wait, self.request, args=("file changed",))
             self._timer.daemon = True
             self._timer.start()
 
@@ -143,6 +163,8 @@ class Daemon:
                 cache=self.cache,
                 memo=self.memo,
                 secrets=self.secrets,
+                watch=self.watch,
+                planner=self.planner,
             )
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
@@ -212,7 +234,7 @@ class Daemon:
     # -- lifetime ------------------------------------------------------------------------
 
     def _observer(self, settings: Settings) -> BaseObserver:
-        handler = _Changes(self._changed)
+        handler = _Changes(self.watch, self._changed)
         folders = [self.site_dir / settings.content.dir, self.site_dir / CONFIG_PATH.parent]
         if not self.poll:
             try:

@@ -150,9 +150,7 @@ class Content:
     def __init__(
         self, make: Callable[[], tuple[str, str]] | None = None, *, html: str | None = None, summary: str | None = None
     ) -> None:
-        if make is None and html is None:
-            raise ValueError("Content needs its HTML or a way to make it")
-        self._make = make
+        self._make = make  # None and no HTML: known from the cache, its file not named yet (set_recipe)
         self._html = html
         self._summary = summary
         self._given = summary is not None
@@ -180,8 +178,13 @@ class Content:
         return self._summary if self._given else None
 
     def recipe(self) -> Callable[[], tuple[str, str]]:
-        assert self._make is not None
+        if self._make is None:
+            raise RuntimeError("a cached post's content was read before its file was named (set_recipe)")
         return self._make
+
+    @property
+    def needs_recipe(self) -> bool:
+        return self._html is None and self._make is None
 
     def set_recipe(self, make: Callable[[], tuple[str, str]]) -> None:
         if self._html is None:

@@ -48,7 +48,8 @@ def _ensure_folder(root: Path, folder: str) -> None:
     safe_join(root, probe)  # and still not after
 
 
-def _replace(path: Path, data: bytes) -> bool:
+def replace_file(path: Path, data: bytes) -> bool:
+    """Atomically give ``path`` (checked by :func:`make_folders`) the bytes ``data``, unless it has them."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
@@ -87,18 +88,28 @@ def write_all(root: Path, files: dict[str, bytes]) -> list[str]:
     Every path is checked before anything is written; each folder is checked and made once;
     the files are written by a few threads at a time.
     """
-    paths = {rel: _checked(root, rel) for rel in files}
     rels = sorted(files)
-    folders = sorted({rel.rpartition("/")[0] for rel in files}, key=lambda f: (f.count("/"), f))
     if len(rels) <= 2:
-        for folder in folders:
-            _ensure_folder(root, folder)
-        return [rel for rel in rels if _replace(paths[rel], files[rel])]
+        paths = make_folders(root, rels)
+        return [rel for rel in rels if replace_file(paths[rel], files[rel])]
     with ThreadPoolExecutor(max_workers=min(16, len(rels))) as pool:
-        for depth in sorted({f.count("/") for f in folders}):  # parents before their children
-            list(pool.map(lambda f: _ensure_folder(root, f), [f for f in folders if f.count("/") == depth]))
-        done = list(pool.map(lambda rel: _replace(paths[rel], files[rel]), rels))
+        paths = make_folders(root, rels, pool)
+        done = list(pool.map(lambda rel: replace_file(paths[rel], files[rel]), rels))
     return [rel for rel, wrote in zip(rels, done, strict=True) if wrote]
+
+
+def make_folders(root: Path, rels: Iterable[str], pool: ThreadPoolExecutor | None = None) -> dict[str, Path]:
+    """Check every path (UnsafePathError) and make the folders they need; rel → path."""
+    paths = {rel: _checked(root, rel) for rel in rels}
+    folders = sorted({rel.rpartition("/")[0] for rel in paths}, key=lambda f: (f.count("/"), f))
+    for depth in sorted({f.count("/") for f in folders}):  # parents before their children
+        level = [f for f in folders if f.count("/") == depth]
+        if pool is None or len(level) < 2:
+            for folder in level:
+                _ensure_folder(root, folder)
+        else:
+            list(pool.map(lambda f: _ensure_folder(root, f), level))
+    return paths
 
 
 def remove_stale(root: Path, folder: str, names: Iterable[str], keep: set[str]) -> list[str]:

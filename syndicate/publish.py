@@ -32,6 +32,7 @@ from .cache import PostCache
 from .channels.base import Channel, DeliveryFailed, ImageSource, Payload
 from .config import load_settings
 from .errors import ConfigError
+from .feeds import IncrementalPlan
 from .model import Post, Settings, TargetSettings
 from .planning import (
     DEAD,
@@ -190,6 +191,8 @@ def publish(
     should_stop: Callable[[], bool] = lambda: False,
     cache: PostCache | None = None,
     memo: app.RenderMemo | None = None,
+    watch: app.ContentWatch | None = None,
+    planner: IncrementalPlan | None = None,
 ) -> PublishReport:
     """Build the feeds, then deliver what is due. ``--dry-run`` writes and sends nothing.
 
@@ -206,8 +209,22 @@ def publish(
         raise ConfigError(f"no target called {target!r}; targets: {names}")
     state = state_path(site_dir, settings)
     with lock(state.with_name("lock")) if take_lock and not dry_run else nullcontext():
-        prepared = app.prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, cache=cache, memo=memo)
-        report = PublishReport(prepared.report)
+        prepared = app.prepare(
+            site_dir,
+            now,
+            out_dir=out_dir,
+            use_cache=use_cache,
+            cache=cache,
+            memo=memo,
+            watch=watch,
+            planner=planner,
+            write=not dry_run,
+        )
+        changed = prepared.changed()
+        # 1. the feeds first: readers see a post as soon as possible. Safe before the ledger:
+        # what to deliver is planned from the ledger and the posts, never from what was written.
+        build = prepared.report if dry_run else app.write_outputs(prepared)
+        report = PublishReport(build)
         live = {p.id: p for p in prepared.report.live(now)}
         post_id = _resolve_post(post, prepared.report.posts) if post else None
 
@@ -217,6 +234,16 @@ def publish(
             known = store.known_posts()
             rows = store.deliveries() if dry_run else store.delivery_keys()
             unreadable = {p.path for p in prepared.report.rejected}
+            # The ledger keeps a snapshot of each new or edited post: make their HTML on every
+            # core when there are many (a first run on a big site), not one by one.
+            fresh = [
+                p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision
+            ]
+            workers = app.Workers()
+            try:
+                app.make_contents(fresh, workers)
+            finally:
+                workers.close()
             plan = plan_posts(
                 now=now,
                 live=list(live.values()),
@@ -229,13 +256,8 @@ def publish(
                 backfill=backfill,
                 since=since,
             )
-            changed = prepared.changed()
             digests = (
-                {
-                    prepared.feed_url(rel): app.digest(data)
-                    for rel, data in prepared.outputs.items()
-                    if prepared.is_feed(rel)
-                }
+                {prepared.feed_url(rel): prepared.digest(rel) for rel in prepared.files if prepared.is_feed(rel)}
                 if settings.hubs
                 else {}
             )
@@ -280,9 +302,7 @@ def publish(
                 store.set_state([delivery_id], SKIPPED, why, now)
             store.set_state(plan.promote, "pending", None, now)
             store.save_posts(plan.posts)
-            # 3. the feeds
-            report.build = app.write_outputs(prepared)
-            # 4. deliver
+            # 3. deliver
             disabled = {name for name, reason in store.known_targets().items() if reason}
             session = requests.Session()
             session.headers["User-Agent"] = "syndicate"

@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import quote
 
 SYMBOLS = {
@@ -41,11 +42,13 @@ def _h(text: str, n: int = 6) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
 
+@lru_cache(maxsize=1 << 16)
 def tag_key(tag: str) -> str:
     """How tags compare: "AI", "ai" and " Ai " are one tag."""
     return " ".join(unicodedata.normalize("NFKC", tag).casefold().split())
 
 
+@lru_cache(maxsize=1 << 16)
 def tag_slug(tag: str) -> str:
     """The readable slug of one tag (collisions are settled by :func:`assign_tag_slugs`)."""
     text = tag_key(tag)
@@ -132,6 +135,7 @@ def slug_problem(slug: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def url_segment(text: str) -> str:
     """Percent-encode one path segment (UTF-8), leaving RFC 3986 unreserved characters."""
     return quote(text, safe="-._~")

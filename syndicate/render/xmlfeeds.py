@@ -19,6 +19,7 @@ from typing import Any
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
 from lxml import etree
 
 from ..model import MIME_TYPES, Feed, Post, Settings
@@ -26,6 +27,7 @@ from ..model import MIME_TYPES, Feed, Post, Settings
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR = "syndicate"
 GENERATOR_URI = "https://github.com/syndicate-feeds/syndicate"
@@ -119,12 +121,8 @@ def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
 Memo = dict[tuple[str, str, str], Any]  # (format, post id, revision) → what one post renders to
 
 
-def _entry(fmt: str, post: Post, settings: Settings, memo: Memo) -> Any:
-    """The feedgen entry of one post, made once per build and shared by every feed it is in."""
-    key = (fmt, post.id, post.revision)
-    fe = memo.get(key)
-    if fe is not None:
-        return fe
+def _entry(fmt: str, post: Post, settings: Settings) -> Any:
+    """The feedgen entry of one post."""
     fe = FeedEntry()
     fe.register_extension("syndicate", _ExtraEntry, atom=fmt == "atom", rss=fmt == "rss")
     fe.syndicate.post = post
@@ -150,8 +148,46 @@ def _entry(fmt: str, post: Post, settings: Settings, memo: Memo) -> Any:
         if post.summary:
             fe.summary(post.summary, type="text")
         fe.content(post.content_html or post.summary or post.title, type="html")
-    memo[key] = fe
     return fe
+
+
+RSS_NAMESPACES = {"dc": DC_NS, "media": MEDIA_NS, "atom": ATOM_NS, "content": CONTENT_NS}  # as feedgen's <rss>
+
+
+def _item_xml(fmt: str, post: Post, settings: Settings, memo: Memo) -> str:
+    """One post's <item> or <entry>, serialized as it appears inside a feed: made once per
+    post and build, then shared by every feed the post is in (most posts are in several).
+
+    feedgen builds the element; lxml serializes it inside a scratch document with the same
+    root and namespaces as a real feed, so the indentation and the namespace prefixes are
+    exactly those of the feed it is spliced into.
+    """
+    key = (fmt, post.id, post.revision)
+    text = memo.get(key)
+    if text is None:
+        fe = _entry(fmt, post, settings)
+        if fmt == "rss":
+            root = etree.Element("rss", nsmap=RSS_NAMESPACES)
+            etree.SubElement(root, "channel").append(fe.rss_entry())
+            whole = etree.tostring(root, pretty_print=True, encoding="unicode")
+            text = whole[whole.index("    <item>") : whole.rindex("  </channel>")]
+        else:
+            root = xml_elem("feed", xmlns=ATOM_NS)
+            root.append(fe.atom_entry())
+            whole = etree.tostring(root, pretty_print=True, encoding="unicode")
+            text = whole[whole.index("  <entry") : whole.rindex("</feed>")]
+        if "xmlns" in text.split(">", 1)[0]:
+            raise AssertionError(f"an entry of {post.source} declares a namespace of its own")
+        memo[key] = text
+    return str(text)
+
+
+def _splice(document: bytes, before: bytes, items: list[str]) -> bytes:
+    """Insert the entries' XML before the last ``before`` (the closing tag of the feed)."""
+    if not items:
+        return document
+    at = document.rindex(before)
+    return document[:at] + "".join(items).encode("utf-8") + document[at:]
 
 
 def render_rss(feed: Feed, settings: Settings, memo: Memo | None = None) -> bytes:
@@ -160,10 +196,8 @@ def render_rss(feed: Feed, settings: Settings, memo: Memo | None = None) -> byte
     # Order matters: the first rel=self becomes atom:link, the last link becomes <link>.
     fg.link(href=feed.links.urls["rss"], rel="self", type=MIME_TYPES["rss"])
     fg.link(href=feed.home_url, rel="alternate")
-    for post in feed.posts:
-        fg.add_entry(_entry("rss", post, settings, memo), order="append")
-    out: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return out
+    channel: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return _splice(channel, b"  </channel>\n", [_item_xml("rss", p, settings, memo) for p in feed.posts])
 
 
 def render_atom(feed: Feed, settings: Settings, memo: Memo | None = None) -> bytes:
@@ -176,7 +210,5 @@ def render_atom(feed: Feed, settings: Settings, memo: Memo | None = None) -> byt
     for hub in feed.hubs:
         fg.link(href=hub, rel="hub")
     fg.subtitle(feed.description)
-    for post in feed.posts:
-        fg.add_entry(_entry("atom", post, settings, memo), order="append")
-    out: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return out
+    head: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return _splice(head, b"</feed>\n", [_item_xml("atom", p, settings, memo) for p in feed.posts])
