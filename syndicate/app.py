@@ -275,9 +275,11 @@ class ContentWatch:
         self._mx = threading.Lock()
         self._files: dict[str, Scanned] | None = None
         self._where: Path | None = None
+        self.index = PostIndex()  # load_posts' result for these files
         self._paths: set[str] = set()
         self._full = True
         self.last_full = True  # the last scan looked at every file
+        self.changed: set[str] | None = None  # else the sources the last scan patched
 
     def note(self, path: str, is_directory: bool = False) -> None:
         with self._mx:
@@ -296,6 +298,7 @@ class ContentWatch:
             paths, self._paths = self._paths, set()
             full, self._full = self._full or self._files is None or where != self._where, False
         self.last_full = full
+        self.changed = None if full else set()
         if full:
             self._files = {f.source: f for f in scan(site_dir, settings)}
             self._where = where
@@ -305,7 +308,7 @@ class ContentWatch:
             for path in paths:
                 if not self._patch(where, prefix, path):
                     self._files = {f.source: f for f in scan(site_dir, settings)}
-                    self.last_full = True
+                    self.last_full, self.changed = True, None
                     break
         return [self._files[k] for k in sorted(self._files)]
 
@@ -319,6 +322,8 @@ class ContentWatch:
         if any(part.startswith(".") for part in rel.split("/")):
             return True  # hidden: never a post
         source = prefix + rel
+        if self.changed is not None:
+            self.changed.add(source)
         if not is_post_file(rel.rsplit("/", 1)[-1]):
             # not a post's name: a folder, if posts live under it (moved or deleted) or it is one now
             return not (os.path.isdir(path) or any(s.startswith(source + "/") for s in self._files))
@@ -337,6 +342,15 @@ class ContentWatch:
         return True
 
 
+class PostIndex:
+    """What :func:`load_posts` found, kept by a long-running process between its cycles, so
+    that a cycle after a file event looks only at the files that changed."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.key: str | None = None
+
+
 def load_posts(
     site_dir: Path,
     settings: Settings,
@@ -344,45 +358,54 @@ def load_posts(
     progress: Progress | None = None,
     workers: Workers | None = None,
     files: list[Scanned] | None = None,
+    index: PostIndex | None = None,
+    changed: set[str] | None = None,
 ) -> tuple[list[Post], list[Problem], int]:
     """Every post file under the content folder → accepted posts, problems, files parsed.
 
     Files whose stat signature and settings match the cache are taken from it unread; the
-    others are parsed, on every core when there are many.
+    others are parsed, on every core when there are many. With an ``index`` from the last
+    call and the sources that ``changed`` since (None: unknown), only those are looked at.
     """
     key = settings.render_key()
-    entries: list[tuple[str, Entry | None]] = []
+    files = scan(site_dir, settings) if files is None else files
+    incremental = index is not None and changed is not None and index.key == key
+    subset = [f for f in files if f.source in changed] if incremental and changed is not None else files
+    resolved: dict[str, Entry] = {}
     jobs: list[tuple[str, str, Settings]] = []
     signatures: dict[str, str] = {}
-    unreadable: list[Problem] = []
-    for f in scan(site_dir, settings) if files is None else files:
+    for f in subset:
         if f.error:
-            unreadable.append(Problem(f.source, f.error))
-            entries.append((f.source, Entry("", key, None, [])))
+            resolved[f.source] = Entry("", key, None, [Problem(f.source, f.error)])
             continue
         hit = cache.get(f.source, f.signature, key)
-        if hit is not None and hit.post is not None and hit.post.content.needs_recipe:
-            hit.post.content.set_recipe(file_recipe(f.source, f.path, hit.post.url, settings))
         if hit is None:
             jobs.append((f.source, f.path, settings))
             signatures[f.source] = f.signature
-        entries.append((f.source, hit))
+            continue
+        if hit.post is not None and hit.post.content.needs_recipe:
+            hit.post.content.set_recipe(file_recipe(f.source, f.path, hit.post.url, settings))
+        resolved[f.source] = hit
     workers = workers or Workers()
     parse = _parse_file_light if workers.worth_it(len(jobs)) else _parse_file
-    parsed = workers.map(parse, jobs, progress)
-    fresh = dict(zip((job[0] for job in jobs), parsed, strict=True))
-    posts: list[Post] = []
-    problems: list[Problem] = list(unreadable)
-    for source, hit in entries:
-        if hit is None:
-            post, found = fresh[source]
-            hit = Entry(signatures[source], key, post, found)
-            if not any(p.message.startswith("cannot read:") for p in found):
-                cache.put(source, hit)
-        problems.extend(hit.problems)
-        if hit.post is not None:
-            posts.append(hit.post)
-    cache.forget_missing({source for source, _ in entries})
+    for (source, _, _), (post, found) in zip(jobs, workers.map(parse, jobs, progress), strict=True):
+        resolved[source] = Entry(signatures[source], key, post, found)
+        if not any(p.message.startswith("cannot read:") for p in found):
+            cache.put(source, resolved[source])
+    if incremental and index is not None and changed is not None:
+        gone = changed - resolved.keys()
+        for source in gone:
+            index.entries.pop(source, None)
+        cache.forget(gone)
+        index.entries.update(resolved)
+        entries = index.entries
+    else:
+        cache.forget_missing(set(resolved))
+        entries = resolved
+        if index is not None:
+            index.entries, index.key = dict(resolved), key
+    posts = [e.post for e in entries.values() if e.post is not None]
+    problems = [p for e in entries.values() for p in e.problems]
     kept, conflicts = settle_conflicts(posts)
     return kept, problems + conflicts, len(jobs)
 
@@ -391,60 +414,60 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+FileInfo = tuple[int, str]  # an output file's size and digest
+
+
 @dataclass
 class Prepared:
-    """A build that has been rendered but not yet written."""
+    """A build that has been rendered but not yet (entirely) written.
+
+    ``outputs`` holds the bytes of the files rendered by this process. ``known`` describes
+    the files not held here: those whose feed did not change (on disk already) and those
+    forked workers rendered and wrote themselves — rel → (size, digest, written now).
+    """
 
     report: BuildReport
     outputs: dict[str, bytes]
     out: Path
     cache: PostCache
     started: float
-    on_disk: frozenset[str] = frozenset()  # outputs just read back from the output folder
-    inputs: str = ""  # see inputs_key
+    known: dict[str, tuple[int, str, bool]] = field(default_factory=dict)
+    inputs: Callable[[], str] | None = None  # see inputs_key
     now: datetime | None = None
     memo: RenderMemo | None = None
-    trust_kept: bool = False  # files the memo kept are as last written (a daemon cycle after a file event)
-    streamed: dict[str, tuple[int, str, bool]] = field(default_factory=dict)  # written by workers (see render)
+    trusted: bool = False  # a daemon cycle after a file event: the output folder is as it left it
     _changed: list[str] | None = None
     _compared: list[str] = field(default_factory=list)
+    _digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def files(self) -> list[str]:
-        """Every output file of this build, held here or already written by workers."""
-        return sorted(self.outputs.keys() | self.streamed.keys())
+        """Every output file of this build."""
+        return sorted(self.outputs.keys() | self.known.keys())
 
     def changed(self) -> list[str]:
-        """Output files whose bytes differ from what is on disk (compared once, then remembered).
-
-        Files just read back are not compared; nor are those the memo kept in memory whose
-        stat is still what it was after the last write (a long-running process).
-        """
+        """Output files this build changes: written by workers, or held here and different from
+        what is on disk (compared once, then remembered)."""
         if self._changed is None:
-            self._changed = [rel for rel, (_, _, wrote) in sorted(self.streamed.items()) if wrote]
-            memo = self.memo
-            for rel, data in sorted(self.outputs.items()):
-                if rel in self.on_disk:
-                    continue
-                if memo is not None and rel in memo.kept:
-                    if self.trust_kept and rel in memo.stats:
-                        continue
-                    if memo.stats.get(rel) == _stat(self.out / rel) is not None:
-                        continue
+            changed = [rel for rel, (_, _, wrote) in self.known.items() if wrote]
+            for rel, data in self.outputs.items():
                 self._compared.append(rel)
                 try:
                     if (self.out / rel).read_bytes() == data:
                         continue
                 except OSError:
                     pass
-                self._changed.append(rel)
+                changed.append(rel)
+            self._changed = sorted(changed)
         return self._changed
 
     def digest(self, rel: str) -> str:
         """A short hash of one output file (for WebSub: one ping per feed version)."""
-        if rel in self.streamed:
-            return self.streamed[rel][1]
-        return self.memo.digest(rel, self.outputs[rel]) if self.memo is not None else digest(self.outputs[rel])
+        if rel in self.known:
+            return self.known[rel][1]
+        if rel not in self._digests:
+            self._digests[rel] = digest(self.outputs[rel])
+        return self._digests[rel]
 
     def feed_url(self, rel: str) -> str:
         return self.report.settings.feeds_url + "/".join(url_segment(seg) for seg in rel.split("/"))
@@ -455,124 +478,150 @@ class Prepared:
 
 
 RENDER_FORMAT = 1  # bump when the bytes a feed renders to change for the same input
+KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next call may reuse
+
+
+@dataclass
+class Rendered:
+    outputs: dict[str, bytes]  # rendered here
+    known: dict[str, tuple[int, str, bool]]  # not held here: unchanged on disk, or written by workers
 
 
 class RenderMemo:
-    """The bytes of each feed, reused while its posts and settings are unchanged.
+    """Which feeds must be rendered again, and what the others' files are.
 
-    In memory, a long-running process (the daemon) re-renders only the feeds a saved post
-    is in. Across processes, each feed's fingerprint is kept in the cache; a feed whose
-    fingerprint matches and whose files are on disk is read back instead of rendered.
+    Each feed has a fingerprint: a hash of syndicate's version, the settings and its posts
+    (ids and revisions). A feed whose fingerprint is the one its files on disk were rendered
+    from is not rendered: in memory for a long-running process (the daemon), and across
+    processes through the fingerprints kept in the cache, each with its files' sizes and
+    digests (a file whose size differs — cut short, or edited — renders its feed again).
+    No feed bytes are kept between calls.
     """
 
     def __init__(self) -> None:
-        self._feeds: dict[str, tuple[str, dict[str, bytes]]] = {}
+        self._feeds: dict[str, tuple[str, dict[str, FileInfo]]] = {}  # feed key → fingerprint, its files
         self._out: Path | None = None
         self._planned: dict[str, Feed] = {}  # the feed objects of the last call
         self._pages: tuple[Any, bytes, bytes] | None = None
-        self.from_disk: set[str] = set()  # outputs of the last render that were read back, not rendered
-        self.kept: set[str] = set()  # outputs of the last render kept in memory from the one before
         self.stats: dict[str, list[int] | None] = {}  # output file → its stat when last written or checked
-        self._digests: dict[str, tuple[bytes, str]] = {}
         self.rendered = 0  # feeds rendered by the last call
         self.feeds_changed = True  # the last call's feeds are not those of the one before
-        self.streamed: dict[str, tuple[int, str, bool]] = {}  # rel → size, digest, written: by workers
-        self._streamed_keys: set[str] = set()
-
-    def digest(self, rel: str, data: bytes) -> str:
-        known = self._digests.get(rel)
-        if known is None or known[0] is not data:
-            known = self._digests[rel] = (data, digest(data))
-        return known[1]
+        self._entries: Memo = {}  # the entries the last call rendered in this process
+        self._entries_base: Any = None
 
     def checked(self, out: Path, rels: Iterable[str]) -> None:
         """These files are now on disk as rendered: remember their stats."""
         for rel in rels:
             self.stats[rel] = _stat(out / rel)
 
+    def _on_disk(self, out: Path, files: dict[str, FileInfo], trust: bool, from_memory: bool) -> bool:
+        """Are these files (of a feed not rendered again) on disk as they were rendered?"""
+        if from_memory and trust:
+            return True  # a daemon cycle after a file event: the output folder is ours
+        for rel, (size, _) in files.items():
+            now = _stat(out / rel)
+            if now is None or now[0] != size:
+                return False
+            if from_memory and self.stats.get(rel) not in (None, now):
+                return False  # touched since we wrote it
+        return True
+
     def render(
         self,
         feeds: list[Feed],
         settings: Settings,
-        cache: PostCache | None = None,
-        out_dir: Path | None = None,
+        cache: PostCache | None,
+        out_dir: Path,
         workers: Workers | None = None,
-        write_to: Path | None = None,
-    ) -> dict[str, bytes]:
-        """Every output file's bytes. With ``write_to``, feeds rendered by forked workers are
-        written there by the workers themselves and are not returned: see :attr:`streamed`."""
+        write: bool = False,
+        trust: bool = False,
+    ) -> Rendered:
+        """The files of ``feeds``, index.html and feeds.opml. With ``write``, feeds rendered by
+        forked workers are written by the workers themselves (see :class:`Prepared`)."""
         base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
-        out: dict[str, bytes] = {}
-        self.from_disk = set()
-        self.kept = set()
-        self.streamed = {}
         if out_dir != self._out:
             self._feeds, self.stats, self._out, self._planned = {}, {}, out_dir, {}
+        result = Rendered({}, {})
         todo: list[tuple[Feed, str]] = []
-        done: dict[str, tuple[str, dict[str, bytes]]] = {}
+        done: dict[str, tuple[str, dict[str, FileInfo]]] = {}
         for feed in feeds:
             hit = self._feeds.get(feed.key)
             if hit is not None and self._planned.get(feed.key) is feed:  # the planner kept it: unchanged
+                fingerprint = hit[0]
+            else:
+                posts = tuple((p.id, p.revision) for p in feed.posts)
+                key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
+                fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
+            if hit is not None and hit[0] == fingerprint and self._on_disk(out_dir, hit[1], trust, True):
                 done[feed.key] = hit
-                self.kept.update(hit[1])
                 continue
-            posts = tuple((p.id, p.revision) for p in feed.posts)
-            key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
-            fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
-            if hit is not None and hit[0] == fingerprint:
-                done[feed.key] = hit
-                self.kept.update(hit[1])
+            stored = _parse_print(cache.feed_prints.get(f"{out_dir}\x1f{feed.key}", "")) if cache else None
+            if stored is not None and stored[0] == fingerprint and self._on_disk(out_dir, stored[1], trust, False):
+                done[feed.key] = stored
                 continue
-            stored = cache.feed_prints.get(f"{out_dir}\x1f{feed.key}", "") if cache is not None else ""
-            if out_dir is not None and stored.split(" ")[0] == fingerprint:
-                files = _read_back(out_dir, sorted(feed.links.paths.values()), stored.split(" ")[1:])
-                if files is not None:
-                    self.from_disk.update(files)
-                    done[feed.key] = (fingerprint, files)
-                    continue
             todo.append((feed, fingerprint))
+        for _, files in done.values():
+            result.known.update({rel: (size, dig, False) for rel, (size, dig) in files.items()})
         workers = workers or Workers()
-        rendered: list[dict[str, bytes] | None]
-        if workers.forks and workers.worth_it(len(todo)) and write_to is not None:
+        if workers.forks and workers.worth_it(len(todo)) and write:
             # Forked workers inherit the posts, make the HTML of the posts in their feeds (a
             # post in feeds of two workers is made twice: cheaper than sending HTML around),
             # and write the files they render: 200 MB of feeds never cross a pipe or sit in
             # this process's memory.
-            for files in workers.map(_render_and_write, [(feed, settings, write_to) for feed, _ in todo]):
-                self.streamed.update(files)
-            rendered = [None] * len(todo)
-        elif workers.forks and workers.worth_it(len(todo)):
-            rendered = list(workers.map(_render_forked, [(feed, settings) for feed, _ in todo]))
+            jobs = [(feed, settings, out_dir) for feed, _ in todo]
+            for (feed, fingerprint), files in zip(todo, workers.map(_render_and_write, jobs), strict=True):
+                result.known.update(files)
+                done[feed.key] = (fingerprint, {rel: (size, dig) for rel, (size, dig, _) in files.items()})
         else:
-            make_contents((p for feed, _ in todo for p in feed.posts), workers)
-            entries: Memo = {}
-            rendered = [render_feed(feed, settings, entries) for feed, _ in todo]
-        prints: dict[str, str] = {}
-        for (feed, fingerprint), files in zip(todo, rendered, strict=True):
-            if files is None:
-                prints[feed.key] = fingerprint
+            if workers.forks and workers.worth_it(len(todo)):
+                rendered = list(workers.map(_render_forked, [(feed, settings) for feed, _ in todo]))
             else:
-                done[feed.key] = (fingerprint, files)
-        for feed in feeds:
-            if feed.key in prints:
-                fingerprint, rels = prints[feed.key], sorted(feed.links.paths.values())
-                sizes = " ".join(str(self.streamed[rel][0]) for rel in rels)
-            else:
-                fingerprint, files = done[feed.key]
-                sizes = " ".join(str(len(files[rel])) for rel in sorted(files))
-                out.update(files)
-            if cache is not None and out_dir is not None:
-                cache.put_feed_print(f"{out_dir}\x1f{feed.key}", f"{fingerprint} {sizes}")
-        self.feeds_changed = (done.keys() | prints.keys()) != self._feeds.keys() | self._streamed_keys
-        self._streamed_keys = set(prints)
+                make_contents((p for feed, _ in todo for p in feed.posts), workers)
+                # entries of the last call that these feeds show again (the site feed's 19 others)
+                old = self._entries if self._entries_base == base else {}
+                entries: Memo = {}
+                for feed, _ in todo:
+                    for p in feed.posts:
+                        for fmt in ("rss", "atom", "json"):
+                            if (fmt, p.id, p.revision) in old:
+                                entries[(fmt, p.id, p.revision)] = old[(fmt, p.id, p.revision)]
+                rendered = [render_feed(feed, settings, entries) for feed, _ in todo]
+                if len(todo) > KEEP_ENTRIES_UP_TO:  # a big render: keep the site feed's only (memory)
+                    shown = {(p.id, p.revision) for feed in feeds[:1] for p in feed.posts}
+                    entries = {k: v for k, v in entries.items() if (k[1], k[2]) in shown}
+                self._entries, self._entries_base = entries, base
+            for (feed, fingerprint), files in zip(todo, rendered, strict=True):
+                result.outputs.update(files)
+                done[feed.key] = (fingerprint, {rel: (len(data), digest(data)) for rel, data in files.items()})
+        if cache is not None:
+            for feed_key, (fingerprint, files) in done.items():
+                cache.put_feed_print(f"{out_dir}\x1f{feed_key}", _print(fingerprint, files))
+        self.feeds_changed = done.keys() != self._feeds.keys()
         self._feeds = done
         self._planned = {feed.key: feed for feed in feeds}
         pages_key = (base, tuple((f.key, f.title, f.tag, len(f.posts)) for f in feeds))
         if self._pages is None or self._pages[0] != pages_key:
             self._pages = (pages_key, render_index(feeds, settings), render_opml(feeds, settings))
-        out["index.html"], out["feeds.opml"] = self._pages[1], self._pages[2]
+        result.outputs["index.html"], result.outputs["feeds.opml"] = self._pages[1], self._pages[2]
         self.rendered = len(todo)
-        return out
+        return result
+
+
+def _print(fingerprint: str, files: dict[str, FileInfo]) -> str:
+    """How a feed's fingerprint and files are kept in the cache (fields split by ASCII separators)."""
+    return "\x1e".join([fingerprint, *(f"{rel}\x1f{size}\x1f{dig}" for rel, (size, dig) in sorted(files.items()))])
+
+
+def _parse_print(text: str) -> tuple[str, dict[str, FileInfo]] | None:
+    try:
+        fingerprint, *files = text.split("\x1e")
+        parsed = {}
+        for item in files:
+            rel, size, dig = item.split("\x1f")
+            parsed[rel] = (int(size), dig)
+    except ValueError:
+        return None
+    return (fingerprint, parsed) if fingerprint and parsed else None
 
 
 _entries: Memo = {}  # in a forked worker: the entries made so far, shared by the feeds it renders
@@ -603,22 +652,6 @@ def _same_on_disk(path: Path, data: bytes) -> bool:
         return False
 
 
-def _read_back(out_dir: Path, paths: list[str], sizes: list[str]) -> dict[str, bytes] | None:
-    """The files of one feed as they are on disk, or None if any is missing or not of its size."""
-    if len(paths) != len(sizes):
-        return None
-    files = {}
-    for rel, size in zip(paths, sizes, strict=True):
-        try:
-            data = (out_dir / rel).read_bytes()
-        except OSError:
-            return None
-        if str(len(data)) != size:
-            return None  # cut short (a power cut before the data reached the disk) or changed by hand
-        files[rel] = data
-    return files
-
-
 def prepare(
     site_dir: Path,
     now: datetime,
@@ -631,6 +664,7 @@ def prepare(
     watch: ContentWatch | None = None,
     planner: IncrementalPlan | None = None,
     write: bool = False,
+    render: bool = True,
 ) -> Prepared:
     """Parse the site and render every output file, writing nothing.
 
@@ -638,7 +672,8 @@ def prepare(
     ConfigError; content problems are reported, never raised. A long-running caller
     passes its own ``cache`` and ``memo`` so that nothing unchanged is redone. With
     ``write``, the caller will write the outputs next (:func:`write_outputs`): the feeds
-    that forked workers render are then written by them at once (OutputError).
+    that forked workers render are then written by them at once (OutputError). Without
+    ``render``, only the posts and the feeds are planned (`check`, `feeds`).
     """
     started = time.perf_counter()
     settings = load_settings(site_dir)
@@ -650,43 +685,47 @@ def prepare(
         trace("settings and cache loaded")
         files = watch.scan(site_dir, settings) if watch is not None else scan(site_dir, settings)
         out = out_dir if out_dir is not None else site_dir / "public"
-        inputs = inputs_key(settings, files, out)
-        report.posts, report.problems, report.parsed = load_posts(site_dir, settings, cache, progress, workers, files)
+        report.posts, report.problems, report.parsed = load_posts(
+            site_dir,
+            settings,
+            cache,
+            progress,
+            workers,
+            files,
+            watch.index if watch is not None else None,
+            watch.changed if watch is not None else None,
+        )
         trace(f"posts loaded ({report.parsed} parsed)")
         report.feeds = planner.plan(report.posts, settings, now) if planner else plan_feeds(report.posts, settings, now)
         trace("feeds planned")
+        rendered = Rendered({}, {})
         memo = memo or RenderMemo()  # fingerprints in the cache let a fresh process skip unchanged feeds
-        outputs = memo.render(
-            report.feeds,
-            settings,
-            cache if cache.path is not None else None,
-            out.resolve(),
-            workers,
-            write_to=out if write else None,
-        )
-        trace(f"feeds rendered ({memo.rendered} of {len(report.feeds)})")
+        trust = watch is not None and not watch.last_full  # after a file event, not a full scan
+        if render:
+            rendered = memo.render(
+                report.feeds, settings, cache if cache.path else None, out.resolve(), workers, write, trust
+            )
+            trace(f"feeds rendered ({memo.rendered} of {len(report.feeds)})")
     finally:
         workers.close()
-    report.files = len(outputs) + len(memo.streamed)
-    trust = watch is not None and not watch.last_full
-    prepared = Prepared(report, outputs, out, cache, started, frozenset(memo.from_disk), inputs, now, memo, trust)
-    prepared.streamed = dict(memo.streamed)
-    return prepared
+    report.files = len(rendered.outputs) + len(rendered.known)
+    inputs = partial(inputs_key, settings, files, out)  # for the manifest, after the files are written
+    return Prepared(report, rendered.outputs, out, cache, started, rendered.known, inputs, now, memo, trust)
 
 
 def write_outputs(prepared: Prepared) -> BuildReport:
     """Bring the output folder up to date and save the cache. Raises OutputError."""
     report, settings = prepared.report, prepared.report.settings
-    streamed = [rel for rel in prepared.changed() if rel in prepared.streamed]  # written already
-    held = {rel: prepared.outputs[rel] for rel in prepared.changed() if rel not in prepared.streamed}
-    report.written.extend(sorted([*streamed, *write_all(prepared.out, held)]))
+    by_workers = [rel for rel in prepared.changed() if rel in prepared.known]  # written already
+    held = {rel: prepared.outputs[rel] for rel in prepared.changed() if rel in prepared.outputs}
+    report.written.extend(sorted([*by_workers, *write_all(prepared.out, held)]))
     trace(f"{len(report.written)} files written")
     if prepared.memo is not None:
-        prepared.memo.checked(prepared.out, prepared._compared)
+        prepared.memo.checked(prepared.out, [*prepared._compared, *by_workers])
     names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json)
-    if not (prepared.trust_kept and prepared.memo is not None and not prepared.memo.feeds_changed):
+    if not prepared.trusted or prepared.memo is None or prepared.memo.feeds_changed:
         report.removed = remove_stale(prepared.out, settings.feeds.tags_dir, names, set(prepared.files))
-    if prepared.cache.path is not None and prepared.now is not None and prepared.inputs:
+    if prepared.cache.path is not None and prepared.now is not None and prepared.inputs is not None:
         manifest = _manifest(prepared, prepared.now)
         prepared.cache.put_meta(_manifest_key(prepared.out), json.dumps(manifest, ensure_ascii=False))
     prepared.cache.save()
@@ -744,7 +783,7 @@ def _manifest(prepared: Prepared, now: datetime) -> dict[str, Any]:
     live = [p.published for p in report.live(now)]
     tally = report.tally(now)
     return {
-        "inputs": prepared.inputs,
+        "inputs": prepared.inputs() if prepared.inputs else "",
         "from": max(live).isoformat() if live else None,  # before this, a live post would be in the future
         "until": tally.scheduled[0][0].isoformat() if tally.scheduled else None,  # then a post goes live
         "outputs": {rel: _known_stat(prepared, rel) for rel in prepared.files},
@@ -822,5 +861,7 @@ def build(
             trace("nothing changed since the last build")
             report.seconds = time.perf_counter() - started
             return report
-    prepared = prepare(site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress, write=write)
+    prepared = prepare(
+        site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress, write=write, render=write
+    )
     return write_outputs(prepared) if write else finish(prepared)

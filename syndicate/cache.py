@@ -167,6 +167,12 @@ class PostCache:
             self.feed_prints[key] = fingerprint
             self._dirty_prints[key] = fingerprint
 
+    def forget(self, sources: set[str]) -> None:
+        for rel in sources:
+            if rel in self.entries:
+                del self.entries[rel]
+                self._dirty[rel] = None
+
     def forget_missing(self, present: set[str]) -> None:
         for rel in [r for r in self.entries if r not in present]:
             del self.entries[rel]

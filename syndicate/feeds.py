@@ -26,6 +26,8 @@ def settle_conflicts(posts: Sequence[Post]) -> tuple[list[Post], list[Problem]]:
 
     Drafts take part too, so that publishing a draft can never silently replace a post.
     """
+    if len({p.url for p in posts}) == len(posts) == len({p.id for p in posts}):
+        return list(posts), []  # nothing shared: nothing to settle (the common case, without a sort)
     kept: list[Post] = []
     problems: list[Problem] = []
     by_url: dict[str, Post] = {}
@@ -104,8 +106,8 @@ def _members(live: list[Post]) -> dict[str, list[Post]]:
     """tag key → its live posts, newest first, from one pass over posts newest first."""
     members: dict[str, list[Post]] = {}
     for post in live:
-        for tag in post.tags:
-            members.setdefault(tag_key(tag), []).append(post)
+        for key in dict.fromkeys(tag_key(tag) for tag in post.tags):  # once, even if two spellings slipped in
+            members.setdefault(key, []).append(post)
     return members
 
 

@@ -195,7 +195,14 @@ class Content:
         self._html = html
         if self._summary is None:
             self._summary = summary
-        self._make = None
+
+    def release(self) -> None:
+        """Forget the HTML (and a summary made from it) if it can be made again: memory for a
+        long-running process after a pass over many posts (the ledger's first snapshots)."""
+        if self._make is not None and self._html is not None:
+            self._html = None
+            if not self._given:
+                self._summary = None
 
     def __getstate__(self) -> tuple[Any, ...]:
         return (self._make, self._html, self._summary, self._given)

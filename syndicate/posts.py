@@ -394,7 +394,8 @@ def _parse(
     content_warning = _text(doc, meta, "content_warning")
     c = settings.content
     make = partial(render_body, body, url, c.renderer, c.markdown_extensions, settings.feeds.summary_length)
-    seen = (title, url, summary, tags, image.url if image else None, updated.isoformat(), author, lang, content_warning)
+    shown = (image.url, image.mime_type, image.length) if image else None
+    seen = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat(), author, lang, content_warning)
     digest = hashlib.sha256(json.dumps(seen).encode())
     digest.update(body.encode("utf-8", "surrogatepass"))
     revision = digest.hexdigest()[:16]

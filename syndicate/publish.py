@@ -106,8 +106,15 @@ def state_path(site_dir: Path, settings: Settings) -> Path:
     return path if path.is_absolute() else site_dir / path
 
 
+SNAPSHOT_BATCH = 1000
+
+
 def json_snapshot(post: Post) -> str:
-    return json.dumps(json_item(post), ensure_ascii=False, sort_keys=True)
+    """What the ledger keeps of a post, for its `post.deleted`: its JSON Feed item without the
+    content (a receiver needs to know which post went, not its body again)."""
+    item = json_item(post)
+    item.pop("content_html", None)
+    return json.dumps(item, ensure_ascii=False, sort_keys=True)
 
 
 class Channels:
@@ -234,20 +241,28 @@ def publish(
             known = store.known_posts()
             rows = store.deliveries() if dry_run else store.delivery_keys()
             unreadable = {p.path for p in prepared.report.rejected}
-            # The ledger keeps a snapshot of each new or edited post: make their HTML on every
-            # core when there are many (a first run on a big site), not one by one.
+            # The ledger keeps a snapshot of each new or edited post (its summary is made from
+            # its HTML): on every core when there are many (a first run on a big site), a batch
+            # at a time, the HTML forgotten again after each batch.
             fresh = [
                 p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision
             ]
+            snaps: dict[str, str] = {}
             workers = app.Workers()
             try:
-                app.make_contents(fresh, workers)
+                for i in range(0, len(fresh), SNAPSHOT_BATCH):
+                    batch = fresh[i : i + SNAPSHOT_BATCH]
+                    made = [p for p in batch if not p.content.ready]
+                    app.make_contents(batch, workers)
+                    snaps.update((p.id, json_snapshot(p)) for p in batch)
+                    for p in made:
+                        p.content.release()
             finally:
                 workers.close()
             plan = plan_posts(
                 now=now,
                 live=list(live.values()),
-                snapshot=json_snapshot,
+                snapshot=lambda p: snaps.get(p.id) or json_snapshot(p),
                 unreadable_sources=unreadable,
                 known=known,
                 targets=settings.targets,

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from syndicate.app import ContentWatch, load_posts
+from syndicate.cache import PostCache
+from syndicate.config import load_settings
 from syndicate.feeds import IncrementalPlan, plan_feeds
 from syndicate.model import Content, FeedSettings, Post, Settings, SiteSettings
+from tests.conftest import Site
 
 SETTINGS = Settings(SiteSettings(title="T", url="https://e.com/", author="A"), feeds=FeedSettings(items=3))
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -73,3 +78,54 @@ def test_a_saved_post_replans_only_the_site_feed_and_its_tags() -> None:
     assert plan.replanned == 2  # the site feed and "feeds"
     untouched = [a for a, b in zip(first, again, strict=True) if a is b]
     assert len(untouched) == len(first) - 2
+
+
+def _loaded(site: Path, watch: ContentWatch | None) -> tuple[list[tuple[str, str]], list[str]]:
+    settings = load_settings(site)
+    cache = PostCache(None)
+    if watch is None:
+        posts, problems, _ = load_posts(site, settings, cache)
+    else:
+        files = watch.scan(site, settings)
+        posts, problems, _ = load_posts(site, settings, WATCH_CACHE, None, None, files, watch.index, watch.changed)
+    return sorted((p.source, p.revision) for p in posts), sorted(str(p) for p in problems)
+
+
+WATCH_CACHE = PostCache(None)
+
+
+def test_a_watched_folder_patched_with_the_reported_paths_loads_what_a_full_scan_loads(site: Site) -> None:
+    """The daemon re-reads only the files watchdog names; after any edit it must agree with a full scan."""
+    watch = ContentWatch()
+    content = site.content
+
+    def save(name: str, text: str) -> None:
+        path = content / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        watch.note(str(path))
+
+    def check() -> None:
+        assert _loaded(site.root, watch) == _loaded(site.root, None)
+
+    save("a.md", "---\ntitle: A\ndate: 2024-01-01\ntags: [x]\n---\nA.\n")
+    check()  # the first scan is a full one
+    save("b.md", "---\ntitle: B\ndate: 2024-01-02\n---\nB.\n")
+    check()
+    save("a.md", "---\ntitle: A, edited\ndate: 2024-01-01\n---\nA!\n")
+    check()
+    save("c.md", "---\ntitle: [broken\n---\n")  # a problem appears…
+    check()
+    save("c.md", "---\ntitle: C\ndate: 2024-01-03\nslug: b\n---\nC.\n")  # …goes, and a URL clash comes
+    check()
+    (content / "b.md").unlink()
+    watch.note(str(content / "b.md"))  # the clash is settled the other way
+    check()
+    save("notes/d.md", "---\ntitle: D\ndate: 2024-01-04\n---\nD.\n")
+    check()
+    (content / "notes").rename(content / "archive")  # a folder moved: a full scan
+    watch.note(str(content / "notes"), is_directory=True)
+    check()
+    save(".hidden.md", "---\ntitle: H\ndate: 2024-01-05\n---\nH.\n")
+    save("draft.md~", "editor backup")
+    check()

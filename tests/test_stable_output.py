@@ -164,3 +164,17 @@ def test_a_stray_feed_folder_is_removed_by_a_rebuild_with_nothing_changed(sample
     (stray / "feed.xml").write_text("<rss/>")
     run = sample_site.run("build")
     assert "1 removed" in run.out and not stray.exists()
+
+
+def test_moving_a_posts_date_alone_re_renders_its_feeds(sample_site: Site, tmp_path: Path) -> None:
+    """The post keeps its `updated:`; only `date:` moves. The cached feeds must not be reused."""
+    sample_site.run("build")
+    post = sample_site.content / "2025-01-20-uber-unicode.md"
+    post.write_text(post.read_text().replace("date: 2025-01-20T18:00:00+01:00", "date: 2025-01-19T18:00:00+01:00"))
+    assert sample_site.run("build").code == 0
+    feed = (sample_site.public / "feed.json").read_text()
+    assert '"date_published": "2025-01-19T17:00:00Z"' in feed
+    sample_site.run("build", "--no-cache", "--out", str(tmp_path / "fresh"))
+    assert {k: v[0] for k, v in snapshot(sample_site.public).items()} == {
+        k: v[0] for k, v in snapshot(tmp_path / "fresh").items()
+    }
