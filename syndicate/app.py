@@ -625,10 +625,22 @@ def _parse_print(text: str) -> tuple[str, dict[str, FileInfo]] | None:
 
 
 _entries: Memo = {}  # in a forked worker: the entries made so far, shared by the feeds it renders
+WORKER_ENTRIES = 3000  # at most (~60 MB): a worker's memory must not grow with the site
 
 
 def _render_forked(job: tuple[Feed, Settings]) -> dict[str, bytes]:
-    return render_feed(job[0], job[1], _entries)
+    files = render_feed(job[0], job[1], _entries)
+    _bound_worker_memory(job[0])
+    return files
+
+
+def _bound_worker_memory(feed: Feed) -> None:
+    """A worker keeps a feed's entries for the next feeds, but not its posts' HTML (the
+    entries hold what the next feeds need), and not more than WORKER_ENTRIES entries."""
+    for post in feed.posts:
+        post.content.release()
+    if len(_entries) > WORKER_ENTRIES:
+        _entries.clear()
 
 
 _to_write: list[tuple[Path, bytes]] = []  # in a forked worker: files rendered, written when its range ends
@@ -638,6 +650,7 @@ def _render_and_write(job: tuple[Feed, Settings, Path]) -> dict[str, tuple[int, 
     """In a forked worker: render one feed and bring its files up to date on disk."""
     feed, settings, out = job
     files = render_feed(feed, settings, _entries)
+    _bound_worker_memory(feed)
     changed = {rel: data for rel, data in files.items() if not _same_on_disk(out / rel, data)}
     if changed:
         paths = make_folders(out, changed)
