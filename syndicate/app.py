@@ -564,10 +564,10 @@ class RenderMemo:
             result.known.update({rel: (size, dig, False) for rel, (size, dig) in files.items()})
         workers = workers or Workers()
         if workers.forks and workers.worth_it(len(todo)) and write:
-            # Forked workers inherit the posts, make the HTML of the posts in their feeds (a
-            # post in feeds of two workers is made twice: cheaper than sending HTML around),
-            # and write the files they render: 200 MB of feeds never cross a pipe or sit in
-            # this process's memory.
+            # Each post's HTML is made once, on every core; then forked workers inherit the
+            # posts with their HTML, render the feeds and write the files themselves: 200 MB
+            # of feeds never cross a pipe or sit in this process's memory.
+            make_contents((p for feed, _ in todo for p in feed.posts), workers)
             jobs = [(feed, settings, out_dir) for feed, _ in todo]
             for (feed, fingerprint), files in zip(todo, workers.map(_render_and_write, jobs), strict=True):
                 result.known.update(files)
@@ -635,12 +635,11 @@ def _render_forked(job: tuple[Feed, Settings]) -> dict[str, bytes]:
 
 
 def _bound_worker_memory(feed: Feed) -> None:
-    """A worker keeps a feed's entries for the next feeds, but not its posts' HTML (the
-    entries hold what the next feeds need), and not more than WORKER_ENTRIES entries."""
-    for post in feed.posts:
-        post.content.release()
+    """A worker keeps the entries it made for the next feeds, but not more than WORKER_ENTRIES
+    (the older half goes)."""
     if len(_entries) > WORKER_ENTRIES:
-        _entries.clear()
+        for key in list(_entries)[: len(_entries) // 2]:
+            del _entries[key]
 
 
 _to_write: list[tuple[Path, bytes]] = []  # in a forked worker: files rendered, written when its range ends
