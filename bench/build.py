@@ -311,8 +311,9 @@ def print_goals(
     peak = max(peaks)
     rows.append(("peak memory, any of the above", f"{peak:.0f} MB", "≤ 500 MB", "yes" if peak <= 500 else "no"))
     print(f"\nGoals ({posts} posts, {tags} tags, 20 items per feed, full content, RSS + Atom + JSON Feed):")
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for name, measured, goal, met in [("measure", "measured", "goal", "met"), *rows]:
+    table = [("measure", "measured", "goal", "met"), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    for name, measured, goal, met in table:
         print(f"  {name:<{widths[0]}}  {measured:<{widths[1]}}  {goal:<{widths[2]}}  {met}")
 
 
