@@ -65,10 +65,9 @@ class BuildReport:
     files: int = 0
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    parsed: int = 0  # files read and rendered (not taken from the cache)
+    parsed: int = 0  # files read and parsed (not taken from the cache)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-
     stored_tally: Tally | None = None  # from the manifest, when nothing changed and no post was loaded
 
     def tally(self, now: datetime) -> Tally:
@@ -677,6 +676,7 @@ def prepare(
     planner: IncrementalPlan | None = None,
     write: bool = False,
     render: bool = True,
+    files: list[Scanned] | None = None,
 ) -> Prepared:
     """Parse the site and render every output file, writing nothing.
 
@@ -695,7 +695,10 @@ def prepare(
     workers = Workers()
     try:
         trace("settings and cache loaded")
-        files = watch.scan(site_dir, settings) if watch is not None else scan(site_dir, settings)
+        if watch is not None:
+            files = watch.scan(site_dir, settings)
+        elif files is None:
+            files = scan(site_dir, settings)
         out = out_dir if out_dir is not None else site_dir / "public"
         report.posts, report.problems, report.parsed = load_posts(
             site_dir,
@@ -863,17 +866,19 @@ def build(
     With the cache on, a build that would change nothing is told from stats alone and
     returns the last build's report (see :func:`up_to_date`).
     """
+    files = None
     if write and use_cache:
         started = time.perf_counter()
         settings = load_settings(site_dir)
         cache = PostCache(site_dir / STATE_DIR / "cache.db")
         out = out_dir if out_dir is not None else site_dir / "public"
-        report = up_to_date(settings, cache, scan(site_dir, settings), out, now)
+        files = scan(site_dir, settings)
+        report = up_to_date(settings, cache, files, out, now)
         if report is not None:
             trace("nothing changed since the last build")
             report.seconds = time.perf_counter() - started
             return report
     prepared = prepare(
-        site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress, write=write, render=write
+        site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress, write=write, render=write, files=files
     )
     return write_outputs(prepared) if write else finish(prepared)

@@ -65,3 +65,15 @@ def test_a_process_with_threads_spawns_its_workers_and_builds_the_same_bytes(
         other.join()
     assert report.parsed == 30 and not report.problems
     assert _files(tmp_path / "spawned") == _files(tmp_path / "inline")
+
+
+def test_a_write_that_fails_in_a_worker_is_one_clear_line_and_exit_3(site: Site, tmp_path: Path) -> None:
+    for n in range(6):
+        site.post(f"p{n}.md", f"---\ntitle: Post {n}\ndate: 2024-03-0{n + 1}\ntags: [t{n}]\n---\nBody.\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tags").write_text("a file where the tags folder should be")
+    run = site.run("build", "--out", str(out), env={"SYNDICATE_PARALLEL_MIN": "2"})
+    assert run.code == 3, run.err
+    assert run.err.startswith("error: cannot write ") and "tags" in run.err and "Traceback" not in run.err
+    assert len(run.err.strip().splitlines()) == 1
