@@ -5,12 +5,14 @@ Threads:
 - the *worker* runs one cycle at a time (the same build and delivery as `publish`); any
   request to run sets an event, so a save during a cycle causes exactly one more cycle and
   no trigger is ever lost;
-- watchdog (inotify, or polling where a file system gives no events) turns bursts of
-  editor saves into one request after a short quiet period (debounce);
+- watchdog (inotify, or polling where a file system gives no events) reports the paths
+  that changed; a file closed after writing or renamed into place starts a cycle 5 ms
+  later, other events after a short quiet period (debounce); bursts make one request;
 - APScheduler wakes the worker at each scheduled post's date and at the ledger's next
   retry time; after a restart both are rebuilt from content and ledger by the first cycle;
 - the HTTP server serves the output folder (see :mod:`syndicate.server`);
-- the main thread waits for SIGTERM/SIGINT (finish the delivery in flight, exit 0) and
+- the main thread runs the first cycle before any other thread exists (so a big site's
+  first build may fork its workers), then waits for SIGTERM/SIGINT (finish the delivery in flight, exit 0) and
   SIGHUP (reload the config: the next cycle reads it; a bad one is logged and the last good
   state keeps serving).
 
@@ -146,10 +148,13 @@ class Daemon:
             self._wake.clear()
             with self._mx:
                 reasons, self._reasons = self._reasons, set()
-            try:
-                self.cycle(", ".join(sorted(reasons)) or "wake")
-            except Exception as e:  # a bug must not kill the daemon; it is logged and the next cycle tries again
-                self.log.event("error", f"cycle failed: {type(e).__name__}: {e}")
+            self._guarded_cycle(", ".join(sorted(reasons)) or "wake")
+
+    def _guarded_cycle(self, reason: str) -> None:
+        try:
+            self.cycle(reason)
+        except Exception as e:  # a bug must not kill the daemon; it is logged and the next cycle tries again
+            self.log.event("error", f"cycle failed: {type(e).__name__}: {e}")
 
     def cycle(self, reason: str) -> PublishReport | None:
         gc.disable()  # no collector pause inside a cycle (a save's latency); it runs between cycles
@@ -290,7 +295,7 @@ class Daemon:
             self._install_signals()
             # The first cycle runs before any other thread exists, so a big site's first build
             # can fork its workers (see app.Workers); the feeds are on disk before serving.
-            self.cycle("start")
+            self._guarded_cycle("start")
             serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
             serving.start()
             worker = threading.Thread(target=self._worker, name="worker", daemon=True)
