@@ -118,7 +118,7 @@ def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
     return fg
 
 
-Memo = dict[tuple[str, str, str], Any]  # (format, post id, revision) → what one post renders to
+Memo = dict[tuple[str, str, str], Any]  # (format, post id, revision) → one post's entry, shared by feeds
 
 
 def _entry(fmt: str, post: Post, settings: Settings) -> Any:
