@@ -90,8 +90,7 @@ def plan_feeds(posts: Iterable[Post], settings: Settings, now: datetime) -> list
     as a tag of their own.
     """
     live = newest_first(p for p in posts if p.is_live(now))
-    site = settings.site
-    feeds = [_feed(settings, "", site.title, site.description or f"Latest posts from {site.title}", "", live, None)]
+    feeds = [_site_feed(settings, live)]
     if not settings.feeds.tag_feeds:
         return feeds
 
@@ -115,6 +114,11 @@ def _shown_as(key: str, posts: Sequence[Post]) -> str:
     """A tag is shown as its oldest post wrote it."""
     oldest = min(posts, key=lambda p: (p.published, p.source))
     return next(t for t in oldest.tags if tag_key(t) == key)
+
+
+def _site_feed(settings: Settings, live: list[Post]) -> Feed:
+    site = settings.site
+    return _feed(settings, "", site.title, site.description or f"Latest posts from {site.title}", "", live, None)
 
 
 def _tag_feed(settings: Settings, key: str, slug: str, posts: list[Post]) -> Feed:
@@ -182,11 +186,8 @@ class IncrementalPlan:
                 members.pop(key, None)
         if members.keys() != self._members.keys():
             return self._full(current, settings, now)  # a tag appeared or vanished: slugs may change
-        site = settings.site
         feeds = dict(self._feeds)
-        feeds[""] = _feed(
-            settings, "", site.title, site.description or f"Latest posts from {site.title}", "", live, None
-        )
+        feeds[""] = _site_feed(settings, live)
         for key in touched:
             feeds[key] = _tag_feed(settings, key, self._slugs[key], members[key])
         self._posts, self._live, self._members, self._feeds = current, live, members, feeds
@@ -203,12 +204,7 @@ class IncrementalPlan:
         self._live = newest_first(p for p in current.values() if p.is_live(now))
         self._members = _members(self._live) if settings.feeds.tag_feeds else {}
         self._slugs = assign_tag_slugs(self._members)
-        site = settings.site
-        self._feeds = {
-            "": _feed(
-                settings, "", site.title, site.description or f"Latest posts from {site.title}", "", self._live, None
-            )
-        }
+        self._feeds = {"": _site_feed(settings, self._live)}
         for key, members in self._members.items():
             self._feeds[key] = _tag_feed(settings, key, self._slugs[key], members)
         self._window = (self._live[0].published if self._live else EPOCH, self._next_change(current.values(), now))

@@ -70,23 +70,16 @@ def replace_file(path: Path, data: bytes) -> bool:
     return True
 
 
-def write_if_changed(root: Path, rel: str, data: bytes) -> bool:
-    """Atomically write ``data`` to ``root/rel`` unless the file already holds exactly it.
-
-    Returns whether the file was written. Readers see the old file or the new one, never a
-    mix: the bytes go to a temporary file in the same folder that replaces the old file
-    with one rename. There is no flush to disk per file (a big build writes 200 MB in
-    1,500 files; flushing each cost seconds): after a power cut a file may be short, which
-    the next build notices (sizes are kept with the feed fingerprints) and rewrites.
-    """
-    return bool(write_all(root, {rel: data}))
-
-
 def write_all(root: Path, files: dict[str, bytes]) -> list[str]:
-    """:func:`write_if_changed` for many files; returns those written, in sorted order.
+    """Atomically write each file unless it already holds exactly its bytes; returns those
+    written, in sorted order.
 
-    Every path is checked before anything is written; each folder is checked and made once;
-    the files are written by a few threads at a time.
+    Readers see the old file or the new one, never a mix: the bytes go to a temporary file
+    in the same folder that replaces the old file with one rename. There is no flush to
+    disk per file (a big build writes 200 MB in 1,500 files; flushing each cost seconds):
+    after a power cut a file may be short, which the next build notices (sizes are kept
+    with the feed fingerprints) and rewrites. Every path is checked before anything is
+    written; each folder is checked and made once; the files are written by a few threads.
     """
     rels = sorted(files)
     if len(rels) <= 2:
