@@ -677,6 +677,7 @@ def prepare(
     write: bool = False,
     render: bool = True,
     files: list[Scanned] | None = None,
+    settings: Settings | None = None,
 ) -> Prepared:
     """Parse the site and render every output file, writing nothing.
 
@@ -688,7 +689,7 @@ def prepare(
     ``render``, only the posts and the feeds are planned (`check`, `feeds`).
     """
     started = time.perf_counter()
-    settings = load_settings(site_dir)
+    settings = settings or load_settings(site_dir)
     if cache is None:
         cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
     report = BuildReport(settings)
@@ -866,11 +867,11 @@ def build(
     With the cache on, a build that would change nothing is told from stats alone and
     returns the last build's report (see :func:`up_to_date`).
     """
+    started = time.perf_counter()
+    settings = load_settings(site_dir)
+    cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
     files = None
     if write and use_cache:
-        started = time.perf_counter()
-        settings = load_settings(site_dir)
-        cache = PostCache(site_dir / STATE_DIR / "cache.db")
         out = out_dir if out_dir is not None else site_dir / "public"
         files = scan(site_dir, settings)
         report = up_to_date(settings, cache, files, out, now)
@@ -879,6 +880,15 @@ def build(
             report.seconds = time.perf_counter() - started
             return report
     prepared = prepare(
-        site_dir, now, out_dir=out_dir, use_cache=use_cache, progress=progress, write=write, render=write, files=files
+        site_dir,
+        now,
+        out_dir=out_dir,
+        progress=progress,
+        cache=cache,
+        write=write,
+        render=write,
+        files=files,
+        settings=settings,
     )
+    prepared.started = started
     return write_outputs(prepared) if write else finish(prepared)

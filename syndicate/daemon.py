@@ -196,11 +196,12 @@ class Daemon:
         for line in sorted(set(report.setup_errors) - self._setup_errors):
             self.log.event("error", line)
         self._setup_errors = set(report.setup_errors)
+        live = len(build.live(self.clock()))
         if build.written or build.removed or reason == "start":
             self.log.event(
                 "built",
                 f"{len(build.written)} written, {len(build.removed)} removed, {build.files} files, "
-                f"{len(build.live(self.clock()))} posts ({reason}) in {time.perf_counter() - started:.3f} s",
+                f"{live} posts ({reason}) in {time.perf_counter() - started:.3f} s",
                 written=len(build.written),
                 files=build.files,
             )
@@ -214,7 +215,7 @@ class Daemon:
         self.health = {
             "status": "ok",
             "last_cycle": self.clock().isoformat(timespec="seconds"),
-            "posts": len(build.live(self.clock())),
+            "posts": live,
             "rejected": len({p.path for p in build.rejected}),
             "next_retry": report.next_attempt.isoformat(timespec="seconds") if report.next_attempt else None,
         }

@@ -226,6 +226,7 @@ def publish(
             watch=watch,
             planner=planner,
             write=not dry_run,
+            settings=settings,
         )
         changed = prepared.changed()
         # 1. the feeds first: readers see a post as soon as possible. Safe before the ledger:
