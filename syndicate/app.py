@@ -25,7 +25,7 @@ from .errors import ContentError
 from .feeds import IncrementalPlan, plan_feeds, settle_conflicts
 from .markup import render_body
 from .model import Feed, Post, Problem, Settings
-from .output import make_folders, remove_stale, replace_file, write_all
+from .output import holds, make_folders, remove_stale, replace_file, write_all
 from .posts import is_post_file, parse_post, post_body
 from .render import Memo, render_feed
 from .render.pages import render_index, render_opml
@@ -451,12 +451,8 @@ class Prepared:
             changed = [rel for rel, (_, _, wrote) in self.known.items() if wrote]
             for rel, data in self.outputs.items():
                 self._compared.append(rel)
-                try:
-                    if (self.out / rel).read_bytes() == data:
-                        continue
-                except OSError:
-                    pass
-                changed.append(rel)
+                if not holds(self.out / rel, data):
+                    changed.append(rel)
             self._changed = sorted(changed)
         return self._changed
 
@@ -649,18 +645,11 @@ def _render_and_write(job: tuple[Feed, Settings, Path]) -> dict[str, tuple[int, 
     feed, settings, out = job
     files = render_feed(feed, settings, _entries)
     _bound_worker_memory(feed)
-    changed = {rel: data for rel, data in files.items() if not _same_on_disk(out / rel, data)}
+    changed = {rel: data for rel, data in files.items() if not holds(out / rel, data)}
     if changed:
         paths = make_folders(out, changed)
         _to_write.extend((paths[rel], data) for rel, data in changed.items())
     return {rel: (len(data), digest(data), rel in changed) for rel, data in files.items()}
-
-
-def _same_on_disk(path: Path, data: bytes) -> bool:
-    try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
-    except OSError:
-        return False
 
 
 def prepare(

@@ -48,13 +48,18 @@ def _ensure_folder(root: Path, folder: str) -> None:
     safe_join(root, probe)  # and still not after
 
 
+def holds(path: Path, data: bytes) -> bool:
+    """Does the file hold exactly ``data``? (Missing or unreadable: no; writing reports why.)"""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
 def replace_file(path: Path, data: bytes) -> bool:
     """Atomically give ``path`` (checked by :func:`make_folders`) the bytes ``data``, unless it has them."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except OSError:
-        pass  # missing, or unreadable: try to write it, which reports any real problem
+    if holds(path, data):
+        return False
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
