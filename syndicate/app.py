@@ -509,6 +509,15 @@ class RenderMemo:
         for rel in rels:
             self.stats[rel] = _stat(out / rel)
 
+    def matches_disk(self, out: Path) -> bool:
+        """Is every file of the last call's feeds (and the pages) on disk as it was last written or
+        checked? False when one is missing or was changed by someone else: ``rm -rf public``, a
+        write that failed. One stat per file."""
+        if out.resolve() != self._out:
+            return True  # not this output folder's memory
+        rels = {rel for _, files in self._feeds.values() for rel in files} | {"index.html", "feeds.opml"}
+        return all(_stat(out / rel) == self.stats[rel] for rel in rels if rel in self.stats)
+
     def _on_disk(self, out: Path, files: dict[str, FileInfo], trust: bool, from_memory: bool) -> bool:
         """Are these files (of a feed not rendered again) on disk as they were rendered?"""
         if from_memory and trust:

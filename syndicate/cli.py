@@ -7,6 +7,7 @@ Exit codes (every command):
     3  the output folder or the state could not be written
     4  publish: some deliveries failed (they will be retried) or are dead
     5  another syndicate is delivering for this site
+    6  the delivery ledger is missing, unreadable or not this site's: nothing was sent
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,10 +25,33 @@ import click
 
 from . import __version__
 from .app import BuildReport, build
-from .errors import ConfigError, ContentError, OutputError, UnsafePathError
+from .errors import LedgerLostError, OutputError, SyndicateError, UnsafePathError
 from .model import Problem
 
-EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
+
+
+def exit_code(error: SyndicateError) -> int:
+    """The one place that maps an error to the exit code every command documents."""
+    from .store import LockedError, StoreError
+
+    if isinstance(error, LockedError):
+        return EXIT_BUSY
+    if isinstance(error, LedgerLostError | StoreError):
+        return EXIT_LEDGER
+    if isinstance(error, OutputError | UnsafePathError):
+        return EXIT_OUTPUT
+    return EXIT_CONFIG  # ConfigError, and a ContentError that stops a command (no content folder)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Any error syndicate raises on purpose ends the command with its one line and exit code."""
+    try:
+        yield
+    except SyndicateError as e:
+        hint = "; check that the output folder is writable" if isinstance(e, OutputError | UnsafePathError) else ""
+        _fail(exit_code(e), f"{e}{hint}")
 
 
 def _now(value: str | None) -> datetime:
@@ -66,14 +91,9 @@ def _run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_
             if total >= 500 and (done % 250 == 0 or done == total):
                 click.echo(f"\rreading posts {done}/{total}", err=True, nl=done == total)
 
-    try:
+    with one_line_errors():
         return build(site, now, out_dir=out, write=write, use_cache=use_cache, progress=progress)
-    except ConfigError as e:
-        _fail(EXIT_CONFIG, str(e))
-    except ContentError as e:
-        _fail(EXIT_CONFIG, str(e))
-    except (OutputError, UnsafePathError) as e:
-        _fail(EXIT_OUTPUT, f"{e}; check that the output folder is writable")
+    raise AssertionError("unreachable")
 
 
 def _report_problems(site: Path, report: BuildReport) -> None:
@@ -254,12 +274,23 @@ def _parse_since(value: str | None) -> datetime | None:
 )
 @click.option("--since", metavar="DATE", help="With --backfill: only posts published on or after DATE.")
 @click.option(
+    "--rebaseline",
+    is_flag=True,
+    help="Record every live post not delivered yet as baseline (not sent): to go on after the ledger was lost.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where the feeds go.  [default: SITE/public]",
 )
-@now_option
+@click.option(
+    "--now",
+    "now",
+    metavar="WHEN",
+    help="Decide what is published as if it were WHEN (ISO 8601; no offset = UTC). Later than the clock only"
+    " with --dry-run: sending a scheduled post early cannot be undone.",
+)
 def publish_cmd(
     site: Path,
     dry_run: bool,
@@ -267,6 +298,7 @@ def publish_cmd(
     post: str | None,
     backfill: bool,
     since: str | None,
+    rebaseline: bool,
     out: Path | None,
     now: str | None,
 ) -> None:
@@ -277,18 +309,28 @@ def publish_cmd(
     delivered to that target. On the first run, and for a newly added target,
     the posts already published are recorded as baseline and not sent; use
     --backfill to send them. Failed deliveries are retried on later runs
-    (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then marked dead.
+    (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then marked dead;
+    `syndicate retry` makes them due at once.
     Secrets come from the environment variables the config names.
     """
     from .publish import publish
-    from .store import LockedError, StoreError
 
+    if since and not backfill:
+        raise click.UsageError("--since only works with --backfill (it limits which older posts are sent)")
+    if rebaseline and backfill:
+        raise click.UsageError("--rebaseline records posts as not to send, --backfill sends them: choose one")
     fixed = _now(now) if now else None
+    real = datetime.now(UTC)
+    if fixed is not None and fixed > real + timedelta(seconds=1) and not dry_run:
+        raise click.UsageError(
+            f"--now {fixed.isoformat()} is later than the clock: posts scheduled before it would be sent now,"
+            " which cannot be undone. Preview it with --dry-run; to retry what failed, run `syndicate retry`"
+        )
 
     def clock() -> datetime:
         return fixed or datetime.now(UTC)
 
-    try:
+    with one_line_errors():
         report = publish(
             site,
             clock=clock,
@@ -297,21 +339,17 @@ def publish_cmd(
             post=post,
             backfill=backfill,
             since=_parse_since(since),
+            rebaseline=rebaseline,
             out_dir=out,
             echo=click.echo,
             wall=lambda: datetime.now(UTC),
+            floor=fixed is None,
         )
-    except LockedError as e:
-        _fail(EXIT_BUSY, str(e))
-    except StoreError as e:
-        _fail(EXIT_OUTPUT, str(e))
-    except (ConfigError, ContentError) as e:
-        _fail(EXIT_CONFIG, str(e))
-    except (OutputError, UnsafePathError) as e:
-        _fail(EXIT_OUTPUT, f"{e}; check that the output folder is writable")
     _report_problems(site, report.build)
     for line in report.setup_errors:
         click.echo(f"error: {line}", err=True)
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
     moment = clock()
     if dry_run:
         click.echo(f"dry run: {_counts(report.build, moment)}; nothing written, nothing sent")
@@ -331,7 +369,9 @@ def publish_cmd(
     if report.baseline:
         summary += f"; {report.baseline} recorded as baseline (not sent; --backfill sends them)"
     click.echo(summary)
-    if failed or dead or report.setup_errors:
+    for name, count in sorted(report.deferred.items()):
+        click.echo(f"{name}: {count} more left for a later run (it is failing or asked us to wait)", err=True)
+    if failed or dead or report.setup_errors or report.deferred:
         click.echo("see `syndicate status` for what failed and when it is retried", err=True)
         sys.exit(EXIT_DELIVERY)
     sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
@@ -344,24 +384,29 @@ def publish_cmd(
 @click.option("--all", "show_all", is_flag=True, help="Also list baseline and skipped deliveries.")
 def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool) -> None:
     """Show what went where: post × target, state, remote URL, attempts, next retry, last error."""
+    from . import ledger
     from .config import load_settings
     from .planning import BASELINE, SKIPPED, WEBSUB_PREFIX
-    from .publish import state_path
-    from .store import SQLiteStore, StoreError
+    from .store import SQLiteStore
 
-    try:
+    with one_line_errors():
         settings = load_settings(site)
-        store = SQLiteStore(state_path(site, settings), readonly=True)
-    except ConfigError as e:
-        _fail(EXIT_CONFIG, str(e))
-    except StoreError as e:
-        _fail(EXIT_OUTPUT, str(e))
-    try:
-        rows = store.deliveries()
-        titles = {k.post_id: k.title for k in store.known_posts().values()}
-        disabled = {name: why for name, why in store.known_targets().items() if why}
-    finally:
-        store.close()
+        path = ledger.state_path(site, settings)
+        if not path.is_file():
+            marks = ledger.read_marks(site, site / "public")
+            if marks:
+                _fail(
+                    EXIT_LEDGER,
+                    f"the delivery ledger {path} is missing, but this site has published before ({marks[0].where});"
+                    " run `syndicate publish` for how to go on",
+                )
+        store = SQLiteStore(path, readonly=True)
+        try:
+            rows = store.deliveries()
+            titles = {k.post_id: k.title for k in store.known_posts().values()}
+            disabled = {name: why for name, why in store.known_targets().items() if why}
+        finally:
+            store.close()
     if target:
         rows = [d for d in rows if d.target.removeprefix(WEBSUB_PREFIX) == target or d.target == target]
     if post:
@@ -404,20 +449,21 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool)
 @click.option("--target", "target", metavar="NAME", help="Only deliveries to this target.")
 @click.option("--post", "post", metavar="ID", help="Only this post (id, URL, slug or file).")
 def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
-    """Put dead deliveries back in the queue; the next `publish` sends them.
+    """Retry what failed, now: failed and dead deliveries become due at once.
 
-    Also re-enables targets that were disabled (a webhook that answered 410).
+    Dead ones start their attempts again. Also re-enables targets that were
+    disabled (a webhook that answered 410). The next `publish` sends them; a
+    running `syndicate run` notices and sends them within seconds.
     """
     from .publish import retry
-    from .store import StoreError
 
-    try:
+    with one_line_errors():
         count = retry(site, clock=lambda: datetime.now(UTC), target=target, post=post)
-    except ConfigError as e:
-        _fail(EXIT_CONFIG, str(e))
-    except StoreError as e:
-        _fail(EXIT_OUTPUT, str(e))
-    click.echo(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again; run `syndicate publish` to send")
+    noun = "delivery" if count == 1 else "deliveries"
+    click.echo(
+        f"{count} failed or dead {noun} due now; `syndicate publish` sends them (a running `syndicate run` does"
+        " within seconds)"
+    )
 
 
 @main.command("run")
@@ -446,19 +492,13 @@ def run_cmd(site: Path, host: str, port: int, out: Path | None, log_format: str,
     from .daemon import Daemon
     from .log import EventLog
     from .publish import Secrets
-    from .store import LockedError, StoreError
 
     secrets = Secrets()
     log = EventLog(log_format, redact=secrets.redact)
     daemon = Daemon(site, host=host, port=port, log=log, out_dir=out, poll=poll, access_log=access_log, secrets=secrets)
-    try:
-        daemon.run()
-    except LockedError as e:
-        _fail(EXIT_BUSY, str(e))
-    except ConfigError as e:
-        _fail(EXIT_CONFIG, str(e))
-    except StoreError as e:
-        _fail(EXIT_OUTPUT, str(e))
-    except OSError as e:
-        _fail(EXIT_OUTPUT, f"cannot serve on {host}:{port}: {e.strerror or e}; pick another --port")
+    with one_line_errors():
+        try:
+            daemon.run()
+        except OSError as e:
+            _fail(EXIT_OUTPUT, f"cannot serve on {host}:{port}: {e.strerror or e}; pick another --port")
     sys.exit(EXIT_OK)

@@ -39,19 +39,23 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from . import ledger
 from .app import STATE_DIR, ContentWatch, RenderMemo
 from .cache import PostCache
 from .config import CONFIG_PATH, load_settings
-from .errors import ConfigError, OutputError, SyndicateError
+from .errors import ConfigError, SyndicateError
 from .feeds import IncrementalPlan
 from .log import EventLog
 from .model import Problem, Settings
-from .publish import PublishReport, Secrets, publish, state_path
+from .publish import PublishReport, Secrets, publish
 from .server import ServerState, make_server
-from .store import lock
+from .store import SQLiteStore, lock
 
 RETRY_FLOOR = timedelta(seconds=60)  # a retry that is due but cannot run is not hammered
 SAFETY_NET = timedelta(minutes=10)  # a full cycle even if no event came (lost inotify events)
+SELF_CHECK = 2.0  # seconds between looks at the disk: output files, watched folders, the ledger
+FAILED_CYCLE_RETRY = (2.0, 60.0)  # after a failed cycle, the next is tried after 2 s, doubling up to 60 s
+STALE_AFTER = 120.0  # seconds a cycle may run before /healthz calls the daemon stale
 
 
 # A file closed after writing, or renamed into place, is complete: act at once (a few ms to
@@ -120,6 +124,16 @@ class Daemon:
         self._setup_errors: set[str] = set()
         self.health: dict[str, Any] = {"status": "starting"}
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        self._busy = threading.Lock()  # held by a cycle; the self-check looks only between cycles
+        self._busy_since: float | None = None
+        self._failures = 0  # cycles in a row that failed
+        self._retry_at = 0.0  # monotonic time of the next try after a failed cycle
+        self._ledger_path: Path | None = None
+        self._ledger_id: tuple[int, int] | None = None  # (device, inode) of the ledger this daemon locked
+        self._ledger_seen: tuple[int, int] | None = None  # the ledger's mtimes after our last cycle
+        self._watched: list[tuple[Path, tuple[int, int] | None]] = []
+        self._observer: BaseObserver | None = None
+        self._rewatch = False  # SIGHUP: watch the folders anew
 
     # -- triggers -------------------------------------------------------------------------
 
@@ -154,17 +168,50 @@ class Daemon:
         try:
             self.cycle(reason)
         except Exception as e:  # a bug must not kill the daemon; it is logged and the next cycle tries again
-            self.log.event("error", f"cycle failed: {type(e).__name__}: {e}")
+            self._failed(f"cycle failed: {type(e).__name__}: {e}", "failing")
 
     def cycle(self, reason: str) -> PublishReport | None:
         gc.disable()  # no collector pause inside a cycle (a save's latency); it runs between cycles
-        try:
-            return self._cycle(reason)
-        finally:
-            gc.enable()
+        with self._busy:
+            self._busy_since = time.monotonic()
+            try:
+                return self._cycle(reason)
+            finally:
+                self._busy_since = None
+                self._ledger_seen = _mtimes(self._ledger_path)  # our own writes are not news
+                gc.enable()
+
+    def _failed(self, message: str, status: str) -> None:
+        """A cycle that did not finish: say so (log, /healthz), forget what this process remembers of
+        the disk (the next cycle looks at everything again, as at start), and try again soon."""
+        self.log.event("error", message)
+        self._failures += 1
+        low, high = FAILED_CYCLE_RETRY
+        self._retry_at = time.monotonic() + min(high, low * 2 ** (self._failures - 1))
+        self.health = {**self.health, "status": status, "last_error": message, "failures": self._failures}
+        self.memo = RenderMemo()
+        self.planner = IncrementalPlan()
+        self.cache = PostCache(self.site_dir / STATE_DIR / "cache.db")
+        self.watch.rescan_all()
+
+    def _recovered(self) -> None:
+        if self._failures:
+            self.log.event("recovered", f"a cycle succeeded again after {self._failures} failed")
+        self._failures = 0
 
     def _cycle(self, reason: str) -> PublishReport | None:
         started = time.perf_counter()
+        if (
+            self._ledger_path is not None
+            and self._ledger_id is not None
+            and _file_id(self._ledger_path) != self._ledger_id
+        ):
+            self._failed(
+                f"the delivery ledger {self._ledger_path} was deleted or replaced while running: nothing is"
+                " delivered until syndicate run is restarted (restore the ledger first, see `syndicate publish`)",
+                "failing",
+            )
+            return None
         try:
             report = publish(
                 self.site_dir,
@@ -181,12 +228,12 @@ class Daemon:
             )
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
-            self.health.update(status="degraded", last_error=str(e))
+            self.health = {**self.health, "status": "degraded", "last_error": str(e)}
             return None
-        except (OutputError, SyndicateError) as e:
-            self.log.event("error", str(e))
-            self.health.update(status="degraded", last_error=str(e))
+        except SyndicateError as e:
+            self._failed(str(e), "failing")
             return None
+        self._recovered()
         build = report.build
         self.server_state.settings = build.settings
         problems = set(build.problems)
@@ -196,6 +243,8 @@ class Daemon:
         for line in sorted(set(report.setup_errors) - self._setup_errors):
             self.log.event("error", line)
         self._setup_errors = set(report.setup_errors)
+        for line in report.warnings:
+            self.log.event("warning", line)
         live = len(build.live(self.clock()))
         if build.written or build.removed or reason == "start":
             self.log.event(
@@ -215,6 +264,7 @@ class Daemon:
         self.health = {
             "status": "ok",
             "last_cycle": self.clock().isoformat(timespec="seconds"),
+            "cycle_seconds": round(time.perf_counter() - started, 3),
             "posts": live,
             "rejected": len({p.path for p in build.rejected}),
             "next_retry": report.next_attempt.isoformat(timespec="seconds") if report.next_attempt else None,
@@ -252,26 +302,102 @@ class Daemon:
 
     # -- lifetime ------------------------------------------------------------------------
 
-    def _observer(self, settings: Settings) -> BaseObserver:
+    def _make_observer(self, settings: Settings) -> BaseObserver:
         handler = _Changes(self.watch, self._changed)
         folders = [self.site_dir / settings.content.dir, self.site_dir / CONFIG_PATH.parent]
+        self._watched = [(folder, _file_id(folder)) for folder in folders]
         if not self.poll:
             try:
                 observer: BaseObserver = Observer()
                 for folder in folders:
-                    observer.schedule(handler, str(folder), recursive=True)
+                    if folder.is_dir():
+                        observer.schedule(handler, str(folder), recursive=True)
                 observer.start()
                 return observer
             except OSError as e:
                 self.log.event("watch", f"file events unavailable ({e}); polling every second instead")
         observer = PollingObserver(timeout=1)
         for folder in folders:
-            observer.schedule(handler, str(folder), recursive=True)
+            if folder.is_dir():
+                observer.schedule(handler, str(folder), recursive=True)
         observer.start()
         return observer
 
+    def _watch(self, why: str | None = None) -> None:
+        """(Re)start watching the content and config folders: at start, when one of them was replaced
+        (`rm -rf content && mkdir content` leaves a watch on a folder that is gone), and on SIGHUP."""
+        try:
+            settings = load_settings(self.site_dir)
+        except ConfigError:
+            if self._observer is not None:
+                return  # a broken config: keep the watches we have; the cycle reports it
+            settings = self.server_state.settings
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        self._observer = self._make_observer(settings)
+        if why:
+            self.log.event("watch", f"watching the folders again ({why})")
+            self.request("folders replaced")
+
+    def self_check(self) -> None:
+        """Between cycles, every few seconds: is the disk as this process believes it is?
+
+        - an output file deleted or changed by someone else (`rm -rf public`, a disk freed after
+          it filled up) → a cycle that looks at every file and writes what is missing;
+        - a watched folder gone or replaced → watch again, and a full cycle;
+        - the ledger changed by another process (`syndicate retry`) → a cycle, which sends it;
+        - the last cycle failed → try again (after 2 s, doubling up to a minute).
+        """
+        if not self._busy.acquire(blocking=False):
+            return  # a cycle is running: it is the one looking at the disk now
+        try:
+            reasons = []
+            if self._rewatch:
+                self._rewatch = False
+                self._watch()
+            elif any(_file_id(folder) != ident for folder, ident in self._watched):
+                self._watch("a watched folder was replaced")
+            if self.memo.stats and not self.memo.matches_disk(self.out_dir):
+                self.watch.rescan_all()
+                reasons.append("output changed")
+            if self._ledger_path is not None and _mtimes(self._ledger_path) != self._ledger_seen:
+                self._ledger_seen = _mtimes(self._ledger_path)
+                reasons.append("ledger changed")
+            if self._failures and time.monotonic() >= self._retry_at:
+                self._retry_at = time.monotonic() + FAILED_CYCLE_RETRY[1]  # until the cycle reports back
+                reasons.append("retry after a failed cycle")
+        finally:
+            self._busy.release()
+        for reason in reasons:
+            self.request(reason)
+
+    def report_health(self) -> dict[str, Any]:
+        """What /healthz says: "ok" only when the last cycle succeeded and none is stuck."""
+        health = dict(self.health)
+        busy = self._busy_since
+        if busy is not None and time.monotonic() - busy > STALE_AFTER:
+            health.update(status="stale", problem=f"a cycle has been running for {time.monotonic() - busy:.0f} s")
+        elif self._worker_thread is not None and not self._worker_thread.is_alive() and not self.stop.is_set():
+            health.update(status="failing", problem="the worker thread stopped")
+        return health
+
+    _worker_thread: threading.Thread | None = None
+
+    def _check_ledger(self, settings: Settings) -> None:
+        """At start, before anything is served: refuse a ledger this site did not publish with."""
+        path = ledger.state_path(self.site_dir, settings)
+        store = SQLiteStore(path, readonly=True)
+        try:
+            identity = store.identity()
+        finally:
+            store.close()
+        ledger.check(path, self._ledger_existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
+
+    _ledger_existed = True
+
     def run(self) -> None:
-        """Until SIGTERM/SIGINT. Raises ConfigError, LockedError, OSError (port in use)."""
+        """Until SIGTERM/SIGINT. Raises ConfigError, LockedError, LedgerLostError, StoreError, OSError."""
         settings = load_settings(self.site_dir)
         if not (self.site_dir / settings.content.dir).is_dir():
             raise ConfigError(f"content folder {settings.content.dir!r} not found in {self.site_dir}")
@@ -283,12 +409,16 @@ class Daemon:
                 self.log.event("error", f"{e}; its deliveries wait until it is set")
         for kind in sorted({t.kind for t in settings.targets}):
             importlib.import_module(f"syndicate.channels.{kind}")  # import now, not in the first delivery
-        with lock(state_path(self.site_dir, settings).with_name("lock")):
+        self._ledger_path = ledger.state_path(self.site_dir, settings)
+        self._ledger_existed = self._ledger_path.is_file()
+        with lock(self._ledger_path):
+            self._ledger_id = _file_id(self._ledger_path)
+            self._check_ledger(settings)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.server_state = ServerState(
                 self.out_dir,
                 settings,
-                health=lambda: self.health,
+                health=self.report_health,
                 log_request=(lambda m, p, s: self.log.event("request", f"{m} {p} {s}")) if self.access_log else None,
             )
             server = make_server(self.host, self.port, self.server_state)
@@ -299,30 +429,33 @@ class Daemon:
             self._guarded_cycle("start")
             serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
             serving.start()
-            worker = threading.Thread(target=self._worker, name="worker", daemon=True)
-            worker.start()
+            self._worker_thread = threading.Thread(target=self._worker, name="worker", daemon=True)
+            self._worker_thread.start()
             self.scheduler.start()
             self.scheduler.add_job(
                 self.request, "interval", seconds=SAFETY_NET.total_seconds(), args=["periodic"], id="periodic"
             )
-            observer = self._observer(settings)
+            self._watch()
             base = f"http://{self.host}:{self.port}/"
             self.log.event("serving", f"feeds at {base}feed.xml (all feeds: {base}) from {self.out_dir}", url=base)
             self.request("watching")  # what changed while the first cycle ran, before anything watched
             try:
-                while not self.stop.wait(0.5):
-                    pass
+                while not self.stop.wait(SELF_CHECK):
+                    self.self_check()
             finally:
-                self.log.event("stopping", "finishing the delivery in flight")
-                observer.stop()
+                in_flight = self._busy_since is not None
+                self.log.event("stopping", "finishing the delivery in flight" if in_flight else "nothing in flight")
+                if self._observer is not None:
+                    self._observer.stop()
                 self.scheduler.shutdown(wait=False)
                 if self._timer is not None:
                     self._timer.cancel()
                 self._wake.set()
-                worker.join(timeout=120)
+                self._worker_thread.join(timeout=120)
                 server.shutdown()
                 server.server_close()
-                observer.join(timeout=5)
+                if self._observer is not None:
+                    self._observer.join(timeout=5)
                 self.log.event("stopped", "bye")
 
     def _install_signals(self) -> None:
@@ -333,9 +466,34 @@ class Daemon:
             self.stop.set()
 
         def reload(signum: int, frame: FrameType | None) -> None:
-            self.log.event("reload", "SIGHUP: reading the config again")
+            self.log.event("reload", "SIGHUP: reading the config again and watching the folders anew")
+            self._rewatch = True
             self.request("config reloaded")
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, reload)
+
+
+def _file_id(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of a file or folder, None when it is not there."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _mtimes(ledger_path: Path | None) -> tuple[int, int] | None:
+    """When the ledger (and its write-ahead log) last changed: another process wrote to it."""
+    if ledger_path is None:
+        return None
+    stamps = []
+    for path in (ledger_path, ledger_path.with_name(ledger_path.name + "-wal")):
+        try:
+            stamps.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return stamps[0], stamps[1]

@@ -4,11 +4,13 @@
     ├── ConfigError                config/syndicate.toml is missing, unreadable or wrong
     ├── ContentError               one post cannot be published (knows path and line)
     ├── UnsafePathError            a write would land outside the output folder
-    └── OutputError                the output folder cannot be written
+    ├── OutputError                the output folder cannot be written
+    └── LedgerLostError            the delivery ledger is missing, empty, another or older than
+                                   the site's last publish: delivering would skip or repeat posts
 
 A ``ContentError`` rejects one post and never stops a build; the others stop the command
-with exit code 2 (config) or 3 (output). Library errors are chained with ``raise … from e``
-so that ``--debug`` can still show where they came from.
+with exit code 2 (config), 3 (output) or 6 (ledger). Library errors are chained with
+``raise … from e``, so a traceback, should one ever be printed, shows where they came from.
 """
 
 from __future__ import annotations
@@ -44,3 +46,7 @@ class UnsafePathError(SyndicateError):
 
 class OutputError(SyndicateError):
     """The output folder cannot be written."""
+
+
+class LedgerLostError(SyndicateError):
+    """The ledger is not the one this site published with: delivering now would skip or repeat posts."""

@@ -33,6 +33,7 @@ PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = (
     "skipped",
 )
 OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
+MAX_RETRY_DELAY = 30 * 24 * 3600  # seconds: no wait, asked for by config or by a server, is longer
 WEBSUB_PREFIX = "websub:"
 FEED_EVENT = "feed.updated"
 
@@ -54,6 +55,7 @@ class Delivery:
     remote_id: str | None = None
     remote_url: str | None = None
     updated_at: datetime | None = None
+    key_seq: int | None = None  # a number unique per target, given by the ledger at the first attempt (Bluesky rkey)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -70,7 +72,8 @@ class KnownPost:
     title: str
     revision: str
     snapshot: str  # the post as a JSON Feed item (JSON text), for post.deleted
-    deleted: bool = False
+    deleted: bool = False  # retracted: its file removed, or made a draft
+    published: datetime | None = None  # its date when last seen (None in ledgers older than this field)
 
 
 @dataclass
@@ -104,7 +107,7 @@ def _new(post_id: str, target: str, event: str, revision: str, now: datetime, st
 def plan_posts(
     *,
     now: datetime,
-    live: Sequence[Post],
+    posts: Sequence[Post],
     snapshot: Callable[[Post], str],
     unreadable_sources: set[str],
     known: Mapping[str, KnownPost],
@@ -114,7 +117,7 @@ def plan_posts(
     backfill: bool = False,
     since: datetime | None = None,
 ) -> Plan:
-    """Decide the new deliveries for posts.
+    """Decide the new deliveries for ``posts`` (every accepted post: live, draft or scheduled).
 
     - A target seen for the first time gets the posts already published as *baseline*
       (recorded, not sent). ``backfill`` sends them after all (those published at or after
@@ -122,72 +125,110 @@ def plan_posts(
     - A live post with no ``post.published`` row for a target is new there.
     - A known post whose revision changed gets ``post.updated`` for webhook targets that
       asked for it, once its ``post.published`` was sent; older unsent updates are skipped.
-    - A known post that is no longer live (file removed, or made a draft) gets
-      ``post.deleted``; its unsent deliveries are skipped. A post whose file could not be
-      read this time is *not* treated as removed.
+    - A known post is *retracted* only by its content: its file removed, made a draft, or
+      opted out of a target (``syndicate:``). Its unsent deliveries are skipped, and
+      ``post.deleted`` goes where ``post.published`` was really sent (not to baseline rows).
+      Time never retracts: a known post dated after ``now`` (a clock stepped back) stays as
+      it is, and a post whose file could not be read this time is not treated as removed.
     """
     plan = Plan()
-    by_key: dict[tuple[str, str, str, str], Delivery] = {}
-    open_by_post_target: dict[tuple[str, str], list[Delivery]] = {}
-    for d in deliveries:
-        by_key[d.key] = d
-        if d.state in OPEN_STATES:
-            open_by_post_target.setdefault((d.post_id, d.target), []).append(d)
-
-    live_ids = {p.id for p in live}
-    for target in targets:
-        if target.name not in known_targets:
-            plan.new_targets.append(target.name)
-
+    ledger = _Ledger(deliveries)
+    live = [p for p in posts if p.is_live(now)]
+    present = {p.id: p for p in posts}
+    plan.new_targets = [t.name for t in targets if t.name not in known_targets]
     for post in live:
         for target in targets:
-            if "post.published" not in target.events or not post.goes_to(target.name):
-                continue
-            key = (post.id, target.name, "post.published", "")
-            wanted = backfill and (since is None or post.published >= since)
-            existing = by_key.get(key)
-            if existing is None:
-                state = BASELINE if target.name in plan.new_targets and not wanted else PENDING
-                d = _new(post.id, target.name, "post.published", "", now, state)
-                plan.new.append(d)
-                by_key[key] = d
-            elif existing.state == BASELINE and wanted:
-                plan.promote.append(existing.id)
+            _plan_published(plan, ledger, post, target, now, backfill and (since is None or post.published >= since))
         before = known.get(post.id)
         if before is not None and not before.deleted and before.revision != post.revision:
             for target in targets:
-                if target.kind != "webhook" or "post.updated" not in target.events or not post.goes_to(target.name):
-                    continue
-                published = by_key.get((post.id, target.name, "post.published", ""))
-                if published is None or published.state not in (SENT, BASELINE):
-                    continue  # the pending post.published will carry the latest text
-                for old in open_by_post_target.get((post.id, target.name), []):
-                    if old.event == "post.updated":
-                        plan.skip[old.id] = "superseded by a newer edit"
-                key = (post.id, target.name, "post.updated", post.revision)
-                if key not in by_key:
-                    d = _new(post.id, target.name, "post.updated", post.revision, now)
-                    plan.new.append(d)
-                    by_key[key] = d
+                _plan_updated(plan, ledger, post, target, now)
         if before is None or before.deleted or before.revision != post.revision:
-            plan.posts.append(KnownPost(post.id, post.source, post.url, post.title, post.revision, snapshot(post)))
-
-    for gone in known.values():
-        if gone.deleted or gone.post_id in live_ids or gone.source in unreadable_sources:
+            plan.posts.append(
+                KnownPost(
+                    post.id, post.source, post.url, post.title, post.revision, snapshot(post), published=post.published
+                )
+            )
+    for before in known.values():
+        if before.deleted:
             continue
-        plan.posts.append(replace(gone, deleted=True))
-        for target in targets:
-            for old in open_by_post_target.get((gone.post_id, target.name), []):
-                plan.skip[old.id] = "the post was removed before delivery"
-            if target.kind != "webhook" or "post.deleted" not in target.events:
-                continue
-            published = by_key.get((gone.post_id, target.name, "post.published", ""))
-            if published is None or published.state not in (SENT, BASELINE):
-                continue  # the target never heard of it: nothing to retract
-            key = (gone.post_id, target.name, "post.deleted", gone.revision)
-            if key not in by_key:
-                plan.new.append(_new(gone.post_id, target.name, "post.deleted", gone.revision, now))
+        still = present.get(before.post_id)
+        if still is None and before.source in unreadable_sources:
+            continue  # a typo in the file is not a removal
+        if still is None or still.draft:
+            plan.posts.append(replace(before, deleted=True))
+            for target in targets:
+                _plan_retraction(plan, ledger, before, target, now)
+        else:
+            for target in targets:
+                if not still.goes_to(target.name):
+                    _plan_retraction(plan, ledger, before, target, now)
     return plan
+
+
+class _Ledger:
+    """The ledger's rows as planning looks them up: by key, and the open ones by (post, target)."""
+
+    def __init__(self, deliveries: Iterable[Delivery]) -> None:
+        self.by_key: dict[tuple[str, str, str, str], Delivery] = {}
+        self.open: dict[tuple[str, str], list[Delivery]] = {}
+        for d in deliveries:
+            self.add(d)
+
+    def add(self, d: Delivery) -> None:
+        self.by_key[d.key] = d
+        if d.state in OPEN_STATES:
+            self.open.setdefault((d.post_id, d.target), []).append(d)
+
+    def sent(self, post_id: str, target: str) -> bool:
+        """Did ``post.published`` really reach the target (not baseline, not skipped)?"""
+        row = self.by_key.get((post_id, target, "post.published", ""))
+        return row is not None and row.state == SENT
+
+
+def _plan_published(
+    plan: Plan, ledger: _Ledger, post: Post, target: TargetSettings, now: datetime, wanted: bool
+) -> None:
+    if "post.published" not in target.events or not post.goes_to(target.name):
+        return
+    existing = ledger.by_key.get((post.id, target.name, "post.published", ""))
+    if existing is None:
+        state = BASELINE if target.name in plan.new_targets and not wanted else PENDING
+        d = _new(post.id, target.name, "post.published", "", now, state)
+        plan.new.append(d)
+        ledger.add(d)
+    elif existing.state == BASELINE and wanted:
+        plan.promote.append(existing.id)
+
+
+def _plan_updated(plan: Plan, ledger: _Ledger, post: Post, target: TargetSettings, now: datetime) -> None:
+    if target.kind != "webhook" or "post.updated" not in target.events or not post.goes_to(target.name):
+        return
+    published = ledger.by_key.get((post.id, target.name, "post.published", ""))
+    if published is None or published.state not in (SENT, BASELINE):
+        return  # the pending post.published will carry the latest text
+    for old in ledger.open.get((post.id, target.name), []):
+        if old.event == "post.updated":
+            plan.skip[old.id] = "superseded by a newer edit"
+    key = (post.id, target.name, "post.updated", post.revision)
+    if key not in ledger.by_key:
+        d = _new(post.id, target.name, "post.updated", post.revision, now)
+        plan.new.append(d)
+        ledger.add(d)
+
+
+def _plan_retraction(plan: Plan, ledger: _Ledger, gone: KnownPost, target: TargetSettings, now: datetime) -> None:
+    """The post left this target: nothing unsent goes out, and a target that got it hears it went."""
+    for old in ledger.open.get((gone.post_id, target.name), []):
+        if old.event != "post.deleted":
+            plan.skip[old.id] = "the post was removed before delivery"
+    if target.kind != "webhook" or "post.deleted" not in target.events or not ledger.sent(gone.post_id, target.name):
+        return  # the target never got it: nothing to retract
+    key = (gone.post_id, target.name, "post.deleted", gone.revision)
+    if key not in ledger.by_key:
+        d = _new(gone.post_id, target.name, "post.deleted", gone.revision, now)
+        plan.new.append(d)
+        ledger.add(d)
 
 
 def plan_pings(
@@ -251,15 +292,15 @@ def after_failure(
     schedule = settings.retry_schedule or (60,)
     base = schedule[min(max(d.attempts, 1) - 1, len(schedule) - 1)]
     delay = base * rng.uniform(0.8, 1.2)  # jitter: many failed deliveries must not retry in lockstep
-    if failure.retry_after is not None:
+    if failure.retry_after is not None and failure.retry_after == failure.retry_after:  # not NaN
         delay = max(delay, failure.retry_after)
-    return FAILED, now + timedelta(seconds=delay), failure.message
+    return FAILED, now + timedelta(seconds=min(delay, MAX_RETRY_DELAY)), failure.message
 
 
 def due(
     deliveries: Iterable[Delivery], now: datetime, *, target: str | None = None, post: str | None = None
 ) -> list[Delivery]:
-    """Deliveries to attempt now, oldest first."""
+    """Deliveries to attempt at ``now`` (the real time: retry times are real times), oldest first."""
     rows = [
         d
         for d in deliveries

@@ -1,17 +1,18 @@
-"""Delivering posts: build, plan, record intents, send, record outcomes (the shell around
-:mod:`syndicate.planning`).
+"""Delivering posts: the shell around :mod:`syndicate.planning`.
 
-The order is what makes "exactly once" hold through crashes:
+One run, in this order (what makes "exactly once" hold through crashes):
 
-1. render the feeds and compute which files will change (nothing written yet);
-2. plan and *record* every new delivery (and WebSub ping) in the ledger;
-3. write the feeds;
-4. for each due delivery: mark it ``sending`` (committed) → network call → mark the outcome.
+1. lock the ledger and check it is the one this site published with (:mod:`syndicate.ledger`);
+2. build and write the feeds (readers see a post at once; what to deliver is planned from the
+   ledger and the posts, never from what was written, so a crash here loses nothing);
+3. plan, then *record* every new delivery (and WebSub ping) in the ledger;
+4. for each due delivery: compose what it sends → record the attempt (``sending``, what is
+   sent, the remote key) → network call → record the outcome.
 
 A process killed anywhere leaves either no intent (the next run plans it again) or an
 intent in ``pending``/``sending``/``failed``: the next run retries it under the same
-idempotency key (webhook-id, Idempotency-Key, Bluesky record key checked with getRecord),
-so the receiver sees it once.
+idempotency key (webhook-id, Idempotency-Key, a Bluesky record key that the ledger made
+unique and checks with getRecord against what was sent), so the receiver sees it once.
 """
 
 from __future__ import annotations
@@ -27,31 +28,38 @@ from pathlib import Path
 
 import requests
 
-from . import app
+from . import app, ledger
 from .cache import PostCache
-from .channels.base import Channel, DeliveryFailed, ImageSource, Payload
+from .channels.base import Channel, DeliveryFailed, ImageSource, KeyTaken, Payload
 from .config import load_settings
 from .errors import ConfigError
 from .feeds import IncrementalPlan
+from .ledger import state_path
 from .model import Post, Settings, TargetSettings
 from .planning import (
+    BASELINE,
     DEAD,
+    OPEN_STATES,
+    PENDING,
     SENDING,
     SENT,
     SKIPPED,
     WEBSUB_PREFIX,
     Delivery,
     Failure,
+    Plan,
     after_failure,
     due,
     plan_pings,
     plan_posts,
 )
 from .render.jsonfeed import json_item
-from .store import SQLiteStore, lock
+from .store import LedgerIdentity, SQLiteStore, Store, lock
 
 Clock = Callable[[], datetime]
 Echo = Callable[[str], None]
+
+__all__ = ["PublishReport", "Secrets", "publish", "retry", "state_path"]
 
 
 class Secrets:
@@ -84,6 +92,7 @@ class Attempt:
     outcome: str  # sent | failed | dead
     detail: str = ""
     disable_target: bool = False
+    back_off: bool = False  # the target asked us to wait (rate limit): leave its other deliveries for later
 
 
 @dataclass
@@ -94,6 +103,8 @@ class PublishReport:
     baseline: int = 0
     previews: list[tuple[Delivery, str]] = field(default_factory=list)
     setup_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    deferred: dict[str, int] = field(default_factory=dict)  # target → deliveries left for a later run
     next_attempt: datetime | None = None  # the earliest retry still waiting in the ledger
 
     @property
@@ -101,12 +112,9 @@ class PublishReport:
         return [a for a in self.attempts if a.outcome in ("failed", "dead")]
 
 
-def state_path(site_dir: Path, settings: Settings) -> Path:
-    path = Path(settings.state_path)
-    return path if path.is_absolute() else site_dir / path
-
-
 SNAPSHOT_BATCH = 1000
+BACK_OFF_AFTER = 2  # retryable failures in a row after which a target's other deliveries wait for a later run
+UNEXPECTED_DETAIL = 300  # characters of an unexpected error's message that are kept
 
 
 def json_snapshot(post: Post) -> str:
@@ -120,10 +128,13 @@ def json_snapshot(post: Post) -> str:
 class Channels:
     """Channels made on first use, one per target; a target that cannot be set up is reported once."""
 
-    def __init__(self, settings: Settings, site_dir: Path, secrets: Secrets, session: requests.Session) -> None:
+    def __init__(
+        self, settings: Settings, site_dir: Path, secrets: Secrets, session: requests.Session, clock_id: int = 0
+    ) -> None:
         self.settings = settings
         self.secrets = secrets
         self.session = session
+        self.clock_id = clock_id
         static = settings.content.static
         self.images = ImageSource(settings.site.url, (site_dir / static) if static else None, session)
         self.made: dict[str, Channel] = {}
@@ -160,7 +171,7 @@ class Channels:
             return MastodonChannel(target, self.secrets.get(target, "token_env"), requests.Session(), self.images)
         from .channels.bluesky import BlueskyChannel
 
-        return BlueskyChannel(target, self.secrets.get(target, "password_env"), self.images)
+        return BlueskyChannel(target, self.secrets.get(target, "password_env"), self.images, self.clock_id)
 
     def close(self) -> None:
         for channel in self.made.values():
@@ -188,6 +199,7 @@ def publish(
     post: str | None = None,
     backfill: bool = False,
     since: datetime | None = None,
+    rebaseline: bool = False,
     out_dir: Path | None = None,
     use_cache: bool = True,
     echo: Echo = lambda line: None,
@@ -200,78 +212,54 @@ def publish(
     memo: app.RenderMemo | None = None,
     watch: app.ContentWatch | None = None,
     planner: IncrementalPlan | None = None,
+    floor: bool = True,
 ) -> PublishReport:
     """Build the feeds, then deliver what is due. ``--dry-run`` writes and sends nothing.
 
-    ``clock`` decides what is published and due (``--now`` can move it); ``wall`` is the
-    real time, for what receivers check (webhook timestamps) and for the ledger's retry times.
+    ``clock`` decides what is published (``--now`` can move it); ``wall`` is the real time,
+    for what receivers check (webhook timestamps) and for the ledger's retry times. With
+    ``floor``, posts the ledger has seen live stay live although ``clock`` is earlier (a
+    clock that stepped back). Raises ConfigError, LedgerLostError, StoreError, LockedError,
+    OutputError.
     """
     wall = wall or clock
     rng = rng or random.Random()
     secrets = secrets or Secrets()
-    now = clock()
     settings = load_settings(site_dir)
     if target is not None and settings.target(target) is None:
         names = ", ".join(t.name for t in settings.targets) or "none configured"
         raise ConfigError(f"no target called {target!r}; targets: {names}")
     state = state_path(site_dir, settings)
-    with lock(state.with_name("lock")) if take_lock and not dry_run else nullcontext():
-        prepared = app.prepare(
-            site_dir,
-            now,
-            out_dir=out_dir,
-            use_cache=use_cache,
-            cache=cache,
-            memo=memo,
-            watch=watch,
-            planner=planner,
-            write=not dry_run,
-            settings=settings,
-        )
-        changed = prepared.changed()
-        # 1. the feeds first: readers see a post as soon as possible. Safe before the ledger:
-        # what to deliver is planned from the ledger and the posts, never from what was written.
-        build = prepared.report if dry_run else app.write_outputs(prepared)
-        report = PublishReport(build)
-        live = {p.id: p for p in prepared.report.live(now)}
-        post_id = _resolve_post(post, prepared.report.posts) if post else None
-
+    out = out_dir if out_dir is not None else site_dir / "public"
+    now = clock()
+    if floor and (until := ledger.announced_until(site_dir, settings)) is not None:
+        now = max(now, until)
+    existed = state.is_file()
+    with lock(state) if take_lock and not dry_run else nullcontext():
         store = SQLiteStore(state, readonly=dry_run)
         try:
-            known_targets = store.known_targets()
-            known = store.known_posts()
-            rows = store.deliveries() if dry_run else store.delivery_keys()
-            unreadable = {p.path for p in prepared.report.rejected}
-            # The ledger keeps a snapshot of each new or edited post (its summary is made from
-            # its HTML): on every core when there are many (a first run on a big site), a batch
-            # at a time, the HTML forgotten again after each batch.
-            fresh = [
-                p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision
-            ]
-            snaps: dict[str, str] = {}
-            workers = app.Workers()
-            try:
-                for i in range(0, len(fresh), SNAPSHOT_BATCH):
-                    batch = fresh[i : i + SNAPSHOT_BATCH]
-                    made = [p for p in batch if not p.content.ready]
-                    app.make_contents(batch, workers)
-                    snaps.update((p.id, json_snapshot(p)) for p in batch)
-                    for p in made:
-                        p.content.release()
-            finally:
-                workers.close()
-            plan = plan_posts(
-                now=now,
-                live=list(live.values()),
-                snapshot=lambda p: snaps.get(p.id) or json_snapshot(p),
-                unreadable_sources=unreadable,
-                known=known,
-                targets=settings.targets,
-                known_targets=set(known_targets),
-                deliveries=rows,
-                backfill=backfill,
-                since=since,
+            identity = store.identity()
+            if not (rebaseline or backfill):
+                ledger.check(state, existed, identity, ledger.read_marks(site_dir, out))
+            prepared = app.prepare(
+                site_dir,
+                now,
+                out_dir=out_dir,
+                use_cache=use_cache,
+                cache=cache,
+                memo=memo,
+                watch=watch,
+                planner=planner,
+                write=not dry_run,
+                settings=settings,
             )
+            changed = prepared.changed()
+            build = prepared.report if dry_run else app.write_outputs(prepared)
+            report = PublishReport(build)
+            live = {p.id: p for p in prepared.report.live(now)}
+            post_id = _resolve_post(post, prepared.report.posts) if post else None
+            rows = store.deliveries() if dry_run else store.delivery_keys()
+            plan = _plan(store, prepared, now, live, rows, settings, backfill, since, rebaseline)
             digests = (
                 {prepared.feed_url(rel): prepared.digest(rel) for rel in prepared.files if prepared.is_feed(rel)}
                 if settings.hubs
@@ -280,77 +268,32 @@ def publish(
             pings = plan_pings(now, digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, rows)
             plan.skip.update(pings.skip)
             new = plan.new + pings.new
-            report.planned = sum(1 for d in new if d.state != "baseline")
-            report.baseline = sum(1 for d in plan.new if d.state == "baseline")  # posts, not feed pings
+            report.planned = sum(1 for d in new if d.state != BASELINE)
+            report.baseline = sum(1 for d in plan.new if d.state == BASELINE)  # posts, not feed pings
             deleting = {d.post_id for d in plan.new if d.event == "post.deleted"}
-            deleting |= {
-                d.post_id for d in rows if d.event == "post.deleted" and d.state in ("pending", "failed", "sending")
-            }
+            deleting |= {d.post_id for d in rows if d.event == "post.deleted" and d.state in OPEN_STATES}
             snapshots = store.snapshots(deleting)
             snapshots.update({p.post_id: p.snapshot for p in plan.posts if p.snapshot})
 
             if dry_run:
-                prepared_report = app.finish(prepared)
-                report.build = prepared_report
-                pending = [d for d in rows if d.id not in plan.skip] + [d for d in new if d.state != "baseline"]
-                pending = [replace(d, state="pending") if d.id in plan.promote else d for d in pending]
-                channels = Channels(settings, site_dir, secrets, requests.Session())
-                try:
-                    for d in due(pending, now, target=target, post=post_id):
-                        if d.state == SENDING or d.state == SENT:
-                            continue
-                        payload = _payload(d, live, snapshots)
-                        if payload is None:
-                            continue
-                        channel = channels.get(d.target)
-                        text = (
-                            channel.preview(d, payload) if channel else f"(cannot preview: {channels.broken[d.target]})"
-                        )
-                        report.previews.append((d, secrets.redact(text)))
-                finally:
-                    channels.close()
+                report.build = app.finish(prepared)
+                _preview(report, plan, rows, new, live, snapshots, settings, site_dir, secrets, wall(), target, post_id)
                 return report
 
-            # 2. record intents before anything leaves the machine
+            # record intents before anything leaves the machine
             store.add_targets(plan.new_targets, now)
             store.add_deliveries(new)
             for delivery_id, why in plan.skip.items():
                 store.set_state([delivery_id], SKIPPED, why, now)
-            store.set_state(plan.promote, "pending", None, now)
+            store.set_state(plan.promote, PENDING, None, now)
             store.save_posts(plan.posts)
-            # 3. deliver
-            disabled = {name for name, reason in store.known_targets().items() if reason}
-            session = requests.Session()
-            session.headers["User-Agent"] = "syndicate"
-            channels = Channels(settings, site_dir, secrets, session)
-            try:
-                for d in due(store.open_deliveries(), now, target=target, post=post_id):
-                    if should_stop():
-                        break  # asked to stop: the delivery in flight is done, the rest wait
-                    if d.target in disabled:
-                        continue
-                    payload = _payload(d, live, snapshots)
-                    if payload is None:
-                        continue
-                    channel = channels.get(d.target)
-                    if channel is None:
-                        continue
-                    attempt = _attempt(store, channel, d, payload, wall, settings, rng, secrets)
-                    report.attempts.append(attempt)
-                    echo(_line(attempt))
-                    if attempt.disable_target:
-                        store.disable_target(d.target, attempt.detail)
-                        disabled.add(d.target)
-            finally:
-                channels.close()
-                session.close()
-            report.setup_errors = [f"{name}: {why}" for name, why in sorted(channels.broken.items())]
+            todo = due(store.open_deliveries(), wall(), target=target, post=post_id)
+            if new or plan.skip or plan.promote or plan.posts or plan.new_targets or todo or rebaseline:
+                identity = replace(identity, generation=store.bump_generation())
+                ledger.write_marks(site_dir, out, identity, store.newest_published())
+            _deliver(report, store, todo, live, snapshots, settings, site_dir, secrets, wall, rng, echo, should_stop)
             report.next_attempt = min(
-                (
-                    d.next_attempt_at
-                    for d in store.open_deliveries()
-                    if d.state in ("pending", "failed") and d.next_attempt_at
-                ),
+                (d.next_attempt_at for d in store.open_deliveries() if d.state != SENDING and d.next_attempt_at),
                 default=None,
             )
         finally:
@@ -358,8 +301,137 @@ def publish(
     return report
 
 
+def _plan(
+    store: Store,
+    prepared: app.Prepared,
+    now: datetime,
+    live: dict[str, Post],
+    rows: list[Delivery],
+    settings: Settings,
+    backfill: bool,
+    since: datetime | None,
+    rebaseline: bool,
+) -> Plan:
+    known = store.known_posts()
+    # The ledger keeps a snapshot of each new or edited post (its summary is made from its
+    # HTML): on every core when there are many (a first run on a big site), a batch at a
+    # time, the HTML forgotten again after each batch.
+    fresh = [p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision]
+    snaps: dict[str, str] = {}
+    workers = app.Workers()
+    try:
+        for i in range(0, len(fresh), SNAPSHOT_BATCH):
+            batch = fresh[i : i + SNAPSHOT_BATCH]
+            made = [p for p in batch if not p.content.ready]
+            app.make_contents(batch, workers)
+            snaps.update((p.id, json_snapshot(p)) for p in batch)
+            for p in made:
+                p.content.release()
+    finally:
+        workers.close()
+    return plan_posts(
+        now=now,
+        posts=prepared.report.posts,
+        snapshot=lambda p: snaps.get(p.id) or json_snapshot(p),
+        unreadable_sources={p.path for p in prepared.report.rejected},
+        known=known,
+        targets=settings.targets,
+        known_targets=set() if rebaseline else set(store.known_targets()),
+        deliveries=rows,
+        backfill=backfill,
+        since=since,
+    )
+
+
+def _preview(
+    report: PublishReport,
+    plan: Plan,
+    rows: list[Delivery],
+    new: list[Delivery],
+    live: dict[str, Post],
+    snapshots: dict[str, str],
+    settings: Settings,
+    site_dir: Path,
+    secrets: Secrets,
+    now: datetime,
+    target: str | None,
+    post_id: str | None,
+) -> None:
+    """What a real run would send, as the final texts, into ``report.previews``."""
+    pending = [d for d in rows if d.id not in plan.skip] + [d for d in new if d.state != BASELINE]
+    pending = [replace(d, state=PENDING) if d.id in plan.promote else d for d in pending]
+    channels = Channels(settings, site_dir, secrets, requests.Session())
+    try:
+        for d in due(pending, now, target=target, post=post_id):
+            if d.state in (SENDING, SENT):
+                continue
+            payload = _payload(d, live, snapshots)
+            if payload is None:
+                continue
+            channel = channels.get(d.target)
+            try:
+                text = channel.preview(d, payload) if channel else f"(cannot preview: {channels.broken[d.target]})"
+            except DeliveryFailed as e:
+                text = f"(would fail: {e.failure.message})"
+            report.previews.append((d, secrets.redact(text)))
+    finally:
+        channels.close()
+
+
+def _deliver(
+    report: PublishReport,
+    store: Store,
+    todo: list[Delivery],
+    live: dict[str, Post],
+    snapshots: dict[str, str],
+    settings: Settings,
+    site_dir: Path,
+    secrets: Secrets,
+    wall: Clock,
+    rng: random.Random,
+    echo: Echo,
+    should_stop: Callable[[], bool],
+) -> None:
+    """Attempt each due delivery once. One delivery's trouble never stops the others: a target
+    that is disabled, cannot be set up, rate limits us or keeps failing is left for a later run."""
+    disabled = {name for name, reason in store.known_targets().items() if reason}
+    waiting: dict[str, int] = {}  # target → retryable failures in a row
+    session = requests.Session()
+    session.headers["User-Agent"] = "syndicate"
+    channels = Channels(settings, site_dir, secrets, session, store.identity().clock_id)
+    try:
+        for d in todo:
+            if should_stop():
+                break  # asked to stop: the delivery in flight is done, the rest wait
+            if d.target in disabled:
+                continue
+            if waiting.get(d.target, 0) >= BACK_OFF_AFTER:
+                report.deferred[d.target] = report.deferred.get(d.target, 0) + 1
+                continue
+            payload = _payload(d, live, snapshots)
+            if payload is None:
+                continue
+            channel = channels.get(d.target)
+            if channel is None:
+                continue
+            attempt = _attempt(store, channel, d, payload, wall, settings, rng, secrets, report.warnings)
+            report.attempts.append(attempt)
+            echo(_line(attempt))
+            if attempt.disable_target:
+                store.disable_target(d.target, attempt.detail)
+                disabled.add(d.target)
+            if attempt.outcome == "failed":
+                waiting[d.target] = BACK_OFF_AFTER if attempt.back_off else waiting.get(d.target, 0) + 1
+            else:
+                waiting[d.target] = 0
+    finally:
+        channels.close()
+        session.close()
+    report.setup_errors = [f"{name}: {why}" for name, why in sorted(channels.broken.items())]
+
+
 def _attempt(
-    store: SQLiteStore,
+    store: Store,
     channel: Channel,
     d: Delivery,
     payload: Payload,
@@ -367,22 +439,64 @@ def _attempt(
     settings: Settings,
     rng: random.Random,
     secrets: Secrets,
+    warnings: list[str],
 ) -> Attempt:
-    d = store.mark_sending(d.id, clock())  # the intent is durable before the request leaves
+    """One attempt: compose, record the intent (durable before the request leaves), send, record
+    the outcome. Whatever goes wrong — the receiver, the network, a bug in a client library —
+    ends as an outcome in the ledger with its reason, never as a delivery stuck in ``sending``."""
     try:
-        receipt = channel.deliver(d, payload, clock())
+        outgoing = channel.compose(d, payload)
     except DeliveryFailed as e:
-        failure = Failure(
-            secrets.redact(e.failure.message), e.failure.permanent, e.failure.retry_after, e.failure.disable_target
-        )
-        state, next_at, message = after_failure(d, failure, clock(), settings.delivery, rng)
-        store.mark_failed(d.id, state, next_at, message, clock())
-        detail = (
-            message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
-        )
-        return Attempt(d, "dead" if state == DEAD else "failed", detail, failure.disable_target)
-    store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, clock())
-    return Attempt(d, "sent", receipt.remote_url or receipt.note)
+        store.mark_sending(d.id, clock())
+        return _failed(store, d, e.failure, clock, settings, rng, secrets)
+    except Exception as e:  # a bug in composing: recorded and retried, never a traceback
+        store.mark_sending(d.id, clock())
+        return _failed(store, d, _unexpected(e, secrets), clock, settings, rng, secrets)
+    d = store.mark_sending(d.id, clock(), outgoing.digest, channel.keyed)
+    for _ in range(2):
+        try:
+            receipt = channel.send(d, outgoing, payload, clock(), store.attempts(d.id))
+        except KeyTaken as e:
+            warnings.append(secrets.redact(f"{d.target}: {e}; sending under a new key"))
+            d = store.new_key(d.id, clock())
+            continue
+        except DeliveryFailed as e:
+            return _failed(store, d, e.failure, clock, settings, rng, secrets)
+        except Exception as e:  # the outcome is unknown: the next attempt reconciles under the same key
+            return _failed(store, d, _unexpected(e, secrets), clock, settings, rng, secrets)
+        store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, clock())
+        return Attempt(d, "sent", receipt.remote_url or receipt.note)
+    return _failed(store, d, Failure("its new remote key was taken too"), clock, settings, rng, secrets)
+
+
+def _unexpected(e: Exception, secrets: Secrets) -> Failure:
+    text = " ".join(str(e).split())[:UNEXPECTED_DETAIL]
+    return Failure(secrets.redact(f"unexpected error: {type(e).__name__}" + (f": {text}" if text else "")))
+
+
+def _failed(
+    store: Store,
+    d: Delivery,
+    failure: Failure,
+    clock: Clock,
+    settings: Settings,
+    rng: random.Random,
+    secrets: Secrets,
+) -> Attempt:
+    failure = replace(failure, message=secrets.redact(failure.message))
+    d = store.get(d.id)
+    state, next_at, message = after_failure(d, failure, clock(), settings.delivery, rng)
+    store.mark_failed(d.id, state, next_at, message, clock())
+    detail = (
+        message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
+    )
+    return Attempt(
+        d,
+        "dead" if state == DEAD else "failed",
+        detail,
+        failure.disable_target,
+        back_off=failure.retry_after is not None,
+    )
 
 
 def _line(a: Attempt) -> str:
@@ -401,13 +515,21 @@ def _resolve_post(ref: str, posts: list[Post]) -> str:
 
 
 def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str | None = None) -> int:
-    """Put dead deliveries back in the queue (and re-enable targets that had been disabled)."""
+    """Make failed and dead deliveries due now (and re-enable targets that had been disabled);
+    the next `publish`, or a running `syndicate run` within seconds, sends them."""
     settings = load_settings(site_dir)
+    if target is not None and settings.target(target) is None and not target.startswith(WEBSUB_PREFIX):
+        names = ", ".join(t.name for t in settings.targets) or "none configured"
+        raise ConfigError(f"no target called {target!r}; targets: {names}")
     post_id = None
     if post:
-        prepared = app.prepare(site_dir, clock())
+        prepared = app.prepare(site_dir, clock(), render=False)
         post_id = _resolve_post(post, prepared.report.posts)
-    store = SQLiteStore(state_path(site_dir, settings))
+    state = state_path(site_dir, settings)
+    if not state.is_file():  # nothing was ever recorded, or the ledger is lost (then say so)
+        ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, site_dir / "public"))
+        return 0
+    store = SQLiteStore(state)
     try:
         return store.requeue(target, post_id, clock())
     finally:

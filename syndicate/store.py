@@ -5,10 +5,15 @@ Contract (any implementation):
 - a method returns only after its change is durable (committed), so the caller can rely
   on the order *intent recorded → network call → outcome recorded*;
 - methods raise :class:`StoreError` (a ``SyndicateError``) and nothing else;
-- the store holds no policy: :mod:`syndicate.planning` decides, the store saves.
+- the store holds no policy: :mod:`syndicate.planning` decides, the store saves. It does
+  enforce one invariant itself: a delivery's ``key_seq`` (what a Bluesky record key is made
+  from) is unique per target, given out in increasing order and never reused, so two
+  deliveries can never share a remote key, however many are planned in one run;
+- every attempt is kept with what was sent (a digest) and how it ended, so reconciliation
+  can tell a remote object made by *this* delivery from any other.
 
-Nothing secret is ever stored: rows hold ids, states, URLs and error messages that were
-already redacted by the caller.
+Nothing secret is ever stored: rows hold ids, states, URLs, digests and error messages that
+were already redacted by the caller.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -25,7 +33,10 @@ from typing import Protocol
 from .errors import SyndicateError
 from .planning import BASELINE, DEAD, FAILED, PENDING, SENDING, SENT, Delivery, KnownPost
 
+LEDGER_SCHEMA = 2  # 1: the first ledgers (no meta table); 2: meta, attempts, key_seq, posts.published
+
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS targets (
     name TEXT PRIMARY KEY,
     first_seen TEXT NOT NULL,
@@ -38,7 +49,8 @@ CREATE TABLE IF NOT EXISTS posts (
     title TEXT NOT NULL,
     revision TEXT NOT NULL,
     snapshot TEXT NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    published TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
@@ -54,11 +66,26 @@ CREATE TABLE IF NOT EXISTS deliveries (
     remote_id TEXT,
     remote_url TEXT,
     updated_at TEXT,
+    key_seq INTEGER,
     UNIQUE (post_id, target, event, revision)
 );
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT,
+    detail TEXT,
+    PRIMARY KEY (delivery_id, n)
+);
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS posts_id ON posts (post_id);
 """
+# Added after the first ledgers: made on open (a ledger of schema 1 gains them in place).
+_COLUMNS = (("deliveries", "key_seq", "INTEGER"), ("posts", "published", "TEXT"))
+_UNIQUE_KEYS = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS deliveries_key ON deliveries (target, key_seq) WHERE key_seq IS NOT NULL"
+)
 
 
 class StoreError(SyndicateError):
@@ -69,21 +96,55 @@ class LockedError(SyndicateError):
     """Another syndicate process is delivering for this site."""
 
 
+@dataclass(frozen=True)
+class AttemptRow:
+    """One attempt of one delivery, as the ledger keeps it."""
+
+    n: int  # 1 for the first attempt
+    started_at: datetime
+    digest: str  # what was sent (the channel's digest of its request); "" when nothing was composed
+    finished_at: datetime | None = None  # None: the outcome was never learned (killed mid-request)
+    outcome: str | None = None  # sent | failed | dead
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerIdentity:
+    """Which ledger this is: its id never changes; ``generation`` grows with every run that changed it."""
+
+    id: str
+    clock_id: int  # 0..1023, for the record keys this ledger makes
+    generation: int
+    empty: bool  # no target, post or delivery recorded yet
+
+
 class Store(Protocol):
+    """The ledger, as :mod:`syndicate.publish` uses it (see the module docstring for the contract)."""
+
+    def identity(self) -> LedgerIdentity: ...
+    def bump_generation(self) -> int: ...
     def known_targets(self) -> dict[str, str | None]: ...
     def add_targets(self, names: Iterable[str], now: datetime) -> None: ...
     def disable_target(self, name: str, reason: str) -> None: ...
     def known_posts(self) -> dict[str, KnownPost]: ...
+    def snapshots(self, post_ids: Iterable[str]) -> dict[str, str]: ...
+    def newest_published(self) -> datetime | None: ...
     def save_posts(self, posts: Iterable[KnownPost]) -> None: ...
     def deliveries(self) -> list[Delivery]: ...
+    def delivery_keys(self) -> list[Delivery]: ...
+    def open_deliveries(self) -> list[Delivery]: ...
+    def get(self, delivery_id: str) -> Delivery: ...
+    def attempts(self, delivery_id: str) -> list[AttemptRow]: ...
     def add_deliveries(self, rows: Iterable[Delivery]) -> None: ...
     def set_state(self, ids: Iterable[str], state: str, reason: str | None, now: datetime) -> None: ...
-    def mark_sending(self, delivery_id: str, now: datetime) -> Delivery: ...
+    def mark_sending(self, delivery_id: str, now: datetime, digest: str = "", keyed: bool = False) -> Delivery: ...
+    def new_key(self, delivery_id: str, now: datetime) -> Delivery: ...
     def mark_sent(self, delivery_id: str, remote_id: str | None, remote_url: str | None, now: datetime) -> None: ...
     def mark_failed(
         self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime
     ) -> None: ...
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int: ...
+    def close(self) -> None: ...
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -95,6 +156,10 @@ def _ts(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _micros(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
 
 
 def _row(r: sqlite3.Row) -> Delivery:
@@ -114,7 +179,22 @@ def _row(r: sqlite3.Row) -> Delivery:
         remote_id=r["remote_id"],
         remote_url=r["remote_url"],
         updated_at=_dt(r["updated_at"]),
+        key_seq=r["key_seq"] if "key_seq" in r.keys() else None,  # noqa: SIM118 (sqlite3.Row has no __contains__)
     )
+
+
+def unreadable(path: Path, e: BaseException) -> StoreError:
+    """The one line for a ledger SQLite cannot read (not a database, cut short, locked forever)."""
+    return StoreError(
+        f"{path}: the delivery ledger cannot be read ({e}); restore it from a backup, or move it away and"
+        " run `syndicate publish --rebaseline` (nothing was sent)"
+    )
+
+
+def _wrap(path: Path, e: sqlite3.Error) -> StoreError:
+    if type(e) is sqlite3.DatabaseError:  # "file is not a database", "database disk image is malformed"
+        return unreadable(path, e)
+    return StoreError(f"{path}: {e}")
 
 
 class SQLiteStore:
@@ -122,22 +202,39 @@ class SQLiteStore:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly
         try:
             if readonly:
                 if not path.exists():
                     self.db = sqlite3.connect(":memory:")
+                    self.db.executescript(SCHEMA)
                 else:
                     self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                    self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a corrupt file fails here
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
+                self._migrate()
             self.db.row_factory = sqlite3.Row
-            if not readonly or not path.exists():
-                self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise unreadable(path, e) from e
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"{path}: cannot open the delivery ledger: {e}") from e
+
+    def _migrate(self) -> None:
+        self.db.executescript(SCHEMA)
+        for table, column, kind in _COLUMNS:
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self.db.execute(_UNIQUE_KEYS)
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?), ('clock_id', ?), ('generation', '0'), ('schema', ?)",
+            (uuid.uuid4().hex, str(secrets.randbelow(1024)), str(LEDGER_SCHEMA)),
+        )
+        self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(LEDGER_SCHEMA),))
 
     def close(self) -> None:
         self.db.close()
@@ -153,13 +250,33 @@ class SQLiteStore:
                 raise
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: {e}") from e
+            raise _wrap(self.path, e) from e
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
         try:
             return self.db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such" in str(e) and self.readonly:
+                return []  # a ledger older than this table or column, read before a publish migrates it
+            raise _wrap(self.path, e) from e
         except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: {e}") from e
+            raise _wrap(self.path, e) from e
+
+    # identity
+    def identity(self) -> LedgerIdentity:
+        meta = {r["key"]: r["value"] for r in self._query("SELECT key, value FROM meta")}
+        counts = self._query(
+            "SELECT (SELECT COUNT(*) FROM targets) + (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM deliveries)"
+        )
+        empty = not counts or counts[0][0] == 0
+        return LedgerIdentity(
+            meta.get("ledger_id", ""), int(meta.get("clock_id", "0")), int(meta.get("generation", "0")), empty
+        )
+
+    def bump_generation(self) -> int:
+        with self._tx() as db:
+            db.execute("UPDATE meta SET value=CAST(value AS INTEGER) + 1 WHERE key='generation'")
+        return self.identity().generation
 
     # targets
     def known_targets(self) -> dict[str, str | None]:
@@ -182,11 +299,19 @@ class SQLiteStore:
     # posts
     def known_posts(self) -> dict[str, KnownPost]:
         """Every post the ledger remembers, without its snapshot (see :meth:`snapshots`)."""
+        rows = self._query("SELECT * FROM posts")
         return {
             r["post_id"]: KnownPost(
-                r["post_id"], r["source"], r["url"], r["title"], r["revision"], "", bool(r["deleted"])
+                r["post_id"],
+                r["source"],
+                r["url"],
+                r["title"],
+                r["revision"],
+                "",
+                bool(r["deleted"]),
+                _dt(r["published"]) if "published" in r.keys() else None,  # noqa: SIM118
             )
-            for r in self._query("SELECT post_id, source, url, title, revision, deleted FROM posts")
+            for r in rows
         }
 
     def snapshots(self, post_ids: Iterable[str]) -> dict[str, str]:
@@ -197,21 +322,33 @@ class SQLiteStore:
                 out[post_id] = r["snapshot"]
         return out
 
+    def newest_published(self) -> datetime | None:
+        """The date of the newest post the ledger has seen live and not retracted."""
+        rows = self._query("SELECT published FROM posts WHERE deleted=0 AND published IS NOT NULL")
+        dates = [d for d in (_dt(r["published"]) for r in rows) if d is not None]
+        return max(dates, default=None)
+
     def save_posts(self, posts: Iterable[KnownPost]) -> None:
         """Insert or update posts; a post given without a snapshot keeps the one stored."""
         posts = list(posts)
         with self._tx() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO posts (post_id, source, url, title, revision, snapshot, deleted, published)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (p.post_id, p.source, p.url, p.title, p.revision, p.snapshot, int(p.deleted))
+                    (p.post_id, p.source, p.url, p.title, p.revision, p.snapshot, int(p.deleted), _ts(p.published))
                     for p in posts
                     if p.snapshot
                 ],
             )
             db.executemany(
-                "UPDATE posts SET source=?, url=?, title=?, revision=?, deleted=? WHERE post_id=?",
-                [(p.source, p.url, p.title, p.revision, int(p.deleted), p.post_id) for p in posts if not p.snapshot],
+                "UPDATE posts SET source=?, url=?, title=?, revision=?, deleted=?,"
+                " published=COALESCE(?, published) WHERE post_id=?",
+                [
+                    (p.source, p.url, p.title, p.revision, int(p.deleted), _ts(p.published), p.post_id)
+                    for p in posts
+                    if not p.snapshot
+                ],
             )
 
     # deliveries
@@ -236,6 +373,15 @@ class SQLiteStore:
         if not rows:
             raise StoreError(f"no delivery {delivery_id}")
         return _row(rows[0])
+
+    def attempts(self, delivery_id: str) -> list[AttemptRow]:
+        rows = self._query("SELECT * FROM attempts WHERE delivery_id=? ORDER BY n", (delivery_id,))
+        return [
+            AttemptRow(
+                r["n"], _dt(r["started_at"]) or _EPOCH, r["digest"], _dt(r["finished_at"]), r["outcome"], r["detail"]
+            )
+            for r in rows
+        ]
 
     def add_deliveries(self, rows: Iterable[Delivery]) -> None:
         with self._tx() as db:
@@ -266,14 +412,48 @@ class SQLiteStore:
                 [(state, reason, _ts(now), state, _ts(now), i) for i in ids],
             )
 
-    def mark_sending(self, delivery_id: str, now: datetime) -> Delivery:
-        """Record the intent before the network call: attempts + 1, state ``sending``."""
+    def _give_key(self, db: sqlite3.Connection, delivery_id: str, target: str, now: datetime) -> None:
+        """The next key of this target: after every key it ever had, and not before ``now``."""
+        (last,) = db.execute("SELECT MAX(key_seq) FROM deliveries WHERE target=?", (target,)).fetchone()
+        seq = max(_micros(now), (last or 0) + 1)
+        db.execute("UPDATE deliveries SET key_seq=? WHERE id=?", (seq, delivery_id))
+
+    def mark_sending(self, delivery_id: str, now: datetime, digest: str = "", keyed: bool = False) -> Delivery:
+        """Record the intent before the network call: attempts + 1, state ``sending``, what is sent
+        (``digest``), and — for a ``keyed`` delivery that has none yet — its unique ``key_seq``."""
         with self._tx() as db:
+            row = db.execute("SELECT target, key_seq FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no delivery {delivery_id}")
+            target, key_seq = row
+            if keyed and key_seq is None:
+                self._give_key(db, delivery_id, target, now)
             db.execute(
                 "UPDATE deliveries SET state=?, attempts=attempts+1, updated_at=? WHERE id=?",
                 (SENDING, _ts(now), delivery_id),
             )
+            db.execute(
+                "INSERT INTO attempts (delivery_id, n, started_at, digest) VALUES"
+                " (?, (SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE delivery_id=?), ?, ?)",
+                (delivery_id, delivery_id, _ts(now), digest),
+            )
         return self.get(delivery_id)
+
+    def new_key(self, delivery_id: str, now: datetime) -> Delivery:
+        """Give a delivery a fresh key (its old one turned out to be taken by something that is not ours)."""
+        delivery = self.get(delivery_id)
+        with self._tx() as db:
+            self._give_key(db, delivery_id, delivery.target, now)
+        return self.get(delivery_id)
+
+    def _finish(
+        self, db: sqlite3.Connection, delivery_id: str, outcome: str, detail: str | None, now: datetime
+    ) -> None:
+        db.execute(
+            "UPDATE attempts SET finished_at=?, outcome=?, detail=? WHERE delivery_id=? AND n="
+            "(SELECT MAX(n) FROM attempts WHERE delivery_id=?)",
+            (_ts(now), outcome, detail, delivery_id, delivery_id),
+        )
 
     def mark_sent(self, delivery_id: str, remote_id: str | None, remote_url: str | None, now: datetime) -> None:
         with self._tx() as db:
@@ -282,6 +462,7 @@ class SQLiteStore:
                 " last_error=NULL WHERE id=?",
                 (SENT, remote_id, remote_url, _ts(now), delivery_id),
             )
+            self._finish(db, delivery_id, SENT, remote_url or remote_id, now)
 
     def mark_failed(self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime) -> None:
         assert state in (FAILED, DEAD, PENDING)
@@ -290,24 +471,29 @@ class SQLiteStore:
                 "UPDATE deliveries SET state=?, next_attempt_at=?, last_error=?, updated_at=? WHERE id=?",
                 (state, _ts(next_at), error, _ts(now), delivery_id),
             )
+            self._finish(db, delivery_id, state, error, now)
 
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
-        """Put dead deliveries (matching the filters) back in the queue, attempts reset."""
-        sql = "UPDATE deliveries SET state=?, attempts=0, next_attempt_at=?, updated_at=? WHERE state=?"
-        args: list[object] = [PENDING, _ts(now), _ts(now), DEAD]
+        """Make failed and dead deliveries (matching the filters) due now; dead ones start their attempts
+        again. Targets that were disabled are enabled again. Returns how many were queued."""
+        where, args = "state IN (?, ?)", [FAILED, DEAD]
         if target:
-            sql += " AND target=?"
+            where += " AND target=?"
             args.append(target)
         if post:
-            sql += " AND post_id=?"
+            where += " AND post_id=?"
             args.append(post)
         with self._tx() as db:
-            count = db.execute(sql, args).rowcount
+            count = db.execute(
+                "UPDATE deliveries SET attempts=CASE WHEN state=? THEN 0 ELSE attempts END, state=?,"
+                f" next_attempt_at=?, updated_at=? WHERE {where}",
+                [DEAD, PENDING, _ts(now), _ts(now), *args],
+            ).rowcount
             if target:
                 db.execute("UPDATE targets SET disabled_reason=NULL WHERE name=?", (target,))
             else:
                 db.execute("UPDATE targets SET disabled_reason=NULL")
-        return count
+        return int(count)
 
 
 __all__ = [
@@ -317,6 +503,8 @@ __all__ = [
     "PENDING",
     "SENDING",
     "SENT",
+    "AttemptRow",
+    "LedgerIdentity",
     "LockedError",
     "SQLiteStore",
     "Store",
@@ -326,24 +514,48 @@ __all__ = [
 
 
 @contextlib.contextmanager
-def lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the site's state, or raise LockedError at once.
+def lock(ledger: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the site's ledger, or raise LockedError at once.
 
-    Two processes delivering for one site could both send a post; the OS lock is released
-    when the holder exits, even by SIGKILL, so a crash never leaves a stale lock.
+    Two processes delivering for one site could both send a post. The lock is an OS lock
+    (``flock``) on the ledger file itself, so it cannot be stolen by deleting a lock file:
+    whoever deletes the ledger to get past it meets a missing ledger, which `publish`
+    refuses when the site has published before. After locking, the file that is locked
+    must still be the one at the path (it may have been replaced in between); otherwise
+    the lock is taken again. The OS drops the lock when the holder exits, even by SIGKILL,
+    so a crash never leaves a stale lock. The holder's pid is written next to the ledger
+    (``<ledger>.pid``), for the message only.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    pid_file = ledger.with_name(ledger.name + ".pid")
+    for _ in range(10):
+        try:
+            fd = os.open(ledger, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(f"{ledger}: cannot open the delivery ledger: {e.strerror or e}") from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            try:
+                holder = pid_file.read_text(errors="replace").strip() or "another process"
+            except OSError:
+                holder = "another process"
             raise LockedError(
                 f"another syndicate (pid {holder}) is delivering for this site; wait for it to finish, or stop it first"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            same = os.fstat(fd).st_ino == os.stat(ledger).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # replaced between open and lock: lock the file that is there now
+    else:
+        raise LockedError(f"{ledger} keeps being replaced; is another program writing it?")
+    try:
+        with contextlib.suppress(OSError):
+            pid_file.write_text(str(os.getpid()))
         yield
     finally:
         os.close(fd)

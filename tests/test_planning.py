@@ -66,7 +66,7 @@ def run(
 ) -> Plan:
     return plan_posts(
         now=NOW,
-        live=live,
+        posts=live,
         snapshot=lambda p: "{}",
         unreadable_sources=unreadable or set(),
         known=known_posts,

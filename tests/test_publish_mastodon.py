@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -15,7 +15,6 @@ from syndicate.social import mastodon_length
 from tests.conftest import CONFIG, Site
 from tests.peers.fixtures import MastodonMock
 
-LATER = datetime.now(UTC) + timedelta(days=1)
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
@@ -60,6 +59,13 @@ def publish(
     return run.code, run.out + run.err
 
 
+def retry_now(site: Site, peer: MastodonMock) -> tuple[int, str]:
+    """`syndicate retry` (what failed is due now), then `publish`."""
+    queued = site.run("retry")
+    assert queued.code == 0 and "due now" in queued.out, queued
+    return publish(site, peer)
+
+
 def long_post(site: Site) -> None:
     summary = " ".join(f"word{i}" for i in range(200))
     site.post(
@@ -93,7 +99,7 @@ def test_a_new_post_becomes_one_status_fitted_to_the_limit(
     assert "#MachineLearning" in text and "#CSharp" in text
     assert "word0 word1" in text and "word199" not in text and "…" in text
     assert [m["description"] for m in status["media_attachments"]] == ["A one-pixel picture"]
-    code, out = publish(site, mastodon_peer, now=LATER)
+    code, out = retry_now(site, mastodon_peer)
     assert code == 0 and len(statuses(api)) == 1, "never twice"
 
 
@@ -118,7 +124,7 @@ def test_a_503_is_retried_and_the_status_exists_once(site: Site, mastodon_peer: 
     mastodon_peer.fail_next(503)
     code, out = publish(site, mastodon_peer)
     assert code == 4 and "failed  masto" in out and "HTTP 503" in out
-    code, out = publish(site, mastodon_peer, now=LATER)
+    code, out = retry_now(site, mastodon_peer)
     assert code == 0 and "sent    masto" in out
     assert len(statuses(api)) == 1
 
@@ -149,7 +155,7 @@ def test_rate_limits_are_retried_later(site: Site, mastodon_peer: MastodonMock, 
     mastodon_peer.rate_limit_next()
     code, out = publish(site, mastodon_peer)
     assert code == 4 and "failed  masto" in out
-    code, out = publish(site, mastodon_peer, now=LATER)
+    code, out = retry_now(site, mastodon_peer)
     assert code == 0 and len(statuses(api)) == 1
 
 
@@ -164,8 +170,8 @@ def test_a_bad_token_is_dead_with_a_hint_and_never_printed(
     assert "wrong-token-12345" not in out
     status = site.run("status").out
     assert "wrong-token-12345" not in status and "dead" in status
-    assert site.run("retry").out.startswith("1 dead delivery queued again")
-    code, out = publish(site, mastodon_peer, now=LATER)
+    assert site.run("retry").out.startswith("1 failed or dead delivery due now")
+    code, out = publish(site, mastodon_peer)
     assert code == 0 and len(statuses(api)) == 1
 
 

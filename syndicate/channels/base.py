@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -13,7 +16,8 @@ from urllib.parse import urlsplit
 import requests
 
 from ..model import Post
-from ..planning import Delivery, Failure
+from ..planning import MAX_RETRY_DELAY, Delivery, Failure
+from ..store import AttemptRow
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 
@@ -34,30 +38,71 @@ class Receipt:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """What one attempt will send, composed before the ledger records the attempt.
+
+    ``digest`` is kept in the ledger with the attempt: when a later attempt finds a remote
+    object under this delivery's key, it is accepted only if its digest is one of these.
+    """
+
+    digest: str
+    body: Any  # the channel's own: bytes (webhook), text (Mastodon), a record (Bluesky)
+
+
 class DeliveryFailed(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.message)
         self.failure = failure
 
 
+class KeyTaken(Exception):
+    """The remote key of this delivery holds an object that this delivery did not make: nothing of
+    ours was created under it, so the delivery needs a new key (the ledger gives one)."""
+
+
 class Channel(Protocol):
-    def deliver(self, delivery: Delivery, payload: Payload, now: datetime) -> Receipt: ...
+    """One target kind. ``compose`` builds what an attempt sends (may raise DeliveryFailed, e.g. a
+    text that cannot fit); ``send`` sends it and returns a Receipt, or raises DeliveryFailed with
+    what to do next, or KeyTaken. ``earlier`` holds this delivery's attempts as the ledger kept
+    them, the current one last, for reconciling an attempt whose outcome was never learned.
+    ``keyed`` channels get a unique ``key_seq`` from the ledger before their first attempt."""
+
+    keyed: bool
+
+    def compose(self, delivery: Delivery, payload: Payload) -> Outgoing: ...
+    def send(
+        self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
+    ) -> Receipt: ...
     def preview(self, delivery: Delivery, payload: Payload) -> str: ...
     def close(self) -> None: ...
 
 
+def digest_of(*parts: object) -> str:
+    """A short, stable digest of what an attempt sends (JSON of the parts)."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
 def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
     """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or ``X-RateLimit-Reset``
-    (an epoch timestamp or an ISO 8601 date, as Mastodon sends)."""
+    (an epoch timestamp or an ISO 8601 date, as Mastodon sends); None when absent or unreadable.
+    Always a finite number of at most MAX_RETRY_DELAY: a server cannot make us wait forever."""
+    seconds = _retry_after(headers, now)
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), float(MAX_RETRY_DELAY))
+
+
+def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
     lower = {k.lower(): v for k, v in headers.items()}
     value = lower.get("retry-after")
     if value:
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return float(value)
         try:
             return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, IndexError):
             pass
     value = lower.get("x-ratelimit-reset")
     if value:
@@ -69,8 +114,10 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> float | No
         except ValueError:
             try:
                 when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
                 return max(0.0, (when.astimezone(UTC) - now).total_seconds())
-            except ValueError:
+            except (ValueError, OverflowError):
                 return None
     return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,28 +17,49 @@ from atproto_client.exceptions import (  # type: ignore[import-untyped,unused-ig
     NetworkError,
     RequestErrorBase,
 )
+from atproto_client.models.utils import get_model_as_dict  # type: ignore[import-untyped,unused-ignore]
 from atproto_client.request import Request  # type: ignore[import-untyped,unused-ignore]
 
 from ..model import TargetSettings
 from ..planning import Delivery, Failure
 from ..render.jsonfeed import rfc3339
 from ..social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, FitError, bluesky_label, fit, graphemes, short_url, tid
-from .base import DeliveryFailed, ImageSource, Payload, Receipt, classify_http
+from ..store import AttemptRow
+from .base import DeliveryFailed, ImageSource, KeyTaken, Outgoing, Payload, Receipt, classify_http, digest_of
 
 COLLECTION = "app.bsky.feed.post"
 MAX_BLOB_BYTES = 1_000_000
 
 
-def record_key(delivery: Delivery) -> str:
-    """The TID of this delivery: its creation time and a clock id from its id; never changes."""
+def record_key(delivery: Delivery, clock_id: int) -> str:
+    """The TID of this delivery: the ledger's unique ``key_seq`` (microseconds, never given twice
+    for one target) and the ledger's clock id; the same on every retry."""
+    if delivery.key_seq is None:
+        return legacy_record_key(delivery)
+    return tid(delivery.key_seq, clock_id)
+
+
+def legacy_record_key(delivery: Delivery) -> str:
+    """The key ledgers of schema 1 derived (creation time, 10 bits of the id): deliveries planned in
+    one run could share it. Only looked up, to settle attempts made before the ledger kept keys."""
     micros = int(delivery.created_at.timestamp() * 1_000_000)
     clock_id = int.from_bytes(hashlib.sha256(delivery.id.encode()).digest()[:2], "big") & 0x3FF
     return tid(micros, clock_id)
 
 
+def record_digest(text: str, created_at: str, uri: str) -> str:
+    """What identifies a record we sent: its text, its createdAt and the link its card points to."""
+    return digest_of(text, created_at, uri)
+
+
 class BlueskyChannel:
-    def __init__(self, target: TargetSettings, password: str, images: ImageSource | None = None) -> None:
+    keyed = True  # the record key is made from the ledger's key_seq: unique by construction
+
+    def __init__(
+        self, target: TargetSettings, password: str, images: ImageSource | None = None, clock_id: int = 0
+    ) -> None:
         self.target = target
+        self.clock_id = clock_id
         self.password = password
         self.images = images
         self.client = Client(base_url=target.service, request=Request(timeout=target.timeout))
@@ -50,7 +72,7 @@ class BlueskyChannel:
             self.did = str(self.client.com.atproto.server.get_session().did)
         return self.did
 
-    def compose(self, payload: Payload) -> tuple[str, list[dict[str, Any]], list[str]]:
+    def text(self, payload: Payload) -> tuple[str, list[dict[str, Any]], list[str]]:
         post = payload.post
         assert post is not None
         template = self.target.template or DEFAULT_TEMPLATES["bluesky"]
@@ -84,30 +106,35 @@ class BlueskyChannel:
         ]
         return composed.text, facets, labels
 
-    def deliver(self, delivery: Delivery, payload: Payload, now: datetime) -> Receipt:
+    def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
         post = payload.post
         assert post is not None
-        rkey = record_key(delivery)
+        text, facets, labels = self.text(payload)
+        record: dict[str, Any] = {
+            "$type": COLLECTION,
+            "text": text,
+            "createdAt": rfc3339(delivery.created_at),
+            "facets": facets,
+        }
+        if post.lang:
+            record["langs"] = [post.lang]
+        if labels:
+            record["labels"] = {"$type": "com.atproto.label.defs#selfLabels", "values": [{"val": v} for v in labels]}
+        return Outgoing(record_digest(text, record["createdAt"], post.url), record)
+
+    def send(
+        self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
+    ) -> Receipt:
+        post = payload.post
+        assert post is not None
+        rkey = record_key(delivery, self.clock_id)
         try:
             did = self._login()
-            existing = self._existing(did, rkey)
-            if existing:
-                return Receipt(existing, self._web_url(rkey), "already posted (found by getRecord)")
-            text, facets, labels = self.compose(payload)
-            record: dict[str, Any] = {
-                "$type": COLLECTION,
-                "text": text,
-                "createdAt": rfc3339(delivery.created_at),
-                "facets": facets,
-                "embed": self._card(payload),
-            }
-            if post.lang:
-                record["langs"] = [post.lang]
-            if labels:
-                record["labels"] = {
-                    "$type": "com.atproto.label.defs#selfLabels",
-                    "values": [{"val": v} for v in labels],
-                }
+            if earlier[:-1] or delivery.attempts > len(earlier):  # an earlier attempt may have got through
+                receipt = self._settle(did, rkey, delivery, post.url, earlier)
+                if receipt is not None:
+                    return receipt
+            record = {**outgoing.body, "embed": self._card(payload)}
             out = self.client.com.atproto.repo.create_record(
                 {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
             )
@@ -128,7 +155,31 @@ class BlueskyChannel:
         except AtProtocolError as e:
             raise DeliveryFailed(Failure(f"unexpected answer: {type(e).__name__}")) from None
 
-    def _existing(self, did: str, rkey: str) -> str | None:
+    def _settle(
+        self, did: str, rkey: str, delivery: Delivery, url: str, earlier: Sequence[AttemptRow]
+    ) -> Receipt | None:
+        """An earlier attempt may have created the record: accept one under our key only when it is
+        provably what this delivery sent (its digest is one of our attempts'); a record under our key
+        that we did not send means the key is taken (KeyTaken: the ledger gives a new one)."""
+        found = self._existing(did, rkey)
+        if found is None and delivery.key_seq is not None and delivery.attempts > len(earlier):
+            rkey = legacy_record_key(delivery)  # tried before this ledger kept keys and attempts
+            found = self._existing(did, rkey)
+        if found is None:
+            return None
+        uri, value = found
+        sent = {a.digest for a in earlier if a.digest}
+        digest = record_digest(str(value.get("text", "")), str(value.get("createdAt", "")), _card_uri(value))
+        legacy_match = delivery.attempts > len(earlier) and _card_uri(value) == url
+        if digest in sent or legacy_match:
+            return Receipt(uri, self._web_url(rkey), "already posted (found by getRecord)")
+        raise KeyTaken(
+            f"record key {rkey} already holds a record this delivery did not send ({uri}: "
+            f"{str(value.get('text', ''))[:40]!r})"
+        )
+
+    def _existing(self, did: str, rkey: str) -> tuple[str, dict[str, Any]] | None:
+        """The record under ``rkey`` (its URI and value as a plain dict), or None."""
         try:
             got = self.client.com.atproto.repo.get_record({"repo": did, "collection": COLLECTION, "rkey": rkey})
         except RequestErrorBase as e:
@@ -136,7 +187,9 @@ class BlueskyChannel:
             if response is not None and int(response.status_code) == 400:
                 return None  # RecordNotFound: no earlier attempt got through
             raise
-        return str(got.uri)
+        value = got.value
+        as_dict = value if isinstance(value, dict) else get_model_as_dict(value)
+        return str(got.uri), as_dict
 
     def _card(self, payload: Payload) -> dict[str, Any]:
         post = payload.post
@@ -156,12 +209,19 @@ class BlueskyChannel:
         return f"https://bsky.app/profile/{self.target.handle}/post/{rkey}"
 
     def preview(self, delivery: Delivery, payload: Payload) -> str:
-        text, _facets, labels = self.compose(payload)
+        text, _facets, labels = self.text(payload)
         extra = f" labels: {', '.join(labels)}" if labels else ""
-        return f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, rkey {record_key(delivery)}){extra}\n{text}"
+        key = f"rkey {record_key(delivery, self.clock_id)}" if delivery.key_seq is not None else "a new rkey"
+        return f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, {key}){extra}\n{text}"
 
     def close(self) -> None:
         self.client.request.close()
+
+
+def _card_uri(value: dict[str, Any]) -> str:
+    embed = value.get("embed")
+    external = embed.get("external") if isinstance(embed, dict) else None
+    return str(external.get("uri", "")) if isinstance(external, dict) else ""
 
 
 def _reason(response: Any) -> str:

@@ -3,8 +3,9 @@ an ``Idempotency-Key`` (the delivery id), so a retry after an unknown outcome ne
 
 from __future__ import annotations
 
+import html
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +16,17 @@ from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRate
 from ..model import TargetSettings
 from ..planning import Delivery, Failure
 from ..social import DEFAULT_TEMPLATES, FitError, fit, mastodon_length, strict_length
-from .base import DeliveryFailed, ImageSource, Payload, Receipt, classify_http
+from ..store import AttemptRow
+from .base import DeliveryFailed, ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
 
 DEFAULT_LIMIT = 500
+IDEMPOTENCY_WINDOW = 50 * 60  # seconds; Mastodon forgets an Idempotency-Key after one hour
+RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome
 
 
 class MastodonChannel:
+    keyed = False  # the Idempotency-Key is the delivery id
+
     def __init__(
         self, target: TargetSettings, token: str, session: requests.Session, images: ImageSource | None = None
     ) -> None:
@@ -67,21 +73,35 @@ class MastodonChannel:
         except FitError as e:
             raise DeliveryFailed(Failure(f"text does not fit: {e}", permanent=True)) from None
 
-    def deliver(self, delivery: Delivery, payload: Payload, now: datetime) -> Receipt:
+    def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
+        text = self.text(payload)
+        post = payload.post
+        assert post is not None
+        return Outgoing(digest_of(text, post.content_warning, self.target.visibility), text)
+
+    def send(
+        self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
+    ) -> Receipt:
         post = payload.post
         assert post is not None
         try:
+            found = self._posted_earlier(post.url, earlier, now)
+            if found is not None:
+                return Receipt(
+                    str(found["id"]), found.get("url") or found.get("uri"), "already posted (found on the account)"
+                )
             media_ids = self._upload(payload)
             try:
-                status: Any = self._post(delivery, payload, self.text(payload), media_ids)
+                status: Any = self._post(delivery, payload, outgoing.body, media_ids)
             except MastodonAPIError as e:
                 if _status(e) != 422 or "long" not in str(e).lower():
                     raise
                 # Some servers count every character of a URL: fit again the strict way.
                 status = self._post(delivery, payload, self.text(payload, strict=True), media_ids)
         except MastodonRatelimitError:
-            wait = max(0.0, float(self.api.ratelimit_reset or 0) - now.timestamp())
-            raise DeliveryFailed(Failure("rate limited by the instance", retry_after=wait or None)) from None
+            reset = self.api.ratelimit_reset
+            wait = float(reset) - now.timestamp() if isinstance(reset, int | float) else 0.0
+            raise DeliveryFailed(Failure("rate limited by the instance", retry_after=max(0.0, wait) or None)) from None
         except MastodonNetworkError as e:
             timeout = "timed out" in str(e).lower() or "timeout" in type(e).__name__.lower()
             raise DeliveryFailed(
@@ -96,7 +116,39 @@ class MastodonChannel:
             if code == 401:
                 failure = Failure("HTTP 401: the access token was refused; check token_env", permanent=True)
             raise DeliveryFailed(failure) from None
+        if not _mentions(status, post.url):
+            # The Idempotency-Key is this delivery's id: an answer about another post means the
+            # instance mixed something up. Never count it as ours.
+            raise DeliveryFailed(
+                Failure(
+                    f"the instance answered with status {status.get('id')} that does not link to {post.url};"
+                    " not counted as sent (check the account)",
+                    permanent=True,
+                )
+            )
         return Receipt(str(status["id"]), status.get("url") or status.get("uri"), "status posted")
+
+    def _posted_earlier(self, url: str, earlier: Sequence[AttemptRow], now: datetime) -> Any | None:
+        """After an attempt whose outcome was never learned and that is older than the instance's
+        idempotency window (Mastodon keeps keys for an hour), the key no longer protects us: look
+        for the status among the account's own recent statuses instead."""
+        unknown = [a for a in earlier[:-1] if a.finished_at is None]
+        if not unknown or (now - unknown[0].started_at).total_seconds() < IDEMPOTENCY_WINDOW:
+            return None
+        since = unknown[0].started_at.timestamp() - 300
+        me: Any = self.api.me()
+        page: Any = self.api.account_statuses(me["id"], limit=40)
+        for _ in range(RECONCILE_PAGES):
+            if not page:
+                return None
+            for status in page:
+                if _mentions(status, url):
+                    return status
+            created = page[-1].get("created_at")
+            if isinstance(created, datetime) and created.timestamp() < since:
+                return None
+            page = self.api.fetch_next(page)
+        return None
 
     def _upload(self, payload: Payload) -> list[Any] | None:
         post = payload.post
@@ -135,6 +187,12 @@ class MastodonChannel:
         session = getattr(self.api, "session", None)
         if session is not None:
             session.close()
+
+
+def _mentions(status: Any, url: str) -> bool:
+    """Does a status (as the API returns it, HTML) link to ``url``?"""
+    content = str(status.get("content") or "") if isinstance(status, dict) else ""
+    return url in content or html.escape(url) in content
 
 
 def _status(e: MastodonAPIError) -> int | None:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 import requests
@@ -14,7 +15,8 @@ from ..errors import ConfigError
 from ..model import TargetSettings
 from ..planning import Delivery, Failure
 from ..render.jsonfeed import rfc3339
-from .base import DeliveryFailed, Payload, Receipt, classify_http
+from ..store import AttemptRow
+from .base import DeliveryFailed, Outgoing, Payload, Receipt, classify_http, digest_of
 
 USER_AGENT = "syndicate-webhooks/1"
 
@@ -43,13 +45,21 @@ def body(delivery: Delivery, payload: Payload) -> bytes:
 
 
 class WebhookChannel:
+    keyed = False  # the webhook-id is the delivery id: receivers deduplicate by it
+
     def __init__(self, target: TargetSettings, secret: str, session: requests.Session) -> None:
         self.target = target
         self.key = decode_secret(secret, target.name)
         self.session = session
 
-    def deliver(self, delivery: Delivery, payload: Payload, now: datetime) -> Receipt:
+    def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
         data = body(delivery, payload)
+        return Outgoing(digest_of(data.decode("utf-8")), data)
+
+    def send(
+        self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
+    ) -> Receipt:
+        data: bytes = outgoing.body
         timestamp = int(now.timestamp())
         headers = {
             "webhook-id": delivery.id,

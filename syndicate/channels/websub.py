@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import requests
 
 from ..planning import Delivery, Failure
-from .base import DeliveryFailed, Payload, Receipt, classify_http
+from ..store import AttemptRow
+from .base import DeliveryFailed, Outgoing, Payload, Receipt, classify_http, digest_of
 
 
 class WebSubChannel:
+    keyed = False
+
     def __init__(self, hub: str, session: requests.Session, timeout: float = 10.0) -> None:
         self.hub = hub
         self.session = session
         self.timeout = timeout
 
-    def deliver(self, delivery: Delivery, payload: Payload, now: datetime) -> Receipt:
+    def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
         # hub.url is what the spec's hubs read; hub.topic what Flask-WebSub and others read.
         form = {"hub.mode": "publish", "hub.url": payload.topic, "hub.topic": payload.topic}
+        return Outgoing(digest_of(self.hub, form), form)
+
+    def send(
+        self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
+    ) -> Receipt:
+        form = outgoing.body
         try:
             r = self.session.post(self.hub, data=form, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
