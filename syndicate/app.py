@@ -6,7 +6,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import stat
 import sys
 import threading
 import time
@@ -21,12 +20,14 @@ from typing import Any
 from . import __version__
 from .cache import Entry, PostCache, stat_signature
 from .config import load_settings
+from .deadline import DeadlinePassed, call_with_deadline
 from .errors import ContentError
 from .feeds import IncrementalPlan, plan_feeds, settle_conflicts
+from .files import examine, name_problem, read_limited
 from .markup import render_body
-from .model import Feed, Post, Problem, Settings
+from .model import Feed, Post, Problem, Settings, Severity, printable
 from .output import holds, make_folders, remove_stale, replace_file, write_all
-from .posts import is_post_file, parse_post, post_body
+from .posts import MAX_FILE_BYTES, is_post_file, parse_post, post_body
 from .render import Memo, render_feed
 from .render.pages import render_index, render_opml
 from .slugs import url_segment
@@ -99,7 +100,8 @@ def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]
     """(path relative to ``content_dir``, entry) for each post file, in a stable order.
 
     Hidden files and folders, editor temp and backup files, and non-Markdown files are
-    skipped; symlinked folders are not followed (no loops).
+    skipped; symlinked folders are not followed (no loops). Whether a file may be read
+    (a link, a FIFO) is :func:`examine`'s to say.
     """
     stack = [(content_dir, "")]
     while stack:
@@ -114,7 +116,7 @@ def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]
                 continue
             if entry.is_dir(follow_symlinks=False):
                 subdirs.append((Path(entry.path), f"{prefix}{entry.name}/"))
-            elif is_post_file(entry.name) and entry.is_file():
+            elif is_post_file(entry.name):
                 yield f"{prefix}{entry.name}", entry
         stack.extend(reversed(subdirs))
 
@@ -126,9 +128,9 @@ def _parse_file(job: tuple[str, str, Settings]) -> tuple[Post | None, list[Probl
     """Read and parse one file (in a worker process, or inline)."""
     source, path, settings = job
     try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        return None, [Problem(source, f"cannot read: {e.strerror}")]
+        data = read_limited(path, MAX_FILE_BYTES, source)
+    except ContentError as e:
+        return None, [Problem(source, e.message)]
     result = parse_post(source, data, settings)
     return result.post, result.problems
 
@@ -151,14 +153,25 @@ def render_file(
 ) -> tuple[str, str]:
     """A post's HTML and summary, made from its file (whose front matter was parsed before)."""
     try:
-        body = post_body(source, Path(path).read_bytes())
-    except (OSError, ContentError):
+        body = post_body(source, read_limited(path, MAX_FILE_BYTES, source))
+    except ContentError:
         return "", ""  # changed or gone since it was parsed: the next build parses it again
     return render_body(body, url, engine, extensions, summary_length)
 
 
-def _make(recipe: Callable[[], tuple[str, str]]) -> tuple[str, str]:
-    return recipe()
+def _make(job: tuple[Callable[[], tuple[str, str]], float]) -> tuple[str, str] | str:
+    """One post's HTML and summary, or why it could not be made: no post may hold a build or the
+    daemon longer than ``[content] render_timeout`` (Python-Markdown is quadratic on some inputs)."""
+    recipe, seconds = job
+    try:
+        return call_with_deadline(recipe, seconds)
+    except DeadlinePassed:
+        return (
+            f"rendering took longer than {seconds:g} s (deeply nested brackets or tags?); simplify the post"
+            " or raise [content] render_timeout"
+        )
+    except RecursionError:
+        return "the Markdown is nested too deeply to render; simplify the post"
 
 
 _FORKED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None  # what forked workers inherit
@@ -226,13 +239,18 @@ class Workers:
             self._spawned = None
 
 
-def make_contents(posts: Iterable[Post], workers: Workers | None = None) -> int:
-    """Make the HTML of every post not made yet, on every core when there are many."""
+def make_contents(posts: Iterable[Post], workers: Workers | None = None, timeout: float = 5.0) -> list[Post]:
+    """Make the HTML of every post not made yet, on every core when there are many, each within
+    ``timeout`` seconds. Returns the posts whose HTML could not be made (``content.failed`` says why)."""
+    posts = list(posts)
     todo = list({id(p.content): p.content for p in posts if not p.content.ready}.values())
-    results = (workers or Workers()).map(_make, [c.recipe() for c in todo])
-    for content, (html, summary) in zip(todo, results, strict=True):
-        content.fill(html, summary)
-    return len(todo)
+    results = (workers or Workers()).map(_make, [(c.recipe(), timeout) for c in todo])
+    for content, result in zip(todo, results, strict=True):
+        if isinstance(result, str):
+            content.fail(result)
+        else:
+            content.fill(*result)
+    return list({p.id: p for p in posts if p.content.failed}.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +258,22 @@ class Scanned:
     """One post file found in the content folder."""
 
     source: str  # as messages name it: "content/…"
-    path: str  # on disk
-    signature: str  # stat signature; "" when it could not be read
-    error: str = ""
+    path: str  # on disk (a link resolved)
+    signature: str  # stat signature; "" when it is not read
+    error: str = ""  # why it is not read
+    severity: Severity = "error"
+
+
+def scanned(source: str, path: str, site_dir: Path, settings: Settings) -> Scanned:
+    """One post file as a scan finds it: readable (with its stat signature), or the reason it is not."""
+    why = name_problem(source)
+    if why:
+        return Scanned(printable(source), path, "", why)
+    allowed = tuple((site_dir / folder).resolve() for folder in settings.content.allow_links_to)
+    found = examine(path, site_dir.resolve(), allowed)
+    if found.st is None:
+        return Scanned(source, path, "", found.problem, "warning" if found.severity == "warning" else "error")
+    return Scanned(source, found.path, stat_signature(found.st))
 
 
 def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
@@ -250,13 +281,10 @@ def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
     content_dir = site_dir / settings.content.dir
     prefix = settings.content.dir.strip("/") + "/"
     if not content_dir.is_dir():
-        raise ContentError(prefix.rstrip("/"), "content folder not found; create it or set [content] dir")
-    found = []
-    for rel, entry in find_post_files(content_dir):
-        try:
-            found.append(Scanned(prefix + rel, entry.path, stat_signature(entry.stat())))
-        except OSError as e:
-            found.append(Scanned(prefix + rel, entry.path, "", f"cannot read: {e.strerror}"))
+        raise ContentError(
+            prefix.rstrip("/"), f"content folder {content_dir} not found; create it or set [content] dir"
+        )
+    found = [scanned(prefix + rel, entry.path, site_dir, settings) for rel, entry in find_post_files(content_dir)]
     found.sort(key=lambda f: f.source)
     return found
 
@@ -279,6 +307,8 @@ class ContentWatch:
         self._full = True
         self.last_full = True  # the last scan looked at every file
         self.changed: set[str] | None = None  # else the sources the last scan patched
+        self._site = Path(".")
+        self._settings: Settings | None = None
 
     def note(self, path: str, is_directory: bool = False) -> None:
         with self._mx:
@@ -293,6 +323,7 @@ class ContentWatch:
 
     def scan(self, site_dir: Path, settings: Settings) -> list[Scanned]:
         where = site_dir / settings.content.dir
+        self._site, self._settings = site_dir, settings
         with self._mx:
             paths, self._paths = self._paths, set()
             full, self._full = self._full or self._files is None or where != self._where, False
@@ -326,18 +357,19 @@ class ContentWatch:
         if not is_post_file(rel.rsplit("/", 1)[-1]):
             # not a post's name: a folder, if posts live under it (moved or deleted) or it is one now
             return not (os.path.isdir(path) or any(s.startswith(source + "/") for s in self._files))
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            self._files.pop(source, None)
+        if not os.path.lexists(path):
+            for known in (source, printable(source)):
+                self._files.pop(known, None)
+                if self.changed is not None:
+                    self.changed.add(known)
             return True
-        except OSError as e:
-            self._files[source] = Scanned(source, path, "", f"cannot read: {e.strerror}")
-            return True
-        if stat.S_ISREG(st.st_mode):
-            self._files[source] = Scanned(source, path, stat_signature(st))
-        else:
-            self._files.pop(source, None)
+        if os.path.isdir(path) and not os.path.islink(path):
+            return False  # a folder with a post's name
+        assert self._settings is not None
+        found = scanned(source, path, self._site, self._settings)
+        if self.changed is not None:
+            self.changed.add(found.source)  # a name that is not UTF-8 is known by its escaped form
+        self._files[found.source] = found
         return True
 
 
@@ -375,7 +407,7 @@ def load_posts(
     signatures: dict[str, str] = {}
     for f in subset:
         if f.error:
-            resolved[f.source] = Entry("", key, None, [Problem(f.source, f.error)])
+            resolved[f.source] = Entry("", key, None, [Problem(f.source, f.error, severity=f.severity)])
             continue
         hit = cache.get(f.source, f.signature, key)
         if hit is None:
@@ -480,6 +512,7 @@ KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next cal
 class Rendered:
     outputs: dict[str, bytes]  # rendered here
     known: dict[str, tuple[int, str, bool]]  # not held here: unchanged on disk, or written by workers
+    failed: list[Post] = field(default_factory=list)  # posts whose HTML could not be made: nothing was rendered
 
 
 class RenderMemo:
@@ -567,11 +600,15 @@ class RenderMemo:
         for _, files in done.values():
             result.known.update({rel: (size, dig, False) for rel, (size, dig) in files.items()})
         workers = workers or Workers()
+        # Each post's HTML is made once, on every core when there are many, each within the
+        # render timeout; a post that cannot be made sends the caller back to plan without it.
+        failed = make_contents((p for feed, _ in todo for p in feed.posts), workers, settings.content.render_timeout)
+        if failed:
+            result.failed = failed
+            return result  # nothing rendered, nothing remembered
         if workers.forks and workers.worth_it(len(todo)) and write:
-            # Each post's HTML is made once, on every core; then forked workers inherit the
-            # posts with their HTML, render the feeds and write the files themselves: 200 MB
-            # of feeds never cross a pipe or sit in this process's memory.
-            make_contents((p for feed, _ in todo for p in feed.posts), workers)
+            # Forked workers inherit the posts with their HTML, render the feeds and write the
+            # files themselves: 200 MB of feeds never cross a pipe or sit in this process's memory.
             jobs = [(feed, settings, out_dir) for feed, _ in todo]
             for (feed, fingerprint), files in zip(todo, workers.map(_render_and_write, jobs), strict=True):
                 result.known.update(files)
@@ -580,7 +617,6 @@ class RenderMemo:
             if workers.forks and workers.worth_it(len(todo)):
                 rendered = list(workers.map(_render_forked, [(feed, settings) for feed, _ in todo]))
             else:
-                make_contents((p for feed, _ in todo for p in feed.posts), workers)
                 # entries of the last call that these feeds show again (the site feed's 19 others)
                 old = self._entries if self._entries_base == base else {}
                 entries: Memo = {}
@@ -715,16 +751,40 @@ def prepare(
         rendered = Rendered({}, {})
         memo = memo or RenderMemo()  # fingerprints in the cache let a fresh process skip unchanged feeds
         trust = watch is not None and not watch.last_full  # after a file event, not a full scan
-        if render:
+        while render:
             rendered = memo.render(
                 report.feeds, settings, cache if cache.path else None, out.resolve(), workers, write, trust
             )
             trace(f"feeds rendered ({memo.rendered} of {len(report.feeds)})")
+            if not rendered.failed:
+                break
+            # A post whose HTML could not be made is rejected like a broken one, remembered as
+            # such (no second attempt for the same file and settings), and the feeds planned again.
+            _reject(report, rendered.failed, cache, files, watch.index if watch is not None else None)
+            report.feeds = (
+                planner.plan(report.posts, settings, now) if planner else plan_feeds(report.posts, settings, now)
+            )
     finally:
         workers.close()
     report.files = len(rendered.outputs) + len(rendered.known)
     inputs = partial(inputs_key, settings, files, out)  # for the manifest, after the files are written
     return Prepared(report, rendered.outputs, out, cache, started, rendered.known, inputs, now, memo, trust)
+
+
+def _reject(
+    report: BuildReport, failed: list[Post], cache: PostCache, files: list[Scanned], index: PostIndex | None
+) -> None:
+    signatures = {f.source: f.signature for f in files}
+    key = report.settings.render_key()
+    gone = {p.id for p in failed}
+    report.posts = [p for p in report.posts if p.id not in gone]
+    for post in failed:
+        problem = Problem(post.source, post.content.failed or "cannot be rendered")
+        report.problems.append(problem)
+        entry = Entry(signatures.get(post.source, ""), key, None, [problem])
+        cache.put(post.source, entry)
+        if index is not None:
+            index.entries[post.source] = entry
 
 
 def write_outputs(prepared: Prepared) -> BuildReport:

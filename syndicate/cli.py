@@ -392,16 +392,10 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool)
     with one_line_errors():
         settings = load_settings(site)
         path = ledger.state_path(site, settings)
-        if not path.is_file():
-            marks = ledger.read_marks(site, site / "public")
-            if marks:
-                _fail(
-                    EXIT_LEDGER,
-                    f"the delivery ledger {path} is missing, but this site has published before ({marks[0].where});"
-                    " run `syndicate publish` for how to go on",
-                )
+        existed = path.is_file()
         store = SQLiteStore(path, readonly=True)
         try:
+            ledger.check(path, existed, store.identity(), ledger.read_marks(site, site / "public"))
             rows = store.deliveries()
             titles = {k.post_id: k.title for k in store.known_posts().values()}
             disabled = {name: why for name, why in store.known_targets().items() if why}

@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .fetch import allow_problem
 from .markup import RENDERERS
 from .model import EVENTS, ContentSettings, DeliverySettings, FeedSettings, Settings, SiteSettings, TargetSettings
+from .planning import MAX_RETRY_DELAY
 from .posts import PERMALINK_FIELDS
 from .slugs import slug_problem
 
@@ -58,6 +60,10 @@ def _section(raw: dict[str, Any], name: str, cls: type, path: str) -> dict[str, 
             value = tuple(value)
         elif want is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"[{name}] {key} must be a whole number, not {value!r}", path=path)
+        elif want is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"[{name}] {key} must be a number, not {value!r}", path=path)
+            value = float(value)
         elif not isinstance(value, want):
             raise ConfigError(f"[{name}] {key} must be {want.__name__}, not {value!r}", path=path)
         out[key] = value
@@ -119,6 +125,11 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
     content = _section(raw, "content", ContentSettings, path)
     if content.get("renderer", "cmark") not in RENDERERS:
         raise ConfigError(f"[content] renderer must be one of {', '.join(RENDERERS)}", path=path)
+    why = allow_problem(content.get("fetch_allow", ()))
+    if why:
+        raise ConfigError(f'[content] {why}; write host names like "media.lan" or "media.lan:8080"', path=path)
+    if not 0.1 <= content.get("render_timeout", 5.0) <= 600:
+        raise ConfigError("[content] render_timeout must be between 0.1 and 600 seconds", path=path)
     if content.get("media_url"):
         content["media_url"] = _absolute_url(content["media_url"], "[content] media_url", path)
 
@@ -133,8 +144,11 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
     delivery = _section(raw, "delivery", DeliverySettings, path)
     if not 1 <= delivery.get("max_attempts", 8) <= 50:
         raise ConfigError("[delivery] max_attempts must be between 1 and 50", path=path)
-    if any((not isinstance(d, int)) or d < 0 for d in delivery.get("retry_schedule", ())):
-        raise ConfigError("[delivery] retry_schedule must be a list of seconds", path=path)
+    if any((not isinstance(d, int)) or not 0 <= d <= MAX_RETRY_DELAY for d in delivery.get("retry_schedule", ())):
+        raise ConfigError(
+            f"[delivery] retry_schedule must be a list of seconds, each from 0 to {MAX_RETRY_DELAY} (30 days)",
+            path=path,
+        )
 
     state = raw.get("state", {})
     if not isinstance(state, dict) or set(state) - {"path"} or not isinstance(state.get("path", ""), str):

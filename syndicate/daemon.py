@@ -66,12 +66,23 @@ FULL_SCAN = ("start", "watching", "periodic", "config reloaded")  # causes that 
 
 
 class _Changes(FileSystemEventHandler):
-    def __init__(self, watch: ContentWatch, on_change: Callable[[bool], None]) -> None:
+    def __init__(
+        self,
+        watch: ContentWatch,
+        on_change: Callable[[bool], None],
+        roots: set[str] | None = None,
+        on_root_gone: Callable[[], None] = lambda: None,
+    ) -> None:
         self.watch = watch
         self.on_change = on_change
+        self.roots = roots or set()
+        self.on_root_gone = on_root_gone
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory and event.event_type in ("deleted", "moved") and str(event.src_path) in self.roots:
+            self.on_root_gone()  # a watch on a folder that is gone sees nothing again, even a new one there
             return
         if event.is_directory and event.event_type == "modified":
             return  # a folder's entries changed: the events of the files themselves say which
@@ -303,8 +314,8 @@ class Daemon:
     # -- lifetime ------------------------------------------------------------------------
 
     def _make_observer(self, settings: Settings) -> BaseObserver:
-        handler = _Changes(self.watch, self._changed)
         folders = [self.site_dir / settings.content.dir, self.site_dir / CONFIG_PATH.parent]
+        handler = _Changes(self.watch, self._changed, {str(f) for f in folders}, self._root_gone)
         self._watched = [(folder, _file_id(folder)) for folder in folders]
         if not self.poll:
             try:
@@ -322,6 +333,10 @@ class Daemon:
                 observer.schedule(handler, str(folder), recursive=True)
         observer.start()
         return observer
+
+    def _root_gone(self) -> None:
+        self._rewatch = True  # the main thread's self-check watches again
+        self.request("folders replaced")
 
     def _watch(self, why: str | None = None) -> None:
         """(Re)start watching the content and config folders: at start, when one of them was replaced
@@ -355,7 +370,7 @@ class Daemon:
             reasons = []
             if self._rewatch:
                 self._rewatch = False
-                self._watch()
+                self._watch("a watched folder was deleted, moved or reloaded")
             elif any(_file_id(folder) != ident for folder, ident in self._watched):
                 self._watch("a watched folder was replaced")
             if self.memo.stats and not self.memo.matches_disk(self.out_dir):

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .errors import LedgerLostError
@@ -97,7 +97,8 @@ def check(ledger: Path, existed: bool, identity: LedgerIdentity, marks: list[Mar
         what = "is older than the last publish (restored from a backup?)"
     else:
         return
-    since = f" --since {(mark.newest + timedelta(seconds=1)).isoformat()}" if mark.newest else " --since DATE"
+    after = (mark.newest + timedelta(seconds=1)).astimezone(UTC) if mark.newest else None
+    since = f" --since {after:%Y-%m-%dT%H:%M:%SZ}" if after else " --since DATE"
     raise LedgerLostError(
         f"the delivery ledger {ledger} {what}, but this site has published before ({mark.where}); delivering now"
         " would skip or repeat posts. Restore the ledger from a backup, or go on with one of:\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -62,6 +63,9 @@ class ContentSettings:
     static: str = ""  # local folder published at the site's root (thumbnails are read from it)
     markdown_extensions: tuple[str, ...] = ("extra", "sane_lists", "smarty")
     renderer: str = "cmark"  # cmark-gfm, in C; or "markdown": Python-Markdown with its extensions
+    render_timeout: float = 5.0  # seconds one post's HTML may take before the post is rejected
+    allow_links_to: tuple[str, ...] = ()  # folders outside the site that post files may link to
+    fetch_allow: tuple[str, ...] = ()  # hosts on a private network that images may be fetched from
 
 
 TargetKind = Literal["webhook", "mastodon", "bluesky"]
@@ -145,7 +149,7 @@ class Content:
     the front matter is known at once and kept.
     """
 
-    __slots__ = ("_given", "_html", "_make", "_summary")
+    __slots__ = ("_given", "_html", "_make", "_summary", "failed")
 
     def __init__(
         self, make: Callable[[], tuple[str, str]] | None = None, *, html: str | None = None, summary: str | None = None
@@ -154,6 +158,7 @@ class Content:
         self._html = html
         self._summary = summary
         self._given = summary is not None
+        self.failed: str | None = None  # why the HTML could not be made (too slow, too deep): the post is rejected
 
     @property
     def ready(self) -> bool:
@@ -196,19 +201,24 @@ class Content:
         if self._summary is None:
             self._summary = summary
 
+    def fail(self, why: str) -> None:
+        """The recipe could not be carried out (see :attr:`failed`); the HTML is empty."""
+        self.failed = why
+        self.fill("", "")
+
     def release(self) -> None:
         """Forget the HTML (and a summary made from it) if it can be made again: memory for a
         long-running process after a pass over many posts (the ledger's first snapshots)."""
-        if self._make is not None and self._html is not None:
+        if self._make is not None and self._html is not None and self.failed is None:
             self._html = None
             if not self._given:
                 self._summary = None
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self._make, self._html, self._summary, self._given)
+        return (self._make, self._html, self._summary, self._given, self.failed)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self._make, self._html, self._summary, self._given = state
+        self._make, self._html, self._summary, self._given, self.failed = state
 
 
 @dataclass(frozen=True)
@@ -261,6 +271,28 @@ class Post:
 Severity = Literal["error", "warning"]
 
 
+def printable(name: str) -> str:
+    """A name (a file's, say) as it may be printed on one line: control characters, bidirectional
+    overrides and bytes that were not UTF-8 (``os.fsdecode``'s surrogates) are escaped, so a name
+    can never start a line of its own or colour the terminal: ``bad\\xff.md``, ``new\\nline.md``."""
+    if name.isascii() and name.isprintable():
+        return name
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One line for the user about one file."""
@@ -271,8 +303,9 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.severity}: {self.message}"
+        path = printable(self.path)
+        where = f"{path}:{self.line}" if self.line else path
+        return f"{where}: {self.severity}: {printable(self.message)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,8 +116,12 @@ def plan_posts(
     deliveries: Iterable[Delivery],
     backfill: bool = False,
     since: datetime | None = None,
+    at: datetime | None = None,
 ) -> Plan:
     """Decide the new deliveries for ``posts`` (every accepted post: live, draft or scheduled).
+
+    ``now`` decides which posts are live; ``at`` (default ``now``) is the real time that new
+    rows are stamped with and due from.
 
     - A target seen for the first time gets the posts already published as *baseline*
       (recorded, not sent). ``backfill`` sends them after all (those published at or after
@@ -134,15 +138,16 @@ def plan_posts(
     plan = Plan()
     ledger = _Ledger(deliveries)
     live = [p for p in posts if p.is_live(now)]
+    stamp = at or now
     present = {p.id: p for p in posts}
     plan.new_targets = [t.name for t in targets if t.name not in known_targets]
     for post in live:
         for target in targets:
-            _plan_published(plan, ledger, post, target, now, backfill and (since is None or post.published >= since))
+            _plan_published(plan, ledger, post, target, stamp, backfill and (since is None or post.published >= since))
         before = known.get(post.id)
         if before is not None and not before.deleted and before.revision != post.revision:
             for target in targets:
-                _plan_updated(plan, ledger, post, target, now)
+                _plan_updated(plan, ledger, post, target, stamp)
         if before is None or before.deleted or before.revision != post.revision:
             plan.posts.append(
                 KnownPost(
@@ -158,11 +163,11 @@ def plan_posts(
         if still is None or still.draft:
             plan.posts.append(replace(before, deleted=True))
             for target in targets:
-                _plan_retraction(plan, ledger, before, target, now)
+                _plan_retraction(plan, ledger, before, target, stamp)
         else:
             for target in targets:
                 if not still.goes_to(target.name):
-                    _plan_retraction(plan, ledger, before, target, now)
+                    _plan_retraction(plan, ledger, before, target, stamp)
     return plan
 
 

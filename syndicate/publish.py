@@ -34,8 +34,9 @@ from .channels.base import Channel, DeliveryFailed, ImageSource, KeyTaken, Paylo
 from .config import load_settings
 from .errors import ConfigError
 from .feeds import IncrementalPlan
+from .fetch import public_session
 from .ledger import state_path
-from .model import Post, Settings, TargetSettings
+from .model import Post, Problem, Settings, TargetSettings
 from .planning import (
     BASELINE,
     DEAD,
@@ -136,7 +137,8 @@ class Channels:
         self.session = session
         self.clock_id = clock_id
         static = settings.content.static
-        self.images = ImageSource(settings.site.url, (site_dir / static) if static else None, session)
+        fetcher = public_session(frozenset(settings.content.fetch_allow))
+        self.images = ImageSource(settings.site.url, (site_dir / static) if static else None, fetcher)
         self.made: dict[str, Channel] = {}
         self.broken: dict[str, str] = {}
 
@@ -176,6 +178,7 @@ class Channels:
     def close(self) -> None:
         for channel in self.made.values():
             channel.close()
+        self.images.session.close()
 
 
 def _payload(d: Delivery, live: dict[str, Post], known_snapshots: dict[str, str]) -> Payload | None:
@@ -235,6 +238,8 @@ def publish(
     if floor and (until := ledger.announced_until(site_dir, settings)) is not None:
         now = max(now, until)
     existed = state.is_file()
+    if not existed and not (rebaseline or backfill):  # refuse before a new, empty ledger is made
+        ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
     with lock(state) if take_lock and not dry_run else nullcontext():
         store = SQLiteStore(state, readonly=dry_run)
         try:
@@ -259,13 +264,13 @@ def publish(
             live = {p.id: p for p in prepared.report.live(now)}
             post_id = _resolve_post(post, prepared.report.posts) if post else None
             rows = store.deliveries() if dry_run else store.delivery_keys()
-            plan = _plan(store, prepared, now, live, rows, settings, backfill, since, rebaseline)
+            plan = _plan(store, prepared, now, wall(), live, rows, settings, backfill, since, rebaseline)
             digests = (
                 {prepared.feed_url(rel): prepared.digest(rel) for rel in prepared.files if prepared.is_feed(rel)}
                 if settings.hubs
                 else {}
             )
-            pings = plan_pings(now, digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, rows)
+            pings = plan_pings(wall(), digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, rows)
             plan.skip.update(pings.skip)
             new = plan.new + pings.new
             report.planned = sum(1 for d in new if d.state != BASELINE)
@@ -281,11 +286,12 @@ def publish(
                 return report
 
             # record intents before anything leaves the machine
-            store.add_targets(plan.new_targets, now)
+            at = wall()
+            store.add_targets(plan.new_targets, at)
             store.add_deliveries(new)
             for delivery_id, why in plan.skip.items():
-                store.set_state([delivery_id], SKIPPED, why, now)
-            store.set_state(plan.promote, PENDING, None, now)
+                store.set_state([delivery_id], SKIPPED, why, at)
+            store.set_state(plan.promote, PENDING, None, at)
             store.save_posts(plan.posts)
             todo = due(store.open_deliveries(), wall(), target=target, post=post_id)
             if new or plan.skip or plan.promote or plan.posts or plan.new_targets or todo or rebaseline:
@@ -305,6 +311,7 @@ def _plan(
     store: Store,
     prepared: app.Prepared,
     now: datetime,
+    at: datetime,
     live: dict[str, Post],
     rows: list[Delivery],
     settings: Settings,
@@ -323,12 +330,13 @@ def _plan(
         for i in range(0, len(fresh), SNAPSHOT_BATCH):
             batch = fresh[i : i + SNAPSHOT_BATCH]
             made = [p for p in batch if not p.content.ready]
-            app.make_contents(batch, workers)
-            snaps.update((p.id, json_snapshot(p)) for p in batch)
+            app.make_contents(batch, workers, settings.content.render_timeout)
+            snaps.update((p.id, json_snapshot(p)) for p in batch if not p.content.failed)
             for p in made:
                 p.content.release()
     finally:
         workers.close()
+    _drop_unrenderable(prepared.report, live)
     return plan_posts(
         now=now,
         posts=prepared.report.posts,
@@ -340,7 +348,20 @@ def _plan(
         deliveries=rows,
         backfill=backfill,
         since=since,
+        at=at,
     )
+
+
+def _drop_unrenderable(build: app.BuildReport, live: dict[str, Post]) -> None:
+    """Posts whose HTML could not be made are rejected (a problem line), never sent and never
+    taken for removed."""
+    failed = [p for p in live.values() if p.content.failed]
+    for post in failed:
+        build.problems.append(Problem(post.source, post.content.failed or "cannot be rendered"))
+        del live[post.id]
+    if failed:
+        gone = {p.id for p in failed}
+        build.posts = [p for p in build.posts if p.id not in gone]
 
 
 def _preview(
@@ -395,6 +416,8 @@ def _deliver(
     """Attempt each due delivery once. One delivery's trouble never stops the others: a target
     that is disabled, cannot be set up, rate limits us or keeps failing is left for a later run."""
     disabled = {name for name, reason in store.known_targets().items() if reason}
+    app.make_contents((live[d.post_id] for d in todo if d.post_id in live), None, settings.content.render_timeout)
+    _drop_unrenderable(report.build, live)
     waiting: dict[str, int] = {}  # target → retryable failures in a row
     session = requests.Session()
     session.headers["User-Agent"] = "syndicate"
@@ -428,6 +451,7 @@ def _deliver(
         channels.close()
         session.close()
     report.setup_errors = [f"{name}: {why}" for name, why in sorted(channels.broken.items())]
+    report.warnings.extend(secrets.redact(w) for w in channels.images.warnings)
 
 
 def _attempt(
@@ -526,11 +550,13 @@ def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str 
         prepared = app.prepare(site_dir, clock(), render=False)
         post_id = _resolve_post(post, prepared.report.posts)
     state = state_path(site_dir, settings)
+    marks = ledger.read_marks(site_dir, site_dir / "public")
     if not state.is_file():  # nothing was ever recorded, or the ledger is lost (then say so)
-        ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, site_dir / "public"))
+        ledger.check(state, False, LedgerIdentity("", 0, 0, True), marks)
         return 0
     store = SQLiteStore(state)
     try:
+        ledger.check(state, True, store.identity(), marks)
         return store.requeue(target, post_id, clock())
     finally:
         store.close()

@@ -126,9 +126,11 @@ class FeedRequestHandler(http.server.BaseHTTPRequestHandler):
     def _serve(self, head: bool) -> None:
         state = self.state
         if urlsplit(self.path).path == "/healthz":
-            body = (json.dumps(state.health(), sort_keys=True) + "\n").encode()
+            health = state.health()
+            body = (json.dumps(health, sort_keys=True) + "\n").encode()
+            code = 200 if health.get("status") == "ok" else 503  # what a load balancer or a monitor checks
             self._send(
-                200, {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}, body, head
+                code, {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}, body, head
             )
             return
         try:

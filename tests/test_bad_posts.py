@@ -142,4 +142,4 @@ def test_a_huge_file_is_rejected_without_reading_it_into_the_feeds(site: Site) -
     site.post("big.md", "---\ntitle: Big\ndate: 2024-05-15\n---\n" + "word " * 1_000_000)
     run = site.run("check")
     assert run.code == 1
-    assert run.err.startswith("content/big.md: error: file is 4 MiB; a post may be at most 4 MiB")
+    assert run.err.startswith("content/big.md: error: file is 4.8 MiB; a post may be at most 4 MiB")

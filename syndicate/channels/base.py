@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
+from ..errors import ContentError
+from ..fetch import Fetched, FetchRefused, fetch_image, sniff_image
+from ..files import read_limited
 from ..model import Post
 from ..planning import MAX_RETRY_DELAY, Delivery, Failure
 from ..store import AttemptRow
@@ -137,38 +140,43 @@ def classify_http(
 
 @dataclass
 class ImageSource:
-    """Where a post's thumbnail bytes come from: the site's static folder, else HTTP."""
+    """Where a post's thumbnail bytes come from: the site's static folder, else the network through a
+    :func:`syndicate.fetch.public_session` (public addresses only, size and time capped). Only bytes
+    that are an image (sniffed: JPEG, PNG, GIF, WebP, AVIF) are ever handed on; why an image was
+    left out is kept in ``warnings``."""
 
     site_url: str
     static_dir: Path | None
     session: requests.Session
     timeout: float = 10.0
-    cache: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    cache: dict[str, Fetched | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
-    def get(self, url: str, mime_type: str) -> tuple[bytes, str] | None:
-        if url in self.cache:
-            return self.cache[url]
-        data: bytes | None = None
-        if self.static_dir is not None and url.startswith(self.site_url):
-            rel = urlsplit(url).path[len(urlsplit(self.site_url).path) :].lstrip("/")
-            candidate = (self.static_dir / rel).resolve()
-            if candidate.is_relative_to(self.static_dir.resolve()) and candidate.is_file():
-                data = candidate.read_bytes()[: MAX_IMAGE_BYTES + 1]
-        if data is None:
-            data = fetch_image(self.session, url, self.timeout)
-        if data is None or len(data) > MAX_IMAGE_BYTES:
+    def get(self, url: str) -> Fetched | None:
+        if url not in self.cache:
+            try:
+                self.cache[url] = self._local(url) or fetch_image(
+                    self.session, url, max_bytes=MAX_IMAGE_BYTES, timeout=self.timeout
+                )
+            except FetchRefused as e:
+                self.cache[url] = None
+                self.warnings.append(f"image left out: {e}")
+        return self.cache[url]
+
+    def _local(self, url: str) -> Fetched | None:
+        """The file under the static folder that ``url`` names, when there is one."""
+        if self.static_dir is None or not url.startswith(self.site_url):
             return None
-        self.cache[url] = (data, mime_type)
-        return data, mime_type
-
-
-def fetch_image(session: requests.Session, url: str, timeout: float) -> bytes | None:
-    """GET an image, at most MAX_IMAGE_BYTES; None when it cannot be had."""
-    try:
-        with session.get(url, timeout=timeout, stream=True) as r:
-            if r.status_code != 200:
-                return None
-            data = r.raw.read(MAX_IMAGE_BYTES + 1, decode_content=True)
-            return data if len(data) <= MAX_IMAGE_BYTES else None
-    except requests.RequestException:
-        return None
+        rel = urlsplit(url).path[len(urlsplit(self.site_url).path) :].lstrip("/")
+        root = self.static_dir.resolve()
+        candidate = (root / unquote(rel)).resolve()
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            return None
+        try:
+            data = read_limited(str(candidate), MAX_IMAGE_BYTES, url)
+        except ContentError as e:
+            raise FetchRefused(f"{url}: {e.message}") from None
+        mime = sniff_image(data)
+        if mime is None:
+            raise FetchRefused(f"{url}: {candidate.name} is not an image (JPEG, PNG, GIF, WebP or AVIF)")
+        return Fetched(data, mime)

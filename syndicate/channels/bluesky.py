@@ -196,12 +196,12 @@ class BlueskyChannel:
         assert post is not None
         external: dict[str, Any] = {"uri": post.url, "title": post.title, "description": post.summary}
         if post.image and self.images is not None:
-            got = self.images.get(post.image.url, post.image.mime_type)
-            if got is not None and len(got[0]) <= MAX_BLOB_BYTES:
+            got = self.images.get(post.image.url)
+            if got is not None and len(got.data) <= MAX_BLOB_BYTES:
                 with warnings.catch_warnings():
                     # the SDK hands httpx raw bytes as `data=`, which httpx deprecates; harmless
                     warnings.filterwarnings("ignore", "Use 'content=<...>'", DeprecationWarning)
-                    blob = self.client.upload_blob(got[0]).blob
+                    blob = self.client.upload_blob(got.data).blob
                 external["thumb"] = blob
         return {"$type": "app.bsky.embed.external", "external": external}
 

@@ -154,12 +154,14 @@ class MastodonChannel:
         post = payload.post
         if post is None or post.image is None or self.images is None:
             return None
-        got = self.images.get(post.image.url, post.image.mime_type)
+        got = self.images.get(post.image.url)
         if got is None:
             return None  # the post goes out without its picture rather than not at all
-        data, mime = got
         media: Any = self.api.media_post(
-            io.BytesIO(data), mime_type=mime, description=post.image_alt or post.title, file_name="thumbnail"
+            io.BytesIO(got.data),
+            mime_type=got.mime_type,
+            description=post.image_alt or post.title,
+            file_name="thumbnail",
         )
         return [media["id"]]
 

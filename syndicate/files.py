@@ -1,0 +1,115 @@
+"""Files that writers (and co-authors) control: which ones syndicate reads, how, and how their
+names are shown.
+
+- A post file is read only when it is a regular file inside the site (a link that leads out
+  of the site is skipped with a warning, as GitHub Pages does for Jekyll; ``[content]
+  allow_links_to`` names folders outside the site that links may lead to). A FIFO, a device
+  or ``/proc/kmsg`` is never opened for reading, so nothing can hang a build.
+- Its size is checked before it is read, and never more than the limit is read.
+- Any name the file system allows can be shown: control characters (a newline, an escape
+  sequence), bidirectional overrides and bytes that are not UTF-8 are printed escaped, so a
+  file name can never forge or colour a line of output.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ContentError
+from .model import printable as shown
+
+
+def name_problem(name: str) -> str | None:
+    """Why a file name cannot be a post's (None: it can)."""
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in name):
+        return "the file name is not valid UTF-8; rename the file (its URL and messages need readable text)"
+    return None
+
+
+@dataclass(frozen=True)
+class Examined:
+    """What :func:`examine` found: the path to read (links resolved), its stat, or why it is skipped."""
+
+    path: str
+    st: os.stat_result | None
+    problem: str = ""
+    severity: str = "error"
+
+
+def examine(path: str, site_dir: Path, allowed: tuple[Path, ...]) -> Examined:
+    """Decide whether the post file at ``path`` may be read, following a link only when it leads to
+    a regular file inside ``site_dir`` or one of the ``allowed`` folders (all resolved)."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        return Examined(path, None, f"cannot read: {e.strerror}")
+    real = path
+    if stat.S_ISLNK(st.st_mode):
+        real = os.path.realpath(path)
+        inside = [root for root in (site_dir, *allowed) if _within(real, root)]
+        if not inside:
+            return Examined(
+                path,
+                None,
+                f"a link to {shown(real)}, outside the site: skipped (add its folder to [content] allow_links_to"
+                " to publish it)",
+                "warning",
+            )
+        try:
+            st = os.stat(real)
+        except OSError as e:
+            return Examined(path, None, f"a link to {shown(real)}, which cannot be read: {e.strerror}", "warning")
+    if not stat.S_ISREG(st.st_mode):
+        return Examined(path, None, "not a regular file (a FIFO, a device or a socket): skipped", "warning")
+    return Examined(real, st)
+
+
+def _within(real: str, root: Path) -> bool:
+    try:
+        return Path(real).is_relative_to(root)
+    except ValueError:
+        return False
+
+
+def read_limited(path: str, limit: int, shown_as: str) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes. Raises ContentError (with ``shown_as``
+    as the file's name) for anything else: missing, not a regular file, too big.
+
+    Opened without following a final link and without blocking (a FIFO put in place since the
+    file was examined must not hang the read), checked with fstat before a byte is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ContentError(shown_as, f"cannot read: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ContentError(shown_as, "not a regular file (a FIFO, a device or a socket)")
+        if st.st_size > limit:
+            raise ContentError(shown_as, f"file is {_size(st.st_size)}; a post may be at most {_size(limit)}")
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:  # grew while being read
+            raise ContentError(shown_as, f"file is over {_size(limit)}; a post may be at most {_size(limit)}")
+        return data
+    except OSError as e:
+        raise ContentError(shown_as, f"cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f}".removesuffix(".0") + " MiB"
+    return f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
