@@ -66,6 +66,20 @@ def _now(value: str | None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def _moment(site: Path, value: str | None) -> datetime:
+    """``--now``, else the clock, but never before the newest post the ledger has seen live: a
+    clock that stepped back (a VM restored, NTP) does not take posts that went out off the feeds."""
+    if value:
+        return _now(value)
+    from . import ledger
+    from .config import load_settings
+
+    with one_line_errors():
+        until = ledger.announced_until(site, load_settings(site))
+    now = _now(None)
+    return max(now, until) if until is not None else now
+
+
 def _fail(code: int, message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -161,7 +175,7 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     Files whose bytes did not change are left alone. Exits 1 when a post was
     rejected: its problem is printed and the other posts are still published.
     """
-    moment = _now(now)
+    moment = _moment(site, now)
     report = _run_build(site, out, moment, write=True, use_cache=not no_cache)
     _report_problems(site, report)
     out_dir = out if out is not None else site / "public"
@@ -187,7 +201,7 @@ def check_cmd(site: Path, now: str | None) -> None:
     Prints one line per problem (file:line: error|warning: what to fix) and exits 1
     if any post would be rejected.
     """
-    moment = _now(now)
+    moment = _moment(site, now)
     report = _run_build(site, None, moment, write=False, use_cache=True)
     _report_problems(site, report)
     status = "problems found" if report.rejected else "ok"
@@ -203,7 +217,7 @@ def feeds_cmd(site: Path, now: str | None) -> None:
 
     Reads the posts but writes nothing; the URLs are where `build` output is served.
     """
-    moment = _now(now)
+    moment = _moment(site, now)
     report = _run_build(site, None, moment, write=False, use_cache=True)
     _report_problems(site, report)
     rows = [("FEED", "POSTS", "NEWEST (UTC)", "RSS / ATOM / JSON FEED")]
@@ -241,7 +255,7 @@ def _table(rows: Sequence[tuple[str, ...]], max_width: int = 48) -> None:
 @now_option
 def posts_cmd(site: Path, now: str | None) -> None:
     """List every post: status, date, title, tags, URL."""
-    moment = _now(now)
+    moment = _moment(site, now)
     report = _run_build(site, None, moment, write=False, use_cache=True)
     _report_problems(site, report)
     rows = [("STATUS", "DATE (UTC)", "TITLE", "TAGS", "URL")]
@@ -350,7 +364,7 @@ def publish_cmd(
         click.echo(f"error: {line}", err=True)
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
-    moment = clock()
+    moment = report.now or clock()
     if dry_run:
         click.echo(f"dry run: {_counts(report.build, moment)}; nothing written, nothing sent")
         if report.baseline:

@@ -194,8 +194,10 @@ class Daemon:
 
     def _failed(self, message: str, status: str) -> None:
         """A cycle that did not finish: say so (log, /healthz), forget what this process remembers of
-        the disk (the next cycle looks at everything again, as at start), and try again soon."""
-        self.log.event("error", message)
+        the disk (the next cycle looks at everything again, as at start), and try again soon. The same
+        failure again is not logged again: /healthz keeps saying it."""
+        if message != self.health.get("last_error"):
+            self.log.event("error", message)
         self._failures += 1
         low, high = FAILED_CYCLE_RETRY
         self._retry_at = time.monotonic() + min(high, low * 2 ** (self._failures - 1))

@@ -34,6 +34,7 @@ PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = (
 )
 OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
 MAX_RETRY_DELAY = 30 * 24 * 3600  # seconds: no wait, asked for by config or by a server, is longer
+UNKNOWN_OUTCOME_WAIT = 60  # seconds at least before retrying a request that got no answer (it may still land)
 WEBSUB_PREFIX = "websub:"
 FEED_EVENT = "feed.updated"
 
@@ -270,10 +271,28 @@ def plan_pings(
     return plan
 
 
+CLOCK_SLACK = timedelta(minutes=1)
+
+
+def due_at(d: Delivery, now: datetime) -> datetime | None:
+    """When an open delivery is due, judged at ``now`` (None: it is not open).
+
+    Robust to a clock that jumped ahead and came back: a pending delivery (never tried, or
+    queued again) is due at once, and a failure recorded at a time after ``now`` was recorded
+    by a clock that was ahead, so its wait is over now too (else it would wait for that clock).
+    """
+    if d.state in (SENDING, PENDING):
+        return now  # sending: an attempt whose outcome we never learned; reconcile it now
+    if d.state != FAILED:
+        return None
+    if d.next_attempt_at is None or (d.updated_at is not None and d.updated_at > now + CLOCK_SLACK):
+        return now
+    return d.next_attempt_at
+
+
 def is_due(d: Delivery, now: datetime) -> bool:
-    if d.state == SENDING:
-        return True  # an attempt whose outcome we never learned: reconcile it now
-    return d.state in (PENDING, FAILED) and (d.next_attempt_at is None or d.next_attempt_at <= now)
+    when = due_at(d, now)
+    return when is not None and when <= now
 
 
 @dataclass(frozen=True)
@@ -284,6 +303,7 @@ class Failure:
     permanent: bool = False
     retry_after: float | None = None  # seconds, from Retry-After / X-RateLimit-Reset
     disable_target: bool = False  # 410 Gone from a webhook
+    unknown_outcome: bool = False  # no answer: the request may still be carried out (a timeout)
 
 
 def after_failure(
@@ -299,6 +319,8 @@ def after_failure(
     delay = base * rng.uniform(0.8, 1.2)  # jitter: many failed deliveries must not retry in lockstep
     if failure.retry_after is not None and failure.retry_after == failure.retry_after:  # not NaN
         delay = max(delay, failure.retry_after)
+    if failure.unknown_outcome:
+        delay = max(delay, UNKNOWN_OUTCOME_WAIT)
     return FAILED, now + timedelta(seconds=min(delay, MAX_RETRY_DELAY)), failure.message
 
 

@@ -51,6 +51,7 @@ from .planning import (
     Plan,
     after_failure,
     due,
+    due_at,
     plan_pings,
     plan_posts,
 )
@@ -107,6 +108,7 @@ class PublishReport:
     warnings: list[str] = field(default_factory=list)
     deferred: dict[str, int] = field(default_factory=dict)  # target → deliveries left for a later run
     next_attempt: datetime | None = None  # the earliest retry still waiting in the ledger
+    now: datetime | None = None  # the moment that decided what is published
 
     @property
     def failed(self) -> list[Attempt]:
@@ -260,7 +262,7 @@ def publish(
             )
             changed = prepared.changed()
             build = prepared.report if dry_run else app.write_outputs(prepared)
-            report = PublishReport(build)
+            report = PublishReport(build, now=now)
             live = {p.id: p for p in prepared.report.live(now)}
             post_id = _resolve_post(post, prepared.report.posts) if post else None
             rows = store.deliveries() if dry_run else store.delivery_keys()
@@ -298,8 +300,9 @@ def publish(
                 identity = replace(identity, generation=store.bump_generation())
                 ledger.write_marks(site_dir, out, identity, store.newest_published())
             _deliver(report, store, todo, live, snapshots, settings, site_dir, secrets, wall, rng, echo, should_stop)
+            later = wall()
             report.next_attempt = min(
-                (d.next_attempt_at for d in store.open_deliveries() if d.state != SENDING and d.next_attempt_at),
+                (when for d in store.open_deliveries() if d.state != SENDING and (when := due_at(d, later))),
                 default=None,
             )
         finally:
@@ -487,7 +490,8 @@ def _attempt(
         except DeliveryFailed as e:
             return _failed(store, d, e.failure, clock, settings, rng, secrets)
         except Exception as e:  # the outcome is unknown: the next attempt reconciles under the same key
-            return _failed(store, d, _unexpected(e, secrets), clock, settings, rng, secrets)
+            failure = replace(_unexpected(e, secrets), unknown_outcome=True)
+            return _failed(store, d, failure, clock, settings, rng, secrets)
         store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, clock())
         return Attempt(d, "sent", receipt.remote_url or receipt.note)
     return _failed(store, d, Failure("its new remote key was taken too"), clock, settings, rng, secrets)
@@ -510,7 +514,7 @@ def _failed(
     failure = replace(failure, message=secrets.redact(failure.message))
     d = store.get(d.id)
     state, next_at, message = after_failure(d, failure, clock(), settings.delivery, rng)
-    store.mark_failed(d.id, state, next_at, message, clock())
+    store.mark_failed(d.id, state, next_at, message, clock(), failure.unknown_outcome)
     detail = (
         message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
     )

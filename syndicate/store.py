@@ -104,7 +104,7 @@ class AttemptRow:
     started_at: datetime
     digest: str  # what was sent (the channel's digest of its request); "" when nothing was composed
     finished_at: datetime | None = None  # None: the outcome was never learned (killed mid-request)
-    outcome: str | None = None  # sent | failed | dead
+    outcome: str | None = None  # sent | failed | dead | unknown (no answer: it may have been carried out)
     detail: str | None = None
 
 
@@ -141,7 +141,7 @@ class Store(Protocol):
     def new_key(self, delivery_id: str, now: datetime) -> Delivery: ...
     def mark_sent(self, delivery_id: str, remote_id: str | None, remote_url: str | None, now: datetime) -> None: ...
     def mark_failed(
-        self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime
+        self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime, unknown: bool = False
     ) -> None: ...
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int: ...
     def close(self) -> None: ...
@@ -464,14 +464,17 @@ class SQLiteStore:
             )
             self._finish(db, delivery_id, SENT, remote_url or remote_id, now)
 
-    def mark_failed(self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime) -> None:
+    def mark_failed(
+        self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime, unknown: bool = False
+    ) -> None:
+        """The attempt failed (``unknown``: it got no answer, so it may still have been carried out)."""
         assert state in (FAILED, DEAD, PENDING)
         with self._tx() as db:
             db.execute(
                 "UPDATE deliveries SET state=?, next_attempt_at=?, last_error=?, updated_at=? WHERE id=?",
                 (state, _ts(next_at), error, _ts(now), delivery_id),
             )
-            self._finish(db, delivery_id, state, error, now)
+            self._finish(db, delivery_id, "unknown" if unknown else state, error, now)
 
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
         """Make failed and dead deliveries (matching the filters) due now; dead ones start their attempts

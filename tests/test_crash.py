@@ -1,9 +1,15 @@
-"""Exactly once through crashes: `syndicate publish` is killed with SIGKILL at random points
-while delivering to a webhook, Mastodon and Bluesky, then rerun until done; at the receivers
-every post arrives exactly once.
+"""Exactly once through crashes, bursts and chaos, counted at the real peers.
 
-CI runs a handful of kills; `python bench/crash.py --kills 120` runs many and prints the counts
-(SYNDICATE_CRASH_KILLS and SYNDICATE_CRASH_REPORT drive this test from there).
+- *kills*: `syndicate publish` is killed with SIGKILL at random points while delivering a few
+  posts at a time, then rerun until done;
+- *burst*: hundreds of new posts at once, with SIGKILLs at random points of the long run;
+- *chaos*: SIGKILLs, a clock that steps back and forth (libfaketime), deleted lock files and a
+  second publisher started beside the first, and targets answering 429, 503 or too late.
+
+Each ends with every post exactly once at the webhook receiver (one webhook-id per post),
+mastodon-mock (one status) and a real Bluesky PDS (one record). CI runs small versions;
+`python bench/crash.py --scenario all` runs big ones and prints the counts
+(SYNDICATE_CRASH_* variables drive these tests from there).
 """
 
 from __future__ import annotations
@@ -11,153 +17,142 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 from mastodon import Mastodon
 
 from tests.conftest import CONFIG, Site
-from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, new_webhook_secret
+from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, in_ci, new_webhook_secret
 
 KILLS = int(os.environ.get("SYNDICATE_CRASH_KILLS", "6"))
+BURST_POSTS = int(os.environ.get("SYNDICATE_CRASH_BURST_POSTS", "60"))
+BURST_KILLS = int(os.environ.get("SYNDICATE_CRASH_BURST_KILLS", "3"))
+CHAOS_RUNS = int(os.environ.get("SYNDICATE_CRASH_CHAOS_RUNS", "12"))
 REPORT = os.environ.get("SYNDICATE_CRASH_REPORT")
 SEED = int(os.environ.get("SYNDICATE_CRASH_SEED", "7"))
+PUBLISH = [sys.executable, "-m", "syndicate", "publish"]
 
 
-def _ledger_counts(site: Site) -> Counter[str]:
-    path = site.root / ".syndicate" / "state.db"
-    if not path.exists():
-        return Counter()
-    db = sqlite3.connect(path)
-    try:
-        return Counter(dict(db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()))
-    finally:
-        db.close()
+@dataclass
+class Peers:
+    """The three real receivers, the site configured for them, and what each received."""
 
+    site: Site
+    receiver: Any
+    mastodon: MastodonMock
+    pds: BlueskyPds
+    did: str
+    env: dict[str, str]
+    stderr: list[str] = field(default_factory=list)
 
-def _write_posts(site: Site, start: int, count: int) -> None:
-    for n in range(start, start + count):
-        site.post(
-            f"p{n:04d}.md",
-            f"---\ntitle: Post number {n}\ndate: 2024-06-01 {n % 24:02d}:00\ntags: [crash]\n---\nBody {n}.\n",
+    def publish(self, *, timeout: float = 300, clock_offset: str | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            _faked(PUBLISH, clock_offset),
+            cwd=self.site.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        self.stderr.append(done.stderr)
+        return done
+
+    def start(self, clock_offset: str | None = None) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            _faked(PUBLISH, clock_offset),
+            cwd=self.site.root,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
 
-
-def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
-    site: Site,
-    webhook_receiver_factory: WebhookReceiverFactory,
-    mastodon_peer: MastodonMock,
-    bluesky_pds: BlueskyPds,
-) -> None:
-    rng = random.Random(SEED)
-    secret = new_webhook_secret()
-    receiver = webhook_receiver_factory(secret=secret)
-    handle, password, did = bluesky_pds.create_account()
-    site.config(
-        CONFIG
-        + f"""
-[[targets]]
-name = "hooks"
-kind = "webhook"
-url = "{receiver.url}"
-secret_env = "HOOK_SECRET"
-
-[[targets]]
-name = "masto"
-kind = "mastodon"
-instance = "{mastodon_peer.base_url}"
-token_env = "MASTODON_TOKEN"
-
-[[targets]]
-name = "sky"
-kind = "bluesky"
-service = "{bluesky_pds.base_url}"
-handle = "{handle}"
-password_env = "BSKY_PASSWORD"
-"""
-    )
-    env = {
-        **os.environ,
-        "HOOK_SECRET": secret,
-        "MASTODON_TOKEN": mastodon_peer.token,
-        "BSKY_PASSWORD": password,
-        "PYTHONWARNINGS": "error",
-    }
-    # slow the Mastodon API a little so that kills land inside deliveries, not only between them
-    mastodon_peer.add_fault(
-        {"match": {"methods": ["POST"], "path": "/api/v1/statuses"}, "effect": {"type": "latency", "ms": 150}}
-    )
-    cmd = [sys.executable, "-m", "syndicate", "publish"]
-    assert subprocess.run(cmd, cwd=site.root, env=env, capture_output=True, timeout=120).returncode == 0  # baseline
-
-    posts = 0
-    kills = 0
-    interrupted = 0  # kills that left a delivery in "sending": an outcome the next run had to reconcile
-    runs = 0
-    full_run = 3.0  # seconds a run takes when not killed; kills are spread over all of it
-    started = time.monotonic()
-    while kills < KILLS:
-        batch = rng.randint(1, 3)
-        _write_posts(site, posts, batch)
-        posts += batch
-        proc = subprocess.Popen(cmd, cwd=site.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        runs += 1
-        t0 = time.monotonic()
-        deadline = t0 + rng.uniform(0.2, full_run * 1.1)
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        else:
-            full_run = max(1.0, time.monotonic() - t0)
-        proc.wait(timeout=60)
+    def reap(self, proc: subprocess.Popen[bytes]) -> int:
+        code = proc.wait(timeout=120)
         assert proc.stderr is not None
-        err = proc.stderr.read().decode()
+        self.stderr.append(proc.stderr.read().decode(errors="replace"))
         proc.stderr.close()
-        assert "Traceback" not in err, err
-        if _ledger_counts(site)["sending"]:
-            interrupted += 1
-    # then run to the end, without kills
-    for _ in range(10):
-        runs += 1
-        done = subprocess.run(cmd, cwd=site.root, env=env, capture_output=True, text=True, timeout=300)
-        assert "Traceback" not in done.stderr, done.stderr
-        open_rows = _ledger_counts(site)
-        if done.returncode == 0 and not (open_rows["pending"] or open_rows["sending"] or open_rows["failed"]):
-            break
-    else:
-        raise AssertionError(f"deliveries still open after 10 clean runs: {_ledger_counts(site)}")
+        return code
 
-    urls = {f"https://example.com/blog/p{n:04d}/" for n in range(posts)}
-    # webhook: at least one delivery per post, one webhook-id per post (receivers dedupe by id)
-    hooks: dict[str, set[str]] = {}
-    raw_hook_deliveries = 0
-    for d in receiver.deliveries():
-        assert d["verified"], d
-        raw_hook_deliveries += 1
-        hooks.setdefault(json.loads(d["body"])["data"]["url"], set()).add(str(d["id"]))
-    assert set(hooks) == urls
-    assert all(len(ids) == 1 for ids in hooks.values()), {u: i for u, i in hooks.items() if len(i) > 1}
-    # mastodon: one status per post
-    api = Mastodon(access_token=mastodon_peer.token, api_base_url=mastodon_peer.base_url, version_check_mode="none")
+    def open_rows(self) -> Counter[str]:
+        path = self.site.root / ".syndicate" / "state.db"
+        if not path.exists():
+            return Counter()
+        db = sqlite3.connect(path)
+        try:
+            return Counter(dict(db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()))
+        finally:
+            db.close()
+
+    def finish(self, runs: int = 20) -> int:
+        """Retry what failed, now, and publish, until nothing is left open or dead."""
+        for n in range(1, runs + 1):
+            self.site.run("retry")
+            done = self.publish()
+            rows = self.open_rows()
+            if done.returncode in (0, 1) and not (rows["pending"] or rows["sending"] or rows["failed"] or rows["dead"]):
+                return n
+        raise AssertionError(f"deliveries still open after {runs} clean runs: {self.open_rows()}")
+
+    def count(self, urls: set[str]) -> dict[str, Any]:
+        """What every peer holds, per post URL; asserts each post is there exactly once."""
+        hooks: dict[str, set[str]] = {}
+        raw = 0
+        for d in self.receiver.deliveries():
+            if not d["verified"] or not 200 <= d["status"] < 300:
+                continue  # refused by the receiver (a skewed clock's timestamp, a scripted 503): not delivered
+            raw += 1
+            hooks.setdefault(json.loads(d["body"])["data"]["url"], set()).add(str(d["id"]))
+        statuses = _statuses(self.mastodon)
+        per_status = Counter(next((u for u in urls if u in s["content"]), "?") for s in statuses)
+        per_record = Counter(r.value.embed.external.uri for r in _records(self.pds, self.did))
+        summary = {
+            "posts": len(urls),
+            "webhook_posts": len(hooks),
+            "webhook_http_deliveries": raw,
+            "webhook_redeliveries_same_id": raw - len(hooks),
+            "mastodon_statuses": sum(per_status.values()),
+            "bluesky_records": sum(per_record.values()),
+            "duplicates": sum(1 for ids in hooks.values() if len(ids) > 1)
+            + sum(n - 1 for n in per_status.values() if n > 1)
+            + sum(n - 1 for n in per_record.values() if n > 1),
+            "lost": len(urls - set(hooks)) + len(urls - set(per_status)) + len(urls - set(per_record)),
+        }
+        assert set(hooks) == urls, ("webhook", sorted(urls - set(hooks)), sorted(set(hooks) - urls))
+        assert all(len(ids) == 1 for ids in hooks.values()), {u: i for u, i in hooks.items() if len(i) > 1}
+        assert set(per_status) == urls and set(per_status.values()) == {1}, per_status
+        assert set(per_record) == urls and set(per_record.values()) == {1}, per_record
+        assert not any("Traceback" in err for err in self.stderr), next(e for e in self.stderr if "Traceback" in e)
+        return summary
+
+
+def _faked(cmd: list[str], offset: str | None) -> list[str]:
+    """The command under libfaketime, its clock moved by ``offset`` ("-950d", "+5m"), when asked."""
+    return ["faketime", "-f", offset, *cmd] if offset else cmd
+
+
+def _statuses(peer: MastodonMock) -> list[Any]:
+    api = Mastodon(access_token=peer.token, api_base_url=peer.base_url, version_check_mode="none")
     try:
         me = api.account_verify_credentials()
         page: Any = api.account_statuses(me["id"], limit=40)
-        statuses = api.fetch_remaining(page)
+        return list(api.fetch_remaining(page))
     finally:
         api.session.close()
-    per_url = Counter(next(u for u in urls if u in s["content"]) for s in statuses)
-    assert set(per_url) == urls and set(per_url.values()) == {1}, per_url
-    # bluesky: one record per post
-    client = Client(base_url=bluesky_pds.base_url)
+
+
+def _records(pds: BlueskyPds, did: str) -> list[Any]:
+    client = Client(base_url=pds.base_url)
     try:
         records: list[Any] = []
         cursor = None
@@ -169,26 +164,208 @@ password_env = "BSKY_PASSWORD"
             records += list(out.records)
             cursor = out.cursor
             if not cursor or not out.records:
-                break
+                return records
     finally:
         client.request.close()
-    per_record = Counter(r.value.embed.external.uri for r in records)
-    assert set(per_record) == urls and set(per_record.values()) == {1}, per_record
 
+
+def _peers(
+    site: Site,
+    factory: WebhookReceiverFactory,
+    mastodon: MastodonMock,
+    pds: BlueskyPds,
+    statuses: list[int] | None = None,
+    timeout: float = 10,
+) -> Peers:
+    secret = new_webhook_secret()
+    receiver = factory(statuses=statuses or [], secret=secret)
+    handle, password, did = pds.create_account()
+    site.config(
+        CONFIG
+        + f"""
+[[targets]]
+name = "hooks"
+kind = "webhook"
+url = "{receiver.url}"
+secret_env = "HOOK_SECRET"
+timeout = {timeout}
+
+[[targets]]
+name = "masto"
+kind = "mastodon"
+instance = "{mastodon.base_url}"
+token_env = "MASTODON_TOKEN"
+timeout = {timeout}
+
+[[targets]]
+name = "sky"
+kind = "bluesky"
+service = "{pds.base_url}"
+handle = "{handle}"
+password_env = "BSKY_PASSWORD"
+timeout = {timeout}
+"""
+    )
+    env = {
+        **os.environ,
+        "HOOK_SECRET": secret,
+        "MASTODON_TOKEN": mastodon.token,
+        "BSKY_PASSWORD": password,
+        "PYTHONWARNINGS": "error",
+    }
+    peers = Peers(site, receiver, mastodon, pds, did, env)
+    assert peers.publish().returncode == 0  # the baseline: nothing is sent
+    return peers
+
+
+def _write_posts(site: Site, start: int, count: int) -> set[str]:
+    for n in range(start, start + count):
+        site.post(
+            f"p{n:04d}.md",
+            f"---\ntitle: Post number {n}\ndate: 2024-06-01 {n % 24:02d}:{n % 60:02d}\ntags: [crash]\n---\nBody {n}.\n",
+        )
+    return {f"https://example.com/blog/p{n:04d}/" for n in range(start, start + count)}
+
+
+def _save(name: str, summary: dict[str, Any]) -> None:
+    print(json.dumps({name: summary}))
+    if REPORT:
+        path = Path(REPORT)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data[name] = summary
+        path.write_text(json.dumps(data, indent=2))
+
+
+def _kill_within(proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    """SIGKILL ``proc`` after ``seconds`` unless it ended first; True if it was killed."""
+    deadline = time.monotonic() + seconds
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        return True
+    return False
+
+
+def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
+    site: Site,
+    webhook_receiver_factory: WebhookReceiverFactory,
+    mastodon_peer: MastodonMock,
+    bluesky_pds: BlueskyPds,
+) -> None:
+    rng = random.Random(SEED)
+    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds)
+    # slow the Mastodon API a little so that kills land inside deliveries, not only between them
+    mastodon_peer.add_fault(
+        {"match": {"methods": ["POST"], "path": "/api/v1/statuses"}, "effect": {"type": "latency", "ms": 150}}
+    )
+    urls: set[str] = set()
+    kills = interrupted = runs = 0
+    full_run = 3.0  # seconds a run takes when not killed; kills are spread over all of it
+    started = time.monotonic()
+    while kills < KILLS:
+        urls |= _write_posts(site, len(urls), rng.randint(1, 3))
+        proc = peers.start()
+        runs += 1
+        t0 = time.monotonic()
+        if _kill_within(proc, rng.uniform(0.2, full_run * 1.1)):
+            kills += 1
+        else:
+            full_run = max(1.0, time.monotonic() - t0)
+        peers.reap(proc)
+        interrupted += bool(peers.open_rows()["sending"])
+    runs += peers.finish()
     summary = {
         "kills": kills,
         "runs": runs,
-        "posts": posts,
         "kills_mid_delivery": interrupted,
-        "webhook_posts": len(hooks),
-        "webhook_http_deliveries": raw_hook_deliveries,
-        "webhook_redeliveries_same_id": raw_hook_deliveries - len(hooks),
-        "mastodon_statuses": sum(per_url.values()),
-        "bluesky_records": sum(per_record.values()),
-        "duplicates_at_receivers": 0,
-        "lost": 0,
+        **peers.count(urls),
         "seconds": round(time.monotonic() - started, 1),
     }
-    print(json.dumps(summary))
-    if REPORT:
-        Path(REPORT).write_text(json.dumps(summary, indent=2))
+    _save("kills", summary)
+
+
+def test_a_burst_of_new_posts_under_sigkill_arrives_once_everywhere(
+    site: Site,
+    webhook_receiver_factory: WebhookReceiverFactory,
+    mastodon_peer: MastodonMock,
+    bluesky_pds: BlueskyPds,
+) -> None:
+    rng = random.Random(SEED + 1)
+    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds)
+    urls = _write_posts(site, 0, BURST_POSTS)
+    started = time.monotonic()
+    kills = runs = 0
+    while kills < BURST_KILLS:
+        left = peers.open_rows()["pending"] + peers.open_rows()["sending"] + peers.open_rows()["failed"]
+        if runs and not left:
+            break  # a run finished before its kill: nothing left to interrupt
+        proc = peers.start()
+        runs += 1
+        # ~1 s to start, ~25 ms a delivery here: a kill anywhere in what is left to do
+        kills += _kill_within(proc, rng.uniform(0.5, 1.0 + 0.025 * (left or 3 * BURST_POSTS)))
+        peers.reap(proc)
+    runs += peers.finish()
+    _save(
+        "burst",
+        {"kills": kills, "runs": runs, **peers.count(urls), "seconds": round(time.monotonic() - started, 1)},
+    )
+
+
+CLOCKS = (None, None, None, "-1h", "-950d", "+5m")  # -950d: before every post's date; a stepped-back clock
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None and not in_ci(), reason="faketime (apt) not installed")
+def test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_each_post_once(
+    site: Site,
+    webhook_receiver_factory: WebhookReceiverFactory,
+    mastodon_peer: MastodonMock,
+    bluesky_pds: BlueskyPds,
+) -> None:
+    rng = random.Random(SEED + 2)
+    # the receiver's first answers, scattered over the chaos phase: 503, 429, 500 or a 204
+    scripted = [rng.choice([503, 429, 500, 204, 204]) for _ in range(min(24, CHAOS_RUNS))]
+    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds, statuses=scripted, timeout=2)
+    faults = (
+        {"type": "status", "status": 503},
+        {"type": "ratelimit"},
+        {"type": "latency", "ms": 2500},  # past the 2 s timeout: the status is made after we gave up
+    )
+    urls: set[str] = set()
+    tally: Counter[str] = Counter()
+    started = time.monotonic()
+    for _ in range(CHAOS_RUNS):
+        urls |= _write_posts(site, len(urls), rng.randint(0, 3))
+        clock = rng.choice(CLOCKS)
+        tally[f"clock {clock or 'right'}"] += 1
+        if rng.random() < 0.4:
+            effect = rng.choice(faults)
+            tally[f"mastodon {effect['type']}"] += 1
+            mastodon_peer.add_fault(
+                {"match": {"methods": ["POST"], "path": "/api/v1/statuses"}, "effect": effect, "count": 1}
+            )
+        if rng.random() < 0.3:
+            for name in ("lock", "state.db.pid"):
+                (site.root / ".syndicate" / name).unlink(missing_ok=True)
+            tally["lock files deleted"] += 1
+        first = peers.start(clock)
+        second = peers.start(rng.choice(CLOCKS)) if rng.random() < 0.3 else None
+        if _kill_within(first, rng.uniform(0.3, 4.0) if rng.random() < 0.5 else 60):
+            tally["kills"] += 1
+        codes = [peers.reap(first)]
+        if second is not None:
+            codes.append(peers.reap(second))
+            tally["second publisher refused" if 5 in codes else "second publisher ran alone"] += 1
+        assert not set(codes) - {0, 1, 4, 5, -signal.SIGKILL}, (codes, peers.stderr[-2:])
+    settling = time.monotonic()
+    mastodon_peer.clear_faults()
+    runs = peers.finish()
+    summary = {
+        "runs": CHAOS_RUNS,
+        **{key: tally[key] for key in sorted(tally)},
+        "final_clean_runs": runs,
+        **peers.count(urls),
+        "seconds": round(time.monotonic() - started, 1),
+        "seconds_to_settle": round(time.monotonic() - settling, 1),
+    }
+    _save("chaos", summary)

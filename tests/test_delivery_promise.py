@@ -205,6 +205,24 @@ def test_a_clock_stepped_back_retracts_nothing_and_the_next_post_goes_out_alone(
     assert events(receiver.deliveries()) == [("post.published", "Really sent"), ("post.published", "The next post")]
 
 
+@pytest.mark.skipif(shutil.which("faketime") is None and os.environ.get("CI") != "true", reason="needs faketime")
+def test_a_real_clock_stepping_back_keeps_what_went_out_in_the_feeds_and_retracts_nothing(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory
+) -> None:
+    receiver = webhook_receiver_factory(secret=SECRET)
+    site.config(CONFIG + hook_target(receiver.url))
+    publish(site, now=None)
+    write(site, "sent", "Sent last year", date="2025-06-01")
+    publish(site, now=None)
+    env = {**os.environ, **HOOK_ENV, "PYTHONWARNINGS": "error"}
+    for command in ("build", "publish"):  # under a clock 950 days behind: before the post's date
+        cmd = ["faketime", "-f", "-950d", sys.executable, "-m", "syndicate", command]
+        run = subprocess.run(cmd, cwd=site.root, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run
+        assert "Sent last year" in (site.public / "feed.xml").read_text(), command
+    assert events(receiver.deliveries()) == [("post.published", "Sent last year")]
+
+
 def test_only_a_post_that_was_really_sent_is_retracted(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:

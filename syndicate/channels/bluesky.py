@@ -140,7 +140,9 @@ class BlueskyChannel:
             )
             return Receipt(str(out.uri), self._web_url(rkey), "record created")
         except (InvokeTimeoutError, NetworkError):
-            raise DeliveryFailed(Failure(f"no answer within {self.target.timeout:g} s or cannot connect")) from None
+            raise DeliveryFailed(
+                Failure(f"no answer within {self.target.timeout:g} s or cannot connect", unknown_outcome=True)
+            ) from None
         except RequestErrorBase as e:
             response = getattr(e, "response", None)
             if response is None:

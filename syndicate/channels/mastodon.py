@@ -20,7 +20,6 @@ from ..store import AttemptRow
 from .base import DeliveryFailed, ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
 
 DEFAULT_LIMIT = 500
-IDEMPOTENCY_WINDOW = 50 * 60  # seconds; Mastodon forgets an Idempotency-Key after one hour
 RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome
 
 
@@ -105,7 +104,9 @@ class MastodonChannel:
         except MastodonNetworkError as e:
             timeout = "timed out" in str(e).lower() or "timeout" in type(e).__name__.lower()
             raise DeliveryFailed(
-                Failure(f"no answer within {self.target.timeout:g} s" if timeout else "cannot connect")
+                Failure(f"no answer within {self.target.timeout:g} s", unknown_outcome=True)
+                if timeout
+                else Failure("cannot connect")
             ) from None
         except MastodonAPIError as e:
             code = _status(e)
@@ -129,11 +130,12 @@ class MastodonChannel:
         return Receipt(str(status["id"]), status.get("url") or status.get("uri"), "status posted")
 
     def _posted_earlier(self, url: str, earlier: Sequence[AttemptRow], now: datetime) -> Any | None:
-        """After an attempt whose outcome was never learned and that is older than the instance's
-        idempotency window (Mastodon keeps keys for an hour), the key no longer protects us: look
-        for the status among the account's own recent statuses instead."""
-        unknown = [a for a in earlier[:-1] if a.finished_at is None]
-        if not unknown or (now - unknown[0].started_at).total_seconds() < IDEMPOTENCY_WINDOW:
+        """After an attempt whose outcome was never learned (killed mid-request, or no answer), look
+        for the status among the account's own recent statuses before posting again: the
+        Idempotency-Key covers a request that was carried out within the hour (Mastodon keeps keys
+        for an hour), not an older one, nor one the instance was still working on."""
+        unknown = [a for a in earlier[:-1] if a.finished_at is None or a.outcome == "unknown"]
+        if not unknown:
             return None
         since = unknown[0].started_at.timestamp() - 300
         me: Any = self.api.me()

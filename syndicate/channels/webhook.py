@@ -73,7 +73,7 @@ class WebhookChannel:
                 self.target.url, data=data, headers=headers, timeout=self.target.timeout, allow_redirects=False
             )
         except requests.Timeout:
-            raise DeliveryFailed(Failure(f"no answer within {self.target.timeout:g} s")) from None
+            raise DeliveryFailed(Failure(f"no answer within {self.target.timeout:g} s", unknown_outcome=True)) from None
         except requests.ConnectionError:
             raise DeliveryFailed(Failure("cannot connect")) from None
         except requests.RequestException as e:
