@@ -145,18 +145,35 @@ def _parse_file_light(job: tuple[str, str, Settings]) -> tuple[Post | None, list
 
 def file_recipe(source: str, path: str, url: str, settings: Settings) -> Callable[[], tuple[str, str]]:
     c = settings.content
-    return partial(render_file, source, path, url, c.renderer, c.markdown_extensions, settings.feeds.summary_length)
+    return partial(
+        render_file,
+        source,
+        path,
+        url,
+        c.renderer,
+        c.markdown_extensions,
+        settings.feeds.summary_length,
+        c.sanitize,
+        c.embed_hosts,
+    )
 
 
 def render_file(
-    source: str, path: str, url: str, engine: str, extensions: tuple[str, ...], summary_length: int
+    source: str,
+    path: str,
+    url: str,
+    engine: str,
+    extensions: tuple[str, ...],
+    summary_length: int,
+    sanitize: bool = True,
+    embeds: tuple[str, ...] = (),
 ) -> tuple[str, str]:
     """A post's HTML and summary, made from its file (whose front matter was parsed before)."""
     try:
         body = post_body(source, read_limited(path, MAX_FILE_BYTES, source))
     except ContentError:
         return "", ""  # changed or gone since it was parsed: the next build parses it again
-    return render_body(body, url, engine, extensions, summary_length)
+    return render_body(body, url, engine, extensions, summary_length, sanitize, embeds)
 
 
 def _make(job: tuple[Callable[[], tuple[str, str]], float]) -> tuple[str, str] | str:
@@ -504,7 +521,7 @@ class Prepared:
         return rel.rsplit("/", 1)[-1] in (feeds.rss, feeds.atom, feeds.json)
 
 
-RENDER_FORMAT = 1  # bump when the bytes a feed renders to change for the same input
+RENDER_FORMAT = 2  # bump when the bytes a feed renders to change for the same input
 KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next call may reuse
 
 

@@ -10,6 +10,9 @@ from .model import FEED_FORMATS, Feed, FeedLinks, Post, Problem, Settings
 from .slugs import assign_tag_slugs, tag_key, url_segment
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The date of a feed with no post (a new site, a tag whose posts all left): Atom needs one, a
+# constant keeps the bytes stable, and validators flag any date before 1990 as implausible.
+EMPTY_FEED_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _order(p: Post) -> tuple[float, float, str]:
@@ -69,7 +72,7 @@ def _feed(
     settings: Settings, key: str, title: str, description: str, folder: str, posts: list[Post], tag: str | None
 ) -> Feed:
     shown = tuple(posts[: settings.feeds.items])
-    updated = max((p.updated for p in shown), default=EPOCH)
+    updated = max((p.updated for p in shown), default=EMPTY_FEED_DATE)
     return Feed(
         key=key,
         title=title,

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+import nh3
+
 # Python-Markdown passes a "<!--more-->" line through as a block of its own; inside code it
 # is escaped, so only a real marker matches.
-MORE = re.compile(r"^<!--\s*more\s*-->\n?", re.MULTILINE | re.IGNORECASE)
+MORE = re.compile(r"<!--\s*more\s*-->\n?", re.IGNORECASE)  # on a line of its own, or inside a paragraph
 
 # One start tag: "<name" then attributes up to ">" (quoted values may contain ">").
 # Attribute names never contain "<": a run of unclosed tags ("<a b <a b …") is then scanned in
@@ -26,7 +28,27 @@ _TAG = re.compile(
     r"<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s\"'<>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)\s*/?>"
 )
 _ATTR = re.compile(r"(\s+)([^\s\"'<>/=]+)(\s*=\s*)(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+)")
-URL_ATTRS = frozenset({"href", "src", "poster", "cite", "action", "background", "data", "longdesc", "formaction"})
+URL_ATTRS = frozenset(
+    {
+        "href",
+        "src",
+        "poster",
+        "cite",
+        "action",
+        "background",
+        "data",
+        "longdesc",
+        "formaction",
+        "usemap",
+        "icon",
+        "manifest",
+        "codebase",
+        "profile",
+        "xlink:href",
+        "itemid",
+    }
+)
+LIST_ATTRS = frozenset({"ping", "archive"})  # space-separated URLs
 SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
 _SAFE_SCHEMES_ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -42,12 +64,12 @@ class Renderer:
     than ``markdown``: Python-Markdown with ``extensions`` (for sites that rely on them).
     """
 
-    def __init__(self, extensions: tuple[str, ...], engine: str = "cmark") -> None:
+    def __init__(self, extensions: tuple[str, ...], engine: str = "cmark", tagfilter: bool = True) -> None:
         if engine not in RENDERERS:
             raise ValueError(f"unknown renderer {engine!r}")
         self.engine = engine
         if engine == "cmark":
-            self._convert: Callable[[str], str] = _cmark().render
+            self._convert: Callable[[str], str] = _cmark(tagfilter).render
         else:
             import markdown
 
@@ -83,7 +105,7 @@ class _Cmark:
 
     EXTENSIONS = (b"table", b"autolink", b"tagfilter", b"strikethrough", b"tasklist")
 
-    def __init__(self) -> None:
+    def __init__(self, tagfilter: bool = True) -> None:
         from cmarkgfm import _cmark  # the compiled module, loaded once
         from cmarkgfm.cmark import Options
 
@@ -106,7 +128,10 @@ class _Cmark:
             fn.restype, fn.argtypes = res, args
         lib.cmark_gfm_core_extensions_ensure_registered()
         self.lib = lib
-        self.extensions = [lib.cmark_find_syntax_extension(name) for name in self.EXTENSIONS]
+        # GitHub's tagfilter escapes <script>, <iframe>, <style>…; the sanitizer, when on, removes
+        # what is dangerous of them and keeps the embeds readers show, so the filter is not used then.
+        names = [n for n in self.EXTENSIONS if tagfilter or n != b"tagfilter"]
+        self.extensions = [lib.cmark_find_syntax_extension(name) for name in names]
         self.free = lib.cmark_get_default_mem_allocator().contents.free
         self.options = int(
             Options.CMARK_OPT_UNSAFE
@@ -139,33 +164,116 @@ class _Cmark:
 _local = threading.local()
 
 
-def _cmark() -> _Cmark:
-    if not hasattr(_local, "cmark"):
-        _local.cmark = _Cmark()
-    cmark: _Cmark = _local.cmark
-    return cmark
+def _cmark(tagfilter: bool = True) -> _Cmark:
+    made: dict[bool, _Cmark] = _local.__dict__.setdefault("cmark", {})
+    if tagfilter not in made:
+        made[tagfilter] = _Cmark(tagfilter)
+    return made[tagfilter]
 
 
-def renderer_for(engine: str, extensions: tuple[str, ...]) -> Renderer:
+def renderer_for(engine: str, extensions: tuple[str, ...], tagfilter: bool = True) -> Renderer:
     """This thread's renderer for these settings (made once: Python-Markdown's setup is slow)."""
-    cache: dict[tuple[str, tuple[str, ...]], Renderer] = _local.__dict__.setdefault("renderers", {})
-    key = (engine, extensions)
+    cache: dict[tuple[str, tuple[str, ...], bool], Renderer] = _local.__dict__.setdefault("renderers", {})
+    key = (engine, extensions, tagfilter)
     if key not in cache:
-        cache[key] = Renderer(extensions, engine)
+        cache[key] = Renderer(extensions, engine, tagfilter)
     return cache[key]
 
 
 def render_body(
-    body: str, base_url: str, engine: str, extensions: tuple[str, ...], summary_length: int
+    body: str,
+    base_url: str,
+    engine: str,
+    extensions: tuple[str, ...],
+    summary_length: int,
+    sanitize: bool = True,
+    embeds: tuple[str, ...] = (),
 ) -> tuple[str, str]:
     """A post's Markdown → (its HTML with absolute URLs and no more-marker, a summary made from it).
 
     The summary is the text before ``<!--more-->``, else the first paragraph's, cut to
-    ``summary_length`` characters. Module-level and picklable, so a worker process can run it.
+    ``summary_length`` characters. With ``sanitize`` the HTML keeps only what feed readers
+    show (see :func:`sanitize_html`). Module-level and picklable, so a worker process can run it.
     """
-    html, head = split_more(absolutize(renderer_for(engine, extensions).render(body).rstrip("\n"), base_url))
+    rendered = renderer_for(engine, extensions, tagfilter=not sanitize).render(body).rstrip("\n")
+    html, head = split_more(rendered)
+    if sanitize:
+        html = sanitize_html(html, base_url, embeds)
+        head = sanitize_html(head, base_url, embeds) if head is not None else None
+    else:
+        html = absolutize(html, base_url)
+        head = absolutize(head, base_url) if head is not None else None
     text = html_to_text(head) if head is not None else first_paragraph_text(html)
     return html, truncate(text, summary_length)
+
+
+# What feed readers show, and nothing that runs: the HTML of posts goes to programs that do not
+# all sanitize (webhook receivers, readers, other sites). nh3 (Rust's ammonia, html5ever) parses
+# like a browser, so a broken or hostile fragment comes out well-formed and harmless.
+SAFE_TAGS = nh3.ALLOWED_TAGS | {
+    "audio",
+    "figcaption",
+    "figure",
+    "iframe",
+    "input",
+    "picture",
+    "section",
+    "source",
+    "track",
+    "video",
+}
+_MEDIA = {"src", "width", "height", "controls", "loop", "muted", "preload", "autoplay", "playsinline"}
+SAFE_ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"id", "class", "title", "lang", "dir"},
+    "a": {"href", "hreflang", "type"},
+    "img": {"src", "srcset", "sizes", "alt", "title", "width", "height", "loading", "decoding"},
+    "video": _MEDIA | {"poster"},
+    "audio": _MEDIA - {"width", "height", "playsinline"},
+    "source": {"src", "srcset", "sizes", "type", "media"},
+    "track": {"src", "kind", "srclang", "label", "default"},
+    "iframe": {"src", "width", "height", "allow", "allowfullscreen", "loading", "referrerpolicy"},
+    "input": {"type", "checked", "disabled"},
+    "section": {"data-footnotes"},
+    "li": {"data-footnote"},
+}
+SAFE_ATTRIBUTES["a"] |= {"data-footnote-ref", "data-footnote-backref", "aria-label"}
+SAFE_SCHEMES = {"http", "https", "mailto", "tel", "xmpp", "irc", "ircs", "geo", "magnet"}
+_SANITIZE = threading.local()  # the base URL of the post being cleaned, for the attribute filter
+
+
+def _filter(tag: str, attr: str, value: str) -> str | None:
+    if attr in URL_ATTRS or attr in SRCSET_ATTRS:
+        fixed = _absolute_value(_SANITIZE.base, attr, value)
+        if tag == "iframe" and not (fixed.startswith("https://") and urlsplit(fixed).hostname in _SANITIZE.embeds):
+            return None  # embeds: https, from the hosts readers accept ([content] embed_hosts)
+        return fixed
+    if tag == "input" and attr == "type" and value != "checkbox":
+        return None  # task lists only
+    return value
+
+
+def _cleaner() -> nh3.Cleaner:
+    if not hasattr(_SANITIZE, "cleaner"):
+        _SANITIZE.cleaner = nh3.Cleaner(
+            tags=SAFE_TAGS,
+            attributes=SAFE_ATTRIBUTES,
+            url_schemes=SAFE_SCHEMES,
+            attribute_filter=_filter,
+            link_rel=None,
+            strip_comments=True,
+        )
+    cleaner: nh3.Cleaner = _SANITIZE.cleaner
+    return cleaner
+
+
+def sanitize_html(fragment: str, base: str, embeds: tuple[str, ...] = ()) -> str:
+    """Only what readers show: text, links, images, figures, tables, code, audio and video,
+    embedded players from the ``embeds`` hosts (https), task lists and footnotes — no scripts,
+    styles, forms, event handlers or ``javascript:`` links (even with a leading space); every
+    URL absolute against ``base``."""
+    _SANITIZE.base, _SANITIZE.embeds = base, embeds
+    return _cleaner().clean(fragment)
 
 
 def absolute_url(base: str, url: str) -> str:
@@ -189,17 +297,25 @@ def _fix_srcset(base: str, value: str) -> str:
     return ", ".join(out)
 
 
+def _absolute_value(base: str, attr: str, value: str) -> str:
+    if attr in SRCSET_ATTRS:
+        return _fix_srcset(base, value)
+    if attr in LIST_ATTRS:
+        return " ".join(absolute_url(base, url) for url in value.split())
+    return absolute_url(base, value)
+
+
 def absolutize(fragment: str, base: str) -> str:
     """Make every URL attribute in an HTML fragment absolute against ``base``."""
 
     def fix_attr(m: re.Match[str]) -> str:
         lead, name, eq, raw = m.groups()
         lname = name.lower()
-        if lname not in URL_ATTRS and lname not in SRCSET_ATTRS:
+        if lname not in URL_ATTRS and lname not in SRCSET_ATTRS and lname not in LIST_ATTRS:
             return m.group(0)
         quote = raw[0] if raw[0] in "\"'" else ""
         value = html.unescape(raw[1:-1] if quote else raw)
-        fixed = _fix_srcset(base, value) if lname in SRCSET_ATTRS else absolute_url(base, value)
+        fixed = _absolute_value(base, lname, value)
         if fixed == value:
             return m.group(0)
         return f'{lead}{name}{eq}"{html.escape(fixed, quote=True)}"'

@@ -63,6 +63,8 @@ class ContentSettings:
     static: str = ""  # local folder published at the site's root (thumbnails are read from it)
     markdown_extensions: tuple[str, ...] = ("extra", "sane_lists", "smarty")
     renderer: str = "cmark"  # cmark-gfm, in C; or "markdown": Python-Markdown with its extensions
+    sanitize: bool = True  # keep only what feed readers show (nh3); false passes the HTML as rendered
+    embed_hosts: tuple[str, ...] = ("www.youtube.com", "www.youtube-nocookie.com", "player.vimeo.com")
     render_timeout: float = 5.0  # seconds one post's HTML may take before the post is rejected
     allow_links_to: tuple[str, ...] = ()  # folders outside the site that post files may link to
     fetch_allow: tuple[str, ...] = ()  # hosts on a private network that images may be fetched from

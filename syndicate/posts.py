@@ -393,7 +393,16 @@ def _parse(
     image = _image(doc, meta, settings, url)
     content_warning = _text(doc, meta, "content_warning")
     c = settings.content
-    make = partial(render_body, body, url, c.renderer, c.markdown_extensions, settings.feeds.summary_length)
+    make = partial(
+        render_body,
+        body,
+        url,
+        c.renderer,
+        c.markdown_extensions,
+        settings.feeds.summary_length,
+        c.sanitize,
+        c.embed_hosts,
+    )
     shown = (image.url, image.mime_type, image.length) if image else None
     seen = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat(), author, lang, content_warning)
     digest = hashlib.sha256(json.dumps(seen).encode())

@@ -14,6 +14,8 @@ feedgen is imported only here. Its traps (see docs/dev.md) and how this module a
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from feedgen.entry import FeedEntry
@@ -137,7 +139,7 @@ def _entry(fmt: str, post: Post, settings: Settings) -> Any:
         fe.category(term=tag)
     if fmt == "rss":
         if post.summary:
-            fe.description(post.summary)
+            fe.description(html.escape(post.summary, quote=False))  # RSS descriptions are HTML
         if post.content_html:
             fe.content(post.content_html)  # escaped, not CDATA: lxml refuses "]]>" in CDATA
         if post.image:
@@ -170,7 +172,7 @@ def _item_xml(fmt: str, post: Post, settings: Settings, memo: Memo) -> str:
             root = etree.Element("rss", nsmap=RSS_NAMESPACES)
             etree.SubElement(root, "channel").append(fe.rss_entry())
             whole = etree.tostring(root, pretty_print=True, encoding="unicode")
-            text = whole[whole.index("    <item>") : whole.rindex("  </channel>")]
+            text = _plain_text_refs(whole[whole.index("    <item>") : whole.rindex("  </channel>")])
         else:
             root = xml_elem("feed", xmlns=ATOM_NS)
             root.append(fe.atom_entry())
@@ -180,6 +182,22 @@ def _item_xml(fmt: str, post: Post, settings: Settings, memo: Memo) -> str:
             raise AssertionError(f"an entry of {post.source} declares a namespace of its own")
         memo[key] = text
     return str(text)
+
+
+_PLAIN = re.compile(r"(<(title|category|dc:creator)(?: [^>]*)?>)([^<]*)(</\2>)")
+_PLAIN_CHANNEL = re.compile(r"(<(title|description|category|dc:creator)(?: [^>]*)?>)([^<]*)(</\2>)")
+
+
+def _plain_text_refs(xml: str, elements: re.Pattern[str] = _PLAIN) -> str:
+    """RSS's plain-text elements with ``&`` and ``<`` as hexadecimal character references, as the
+    RSS Best Practices Profile asks (readers that take RSS titles for HTML then show them right).
+    An item's description is HTML (the summary, escaped); the channel's is plain text."""
+
+    def refs(m: re.Match[str]) -> str:
+        text = m.group(3).replace("&amp;", "&#x26;").replace("&lt;", "&#x3C;")
+        return m.group(1) + text + m.group(4)
+
+    return elements.sub(refs, xml) if "&" in xml else xml
 
 
 def _splice(document: bytes, before: bytes, items: list[str]) -> bytes:
@@ -196,7 +214,8 @@ def render_rss(feed: Feed, settings: Settings, memo: Memo | None = None) -> byte
     # Order matters: the first rel=self becomes atom:link, the last link becomes <link>.
     fg.link(href=feed.links.urls["rss"], rel="self", type=MIME_TYPES["rss"])
     fg.link(href=feed.home_url, rel="alternate")
-    channel: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    head = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True).decode()
+    channel = _plain_text_refs(head, _PLAIN_CHANNEL).encode()
     return _splice(channel, b"  </channel>\n", [_item_xml("rss", p, settings, memo) for p in feed.posts])
 
 
