@@ -444,8 +444,7 @@ class Daemon:
             # The first cycle runs before any other thread exists, so a big site's first build
             # can fork its workers (see app.Workers); the feeds are on disk before serving.
             self._guarded_cycle("start")
-            serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-            serving.start()
+            server.start()
             self._worker_thread = threading.Thread(target=self._worker, name="worker", daemon=True)
             self._worker_thread.start()
             self.scheduler.start()
@@ -469,8 +468,7 @@ class Daemon:
                     self._timer.cancel()
                 self._wake.set()
                 self._worker_thread.join(timeout=120)
-                server.shutdown()
-                server.server_close()
+                server.stop()
                 if self._observer is not None:
                     self._observer.join(timeout=5)
                 self.log.event("stopped", "bye")
