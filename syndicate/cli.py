@@ -4,7 +4,7 @@ Exit codes (every command):
     0  done, nothing wrong
     1  done, but some posts were rejected (their problems are printed; feeds still written)
     2  usage or configuration error: nothing was done
-    3  the output folder or the state could not be written
+    3  the output folder could not be written (or the port bound, for `run`)
     4  publish: some deliveries failed (they will be retried) or are dead
     5  another syndicate is delivering for this site
     6  the delivery ledger is missing, unreadable or not this site's: nothing was sent
@@ -26,7 +26,7 @@ import click
 from . import __version__
 from .app import BuildReport, build
 from .errors import LedgerLostError, OutputError, SyndicateError, UnsafePathError
-from .model import Problem
+from .model import Problem, printable
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
 
@@ -86,14 +86,10 @@ def _fail(code: int, message: str) -> NoReturn:
 
 
 def _shown(site: Path, problem: Problem) -> str:
-    """A problem, with its path as the user would type it from here."""
-    try:
-        prefix = os.path.relpath(site, Path.cwd())
-    except ValueError:
-        prefix = str(site)
-    if prefix == ".":
+    """A problem, its path relative to the site when the site is here, else absolute."""
+    if site.resolve() == Path.cwd().resolve():
         return str(problem)
-    moved = Problem(f"{prefix}/{problem.path}", problem.message, problem.line, problem.severity)
+    moved = Problem(f"{site.resolve()}/{problem.path}", problem.message, problem.line, problem.severity)
     return str(moved)
 
 
@@ -119,23 +115,33 @@ def _report_problems(site: Path, report: BuildReport) -> None:
 
 def _counts(report: BuildReport, now: datetime) -> str:
     tally = report.tally(now)
-    extra = []
+    parts = [_plural(tally.live, "published post")]
     if tally.drafts:
-        extra.append(f"{tally.drafts} draft")
+        parts.append(_plural(tally.drafts, "draft"))
     if tally.scheduled:
-        extra.append(f"{len(tally.scheduled)} scheduled")
+        parts.append(f"{len(tally.scheduled)} scheduled")
     if tally.rejected:
-        extra.append(f"{tally.rejected} rejected")
-    more = f" ({', '.join(extra)})" if extra else ""
-    return f"{tally.live} published post{'s' * (tally.live != 1)}{more}"
+        parts.append(_plural(tally.rejected, "rejected file"))
+    return ", ".join(parts)
 
 
+def _plural(n: int, noun: str) -> str:
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun[:-1]}ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else f"{n} {noun}s"
+
+
+def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """``--site`` given to the command, else to `syndicate` itself (before the command), else ".". """
+    if value is not None:
+        return value
+    given = ctx.find_root().params.get("site")
+    return given if isinstance(given, Path) else Path(".")
+
+
+SITE_HELP = "The site folder: holds config/syndicate.toml and content/.  [default: .]"
 site_option = click.option(
-    "--site",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The site folder: holds config/syndicate.toml and content/.",
+    "--site", type=click.Path(file_okay=False, path_type=Path), default=None, callback=_site, help=SITE_HELP
 )
 now_option = click.option(
     "--now",
@@ -147,13 +153,15 @@ now_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="syndicate")
-def main() -> None:
+@click.option("--site", type=click.Path(file_okay=False, path_type=Path), default=None, help=SITE_HELP)
+def main(site: Path | None) -> None:
     """Build RSS, Atom and JSON feeds from a folder of Markdown posts.
 
     \b
     Exit codes: 0 ok · 1 some posts rejected (the rest built) ·
-                2 usage or config error · 3 output or state not writable ·
-                4 some deliveries failed · 5 another syndicate is delivering
+                2 usage or config error · 3 output not writable ·
+                4 some deliveries failed · 5 another syndicate is delivering ·
+                6 the delivery ledger is missing, unreadable or not this site's
     """
 
 
@@ -181,7 +189,8 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     out_dir = out if out is not None else site / "public"
     tally = report.tally(moment)
     click.echo(
-        f"built {tally.feeds} feeds ({report.files} files) from {_counts(report, moment)} in {report.seconds:.2f} s"
+        f"built {_plural(tally.feeds, 'feed')} ({report.files} files) from {_counts(report, moment)}"
+        f" in {report.seconds:.2f} s"
     )
     unchanged = report.files - len(report.written)
     removed = f", {len(report.removed)} removed" if report.removed else ""
@@ -204,8 +213,10 @@ def check_cmd(site: Path, now: str | None) -> None:
     moment = _moment(site, now)
     report = _run_build(site, None, moment, write=False, use_cache=True)
     _report_problems(site, report)
+    for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
+        click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
     status = "problems found" if report.rejected else "ok"
-    click.echo(f"{status}: {_counts(report, moment)}, {len(report.feeds)} feeds")
+    click.echo(f"{status}: {_counts(report, moment)}, {_plural(len(report.feeds), 'feed')}")
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
 
 
@@ -239,9 +250,14 @@ def _table(rows: Sequence[tuple[str, ...]], max_width: int = 48) -> None:
     """Print rows as aligned columns; the last column is never cut (URLs stay whole)."""
 
     def cut(text: str) -> str:
-        while _width(text) > max_width:
-            text = text[:-2] + "…"
-        return text
+        """Long cells lose their middle, not their end: two URLs or titles that differ at the end
+        (two feeds of one WebSub hub) must not look the same."""
+        if _width(text) <= max_width:
+            return text
+        head, tail = text[: max_width // 2], text[-(max_width // 2) :]
+        while _width(head) + _width(tail) + 1 > max_width:
+            head, tail = head[:-1], tail[1:]
+        return head + "…" + tail
 
     cells = [[cut(c) for c in row[:-1]] + [row[-1]] for row in rows]
     widths = [max(_width(r[i]) for r in cells) for i in range(len(rows[0]) - 1)]
@@ -262,6 +278,9 @@ def posts_cmd(site: Path, now: str | None) -> None:
     for post in sorted(report.posts, key=lambda p: p.published, reverse=True):
         status = "draft" if post.draft else ("scheduled" if post.published > moment else "published")
         rows.append((status, f"{post.published:%Y-%m-%d %H:%M}", post.title, ", ".join(post.tags), post.url))
+    rejected = {p.path: p for p in sorted(report.rejected, key=lambda p: (p.path, p.line or 0))}
+    for path, problem in rejected.items():
+        rows.append(("rejected", "-", printable(problem.message), "", printable(path)))
     _table(rows)
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
 
@@ -361,7 +380,10 @@ def publish_cmd(
         )
     _report_problems(site, report.build)
     for line in report.setup_errors:
-        click.echo(f"error: {line}", err=True)
+        name = line.split(":", 1)[0]
+        count = report.waiting.get(name, 0)
+        waits = f"; {_plural(count, 'delivery')} wait{'s' if count == 1 else ''} for it" if count else ""
+        click.echo(f"error: {line}{waits}", err=True)
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     moment = report.now or clock()
@@ -373,13 +395,19 @@ def publish_cmd(
             click.echo(f"\n--- {delivery.target}  {delivery.event}  {delivery.post_id}")
             click.echo(text)
         if not report.previews:
-            click.echo("nothing to send")
+            if not report.build.settings.targets and not report.build.settings.hubs:
+                click.echo("nothing to send: no target is configured (see [[targets]] in the README)")
+            else:
+                click.echo("nothing to send")
         sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
     sent = sum(1 for a in report.attempts if a.outcome == "sent")
     failed = sum(1 for a in report.attempts if a.outcome == "failed")
     dead = sum(1 for a in report.attempts if a.outcome == "dead")
     written = len(report.build.written)
-    summary = f"published: {sent} sent, {failed} to retry, {dead} dead; feeds: {written} files written"
+    summary = f"published: {sent} sent, {failed} to retry, {dead} dead"
+    if report.waiting:
+        summary += f", {sum(report.waiting.values())} waiting for a target that cannot be set up"
+    summary += f"; feeds: {_plural(written, 'file')} written"
     if report.baseline:
         summary += f"; {report.baseline} recorded as baseline (not sent; --backfill sends them)"
     click.echo(summary)
@@ -393,18 +421,21 @@ def publish_cmd(
 
 @main.command("status")
 @site_option
-@click.option("--target", "target", metavar="NAME", help="Only this target.")
-@click.option("--post", "post", metavar="ID", help="Only this post (id or URL).")
+@click.option("--target", "target", metavar="NAME", help="Only this target (or WebSub hub URL).")
+@click.option("--post", "post", metavar="ID", help="Only this post (its id, URL, slug or file).")
 @click.option("--all", "show_all", is_flag=True, help="Also list baseline and skipped deliveries.")
 def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool) -> None:
     """Show what went where: post × target, state, remote URL, attempts, next retry, last error."""
     from . import ledger
     from .config import load_settings
-    from .planning import BASELINE, SKIPPED, WEBSUB_PREFIX
+    from .planning import BASELINE, PENDING, SKIPPED, WEBSUB_PREFIX
+    from .publish import check_target, resolve_post
     from .store import SQLiteStore
 
     with one_line_errors():
         settings = load_settings(site)
+        if target:
+            check_target(settings, target)
         path = ledger.state_path(site, settings)
         existed = path.is_file()
         store = SQLiteStore(path, readonly=True)
@@ -415,22 +446,28 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool)
             disabled = {name: why for name, why in store.known_targets().items() if why}
         finally:
             store.close()
+        post_id = resolve_post(site, settings, post, titles) if post else None
     if target:
         rows = [d for d in rows if d.target.removeprefix(WEBSUB_PREFIX) == target or d.target == target]
-    if post:
-        rows = [d for d in rows if post in (d.post_id, titles.get(d.post_id))]
+    if post_id:
+        rows = [d for d in rows if d.post_id == post_id]
     hidden = [d for d in rows if d.state in (BASELINE, SKIPPED)]
     if not show_all:
         rows = [d for d in rows if d.state not in (BASELINE, SKIPPED)]
     if not rows and not hidden:
-        click.echo("nothing delivered yet: run `syndicate publish`")
+        click.echo("nothing delivered yet" + ("" if target or post else ": run `syndicate publish`"))
         return
+    blocked = settings.missing_secrets(os.environ)
     table = [("POST", "TARGET", "EVENT", "STATE", "TRIES", "NEXT RETRY (UTC)", "REMOTE / LAST ERROR")]
     for d in sorted(rows, key=lambda d: (titles.get(d.post_id, d.post_id), d.target, d.event)):
         nxt = (
             f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}" if d.next_attempt_at and d.state in ("pending", "failed") else "-"
         )
         last = d.remote_url or d.remote_id or "" if d.state == "sent" else d.last_error or ""
+        if d.state == PENDING and not last:
+            gone = not d.target.startswith(WEBSUB_PREFIX) and settings.target(d.target) is None
+            why = "the target is no longer in the config" if gone else blocked.get(d.target)
+            last = f"waits: {why}" if why else "waits for the next publish"
         table.append(
             (
                 titles.get(d.post_id, d.post_id),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 import tomllib
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -16,27 +17,50 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from .errors import ConfigError, ContentError
 from .fetch import allow_problem
+from .files import read_limited
 from .markup import RENDERERS
 from .model import EVENTS, ContentSettings, DeliverySettings, FeedSettings, Settings, SiteSettings, TargetSettings
 from .planning import MAX_RETRY_DELAY
 from .posts import PERMALINK_FIELDS
 from .slugs import slug_problem
+from .social import FIELDS
 
 CONFIG_PATH = Path("config") / "syndicate.toml"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def _absolute_url(value: str, where: str, path: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"{where} must be an absolute http(s) URL like https://example.com/, not {value!r}", path=path
-        )
+    hint = f"{where} must be an absolute http(s) URL like https://example.com/, not {value!r}"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ConfigError(f"{hint} (it holds spaces or control characters)", path=path)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError as e:
+        raise ConfigError(f"{hint} ({e})", path=path) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(hint, path=path)
     if parts.query or parts.fragment:
         raise ConfigError(f"{where} must not have a query or fragment: {value!r}", path=path)
     return value if value.endswith("/") else value + "/"
+
+
+def template_problem(template: str, allowed: frozenset[str]) -> str | None:
+    """Why a ``{placeholder}`` template cannot be used (None: it can). Placeholders are plain names
+    from ``allowed``: no attribute or index access (``{title.__class__}``), no conversion."""
+    try:
+        fields_used = [
+            (name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template) if name is not None
+        ]
+    except ValueError as e:
+        return f"is not a valid template ({e}; write a literal brace as {{{{ or }}}})"
+    for name, spec, conv in fields_used:
+        if name not in allowed or spec or conv:
+            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            return f"uses {shown}; it may use only {', '.join('{' + a + '}' for a in sorted(allowed))}"
+    return None
 
 
 def _section(raw: dict[str, Any], name: str, cls: type, path: str) -> dict[str, Any]:
@@ -71,11 +95,14 @@ def _section(raw: dict[str, Any], name: str, cls: type, path: str) -> dict[str, 
 
 
 def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
-    """TOML text → Settings. Pure apart from looking up the time zone database."""
+    """TOML text → Settings. Pure apart from looking up the time zone database and checking that
+    the Markdown extensions named can be loaded."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", path=path) from e
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply", path=path) from None
     allowed = {"site", "feeds", "content", "websub", "targets", "delivery", "state"}
     for key in raw:
         if key not in allowed:
@@ -93,7 +120,13 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         raise ConfigError(
             f"[site] timezone {site.get('timezone')!r} is not a time zone name like 'Europe/Paris' or 'UTC'", path=path
         ) from None
+    if not _LANG.match(site.get("language", "en")):
+        raise ConfigError(
+            f"[site] language {site['language']!r} must be a language tag like 'en' or 'pt-BR'", path=path
+        )
     link = site.get("permalink", "/{slug}/")
+    if any(seg in (".", "..") for seg in link.split("/")) or "\\" in link or "//" in link or "?" in link or "#" in link:
+        raise ConfigError(f"[site] permalink {link!r} must be a path under the site, like /blog/{{slug}}/", path=path)
     names = set(_PLACEHOLDER.findall(link))
     if "slug" not in names:
         raise ConfigError(f"[site] permalink {link!r} must contain {{slug}}", path=path)
@@ -115,16 +148,23 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         if key in feeds and slug_problem(feeds[key]):
             raise ConfigError(f"[feeds] {key} must be a plain file or folder name, not {feeds[key]!r}", path=path)
     defaults = FeedSettings()
-    if len({feeds.get(k, getattr(defaults, k)) for k in ("rss", "atom", "json")}) < 3:
+    names_used = [feeds.get(k, getattr(defaults, k)) for k in ("rss", "atom", "json")]
+    if len(set(names_used)) < 3:
         raise ConfigError("[feeds] rss, atom and json must be three different file names", path=path)
-    try:
-        feeds.get("tag_title", "{site} – {tag}").format(site="", tag="")
-    except (KeyError, IndexError, ValueError):
-        raise ConfigError("[feeds] tag_title may only use {site} and {tag}", path=path) from None
+    for key in ("rss", "atom", "json"):
+        if feeds.get(key) in ("index.html", "feeds.opml", feeds.get("tags_dir", defaults.tags_dir)):
+            raise ConfigError(f"[feeds] {key} = {feeds[key]!r} is a name syndicate writes for another file", path=path)
+    why = template_problem(feeds.get("tag_title", defaults.tag_title), frozenset({"site", "tag"}))
+    if why:
+        raise ConfigError(f"[feeds] tag_title {why}", path=path)
 
     content = _section(raw, "content", ContentSettings, path)
     if content.get("renderer", "cmark") not in RENDERERS:
         raise ConfigError(f"[content] renderer must be one of {', '.join(RENDERERS)}", path=path)
+    if content.get("renderer") == "markdown":
+        why = markdown_problem(content.get("markdown_extensions", ContentSettings().markdown_extensions))
+        if why:
+            raise ConfigError(f"[content] markdown_extensions: {why}", path=path)
     why = allow_problem(content.get("fetch_allow", ()))
     if why:
         raise ConfigError(f'[content] {why}; write host names like "media.lan" or "media.lan:8080"', path=path)
@@ -134,12 +174,15 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         content["media_url"] = _absolute_url(content["media_url"], "[content] media_url", path)
 
     websub = raw.get("websub", {})
+    if isinstance(websub, dict) and set(websub) - {"hubs"}:
+        raise ConfigError(
+            f"unknown key {sorted(set(websub) - {'hubs'})[0]!r} in [websub]; it takes hubs = [...]", path=path
+        )
     hubs = websub.get("hubs", []) if isinstance(websub, dict) else None
     if not isinstance(hubs, list) or not all(isinstance(h, str) for h in hubs):
         raise ConfigError("[websub] hubs must be a list of URLs", path=path)
     for hub in hubs:
-        if urlsplit(hub).scheme not in ("http", "https"):
-            raise ConfigError(f"[websub] hub {hub!r} must be an http(s) URL", path=path)
+        _absolute_url(hub, f"[websub] hub {hub!r}", path)
 
     delivery = _section(raw, "delivery", DeliverySettings, path)
     if not 1 <= delivery.get("max_attempts", 8) <= 50:
@@ -153,6 +196,9 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
     state = raw.get("state", {})
     if not isinstance(state, dict) or set(state) - {"path"} or not isinstance(state.get("path", ""), str):
         raise ConfigError('[state] takes one key, path = "…/state.db"', path=path)
+    ledger = state.get("path", "")
+    if ledger and (ledger.endswith(("/", "\\")) or Path(ledger).name in ("", ".", "..") or "\x00" in ledger):
+        raise ConfigError(f'[state] path {ledger!r} must name a file, like ".syndicate/state.db"', path=path)
 
     return Settings(
         site=SiteSettings(**site),
@@ -166,6 +212,23 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HANDLE = re.compile(
+    r"^(?=.{3,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+
+
+def markdown_problem(extensions: tuple[str, ...]) -> str | None:
+    """Why Python-Markdown cannot load these extensions (None: it can)."""
+    import markdown
+
+    try:
+        markdown.Markdown(extensions=list(extensions))
+    except Exception as e:  # an ImportError, an AttributeError, whatever a broken extension raises
+        return f"{type(e).__name__}: {' '.join(str(e).split())[:200]}; check the names (see Python-Markdown's docs)"
+    return None
+
+
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required keys, optional keys) beyond name, kind, timeout
@@ -223,8 +286,20 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
             raise ConfigError(f"{where}: events must be some of {', '.join(EVENTS)}", path=path)
         if values.get("visibility", "public") not in ("public", "unlisted", "private", "direct"):
             raise ConfigError(f"{where}: visibility must be public, unlisted, private or direct", path=path)
+        if "template" in values:
+            why = template_problem(values["template"], FIELDS)
+            if why:
+                raise ConfigError(f"{where}: template {why}", path=path)
+        chars = values.get("max_characters", 0)
+        if chars != 0 and not 50 <= chars <= 100_000:
+            raise ConfigError(f"{where}: max_characters must be 0 (ask the instance) or 50 to 100000", path=path)
+        if "handle" in values and not _HANDLE.match(values["handle"]):
+            raise ConfigError(
+                f"{where}: handle {values['handle']!r} must be a domain name like alice.bsky.social (no @, no spaces)",
+                path=path,
+            )
         timeout = entry.get("timeout", 10.0)
-        if not isinstance(timeout, int | float) or not 0.1 <= float(timeout) <= 300:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= float(timeout) <= 300:
             raise ConfigError(f"{where}: timeout must be between 0.1 and 300 seconds", path=path)
         values["timeout"] = float(timeout)
         values.setdefault("service", "https://bsky.social" if kind == "bluesky" else "")
@@ -232,20 +307,33 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
     return tuple(out)
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def load_settings(site_dir: Path) -> Settings:
-    """Read ``config/syndicate.toml`` under ``site_dir``."""
+    """Read ``config/syndicate.toml`` under ``site_dir`` (a regular file of at most 1 MiB: a FIFO
+    put there never hangs a command) and check what only the disk can tell."""
     path = site_dir / CONFIG_PATH
-    shown = str(CONFIG_PATH) if site_dir.resolve() == Path.cwd().resolve() else str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    shown = str(CONFIG_PATH) if site_dir.resolve() == Path.cwd().resolve() else str(path.absolute())
+    if not path.exists() and not path.is_symlink():
         raise ConfigError(
             f"no config file; create {CONFIG_PATH} with a [site] section (see README), "
             "or pass --site DIR for a site elsewhere",
             path=shown,
-        ) from None
+        )
+    try:
+        text = read_limited(str(path.resolve()), MAX_CONFIG_BYTES, shown, "the config").decode("utf-8")
+    except ContentError as e:
+        raise ConfigError(e.message, path=shown) from None
     except UnicodeDecodeError:
         raise ConfigError("not valid UTF-8", path=shown) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", path=shown) from e
-    return parse_settings(text, shown)
+    settings = parse_settings(text, shown)
+    static = settings.content.static
+    if static and not (site_dir / static).is_dir():
+        raise ConfigError(
+            f"[content] static folder {site_dir / static} not found; create it or remove the key", path=shown
+        )
+    ledger = Path(settings.state_path) if Path(settings.state_path).is_absolute() else site_dir / settings.state_path
+    if ledger.is_dir():
+        raise ConfigError(f"[state] path {settings.state_path!r} is a folder; name a file in it", path=shown)
+    return settings

@@ -46,7 +46,7 @@ from .config import CONFIG_PATH, load_settings
 from .errors import ConfigError, SyndicateError
 from .feeds import IncrementalPlan
 from .log import EventLog
-from .model import Problem, Settings
+from .model import SECRET_KEYS, Problem, Settings, printable
 from .publish import PublishReport, Secrets, publish
 from .server import ServerState, make_server
 from .store import SQLiteStore, lock
@@ -246,12 +246,17 @@ class Daemon:
         except SyndicateError as e:
             self._failed(str(e), "failing")
             return None
+        if self.health.get("status") == "degraded":
+            self.log.event("recovered", "the config reads again; building with it")
         self._recovered()
         build = report.build
         self.server_state.settings = build.settings
         problems = set(build.problems)
         for problem in sorted(problems - self._problems, key=lambda p: (p.path, p.line or 0)):
             self.log.event("rejected" if problem.severity == "error" else "warning", str(problem), path=problem.path)
+        still = {p.path for p in problems}
+        for path in sorted({p.path for p in self._problems if p.severity == "error"} - still):
+            self.log.event("fixed", f"{printable(path)}: no problem any more", path=printable(path))
         self._problems = problems
         for line in sorted(set(report.setup_errors) - self._setup_errors):
             self.log.event("error", line)
@@ -419,7 +424,7 @@ class Daemon:
         if not (self.site_dir / settings.content.dir).is_dir():
             raise ConfigError(f"content folder {settings.content.dir!r} not found in {self.site_dir}")
         for target in settings.targets:  # fail fast on missing secrets, naming the variable only
-            key = {"webhook": "secret_env", "mastodon": "token_env", "bluesky": "password_env"}[target.kind]
+            key = SECRET_KEYS[target.kind]
             try:
                 self.secrets.get(target, key)
             except ConfigError as e:

@@ -74,7 +74,7 @@ def _within(real: str, root: Path) -> bool:
         return False
 
 
-def read_limited(path: str, limit: int, shown_as: str) -> bytes:
+def read_limited(path: str, limit: int, shown_as: str, what: str = "a post") -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes. Raises ContentError (with ``shown_as``
     as the file's name) for anything else: missing, not a regular file, too big.
 
@@ -90,7 +90,7 @@ def read_limited(path: str, limit: int, shown_as: str) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise ContentError(shown_as, "not a regular file (a FIFO, a device or a socket)")
         if st.st_size > limit:
-            raise ContentError(shown_as, f"file is {_size(st.st_size)}; a post may be at most {_size(limit)}")
+            raise ContentError(shown_as, f"file is {_size(st.st_size)}; {what} may be at most {_size(limit)}")
         chunks = []
         left = limit + 1
         while left > 0:
@@ -101,7 +101,7 @@ def read_limited(path: str, limit: int, shown_as: str) -> bytes:
             left -= len(chunk)
         data = b"".join(chunks)
         if len(data) > limit:  # grew while being read
-            raise ContentError(shown_as, f"file is over {_size(limit)}; a post may be at most {_size(limit)}")
+            raise ContentError(shown_as, f"file is over {_size(limit)}; {what} may be at most {_size(limit)}")
         return data
     except OSError as e:
         raise ContentError(shown_as, f"cannot read: {e.strerror}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -71,6 +71,7 @@ class ContentSettings:
 
 
 TargetKind = Literal["webhook", "mastodon", "bluesky"]
+SECRET_KEYS: dict[str, str] = {"webhook": "secret_env", "mastodon": "token_env", "bluesky": "password_env"}
 EVENTS = ("post.published", "post.updated", "post.deleted")
 # Standard Webhooks' retry schedule: the delay after the 1st, 2nd, … failed attempt.
 RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -116,6 +117,16 @@ class Settings:
 
     def target(self, name: str) -> TargetSettings | None:
         return next((t for t in self.targets if t.name == name), None)
+
+    def missing_secrets(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """Target name → why it cannot deliver: the environment variable holding its secret is not set."""
+        out = {}
+        for t in self.targets:
+            key = SECRET_KEYS[t.kind]
+            name = getattr(t, key)
+            if not environ.get(name):
+                out[t.name] = f"environment variable {name} ({key}) is not set"
+        return out
 
     @property
     def feeds_url(self) -> str:

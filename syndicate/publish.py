@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -107,6 +107,7 @@ class PublishReport:
     setup_errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     deferred: dict[str, int] = field(default_factory=dict)  # target → deliveries left for a later run
+    waiting: dict[str, int] = field(default_factory=dict)  # target → due deliveries it cannot take (setup_errors)
     next_attempt: datetime | None = None  # the earliest retry still waiting in the ledger
     now: datetime | None = None  # the moment that decided what is published
 
@@ -231,9 +232,8 @@ def publish(
     rng = rng or random.Random()
     secrets = secrets or Secrets()
     settings = load_settings(site_dir)
-    if target is not None and settings.target(target) is None:
-        names = ", ".join(t.name for t in settings.targets) or "none configured"
-        raise ConfigError(f"no target called {target!r}; targets: {names}")
+    if target is not None:
+        target = check_target(settings, target)
     state = state_path(site_dir, settings)
     out = out_dir if out_dir is not None else site_dir / "public"
     now = clock()
@@ -439,6 +439,7 @@ def _deliver(
                 continue
             channel = channels.get(d.target)
             if channel is None:
+                report.waiting[d.target] = report.waiting.get(d.target, 0) + 1
                 continue
             attempt = _attempt(store, channel, d, payload, wall, settings, rng, secrets, report.warnings)
             report.attempts.append(attempt)
@@ -542,17 +543,33 @@ def _resolve_post(ref: str, posts: list[Post]) -> str:
     raise ConfigError(f"no post {ref!r}; give its id, URL, slug or file (see `syndicate posts`)")
 
 
+def resolve_post(site_dir: Path, settings: Settings, ref: str, known: dict[str, str] | None = None) -> str:
+    """The post id that ``--post REF`` means, the same way for every command: an id or URL the
+    ledger knows, else the id, URL, slug or file of a post in the content folder (ConfigError)."""
+    if known and ref in known:
+        return ref
+    prepared = app.prepare(site_dir, datetime.now(UTC), render=False, settings=settings)
+    return _resolve_post(ref, prepared.report.posts)
+
+
+def check_target(settings: Settings, name: str) -> str:
+    """What ``--target NAME`` is called in the ledger: a configured target's name, or a WebSub hub's
+    URL (ConfigError for anything else)."""
+    if settings.target(name) is not None:
+        return name
+    if name.removeprefix(WEBSUB_PREFIX) in settings.hubs:
+        return WEBSUB_PREFIX + name.removeprefix(WEBSUB_PREFIX)
+    names = ", ".join([t.name for t in settings.targets] + list(settings.hubs)) or "none configured"
+    raise ConfigError(f"no target called {name!r}; targets: {names}")
+
+
 def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str | None = None) -> int:
     """Make failed and dead deliveries due now (and re-enable targets that had been disabled);
     the next `publish`, or a running `syndicate run` within seconds, sends them."""
     settings = load_settings(site_dir)
-    if target is not None and settings.target(target) is None and not target.startswith(WEBSUB_PREFIX):
-        names = ", ".join(t.name for t in settings.targets) or "none configured"
-        raise ConfigError(f"no target called {target!r}; targets: {names}")
-    post_id = None
-    if post:
-        prepared = app.prepare(site_dir, clock(), render=False)
-        post_id = _resolve_post(post, prepared.report.posts)
+    if target is not None:
+        target = check_target(settings, target)
+    post_id = resolve_post(site_dir, settings, post) if post else None
     state = state_path(site_dir, settings)
     marks = ledger.read_marks(site_dir, site_dir / "public")
     if not state.is_file():  # nothing was ever recorded, or the ledger is lost (then say so)

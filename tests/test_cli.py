@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
+from syndicate.cli import main
 from tests.conftest import CONFIG, Site
 
-COMMANDS = ["build", "check", "feeds", "posts"]
+MASTO = '\n[[targets]]\nname = "m"\nkind = "mastodon"\ninstance = "https://m.example"\ntoken_env = "T"\n'
+HOOK = '\n[[targets]]\nname = "h"\nkind = "webhook"\nurl = "https://h/"\nsecret_env = "S"\n'
+COMMANDS = sorted(main.commands)
+
+
+def test_there_are_the_eight_commands_the_readme_lists() -> None:
+    assert COMMANDS == ["build", "check", "feeds", "posts", "publish", "retry", "run", "status"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -18,19 +26,22 @@ def test_every_command_has_help(site: Site, command: str) -> None:
     assert "--site" in run.out and "Usage: python -m syndicate " + command in run.out
 
 
-def test_top_level_help_lists_commands_and_exit_codes(site: Site) -> None:
+def test_top_level_help_lists_commands_exit_codes_and_the_version(site: Site) -> None:
     run = site.run("--help", now=None)
     assert run.code == 0
     for command in COMMANDS:
         assert re.search(rf"^\s+{command}\s", run.out, re.MULTILINE), command
-    assert "Exit codes" in run.out
+    for code in range(7):
+        assert f"{code} " in run.out.split("Exit codes", 1)[1], code
+    version = site.run("--version", now=None)
+    assert version.code == 0 and re.fullmatch(r"syndicate, version \d+\.\d+\.\d+\n", version.out)
 
 
 def test_check_writes_nothing(sample_site: Site) -> None:
     before = sorted(p.relative_to(sample_site.root) for p in sample_site.root.rglob("*"))
     run = sample_site.run("check")
     assert run.code == 0, run.err
-    assert run.out.strip() == "ok: 4 published posts (1 draft, 1 scheduled), 9 feeds"
+    assert run.out.strip() == "ok: 4 published posts, 1 draft, 1 scheduled, 9 feeds"
     assert sorted(p.relative_to(sample_site.root) for p in sample_site.root.rglob("*")) == before
 
 
@@ -43,7 +54,7 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
         "content/bad.md:3: error: date: cannot read 'someday' as a date; "
         "write YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+HH:MM]\n"
     )
-    assert run.out.startswith("problems found: 1 published post (1 rejected)")
+    assert run.out.startswith("problems found: 1 published post, 1 rejected file")
 
 
 @pytest.mark.parametrize(
@@ -92,6 +103,38 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
             CONFIG + '\n[[targets]]\nname = "x"\nkind = "mastodon"\ninstance = "https://m"\ntoken_env = "T"\n' * 2,
             "two targets are called 'x'",
         ),
+        # settings that used to pass `check` and crash later, or be silently accepted
+        (
+            CONFIG + '\n[content]\nrenderer = "markdown"\nmarkdown_extensions = ["nosuchext"]\n',
+            "markdown_extensions: ModuleNotFoundError: No module named 'nosuchext'",
+        ),
+        (CONFIG + '\n[state]\npath = "/"\n', "[state] path '/' must name a file"),
+        (CONFIG.replace("items = 20", 'tag_title = "{nope}"'), "tag_title uses {nope}; it may use only {site}, {tag}"),
+        (CONFIG.replace("items = 20", 'tag_title = "{title"'), "tag_title is not a valid template"),
+        (CONFIG.replace("items = 20", 'tag_title = "{site.__class__}"'), "tag_title uses {site.__class__}"),
+        (
+            CONFIG + MASTO + 'template = "{title.__class__}"\n',
+            "template uses {title.__class__}; it may use only {hashtags}, {summary}, {title}, {url}",
+        ),
+        (CONFIG + MASTO + "max_characters = -1\n", "max_characters must be 0 (ask the instance) or 50 to 100000"),
+        (CONFIG + HOOK.replace("https://h/", "http://[::1"), "url must be an absolute http(s) URL"),
+        (CONFIG + HOOK.replace("https://h/", "https://h /"), "(it holds spaces or control characters)"),
+        (CONFIG + HOOK.replace("https://h/", "https://h/\\n"), "(it holds spaces or control characters)"),
+        (CONFIG + HOOK.replace("https://h/", "https://h:99999/"), "Port out of range"),
+        ("x = " + "[" * 5000 + "1" + "]" * 5000 + "\n", "not valid TOML: nested too deeply"),
+        (CONFIG.replace("/blog/{slug}/", "/../../{slug}/"), "[site] permalink '/../../{slug}/' must be a path under"),
+        (CONFIG + '\n[websub]\nhub = ["https://h/"]\n', "unknown key 'hub' in [websub]"),
+        (CONFIG + '\n[websub]\nhubs = ["http://"]\n', "[websub] hub 'http://' must be an absolute http(s) URL"),
+        (CONFIG.replace("items = 20", 'rss = "index.html"'), "rss = 'index.html' is a name syndicate writes"),
+        (CONFIG + HOOK + "timeout = true\n", "timeout must be between 0.1 and 300 seconds"),
+        (
+            CONFIG + '\n[[targets]]\nname = "b"\nkind = "bluesky"\nhandle = "my handle"\npassword_env = "P"\n',
+            "handle 'my handle' must be a domain name",
+        ),
+        (CONFIG.replace('author = "Tess Ter"', 'author = "T"\nlanguage = "<script>"'), "[site] language '<script>'"),
+        (CONFIG + '\n[content]\nstatic = "no-such-folder"\n', "[content] static folder"),
+        (CONFIG + '\n[content]\nfetch_allow = ["http://x/"]\n', "[content] fetch_allow entry"),
+        (CONFIG + "\n[delivery]\nretry_schedule = [9223372036854775807]\n", "each from 0 to 2592000 (30 days)"),
     ],
 )
 def test_config_mistakes_get_one_line_and_exit_2(site: Site, config: str | None, message: str) -> None:
@@ -99,7 +142,7 @@ def test_config_mistakes_get_one_line_and_exit_2(site: Site, config: str | None,
         (site.root / "config" / "syndicate.toml").unlink()
     else:
         site.config(config)
-    for command in ("build", "check"):
+    for command in ("build", "check", "feeds", "posts", "publish", "status", "retry"):
         run = site.run(command)
         assert run.code == 2, run.err
         assert run.err.count("\n") == 1 and message in run.err and "Traceback" not in run.err
@@ -107,12 +150,15 @@ def test_config_mistakes_get_one_line_and_exit_2(site: Site, config: str | None,
     assert not site.public.exists()
 
 
-def test_site_option_and_paths_relative_to_the_caller(site: Site) -> None:
+def test_site_option_before_or_after_the_command_and_paths_named_absolutely(site: Site) -> None:
     site.post("bad.md", "---\ntitle: x\n---\n")
     parent = Site(site.root.parent)
-    run = parent.run("check", "--site", "site")
-    assert run.code == 1
-    assert run.err == "site/content/bad.md: error: date is missing; add `date: YYYY-MM-DD`\n"
+    expected = f"{site.root.resolve()}/content/bad.md: error: date is missing; add `date: YYYY-MM-DD`\n"
+    for args in (("check", "--site", "site"), ("--site", "site", "check")):
+        run = parent.run(*args)
+        assert run.code == 1 and run.err == expected, (args, run)
+    here = site.run("check")
+    assert here.err == "content/bad.md: error: date is missing; add `date: YYYY-MM-DD`\n", "from the site: relative"
 
 
 def test_unwritable_output_exits_3(site: Site) -> None:
@@ -171,3 +217,75 @@ def test_delivery_settings_are_read(site: Site) -> None:
 def test_publish_to_an_unknown_target_is_a_usage_error(site: Site) -> None:
     run = site.run("publish", "--target", "nope", now=None)
     assert run.code == 2 and run.err == "error: no target called 'nope'; targets: none configured\n"
+
+
+def test_a_config_that_is_a_fifo_is_one_line_not_a_hang(site: Site) -> None:
+    config = site.root / "config" / "syndicate.toml"
+    config.unlink()
+    os.mkfifo(config)
+    run = site.run("check")
+    assert (
+        run.code == 2 and run.err == "error: config/syndicate.toml: not a regular file (a FIFO, a device or a socket)\n"
+    )
+
+
+def test_missing_secrets_are_reported_by_check_and_explained_by_publish_and_status(site: Site) -> None:
+    site.config(CONFIG + HOOK)
+    check = site.run("check", env={"S": ""})
+    assert check.code == 0
+    assert "warning: target 'h': environment variable S (secret_env) is not set" in check.err
+    site.run("publish", env={"S": "whsec_" + "A" * 32})  # the baseline
+    site.post("p.md", "---\ntitle: Waiting\ndate: 2024-06-01\n---\nx\n")
+    run = site.run("publish", env={"S": ""})
+    assert run.code == 4
+    assert "error: h: target 'h': environment variable S (secret_env) is not set; 1 delivery waits for it" in run.err
+    assert "1 waiting for a target that cannot be set up" in run.out
+    status = site.run("status", env={"S": ""})
+    assert "waits: environment variable S (secret_env) is not set" in status.out
+
+
+@pytest.mark.parametrize("command", ["status", "retry", "publish"])
+def test_unknown_target_or_post_names_are_errors_everywhere(site: Site, command: str) -> None:
+    site.config(CONFIG + HOOK)
+    site.post("p.md", "---\ntitle: Known\ndate: 2024-06-01\n---\nx\n")
+    run = site.run(command, "--target", "nope", now=None)
+    assert run.code == 2 and "no target called 'nope'; targets: h" in run.err
+    run = site.run(command, "--post", "nope", now=None)
+    assert run.code == 2 and "no post 'nope'; give its id, URL, slug or file" in run.err
+    assert site.run(command, "--post", "p", now=None).code in (0, 4)  # a slug works everywhere
+
+
+def test_a_dry_run_without_targets_says_so(site: Site) -> None:
+    run = site.run("publish", "--dry-run")
+    assert run.code == 0 and "nothing to send: no target is configured" in run.out
+
+
+def test_status_keeps_the_end_of_long_rows_distinct(site: Site) -> None:
+    import click.testing
+
+    from syndicate.cli import _table
+
+    runner = click.testing.CliRunner()
+
+    @click.command()
+    def show() -> None:
+        _table(
+            [
+                ("POST", "URL"),
+                ("https://example.com/a/very/long/path/that/goes/on/and/on/tags/alpha/feed.xml", "x"),
+                ("https://example.com/a/very/long/path/that/goes/on/and/on/tags/beta/feed.xml", "y"),
+            ],
+            max_width=40,
+        )
+
+    lines = runner.invoke(show).output.splitlines()
+    assert lines[1].split()[0] != lines[2].split()[0] and lines[1].split()[0].endswith("alpha/feed.xml")
+
+
+def test_posts_lists_rejected_files_too(site: Site) -> None:
+    site.post("good.md", "---\ntitle: Good\ndate: 2024-06-01\n---\nx\n")
+    site.post("bad.md", "---\ntitle: Bad\n---\nx\n")
+    run = site.run("posts")
+    assert run.code == 1
+    [row] = [line for line in run.out.splitlines() if line.startswith("rejected")]
+    assert row.endswith("content/bad.md") and "date is missing" in row

@@ -251,14 +251,29 @@ def test_a_bad_edit_is_logged_and_the_last_good_feeds_keep_serving(running: Runn
     running.wait_for(lambda: bool(running.events("rejected")), what="the rejected post")
     assert running.events("rejected")[0]["path"] == "content/broken.md"
     assert json.loads(running.get("healthz")[2])["status"] == "ok"
+    assert any("config reads again" in e["message"] for e in running.events("recovered"))
+    sample_site.post("broken.md", "---\ntitle: Mended\ndate: 2024-01-01\n---\nx\n")
+    running.wait_for(lambda: bool(running.events("fixed")), what="the fix logged")
+    assert running.events("fixed")[0]["path"] == "content/broken.md"
 
 
-def test_sighup_reloads_the_config(running: Running, sample_site: Site) -> None:
+def test_sighup_reloads_the_config(sample_site: Site, tmp_path: Path) -> None:
+    # The config is a link to a file outside the watched folders: only SIGHUP can tell the daemon.
     config = sample_site.root / "config" / "syndicate.toml"
-    config.write_text(config.read_text().replace('title = "Notes from the Lab"', 'title = "Renamed Lab"'))
-    running.proc.send_signal(signal.SIGHUP)
-    running.wait_for(lambda: b"Renamed Lab" in running.get("feed.xml")[2], what="the new title")
-    running.wait_for(lambda: bool(running.events("reload")), what="the reload")  # the watcher may be faster
+    real = tmp_path / "elsewhere.toml"
+    real.write_text(config.read_text())
+    config.unlink()
+    config.symlink_to(real)
+    run = start(sample_site)
+    try:
+        real.write_text(real.read_text().replace('title = "Notes from the Lab"', 'title = "Renamed Lab"'))
+        time.sleep(3)
+        assert b"Renamed Lab" not in run.get("feed.xml")[2], "nothing watched saw the edit"
+        run.proc.send_signal(signal.SIGHUP)
+        run.wait_for(lambda: b"Renamed Lab" in run.get("feed.xml")[2], what="the new title after SIGHUP")
+        assert run.events("reload")
+    finally:
+        assert stop(run) == 0
 
 
 def test_a_second_daemon_on_the_same_site_is_refused(running: Running, sample_site: Site) -> None:

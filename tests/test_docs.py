@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -50,5 +51,11 @@ def test_readme_opens_with_the_two_commands() -> None:
 def test_every_exit_code_is_documented() -> None:
     from syndicate import cli
 
-    for code in (cli.EXIT_OK, cli.EXIT_REJECTED, cli.EXIT_CONFIG, cli.EXIT_OUTPUT):
-        assert f"| {code} |" in README
+    codes = sorted(v for k, v in vars(cli).items() if k.startswith("EXIT_"))
+    assert codes == list(range(7))
+    table = README.split("### Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if re.match(r"^\| \d+ \|", line)]
+    assert [int(row.split("|")[1]) for row in rows] == codes, "one row per code, in order"
+    assert all(len(row.split("|")[2].strip()) > 10 for row in rows), "each says what it means"
+    for code in codes:
+        assert f"{code} " in (cli.__doc__ or ""), f"the module docstring documents exit {code}"
