@@ -521,7 +521,7 @@ class Prepared:
         return rel.rsplit("/", 1)[-1] in (feeds.rss, feeds.atom, feeds.json)
 
 
-RENDER_FORMAT = 2  # bump when the bytes a feed renders to change for the same input
+RENDER_FORMAT = 3  # bump when the bytes a feed renders to change for the same input
 KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next call may reuse
 
 

@@ -132,7 +132,7 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
-    """``--site`` given to the command, else to `syndicate` itself (before the command), else ".". """
+    """``--site`` given to the command, else to `syndicate` itself (before the command), else "."."""
     if value is not None:
         return value
     given = ctx.find_root().params.get("site")
@@ -250,9 +250,13 @@ def _table(rows: Sequence[tuple[str, ...]], max_width: int = 48) -> None:
     """Print rows as aligned columns; the last column is never cut (URLs stay whole)."""
 
     def cut(text: str) -> str:
-        """Long cells lose their middle, not their end: two URLs or titles that differ at the end
-        (two feeds of one WebSub hub) must not look the same."""
+        """Long cells lose their end, but a URL loses its middle: two feed URLs that differ only at
+        the end (two feeds of one WebSub hub) must not look the same."""
         if _width(text) <= max_width:
+            return text
+        if "://" not in text:
+            while _width(text) > max_width:
+                text = text[:-2] + "…"
             return text
         head, tail = text[: max_width // 2], text[-(max_width // 2) :]
         while _width(head) + _width(tail) + 1 > max_width:

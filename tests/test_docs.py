@@ -43,7 +43,7 @@ def test_every_config_key_is_documented() -> None:
 
 def test_readme_opens_with_the_two_commands() -> None:
     blocks = README.split("```sh\n")
-    assert blocks[1].startswith("python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/syndicate run")
+    assert blocks[1].startswith("python3 -m venv .venv && . .venv/bin/activate && pip install -q -e . && syndicate run")
     assert blocks[2].startswith("scripts/test")
     assert "scripts/test" in (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
 

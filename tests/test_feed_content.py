@@ -25,7 +25,7 @@ First words <!--more--> and the rest.
 
 <img src="a.png" onerror="alert(1)" style="color:red" alt="pic">
 <a href=" javascript:alert(1)">js</a> <a href="vbscript:msgbox(1)">vb</a> <a href="JaVaScRiPt:x">mixed</a>
-<form action="javascript:alert(1)"><button formaction="javascript:x">go</button></form>
+<form action="javascript:alert(1)"><button formaction="javascript:x">go</button><input name="q"></form>
 <p style="position:fixed;top:0">styled</p>
 <script src="x.js">alert(1)</script>
 <iframe src="https://evil.example/"></iframe>
@@ -95,6 +95,8 @@ def test_no_active_content_reaches_the_feeds_and_everything_readers_show_stays(h
     ):
         assert kept in content, kept
     assert "<!--more-->" not in content and "First words" in content
+    # what sanitizing emptied goes whole: an iframe without its src, an input that is no task box
+    assert content.count("<iframe") == 1 and "<input" not in content
     check_output_folder(hostile.public, "https://example.com/")
 
 
@@ -140,3 +142,20 @@ def test_an_empty_feed_has_a_plausible_stable_date(site: Site, tmp_path: Path) -
     assert "<lastBuildDate>Sat, 01 Jan 2000 00:00:00 +0000</lastBuildDate>" in rss
     first = (site.public / "atom.xml").read_bytes()
     assert site.run("build", "--no-cache").code == 0 and (site.public / "atom.xml").read_bytes() == first
+
+
+def test_a_title_that_quotes_tags_is_escaped_html_in_atom_and_shows_the_same_everywhere(site: Site) -> None:
+    site.post(
+        "tags.md",
+        '---\ntitle: "Why </div> is optional"\ndate: 2025-06-03\nsummary: "The <b>bold</b> tag"\n---\nBody.\n',
+    )
+    assert site.run("build").code == 0
+    atom = (site.public / "atom.xml").read_text()
+    assert '<title type="html">Why &amp;lt;/div&amp;gt; is optional</title>' in atom
+    assert '<summary type="html">The &amp;lt;b&amp;gt;bold&amp;lt;/b&amp;gt; tag</summary>' in atom
+    [entry] = feedparser.parse(atom.encode()).entries
+    assert html.unescape(entry.title) == "Why </div> is optional"  # feedparser gives HTML for type="html"
+    assert html.unescape(entry.summary) == "The <b>bold</b> tag"
+    rss = (site.public / "feed.xml").read_text()
+    assert "<title>Why &#x3C;/div&gt; is optional</title>" in rss  # RSS titles stay plain text
+    check_output_folder(site.public, "https://example.com/")

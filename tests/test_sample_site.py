@@ -8,6 +8,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import feedparser
+import pytest
 from lxml import etree
 
 from tests.conftest import Site
@@ -213,9 +214,12 @@ def test_index_html_and_opml_list_every_feed(sample_site: Site) -> None:
     assert len(found) == 27
 
 
-def test_the_cmark_renderer_makes_valid_feeds_of_the_sample_site(sample_site: Site) -> None:
+@pytest.mark.parametrize("renderer", ["cmark", "markdown"])
+def test_both_renderers_make_valid_feeds_of_the_sample_site(sample_site: Site, renderer: str) -> None:
     config = sample_site.root / "config" / "syndicate.toml"
-    config.write_text(config.read_text().replace("[content]\n", '[content]\nrenderer = "cmark"\n'))
+    text = config.read_text()
+    assert 'renderer = "' not in text, "the sample config must not pick a renderer for this test to mean anything"
+    config.write_text(text.replace("[content]\n", f'[content]\nrenderer = "{renderer}"\n'))
     run = sample_site.run("build")
     assert run.code == 0, run.err
     assert check_output_folder(sample_site.public, FEEDS_URL) == 27

@@ -55,6 +55,11 @@ class _Extra(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
         return feed
 
 
+# A text construct holding something like an end tag ("Why </div> is optional") is taken for
+# undeclared HTML by validators and some readers; as type="html", escaped, it shows the same.
+_QUOTES_MARKUP = re.compile(r"</[A-Za-z][\w-]*\s*>")
+
+
 class _ExtraEntry(BaseEntryExtension):  # type: ignore[misc]
     """Entry-level: links with rel/type in Atom; dc:creator and media:thumbnail in RSS."""
 
@@ -67,6 +72,11 @@ class _ExtraEntry(BaseEntryExtension):  # type: ignore[misc]
         assert post is not None
         if post.lang:
             entry.set(XML_LANG, post.lang)
+        for name in ("title", "summary"):  # text that quotes markup goes as escaped HTML
+            element = entry.find(name)
+            if element is not None and element.text and _QUOTES_MARKUP.search(element.text):
+                element.set("type", "html")
+                element.text = html.escape(element.text, quote=False)
         # feedgen builds Atom elements without a namespace and writes xmlns on the root as
         # an attribute, so ours must be unqualified too, or lxml adds an "ns0:" prefix.
         # feedgen wrote a rel-less link (which Atom reads as alternate); give it its type.

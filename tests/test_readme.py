@@ -1,0 +1,87 @@
+"""The README's console blocks are real output of the current code.
+
+A block marked ``<!-- runnable -->`` (or ``<!-- runnable: SETUP -->``, a shell line run first,
+unseen) is run on a fresh copy of the sample site, command by command, under a clock pinned
+to 2026-11-26 12:00 UTC (libfaketime, so the scheduled post stays scheduled), and what the
+commands print (stderr first, as a terminal shows it) must be the block's lines, with
+durations, times of day and ports normalized. The others (the daemon's log, runs against the
+syndication peers) are marked ``<!-- recorded: … -->`` with where they were recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+BLOCK = re.compile(r"<!-- (runnable(?:: (?P<setup>.*?))?|recorded[^>]*) -->\n```console\n(.*?)```", re.S)
+PINNED = "2026-11-26 12:00:00"
+
+
+def normalize(text: str) -> list[str]:
+    text = re.sub(r"\bin \d+\.\d+ s\b", "in N s", text)
+    text = re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", "TS ", text, flags=re.M)
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def runnable() -> list[tuple[str, str]]:
+    return [(m.group("setup") or "", m.group(3)) for m in BLOCK.finditer(README) if m.group(1).startswith("runnable")]
+
+
+def test_every_console_block_is_runnable_or_says_where_it_came_from() -> None:
+    fences = README.count("```console\n")
+    marked = len(BLOCK.findall(README))
+    assert marked == fences, f"{fences - marked} console block(s) carry no <!-- runnable --> or <!-- recorded --> mark"
+    assert len(runnable()) >= 4
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None and os.environ.get("CI") != "true", reason="needs faketime")
+@pytest.mark.parametrize(("setup", "block"), runnable(), ids=lambda v: v.split("\n", 1)[0][:40])
+def test_a_runnable_console_block_is_what_the_code_prints(tmp_path: Path, setup: str, block: str) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "content", site / "content")
+    shutil.copytree(REPO / "config", site / "config")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200"}
+    env.pop("SYNDICATE_TRACE", None)
+    if setup:
+        subprocess.run(["bash", "-c", setup], cwd=site, env=env, check=True, capture_output=True, timeout=120)
+    commands: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            commands.append((line[2:].split("  #", 1)[0].strip(), []))
+        else:
+            commands[-1][1].append(line)
+    last_code = 0
+    for command, expected in commands:
+        if command == "echo $?":
+            got = f"{last_code}\n"
+        else:
+            done = subprocess.run(
+                ["faketime", PINNED, "bash", "-c", command],
+                cwd=site,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            last_code = done.returncode
+            got = done.stderr + done.stdout
+        assert matches(normalize(got), normalize("\n".join(expected))), (command, got)
+
+
+def matches(got: list[str], expected: list[str]) -> bool:
+    """Line by line; a line "…" alone in the block stands for any lines the README leaves out."""
+    if not expected:
+        return not got
+    if expected[0] == "…":
+        return any(matches(got[i:], expected[1:]) for i in range(len(got) + 1))
+    return bool(got) and got[0] == expected[0] and matches(got[1:], expected[1:])
