@@ -64,7 +64,7 @@ class PostCache:
     """path → Entry; read whole on first use, changes saved in one transaction.
 
     Also holds each feed's fingerprint and the manifest of the last build (see
-    :func:`syndicate.app.build`), which a no-change rebuild reads without the posts.
+    :func:`syndicate.build.build`), which a no-change rebuild reads without the posts.
     """
 
     def __init__(self, path: Path | None) -> None:

@@ -24,20 +24,19 @@ from typing import NoReturn
 import click
 
 from . import __version__
-from .app import BuildReport, build
-from .errors import LedgerLostError, OutputError, SyndicateError, UnsafePathError
+from .build import BuildReport, build
+from .errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
 from .model import Problem, printable
+from .planning import DeliveryState
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
 
 
 def exit_code(error: SyndicateError) -> int:
     """The one place that maps an error to the exit code every command documents."""
-    from .store import LockedError, StoreError
-
     if isinstance(error, LockedError):
         return EXIT_BUSY
-    if isinstance(error, LedgerLostError | StoreError):
+    if isinstance(error, StoreError):  # LedgerLostError too
         return EXIT_LEDGER
     if isinstance(error, OutputError | UnsafePathError):
         return EXIT_OUTPUT
@@ -404,9 +403,9 @@ def publish_cmd(
             else:
                 click.echo("nothing to send")
         sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
-    sent = sum(1 for a in report.attempts if a.outcome == "sent")
-    failed = sum(1 for a in report.attempts if a.outcome == "failed")
-    dead = sum(1 for a in report.attempts if a.outcome == "dead")
+    sent = sum(1 for a in report.attempts if a.outcome == DeliveryState.SENT)
+    failed = sum(1 for a in report.attempts if a.outcome == DeliveryState.FAILED)
+    dead = sum(1 for a in report.attempts if a.outcome == DeliveryState.DEAD)
     written = len(report.build.written)
     summary = f"published: {sent} sent, {failed} to retry, {dead} dead"
     if report.waiting:
@@ -465,9 +464,11 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool)
     table = [("POST", "TARGET", "EVENT", "STATE", "TRIES", "NEXT RETRY (UTC)", "REMOTE / LAST ERROR")]
     for d in sorted(rows, key=lambda d: (titles.get(d.post_id, d.post_id), d.target, d.event)):
         nxt = (
-            f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}" if d.next_attempt_at and d.state in ("pending", "failed") else "-"
+            f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+            if d.next_attempt_at and d.state in (DeliveryState.PENDING, DeliveryState.FAILED)
+            else "-"
         )
-        last = d.remote_url or d.remote_id or "" if d.state == "sent" else d.last_error or ""
+        last = d.remote_url or d.remote_id or "" if d.state == DeliveryState.SENT else d.last_error or ""
         if d.state == PENDING and not last:
             gone = not d.target.startswith(WEBSUB_PREFIX) and settings.target(d.target) is None
             why = "the target is no longer in the config" if gone else blocked.get(d.target)

@@ -40,13 +40,14 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from . import ledger
-from .app import STATE_DIR, ContentWatch, RenderMemo
+from .build import STATE_DIR, ContentWatch, RenderMemo
 from .cache import PostCache
 from .config import CONFIG_PATH, load_settings
 from .errors import ConfigError, SyndicateError
 from .feeds import IncrementalPlan
 from .log import EventLog
 from .model import SECRET_KEYS, Problem, Settings, printable
+from .planning import DEAD, FAILED, SENT
 from .publish import PublishReport, Secrets, publish
 from .server import ServerState, make_server
 from .store import SQLiteStore, lock
@@ -274,7 +275,7 @@ class Daemon:
             )
         for a in report.attempts:
             d = a.delivery
-            kind = {"sent": "delivered", "failed": "retry", "dead": "dead"}[a.outcome]
+            kind = {SENT: "delivered", FAILED: "retry", DEAD: "dead"}[a.outcome]
             self.log.event(
                 kind, f"{d.target} {d.event} {d.post_id} {a.detail}".rstrip(), target=d.target, post=d.post_id
             )
@@ -447,7 +448,7 @@ class Daemon:
             self.port = server.server_address[1]
             self._install_signals()
             # The first cycle runs before any other thread exists, so a big site's first build
-            # can fork its workers (see app.Workers); the feeds are on disk before serving.
+            # can fork its workers (see build.Workers); the feeds are on disk before serving.
             self._guarded_cycle("start")
             server.start()
             self._worker_thread = threading.Thread(target=self._worker, name="worker", daemon=True)

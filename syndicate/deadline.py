@@ -59,15 +59,13 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
+from .errors import DeadlinePassed
+
 T = TypeVar("T")
 
 __all__ = ["DeadlinePassed", "call_with_deadline"]
 
 _MIN_DELAY = 1e-5  # setitimer() works in microseconds, and 0 would disarm
-
-
-class DeadlinePassed(Exception):
-    """``fn`` ran longer than its deadline: it was stopped, or its result dropped."""
 
 
 def call_with_deadline(fn: Callable[[], T], seconds: float) -> T:

@@ -1,19 +1,37 @@
-"""Every error syndicate raises on purpose.
+"""Every error syndicate raises on purpose, in one tree.
 
     SyndicateError                 base; ``str(e)`` is one line a user can act on
-    ├── ConfigError                config/syndicate.toml is missing, unreadable or wrong
-    ├── ContentError               one post cannot be published (knows path and line)
-    ├── UnsafePathError            a write would land outside the output folder
-    ├── OutputError                the output folder cannot be written
-    └── LedgerLostError            the delivery ledger is missing, empty, another or older than
-                                   the site's last publish: delivering would skip or repeat posts
+    ├── ConfigError                config/syndicate.toml is missing, unreadable or wrong       exit 2
+    ├── ContentError               one post cannot be published (knows path and line)        exit 1
+    ├── UnsafePathError            a write would land outside the output folder              exit 3
+    ├── OutputError                the output folder cannot be written                       exit 3
+    ├── StoreError                 the delivery ledger cannot be read or written             exit 6
+    │   ├── LockedError            another syndicate process is delivering for this site     exit 5
+    │   └── LedgerLostError        the ledger is missing, empty, another or older than the
+    │                              site's last publish: delivering would skip or repeat posts exit 6
+    ├── DeliveryFailed             one attempt at one target failed; carries the Failure that
+    │                              says what to do next (retry when, dead, disable the target)
+    ├── KeyTaken                   the remote key holds an object this delivery did not make
+    ├── FitError                   a social post cannot fit even in its shortest form
+    ├── FetchRefused               a fetch syndicate will not make (a private address) or that
+    │                              failed (too big, too slow, not an image)
+    └── DeadlinePassed             a post took longer than ``[content] render_timeout``
 
-A ``ContentError`` rejects one post and never stops a build; the others stop the command
-with exit code 2 (config), 3 (output) or 6 (ledger). Library errors are chained with
-``raise … from e``, so a traceback, should one ever be printed, shows where they came from.
+Who sees what: a ``ContentError`` rejects one post and never stops a build (exit 1 at the end
+when any post was rejected). ``DeliveryFailed``, ``KeyTaken``, ``FitError``, ``FetchRefused``
+and ``DeadlinePassed`` never leave the shell: publish records the first three in the ledger,
+a refused thumbnail is a warning and the post goes without it, a post past its deadline is a
+rejected post. The others stop the command with the exit code on their line, mapped in one
+place (:func:`syndicate.cli.exit_code`). Library errors are chained with ``raise … from e``;
+no traceback is printed for any of them (``SYNDICATE_TRACE=1`` prints timings, not errors).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .planning import Failure
 
 
 class SyndicateError(Exception):
@@ -48,5 +66,38 @@ class OutputError(SyndicateError):
     """The output folder cannot be written."""
 
 
-class LedgerLostError(SyndicateError):
+class StoreError(SyndicateError):
+    """The ledger cannot be read or written (the only error a store raises)."""
+
+
+class LockedError(StoreError):
+    """Another syndicate process is delivering for this site."""
+
+
+class LedgerLostError(StoreError):
     """The ledger is not the one this site published with: delivering now would skip or repeat posts."""
+
+
+class DeliveryFailed(SyndicateError):
+    """One attempt failed; ``failure`` says whether and when to try again."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class KeyTaken(SyndicateError):
+    """The remote key of this delivery holds an object that this delivery did not make: nothing of
+    ours was created under it, so the delivery needs a new key (the ledger gives one)."""
+
+
+class FitError(SyndicateError):
+    """Even the shortest form of a social post (the template and the link) is over the limit."""
+
+
+class FetchRefused(SyndicateError):
+    """A fetch that syndicate will not make or could not complete; ``str()`` is one user-actionable line."""
+
+
+class DeadlinePassed(SyndicateError):
+    """``fn`` ran longer than its deadline: it was stopped, or its result dropped."""

@@ -34,6 +34,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse, HTTPResponse
 
+from .errors import FetchRefused
+
 __all__ = [
     "IMAGE_TYPES",
     "MAX_REDIRECTS",
@@ -58,10 +60,6 @@ _IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif;q=0.9,*/*;
 class Fetched(NamedTuple):
     data: bytes
     mime_type: str  # sniffed from the bytes, never from the URL
-
-
-class FetchRefused(Exception):
-    """A fetch that syndicate will not make or could not complete; ``str()`` is one user-actionable line."""
 
 
 class _AddressRefused(FetchRefused):

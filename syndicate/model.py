@@ -20,6 +20,46 @@ MIME_TYPES: dict[str, str] = {
     "json": "application/feed+json",
 }
 
+# Media types by file suffix, our own table: the host's /etc/mime.types (what ``mimetypes``
+# reads) must not decide a thumbnail's type, which enters a post's revision, nor what the feed
+# server answers. The same file gives the same type on every machine.
+MEDIA_TYPES: dict[str, str] = {
+    ".avif": "image/avif",
+    ".bmp": "image/bmp",
+    ".gif": "image/gif",
+    ".heic": "image/heic",
+    ".ico": "image/x-icon",
+    ".jpeg": "image/jpeg",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".webp": "image/webp",
+    ".m4a": "audio/mp4",
+    ".mp3": "audio/mpeg",
+    ".oga": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".wav": "audio/wav",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".mp4": "video/mp4",
+    ".ogv": "video/ogg",
+    ".webm": "video/webm",
+    ".pdf": "application/pdf",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def media_type(path: str) -> str:
+    """The media type of a file or URL path by its suffix (``MEDIA_TYPES``), else octet-stream."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return MEDIA_TYPES.get(name[dot:].lower(), "application/octet-stream") if dot > 0 else "application/octet-stream"
+
 
 @dataclass(frozen=True, slots=True)
 class SiteSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -10,6 +11,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import OutputError, UnsafePathError
+
+FileStat = list[int]  # size, mtime in ns, inode: what tells that a file is as it was left
+
+
+def file_stat(path: Path) -> FileStat | None:
+    """The stat of an output file (None when it is missing)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def digest(data: bytes) -> str:
+    """A short hash of an output file's bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _checked(root: Path, rel: str) -> Path:

@@ -15,6 +15,7 @@ Mastodon Idempotency-Key and the seed of the Bluesky record key. States::
 
 from __future__ import annotations
 
+import enum
 import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,15 +24,24 @@ from datetime import datetime, timedelta
 
 from .model import DeliverySettings, Post, TargetSettings
 
-PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = (
-    "pending",
-    "sending",
-    "sent",
-    "failed",
-    "dead",
-    "baseline",
-    "skipped",
-)
+
+class DeliveryState(enum.StrEnum):
+    """Where one delivery stands; stored as its value. The life of a delivery:
+
+    pending → sending → sent | failed → (sending …) | dead;  baseline (recorded, never sent; a
+    backfill makes it pending);  skipped (a preview's answer, never stored).
+    ``sending`` is kept across a crash: the next run reconciles it under the same remote key."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    BASELINE = "baseline"
+    SKIPPED = "skipped"
+
+
+PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = DeliveryState  # short names, same members
 OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
 MAX_RETRY_DELAY = 30 * 24 * 3600  # seconds: no wait, asked for by config or by a server, is longer
 UNKNOWN_OUTCOME_WAIT = 60  # seconds at least before retrying a request that got no answer (it may still land)
@@ -48,7 +58,7 @@ class Delivery:
     target: str
     event: str
     revision: str
-    state: str
+    state: DeliveryState
     created_at: datetime
     attempts: int = 0
     next_attempt_at: datetime | None = None
@@ -91,7 +101,9 @@ def delivery_id(post_id: str, target: str, event: str, revision: str = "") -> st
     return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{post_id}\x1f{target}\x1f{event}\x1f{revision}").hex
 
 
-def _new(post_id: str, target: str, event: str, revision: str, now: datetime, state: str = PENDING) -> Delivery:
+def _new(
+    post_id: str, target: str, event: str, revision: str, now: datetime, state: DeliveryState = PENDING
+) -> Delivery:
     return Delivery(
         id=delivery_id(post_id, target, event, revision),
         post_id=post_id,
@@ -308,7 +320,7 @@ class Failure:
 
 def after_failure(
     d: Delivery, failure: Failure, now: datetime, settings: DeliverySettings, rng: random.Random
-) -> tuple[str, datetime | None, str]:
+) -> tuple[DeliveryState, datetime | None, str]:
     """(new state, next attempt, message to keep) after a failed attempt number ``d.attempts``."""
     if failure.permanent:
         return DEAD, None, failure.message

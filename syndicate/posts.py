@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from frontmatter.default_handlers import YAMLHandler
 
 from .errors import ContentError
 from .markup import render_body
-from .model import Content, Image, Post, Problem, Settings
+from .model import Content, Image, Post, Problem, Settings, media_type
 from .slugs import slug_from_filename, slug_problem, tag_key, url_segment
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -40,9 +39,6 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day"})
 
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-mimetypes.add_type("image/webp", ".webp")
-mimetypes.add_type("image/avif", ".avif")
 
 
 def is_post_file(name: str) -> bool:
@@ -200,8 +196,7 @@ def _image(doc: _Doc, meta: dict[str, Any], settings: Settings, post_url: str) -
     if parts.scheme not in ("http", "https") or not parts.netloc:
         doc.warn(key, f"{key} {ref!r} is not an http(s) URL or a path; left out")
         return None
-    mime, _ = mimetypes.guess_type(parts.path)
-    return Image(url=url, mime_type=mime or "application/octet-stream")
+    return Image(url=url, mime_type=media_type(parts.path))
 
 
 def _syndicate(doc: _Doc, meta: dict[str, Any], settings: Settings) -> tuple[str, ...] | None:

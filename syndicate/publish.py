@@ -28,11 +28,22 @@ from pathlib import Path
 
 import requests
 
-from . import app, ledger
+from . import ledger
+from .build import (
+    BuildReport,
+    ContentWatch,
+    Prepared,
+    RenderMemo,
+    Workers,
+    finish,
+    make_contents,
+    prepare,
+    write_outputs,
+)
 from .cache import PostCache
-from .channels.base import Channel, DeliveryFailed, ImageSource, KeyTaken, Payload
+from .channels.base import Channel, ImageSource, Payload
 from .config import load_settings
-from .errors import ConfigError
+from .errors import ConfigError, DeliveryFailed, KeyTaken
 from .feeds import IncrementalPlan
 from .fetch import public_session
 from .ledger import state_path
@@ -40,6 +51,7 @@ from .model import Post, Problem, Settings, TargetSettings
 from .planning import (
     BASELINE,
     DEAD,
+    FAILED,
     OPEN_STATES,
     PENDING,
     SENDING,
@@ -47,6 +59,7 @@ from .planning import (
     SKIPPED,
     WEBSUB_PREFIX,
     Delivery,
+    DeliveryState,
     Failure,
     Plan,
     after_failure,
@@ -91,7 +104,7 @@ class Secrets:
 @dataclass
 class Attempt:
     delivery: Delivery
-    outcome: str  # sent | failed | dead
+    outcome: DeliveryState  # SENT, FAILED or DEAD
     detail: str = ""
     disable_target: bool = False
     back_off: bool = False  # the target asked us to wait (rate limit): leave its other deliveries for later
@@ -99,7 +112,7 @@ class Attempt:
 
 @dataclass
 class PublishReport:
-    build: app.BuildReport
+    build: BuildReport
     attempts: list[Attempt] = field(default_factory=list)
     planned: int = 0
     baseline: int = 0
@@ -113,7 +126,7 @@ class PublishReport:
 
     @property
     def failed(self) -> list[Attempt]:
-        return [a for a in self.attempts if a.outcome in ("failed", "dead")]
+        return [a for a in self.attempts if a.outcome in (FAILED, DEAD)]
 
 
 SNAPSHOT_BATCH = 1000
@@ -215,8 +228,8 @@ def publish(
     take_lock: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
     cache: PostCache | None = None,
-    memo: app.RenderMemo | None = None,
-    watch: app.ContentWatch | None = None,
+    memo: RenderMemo | None = None,
+    watch: ContentWatch | None = None,
     planner: IncrementalPlan | None = None,
     floor: bool = True,
 ) -> PublishReport:
@@ -248,7 +261,7 @@ def publish(
             identity = store.identity()
             if not (rebaseline or backfill):
                 ledger.check(state, existed, identity, ledger.read_marks(site_dir, out))
-            prepared = app.prepare(
+            prepared = prepare(
                 site_dir,
                 now,
                 out_dir=out_dir,
@@ -261,7 +274,7 @@ def publish(
                 settings=settings,
             )
             changed = prepared.changed()
-            build = prepared.report if dry_run else app.write_outputs(prepared)
+            build = prepared.report if dry_run else write_outputs(prepared)
             report = PublishReport(build, now=now)
             live = {p.id: p for p in prepared.report.live(now)}
             post_id = _resolve_post(post, prepared.report.posts) if post else None
@@ -283,7 +296,7 @@ def publish(
             snapshots.update({p.post_id: p.snapshot for p in plan.posts if p.snapshot})
 
             if dry_run:
-                report.build = app.finish(prepared)
+                report.build = finish(prepared)
                 _preview(report, plan, rows, new, live, snapshots, settings, site_dir, secrets, wall(), target, post_id)
                 return report
 
@@ -312,7 +325,7 @@ def publish(
 
 def _plan(
     store: Store,
-    prepared: app.Prepared,
+    prepared: Prepared,
     now: datetime,
     at: datetime,
     live: dict[str, Post],
@@ -328,12 +341,12 @@ def _plan(
     # time, the HTML forgotten again after each batch.
     fresh = [p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision]
     snaps: dict[str, str] = {}
-    workers = app.Workers()
+    workers = Workers()
     try:
         for i in range(0, len(fresh), SNAPSHOT_BATCH):
             batch = fresh[i : i + SNAPSHOT_BATCH]
             made = [p for p in batch if not p.content.ready]
-            app.make_contents(batch, workers, settings.content.render_timeout)
+            make_contents(batch, workers, settings.content.render_timeout)
             snaps.update((p.id, json_snapshot(p)) for p in batch if not p.content.failed)
             for p in made:
                 p.content.release()
@@ -355,7 +368,7 @@ def _plan(
     )
 
 
-def _drop_unrenderable(build: app.BuildReport, live: dict[str, Post]) -> None:
+def _drop_unrenderable(build: BuildReport, live: dict[str, Post]) -> None:
     """Posts whose HTML could not be made are rejected (a problem line), never sent and never
     taken for removed."""
     failed = [p for p in live.values() if p.content.failed]
@@ -419,7 +432,7 @@ def _deliver(
     """Attempt each due delivery once. One delivery's trouble never stops the others: a target
     that is disabled, cannot be set up, rate limits us or keeps failing is left for a later run."""
     disabled = {name for name, reason in store.known_targets().items() if reason}
-    app.make_contents((live[d.post_id] for d in todo if d.post_id in live), None, settings.content.render_timeout)
+    make_contents((live[d.post_id] for d in todo if d.post_id in live), None, settings.content.render_timeout)
     _drop_unrenderable(report.build, live)
     waiting: dict[str, int] = {}  # target → retryable failures in a row
     session = requests.Session()
@@ -447,7 +460,7 @@ def _deliver(
             if attempt.disable_target:
                 store.disable_target(d.target, attempt.detail)
                 disabled.add(d.target)
-            if attempt.outcome == "failed":
+            if attempt.outcome == FAILED:
                 waiting[d.target] = BACK_OFF_AFTER if attempt.back_off else waiting.get(d.target, 0) + 1
             else:
                 waiting[d.target] = 0
@@ -494,7 +507,7 @@ def _attempt(
             failure = replace(_unexpected(e, secrets), unknown_outcome=True)
             return _failed(store, d, failure, clock, settings, rng, secrets)
         store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, clock())
-        return Attempt(d, "sent", receipt.remote_url or receipt.note)
+        return Attempt(d, SENT, receipt.remote_url or receipt.note)
     return _failed(store, d, Failure("its new remote key was taken too"), clock, settings, rng, secrets)
 
 
@@ -521,7 +534,7 @@ def _failed(
     )
     return Attempt(
         d,
-        "dead" if state == DEAD else "failed",
+        state,
         detail,
         failure.disable_target,
         back_off=failure.retry_after is not None,
@@ -548,7 +561,7 @@ def resolve_post(site_dir: Path, settings: Settings, ref: str, known: dict[str, 
     ledger knows, else the id, URL, slug or file of a post in the content folder (ConfigError)."""
     if known and ref in known:
         return ref
-    prepared = app.prepare(site_dir, datetime.now(UTC), render=False, settings=settings)
+    prepared = prepare(site_dir, datetime.now(UTC), render=False, settings=settings)
     return _resolve_post(ref, prepared.report.posts)
 
 

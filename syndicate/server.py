@@ -39,23 +39,10 @@ import uvicorn
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .model import MIME_TYPES, Settings
+from .model import MIME_TYPES, Settings, media_type
 from .slugs import url_segment
 
 TEXT_TYPES = {".html": "text/html", ".opml": "text/x-opml", ".xml": "application/xml", ".json": "application/json"}
-OTHER_TYPES = {  # our own table: the host's /etc/mime.types must not decide what readers get
-    ".css": "text/css",
-    ".js": "text/javascript",
-    ".txt": "text/plain; charset=utf-8",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".svg": "image/svg+xml",
-    ".ico": "image/x-icon",
-}
 BACKLOG = 2048
 HEADER_TIMEOUT = 20.0  # seconds a request may take to send its headers
 KEEP_ALIVE = 5  # seconds a quiet keep-alive connection is kept open
@@ -86,7 +73,7 @@ def content_type(name: str, settings: Settings) -> str:
     suffix = os.path.splitext(name)[1].lower()
     if suffix in TEXT_TYPES:
         return f"{TEXT_TYPES[suffix]}; charset=utf-8"
-    return OTHER_TYPES.get(suffix, "application/octet-stream")
+    return media_type(name)
 
 
 def resolve(out_dir: Path, raw_path: str) -> Path | None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import regex
 
+from .errors import FitError
 from .slugs import SYMBOLS
 
 MASTODON_URL_LENGTH = 23
@@ -32,10 +33,6 @@ _URL = re.compile(r"https?://[^\s<>\"]+")
 _MENTION = re.compile(r"(?<![/\w])@(\w+)@[\w.-]+\w")
 _GRAPHEME = regex.compile(r"\X")
 _WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
-
-
-class FitError(ValueError):
-    """Even the shortest form (the template and the link) is over the limit."""
 
 
 def graphemes(text: str) -> int:

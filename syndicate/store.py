@@ -30,8 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from .errors import SyndicateError
-from .planning import BASELINE, DEAD, FAILED, PENDING, SENDING, SENT, Delivery, KnownPost
+from .errors import LockedError, StoreError
+from .planning import BASELINE, DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
+
+_STATES = {state.value: state for state in DeliveryState}  # a dict lookup per row, not an enum call
 
 LEDGER_SCHEMA = 2  # 1: the first ledgers (no meta table); 2: meta, attempts, key_seq, posts.published
 
@@ -88,14 +90,6 @@ _UNIQUE_KEYS = (
 )
 
 
-class StoreError(SyndicateError):
-    """The ledger cannot be read or written."""
-
-
-class LockedError(SyndicateError):
-    """Another syndicate process is delivering for this site."""
-
-
 @dataclass(frozen=True)
 class AttemptRow:
     """One attempt of one delivery, as the ledger keeps it."""
@@ -136,12 +130,18 @@ class Store(Protocol):
     def get(self, delivery_id: str) -> Delivery: ...
     def attempts(self, delivery_id: str) -> list[AttemptRow]: ...
     def add_deliveries(self, rows: Iterable[Delivery]) -> None: ...
-    def set_state(self, ids: Iterable[str], state: str, reason: str | None, now: datetime) -> None: ...
+    def set_state(self, ids: Iterable[str], state: DeliveryState, reason: str | None, now: datetime) -> None: ...
     def mark_sending(self, delivery_id: str, now: datetime, digest: str = "", keyed: bool = False) -> Delivery: ...
     def new_key(self, delivery_id: str, now: datetime) -> Delivery: ...
     def mark_sent(self, delivery_id: str, remote_id: str | None, remote_url: str | None, now: datetime) -> None: ...
     def mark_failed(
-        self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime, unknown: bool = False
+        self,
+        delivery_id: str,
+        state: DeliveryState,
+        next_at: datetime | None,
+        error: str,
+        now: datetime,
+        unknown: bool = False,
     ) -> None: ...
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int: ...
     def close(self) -> None: ...
@@ -171,7 +171,7 @@ def _row(r: sqlite3.Row) -> Delivery:
         target=r["target"],
         event=r["event"],
         revision=r["revision"],
-        state=r["state"],
+        state=_STATES[r["state"]],
         created_at=created,
         attempts=r["attempts"],
         next_attempt_at=_dt(r["next_attempt_at"]),
@@ -361,7 +361,7 @@ class SQLiteStore:
         Dates are not loaded (``created_at`` is the epoch); use :meth:`deliveries` for them.
         """
         sql = "SELECT id, post_id, target, event, revision, state FROM deliveries"
-        return [Delivery(r[0], r[1], r[2], r[3], r[4], r[5], _EPOCH) for r in self._query(sql)]
+        return [Delivery(r[0], r[1], r[2], r[3], r[4], _STATES[r[5]], _EPOCH) for r in self._query(sql)]
 
     def open_deliveries(self) -> list[Delivery]:
         """Deliveries not yet settled: pending, sending or failed."""
@@ -404,7 +404,7 @@ class SQLiteStore:
                 ],
             )
 
-    def set_state(self, ids: Iterable[str], state: str, reason: str | None, now: datetime) -> None:
+    def set_state(self, ids: Iterable[str], state: DeliveryState, reason: str | None, now: datetime) -> None:
         with self._tx() as db:
             db.executemany(
                 "UPDATE deliveries SET state=?, last_error=COALESCE(?, last_error), updated_at=?,"
@@ -465,7 +465,13 @@ class SQLiteStore:
             self._finish(db, delivery_id, SENT, remote_url or remote_id, now)
 
     def mark_failed(
-        self, delivery_id: str, state: str, next_at: datetime | None, error: str, now: datetime, unknown: bool = False
+        self,
+        delivery_id: str,
+        state: DeliveryState,
+        next_at: datetime | None,
+        error: str,
+        now: datetime,
+        unknown: bool = False,
     ) -> None:
         """The attempt failed (``unknown``: it got no answer, so it may still have been carried out)."""
         assert state in (FAILED, DEAD, PENDING)
@@ -479,7 +485,7 @@ class SQLiteStore:
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
         """Make failed and dead deliveries (matching the filters) due now; dead ones start their attempts
         again. Targets that were disabled are enabled again. Returns how many were queued."""
-        where, args = "state IN (?, ?)", [FAILED, DEAD]
+        where, args = "state IN (?, ?)", [str(FAILED), str(DEAD)]
         if target:
             where += " AND target=?"
             args.append(target)

@@ -190,6 +190,7 @@ def test_a_post_written_while_running_is_served_and_delivered(
         run.wait_for(lambda: len(receiver.deliveries()) == 1, what="the webhook")
         [delivery] = receiver.deliveries()
         assert delivery["verified"] and json.loads(delivery["body"])["data"]["title"] == "Live edit"
+        run.wait_for(lambda: bool(run.events("delivered")), what="the delivered line (logged after the answer)")
         assert run.events("delivered")[0]["target"] == "hooks"
     finally:
         assert stop(run) == 0

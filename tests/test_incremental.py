@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.app import ContentWatch, load_posts
+from syndicate.build import ContentWatch, load_posts
 from syndicate.cache import PostCache
 from syndicate.config import load_settings
 from syndicate.feeds import IncrementalPlan, plan_feeds

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate import app
+from syndicate import build as app
 from tests.conftest import NOW, Site
 
 

@@ -12,6 +12,7 @@ from syndicate.planning import (
     DEAD,
     FAILED,
     PENDING,
+    SENDING,
     SENT,
     Delivery,
     Failure,
@@ -187,7 +188,7 @@ def test_due_takes_open_rows_whose_time_has_come_and_interrupted_sends() -> None
     rows = [
         replace(_delivery(1), id="a", state=FAILED, next_attempt_at=later),
         replace(_delivery(1), id="b", state=FAILED, next_attempt_at=NOW),
-        replace(_delivery(1), id="c", state="sending"),
+        replace(_delivery(1), id="c", state=SENDING),
         replace(_delivery(1), id="d", state=SENT),
         replace(_delivery(0), id="e", state=DEAD),
     ]

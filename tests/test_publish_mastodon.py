@@ -22,6 +22,7 @@ PNG = bytes.fromhex(
 
 
 def configure(site: Site, peer: MastodonMock, extra: str = "") -> None:
+    (site.root / "static").mkdir(exist_ok=True)  # the site's static folder (a missing one is an error)
     site.config(
         CONFIG
         + f"""
@@ -87,7 +88,7 @@ def test_a_new_post_becomes_one_status_fitted_to_the_limit(
     site: Site, mastodon_peer: MastodonMock, api: Mastodon
 ) -> None:
     configure(site, mastodon_peer)
-    (site.root / "static" / "img").mkdir(parents=True)
+    (site.root / "static" / "img").mkdir(parents=True, exist_ok=True)
     (site.root / "static" / "img" / "pic.png").write_bytes(PNG)
     publish(site, mastodon_peer)  # baseline: nothing yet
     long_post(site)

@@ -6,6 +6,7 @@ whether to retry. Channels hold no policy about *when*: :mod:`syndicate.planning
 
 from __future__ import annotations
 
-from .base import Channel, DeliveryFailed, Payload, Receipt, classify_http, retry_after_seconds
+from ..errors import DeliveryFailed
+from .base import Channel, Payload, Receipt, classify_http, retry_after_seconds
 
 __all__ = ["Channel", "DeliveryFailed", "Payload", "Receipt", "classify_http", "retry_after_seconds"]

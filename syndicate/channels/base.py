@@ -53,17 +53,6 @@ class Outgoing:
     body: Any  # the channel's own: bytes (webhook), text (Mastodon), a record (Bluesky)
 
 
-class DeliveryFailed(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
-class KeyTaken(Exception):
-    """The remote key of this delivery holds an object that this delivery did not make: nothing of
-    ours was created under it, so the delivery needs a new key (the ledger gives one)."""
-
-
 class Channel(Protocol):
     """One target kind. ``compose`` builds what an attempt sends (may raise DeliveryFailed, e.g. a
     text that cannot fit); ``send`` sends it and returns a Receipt, or raises DeliveryFailed with

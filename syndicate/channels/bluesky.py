@@ -20,12 +20,13 @@ from atproto_client.exceptions import (  # type: ignore[import-untyped,unused-ig
 from atproto_client.models.utils import get_model_as_dict  # type: ignore[import-untyped,unused-ignore]
 from atproto_client.request import Request  # type: ignore[import-untyped,unused-ignore]
 
+from ..errors import DeliveryFailed, FitError, KeyTaken
 from ..model import TargetSettings
 from ..planning import Delivery, Failure
 from ..render.jsonfeed import rfc3339
-from ..social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, FitError, bluesky_label, fit, graphemes, short_url, tid
+from ..social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, bluesky_label, fit, graphemes, short_url, tid
 from ..store import AttemptRow
-from .base import DeliveryFailed, ImageSource, KeyTaken, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
 
 COLLECTION = "app.bsky.feed.post"
 MAX_BLOB_BYTES = 1_000_000

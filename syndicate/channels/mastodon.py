@@ -13,11 +13,12 @@ import requests
 from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
 
+from ..errors import DeliveryFailed, FitError
 from ..model import TargetSettings
 from ..planning import Delivery, Failure
-from ..social import DEFAULT_TEMPLATES, FitError, fit, mastodon_length, strict_length
+from ..social import DEFAULT_TEMPLATES, fit, mastodon_length, strict_length
 from ..store import AttemptRow
-from .base import DeliveryFailed, ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
 
 DEFAULT_LIMIT = 500
 RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome

@@ -11,12 +11,12 @@ from datetime import datetime
 
 import requests
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DeliveryFailed
 from ..model import TargetSettings
 from ..planning import Delivery, Failure
 from ..render.jsonfeed import rfc3339
 from ..store import AttemptRow
-from .base import DeliveryFailed, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Outgoing, Payload, Receipt, classify_http, digest_of
 
 USER_AGENT = "syndicate-webhooks/1"
 

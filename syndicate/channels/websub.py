@@ -7,9 +7,10 @@ from datetime import datetime
 
 import requests
 
+from ..errors import DeliveryFailed
 from ..planning import Delivery, Failure
 from ..store import AttemptRow
-from .base import DeliveryFailed, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Outgoing, Payload, Receipt, classify_http, digest_of
 
 
 class WebSubChannel:
