@@ -3,6 +3,8 @@
     SyndicateError                 base; ``str(e)`` is one line a user can act on
     ├── ConfigError                config/syndicate.toml is missing, unreadable or wrong       exit 2
     ├── ContentError               one post cannot be published (knows path and line)        exit 1
+    │   └── FileUnreadable         the OS would not give its bytes now (permissions, I/O):
+    │                              reported, never remembered, so the next build reads it again
     ├── UnsafePathError            a write would land outside the output folder              exit 3
     ├── OutputError                the output folder cannot be written                       exit 3
     ├── StoreError                 the delivery ledger cannot be read or written             exit 6
@@ -28,10 +30,7 @@ no traceback is printed for any of them (``SYNDICATE_TRACE=1`` prints timings, n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .planning import Failure
+from dataclasses import dataclass
 
 
 class SyndicateError(Exception):
@@ -58,6 +57,10 @@ class ContentError(SyndicateError):
         super().__init__(f"{where}: {message}")
 
 
+class FileUnreadable(ContentError):
+    """The file could not be read this time (permissions, I/O); unlike a broken post, not cached."""
+
+
 class UnsafePathError(SyndicateError):
     """A name built from user input would escape the output folder."""
 
@@ -76,6 +79,17 @@ class LockedError(StoreError):
 
 class LedgerLostError(StoreError):
     """The ledger is not the one this site published with: delivering now would skip or repeat posts."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an attempt did not end in ``sent``."""
+
+    message: str
+    permanent: bool = False
+    retry_after: float | None = None  # seconds, from Retry-After / X-RateLimit-Reset
+    disable_target: bool = False  # 410 Gone from a webhook
+    unknown_outcome: bool = False  # no answer: the request may still be carried out (a timeout)
 
 
 class DeliveryFailed(SyndicateError):

@@ -18,8 +18,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ContentError
-from .model import printable as shown
+from .core.model import printable as shown
+from .errors import ContentError, FileUnreadable
 
 
 def name_problem(name: str) -> str | None:
@@ -84,7 +84,7 @@ def read_limited(path: str, limit: int, shown_as: str, what: str = "a post") -> 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
-        raise ContentError(shown_as, f"cannot read: {e.strerror}") from None
+        raise FileUnreadable(shown_as, f"cannot read: {e.strerror}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -104,7 +104,7 @@ def read_limited(path: str, limit: int, shown_as: str, what: str = "a post") -> 
             raise ContentError(shown_as, f"file is over {_size(limit)}; {what} may be at most {_size(limit)}")
         return data
     except OSError as e:
-        raise ContentError(shown_as, f"cannot read: {e.strerror}") from None
+        raise FileUnreadable(shown_as, f"cannot read: {e.strerror}") from None
     finally:
         os.close(fd)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.model import Settings, SiteSettings
-from syndicate.posts import parse_post
+from syndicate.core.model import Settings, SiteSettings
+from syndicate.core.posts import parse_post
 from tests.conftest import Site
 from tests.validators import check_output_folder
 

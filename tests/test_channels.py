@@ -16,15 +16,15 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from syndicate.channels.base import Payload, classify_http, retry_after_seconds
-from syndicate.channels.mastodon import MastodonChannel
-from syndicate.channels.webhook import WebhookChannel
-from syndicate.channels.websub import WebSubChannel
 from syndicate.config import parse_settings
+from syndicate.core.model import TargetSettings
+from syndicate.core.planning import MAX_RETRY_DELAY, PENDING, Delivery
+from syndicate.core.posts import parse_post
+from syndicate.deliver.channels.base import Payload, classify_http, retry_after_seconds
+from syndicate.deliver.channels.mastodon import MastodonChannel
+from syndicate.deliver.channels.webhook import WebhookChannel
+from syndicate.deliver.channels.websub import WebSubChannel
 from syndicate.errors import DeliveryFailed
-from syndicate.model import TargetSettings
-from syndicate.planning import MAX_RETRY_DELAY, PENDING, Delivery
-from syndicate.posts import parse_post
 from tests.transport import Answer, mock_session
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -263,13 +263,13 @@ def test_a_dry_run_without_targets_says_so(site: Site) -> None:
 def test_status_keeps_the_end_of_long_rows_distinct(site: Site) -> None:
     import click.testing
 
-    from syndicate.cli import _table
+    from syndicate.cli.show import print_table
 
     runner = click.testing.CliRunner()
 
     @click.command()
     def show() -> None:
-        _table(
+        print_table(
             [
                 ("POST", "URL"),
                 ("https://example.com/a/very/long/path/that/goes/on/and/on/tags/alpha/feed.xml", "x"),

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from syndicate.core.markup import render_body
 from syndicate.deadline import DeadlinePassed, call_with_deadline
-from syndicate.markup import render_body
 
 EXTENSIONS = ("extra", "sane_lists", "smarty")  # ContentSettings' default
 # 100 KiB of "[": Python-Markdown's link parsing is quadratic in it (4,000 → 6 s, 8,000 → 25 s: over an

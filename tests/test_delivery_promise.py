@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 
-from syndicate.fetch import Fetched
-from syndicate.model import TargetSettings
-from syndicate.planning import plan_posts
-from syndicate.store import SQLiteStore, StoreError
+from syndicate.core.model import TargetSettings
+from syndicate.core.planning import plan_posts
+from syndicate.deliver.fetch import Fetched
+from syndicate.deliver.sqlite_store import SQLiteStore
+from syndicate.deliver.store import StoreError
 from tests.conftest import CONFIG, Site
 from tests.httpd import Answer, recorder
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, new_webhook_secret
@@ -89,7 +90,7 @@ def test_ten_thousand_deliveries_planned_in_one_run_get_ten_thousand_record_keys
     store = SQLiteStore(tmp_path / "state.db")
     try:
         store.add_deliveries(plan.new)
-        from syndicate.channels.bluesky import record_key
+        from syndicate.deliver.channels.bluesky import record_key
 
         clock_id = store.identity().clock_id
         keys = [record_key(store.mark_sending(d.id, now, "digest", keyed=True), clock_id) for d in plan.new]
@@ -417,15 +418,16 @@ def test_an_exception_inside_a_client_library_is_a_recorded_failure_and_the_next
     """Seen in a trial: a RecursionError inside Mastodon.py's media upload."""
     from mastodon import Mastodon
 
-    from syndicate.publish import Secrets
-    from syndicate.publish import publish as publish_in_process
+    from syndicate.deliver.publish import Request, World
+    from syndicate.deliver.publish import publish as publish_in_process
+    from syndicate.deliver.secrets import Secrets
 
     site.config(
         CONFIG
         + f'\n[[targets]]\nname = "masto"\nkind = "mastodon"\ninstance = "{mastodon_peer.base_url}"\ntoken_env = "T"\n'
     )
     secrets = Secrets({"T": mastodon_peer.token})
-    publish_in_process(site.root, clock=lambda: datetime.now(UTC), secrets=secrets)
+    publish_in_process(site.root, Request(), World(lambda: datetime.now(UTC), secrets=secrets))
     site.post("a.md", "---\ntitle: With a picture\ndate: 2024-06-01\nthumb: https://example.com/a.png\n---\nx\n")
     site.post("b.md", "---\ntitle: Without one\ndate: 2024-06-02\n---\nx\n")
 
@@ -434,9 +436,9 @@ def test_an_exception_inside_a_client_library_is_a_recorded_failure_and_the_next
 
     monkeypatch.setattr(Mastodon, "media_post", broken_upload)
     monkeypatch.setattr(
-        "syndicate.channels.base.ImageSource.get", lambda self, url: Fetched(b"\x89PNG\r\n\x1a\n", "image/png")
+        "syndicate.deliver.channels.base.ImageSource.get", lambda self, url: Fetched(b"\x89PNG\r\n\x1a\n", "image/png")
     )
-    report = publish_in_process(site.root, clock=lambda: datetime.now(UTC), secrets=secrets)
+    report = publish_in_process(site.root, Request(), World(lambda: datetime.now(UTC), secrets=secrets))
     outcomes = {a.delivery.post_id.rsplit("/", 2)[-2]: (a.outcome, a.detail) for a in report.attempts}
     assert outcomes["b"][0] == "sent"
     assert outcomes["a"][0] == "failed" and "unexpected error: RecursionError" in outcomes["a"][1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from syndicate.cli import main
-from syndicate.model import ContentSettings, DeliverySettings, FeedSettings, SiteSettings, TargetSettings
+from syndicate.core.model import ContentSettings, DeliverySettings, FeedSettings, SiteSettings, TargetSettings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

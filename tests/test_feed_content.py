@@ -11,7 +11,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from syndicate.markup import render_body
+from syndicate.core.markup import render_body
 from tests.conftest import CONFIG, Site
 from tests.validators import check_output_folder
 

@@ -1,4 +1,4 @@
-"""syndicate.fetch: only public addresses, bounded size and time, sniffed image types.
+"""syndicate.deliver.fetch: only public addresses, bounded size and time, sniffed image types.
 
 Every server here listens on 127.0.0.1 (a loopback address, hence refused unless allowed); nothing
 leaves the machine. Host names other than ``localhost`` are mapped to 127.0.0.1 by a fake resolver.
@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 import requests
 
-from syndicate.fetch import (
+from syndicate.core.addresses import is_public_address
+from syndicate.deliver.fetch import (
     IMAGE_TYPES,
     Fetched,
     FetchRefused,
     fetch_image,
-    is_public_address,
     public_session,
     sniff_image,
 )

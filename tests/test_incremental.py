@@ -9,11 +9,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.build import ContentWatch, load_posts
-from syndicate.cache import PostCache
+from syndicate.builder import ContentWatch, load_posts
+from syndicate.builder.cache import PostCache
 from syndicate.config import load_settings
-from syndicate.feeds import IncrementalPlan, plan_feeds
-from syndicate.model import Content, FeedSettings, Post, Settings, SiteSettings
+from syndicate.core.feeds import IncrementalPlan, plan_feeds
+from syndicate.core.model import Content, FeedSettings, Post, Settings, SiteSettings
 from tests.conftest import Site
 
 SETTINGS = Settings(SiteSettings(title="T", url="https://e.com/", author="A"), feeds=FeedSettings(items=3))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate import build as app
+from syndicate import builder as app
 from tests.conftest import NOW, Site
 
 

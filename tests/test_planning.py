@@ -6,8 +6,8 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from syndicate.model import Content, DeliverySettings, Post, TargetSettings
-from syndicate.planning import (
+from syndicate.core.model import Content, DeliverySettings, Post, TargetSettings
+from syndicate.core.planning import (
     BASELINE,
     DEAD,
     FAILED,
@@ -15,7 +15,6 @@ from syndicate.planning import (
     SENDING,
     SENT,
     Delivery,
-    Failure,
     KnownPost,
     Plan,
     after_failure,
@@ -23,6 +22,7 @@ from syndicate.planning import (
     plan_pings,
     plan_posts,
 )
+from syndicate.errors import Failure
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 HOOK = TargetSettings(

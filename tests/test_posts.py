@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from syndicate.model import Post, Settings, SiteSettings
-from syndicate.posts import parse_post
+from syndicate.core.model import Post, Settings, SiteSettings
+from syndicate.core.posts import parse_post
 
 SETTINGS = Settings(
     site=SiteSettings(

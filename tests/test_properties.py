@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndicate.feeds import plan_feeds
-from syndicate.markup import RENDERERS, absolutize, truncate
-from syndicate.model import Post, Settings, SiteSettings
-from syndicate.output import safe_join
-from syndicate.posts import parse_post
-from syndicate.render import render_feed
-from syndicate.slugs import assign_tag_slugs, tag_key, tag_slug
+from syndicate.builder.output import safe_join
+from syndicate.core.feeds import plan_feeds
+from syndicate.core.markup import RENDERERS, absolutize, truncate
+from syndicate.core.model import Post, Settings, SiteSettings
+from syndicate.core.posts import parse_post
+from syndicate.core.render import render_feed
+from syndicate.core.slugs import assign_tag_slugs, tag_key, tag_slug
 from tests.validators import check_atom, check_feedparser, check_json_feed
 
 SETTINGS = Settings(site=SiteSettings(title="T", url="https://example.com/", author="A", permalink="/p/{slug}/"))

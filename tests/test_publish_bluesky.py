@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 
-from syndicate.social import graphemes
+from syndicate.core.social import graphemes
 from tests.conftest import CONFIG, Site
 from tests.peers.fixtures import BlueskyPds
 from tests.test_publish_mastodon import PNG

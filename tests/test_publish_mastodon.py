@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mastodon import Mastodon
 
-from syndicate.social import mastodon_length
+from syndicate.core.social import mastodon_length
 from tests.conftest import CONFIG, Site
 from tests.peers.fixtures import MastodonMock
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.store import lock
+from syndicate.deliver.store import lock
 from tests.conftest import CONFIG, Site
 from tests.httpd import Answer, recorder
 from tests.peers.fixtures import WebhookReceiverFactory, new_webhook_secret

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from syndicate.config import load_settings
-from syndicate.server import FeedServer, ServerState, bind
+from syndicate.serve.server import FeedServer, ServerState, bind
 from tests.conftest import Site
 
 

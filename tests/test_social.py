@@ -7,7 +7,7 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from syndicate.social import (
+from syndicate.core.social import (
     BLUESKY_LIMIT,
     DEFAULT_TEMPLATES,
     fit,

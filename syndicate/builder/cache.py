@@ -1,0 +1,225 @@
+"""A persistent cache of parsed posts, so unchanged files are not re-read.
+
+One SQLite row per post file, keyed by its path: the post's front matter as parsed, its
+revision and its problems — not its HTML. A row is reused only while the file's stat
+signature (size, mtime, ctime, inode) *and* the settings' render key are unchanged;
+anything else re-parses the file. HTML is made only for the feeds that must be rendered
+again, from the file (see :class:`syndicate.core.model.Content`): with the C renderer that is
+as fast as reading it back, and the cache stays small. The cache is an optimisation
+only: deleting ``.syndicate/cache.db`` is always safe, and a cache that cannot be opened
+is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import asdict, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..core.model import Content, Image, Post, Problem
+
+SCHEMA_VERSION = 3
+
+
+def stat_signature(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def post_to_json(post: Post) -> str:
+    data = {f.name: getattr(post, f.name) for f in fields(post) if f.name != "content"}
+    data["image"] = asdict(post.image) if post.image else None
+    data["published"] = post.published.isoformat()
+    data["updated"] = post.updated.isoformat()
+    data["summary"] = post.content.given_summary
+    return json.dumps(data, ensure_ascii=False)
+
+
+def post_from_json(text: str) -> Post:
+    """A cached post; its content is made from the file once the caller names it (set_recipe)."""
+    data: dict[str, Any] = json.loads(text)
+    data["published"] = datetime.fromisoformat(data["published"])
+    data["updated"] = datetime.fromisoformat(data["updated"])
+    data["tags"] = tuple(data["tags"])
+    data["syndicate"] = tuple(data["syndicate"]) if data["syndicate"] is not None else None
+    data["image"] = Image(**data["image"]) if data["image"] else None
+    data["content"] = Content(summary=data.pop("summary"))
+    return Post(**data)
+
+
+class CachedPost:
+    """What the cache keeps of one post file: valid while the file's stat ``signature`` and the
+    settings' ``render_key`` are those it was made with; ``post`` is None for a rejected file."""
+
+    __slots__ = ("post", "problems", "render_key", "signature")
+
+    def __init__(self, signature: str, render_key: str, post: Post | None, problems: list[Problem]) -> None:
+        self.signature = signature
+        self.render_key = render_key
+        self.post = post
+        self.problems = problems
+
+
+class PostCache:
+    """path → CachedPost; read whole on first use, changes saved in one transaction.
+
+    Also holds each feed's fingerprint and the manifest of the last build (see
+    :func:`syndicate.builder.build`), which a no-change rebuild reads without the posts.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, CachedPost] | None = None
+        self._dirty: dict[str, CachedPost | None] = {}
+        self._feed_prints: dict[str, str] = {}  # "<output folder>\x1f<feed key>" → what was rendered there
+        self._dirty_prints: dict[str, str] = {}
+        self._dirty_meta: dict[str, str] = {}
+        self.warning: str | None = None
+
+    @property
+    def entries(self) -> dict[str, CachedPost]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None:
+                self._load(self.path)
+        return self._entries
+
+    @property
+    def feed_prints(self) -> dict[str, str]:
+        self.entries  # noqa: B018 (loads)
+        return self._feed_prints
+
+    def meta(self, key: str) -> str | None:
+        """One value of the meta table, read on its own (no posts loaded)."""
+        if key in self._dirty_meta:
+            return self._dirty_meta[key]
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+            try:
+                rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', ?)", (key,)).fetchall())
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+        return rows.get(key) if rows.get("schema") == str(SCHEMA_VERSION) else None
+
+    def put_meta(self, key: str, value: str) -> None:
+        self._dirty_meta[key] = value
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS posts (path TEXT PRIMARY KEY, signature TEXT NOT NULL,"
+            " render_key TEXT NOT NULL, post TEXT, problems TEXT NOT NULL)"
+        )
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS feeds (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            db.execute("DELETE FROM posts")
+            db.execute("DELETE FROM feeds")
+            db.execute("DELETE FROM meta")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.commit()
+        return db
+
+    def _load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None or int(row[0]) != SCHEMA_VERSION:
+                    return
+                has_feeds = db.execute("SELECT 1 FROM sqlite_master WHERE name='feeds'").fetchone()
+                if has_feeds:
+                    self._feed_prints = dict(db.execute("SELECT key, fingerprint FROM feeds").fetchall())
+                for p, sig, key, post, problems in db.execute("SELECT * FROM posts"):
+                    self.entries[p] = CachedPost(
+                        sig,
+                        key,
+                        post_from_json(post) if post else None,
+                        [Problem(**x) for x in json.loads(problems)],
+                    )
+            finally:
+                db.close()
+        except (sqlite3.Error, ValueError, TypeError, KeyError) as e:
+            self.entries.clear()
+            self._feed_prints.clear()
+            self.warning = f"{path}: cache unreadable ({e}); every post is read afresh"
+
+    def get(self, rel: str, signature: str, render_key: str) -> CachedPost | None:
+        entry = self.entries.get(rel)
+        if entry and entry.signature == signature and entry.render_key == render_key:
+            return entry
+        return None
+
+    def put(self, rel: str, entry: CachedPost) -> None:
+        self.entries[rel] = entry
+        self._dirty[rel] = entry
+
+    def put_feed_print(self, key: str, fingerprint: str) -> None:
+        if self.feed_prints.get(key) != fingerprint:
+            self.feed_prints[key] = fingerprint
+            self._dirty_prints[key] = fingerprint
+
+    def forget(self, sources: set[str]) -> None:
+        for rel in sources:
+            if rel in self.entries:
+                del self.entries[rel]
+                self._dirty[rel] = None
+
+    def forget_missing(self, present: set[str]) -> None:
+        for rel in [r for r in self.entries if r not in present]:
+            del self.entries[rel]
+            self._dirty[rel] = None
+
+    def save(self) -> None:
+        """Save changed posts and feed fingerprints; call it only after the files are written."""
+        if self.path is None or not (self._dirty or self._dirty_prints or self._dirty_meta):
+            return
+        try:
+            self._save(self.path)
+        except sqlite3.DatabaseError:  # a corrupt file: it is only a cache, start a new one
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                self._save(self.path)
+            except (sqlite3.Error, OSError) as e:
+                self.warning = f"{self.path}: could not save the cache ({e}); the next build re-reads every post"
+        except OSError as e:
+            self.warning = f"{self.path}: could not save the cache ({e}); the next build re-reads every post"
+        self._dirty.clear()
+        self._dirty_prints.clear()
+        self._dirty_meta.clear()
+
+    def _save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._connect(path)
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)", list(self._dirty_prints.items()))
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._dirty_meta.items()))
+                for rel, entry in self._dirty.items():
+                    if entry is None:
+                        db.execute("DELETE FROM posts WHERE path=?", (rel,))
+                        continue
+                    db.execute(
+                        "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)",
+                        (
+                            rel,
+                            entry.signature,
+                            entry.render_key,
+                            post_to_json(entry.post) if entry.post else None,
+                            json.dumps([asdict(p) for p in entry.problems], ensure_ascii=False),
+                        ),
+                    )
+        finally:
+            db.close()

@@ -1,0 +1,170 @@
+"""Which files are posts: the content folder scanned (``scan``), or kept up to date by the file
+watcher's events in a long-running process (``ContentWatch``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.model import Settings, Severity, printable
+from ..core.posts import is_post_file
+from ..errors import ContentError
+from ..files import examine, name_problem
+from .cache import CachedPost, stat_signature
+
+
+def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(path relative to ``content_dir``, entry) for each post file, in a stable order.
+
+    Hidden files and folders, editor temp and backup files, and non-Markdown files are
+    skipped; symlinked folders are not followed (no loops). Whether a file may be read
+    (a link, a FIFO) is :func:`examine`'s to say.
+    """
+    stack = [(content_dir, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append((Path(entry.path), f"{prefix}{entry.name}/"))
+            elif is_post_file(entry.name):
+                yield f"{prefix}{entry.name}", entry
+        stack.extend(reversed(subdirs))
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """One post file found in the content folder."""
+
+    source: str  # as messages name it: "content/…"
+    path: str  # on disk (a link resolved)
+    signature: str  # stat signature; "" when it is not read
+    error: str = ""  # why it is not read
+    severity: Severity = "error"
+
+
+def scanned(source: str, path: str, site_dir: Path, settings: Settings) -> Scanned:
+    """One post file as a scan finds it: readable (with its stat signature), or the reason it is not."""
+    why = name_problem(source)
+    if why:
+        return Scanned(printable(source), path, "", why)
+    allowed = tuple((site_dir / folder).resolve() for folder in settings.content.allow_links_to)
+    found = examine(path, site_dir.resolve(), allowed)
+    if found.st is None:
+        return Scanned(source, path, "", found.problem, "warning" if found.severity == "warning" else "error")
+    return Scanned(source, found.path, stat_signature(found.st))
+
+
+def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
+    """Every post file under the content folder, with its stat signature. Raises ContentError."""
+    content_dir = site_dir / settings.content.dir
+    prefix = settings.content.dir.strip("/") + "/"
+    if not content_dir.is_dir():
+        raise ContentError(
+            prefix.rstrip("/"), f"content folder {content_dir} not found; create it or set [content] dir"
+        )
+    found = [scanned(prefix + rel, entry.path, site_dir, settings) for rel, entry in find_post_files(content_dir)]
+    found.sort(key=lambda f: f.source)
+    return found
+
+
+class PostIndex:
+    """What :func:`load_posts` found, kept by a long-running process between its cycles, so
+    that a cycle after a file event looks only at the files that changed."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, CachedPost] = {}
+        self.key: str | None = None
+
+
+class ContentWatch:
+    """A long-running process's view of the content folder: the last scan, patched with the
+    paths the file watcher reported, so a saved post costs one stat, not one per post.
+
+    Anything it cannot patch with certainty (a folder created, moved or deleted; a
+    different content folder; an event queue overflow) makes the next scan a full one, as
+    does :meth:`rescan_all` (the daemon's periodic safety net).
+    """
+
+    def __init__(self) -> None:
+        self._mx = threading.Lock()
+        self._files: dict[str, Scanned] | None = None
+        self._where: Path | None = None
+        self.index = PostIndex()  # load_posts' result for these files
+        self._paths: set[str] = set()
+        self._full = True
+        self.last_full = True  # the last scan looked at every file
+        self.changed: set[str] | None = None  # else the sources the last scan patched
+        self._site = Path(".")
+        self._settings: Settings | None = None
+
+    def note(self, path: str, is_directory: bool = False) -> None:
+        with self._mx:
+            if is_directory:
+                self._full = True
+            else:
+                self._paths.add(path)
+
+    def rescan_all(self) -> None:
+        with self._mx:
+            self._full = True
+
+    def scan(self, site_dir: Path, settings: Settings) -> list[Scanned]:
+        where = site_dir / settings.content.dir
+        self._site, self._settings = site_dir, settings
+        with self._mx:
+            paths, self._paths = self._paths, set()
+            full, self._full = self._full or self._files is None or where != self._where, False
+        self.last_full = full
+        self.changed = None if full else set()
+        if full:
+            self._files = {f.source: f for f in scan(site_dir, settings)}
+            self._where = where
+        else:
+            assert self._files is not None
+            prefix = settings.content.dir.strip("/") + "/"
+            for path in paths:
+                if not self._patch(where, prefix, path):
+                    self._files = {f.source: f for f in scan(site_dir, settings)}
+                    self.last_full, self.changed = True, None
+                    break
+        return [self._files[k] for k in sorted(self._files)]
+
+    def _patch(self, where: Path, prefix: str, path: str) -> bool:
+        """Apply one reported path; False when only a full scan can tell what happened."""
+        assert self._files is not None
+        try:
+            rel = Path(path).relative_to(where).as_posix()
+        except ValueError:
+            return True  # not in the content folder (the config): nothing to patch
+        if any(part.startswith(".") for part in rel.split("/")):
+            return True  # hidden: never a post
+        source = prefix + rel
+        if self.changed is not None:
+            self.changed.add(source)
+        if not is_post_file(rel.rsplit("/", 1)[-1]):
+            # not a post's name: a folder, if posts live under it (moved or deleted) or it is one now
+            return not (os.path.isdir(path) or any(s.startswith(source + "/") for s in self._files))
+        if not os.path.lexists(path):
+            for known in (source, printable(source)):
+                self._files.pop(known, None)
+                if self.changed is not None:
+                    self.changed.add(known)
+            return True
+        if os.path.isdir(path) and not os.path.islink(path):
+            return False  # a folder with a post's name
+        assert self._settings is not None
+        found = scanned(source, path, self._site, self._settings)
+        if self.changed is not None:
+            self.changed.add(found.source)  # a name that is not UTF-8 is known by its escaped form
+        self._files[found.source] = found
+        return True

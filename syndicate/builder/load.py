@@ -1,0 +1,131 @@
+"""Post files → posts: through the cache when a file is unchanged, else read and parsed (on every
+core when there are many); a post's HTML is made later, from its file (``file_recipe``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
+
+from ..core.feeds import settle_conflicts
+from ..core.markup import render_body
+from ..core.model import Post, Problem, Settings
+from ..core.posts import MAX_FILE_BYTES, parse_post, post_body
+from ..errors import ContentError, FileUnreadable
+from ..files import read_limited
+from .cache import CachedPost, PostCache
+from .discover import PostIndex, Scanned, scan
+from .report import Progress
+from .workers import Workers
+
+
+class Parsed(NamedTuple):
+    """One file, read and parsed: the post (None if rejected), its problems, and whether a later
+    build would find the same (``lasting``: cache it) or the read may work next time."""
+
+    post: Post | None
+    problems: list[Problem]
+    lasting: bool = True  # what a later build of the same file and settings would find (cache it)
+
+
+def _parse_file(job: tuple[str, str, Settings]) -> Parsed:
+    """Read and parse one file (in a worker process, or inline)."""
+    source, path, settings = job
+    try:
+        data = read_limited(path, MAX_FILE_BYTES, source)
+    except FileUnreadable as e:
+        return Parsed(None, [Problem(source, e.message)], lasting=False)
+    except ContentError as e:
+        return Parsed(None, [Problem(source, e.message)])
+    result = parse_post(source, data, settings)
+    return Parsed(result.post, result.problems)
+
+
+def _parse_file_light(job: tuple[str, str, Settings]) -> Parsed:
+    """As :func:`_parse_file`, but the post remembers its file, not its body (less to send back)."""
+    parsed = _parse_file(job)
+    if parsed.post is not None:
+        parsed.post.content.set_recipe(file_recipe(job[0], job[1], parsed.post.url, job[2]))
+    return parsed
+
+
+def file_recipe(source: str, path: str, url: str, settings: Settings) -> Callable[[], tuple[str, str]]:
+    return partial(render_file, source, path, url, *settings.render_args)
+
+
+def render_file(
+    source: str,
+    path: str,
+    url: str,
+    engine: str,
+    extensions: tuple[str, ...],
+    summary_length: int,
+    sanitize: bool = True,
+    embeds: tuple[str, ...] = (),
+) -> tuple[str, str]:
+    """A post's HTML and summary, made from its file (whose front matter was parsed before)."""
+    try:
+        body = post_body(source, read_limited(path, MAX_FILE_BYTES, source))
+    except ContentError:
+        return "", ""  # changed or gone since it was parsed: the next build parses it again
+    return render_body(body, url, engine, extensions, summary_length, sanitize, embeds)
+
+
+def load_posts(
+    site_dir: Path,
+    settings: Settings,
+    cache: PostCache,
+    progress: Progress | None = None,
+    workers: Workers | None = None,
+    files: list[Scanned] | None = None,
+    index: PostIndex | None = None,
+    changed: set[str] | None = None,
+) -> tuple[list[Post], list[Problem], int]:
+    """Every post file under the content folder → accepted posts, problems, files parsed.
+
+    Files whose stat signature and settings match the cache are taken from it unread; the
+    others are parsed, on every core when there are many. With an ``index`` from the last
+    call and the sources that ``changed`` since (None: unknown), only those are looked at.
+    """
+    key = settings.render_key()
+    files = scan(site_dir, settings) if files is None else files
+    incremental = index is not None and changed is not None and index.key == key
+    subset = [f for f in files if f.source in changed] if incremental and changed is not None else files
+    resolved: dict[str, CachedPost] = {}
+    jobs: list[tuple[str, str, Settings]] = []
+    signatures: dict[str, str] = {}
+    for f in subset:
+        if f.error:
+            resolved[f.source] = CachedPost("", key, None, [Problem(f.source, f.error, severity=f.severity)])
+            continue
+        hit = cache.get(f.source, f.signature, key)
+        if hit is None:
+            jobs.append((f.source, f.path, settings))
+            signatures[f.source] = f.signature
+            continue
+        if hit.post is not None and hit.post.content.needs_recipe:
+            hit.post.content.set_recipe(file_recipe(f.source, f.path, hit.post.url, settings))
+        resolved[f.source] = hit
+    workers = workers or Workers()
+    parse = _parse_file_light if workers.worth_it(len(jobs)) else _parse_file
+    for (source, _, _), (post, found, lasting) in zip(jobs, workers.map(parse, jobs, progress), strict=True):
+        resolved[source] = CachedPost(signatures[source], key, post, found)
+        if lasting:
+            cache.put(source, resolved[source])
+    if incremental and index is not None and changed is not None:
+        gone = changed - resolved.keys()
+        for source in gone:
+            index.entries.pop(source, None)
+        cache.forget(gone)
+        index.entries.update(resolved)
+        entries = index.entries
+    else:
+        cache.forget_missing(set(resolved))
+        entries = resolved
+        if index is not None:
+            index.entries, index.key = dict(resolved), key
+    posts = [e.post for e in entries.values() if e.post is not None]
+    problems = [p for e in entries.values() for p in e.problems]
+    kept, conflicts = settle_conflicts(posts)
+    return kept, problems + conflicts, len(jobs)

@@ -1,0 +1,100 @@
+"""The no-change check: what a later build needs to tell, from stats alone, that it would change
+nothing (``up_to_date``), and what the build writes for it (``manifest``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..core.model import Problem, Settings
+from .cache import PostCache
+from .discover import Scanned
+from .output import FileStat, file_stat
+from .report import BuildReport, Tally
+from .skip import RENDER_FORMAT
+
+
+def inputs_key(settings: Settings, files: list[Scanned], out: Path) -> str:
+    """A hash of everything a build reads, but the clock: code, settings, post files' stat signatures."""
+    h = hashlib.sha256(repr((__version__, RENDER_FORMAT, settings, str(out.resolve()))).encode())
+    for f in files:
+        h.update(f"{f.source}\x00{f.signature}\x00{f.error}\n".encode())
+    return h.hexdigest()
+
+
+def manifest_key(out: Path) -> str:
+    return f"manifest {out.resolve()}"
+
+
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def manifest(
+    report: BuildReport, out: Path, outputs: dict[str, FileStat | None], inputs: str, now: datetime
+) -> dict[str, Any]:
+    """What a later build needs to tell, from stats alone, that it would change nothing: the
+    inputs' hash, the window of ``now`` in which the same posts are live, every output file's stat."""
+    live = [p.published for p in report.live(now)]
+    tally = report.tally(now)
+    return {
+        "inputs": inputs,
+        "from": max(live).isoformat() if live else None,  # before this, a live post would be in the future
+        "until": tally.scheduled[0][0].isoformat() if tally.scheduled else None,  # then a post goes live
+        "outputs": outputs,
+        "tags": _subfolders(out / report.settings.feeds.tags_dir),
+        "problems": [[p.path, p.message, p.line, p.severity] for p in report.problems],
+        "tally": {
+            "live": tally.live,
+            "drafts": tally.drafts,
+            "scheduled": [[when.isoformat(), source] for when, source in tally.scheduled],
+            "rejected": tally.rejected,
+            "feeds": tally.feeds,
+        },
+    }
+
+
+def up_to_date(
+    settings: Settings, cache: PostCache, files: list[Scanned], out: Path, now: datetime
+) -> BuildReport | None:
+    """The last build's report if a build now would change nothing, else None.
+
+    True when the code, the settings and every post file's stat signature are those of the
+    last build, ``now`` lies between its newest live post and its next scheduled one, and
+    every output file is as that build left it (size, mtime, inode). No post is read.
+    """
+    raw = cache.meta(manifest_key(out))
+    if raw is None:
+        return None
+    try:
+        m = json.loads(raw)
+        if m["inputs"] != inputs_key(settings, files, out):
+            return None
+        if (m["from"] and now < datetime.fromisoformat(m["from"])) or (
+            m["until"] and now >= datetime.fromisoformat(m["until"])
+        ):
+            return None
+        if any(file_stat(out / rel) != stat for rel, stat in m["outputs"].items()):
+            return None
+        if _subfolders(out / settings.feeds.tags_dir) != m["tags"]:
+            return None
+        t = m["tally"]
+        report = BuildReport(settings, problems=[Problem(*p) for p in m["problems"]], files=len(m["outputs"]))
+        report.stored_tally = Tally(
+            t["live"],
+            t["drafts"],
+            tuple((datetime.fromisoformat(when), source) for when, source in t["scheduled"]),
+            t["rejected"],
+            t["feeds"],
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable manifest: build
+    return report

@@ -1,0 +1,78 @@
+"""What a build found and did, as the commands print it; and where a build spends its time."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..core.model import Feed, Post, Problem, Settings
+
+STATE_DIR = ".syndicate"
+_TRACE = bool(os.environ.get("SYNDICATE_TRACE"))
+_t0 = time.perf_counter()
+
+
+def trace(what: str) -> None:
+    """With SYNDICATE_TRACE=1 in the environment: where a build spends its time, on stderr."""
+    if _TRACE:
+        print(f"trace {time.perf_counter() - _t0:8.3f} s  {what}", file=sys.stderr, flush=True)
+
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a build found, as `build` and `check` print it."""
+
+    live: int
+    drafts: int
+    scheduled: tuple[tuple[datetime, str], ...]  # (date, file), soonest first
+    rejected: int  # files
+    feeds: int
+
+
+@dataclass
+class BuildReport:
+    """Everything a build found and did, for the commands to print: posts (drafts and scheduled
+    too), problems, feeds, files written and removed. ``tally`` counts it as of a moment."""
+
+    settings: Settings
+    posts: list[Post] = field(default_factory=list)  # every accepted post, drafts and scheduled too
+    problems: list[Problem] = field(default_factory=list)
+    feeds: list[Feed] = field(default_factory=list)
+    files: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    parsed: int = 0  # files read and parsed (not taken from the cache)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    stored_tally: Tally | None = None  # from the manifest, when nothing changed and no post was loaded
+
+    def tally(self, now: datetime) -> Tally:
+        if self.stored_tally is not None:
+            return self.stored_tally
+        return Tally(
+            live=len(self.live(now)),
+            drafts=len(self.drafts()),
+            scheduled=tuple((p.published, p.source) for p in self.scheduled(now)),
+            rejected=len({p.path for p in self.rejected}),
+            feeds=len(self.feeds),
+        )
+
+    @property
+    def rejected(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def live(self, now: datetime) -> list[Post]:
+        return [p for p in self.posts if p.is_live(now)]
+
+    def scheduled(self, now: datetime) -> list[Post]:
+        return sorted((p for p in self.posts if not p.draft and p.published > now), key=lambda p: p.published)
+
+    def drafts(self) -> list[Post]:
+        return [p for p in self.posts if p.draft]

@@ -1,0 +1,197 @@
+"""Which feeds must be rendered again: fingerprints of what each feed shows, in memory for the
+daemon and in the cache across processes, so that an unchanged feed is never rendered."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..core.model import Feed, Post, Settings
+from ..core.render import EntryMemo, render_feed
+from ..core.render.pages import render_index, render_opml
+from .cache import PostCache
+from .output import digest, file_stat
+from .workers import Workers, make_contents, render_and_write, render_forked
+
+FileInfo = tuple[int, str]  # an output file's size and digest
+
+RENDER_FORMAT = 3  # bump when the bytes a feed renders to change for the same input
+KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next call may reuse
+
+
+@dataclass
+class Rendered:
+    """What one render call made: bytes held here, files known on disk (unchanged, or written by
+    workers), and the posts that could not be made (then nothing was rendered)."""
+
+    outputs: dict[str, bytes]  # rendered here
+    known: dict[str, tuple[int, str, bool]]  # not held here: unchanged on disk, or written by workers
+    failed: list[Post] = field(default_factory=list)  # posts whose HTML could not be made: nothing was rendered
+
+
+class IncrementalRender:
+    """Which feeds must be rendered again, and what the others' files are.
+
+    Each feed has a fingerprint: a hash of syndicate's version, the settings and its posts
+    (ids and revisions). A feed whose fingerprint is the one its files on disk were rendered
+    from is not rendered: in memory for a long-running process (the daemon), and across
+    processes through the fingerprints kept in the cache, each with its files' sizes and
+    digests (a file whose size differs — cut short, or edited — renders its feed again).
+    No feed bytes are kept between calls.
+    """
+
+    def __init__(self) -> None:
+        self._feeds: dict[str, tuple[str, dict[str, FileInfo]]] = {}  # feed key → fingerprint, its files
+        self._out: Path | None = None
+        self._planned: dict[str, Feed] = {}  # the feed objects of the last call
+        self._pages: tuple[Any, bytes, bytes] | None = None
+        self.stats: dict[str, list[int] | None] = {}  # output file → its stat when last written or checked
+        self.rendered = 0  # feeds rendered by the last call
+        self.feeds_changed = True  # the last call's feeds are not those of the one before
+        self._entries: EntryMemo = {}  # the entries the last call rendered in this process
+        self._entries_base: Any = None
+
+    def checked(self, out: Path, rels: Iterable[str]) -> None:
+        """These files are now on disk as rendered: remember their stats."""
+        for rel in rels:
+            self.stats[rel] = file_stat(out / rel)
+
+    def matches_disk(self, out: Path) -> bool:
+        """Is every file of the last call's feeds (and the pages) on disk as it was last written or
+        checked? False when one is missing or was changed by someone else: ``rm -rf public``, a
+        write that failed. One stat per file."""
+        if out.resolve() != self._out:
+            return True  # not this output folder's memory
+        rels = {rel for _, files in self._feeds.values() for rel in files} | {"index.html", "feeds.opml"}
+        return all(file_stat(out / rel) == self.stats[rel] for rel in rels if rel in self.stats)
+
+    def _on_disk(self, out: Path, files: dict[str, FileInfo], trust: bool, from_memory: bool) -> bool:
+        """Are these files (of a feed not rendered again) on disk as they were rendered?"""
+        if from_memory and trust:
+            return True  # a daemon cycle after a file event: the output folder is ours
+        for rel, (size, _) in files.items():
+            now = file_stat(out / rel)
+            if now is None or now[0] != size:
+                return False
+            if from_memory and self.stats.get(rel) not in (None, now):
+                return False  # touched since we wrote it
+        return True
+
+    def render(
+        self,
+        feeds: list[Feed],
+        settings: Settings,
+        cache: PostCache | None,
+        out_dir: Path,
+        workers: Workers | None = None,
+        write: bool = False,
+        trust: bool = False,
+    ) -> Rendered:
+        """The files of ``feeds``, index.html and feeds.opml. With ``write``, feeds rendered by
+        forked workers are written by the workers themselves (see :class:`UnwrittenBuild`)."""
+        base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
+        if out_dir != self._out:
+            self._feeds, self.stats, self._out, self._planned = {}, {}, out_dir, {}
+        result = Rendered({}, {})
+        todo, done = self._to_render(feeds, base, cache, out_dir, trust)
+        for _, files in done.values():
+            result.known.update({rel: (size, dig, False) for rel, (size, dig) in files.items()})
+        workers = workers or Workers()
+        # Each post's HTML is made once, on every core when there are many, each within the
+        # render timeout; a post that cannot be made sends the caller back to plan without it.
+        failed = make_contents((p for feed, _ in todo for p in feed.posts), workers, settings.content.render_timeout)
+        if failed:
+            result.failed = failed
+            return result  # nothing rendered, nothing remembered
+        if workers.forks and workers.worth_it(len(todo)) and write:
+            # Forked workers inherit the posts with their HTML, render the feeds and write the
+            # files themselves: 200 MB of feeds never cross a pipe or sit in this process's memory.
+            jobs = [(feed, settings, out_dir) for feed, _ in todo]
+            for (feed, fingerprint), files in zip(todo, workers.map(render_and_write, jobs), strict=True):
+                result.known.update(files)
+                done[feed.key] = (fingerprint, {rel: (size, dig) for rel, (size, dig, _) in files.items()})
+        else:
+            if workers.forks and workers.worth_it(len(todo)):
+                rendered = list(workers.map(render_forked, [(feed, settings) for feed, _ in todo]))
+            else:
+                rendered = self._render_here([feed for feed, _ in todo], feeds, settings, base)
+            for (feed, fingerprint), files in zip(todo, rendered, strict=True):
+                result.outputs.update(files)
+                done[feed.key] = (fingerprint, {rel: (len(data), digest(data)) for rel, data in files.items()})
+        if cache is not None:
+            for feed_key, (fingerprint, files) in done.items():
+                cache.put_feed_print(f"{out_dir}\x1f{feed_key}", _feed_print(fingerprint, files))
+        self.feeds_changed = done.keys() != self._feeds.keys()
+        self._feeds = done
+        self._planned = {feed.key: feed for feed in feeds}
+        pages_key = (base, tuple((f.key, f.title, f.tag, len(f.posts)) for f in feeds))
+        if self._pages is None or self._pages[0] != pages_key:
+            self._pages = (pages_key, render_index(feeds, settings), render_opml(feeds, settings))
+        result.outputs["index.html"], result.outputs["feeds.opml"] = self._pages[1], self._pages[2]
+        self.rendered = len(todo)
+        return result
+
+    def _to_render(
+        self, feeds: list[Feed], base: Any, cache: PostCache | None, out_dir: Path, trust: bool
+    ) -> tuple[list[tuple[Feed, str]], dict[str, tuple[str, dict[str, FileInfo]]]]:
+        """(feeds to render with their fingerprints, feed key → fingerprint and files of the others):
+        a feed is skipped when its fingerprint is the one its files on disk were rendered from."""
+        todo: list[tuple[Feed, str]] = []
+        done: dict[str, tuple[str, dict[str, FileInfo]]] = {}
+        for feed in feeds:
+            hit = self._feeds.get(feed.key)
+            if hit is not None and self._planned.get(feed.key) is feed:  # the planner kept it: unchanged
+                fingerprint = hit[0]
+            else:
+                posts = tuple((p.id, p.revision) for p in feed.posts)
+                key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
+                fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
+            if hit is not None and hit[0] == fingerprint and self._on_disk(out_dir, hit[1], trust, True):
+                done[feed.key] = hit
+                continue
+            stored = _read_feed_print(cache.feed_prints.get(f"{out_dir}\x1f{feed.key}", "")) if cache else None
+            if stored is not None and stored[0] == fingerprint and self._on_disk(out_dir, stored[1], trust, False):
+                done[feed.key] = stored
+                continue
+            todo.append((feed, fingerprint))
+        return todo, done
+
+    def _render_here(
+        self, todo: list[Feed], feeds: list[Feed], settings: Settings, base: Any
+    ) -> list[dict[str, bytes]]:
+        """Render in this process, reusing the entries of the last call that these feeds show
+        again (a new post: the site feed's 19 others); a big render keeps the site feed's only."""
+        old = self._entries if self._entries_base == base else {}
+        entries: EntryMemo = {}
+        for feed in todo:
+            for p in feed.posts:
+                for fmt in ("rss", "atom", "json"):
+                    if (fmt, p.id, p.revision) in old:
+                        entries[(fmt, p.id, p.revision)] = old[(fmt, p.id, p.revision)]
+        rendered = [render_feed(feed, settings, entries) for feed in todo]
+        if len(todo) > KEEP_ENTRIES_UP_TO:  # memory
+            shown = {(p.id, p.revision) for feed in feeds[:1] for p in feed.posts}
+            entries = {k: v for k, v in entries.items() if (k[1], k[2]) in shown}
+        self._entries, self._entries_base = entries, base
+        return rendered
+
+
+def _feed_print(fingerprint: str, files: dict[str, FileInfo]) -> str:
+    """How a feed's fingerprint and files are kept in the cache (fields split by ASCII separators)."""
+    return "\x1e".join([fingerprint, *(f"{rel}\x1f{size}\x1f{dig}" for rel, (size, dig) in sorted(files.items()))])
+
+
+def _read_feed_print(text: str) -> tuple[str, dict[str, FileInfo]] | None:
+    try:
+        fingerprint, *files = text.split("\x1e")
+        parsed = {}
+        for item in files:
+            rel, size, dig = item.split("\x1f")
+            parsed[rel] = (int(size), dig)
+    except ValueError:
+        return None
+    return (fingerprint, parsed) if fingerprint and parsed else None

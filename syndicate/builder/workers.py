@@ -1,0 +1,147 @@
+"""The process pool of a build: posts' HTML made within the render deadline, on every core for
+big batches, and (in a forked CLI) feeds rendered and written by the workers themselves."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ..core.model import Feed, Post, Settings
+from ..core.render import EntryMemo, render_feed
+from ..deadline import DeadlinePassed, call_with_deadline
+from .output import digest, make_folders, replace_file, same_bytes
+from .report import Progress
+
+PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # jobs before worker processes pay off
+
+
+def _make(job: tuple[Callable[[], tuple[str, str]], float]) -> tuple[str, str] | str:
+    """One post's HTML and summary, or why it could not be made: no post may hold a build or the
+    daemon longer than ``[content] render_timeout`` (Python-Markdown is quadratic on some inputs)."""
+    recipe, seconds = job
+    try:
+        return call_with_deadline(recipe, seconds)
+    except DeadlinePassed:
+        return (
+            f"rendering took longer than {seconds:g} s (deeply nested brackets or tags?); simplify the post"
+            " or raise [content] render_timeout"
+        )
+    except RecursionError:
+        return "the Markdown is nested too deeply to render; simplify the post"
+
+
+_FORKED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None  # what forked workers inherit
+
+
+def _run_range(bounds: tuple[int, int]) -> list[Any]:
+    assert _FORKED is not None
+    fn, jobs = _FORKED
+    out = [fn(jobs[i]) for i in range(*bounds)]
+    while _to_write:  # a range is done when its files are on disk (in batches: a worker that
+        replace_file(*_to_write.pop())  # writes while it renders renders slower)
+    return out
+
+
+class Workers:
+    """All cores for big batches (a cold build); small batches run inline.
+
+    A process without threads (the CLI) forks: workers start at once and inherit the jobs
+    (the parsed posts, the planned feeds), so only results cross a pipe. A process with
+    threads (the daemon) must not fork; it spawns workers, which import syndicate first
+    and are sent their jobs.
+    """
+
+    def __init__(self) -> None:
+        self.cores = os.cpu_count() or 1
+        self.forks = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+        self._spawned: ProcessPoolExecutor | None = None
+
+    def worth_it(self, jobs: int) -> bool:
+        return jobs >= PARALLEL_MIN and self.cores >= 2
+
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any], progress: Progress | None = None) -> list[Any]:
+        global _FORKED
+        out: list[Any] = []
+        if not self.worth_it(len(jobs)):
+            for job in jobs:
+                out.append(fn(job))
+                if progress:
+                    progress(len(out), len(jobs))
+            return out
+        if self.forks:
+            step = max(1, len(jobs) // (self.cores * 4))
+            ranges = [(i, min(i + step, len(jobs))) for i in range(0, len(jobs), step)]
+            _FORKED = (fn, jobs)
+            try:
+                with ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("fork")) as pool:
+                    for part in pool.map(_run_range, ranges):
+                        out.extend(part)
+                        if progress:
+                            progress(len(out), len(jobs))
+            finally:
+                _FORKED = None
+            return out
+        if self._spawned is None:
+            self._spawned = ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("spawn"))
+        for result in self._spawned.map(fn, jobs, chunksize=max(1, min(64, len(jobs) // (self.cores * 8)))):
+            out.append(result)
+            if progress:
+                progress(len(out), len(jobs))
+        return out
+
+    def close(self) -> None:
+        if self._spawned is not None:
+            self._spawned.shutdown()
+            self._spawned = None
+
+
+def make_contents(posts: Iterable[Post], workers: Workers | None = None, timeout: float = 5.0) -> list[Post]:
+    """Make the HTML of every post not made yet, on every core when there are many, each within
+    ``timeout`` seconds. Returns the posts whose HTML could not be made (``content.failed`` says why)."""
+    posts = list(posts)
+    todo = list({id(p.content): p.content for p in posts if not p.content.ready}.values())
+    results = (workers or Workers()).map(_make, [(c.recipe(), timeout) for c in todo])
+    for content, result in zip(todo, results, strict=True):
+        if isinstance(result, str):
+            content.fail(result)
+        else:
+            content.fill(*result)
+    return list({p.id: p for p in posts if p.content.failed}.values())
+
+
+_entries: EntryMemo = {}  # in a forked worker: the entries made so far, shared by the feeds it renders
+WORKER_ENTRIES = 3000  # at most (~60 MB): a worker's memory must not grow with the site
+
+
+def render_forked(job: tuple[Feed, Settings]) -> dict[str, bytes]:
+    files = render_feed(job[0], job[1], _entries)
+    _bound_worker_memory(job[0])
+    return files
+
+
+def _bound_worker_memory(feed: Feed) -> None:
+    """A worker keeps the entries it made for the next feeds, but not more than WORKER_ENTRIES
+    (the older half goes)."""
+    if len(_entries) > WORKER_ENTRIES:
+        for key in list(_entries)[: len(_entries) // 2]:
+            del _entries[key]
+
+
+_to_write: list[tuple[Path, bytes]] = []  # in a forked worker: files rendered, written when its range ends
+
+
+def render_and_write(job: tuple[Feed, Settings, Path]) -> dict[str, tuple[int, str, bool]]:
+    """In a forked worker: render one feed and bring its files up to date on disk."""
+    feed, settings, out = job
+    files = render_feed(feed, settings, _entries)
+    _bound_worker_memory(feed)
+    changed = {rel: data for rel, data in files.items() if not same_bytes(out / rel, data)}
+    if changed:
+        paths = make_folders(out, changed)
+        _to_write.extend((paths[rel], data) for rel, data in changed.items())
+    return {rel: (len(data), digest(data), rel in changed) for rel, data in files.items()}

@@ -1,0 +1,139 @@
+"""What every command shares: the `syndicate` group, its options, errors → exit codes and one
+line, the dates given on the command line, problems as people read them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from .. import __version__
+from ..builder import BuildReport, build
+from ..core.model import Problem
+from ..errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
+
+EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
+
+
+def exit_code(error: SyndicateError) -> int:
+    """The one place that maps an error to the exit code every command documents."""
+    if isinstance(error, LockedError):
+        return EXIT_BUSY
+    if isinstance(error, StoreError):  # LedgerLostError too
+        return EXIT_LEDGER
+    if isinstance(error, OutputError | UnsafePathError):
+        return EXIT_OUTPUT
+    return EXIT_CONFIG  # ConfigError, and a ContentError that stops a command (no content folder)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Any error syndicate raises on purpose ends the command with its one line and exit code."""
+    try:
+        yield
+    except SyndicateError as e:
+        hint = "; check that the output folder is writable" if isinstance(e, OutputError | UnsafePathError) else ""
+        fail(exit_code(e), f"{e}{hint}")
+
+
+def parse_date(value: str, option: str, example: str) -> datetime:
+    """The one reader of dates given on the command line: ISO 8601, ``Z`` for UTC; a date or
+    time without an offset is UTC (README, "Commands")."""
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like {example}", param_hint=option) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_now(value: str | None) -> datetime:
+    """``--now``, else the clock (to the second)."""
+    if not value:
+        return datetime.now(UTC).replace(microsecond=0)
+    return parse_date(value, "--now", "2026-12-24T09:00:00+01:00")
+
+
+def moment_of(site: Path, value: str | None) -> datetime:
+    """``--now``, else the clock, but never before the newest post the ledger has seen live: a
+    clock that stepped back (a VM restored, NTP) does not take posts that went out off the feeds."""
+    if value:
+        return parse_now(value)
+    from ..config import load_settings
+    from ..deliver import ledger
+
+    with one_line_errors():
+        until = ledger.announced_until(site, load_settings(site))
+    now = parse_now(None)
+    return max(now, until) if until is not None else now
+
+
+def fail(code: int, message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def shown(site: Path, problem: Problem) -> str:
+    """A problem, its path relative to the site when the site is here, else absolute."""
+    if site.resolve() == Path.cwd().resolve():
+        return str(problem)
+    moved = Problem(f"{site.resolve()}/{problem.path}", problem.message, problem.line, problem.severity)
+    return str(moved)
+
+
+def run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_cache: bool) -> BuildReport:
+    progress = None
+    if sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            if total >= 500 and (done % 250 == 0 or done == total):
+                click.echo(f"\rreading posts {done}/{total}", err=True, nl=done == total)
+
+    with one_line_errors():
+        return build(site, now, out_dir=out, write=write, use_cache=use_cache, progress=progress)
+    raise AssertionError("unreachable")
+
+
+def report_problems(site: Path, report: BuildReport) -> None:
+    for problem in sorted(report.problems, key=lambda p: (p.path, p.line or 0)):
+        click.echo(shown(site, problem), err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """``--site`` given to the command, else to `syndicate` itself (before the command), else "."."""
+    if value is not None:
+        return value
+    given = ctx.find_root().params.get("site")
+    return given if isinstance(given, Path) else Path(".")
+
+
+SITE_HELP = "The site folder: holds config/syndicate.toml and content/.  [default: .]"
+site_option = click.option(
+    "--site", type=click.Path(file_okay=False, path_type=Path), default=None, callback=_site, help=SITE_HELP
+)
+now_option = click.option(
+    "--now",
+    metavar="DATETIME",
+    help="Pretend it is this moment (ISO 8601) when deciding which posts are published; "
+    "for previewing scheduled posts.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="syndicate")
+@click.option("--site", type=click.Path(file_okay=False, path_type=Path), default=None, help=SITE_HELP)
+def main(site: Path | None) -> None:
+    """Build RSS, Atom and JSON feeds from a folder of Markdown posts.
+
+    \b
+    Exit codes: 0 ok · 1 some posts rejected (the rest built) ·
+                2 usage or config error · 3 output not writable ·
+                4 some deliveries failed · 5 another syndicate is delivering ·
+                6 the delivery ledger is missing, unreadable or not this site's
+    """

@@ -1,0 +1,240 @@
+"""`publish`, `status`, `retry`: what went where, and sending it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from ..core.planning import DeliveryState
+from .common import (
+    EXIT_DELIVERY,
+    EXIT_OK,
+    EXIT_REJECTED,
+    main,
+    one_line_errors,
+    parse_date,
+    parse_now,
+    report_problems,
+    site_option,
+)
+from .show import plural, post_counts, print_table
+
+
+@main.command("publish")
+@site_option
+@click.option("--dry-run", is_flag=True, help="Print exactly what would be sent where, and change nothing.")
+@click.option("--target", "target", metavar="NAME", help="Deliver only to this target.")
+@click.option("--post", "post", metavar="ID", help="Deliver only this post (its id, URL, slug or file).")
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="Also send posts published before a target was added (normally recorded as baseline, not sent).",
+)
+@click.option("--since", metavar="DATE", help="With --backfill: only posts published on or after DATE.")
+@click.option(
+    "--rebaseline",
+    is_flag=True,
+    help="Record every live post not delivered yet as baseline (not sent): to go on after the ledger was lost.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the feeds go.  [default: SITE/public]",
+)
+@click.option(
+    "--now",
+    "now",
+    metavar="WHEN",
+    help="Decide what is published as if it were WHEN (ISO 8601; no offset = UTC). Later than the clock only"
+    " with --dry-run: sending a scheduled post early cannot be undone.",
+)
+# ~90 lines: ten of them are its --help text, and every option it refuses is checked here, once.
+def publish_cmd(
+    site: Path,
+    dry_run: bool,
+    target: str | None,
+    post: str | None,
+    backfill: bool,
+    since: str | None,
+    rebaseline: bool,
+    out: Path | None,
+    now: str | None,
+) -> None:
+    """Build the feeds, then deliver every new post to every target, once.
+
+    \b
+    New means published (not a draft, not dated in the future) and not yet
+    delivered to that target. On the first run, and for a newly added target,
+    the posts already published are recorded as baseline and not sent; use
+    --backfill to send them. Failed deliveries are retried on later runs
+    (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then marked dead;
+    `syndicate retry` makes them due at once.
+    Secrets come from the environment variables the config names.
+    """
+    from ..deliver.publish import Request, World, publish
+
+    if since and not backfill:
+        raise click.UsageError("--since only works with --backfill (it limits which older posts are sent)")
+    if rebaseline and backfill:
+        raise click.UsageError("--rebaseline records posts as not to send, --backfill sends them: choose one")
+    fixed = parse_now(now) if now else None
+    real = datetime.now(UTC)
+    if fixed is not None and fixed > real + timedelta(seconds=1) and not dry_run:
+        raise click.UsageError(
+            f"--now {fixed.isoformat()} is later than the clock: posts scheduled before it would be sent now,"
+            " which cannot be undone. Preview it with --dry-run; to retry what failed, run `syndicate retry`"
+        )
+
+    def clock() -> datetime:
+        return fixed or datetime.now(UTC)
+
+    with one_line_errors():
+        request = Request(
+            dry_run=dry_run,
+            target=target,
+            post=post,
+            backfill=backfill,
+            since=parse_date(since, "--since", "2026-01-01") if since else None,
+            rebaseline=rebaseline,
+            out_dir=out,
+            floor=fixed is None,
+        )
+        report = publish(site, request, World(clock, wall=lambda: datetime.now(UTC), echo=click.echo))
+    report_problems(site, report.build)
+    for line in report.setup_errors:
+        name = line.split(":", 1)[0]
+        count = report.waiting.get(name, 0)
+        waits = f"; {plural(count, 'delivery')} wait{'s' if count == 1 else ''} for it" if count else ""
+        click.echo(f"error: {line}{waits}", err=True)
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
+    moment = report.now or clock()
+    if dry_run:
+        click.echo(f"dry run: {post_counts(report.build, moment)}; nothing written, nothing sent")
+        if report.baseline:
+            click.echo(f"{report.baseline} already-published post deliveries would be recorded as baseline (not sent)")
+        for delivery, text in report.previews:
+            click.echo(f"\n--- {delivery.target}  {delivery.event}  {delivery.post_id}")
+            click.echo(text)
+        if not report.previews:
+            if not report.build.settings.targets and not report.build.settings.hubs:
+                click.echo("nothing to send: no target is configured (see [[targets]] in the README)")
+            else:
+                click.echo("nothing to send")
+        sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
+    sent = sum(1 for a in report.attempts if a.outcome == DeliveryState.SENT)
+    failed = sum(1 for a in report.attempts if a.outcome == DeliveryState.FAILED)
+    dead = sum(1 for a in report.attempts if a.outcome == DeliveryState.DEAD)
+    written = len(report.build.written)
+    summary = f"published: {sent} sent, {failed} to retry, {dead} dead"
+    if report.waiting:
+        summary += f", {sum(report.waiting.values())} waiting for a target that cannot be set up"
+    summary += f"; feeds: {plural(written, 'file')} written"
+    if report.baseline:
+        summary += f"; {report.baseline} recorded as baseline (not sent; --backfill sends them)"
+    click.echo(summary)
+    for name, count in sorted(report.deferred.items()):
+        click.echo(f"{name}: {count} more left for a later run (it is failing or asked us to wait)", err=True)
+    if failed or dead or report.setup_errors or report.deferred:
+        click.echo("see `syndicate status` for what failed and when it is retried", err=True)
+        sys.exit(EXIT_DELIVERY)
+    sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
+
+
+@main.command("status")
+@site_option
+@click.option("--target", "target", metavar="NAME", help="Only this target (or WebSub hub URL).")
+@click.option("--post", "post", metavar="ID", help="Only this post (its id, URL, slug or file).")
+@click.option("--all", "show_all", is_flag=True, help="Also list baseline and skipped deliveries.")
+def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool) -> None:
+    """Show what went where: post × target, state, remote URL, attempts, next retry, last error."""
+    from ..config import load_settings
+    from ..core.planning import BASELINE, PENDING, SKIPPED, WEBSUB_PREFIX
+    from ..deliver import ledger
+    from ..deliver.publish import check_target, resolve_post
+    from ..deliver.sqlite_store import SQLiteStore
+
+    with one_line_errors():
+        settings = load_settings(site)
+        if target:
+            check_target(settings, target)
+        path = ledger.state_path(site, settings)
+        existed = path.is_file()
+        store = SQLiteStore(path, readonly=True)
+        try:
+            ledger.check(path, existed, store.identity(), ledger.read_marks(site, site / "public"))
+            rows = store.deliveries()
+            titles = {k.post_id: k.title for k in store.known_posts().values()}
+            disabled = {name: why for name, why in store.known_targets().items() if why}
+        finally:
+            store.close()
+        post_id = resolve_post(site, settings, post, titles) if post else None
+    if target:
+        rows = [d for d in rows if d.target.removeprefix(WEBSUB_PREFIX) == target or d.target == target]
+    if post_id:
+        rows = [d for d in rows if d.post_id == post_id]
+    hidden = [d for d in rows if d.state in (BASELINE, SKIPPED)]
+    if not show_all:
+        rows = [d for d in rows if d.state not in (BASELINE, SKIPPED)]
+    if not rows and not hidden:
+        click.echo("nothing delivered yet" + ("" if target or post else ": run `syndicate publish`"))
+        return
+    blocked = settings.missing_secrets(os.environ)
+    table = [("POST", "TARGET", "EVENT", "STATE", "TRIES", "NEXT RETRY (UTC)", "REMOTE / LAST ERROR")]
+    for d in sorted(rows, key=lambda d: (titles.get(d.post_id, d.post_id), d.target, d.event)):
+        nxt = (
+            f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+            if d.next_attempt_at and d.state in (DeliveryState.PENDING, DeliveryState.FAILED)
+            else "-"
+        )
+        last = d.remote_url or d.remote_id or "" if d.state == DeliveryState.SENT else d.last_error or ""
+        if d.state == PENDING and not last:
+            gone = not d.target.startswith(WEBSUB_PREFIX) and settings.target(d.target) is None
+            why = "the target is no longer in the config" if gone else blocked.get(d.target)
+            last = f"waits: {why}" if why else "waits for the next publish"
+        table.append(
+            (
+                titles.get(d.post_id, d.post_id),
+                d.target.removeprefix(WEBSUB_PREFIX),
+                d.event,
+                d.state,
+                str(d.attempts),
+                nxt,
+                last,
+            )
+        )
+    if len(table) > 1:
+        print_table(table, max_width=40)
+    counts: dict[str, int] = {}
+    for d in rows + ([] if show_all else hidden):
+        counts[d.state] = counts.get(d.state, 0) + 1
+    click.echo("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    for name, why in sorted(disabled.items()):
+        click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
+
+
+@main.command("retry")
+@site_option
+@click.option("--target", "target", metavar="NAME", help="Only deliveries to this target.")
+@click.option("--post", "post", metavar="ID", help="Only this post (id, URL, slug or file).")
+def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
+    """Retry what failed, now: failed and dead deliveries become due at once.
+
+    Dead ones start their attempts again. Also re-enables targets that were
+    disabled (a webhook that answered 410). The next `publish` sends them; a
+    running `syndicate run` notices and sends them within seconds.
+    """
+    from ..deliver.publish import retry
+
+    with one_line_errors():
+        count = retry(site, clock=lambda: datetime.now(UTC), target=target, post=post)
+    noun = "delivery" if count == 1 else "deliveries"
+    click.echo(
+        f"{count} failed or dead {noun} due now; `syndicate publish` sends them (a running `syndicate run` does"
+        " within seconds)"
+    )

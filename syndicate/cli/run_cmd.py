@@ -1,0 +1,55 @@
+"""`run`: the daemon."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import (
+    EXIT_OK,
+    EXIT_OUTPUT,
+    fail,
+    main,
+    one_line_errors,
+    site_option,
+)
+
+
+@main.command("run")
+@site_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve the feeds on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the feeds go.  [default: SITE/public]",
+)
+@click.option("--log-format", type=click.Choice(["human", "json"]), default="human", show_default=True)
+@click.option("--poll", is_flag=True, help="Poll for changes every second (for file systems that give no events).")
+@click.option("--access-log", is_flag=True, help="Log every HTTP request too.")
+def run_cmd(site: Path, host: str, port: int, out: Path | None, log_format: str, poll: bool, access_log: bool) -> None:
+    """Watch the site, publish on change and on time, and serve the feeds.
+
+    \b
+    Rebuilds and delivers (like `publish`) when a post or the config is saved,
+    when a scheduled post's date comes, and when a retry is due. Serves the output
+    folder at http://HOST:PORT/ for feed readers (ETag, 304, gzip, WebSub Link
+    headers; /healthz). SIGTERM or Ctrl-C finishes the delivery in flight and
+    exits 0; SIGHUP reloads the config. One line per event on stderr.
+    """
+    from ..deliver.secrets import Secrets
+    from ..serve.daemon import Daemon
+    from ..serve.log import EventLog
+
+    secrets = Secrets()
+    log = EventLog(log_format, redact=secrets.redact)
+    daemon = Daemon(site, host=host, port=port, log=log, out_dir=out, poll=poll, access_log=access_log, secrets=secrets)
+    with one_line_errors():
+        try:
+            daemon.run()
+        except OSError as e:
+            fail(EXIT_OUTPUT, f"cannot serve on {host}:{port}: {e.strerror or e}; pick another --port")
+    sys.exit(EXIT_OK)

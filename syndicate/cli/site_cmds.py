@@ -1,0 +1,117 @@
+"""`build`, `check`, `feeds`, `posts`: the site as it is now."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..core.model import printable
+from .common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    main,
+    moment_of,
+    now_option,
+    report_problems,
+    run_build,
+    site_option,
+)
+from .show import plural, post_counts, print_table
+
+
+@main.command("build")
+@site_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the feeds.  [default: SITE/public]",
+)
+@click.option("--no-cache", is_flag=True, help="Re-read every post instead of reusing .syndicate/cache.db.")
+@now_option
+def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> None:
+    """Write the feeds: RSS, Atom and JSON Feed for the site and each tag.
+
+    RSS 2.0, Atom 1.0 and JSON Feed 1.1, for the whole site and for every tag,
+    plus index.html (feed autodiscovery) and feeds.opml (subscribe to all).
+    Files whose bytes did not change are left alone. Exits 1 when a post was
+    rejected: its problem is printed and the other posts are still published.
+    """
+    moment = moment_of(site, now)
+    report = run_build(site, out, moment, write=True, use_cache=not no_cache)
+    report_problems(site, report)
+    out_dir = out if out is not None else site / "public"
+    tally = report.tally(moment)
+    click.echo(
+        f"built {plural(tally.feeds, 'feed')} ({report.files} files) from {post_counts(report, moment)}"
+        f" in {report.seconds:.2f} s"
+    )
+    unchanged = report.files - len(report.written)
+    removed = f", {len(report.removed)} removed" if report.removed else ""
+    click.echo(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}")
+    if tally.scheduled:
+        when, source = tally.scheduled[0]
+        click.echo(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {source}")
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+@main.command("check")
+@site_option
+@now_option
+def check_cmd(site: Path, now: str | None) -> None:
+    """Check the config and every post without writing anything.
+
+    Prints one line per problem (file:line: error|warning: what to fix) and exits 1
+    if any post would be rejected.
+    """
+    moment = moment_of(site, now)
+    report = run_build(site, None, moment, write=False, use_cache=True)
+    report_problems(site, report)
+    for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
+        click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
+    status = "problems found" if report.rejected else "ok"
+    click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+@main.command("feeds")
+@site_option
+@now_option
+def feeds_cmd(site: Path, now: str | None) -> None:
+    """List every feed: its posts, newest post and URLs.
+
+    Reads the posts but writes nothing; the URLs are where `build` output is served.
+    """
+    moment = moment_of(site, now)
+    report = run_build(site, None, moment, write=False, use_cache=True)
+    report_problems(site, report)
+    rows = [("FEED", "POSTS", "NEWEST (UTC)", "RSS / ATOM / JSON FEED")]
+    for feed in report.feeds:
+        newest = f"{feed.posts[0].published:%Y-%m-%d %H:%M}" if feed.posts else "-"
+        name = "(all posts)" if feed.tag is None else feed.tag
+        rows.append((name, str(len(feed.posts)), newest, feed.links.urls["rss"]))
+        rows.extend(("", "", "", feed.links.urls[fmt]) for fmt in ("atom", "json"))
+    print_table(rows)
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+@main.command("posts")
+@site_option
+@now_option
+def posts_cmd(site: Path, now: str | None) -> None:
+    """List every post: status, date, title, tags, URL."""
+    moment = moment_of(site, now)
+    report = run_build(site, None, moment, write=False, use_cache=True)
+    report_problems(site, report)
+    rows = [("STATUS", "DATE (UTC)", "TITLE", "TAGS", "URL")]
+    for post in sorted(report.posts, key=lambda p: p.published, reverse=True):
+        status = "draft" if post.draft else ("scheduled" if post.published > moment else "published")
+        rows.append((status, f"{post.published:%Y-%m-%d %H:%M}", post.title, ", ".join(post.tags), post.url))
+    rejected = {p.path: p for p in sorted(report.rejected, key=lambda p: (p.path, p.line or 0))}
+    for path, problem in rejected.items():
+        rows.append(("rejected", "-", printable(problem.message), "", printable(path)))
+    print_table(rows)
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)

@@ -1,0 +1,397 @@
+"""The values the core passes around: frozen, no I/O, all datetimes UTC-aware."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+FEED_FORMATS = ("rss", "atom", "json")
+FeedFormat = Literal["rss", "atom", "json"]
+
+MIME_TYPES: dict[str, str] = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+
+# Media types by file suffix, our own table: the host's /etc/mime.types (what ``mimetypes``
+# reads) must not decide a thumbnail's type, which enters a post's revision, nor what the feed
+# server answers. The same file gives the same type on every machine.
+MEDIA_TYPES: dict[str, str] = {
+    ".avif": "image/avif",
+    ".bmp": "image/bmp",
+    ".gif": "image/gif",
+    ".heic": "image/heic",
+    ".ico": "image/x-icon",
+    ".jpeg": "image/jpeg",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".webp": "image/webp",
+    ".m4a": "audio/mp4",
+    ".mp3": "audio/mpeg",
+    ".oga": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".wav": "audio/wav",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".mp4": "video/mp4",
+    ".ogv": "video/ogg",
+    ".webm": "video/webm",
+    ".pdf": "application/pdf",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def media_type(path: str) -> str:
+    """The media type of a file or URL path by its suffix (``MEDIA_TYPES``), else octet-stream."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return MEDIA_TYPES.get(name[dot:].lower(), "application/octet-stream") if dot > 0 else "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    """[site] in config/syndicate.toml."""
+
+    title: str
+    url: str  # absolute, always ends with "/"
+    author: str
+    timezone: str = "UTC"
+    permalink: str = "/{slug}/"
+    description: str = ""
+    language: str = "en"
+    email: str | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """[feeds] in config/syndicate.toml."""
+
+    items: int = 20
+    url: str = ""  # public URL of the output folder; "" means the site URL
+    summary_length: int = 280
+    tag_feeds: bool = True
+    tag_title: str = "{site} – {tag}"
+    rss: str = "feed.xml"
+    atom: str = "atom.xml"
+    json: str = "feed.json"
+    tags_dir: str = "tags"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentSettings:
+    """[content] in config/syndicate.toml."""
+
+    dir: str = "content"
+    media_url: str = ""  # base URL for bare thumbnail names; "" means the post's URL
+    static: str = ""  # local folder published at the site's root (thumbnails are read from it)
+    markdown_extensions: tuple[str, ...] = ("extra", "sane_lists", "smarty")
+    renderer: str = "cmark"  # cmark-gfm, in C; or "markdown": Python-Markdown with its extensions
+    sanitize: bool = True  # keep only what feed readers show (nh3); false passes the HTML as rendered
+    embed_hosts: tuple[str, ...] = ("www.youtube.com", "www.youtube-nocookie.com", "player.vimeo.com")
+    render_timeout: float = 5.0  # seconds one post's HTML may take before the post is rejected
+    allow_links_to: tuple[str, ...] = ()  # folders outside the site that post files may link to
+    fetch_allow: tuple[str, ...] = ()  # hosts on a private network that images may be fetched from
+
+
+TargetKind = Literal["webhook", "mastodon", "bluesky"]
+SECRET_KEYS: dict[str, str] = {"webhook": "secret_env", "mastodon": "token_env", "bluesky": "password_env"}
+EVENTS = ("post.published", "post.updated", "post.deleted")
+# Standard Webhooks' retry schedule: the delay after the 1st, 2nd, … failed attempt.
+RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    """One [[targets]] entry. Secrets are named by environment variable, never stored."""
+
+    name: str
+    kind: TargetKind
+    events: tuple[str, ...] = ("post.published",)
+    url: str = ""  # webhook: where to POST
+    secret_env: str = ""  # webhook: variable holding the whsec_… secret
+    instance: str = ""  # mastodon: https://mastodon.example
+    token_env: str = ""  # mastodon: variable holding the access token
+    service: str = ""  # bluesky: the PDS, https://bsky.social
+    handle: str = ""  # bluesky: the account
+    password_env: str = ""  # bluesky: variable holding an app password
+    template: str = ""  # social text; "" means the kind's default
+    visibility: str = "public"  # mastodon
+    max_characters: int = 0  # mastodon: 0 = ask the instance
+    timeout: float = 10.0  # seconds per request
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """[delivery] in config/syndicate.toml."""
+
+    max_attempts: int = 8
+    retry_schedule: tuple[int, ...] = RETRY_SCHEDULE
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole config, frozen; made only by :func:`syndicate.config.parse_settings`, which has
+    checked every key, so nothing later can fail on a setting."""
+
+    site: SiteSettings
+    feeds: FeedSettings = field(default_factory=FeedSettings)
+    content: ContentSettings = field(default_factory=ContentSettings)
+    hubs: tuple[str, ...] = ()
+    targets: tuple[TargetSettings, ...] = ()
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    state_path: str = ".syndicate/state.db"
+
+    def target(self, name: str) -> TargetSettings | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+    def missing_secrets(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """Target name → why it cannot deliver: the environment variable holding its secret is not set."""
+        out = {}
+        for t in self.targets:
+            key = SECRET_KEYS[t.kind]
+            name = getattr(t, key)
+            if not environ.get(name):
+                out[t.name] = f"environment variable {name} ({key}) is not set"
+        return out
+
+    @property
+    def feeds_url(self) -> str:
+        return self.feeds.url or self.site.url
+
+    @property
+    def render_args(self) -> tuple[str, tuple[str, ...], int, bool, tuple[str, ...]]:
+        """What turns a post's Markdown into HTML besides the text and its URL, in the order
+        ``core.markup.render_body`` takes them: renderer, extensions, summary length, sanitize,
+        embed hosts."""
+        c = self.content
+        return (c.renderer, c.markdown_extensions, self.feeds.summary_length, c.sanitize, c.embed_hosts)
+
+    def render_key(self) -> str:
+        """A hash of every setting that changes how one post file is turned into a Post.
+
+        Cached posts are reused only while this is unchanged.
+        """
+        data = {
+            "site": asdict(self.site),
+            "content": asdict(self.content),
+            "summary_length": self.feeds.summary_length,
+            "targets": sorted(t.name for t in self.targets),  # posts warn about unknown target names
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A post's thumbnail: an absolute http(s) URL and its media type (from ``MEDIA_TYPES``)."""
+
+    url: str
+    mime_type: str
+    length: int = 0  # bytes; 0 when unknown
+
+
+class Content:
+    """A post's HTML and plain-text summary, made on first use.
+
+    A build renders only the posts some feed shows (with ``items = 20``, about half of a
+    big site), so parsing a file keeps the recipe (``make``: a picklable callable returning
+    ``(html, summary)``) and the first reader of :attr:`html` runs it. A summary written in
+    the front matter is known at once and kept.
+    """
+
+    __slots__ = ("_given", "_html", "_make", "_summary", "failed")
+
+    def __init__(
+        self, make: Callable[[], tuple[str, str]] | None = None, *, html: str | None = None, summary: str | None = None
+    ) -> None:
+        self._make = make  # None and no HTML: known from the cache, its file not named yet (set_recipe)
+        self._html = html
+        self._summary = summary
+        self._given = summary is not None
+        self.failed: str | None = None  # why the HTML could not be made (too slow, too deep): the post is rejected
+
+    @property
+    def ready(self) -> bool:
+        return self._html is not None
+
+    @property
+    def html(self) -> str:
+        if self._html is None:
+            self.fill(*self.recipe()())
+        assert self._html is not None
+        return self._html
+
+    @property
+    def summary(self) -> str:
+        if self._summary is None:
+            self.html  # noqa: B018 (the summary is made from the HTML)
+        return self._summary or ""
+
+    @property
+    def given_summary(self) -> str | None:
+        """The summary the front matter gave, if it did."""
+        return self._summary if self._given else None
+
+    def recipe(self) -> Callable[[], tuple[str, str]]:
+        if self._make is None:
+            raise RuntimeError("a cached post's content was read before its file was named (set_recipe)")
+        return self._make
+
+    @property
+    def needs_recipe(self) -> bool:
+        return self._html is None and self._make is None
+
+    def set_recipe(self, make: Callable[[], tuple[str, str]]) -> None:
+        if self._html is None:
+            self._make = make
+
+    def fill(self, html: str, summary: str) -> None:
+        """Store what ``recipe()`` returned (maybe computed elsewhere, in a worker process)."""
+        self._html = html
+        if self._summary is None:
+            self._summary = summary
+
+    def fail(self, why: str) -> None:
+        """The recipe could not be carried out (see :attr:`failed`); the HTML is empty."""
+        self.failed = why
+        self.fill("", "")
+
+    def release(self) -> None:
+        """Forget the HTML (and a summary made from it) if it can be made again: memory for a
+        long-running process after a pass over many posts (the ledger's first snapshots)."""
+        if self._make is not None and self._html is not None and self.failed is None:
+            self._html = None
+            if not self._given:
+                self._summary = None
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self._make, self._html, self._summary, self._given, self.failed)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self._make, self._html, self._summary, self._given, self.failed = state
+
+
+@dataclass(frozen=True)
+class Post:
+    """One post, ready to render. ``published``/``updated`` are UTC.
+
+    ``revision`` is a hash of everything a reader sees, taken from the source (title,
+    body, tags, …): it changes when the writer edits the post, not when the renderer or
+    its settings change. Posts compare by their fields and revision, not by ``content``.
+    """
+
+    source: str  # path relative to the content folder, "/"-separated
+    id: str  # permanent id: front-matter `id` (as a URI), else the permalink
+    url: str  # absolute permalink
+    slug: str
+    title: str
+    published: datetime
+    updated: datetime
+    tags: tuple[str, ...]
+    revision: str
+    content: Content = field(compare=False, repr=False)
+    image: Image | None = None
+    author: str | None = None
+    lang: str | None = None
+    draft: bool = False
+    image_alt: str | None = None
+    content_warning: str | None = None
+    syndicate: tuple[str, ...] | None = None  # None: every target; (): none; else these names
+
+    @property
+    def content_html(self) -> str:
+        return self.content.html
+
+    @property
+    def summary(self) -> str:
+        return self.content.summary
+
+    def goes_to(self, target: str) -> bool:
+        return self.syndicate is None or target in self.syndicate
+
+    def is_live(self, now: datetime) -> bool:
+        """Published: not a draft and not dated in the future."""
+        return not self.draft and self.published <= now
+
+    @property
+    def id_is_permalink(self) -> bool:
+        return self.id == self.url
+
+
+Severity = Literal["error", "warning"]
+
+
+def printable(name: str) -> str:
+    """A name (a file's, say) as it may be printed on one line: control characters, bidirectional
+    overrides and bytes that were not UTF-8 (``os.fsdecode``'s surrogates) are escaped, so a name
+    can never start a line of its own or colour the terminal: ``bad\\xff.md``, ``new\\nline.md``."""
+    if name.isascii() and name.isprintable():
+        return name
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One line for the user about one file."""
+
+    path: str
+    message: str
+    line: int | None = None
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        path = printable(self.path)
+        where = f"{path}:{self.line}" if self.line else path
+        return f"{where}: {self.severity}: {printable(self.message)}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLinks:
+    """Where one feed's three files live: paths under the output folder, and public URLs."""
+
+    paths: dict[str, str]  # format -> relative path ("tags/ai/feed.xml")
+    urls: dict[str, str]  # format -> absolute URL
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One feed (the site's, or one tag's), in all three formats."""
+
+    key: str  # "" for the site feed, else the tag slug
+    title: str
+    description: str
+    home_url: str
+    links: FeedLinks
+    posts: tuple[Post, ...]
+    updated: datetime
+    tag: str | None = None
+    hubs: tuple[str, ...] = ()

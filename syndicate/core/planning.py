@@ -1,0 +1,341 @@
+"""What must be delivered where, and when to try again. Pure: ``now`` and the ledger's rows in,
+decisions out; the store only saves them.
+
+A delivery is one (post, target, event[, revision]) with a stable id: the webhook-id, the
+Mastodon Idempotency-Key and the seed of the Bluesky record key. States::
+
+    pending ─► sending ─► sent
+       ▲          │
+       └─ failed ◄┤ (retryable, attempts left; next_attempt_at set)
+                  └► dead (permanent error, or attempts used up; reason kept)
+
+    baseline   published before the target was first seen: never sent (no flood)
+    skipped    superseded by a newer edit, or the post was removed before delivery
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from ..errors import Failure
+from .model import DeliverySettings, Post, TargetSettings
+
+
+class DeliveryState(enum.StrEnum):
+    """Where one delivery stands; stored as its value. The life of a delivery:
+
+    pending → sending → sent | failed → (sending …) | dead;  baseline (recorded, never sent; a
+    backfill makes it pending);  skipped (a preview's answer, never stored).
+    ``sending`` is kept across a crash: the next run reconciles it under the same remote key."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    BASELINE = "baseline"
+    SKIPPED = "skipped"
+
+
+PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = DeliveryState  # short names, same members
+OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
+MAX_RETRY_DELAY = 30 * 24 * 3600  # seconds: no wait, asked for by config or by a server, is longer
+UNKNOWN_OUTCOME_WAIT = 60  # seconds at least before retrying a request that got no answer (it may still land)
+WEBSUB_PREFIX = "websub:"
+FEED_EVENT = "feed.updated"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the ledger."""
+
+    id: str
+    post_id: str
+    target: str
+    event: str
+    revision: str
+    state: DeliveryState
+    created_at: datetime
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    remote_id: str | None = None
+    remote_url: str | None = None
+    updated_at: datetime | None = None
+    key_seq: int | None = None  # a number unique per target, given by the ledger at the first attempt (Bluesky rkey)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.post_id, self.target, self.event, self.revision)
+
+
+@dataclass(frozen=True)
+class KnownPost:
+    """What the ledger remembers of a post, to notice edits and removals."""
+
+    post_id: str
+    source: str
+    url: str
+    title: str
+    revision: str
+    snapshot: str  # the post as a JSON Feed item (JSON text), for post.deleted
+    deleted: bool = False  # retracted: its file removed, or made a draft
+    published: datetime | None = None  # its date when last seen (None in ledgers older than this field)
+
+
+@dataclass
+class Plan:
+    """What one run must record before sending anything: new deliveries, deliveries to skip (with
+    why), baseline rows a backfill promotes, posts to remember, targets seen for the first time."""
+
+    new: list[Delivery] = field(default_factory=list)
+    skip: dict[str, str] = field(default_factory=dict)  # delivery id → why
+    promote: list[str] = field(default_factory=list)  # baseline ids a backfill sends after all
+    posts: list[KnownPost] = field(default_factory=list)  # to upsert
+    new_targets: list[str] = field(default_factory=list)
+
+
+def delivery_id(post_id: str, target: str, event: str, revision: str = "") -> str:
+    """Stable across runs and retries: "msg_" + a UUID5 of what the delivery is."""
+    return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{post_id}\x1f{target}\x1f{event}\x1f{revision}").hex
+
+
+def _new(
+    post_id: str, target: str, event: str, revision: str, now: datetime, state: DeliveryState = PENDING
+) -> Delivery:
+    return Delivery(
+        id=delivery_id(post_id, target, event, revision),
+        post_id=post_id,
+        target=target,
+        event=event,
+        revision=revision,
+        state=state,
+        created_at=now,
+        next_attempt_at=now if state == PENDING else None,
+        updated_at=now,
+    )
+
+
+def plan_posts(
+    *,
+    now: datetime,
+    posts: Sequence[Post],
+    snapshot: Callable[[Post], str],
+    unreadable_sources: set[str],
+    known: Mapping[str, KnownPost],
+    targets: Sequence[TargetSettings],
+    known_targets: set[str],
+    deliveries: Iterable[Delivery],
+    backfill: bool = False,
+    since: datetime | None = None,
+    at: datetime | None = None,
+) -> Plan:
+    """Decide the new deliveries for ``posts`` (every accepted post: live, draft or scheduled).
+
+    ``now`` decides which posts are live; ``at`` (default ``now``) is the real time that new
+    rows are stamped with and due from.
+
+    - A target seen for the first time gets the posts already published as *baseline*
+      (recorded, not sent). ``backfill`` sends them after all (those published at or after
+      ``since``, if given), now or on any later run.
+    - A live post with no ``post.published`` row for a target is new there.
+    - A known post whose revision changed gets ``post.updated`` for webhook targets that
+      asked for it, once its ``post.published`` was sent; older unsent updates are skipped.
+    - A known post is *retracted* only by its content: its file removed, made a draft, or
+      opted out of a target (``syndicate:``). Its unsent deliveries are skipped, and
+      ``post.deleted`` goes where ``post.published`` was really sent (not to baseline rows).
+      Time never retracts: a known post dated after ``now`` (a clock stepped back) stays as
+      it is, and a post whose file could not be read this time is not treated as removed.
+    """
+    plan = Plan()
+    ledger = _Ledger(deliveries)
+    live = [p for p in posts if p.is_live(now)]
+    stamp = at or now
+    present = {p.id: p for p in posts}
+    plan.new_targets = [t.name for t in targets if t.name not in known_targets]
+    for post in live:
+        for target in targets:
+            _plan_published(plan, ledger, post, target, stamp, backfill and (since is None or post.published >= since))
+        before = known.get(post.id)
+        if before is not None and not before.deleted and before.revision != post.revision:
+            for target in targets:
+                _plan_updated(plan, ledger, post, target, stamp)
+        if before is None or before.deleted or before.revision != post.revision:
+            plan.posts.append(
+                KnownPost(
+                    post.id, post.source, post.url, post.title, post.revision, snapshot(post), published=post.published
+                )
+            )
+    for before in known.values():
+        if before.deleted:
+            continue
+        still = present.get(before.post_id)
+        if still is None and before.source in unreadable_sources:
+            continue  # a typo in the file is not a removal
+        if still is None or still.draft:
+            plan.posts.append(replace(before, deleted=True))
+            for target in targets:
+                _plan_retraction(plan, ledger, before, target, stamp)
+        else:
+            for target in targets:
+                if not still.goes_to(target.name):
+                    _plan_retraction(plan, ledger, before, target, stamp)
+    return plan
+
+
+class _Ledger:
+    """The ledger's rows as planning looks them up: by key, and the open ones by (post, target)."""
+
+    def __init__(self, deliveries: Iterable[Delivery]) -> None:
+        self.by_key: dict[tuple[str, str, str, str], Delivery] = {}
+        self.open: dict[tuple[str, str], list[Delivery]] = {}
+        for d in deliveries:
+            self.add(d)
+
+    def add(self, d: Delivery) -> None:
+        self.by_key[d.key] = d
+        if d.state in OPEN_STATES:
+            self.open.setdefault((d.post_id, d.target), []).append(d)
+
+    def sent(self, post_id: str, target: str) -> bool:
+        """Did ``post.published`` really reach the target (not baseline, not skipped)?"""
+        row = self.by_key.get((post_id, target, "post.published", ""))
+        return row is not None and row.state == SENT
+
+
+def _plan_published(
+    plan: Plan, ledger: _Ledger, post: Post, target: TargetSettings, now: datetime, wanted: bool
+) -> None:
+    if "post.published" not in target.events or not post.goes_to(target.name):
+        return
+    existing = ledger.by_key.get((post.id, target.name, "post.published", ""))
+    if existing is None:
+        state = BASELINE if target.name in plan.new_targets and not wanted else PENDING
+        d = _new(post.id, target.name, "post.published", "", now, state)
+        plan.new.append(d)
+        ledger.add(d)
+    elif existing.state == BASELINE and wanted:
+        plan.promote.append(existing.id)
+
+
+def _plan_updated(plan: Plan, ledger: _Ledger, post: Post, target: TargetSettings, now: datetime) -> None:
+    if target.kind != "webhook" or "post.updated" not in target.events or not post.goes_to(target.name):
+        return
+    published = ledger.by_key.get((post.id, target.name, "post.published", ""))
+    if published is None or published.state not in (SENT, BASELINE):
+        return  # the pending post.published will carry the latest text
+    for old in ledger.open.get((post.id, target.name), []):
+        if old.event == "post.updated":
+            plan.skip[old.id] = "superseded by a newer edit"
+    key = (post.id, target.name, "post.updated", post.revision)
+    if key not in ledger.by_key:
+        d = _new(post.id, target.name, "post.updated", post.revision, now)
+        plan.new.append(d)
+        ledger.add(d)
+
+
+def _plan_retraction(plan: Plan, ledger: _Ledger, gone: KnownPost, target: TargetSettings, now: datetime) -> None:
+    """The post left this target: nothing unsent goes out, and a target that got it hears it went."""
+    for old in ledger.open.get((gone.post_id, target.name), []):
+        if old.event != "post.deleted":
+            plan.skip[old.id] = "the post was removed before delivery"
+    if target.kind != "webhook" or "post.deleted" not in target.events or not ledger.sent(gone.post_id, target.name):
+        return  # the target never got it: nothing to retract
+    key = (gone.post_id, target.name, "post.deleted", gone.revision)
+    if key not in ledger.by_key:
+        d = _new(gone.post_id, target.name, "post.deleted", gone.revision, now)
+        plan.new.append(d)
+        ledger.add(d)
+
+
+def plan_pings(
+    now: datetime,
+    digests: Mapping[str, str],
+    changed: set[str],
+    hubs: Sequence[str],
+    deliveries: Iterable[Delivery],
+) -> Plan:
+    """One WebSub ping per (hub, feed URL, feed version); ``digests`` maps every feed URL to a
+    hash of its bytes, ``changed`` holds the URLs this build rewrites.
+
+    A feed version the ledger has not pinged yet is pinged, whoever wrote it (`build` by
+    hand, too). A hub seen for the first time is pinged only for feeds changing now; the
+    rest are recorded as baseline. An older ping still waiting for the same feed is skipped.
+    """
+    plan = Plan()
+    rows = [d for d in deliveries if d.event == FEED_EVENT]
+    existing = {d.key for d in rows}
+    hubs_seen = {d.target for d in rows}
+    waiting: dict[tuple[str, str], list[Delivery]] = {}
+    for d in rows:
+        if d.state in OPEN_STATES:
+            waiting.setdefault((d.post_id, d.target), []).append(d)
+    for hub in hubs:
+        target = WEBSUB_PREFIX + hub
+        for topic, digest in sorted(digests.items()):
+            if (topic, target, FEED_EVENT, digest) in existing:
+                continue
+            state = PENDING if target in hubs_seen or topic in changed else BASELINE
+            plan.new.append(_new(topic, target, FEED_EVENT, digest, now, state))
+            for old in waiting.get((topic, target), []):
+                plan.skip[old.id] = "a newer version of the feed is pinged instead"
+    return plan
+
+
+CLOCK_SLACK = timedelta(minutes=1)
+
+
+def due_at(d: Delivery, now: datetime) -> datetime | None:
+    """When an open delivery is due, judged at ``now`` (None: it is not open).
+
+    Robust to a clock that jumped ahead and came back: a pending delivery (never tried, or
+    queued again) is due at once, and a failure recorded at a time after ``now`` was recorded
+    by a clock that was ahead, so its wait is over now too (else it would wait for that clock).
+    """
+    if d.state in (SENDING, PENDING):
+        return now  # sending: an attempt whose outcome we never learned; reconcile it now
+    if d.state != FAILED:
+        return None
+    if d.next_attempt_at is None or (d.updated_at is not None and d.updated_at > now + CLOCK_SLACK):
+        return now
+    return d.next_attempt_at
+
+
+def is_due(d: Delivery, now: datetime) -> bool:
+    when = due_at(d, now)
+    return when is not None and when <= now
+
+
+def after_failure(
+    d: Delivery, failure: Failure, now: datetime, settings: DeliverySettings, rng: random.Random
+) -> tuple[DeliveryState, datetime | None, str]:
+    """(new state, next attempt, message to keep) after a failed attempt number ``d.attempts``."""
+    if failure.permanent:
+        return DEAD, None, failure.message
+    if d.attempts >= settings.max_attempts:
+        return DEAD, None, f"gave up after {d.attempts} attempts; last: {failure.message}"
+    schedule = settings.retry_schedule or (60,)
+    base = schedule[min(max(d.attempts, 1) - 1, len(schedule) - 1)]
+    delay = base * rng.uniform(0.8, 1.2)  # jitter: many failed deliveries must not retry in lockstep
+    if failure.retry_after is not None and failure.retry_after == failure.retry_after:  # not NaN
+        delay = max(delay, failure.retry_after)
+    if failure.unknown_outcome:
+        delay = max(delay, UNKNOWN_OUTCOME_WAIT)
+    return FAILED, now + timedelta(seconds=min(delay, MAX_RETRY_DELAY)), failure.message
+
+
+def due(
+    deliveries: Iterable[Delivery], now: datetime, *, target: str | None = None, post: str | None = None
+) -> list[Delivery]:
+    """Deliveries to attempt at ``now`` (the real time: retry times are real times), oldest first."""
+    rows = [
+        d
+        for d in deliveries
+        if is_due(d, now) and (target is None or d.target == target) and (post is None or d.post_id == post)
+    ]
+    return sorted(rows, key=lambda d: (d.created_at, d.id))

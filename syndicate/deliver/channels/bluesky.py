@@ -1,0 +1,235 @@
+"""Bluesky via the atproto SDK: a post of at most 300 graphemes with link and hashtag facets,
+a link card with the thumbnail, and a record key derived from the delivery, so a retry first
+asks ``getRecord`` whether an earlier attempt already created the post."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from atproto import Client  # type: ignore[import-untyped,unused-ignore]
+from atproto_client.exceptions import (  # type: ignore[import-untyped,unused-ignore]
+    AtProtocolError,
+    InvokeTimeoutError,
+    NetworkError,
+    RequestErrorBase,
+)
+from atproto_client.models.utils import get_model_as_dict  # type: ignore[import-untyped,unused-ignore]
+from atproto_client.request import Request  # type: ignore[import-untyped,unused-ignore]
+
+from ...core.model import TargetSettings
+from ...core.planning import Delivery
+from ...core.render.jsonfeed import rfc3339
+from ...core.social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, bluesky_label, fit, graphemes, short_url, tid
+from ...errors import DeliveryFailed, Failure, FitError, KeyTaken
+from ..store import AttemptRow
+from .base import ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
+
+COLLECTION = "app.bsky.feed.post"
+MAX_BLOB_BYTES = 1_000_000
+
+
+def record_key(delivery: Delivery, clock_id: int) -> str:
+    """The TID of this delivery: the ledger's unique ``key_seq`` (microseconds, never given twice
+    for one target) and the ledger's clock id; the same on every retry."""
+    if delivery.key_seq is None:
+        return legacy_record_key(delivery)
+    return tid(delivery.key_seq, clock_id)
+
+
+def legacy_record_key(delivery: Delivery) -> str:
+    """The key ledgers of schema 1 derived (creation time, 10 bits of the id): deliveries planned in
+    one run could share it. Only looked up, to settle attempts made before the ledger kept keys."""
+    micros = int(delivery.created_at.timestamp() * 1_000_000)
+    clock_id = int.from_bytes(hashlib.sha256(delivery.id.encode()).digest()[:2], "big") & 0x3FF
+    return tid(micros, clock_id)
+
+
+def record_digest(text: str, created_at: str, uri: str) -> str:
+    """What identifies a record we sent: its text, its createdAt and the link its card points to."""
+    return digest_of(text, created_at, uri)
+
+
+class BlueskyChannel:
+    """Posts to a Bluesky PDS with ``createRecord`` under a record key the ledger made unique; an
+    attempt of unknown outcome is reconciled with ``getRecord``, accepting only the record
+    this delivery sent (its digest), never another post's."""
+
+    keyed = True  # the record key is made from the ledger's key_seq: unique by construction
+
+    def __init__(
+        self, target: TargetSettings, password: str, images: ImageSource | None = None, clock_id: int = 0
+    ) -> None:
+        self.target = target
+        self.clock_id = clock_id
+        self.password = password
+        self.images = images
+        self.client = Client(base_url=target.service, request=Request(timeout=target.timeout))
+        self.did: str | None = None
+
+    def _login(self) -> str:
+        """One session per process: createSession is rate limited; the SDK refreshes it."""
+        if self.did is None:
+            self.client.login(self.target.handle, self.password, fetch_bsky_profile=False)
+            self.did = str(self.client.com.atproto.server.get_session().did)
+        return self.did
+
+    def text(self, payload: Payload) -> tuple[str, list[dict[str, Any]], list[str]]:
+        post = payload.post
+        assert post is not None
+        template = self.target.template or DEFAULT_TEMPLATES["bluesky"]
+        labels: list[str] = []
+        if post.content_warning:
+            label = bluesky_label(post.content_warning)
+            if label:
+                labels.append(label)
+            else:
+                template = f"CW: {post.content_warning}\n\n{template}"
+        try:
+            composed = fit(
+                template,
+                title=post.title,
+                url=post.url,
+                url_text=short_url(post.url),
+                summary=post.summary,
+                tags=post.tags,
+                limit=BLUESKY_LIMIT,
+                length=graphemes,
+            )
+        except FitError as e:
+            raise DeliveryFailed(Failure(f"text does not fit: {e}", permanent=True)) from None
+        feature = {"link": "app.bsky.richtext.facet#link", "tag": "app.bsky.richtext.facet#tag"}
+        facets = [
+            {
+                "index": {"byteStart": span.start, "byteEnd": span.end},
+                "features": [{"$type": feature[span.kind], ("uri" if span.kind == "link" else "tag"): span.value}],
+            }
+            for span in composed.spans
+        ]
+        return composed.text, facets, labels
+
+    def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
+        post = payload.post
+        assert post is not None
+        text, facets, labels = self.text(payload)
+        record: dict[str, Any] = {
+            "$type": COLLECTION,
+            "text": text,
+            "createdAt": rfc3339(delivery.created_at),
+            "facets": facets,
+        }
+        if post.lang:
+            record["langs"] = [post.lang]
+        if labels:
+            record["labels"] = {"$type": "com.atproto.label.defs#selfLabels", "values": [{"val": v} for v in labels]}
+        return Outgoing(record_digest(text, record["createdAt"], post.url), record)
+
+    def send(
+        self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
+    ) -> Receipt:
+        post = payload.post
+        assert post is not None
+        rkey = record_key(delivery, self.clock_id)
+        try:
+            did = self._login()
+            if earlier[:-1] or delivery.attempts > len(earlier):  # an earlier attempt may have got through
+                receipt = self._settle(did, rkey, delivery, post.url, earlier)
+                if receipt is not None:
+                    return receipt
+            record = {**outgoing.body, "embed": self._card(payload)}
+            out = self.client.com.atproto.repo.create_record(
+                {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
+            )
+            return Receipt(str(out.uri), self._web_url(rkey), "record created")
+        except (InvokeTimeoutError, NetworkError):
+            raise DeliveryFailed(
+                Failure(f"no answer within {self.target.timeout:g} s or cannot connect", unknown_outcome=True)
+            ) from None
+        except RequestErrorBase as e:
+            response = getattr(e, "response", None)
+            if response is None:
+                raise DeliveryFailed(Failure(f"request failed: {type(e).__name__}")) from None
+            code = int(response.status_code)
+            if code == 401:
+                raise DeliveryFailed(
+                    Failure("HTTP 401: login refused; check handle and password_env", permanent=True)
+                ) from None
+            headers = {k: str(v) for k, v in (response.headers or {}).items()}
+            raise DeliveryFailed(classify_http(code, _reason(response), headers, now)) from None
+        except AtProtocolError as e:
+            raise DeliveryFailed(Failure(f"unexpected answer: {type(e).__name__}")) from None
+
+    def _settle(
+        self, did: str, rkey: str, delivery: Delivery, url: str, earlier: Sequence[AttemptRow]
+    ) -> Receipt | None:
+        """An earlier attempt may have created the record: accept one under our key only when it is
+        provably what this delivery sent (its digest is one of our attempts'); a record under our key
+        that we did not send means the key is taken (KeyTaken: the ledger gives a new one)."""
+        found = self._existing(did, rkey)
+        if found is None and delivery.key_seq is not None and delivery.attempts > len(earlier):
+            rkey = legacy_record_key(delivery)  # tried before this ledger kept keys and attempts
+            found = self._existing(did, rkey)
+        if found is None:
+            return None
+        uri, value = found
+        sent = {a.digest for a in earlier if a.digest}
+        digest = record_digest(str(value.get("text", "")), str(value.get("createdAt", "")), _card_uri(value))
+        legacy_match = delivery.attempts > len(earlier) and _card_uri(value) == url
+        if digest in sent or legacy_match:
+            return Receipt(uri, self._web_url(rkey), "already posted (found by getRecord)")
+        raise KeyTaken(
+            f"record key {rkey} already holds a record this delivery did not send ({uri}: "
+            f"{str(value.get('text', ''))[:40]!r})"
+        )
+
+    def _existing(self, did: str, rkey: str) -> tuple[str, dict[str, Any]] | None:
+        """The record under ``rkey`` (its URI and value as a plain dict), or None."""
+        try:
+            got = self.client.com.atproto.repo.get_record({"repo": did, "collection": COLLECTION, "rkey": rkey})
+        except RequestErrorBase as e:
+            response = getattr(e, "response", None)
+            if response is not None and int(response.status_code) == 400:
+                return None  # RecordNotFound: no earlier attempt got through
+            raise
+        value = got.value
+        as_dict = value if isinstance(value, dict) else get_model_as_dict(value)
+        return str(got.uri), as_dict
+
+    def _card(self, payload: Payload) -> dict[str, Any]:
+        post = payload.post
+        assert post is not None
+        external: dict[str, Any] = {"uri": post.url, "title": post.title, "description": post.summary}
+        if post.image and self.images is not None:
+            got = self.images.get(post.image.url)
+            if got is not None and len(got.data) <= MAX_BLOB_BYTES:
+                with warnings.catch_warnings():
+                    # the SDK hands httpx raw bytes as `data=`, which httpx deprecates; harmless
+                    warnings.filterwarnings("ignore", "Use 'content=<...>'", DeprecationWarning)
+                    blob = self.client.upload_blob(got.data).blob
+                external["thumb"] = blob
+        return {"$type": "app.bsky.embed.external", "external": external}
+
+    def _web_url(self, rkey: str) -> str:
+        return f"https://bsky.app/profile/{self.target.handle}/post/{rkey}"
+
+    def preview(self, delivery: Delivery, payload: Payload) -> str:
+        text, _facets, labels = self.text(payload)
+        extra = f" labels: {', '.join(labels)}" if labels else ""
+        key = f"rkey {record_key(delivery, self.clock_id)}" if delivery.key_seq is not None else "a new rkey"
+        return f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, {key}){extra}\n{text}"
+
+    def close(self) -> None:
+        self.client.request.close()
+
+
+def _card_uri(value: dict[str, Any]) -> str:
+    embed = value.get("embed")
+    external = embed.get("external") if isinstance(embed, dict) else None
+    return str(external.get("uri", "")) if isinstance(external, dict) else ""
+
+
+def _reason(response: Any) -> str:
+    return str(getattr(getattr(response, "content", None), "error", "") or "")

@@ -1,0 +1,208 @@
+"""Mastodon via Mastodon.py: a status fitted to the instance's limit, with its thumbnail and
+an ``Idempotency-Key`` (the delivery id), so a retry after an unknown outcome never posts twice."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+from mastodon import Mastodon
+from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
+
+from ...core.model import TargetSettings
+from ...core.planning import Delivery
+from ...core.social import DEFAULT_TEMPLATES, fit, mastodon_length, strict_length
+from ...errors import DeliveryFailed, Failure, FitError
+from ..store import AttemptRow
+from .base import ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
+
+DEFAULT_LIMIT = 500
+RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome
+
+
+class MastodonChannel:
+    """Posts a status with the delivery id as ``Idempotency-Key``; after an attempt of unknown
+    outcome, looks for the status among the account's own before posting again."""
+
+    keyed = False  # the Idempotency-Key is the delivery id
+
+    def __init__(
+        self, target: TargetSettings, token: str, session: requests.Session, images: ImageSource | None = None
+    ) -> None:
+        self.target = target
+        self.images = images
+        self.api = Mastodon(
+            access_token=token,
+            api_base_url=target.instance,
+            session=session,
+            request_timeout=target.timeout,
+            ratelimit_method="throw",  # we schedule retries; never sleep inside a delivery
+            version_check_mode="none",
+            user_agent="syndicate",
+        )
+        self._limit: int | None = target.max_characters or None
+
+    def limit(self) -> int:
+        """The instance's max_characters (asked once), unless the target config sets it."""
+        if self._limit is None:
+            try:
+                info: Any = self.api.instance_v2()
+                self._limit = int(info["configuration"]["statuses"]["max_characters"])
+            except (MastodonAPIError, MastodonNetworkError, KeyError, TypeError, ValueError):
+                self._limit = DEFAULT_LIMIT
+        return self._limit
+
+    def text(self, payload: Payload, *, strict: bool = False, limit: int | None = None) -> str:
+        post = payload.post
+        assert post is not None
+        warning = post.content_warning or ""
+        length: Callable[[str], int] = (
+            (lambda t: strict_length(t, warning)) if strict else (lambda t: mastodon_length(t, warning))
+        )
+        try:
+            return fit(
+                self.target.template or DEFAULT_TEMPLATES["mastodon"],
+                title=post.title,
+                url=post.url,
+                summary=post.summary,
+                tags=post.tags,
+                limit=limit or self.limit(),
+                length=length,
+            ).text
+        except FitError as e:
+            raise DeliveryFailed(Failure(f"text does not fit: {e}", permanent=True)) from None
+
+    def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
+        text = self.text(payload)
+        post = payload.post
+        assert post is not None
+        return Outgoing(digest_of(text, post.content_warning, self.target.visibility), text)
+
+    def send(
+        self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
+    ) -> Receipt:
+        post = payload.post
+        assert post is not None
+        try:
+            found = self._posted_earlier(post.url, earlier, now)
+            if found is not None:
+                return Receipt(
+                    str(found["id"]), found.get("url") or found.get("uri"), "already posted (found on the account)"
+                )
+            media_ids = self._upload(payload)
+            try:
+                status: Any = self._post(delivery, payload, outgoing.body, media_ids)
+            except MastodonAPIError as e:
+                if _status(e) != 422 or "long" not in str(e).lower():
+                    raise
+                # Some servers count every character of a URL: fit again the strict way.
+                status = self._post(delivery, payload, self.text(payload, strict=True), media_ids)
+        except MastodonRatelimitError:
+            reset = self.api.ratelimit_reset
+            wait = float(reset) - now.timestamp() if isinstance(reset, int | float) else 0.0
+            raise DeliveryFailed(Failure("rate limited by the instance", retry_after=max(0.0, wait) or None)) from None
+        except MastodonNetworkError as e:
+            timeout = "timed out" in str(e).lower() or "timeout" in type(e).__name__.lower()
+            raise DeliveryFailed(
+                Failure(f"no answer within {self.target.timeout:g} s", unknown_outcome=True)
+                if timeout
+                else Failure("cannot connect")
+            ) from None
+        except MastodonAPIError as e:
+            code = _status(e)
+            if code is None:
+                raise DeliveryFailed(Failure(f"unexpected answer: {type(e).__name__}")) from None
+            reason = e.args[2] if len(e.args) > 2 and isinstance(e.args[2], str) else ""
+            failure = classify_http(code, reason, {}, now)
+            if code == 401:
+                failure = Failure("HTTP 401: the access token was refused; check token_env", permanent=True)
+            raise DeliveryFailed(failure) from None
+        if not _mentions(status, post.url):
+            # The Idempotency-Key is this delivery's id: an answer about another post means the
+            # instance mixed something up. Never count it as ours.
+            raise DeliveryFailed(
+                Failure(
+                    f"the instance answered with status {status.get('id')} that does not link to {post.url};"
+                    " not counted as sent (check the account)",
+                    permanent=True,
+                )
+            )
+        return Receipt(str(status["id"]), status.get("url") or status.get("uri"), "status posted")
+
+    def _posted_earlier(self, url: str, earlier: Sequence[AttemptRow], now: datetime) -> Any | None:
+        """After an attempt whose outcome was never learned (killed mid-request, or no answer), look
+        for the status among the account's own recent statuses before posting again: the
+        Idempotency-Key covers a request that was carried out within the hour (Mastodon keeps keys
+        for an hour), not an older one, nor one the instance was still working on."""
+        unknown = [a for a in earlier[:-1] if a.finished_at is None or a.outcome == "unknown"]
+        if not unknown:
+            return None
+        since = unknown[0].started_at.timestamp() - 300
+        me: Any = self.api.me()
+        page: Any = self.api.account_statuses(me["id"], limit=40)
+        for _ in range(RECONCILE_PAGES):
+            if not page:
+                return None
+            for status in page:
+                if _mentions(status, url):
+                    return status
+            created = page[-1].get("created_at")
+            if isinstance(created, datetime) and created.timestamp() < since:
+                return None
+            page = self.api.fetch_next(page)
+        return None
+
+    def _upload(self, payload: Payload) -> list[Any] | None:
+        post = payload.post
+        if post is None or post.image is None or self.images is None:
+            return None
+        got = self.images.get(post.image.url)
+        if got is None:
+            return None  # the post goes out without its picture rather than not at all
+        media: Any = self.api.media_post(
+            io.BytesIO(got.data),
+            mime_type=got.mime_type,
+            description=post.image_alt or post.title,
+            file_name="thumbnail",
+        )
+        return [media["id"]]
+
+    def _post(self, delivery: Delivery, payload: Payload, text: str, media_ids: list[Any] | None) -> Any:
+        post = payload.post
+        assert post is not None
+        return self.api.status_post(
+            text,
+            media_ids=media_ids,
+            sensitive=bool(post.content_warning),
+            spoiler_text=post.content_warning or None,
+            visibility=self.target.visibility,
+            language=post.lang,
+            idempotency_key=delivery.id,
+        )
+
+    def preview(self, delivery: Delivery, payload: Payload) -> str:
+        limit = self.target.max_characters or DEFAULT_LIMIT
+        text = self.text(payload, limit=limit)
+        post = payload.post
+        cw = f"[CW: {post.content_warning}] " if post and post.content_warning else ""
+        return f"{cw}({mastodon_length(text)}/{limit} characters)\n{text}"
+
+    def close(self) -> None:
+        session = getattr(self.api, "session", None)
+        if session is not None:
+            session.close()
+
+
+def _mentions(status: Any, url: str) -> bool:
+    """Does a status (as the API returns it, HTML) link to ``url``?"""
+    content = str(status.get("content") or "") if isinstance(status, dict) else ""
+    return url in content or html.escape(url) in content
+
+
+def _status(e: MastodonAPIError) -> int | None:
+    code = e.args[1] if len(e.args) > 1 else None
+    return code if isinstance(code, int) else None

@@ -1,0 +1,126 @@
+"""The site's ledger as a whole: where it lives, whether it is the one the site published with,
+and which moment it vouches for.
+
+A site that has published leaves a *mark* outside its ledger: ``.syndicate/published.json``
+and ``.syndicate-ledger.json`` at the top of the output folder, each holding the ledger's id,
+its generation (which grows with every run that changed the ledger) and the date of the
+newest post it announced. If the ledger is then missing, empty, another one, or older than
+the mark (restored from a backup), delivering would silently skip posts (a fresh ledger
+records everything as baseline) or send them twice (an old one has forgotten what went
+out), so `publish` and `run` stop with :class:`LedgerLostError` and say how to go on.
+
+The ledger also vouches for time: a post it has seen live stays live although the clock
+steps back (:func:`announced_until`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ..core.model import Settings
+from ..errors import LedgerLostError
+from .sqlite_store import SQLiteStore
+from .store import LedgerIdentity, StoreError
+
+SITE_MARK = Path(".syndicate") / "published.json"
+OUTPUT_MARK = ".syndicate-ledger.json"
+
+
+def state_path(site_dir: Path, settings: Settings) -> Path:
+    path = Path(settings.state_path)
+    return path if path.is_absolute() else site_dir / path
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a site that has published remembers of its ledger, outside it."""
+
+    where: str  # the file, as shown to the user
+    ledger: str
+    generation: int
+    newest: datetime | None  # the newest post the ledger had announced
+
+
+def read_marks(site_dir: Path, out_dir: Path) -> list[Mark]:
+    marks = []
+    for path, shown in ((site_dir / SITE_MARK, str(SITE_MARK)), (out_dir / OUTPUT_MARK, str(out_dir / OUTPUT_MARK))):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            newest = datetime.fromisoformat(data["newest"]) if data.get("newest") else None
+            marks.append(Mark(shown, str(data["ledger"]), int(data["generation"]), newest))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError):
+            marks.append(Mark(shown, "?", 0, None))  # unreadable, but it says the site published
+    return marks
+
+
+def write_marks(site_dir: Path, out_dir: Path, identity: LedgerIdentity, newest: datetime | None) -> None:
+    """Record (atomically) that this ledger, at this generation, is the site's. Best effort: a mark
+    that cannot be written only weakens the check, it never stops a delivery."""
+    text = json.dumps(
+        {
+            "ledger": identity.id,
+            "generation": identity.generation,
+            "newest": newest.isoformat() if newest else None,
+            "about": "written by syndicate publish: the delivery ledger this site publishes with (see README)",
+        },
+        indent=1,
+    )
+    for path in (site_dir / SITE_MARK, out_dir / OUTPUT_MARK):
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+
+
+def check(ledger: Path, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
+    """Raise LedgerLostError when the marks say this site published with another (or a newer) ledger."""
+    if not marks:
+        return  # never published: a new ledger is the normal start
+    mark = max(marks, key=lambda m: m.generation)
+    if not existed:
+        what = "is missing"
+    elif identity.empty:
+        what = "is empty"
+    elif identity.id not in {m.ledger for m in marks}:
+        what = f"is not the one this site published with (ledger {identity.id[:8]}, expected {mark.ledger[:8]})"
+    elif identity.generation < max(m.generation for m in marks if m.ledger == identity.id):
+        what = "is older than the last publish (restored from a backup?)"
+    else:
+        return
+    after = (mark.newest + timedelta(seconds=1)).astimezone(UTC) if mark.newest else None
+    since = f" --since {after:%Y-%m-%dT%H:%M:%SZ}" if after else " --since DATE"
+    raise LedgerLostError(
+        f"the delivery ledger {ledger} {what}, but this site has published before ({mark.where}); delivering now"
+        " would skip or repeat posts. Restore the ledger from a backup, or go on with one of:\n"
+        "  syndicate publish --rebaseline          record every live post as already delivered (nothing is sent)\n"
+        f"  syndicate publish --backfill{since}    send the posts published since then"
+    )
+
+
+def announced_until(site_dir: Path, settings: Settings) -> datetime | None:
+    """The date of the newest post the ledger has seen live: a clock that steps back behind it must
+    not take posts that went out off the feeds again. None without a readable ledger."""
+    path = state_path(site_dir, settings)
+    if not path.is_file():
+        return None
+    try:
+        store = SQLiteStore(path, readonly=True)
+    except StoreError:
+        return None  # `publish` reports an unreadable ledger; a build goes on without the floor
+    try:
+        return store.newest_published()
+    except StoreError:
+        return None
+    finally:
+        store.close()

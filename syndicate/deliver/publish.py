@@ -1,0 +1,524 @@
+"""Delivering posts: the shell around :mod:`syndicate.core.planning`.
+
+One run, in this order (what makes "exactly once" hold through crashes):
+
+1. lock the ledger and check it is the one this site published with (:mod:`syndicate.deliver.ledger`);
+2. build and write the feeds (readers see a post at once; what to deliver is planned from the
+   ledger and the posts, never from what was written, so a crash here loses nothing);
+3. plan, then *record* every new delivery (and WebSub ping) in the ledger;
+4. for each due delivery: compose what it sends → record the attempt (``sending``, what is
+   sent, the remote key) → network call → record the outcome.
+
+A process killed anywhere leaves either no intent (the next run plans it again) or an
+intent in ``pending``/``sending``/``failed``: the next run retries it under the same
+idempotency key (webhook-id, Idempotency-Key, a Bluesky record key that the ledger made
+unique and checks with getRecord against what was sent), so the receiver sees it once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from ..builder import (
+    BuildReport,
+    ContentWatch,
+    IncrementalRender,
+    UnwrittenBuild,
+    Workers,
+    final_report,
+    make_contents,
+    prepare,
+    write_outputs,
+)
+from ..builder.cache import PostCache
+from ..config import load_settings
+from ..core.feeds import IncrementalPlan
+from ..core.model import Post, Problem, Settings
+from ..core.planning import (
+    BASELINE,
+    DEAD,
+    FAILED,
+    OPEN_STATES,
+    PENDING,
+    SENDING,
+    SENT,
+    SKIPPED,
+    WEBSUB_PREFIX,
+    Delivery,
+    DeliveryState,
+    KnownPost,
+    Plan,
+    after_failure,
+    due,
+    due_at,
+    plan_pings,
+    plan_posts,
+)
+from ..core.render.jsonfeed import json_item
+from ..errors import ConfigError, DeliveryFailed, Failure, KeyTaken
+from . import ledger
+from .channels.base import Channel, Payload
+from .ledger import state_path
+from .registry import Channels
+from .secrets import Secrets
+from .sqlite_store import SQLiteStore
+from .store import LedgerIdentity, Store, lock
+
+Clock = Callable[[], datetime]
+Echo = Callable[[str], None]
+
+__all__ = ["Kept", "PublishReport", "Request", "Secrets", "World", "publish", "retry", "state_path"]
+
+
+@dataclass
+class Attempt:
+    """One attempt at one delivery and how it ended (SENT, FAILED for a retry, DEAD)."""
+
+    delivery: Delivery
+    outcome: DeliveryState  # SENT, FAILED or DEAD
+    detail: str = ""
+    disable_target: bool = False
+    back_off: bool = False  # the target asked us to wait (rate limit): leave its other deliveries for later
+
+
+@dataclass
+class PublishReport:
+    """What a run did: the build, every attempt, what was planned or recorded as baseline, the
+    previews of a dry run, targets that could not be set up, and when the next retry is due."""
+
+    build: BuildReport
+    attempts: list[Attempt] = field(default_factory=list)
+    planned: int = 0
+    baseline: int = 0
+    previews: list[tuple[Delivery, str]] = field(default_factory=list)
+    setup_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    deferred: dict[str, int] = field(default_factory=dict)  # target → deliveries left for a later run
+    waiting: dict[str, int] = field(default_factory=dict)  # target → due deliveries it cannot take (setup_errors)
+    next_attempt: datetime | None = None  # the earliest retry still waiting in the ledger
+    now: datetime | None = None  # the moment that decided what is published
+
+    @property
+    def failed(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.outcome in (FAILED, DEAD)]
+
+
+SNAPSHOT_BATCH = 1000
+BACK_OFF_AFTER = 2  # retryable failures in a row after which a target's other deliveries wait for a later run
+UNEXPECTED_DETAIL = 300  # characters of an unexpected error's message that are kept
+
+
+def json_snapshot(post: Post) -> str:
+    """What the ledger keeps of a post, for its `post.deleted`: its JSON Feed item without the
+    content (a receiver needs to know which post went, not its body again)."""
+    item = json_item(post)
+    item.pop("content_html", None)
+    return json.dumps(item, ensure_ascii=False, sort_keys=True)
+
+
+def _payload(d: Delivery, live: dict[str, Post], known_snapshots: dict[str, str]) -> Payload | None:
+    if d.target.startswith(WEBSUB_PREFIX):
+        return Payload(item={}, topic=d.post_id)
+    if d.event == "post.deleted":
+        snapshot = json.loads(known_snapshots.get(d.post_id, "{}") or "{}")
+        return Payload(item=snapshot or {"id": d.post_id})
+    post = live.get(d.post_id)
+    if post is None:
+        return None  # not live now (made a draft, dated later): wait
+    return Payload(item=json_item(post), post=post)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one run is asked to do: the options of `syndicate publish` (a daemon cycle asks for
+    the defaults)."""
+
+    dry_run: bool = False  # write nothing, send nothing: say what would be sent
+    target: str | None = None  # only this target
+    post: str | None = None  # only this post (an id, URL, slug or file)
+    backfill: bool = False  # send posts the first run would record as baseline
+    since: datetime | None = None  # with backfill: only posts published since
+    rebaseline: bool = False  # record every live post as delivered, send nothing
+    out_dir: Path | None = None  # default: <site>/public
+    use_cache: bool = True
+    floor: bool = True  # posts the ledger has seen live stay live although the clock is earlier
+
+
+@dataclass
+class World:
+    """Everything a run takes from outside, injected: ``clock`` decides what is published (``--now``
+    can move it), ``wall`` is the real time, for what receivers check (webhook timestamps) and the
+    ledger's retry times; randomness (retry jitter), secrets, where lines go, when to stop."""
+
+    clock: Clock
+    wall: Clock | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    secrets: Secrets = field(default_factory=Secrets)
+    echo: Echo = lambda line: None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class Kept:
+    """What a long-running process keeps from one run to the next, so that nothing unchanged is
+    redone (the daemon); ``holds_lock``: it holds the ledger lock for its whole life."""
+
+    cache: PostCache | None = None
+    memo: IncrementalRender | None = None
+    watch: ContentWatch | None = None
+    planner: IncrementalPlan | None = None
+    holds_lock: bool = False
+
+
+@dataclass
+class _Run:
+    """One run's context, made once by :func:`publish` and read by each phase."""
+
+    site_dir: Path
+    request: Request
+    world: World
+    kept: Kept
+    settings: Settings
+    store: Store
+    out: Path
+    now: datetime
+    target: str | None
+
+    def wall(self) -> datetime:
+        return (self.world.wall or self.world.clock)()
+
+
+def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = None) -> PublishReport:
+    """Build the feeds, then deliver what is due; with ``request.dry_run``, write and send nothing.
+
+    Phases: open the ledger (locked, and the one this site published with) → build → plan →
+    record every intent → preview | send → what is next. Raises ConfigError, LedgerLostError,
+    StoreError, LockedError, OutputError.
+    """
+    settings = load_settings(site_dir)
+    target = check_target(settings, request.target) if request.target is not None else None
+    state = state_path(site_dir, settings)
+    out = request.out_dir if request.out_dir is not None else site_dir / "public"
+    now = world.clock()
+    if request.floor and (until := ledger.announced_until(site_dir, settings)) is not None:
+        now = max(now, until)  # a clock that stepped back does not take published posts off
+    existed = state.is_file()
+    trusted = request.rebaseline or request.backfill  # the user said what the ledger should be
+    if not existed and not trusted:  # refuse before a new, empty ledger is made
+        ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
+    kept = kept or Kept()
+    with lock(state) if not kept.holds_lock and not request.dry_run else nullcontext():
+        store = SQLiteStore(state, readonly=request.dry_run)
+        try:
+            identity = store.identity()
+            if not trusted:
+                ledger.check(state, existed, identity, ledger.read_marks(site_dir, out))
+            run = _Run(site_dir, request, world, kept, settings, store, out, now, target)
+            return _publish(run, identity)
+        finally:
+            store.close()
+
+
+def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
+    store, request = run.store, run.request
+    prepared = prepare(
+        run.site_dir,
+        run.now,
+        out_dir=request.out_dir,
+        use_cache=request.use_cache,
+        cache=run.kept.cache,
+        memo=run.kept.memo,
+        watch=run.kept.watch,
+        planner=run.kept.planner,
+        write=not request.dry_run,
+        settings=run.settings,
+    )
+    changed = prepared.changed()
+    report = PublishReport(prepared.report if request.dry_run else write_outputs(prepared), now=run.now)
+    live = {p.id: p for p in prepared.report.live(run.now)}
+    post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
+    rows = store.deliveries() if request.dry_run else store.delivery_keys()
+    plan, new, snapshots = _plan(run, prepared, changed, live, rows)
+    report.planned = sum(1 for d in new if d.state != BASELINE)
+    report.baseline = sum(1 for d in plan.new if d.state == BASELINE)  # posts, not feed pings
+    if request.dry_run:
+        report.build = final_report(prepared)
+        _preview(run, report, plan, rows, new, live, snapshots, post_id)
+        return report
+    _record(run, plan, new)
+    todo = due(store.open_deliveries(), run.wall(), target=run.target, post=post_id)
+    if new or plan.skip or plan.promote or plan.posts or plan.new_targets or todo or request.rebaseline:
+        identity = replace(identity, generation=store.bump_generation())
+        ledger.write_marks(run.site_dir, run.out, identity, store.newest_published())
+    _deliver(run, report, todo, live, snapshots)
+    later = run.wall()
+    report.next_attempt = min(
+        (when for d in store.open_deliveries() if d.state != SENDING and (when := due_at(d, later))),
+        default=None,
+    )
+    return report
+
+
+def _plan(
+    run: _Run, prepared: UnwrittenBuild, changed: list[str], live: dict[str, Post], rows: list[Delivery]
+) -> tuple[Plan, list[Delivery], dict[str, str]]:
+    """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about."""
+    store, settings, request = run.store, run.settings, run.request
+    known = store.known_posts()
+    snaps = _snapshots(settings, live, known)
+    _drop_unrenderable(prepared.report, live)
+    plan = plan_posts(
+        now=run.now,
+        posts=prepared.report.posts,
+        snapshot=lambda p: snaps.get(p.id) or json_snapshot(p),
+        unreadable_sources={p.path for p in prepared.report.rejected},
+        known=known,
+        targets=settings.targets,
+        known_targets=set() if request.rebaseline else set(store.known_targets()),
+        deliveries=rows,
+        backfill=request.backfill,
+        since=request.since,
+        at=run.wall(),
+    )
+    digests = (
+        {prepared.feed_url(rel): prepared.digest(rel) for rel in prepared.files if prepared.is_feed(rel)}
+        if settings.hubs
+        else {}
+    )
+    pings = plan_pings(run.wall(), digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, rows)
+    plan.skip.update(pings.skip)
+    deleting = {d.post_id for d in plan.new if d.event == "post.deleted"}
+    deleting |= {d.post_id for d in rows if d.event == "post.deleted" and d.state in OPEN_STATES}
+    snapshots = store.snapshots(deleting)
+    snapshots.update({p.post_id: p.snapshot for p in plan.posts if p.snapshot})
+    return plan, plan.new + pings.new, snapshots
+
+
+def _snapshots(settings: Settings, live: dict[str, Post], known: dict[str, KnownPost]) -> dict[str, str]:
+    """The ledger keeps a snapshot of each new or edited post (its summary is made from its
+    HTML): on every core when there are many (a first run on a big site), a batch at a time,
+    the HTML forgotten again after each batch."""
+    fresh = [p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision]
+    snaps: dict[str, str] = {}
+    workers = Workers()
+    try:
+        for i in range(0, len(fresh), SNAPSHOT_BATCH):
+            batch = fresh[i : i + SNAPSHOT_BATCH]
+            made = [p for p in batch if not p.content.ready]
+            make_contents(batch, workers, settings.content.render_timeout)
+            snaps.update((p.id, json_snapshot(p)) for p in batch if not p.content.failed)
+            for p in made:
+                p.content.release()
+    finally:
+        workers.close()
+    return snaps
+
+
+def _record(run: _Run, plan: Plan, new: list[Delivery]) -> None:
+    """Every intent is in the ledger before anything leaves the machine."""
+    store, at = run.store, run.wall()
+    store.add_targets(plan.new_targets, at)
+    store.add_deliveries(new)
+    for delivery_id, why in plan.skip.items():
+        store.set_state([delivery_id], SKIPPED, why, at)
+    store.set_state(plan.promote, PENDING, None, at)
+    store.save_posts(plan.posts)
+
+
+def _drop_unrenderable(build: BuildReport, live: dict[str, Post]) -> None:
+    """Posts whose HTML could not be made are rejected (a problem line), never sent and never
+    taken for removed."""
+    failed = [p for p in live.values() if p.content.failed]
+    for post in failed:
+        build.problems.append(Problem(post.source, post.content.failed or "cannot be rendered"))
+        del live[post.id]
+    if failed:
+        gone = {p.id for p in failed}
+        build.posts = [p for p in build.posts if p.id not in gone]
+
+
+def _preview(
+    run: _Run,
+    report: PublishReport,
+    plan: Plan,
+    rows: list[Delivery],
+    new: list[Delivery],
+    live: dict[str, Post],
+    snapshots: dict[str, str],
+    post_id: str | None,
+) -> None:
+    """What a real run would send, as the final texts, into ``report.previews``."""
+    secrets = run.world.secrets
+    pending = [d for d in rows if d.id not in plan.skip] + [d for d in new if d.state != BASELINE]
+    pending = [replace(d, state=PENDING) if d.id in plan.promote else d for d in pending]
+    channels = Channels(run.settings, run.site_dir, secrets, requests.Session())
+    try:
+        for d in due(pending, run.wall(), target=run.target, post=post_id):
+            if d.state in (SENDING, SENT):
+                continue
+            payload = _payload(d, live, snapshots)
+            if payload is None:
+                continue
+            channel = channels.get(d.target)
+            try:
+                text = channel.preview(d, payload) if channel else f"(cannot preview: {channels.broken[d.target]})"
+            except DeliveryFailed as e:
+                text = f"(would fail: {e.failure.message})"
+            report.previews.append((d, secrets.redact(text)))
+    finally:
+        channels.close()
+
+
+def _deliver(
+    run: _Run, report: PublishReport, todo: list[Delivery], live: dict[str, Post], snapshots: dict[str, str]
+) -> None:
+    """Attempt each due delivery once. One delivery's trouble never stops the others: a target
+    that is disabled, cannot be set up, rate limits us or keeps failing is left for a later run."""
+    store, settings, world = run.store, run.settings, run.world
+    disabled = {name for name, reason in store.known_targets().items() if reason}
+    make_contents((live[d.post_id] for d in todo if d.post_id in live), None, settings.content.render_timeout)
+    _drop_unrenderable(report.build, live)
+    waiting: dict[str, int] = {}  # target → retryable failures in a row
+    session = requests.Session()
+    session.headers["User-Agent"] = "syndicate"
+    channels = Channels(settings, run.site_dir, world.secrets, session, store.identity().clock_id)
+    try:
+        for d in todo:
+            if world.should_stop():
+                break  # asked to stop: the delivery in flight is done, the rest wait
+            if d.target in disabled:
+                continue
+            if waiting.get(d.target, 0) >= BACK_OFF_AFTER:
+                report.deferred[d.target] = report.deferred.get(d.target, 0) + 1
+                continue
+            payload = _payload(d, live, snapshots)
+            if payload is None:
+                continue
+            channel = channels.get(d.target)
+            if channel is None:
+                report.waiting[d.target] = report.waiting.get(d.target, 0) + 1
+                continue
+            attempt = _attempt(run, channel, d, payload, report.warnings)
+            report.attempts.append(attempt)
+            world.echo(_line(attempt))
+            if attempt.disable_target:
+                store.disable_target(d.target, attempt.detail)
+                disabled.add(d.target)
+            if attempt.outcome == FAILED:
+                waiting[d.target] = BACK_OFF_AFTER if attempt.back_off else waiting.get(d.target, 0) + 1
+            else:
+                waiting[d.target] = 0
+    finally:
+        channels.close()
+        session.close()
+    report.setup_errors = [f"{name}: {why}" for name, why in sorted(channels.broken.items())]
+    report.warnings.extend(world.secrets.redact(w) for w in channels.images.warnings)
+
+
+def _attempt(run: _Run, channel: Channel, d: Delivery, payload: Payload, warnings: list[str]) -> Attempt:
+    """One attempt: compose, record the intent (durable before the request leaves), send, record
+    the outcome. Whatever goes wrong — the receiver, the network, a bug in a client library —
+    ends as an outcome in the ledger with its reason, never as a delivery stuck in ``sending``."""
+    store, clock, secrets = run.store, run.wall, run.world.secrets
+    try:
+        outgoing = channel.compose(d, payload)
+    except DeliveryFailed as e:
+        store.mark_sending(d.id, clock())
+        return _failed(run, d, e.failure)
+    except Exception as e:  # a bug in composing: recorded and retried, never a traceback
+        store.mark_sending(d.id, clock())
+        return _failed(run, d, _unexpected(e, secrets))
+    d = store.mark_sending(d.id, clock(), outgoing.digest, channel.keyed)
+    for _ in range(2):
+        try:
+            receipt = channel.send(d, outgoing, payload, clock(), store.attempts(d.id))
+        except KeyTaken as e:
+            warnings.append(secrets.redact(f"{d.target}: {e}; sending under a new key"))
+            d = store.new_key(d.id, clock())
+            continue
+        except DeliveryFailed as e:
+            return _failed(run, d, e.failure)
+        except Exception as e:  # the outcome is unknown: the next attempt reconciles under the same key
+            return _failed(run, d, replace(_unexpected(e, secrets), unknown_outcome=True))
+        store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, clock())
+        return Attempt(d, SENT, receipt.remote_url or receipt.note)
+    return _failed(run, d, Failure("its new remote key was taken too"))
+
+
+def _unexpected(e: Exception, secrets: Secrets) -> Failure:
+    text = " ".join(str(e).split())[:UNEXPECTED_DETAIL]
+    return Failure(secrets.redact(f"unexpected error: {type(e).__name__}" + (f": {text}" if text else "")))
+
+
+def _failed(run: _Run, d: Delivery, failure: Failure) -> Attempt:
+    failure = replace(failure, message=run.world.secrets.redact(failure.message))
+    d = run.store.get(d.id)
+    state, next_at, message = after_failure(d, failure, run.wall(), run.settings.delivery, run.world.rng)
+    run.store.mark_failed(d.id, state, next_at, message, run.wall(), failure.unknown_outcome)
+    detail = (
+        message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
+    )
+    return Attempt(d, state, detail, failure.disable_target, back_off=failure.retry_after is not None)
+
+
+def _line(a: Attempt) -> str:
+    d = a.delivery
+    target = d.target.removeprefix(WEBSUB_PREFIX)
+    what = d.post_id
+    return f"{a.outcome:<6}  {target}  {d.event}  {what}" + (f"  {a.detail}" if a.detail else "")
+
+
+def _resolve_post(ref: str, posts: list[Post]) -> str:
+    """--post takes an id, a URL, a slug or a file path."""
+    for p in posts:
+        if ref in (p.id, p.url, p.slug, p.source) or p.source.endswith("/" + ref):
+            return p.id
+    raise ConfigError(f"no post {ref!r}; give its id, URL, slug or file (see `syndicate posts`)")
+
+
+def resolve_post(site_dir: Path, settings: Settings, ref: str, known: dict[str, str] | None = None) -> str:
+    """The post id that ``--post REF`` means, the same way for every command: an id or URL the
+    ledger knows, else the id, URL, slug or file of a post in the content folder (ConfigError)."""
+    if known and ref in known:
+        return ref
+    prepared = prepare(site_dir, datetime.now(UTC), render=False, settings=settings)
+    return _resolve_post(ref, prepared.report.posts)
+
+
+def check_target(settings: Settings, name: str) -> str:
+    """What ``--target NAME`` is called in the ledger: a configured target's name, or a WebSub hub's
+    URL (ConfigError for anything else)."""
+    if settings.target(name) is not None:
+        return name
+    if name.removeprefix(WEBSUB_PREFIX) in settings.hubs:
+        return WEBSUB_PREFIX + name.removeprefix(WEBSUB_PREFIX)
+    names = ", ".join([t.name for t in settings.targets] + list(settings.hubs)) or "none configured"
+    raise ConfigError(f"no target called {name!r}; targets: {names}")
+
+
+def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str | None = None) -> int:
+    """Make failed and dead deliveries due now (and re-enable targets that had been disabled);
+    the next `publish`, or a running `syndicate run` within seconds, sends them."""
+    settings = load_settings(site_dir)
+    if target is not None:
+        target = check_target(settings, target)
+    post_id = resolve_post(site_dir, settings, post) if post else None
+    state = state_path(site_dir, settings)
+    marks = ledger.read_marks(site_dir, site_dir / "public")
+    if not state.is_file():  # nothing was ever recorded, or the ledger is lost (then say so)
+        ledger.check(state, False, LedgerIdentity("", 0, 0, True), marks)
+        return 0
+    store = SQLiteStore(state)
+    try:
+        ledger.check(state, True, store.identity(), marks)
+        return store.requeue(target, post_id, clock())
+    finally:
+        store.close()

@@ -1,0 +1,139 @@
+"""The delivery ledger's contract: the ``Store`` protocol that publish uses, its rows, and the lock;
+:mod:`syndicate.deliver.sqlite_store` is the one implementation today, so another store can follow.
+
+Contract (any implementation):
+- every datetime in and out is timezone-aware UTC;
+- a method returns only after its change is durable (committed), so the caller can rely
+  on the order *intent recorded → network call → outcome recorded*;
+- methods raise :class:`StoreError` (a ``SyndicateError``) and nothing else;
+- the store holds no policy: :mod:`syndicate.core.planning` decides, the store saves. It does
+  enforce one invariant itself: a delivery's ``key_seq`` (what a Bluesky record key is made
+  from) is unique per target, given out in increasing order and never reused, so two
+  deliveries can never share a remote key, however many are planned in one run;
+- every attempt is kept with what was sent (a digest) and how it ended, so reconciliation
+  can tell a remote object made by *this* delivery from any other.
+
+Nothing secret is ever stored: rows hold ids, states, URLs, digests and error messages that
+were already redacted by the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from ..core.planning import Delivery, DeliveryState, KnownPost
+from ..errors import LockedError, StoreError
+
+__all__ = ["AttemptRow", "LedgerIdentity", "LockedError", "Store", "StoreError", "lock"]
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One attempt of one delivery, as the ledger keeps it."""
+
+    n: int  # 1 for the first attempt
+    started_at: datetime
+    digest: str  # what was sent (the channel's digest of its request); "" when nothing was composed
+    finished_at: datetime | None = None  # None: the outcome was never learned (killed mid-request)
+    outcome: str | None = None  # sent | failed | dead | unknown (no answer: it may have been carried out)
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerIdentity:
+    """Which ledger this is: its id never changes; ``generation`` grows with every run that changed it."""
+
+    id: str
+    clock_id: int  # 0..1023, for the record keys this ledger makes
+    generation: int
+    empty: bool  # no target, post or delivery recorded yet
+
+
+class Store(Protocol):
+    """The ledger, as :mod:`syndicate.deliver.publish` uses it (see the module docstring for the contract)."""
+
+    def identity(self) -> LedgerIdentity: ...
+    def bump_generation(self) -> int: ...
+    def known_targets(self) -> dict[str, str | None]: ...
+    def add_targets(self, names: Iterable[str], now: datetime) -> None: ...
+    def disable_target(self, name: str, reason: str) -> None: ...
+    def known_posts(self) -> dict[str, KnownPost]: ...
+    def snapshots(self, post_ids: Iterable[str]) -> dict[str, str]: ...
+    def newest_published(self) -> datetime | None: ...
+    def save_posts(self, posts: Iterable[KnownPost]) -> None: ...
+    def deliveries(self) -> list[Delivery]: ...
+    def delivery_keys(self) -> list[Delivery]: ...
+    def open_deliveries(self) -> list[Delivery]: ...
+    def get(self, delivery_id: str) -> Delivery: ...
+    def attempts(self, delivery_id: str) -> list[AttemptRow]: ...
+    def add_deliveries(self, rows: Iterable[Delivery]) -> None: ...
+    def set_state(self, ids: Iterable[str], state: DeliveryState, reason: str | None, now: datetime) -> None: ...
+    def mark_sending(self, delivery_id: str, now: datetime, digest: str = "", keyed: bool = False) -> Delivery: ...
+    def new_key(self, delivery_id: str, now: datetime) -> Delivery: ...
+    def mark_sent(self, delivery_id: str, remote_id: str | None, remote_url: str | None, now: datetime) -> None: ...
+    def mark_failed(
+        self,
+        delivery_id: str,
+        state: DeliveryState,
+        next_at: datetime | None,
+        error: str,
+        now: datetime,
+        unknown: bool = False,
+    ) -> None: ...
+    def requeue(self, target: str | None, post: str | None, now: datetime) -> int: ...
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def lock(ledger: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the site's ledger, or raise LockedError at once.
+
+    Two processes delivering for one site could both send a post. The lock is an OS lock
+    (``flock``) on the ledger file itself, so it cannot be stolen by deleting a lock file:
+    whoever deletes the ledger to get past it meets a missing ledger, which `publish`
+    refuses when the site has published before. After locking, the file that is locked
+    must still be the one at the path (it may have been replaced in between); otherwise
+    the lock is taken again. The OS drops the lock when the holder exits, even by SIGKILL,
+    so a crash never leaves a stale lock. The holder's pid is written next to the ledger
+    (``<ledger>.pid``), for the message only.
+    """
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    pid_file = ledger.with_name(ledger.name + ".pid")
+    for _ in range(10):
+        try:
+            fd = os.open(ledger, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(f"{ledger}: cannot open the delivery ledger: {e.strerror or e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            try:
+                holder = pid_file.read_text(errors="replace").strip() or "another process"
+            except OSError:
+                holder = "another process"
+            raise LockedError(
+                f"another syndicate (pid {holder}) is delivering for this site; wait for it to finish, or stop it first"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(ledger).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # replaced between open and lock: lock the file that is there now
+    else:
+        raise LockedError(f"{ledger} keeps being replaced; is another program writing it?")
+    try:
+        with contextlib.suppress(OSError):
+            pid_file.write_text(str(os.getpid()))
+        yield
+    finally:
+        os.close(fd)

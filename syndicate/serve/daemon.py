@@ -1,0 +1,523 @@
+"""`syndicate run`: watch the site, build and deliver on change and on time, serve the feeds.
+
+Threads:
+
+- the *worker* runs one cycle at a time (the same build and delivery as `publish`); any
+  request to run sets an event, so a save during a cycle causes exactly one more cycle and
+  no trigger is ever lost;
+- watchdog (inotify, or polling where a file system gives no events) reports the paths
+  that changed; a file closed after writing or renamed into place starts a cycle 5 ms
+  later, other events after a short quiet period (debounce); bursts make one request;
+- APScheduler wakes the worker at each scheduled post's date and at the ledger's next
+  retry time; after a restart both are rebuilt from content and ledger by the first cycle;
+- the HTTP server serves the output folder (see :mod:`syndicate.serve.server`);
+- the main thread runs the first cycle before any other thread exists (so a big site's
+  first build may fork its workers), then waits for SIGTERM/SIGINT (finish the delivery in flight, exit 0) and
+  SIGHUP (reload the config: the next cycle reads it; a bad one is logged and the last good
+  state keeps serving).
+
+The site's lock is held for the daemon's whole life, so a second daemon or a `publish`
+on the same site is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import gc
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from ..builder import STATE_DIR, ContentWatch, IncrementalRender
+from ..builder.cache import PostCache
+from ..config import CONFIG_PATH, load_settings
+from ..core.feeds import IncrementalPlan
+from ..core.model import Problem, Settings, printable
+from ..core.planning import DEAD, FAILED, SENT
+from ..deliver import ledger
+from ..deliver.publish import Kept, PublishReport, Request, World, publish
+from ..deliver.registry import preload
+from ..deliver.secrets import Secrets
+from ..deliver.sqlite_store import SQLiteStore
+from ..deliver.store import lock
+from ..errors import ConfigError, SyndicateError
+from .log import EventLog
+from .server import ServerState, make_server
+
+RETRY_FLOOR = timedelta(seconds=60)  # a retry that is due but cannot run is not hammered
+SAFETY_NET = timedelta(minutes=10)  # a full cycle even if no event came (lost inotify events)
+SELF_CHECK = 2.0  # seconds between looks at the disk: output files, watched folders, the ledger
+FAILED_CYCLE_RETRY = (2.0, 60.0)  # after a failed cycle, the next is tried after 2 s, doubling up to 60 s
+STALE_AFTER = 120.0  # seconds a cycle may run before /healthz calls the daemon stale
+
+
+# A file closed after writing, or renamed into place, is complete: act at once (a few ms to
+# gather the other events of the same save). Other events wait for quiet (debounce).
+COMPLETE = ("closed", "moved", "deleted")
+GATHER = 0.005
+FULL_SCAN = ("start", "watching", "periodic", "config reloaded")  # causes that look at every post file again
+
+
+class _Changes(FileSystemEventHandler):
+    def __init__(
+        self,
+        watch: ContentWatch,
+        on_change: Callable[[bool], None],
+        roots: set[str] | None = None,
+        on_root_gone: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.watch = watch
+        self.on_change = on_change
+        self.roots = roots or set()
+        self.on_root_gone = on_root_gone
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory and event.event_type in ("deleted", "moved") and str(event.src_path) in self.roots:
+            self.on_root_gone()  # a watch on a folder that is gone sees nothing again, even a new one there
+            return
+        if event.is_directory and event.event_type == "modified":
+            return  # a folder's entries changed: the events of the files themselves say which
+        paths = [str(event.src_path)]
+        if event.event_type == "moved":
+            paths.append(str(event.dest_path))
+        for path in paths:
+            self.watch.note(path, event.is_directory)
+        names = [p.rsplit("/", 1)[-1] for p in paths]
+        if all(n.startswith(".") or n.endswith(("~", ".swp", ".tmp")) for n in names):
+            return  # editor temp files and our own atomic-write temporaries (noted, but no cycle)
+        self.on_change(event.event_type in COMPLETE)
+
+
+class Daemon:
+    """`syndicate run`: one process that builds on every change, serves the output folder,
+    publishes scheduled posts when they come due and retries what failed, holding the ledger
+    lock all along. ``run()`` returns on SIGTERM/SIGINT after the delivery in flight."""
+
+    def __init__(
+        self,
+        site_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        log: EventLog,
+        out_dir: Path | None = None,
+        poll: bool = False,
+        debounce: float = 0.1,
+        access_log: bool = False,
+        secrets: Secrets | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.site_dir = site_dir
+        self.host = host
+        self.port = port
+        self.log = log
+        self.out_dir = out_dir if out_dir is not None else site_dir / "public"
+        self.poll = poll
+        self.debounce = debounce
+        self.access_log = access_log
+        self.secrets = secrets or Secrets()
+        self.clock = clock
+        self.stop = threading.Event()
+        self._wake = threading.Event()
+        self._reasons: set[str] = set()
+        self._mx = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self.memo = IncrementalRender()
+        self.watch = ContentWatch()
+        self.planner = IncrementalPlan()
+        self.cache = PostCache(site_dir / STATE_DIR / "cache.db")
+        self._problems: set[Problem] = set()
+        self._setup_errors: set[str] = set()
+        self.health: dict[str, Any] = {"status": "starting"}
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self._busy = threading.Lock()  # held by a cycle; the self-check looks only between cycles
+        self._busy_since: float | None = None
+        self._failures = 0  # cycles in a row that failed
+        self._retry_at = 0.0  # monotonic time of the next try after a failed cycle
+        self._ledger_path: Path | None = None
+        self._ledger_id: tuple[int, int] | None = None  # (device, inode) of the ledger this daemon locked
+        self._ledger_seen: tuple[int, int] | None = None  # the ledger's mtimes after our last cycle
+        self._watched: list[tuple[Path, tuple[int, int] | None]] = []
+        self._observer: BaseObserver | None = None
+        self._rewatch = False  # SIGHUP: watch the folders anew
+
+    @property
+    def kept(self) -> Kept:
+        """What this process keeps between its cycles (it holds the ledger lock all along)."""
+        return Kept(self.cache, self.memo, self.watch, self.planner, holds_lock=True)
+
+    @property
+    def world(self) -> World:
+        return World(self.clock, wall=self.clock, secrets=self.secrets, should_stop=self.stop.is_set)
+
+    # -- triggers -------------------------------------------------------------------------
+
+    def request(self, reason: str) -> None:
+        if reason in FULL_SCAN:
+            self.watch.rescan_all()
+        with self._mx:
+            self._reasons.add(reason)
+        self._wake.set()
+
+    def _changed(self, complete: bool) -> None:
+        with self._mx:
+            if self._timer is not None:
+                self._timer.cancel()
+            wait = min(GATHER, self.debounce) if complete else self.debounce
+            self._timer = threading.Timer(wait, self.request, args=("file changed",))
+            self._timer.daemon = True
+            self._timer.start()
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _worker(self) -> None:
+        while not self.stop.is_set():
+            if not self._wake.wait(timeout=0.5):
+                continue
+            self._wake.clear()
+            with self._mx:
+                reasons, self._reasons = self._reasons, set()
+            self._guarded_cycle(", ".join(sorted(reasons)) or "wake")
+
+    def _guarded_cycle(self, reason: str) -> None:
+        try:
+            self.cycle(reason)
+        except Exception as e:  # a bug must not kill the daemon; it is logged and the next cycle tries again
+            self._failed(f"cycle failed: {type(e).__name__}: {e}", "failing")
+
+    def cycle(self, reason: str) -> PublishReport | None:
+        gc.disable()  # no collector pause inside a cycle (a save's latency); it runs between cycles
+        with self._busy:
+            self._busy_since = time.monotonic()
+            try:
+                return self._cycle(reason)
+            finally:
+                self._busy_since = None
+                self._ledger_seen = _mtimes(self._ledger_path)  # our own writes are not news
+                gc.enable()
+
+    def _failed(self, message: str, status: str) -> None:
+        """A cycle that did not finish: say so (log, /healthz), forget what this process remembers of
+        the disk (the next cycle looks at everything again, as at start), and try again soon. The same
+        failure again is not logged again: /healthz keeps saying it."""
+        if message != self.health.get("last_error"):
+            self.log.event("error", message)
+        self._failures += 1
+        low, high = FAILED_CYCLE_RETRY
+        self._retry_at = time.monotonic() + min(high, low * 2 ** (self._failures - 1))
+        self.health = {**self.health, "status": status, "last_error": message, "failures": self._failures}
+        self.memo = IncrementalRender()
+        self.planner = IncrementalPlan()
+        self.cache = PostCache(self.site_dir / STATE_DIR / "cache.db")
+        self.watch.rescan_all()
+
+    def _recovered(self) -> None:
+        if self._failures:
+            self.log.event("recovered", f"a cycle succeeded again after {self._failures} failed")
+        self._failures = 0
+
+    # ~70 lines: the checks before a cycle (the ledger still ours), the cycle, and how each way it
+    # can end is logged and reported on /healthz; kept together so no ending is left unhandled.
+    def _cycle(self, reason: str) -> PublishReport | None:
+        started = time.perf_counter()
+        if (
+            self._ledger_path is not None
+            and self._ledger_id is not None
+            and _file_id(self._ledger_path) != self._ledger_id
+        ):
+            self._failed(
+                f"the delivery ledger {self._ledger_path} was deleted or replaced while running: nothing is"
+                " delivered until syndicate run is restarted (restore the ledger first, see `syndicate publish`)",
+                "failing",
+            )
+            return None
+        try:
+            report = publish(self.site_dir, Request(out_dir=self.out_dir), self.world, self.kept)
+        except ConfigError as e:
+            self.log.event("config", f"{e}; still serving the last good feeds")
+            self.health = {**self.health, "status": "degraded", "last_error": str(e)}
+            return None
+        except SyndicateError as e:
+            self._failed(str(e), "failing")
+            return None
+        if self.health.get("status") == "degraded":
+            self.log.event("recovered", "the config reads again; building with it")
+        self._recovered()
+        build = report.build
+        self.server_state.settings = build.settings
+        problems = set(build.problems)
+        for problem in sorted(problems - self._problems, key=lambda p: (p.path, p.line or 0)):
+            self.log.event("rejected" if problem.severity == "error" else "warning", str(problem), path=problem.path)
+        still = {p.path for p in problems}
+        for path in sorted({p.path for p in self._problems if p.severity == "error"} - still):
+            self.log.event("fixed", f"{printable(path)}: no problem any more", path=printable(path))
+        self._problems = problems
+        for line in sorted(set(report.setup_errors) - self._setup_errors):
+            self.log.event("error", line)
+        self._setup_errors = set(report.setup_errors)
+        for line in report.warnings:
+            self.log.event("warning", line)
+        live = len(build.live(self.clock()))
+        if build.written or build.removed or reason == "start":
+            self.log.event(
+                "built",
+                f"{len(build.written)} written, {len(build.removed)} removed, {build.files} files, "
+                f"{live} posts ({reason}) in {time.perf_counter() - started:.3f} s",
+                written=len(build.written),
+                files=build.files,
+            )
+        for a in report.attempts:
+            d = a.delivery
+            kind = {SENT: "delivered", FAILED: "retry", DEAD: "dead"}[a.outcome]
+            self.log.event(
+                kind, f"{d.target} {d.event} {d.post_id} {a.detail}".rstrip(), target=d.target, post=d.post_id
+            )
+        self._schedule(report)
+        self.health = {
+            "status": "ok",
+            "last_cycle": self.clock().isoformat(timespec="seconds"),
+            "cycle_seconds": round(time.perf_counter() - started, 3),
+            "posts": live,
+            "rejected": len({p.path for p in build.rejected}),
+            "next_retry": report.next_attempt.isoformat(timespec="seconds") if report.next_attempt else None,
+        }
+        if any(why in reason for why in FULL_SCAN):
+            # What a full cycle leaves (every post, the plan) lives long: keep it out of the
+            # garbage collector's scans, which otherwise pause a save's cycle by tens of ms.
+            gc.collect()
+            gc.freeze()
+        return report
+
+    def _schedule(self, report: PublishReport) -> None:
+        now = self.clock()
+        wanted: dict[str, datetime] = {}
+        for post in report.build.scheduled(now):
+            wanted[f"post:{post.id}"] = post.published
+        if report.next_attempt is not None:
+            wanted["retry"] = (
+                max(report.next_attempt, now + RETRY_FLOOR) if report.next_attempt <= now else report.next_attempt
+            )
+        for job in self.scheduler.get_jobs():
+            if (job.id.startswith("post:") and job.id not in wanted) or (job.id == "retry" and "retry" not in wanted):
+                job.remove()
+        for job_id, when in wanted.items():
+            reason = "retry due" if job_id == "retry" else "scheduled post due"
+            self.scheduler.add_job(
+                self.request,
+                "date",
+                run_date=when,
+                args=[reason],
+                id=job_id,
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def _make_observer(self, settings: Settings) -> BaseObserver:
+        folders = [self.site_dir / settings.content.dir, self.site_dir / CONFIG_PATH.parent]
+        handler = _Changes(self.watch, self._changed, {str(f) for f in folders}, self._root_gone)
+        self._watched = [(folder, _file_id(folder)) for folder in folders]
+        if not self.poll:
+            try:
+                observer: BaseObserver = Observer()
+                for folder in folders:
+                    if folder.is_dir():
+                        observer.schedule(handler, str(folder), recursive=True)
+                observer.start()
+                return observer
+            except OSError as e:
+                self.log.event("watch", f"file events unavailable ({e}); polling every second instead")
+        observer = PollingObserver(timeout=1)
+        for folder in folders:
+            if folder.is_dir():
+                observer.schedule(handler, str(folder), recursive=True)
+        observer.start()
+        return observer
+
+    def _root_gone(self) -> None:
+        self._rewatch = True  # the main thread's self-check watches again
+        self.request("folders replaced")
+
+    def _watch(self, why: str | None = None) -> None:
+        """(Re)start watching the content and config folders: at start, when one of them was replaced
+        (`rm -rf content && mkdir content` leaves a watch on a folder that is gone), and on SIGHUP."""
+        try:
+            settings = load_settings(self.site_dir)
+        except ConfigError:
+            if self._observer is not None:
+                return  # a broken config: keep the watches we have; the cycle reports it
+            settings = self.server_state.settings
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        self._observer = self._make_observer(settings)
+        if why:
+            self.log.event("watch", f"watching the folders again ({why})")
+            self.request("folders replaced")
+
+    def self_check(self) -> None:
+        """Between cycles, every few seconds: is the disk as this process believes it is?
+
+        - an output file deleted or changed by someone else (`rm -rf public`, a disk freed after
+          it filled up) → a cycle that looks at every file and writes what is missing;
+        - a watched folder gone or replaced → watch again, and a full cycle;
+        - the ledger changed by another process (`syndicate retry`) → a cycle, which sends it;
+        - the last cycle failed → try again (after 2 s, doubling up to a minute).
+        """
+        if not self._busy.acquire(blocking=False):
+            return  # a cycle is running: it is the one looking at the disk now
+        try:
+            reasons = []
+            if self._rewatch:
+                self._rewatch = False
+                self._watch("a watched folder was deleted, moved or reloaded")
+            elif any(_file_id(folder) != ident for folder, ident in self._watched):
+                self._watch("a watched folder was replaced")
+            if self.memo.stats and not self.memo.matches_disk(self.out_dir):
+                self.watch.rescan_all()
+                reasons.append("output changed")
+            if self._ledger_path is not None and _mtimes(self._ledger_path) != self._ledger_seen:
+                self._ledger_seen = _mtimes(self._ledger_path)
+                reasons.append("ledger changed")
+            if self._failures and time.monotonic() >= self._retry_at:
+                self._retry_at = time.monotonic() + FAILED_CYCLE_RETRY[1]  # until the cycle reports back
+                reasons.append("retry after a failed cycle")
+        finally:
+            self._busy.release()
+        for reason in reasons:
+            self.request(reason)
+
+    def report_health(self) -> dict[str, Any]:
+        """What /healthz says: "ok" only when the last cycle succeeded and none is stuck."""
+        health = dict(self.health)
+        busy = self._busy_since
+        if busy is not None and time.monotonic() - busy > STALE_AFTER:
+            health.update(status="stale", problem=f"a cycle has been running for {time.monotonic() - busy:.0f} s")
+        elif self._worker_thread is not None and not self._worker_thread.is_alive() and not self.stop.is_set():
+            health.update(status="failing", problem="the worker thread stopped")
+        return health
+
+    _worker_thread: threading.Thread | None = None
+
+    def _check_ledger(self, settings: Settings) -> None:
+        """At start, before anything is served: refuse a ledger this site did not publish with."""
+        path = ledger.state_path(self.site_dir, settings)
+        store = SQLiteStore(path, readonly=True)
+        try:
+            identity = store.identity()
+        finally:
+            store.close()
+        ledger.check(path, self._ledger_existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
+
+    _ledger_existed = True
+
+    def run(self) -> None:
+        """Until SIGTERM/SIGINT. Raises ConfigError, LockedError, LedgerLostError, StoreError, OSError."""
+        settings = load_settings(self.site_dir)
+        if not (self.site_dir / settings.content.dir).is_dir():
+            raise ConfigError(f"content folder {settings.content.dir!r} not found in {self.site_dir}")
+        for target in settings.targets:  # fail fast on missing secrets, naming the variable only
+            try:
+                self.secrets.get(target)
+            except ConfigError as e:
+                self.log.event("error", f"{e}; its deliveries wait until it is set")
+        preload(t.kind for t in settings.targets)  # import now, not in the first delivery
+        self._ledger_path = ledger.state_path(self.site_dir, settings)
+        self._ledger_existed = self._ledger_path.is_file()
+        with lock(self._ledger_path):
+            self._ledger_id = _file_id(self._ledger_path)
+            self._check_ledger(settings)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.server_state = ServerState(
+                self.out_dir,
+                settings,
+                health=self.report_health,
+                log_request=(lambda m, p, s: self.log.event("request", f"{m} {p} {s}")) if self.access_log else None,
+            )
+            server = make_server(self.host, self.port, self.server_state)
+            self.port = server.server_address[1]
+            self._install_signals()
+            # The first cycle runs before any other thread exists, so a big site's first build
+            # can fork its workers (see build.Workers); the feeds are on disk before serving.
+            self._guarded_cycle("start")
+            server.start()
+            self._worker_thread = threading.Thread(target=self._worker, name="worker", daemon=True)
+            self._worker_thread.start()
+            self.scheduler.start()
+            self.scheduler.add_job(
+                self.request, "interval", seconds=SAFETY_NET.total_seconds(), args=["periodic"], id="periodic"
+            )
+            self._watch()
+            base = f"http://{self.host}:{self.port}/"
+            self.log.event("serving", f"feeds at {base}feed.xml (all feeds: {base}) from {self.out_dir}", url=base)
+            self.request("watching")  # what changed while the first cycle ran, before anything watched
+            try:
+                while not self.stop.wait(SELF_CHECK):
+                    self.self_check()
+            finally:
+                in_flight = self._busy_since is not None
+                self.log.event("stopping", "finishing the delivery in flight" if in_flight else "nothing in flight")
+                if self._observer is not None:
+                    self._observer.stop()
+                self.scheduler.shutdown(wait=False)
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._wake.set()
+                self._worker_thread.join(timeout=120)
+                server.stop()
+                if self._observer is not None:
+                    self._observer.join(timeout=5)
+                self.log.event("stopped", "bye")
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.stop.set()
+
+        def reload(signum: int, frame: FrameType | None) -> None:
+            self.log.event("reload", "SIGHUP: reading the config again and watching the folders anew")
+            self._rewatch = True
+            self.request("config reloaded")
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+
+def _file_id(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of a file or folder, None when it is not there."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _mtimes(ledger_path: Path | None) -> tuple[int, int] | None:
+    """When the ledger (and its write-ahead log) last changed: another process wrote to it."""
+    if ledger_path is None:
+        return None
+    stamps = []
+    for path in (ledger_path, ledger_path.with_name(ledger_path.name + "-wal")):
+        try:
+            stamps.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return stamps[0], stamps[1]

@@ -1,0 +1,391 @@
+"""Serve the output folder to feed readers: right types, validators, 304s, gzip, WebSub links.
+
+The answers are made by :class:`FeedApp`, an ASGI application, from the files on disk; the
+connections are uvicorn's (httptools, asyncio), run in a thread of the daemon on a socket the
+daemon bound itself (so a port in use is an error at start, and ``--port 0`` works), with:
+
+- a listen backlog of 2048, and every connection kept alive (HTTP/1.1) for 5 s of quiet;
+- a request whose headers have not all arrived 30 s after it began is closed (slowloris);
+- a client that resets, a malformed request or a date from another millennium is an answer
+  (or a closed connection), never a traceback in the log.
+
+Only files inside the output folder are served: a path is decoded once, any "..", "." or
+empty segment, backslash or NUL is refused, hidden files (our temporary files start with
+".") are never served, and the resolved file must still be inside the folder, so a symlink
+pointing out gives 404 too. Files are replaced atomically by the builder (rename), so a
+reader gets either the old bytes or the new ones; the bytes of each file are kept in memory
+while its (inode, size, mtime) stay the same, so a request costs one ``stat``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import gzip
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import uvicorn
+import uvloop
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ..core.feeds import feed_file_names, is_feed_file, output_url
+from ..core.model import MIME_TYPES, Settings, media_type
+
+TEXT_TYPES = {".html": "text/html", ".opml": "text/x-opml", ".xml": "application/xml", ".json": "application/json"}
+BACKLOG = 2048
+HEADER_TIMEOUT = 20.0  # seconds a request may take to send its headers
+KEEP_ALIVE = 5  # seconds a quiet keep-alive connection is kept open
+GZIP_CACHE = 4096  # gzip variants kept in memory
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass
+class ServerState:
+    """What the app reads; ``settings`` is swapped whole when the config is reloaded."""
+
+    out_dir: Path
+    settings: Settings
+    health: Callable[[], dict[str, Any]] = lambda: {"status": "ok"}
+    log_request: Callable[[str, str, int], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def content_type(name: str, settings: Settings) -> str:
+    by_name = {file_name: MIME_TYPES[fmt] for fmt, file_name in feed_file_names(settings).items()}
+    if name in by_name:
+        return f"{by_name[name]}; charset=utf-8"
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in TEXT_TYPES:
+        return f"{TEXT_TYPES[suffix]}; charset=utf-8"
+    return media_type(name)
+
+
+def resolve(out_dir: Path, raw_path: str) -> Path | None:
+    """The file a request path names, or None when it is not a servable file inside ``out_dir``."""
+    path = urlsplit(raw_path).path
+    try:
+        decoded = unquote(path, errors="strict") if "%" in path else path
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in decoded or "\\" in decoded:
+        return None
+    parts = decoded.split("/")[1:] if decoded.startswith("/") else None
+    if parts is None:
+        return None
+    if parts and parts[-1] == "":
+        parts[-1] = "index.html"
+    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        return None
+    candidate = out_dir.joinpath(*parts)
+    try:
+        real = candidate.resolve(strict=True)
+        root = out_dir.resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if real.is_dir():
+        real = real / "index.html"
+        if not real.is_file():
+            return None
+    if not real.is_file() or not real.is_relative_to(root):
+        return None
+    return real
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    tags = [t.strip() for t in header.split(",")]
+    return any(t.removeprefix("W/") == etag for t in tags)
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        bits = [b.strip() for b in part.split(";")]
+        if bits[0].lower() in ("gzip", "*"):
+            q = next((b[2:] for b in bits[1:] if b.startswith("q=")), "1")
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _not_modified_since(header: str, mtime: float) -> bool:
+    """``If-Modified-Since`` says the reader has this version (an unreadable or absurd date: no)."""
+    try:
+        since = email.utils.parsedate_to_datetime(header)
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return int(mtime) <= since.timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return False
+
+
+@dataclass(frozen=True)
+class _File:
+    """One file as served: its bytes and the headers that do not depend on the request."""
+
+    real: str
+    data: bytes
+    etag: str
+    etag_gz: str
+    headers: list[tuple[bytes, bytes]]
+    mtime: float
+    gzippable: bool
+    length: tuple[bytes, bytes]
+
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+class FeedApp:
+    """The feed server's answers, as an ASGI application (GET and HEAD; anything else is 405)."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._files: dict[str, tuple[tuple[int, int, int], _File]] = {}  # request path → what it served
+        self._gzip: dict[str, bytes] = {}
+        self._settings = state.settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        path = raw.decode("latin-1")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        status, out, body = self.answer(scope["method"], path, headers)
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        if self.state.log_request:
+            self.state.log_request(scope["method"], path, status)
+
+    def answer(self, method: str, path: str, headers: dict[str, str]) -> Answer:
+        """(status, headers, body) for one request; ``headers`` have lower-case names."""
+        if method not in ("GET", "HEAD"):
+            return _plain(405, "only GET and HEAD\n", [(b"allow", b"GET, HEAD")])
+        if path == "/healthz" or path.startswith("/healthz?"):
+            health = self.state.health()
+            code = 200 if health.get("status") == "ok" else 503  # what a load balancer or a monitor checks
+            body = (json.dumps(health, sort_keys=True) + "\n").encode()
+            return code, [(b"content-type", b"application/json; charset=utf-8"), (b"cache-control", b"no-store")], body
+        found = self._find(path)
+        if found is None:
+            return _plain(404, "not found\n")
+        gz = found.gzippable and _accepts_gzip(headers.get("accept-encoding", ""))
+        etag = found.etag_gz if gz else found.etag
+        out = [*found.headers, (b"etag", etag.encode())]
+        inm, ims = headers.get("if-none-match"), headers.get("if-modified-since")
+        if (inm is not None and _etag_matches(inm, etag)) or (
+            inm is None and ims is not None and _not_modified_since(ims, found.mtime)
+        ):
+            return 304, out, b""
+        if gz:
+            body = self._gzipped(etag, found.data)
+            return 200, [*out, (b"content-encoding", b"gzip"), (b"content-length", str(len(body)).encode())], body
+        return 200, [*out, found.length], found.data
+
+    def _find(self, path: str) -> _File | None:
+        """The file a request path names, as it is on disk now: one ``stat`` for a path asked before
+        whose file did not change (files are replaced, not rewritten, so a new version is a new
+        inode); anything else is resolved and checked in full (:func:`resolve`) and read."""
+        settings = self.state.settings
+        if settings is not self._settings:
+            if settings != self._settings:
+                self.forget()  # types and hub links come from the settings
+            self._settings = settings
+        hit = self._files.get(path)
+        if hit is not None:
+            sig, found = hit
+            try:
+                st = os.stat(found.real)
+            except OSError:
+                st = None
+            if st is not None and (st.st_ino, st.st_size, st.st_mtime_ns) == sig:
+                return found
+        real = resolve(self.state.out_dir, path)
+        if real is None:
+            return None
+        try:
+            with open(real, "rb") as f:  # one open file: the old or the new version, whole
+                data = f.read()
+                st = os.fstat(f.fileno())
+        except OSError:
+            return None
+        digest = hashlib.sha256(data).hexdigest()[:20]
+        headers = [
+            (b"content-type", content_type(real.name, self.state.settings).encode()),
+            (b"last-modified", email.utils.formatdate(st.st_mtime, usegmt=True).encode()),
+            (b"cache-control", b"no-cache"),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        link = self._links(real)
+        if link:
+            headers.append((b"link", link.encode()))
+        found = _File(
+            str(real),
+            data,
+            f'"{digest}"',
+            f'"{digest}-gz"',
+            headers,
+            st.st_mtime,
+            len(data) > 256,
+            (b"content-length", str(len(data)).encode()),
+        )
+        with self.state.lock:
+            if len(self._files) > 20_000:
+                self._files.clear()
+            self._files[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), found)
+        return found
+
+    def forget(self) -> None:
+        """Settings changed (types, hub links): make every answer afresh."""
+        with self.state.lock:
+            self._files.clear()
+
+    def _gzipped(self, etag: str, data: bytes) -> bytes:
+        cached = self._gzip.get(etag)
+        if cached is None:
+            cached = gzip.compress(data, compresslevel=6, mtime=0)
+            with self.state.lock:
+                if len(self._gzip) > GZIP_CACHE:
+                    self._gzip.clear()
+                self._gzip[etag] = cached
+        return cached
+
+    def _links(self, real: Path) -> str:
+        settings = self.state.settings
+        rel = real.relative_to(self.state.out_dir.resolve()).as_posix()
+        if not settings.hubs or not is_feed_file(settings, rel):
+            return ""
+        self_url = output_url(settings, rel)
+        return ", ".join([*(f'<{hub}>; rel="hub"' for hub in settings.hubs), f'<{self_url}>; rel="self"'])
+
+
+def _plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
+    body = text.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    return status, headers + (extra or []), body
+
+
+class _HeaderTimeout(HttpToolsProtocol):
+    """httptools' protocol, closing a connection whose request headers take too long (uvicorn has
+    a keep-alive timeout, but none for a request that starts and never finishes its headers)."""
+
+    _timer: asyncio.TimerHandle | None = None
+    timeout = HEADER_TIMEOUT
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(self.timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (raises OSError: the port is taken, the address is not ours)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP said out loud: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
+    # is TCP, and without it a response written as headers then body waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class FeedServer:
+    """The app on a bound socket, served by uvicorn in a thread of its own."""
+
+    def __init__(self, sock: socket.socket, state: ServerState, header_timeout: float = HEADER_TIMEOUT) -> None:
+        self.sock = sock
+        self.server_address = sock.getsockname()[:2]
+        protocol = type("Protocol", (_HeaderTimeout,), {"timeout": header_timeout})
+        config = uvicorn.Config(
+            FeedApp(state),
+            http=protocol,
+            loop="uvloop",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE,
+            backlog=BACKLOG,
+            server_header=False,
+            date_header=True,
+            headers=[("server", "syndicate")],
+        )
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)  # a reset client is not an error
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # libuv: a third faster here
+            runner.run(self._server.serve(sockets=[self.sock]))
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.sock.close()
+
+
+def make_server(host: str, port: int, state: ServerState) -> FeedServer:
+    return FeedServer(bind(host, port), state)
+
+
+__all__ = ["FeedApp", "FeedServer", "ServerState", "bind", "content_type", "make_server", "resolve"]
