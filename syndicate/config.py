@@ -18,12 +18,20 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .core.addresses import allow_problem
-from .core.markup import RENDERERS
-from .core.model import EVENTS, ContentSettings, DeliverySettings, FeedSettings, Settings, SiteSettings, TargetSettings
+from .core.model import (
+    EVENTS,
+    PERMALINK_FIELDS,
+    RENDERERS,
+    TEMPLATE_FIELDS,
+    ContentSettings,
+    DeliverySettings,
+    FeedSettings,
+    Settings,
+    SiteSettings,
+    TargetSettings,
+)
 from .core.planning import MAX_RETRY_DELAY
-from .core.posts import PERMALINK_FIELDS
 from .core.slugs import slug_problem
-from .core.social import FIELDS
 from .errors import ConfigError, ContentError
 from .files import read_limited
 
@@ -315,7 +323,7 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         if values.get("visibility", "public") not in ("public", "unlisted", "private", "direct"):
             raise ConfigError(f"{where}: visibility must be public, unlisted, private or direct", path=path)
         if "template" in values:
-            why = template_problem(values["template"], FIELDS)
+            why = template_problem(values["template"], TEMPLATE_FIELDS)
             if why:
                 raise ConfigError(f"{where}: template {why}", path=path)
         chars = values.get("max_characters", 0)

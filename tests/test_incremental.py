@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.builder import ContentWatch, load_posts
 from syndicate.builder.cache import PostCache
+from syndicate.builder.discover import ContentWatch
+from syndicate.builder.load import load_posts
 from syndicate.config import load_settings
 from syndicate.core.feeds import IncrementalPlan, plan_feeds
 from syndicate.core.model import Content, FeedSettings, Post, Settings, SiteSettings

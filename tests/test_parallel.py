@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from syndicate import builder as app
+from syndicate.builder import workers
+from syndicate.builder.pipeline import build
+from syndicate.builder.workers import PARALLEL_MIN, Workers
 from tests.conftest import NOW, Site
 
 
 def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: Path) -> None:
-    for n in range(app.PARALLEL_MIN + 12):
+    for n in range(PARALLEL_MIN + 12):
         tags = f"[t{n % 5}, shared]" if n % 7 else "[shared"  # every 7th post is broken
         site.post(
             f"p{n:03d}.md",
@@ -53,13 +55,13 @@ def test_a_process_with_threads_spawns_its_workers_and_builds_the_same_bytes(
             f"---\ntitle: Post {n}\ndate: 2024-02-{n % 28 + 1:02d}\ntags: [t{n % 4}]\n---\n[x](/a/{n})\n",
         )
     assert site.run("build", "--no-cache", "--out", str(tmp_path / "inline")).code == 0
-    monkeypatch.setattr(app, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(workers, "PARALLEL_MIN", 2)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert not app.Workers().forks
-        report = app.build(site.root, NOW, out_dir=tmp_path / "spawned", use_cache=False)
+        assert not Workers().forks
+        report = build(site.root, NOW, out_dir=tmp_path / "spawned", use_cache=False)
     finally:
         stop.set()
         other.join()

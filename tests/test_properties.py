@@ -14,8 +14,8 @@ from lxml import etree
 
 from syndicate.builder.output import safe_join
 from syndicate.core.feeds import plan_feeds
-from syndicate.core.markup import RENDERERS, absolutize, truncate
-from syndicate.core.model import Post, Settings, SiteSettings
+from syndicate.core.markup import absolutize, truncate
+from syndicate.core.model import RENDERERS, Post, Settings, SiteSettings
 from syndicate.core.posts import parse_post
 from syndicate.core.render import render_feed
 from syndicate.core.slugs import assign_tag_slugs, tag_key, tag_slug

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +26,35 @@ def test_second_build_is_byte_identical_and_writes_nothing(sample_site: Site) ->
     assert run.code == 0
     assert snapshot(sample_site.public) == first  # same bytes and same mtimes: not rewritten
     assert "0 written, 29 unchanged" in run.out
+
+
+MODULES_AFTER = """
+import json, runpy, sys
+sys.argv = ["syndicate", "build", "--now", "2026-11-26T12:00:00Z"]
+try:
+    runpy.run_module("syndicate", run_name="__main__")
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def test_a_build_that_changes_nothing_loads_no_parser_renderer_or_pool(sample_site: Site) -> None:
+    """What keeps "nothing changed" fast (bench/build.py measures it): the no-change check reads
+    stats and the manifest, so YAML, Markdown, the sanitizer, feedgen/lxml and the process pool
+    are never imported. A first build needs them all."""
+    heavy = {"yaml", "frontmatter", "cmarkgfm", "markdown", "nh3", "feedgen", "lxml", "concurrent.futures.process"}
+
+    def loaded() -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", MODULES_AFTER], cwd=sample_site.root, capture_output=True, text=True, timeout=60
+        )
+        report = json.loads(done.stderr.strip().splitlines()[-1])
+        assert report["code"] == 0, done.stderr
+        return {m for m in report["modules"] if m.split(".")[0] in heavy or m in heavy}
+
+    assert {"yaml", "nh3", "feedgen", "lxml"} <= loaded()  # the first build parses and renders
+    assert loaded() == set()  # the second changes nothing
 
 
 def test_cold_cached_and_no_cache_builds_give_the_same_bytes(sample_site: Site, tmp_path: Path) -> None:

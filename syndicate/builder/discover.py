@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.model import Settings, Severity, printable
-from ..core.posts import is_post_file
+from ..core.sources import is_post_file
 from ..errors import ContentError
 from ..files import examine, name_problem
 from .cache import CachedPost, stat_signature

@@ -11,18 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import load_settings
 from ..core.feeds import IncrementalPlan, feed_file_names, is_feed_file, output_url, plan_feeds
 from ..core.model import Post, Problem, Settings
 from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
-from .load import load_posts
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
 from .output import FileStat, digest, file_stat, remove_stale, same_bytes, write_all
 from .report import STATE_DIR, BuildReport, Progress, trace
-from .skip import IncrementalRender, Rendered
-from .workers import Workers
+
+if TYPE_CHECKING:
+    from .skip import IncrementalRender
 
 
 @dataclass
@@ -112,6 +113,12 @@ def prepare(
     if cache is None:
         cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
     report = BuildReport(settings)
+    # Imported here: a build that changes nothing (see build) never loads the parser, the
+    # renderers or the process pool.
+    from .load import load_posts
+    from .skip import IncrementalRender, Rendered
+    from .workers import Workers
+
     workers = Workers()
     try:
         trace("settings and cache loaded")

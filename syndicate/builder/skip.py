@@ -14,12 +14,12 @@ from ..core.model import Feed, Post, Settings
 from ..core.render import EntryMemo, render_feed
 from ..core.render.pages import render_index, render_opml
 from .cache import PostCache
+from .manifest import RENDER_FORMAT
 from .output import digest, file_stat
 from .workers import Workers, make_contents, render_and_write, render_forked
 
 FileInfo = tuple[int, str]  # an output file's size and digest
 
-RENDER_FORMAT = 3  # bump when the bytes a feed renders to change for the same input
 KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next call may reuse
 
 

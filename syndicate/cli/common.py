@@ -13,7 +13,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
-from ..builder import BuildReport, build
+from ..builder.report import BuildReport
 from ..core.model import Problem
 from ..errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
 
@@ -92,6 +92,8 @@ def run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_c
         def progress(done: int, total: int) -> None:
             if total >= 500 and (done % 250 == 0 or done == total):
                 click.echo(f"\rreading posts {done}/{total}", err=True, nl=done == total)
+
+    from ..builder.pipeline import build  # here: `syndicate --help` needs none of the build
 
     with one_line_errors():
         return build(site, now, out_dir=out, write=write, use_cache=use_cache, progress=progress)

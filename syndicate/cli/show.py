@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 
-from ..builder import BuildReport
+from ..builder.report import BuildReport
 
 
 def post_counts(report: BuildReport, now: datetime) -> str:

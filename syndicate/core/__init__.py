@@ -1,6 +1,7 @@
 """The pure core: text in, data out; no file, clock, socket or database (tests/test_purity.py).
 
     model      the data every layer shares: Settings, Post, Feed, Problem
+    sources    which files are posts
     posts      a post file's bytes → Post (front matter, dates, slugs, URLs, revision)
     markup     Markdown → safe HTML and a summary (cmark or Python-Markdown, then nh3)
     slugs      titles and tags → URL segments

@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
+from .model import RENDERERS
+
 # Python-Markdown passes a "<!--more-->" line through as a block of its own; inside code it
 # is escaped, so only a real marker matches.
 MORE = re.compile(r"<!--\s*more\s*-->\n?", re.IGNORECASE)  # on a line of its own, or inside a paragraph
@@ -51,9 +53,6 @@ URL_ATTRS = frozenset(
 LIST_ATTRS = frozenset({"ping", "archive"})  # space-separated URLs
 SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
 _SAFE_SCHEMES_ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-
-
-RENDERERS = ("cmark", "markdown")
 
 
 class Renderer:

@@ -28,7 +28,6 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_FRONT_MATTER_BYTES = 64 * 1024
 MAX_TAG_LENGTH = 100
 MAX_TAGS = 100
-MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
 
 # XML 1.0 forbids these even as character references; HTML readers choke on them too.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -36,16 +35,8 @@ _BOUNDARY = YAMLHandler.FM_BOUNDARY  # "^-{3,}\s*$", multiline: python-frontmatt
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day"})
 
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def is_post_file(name: str) -> bool:
-    """Markdown, not hidden, not an editor's temp or backup file."""
-    if name.startswith((".", "#", "~")) or name.endswith(("~", "#")):
-        return False
-    return name.lower().endswith(MARKDOWN_SUFFIXES)
 
 
 @dataclass

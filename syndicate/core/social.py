@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import regex
 
 from ..errors import FitError
+from .model import TEMPLATE_FIELDS
 from .slugs import SYMBOLS
 
 MASTODON_URL_LENGTH = 23
@@ -26,7 +27,7 @@ DEFAULT_TEMPLATES = {
     "mastodon": "{title}\n\n{summary}\n\n{url}\n\n{hashtags}",
     "bluesky": "{title}\n\n{summary}\n\n{url}\n\n{hashtags}",
 }
-FIELDS = frozenset({"title", "url", "summary", "hashtags"})
+FIELDS = TEMPLATE_FIELDS
 ELLIPSIS = "…"
 
 _URL = re.compile(r"https?://[^\s<>\"]+")

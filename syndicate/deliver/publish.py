@@ -27,18 +27,12 @@ from pathlib import Path
 
 import requests
 
-from ..builder import (
-    BuildReport,
-    ContentWatch,
-    IncrementalRender,
-    UnwrittenBuild,
-    Workers,
-    final_report,
-    make_contents,
-    prepare,
-    write_outputs,
-)
 from ..builder.cache import PostCache
+from ..builder.discover import ContentWatch
+from ..builder.pipeline import UnwrittenBuild, final_report, prepare, write_outputs
+from ..builder.report import BuildReport
+from ..builder.skip import IncrementalRender
+from ..builder.workers import Workers, make_contents
 from ..config import load_settings
 from ..core.feeds import IncrementalPlan
 from ..core.model import Post, Problem, Settings

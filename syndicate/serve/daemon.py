@@ -38,8 +38,10 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from ..builder import STATE_DIR, ContentWatch, IncrementalRender
 from ..builder.cache import PostCache
+from ..builder.discover import ContentWatch
+from ..builder.report import STATE_DIR
+from ..builder.skip import IncrementalRender
 from ..config import CONFIG_PATH, load_settings
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable

@@ -1,0 +1,14 @@
+"""Which files are posts: the one rule, for the build's scan, the daemon's watcher and every
+command. Kept apart from :mod:`syndicate.core.posts` (which parses them) so that telling a
+post's name costs no import of YAML or Markdown."""
+
+from __future__ import annotations
+
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
+
+
+def is_post_file(name: str) -> bool:
+    """Markdown, not hidden, not an editor's temp or backup file."""
+    if name.startswith((".", "#", "~")) or name.endswith(("~", "#")):
+        return False
+    return name.lower().endswith(MARKDOWN_SUFFIXES)
