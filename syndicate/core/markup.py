@@ -418,8 +418,3 @@ def split_more(html: str) -> tuple[str, str | None]:
     if not m:
         return html, None
     return html[: m.start()] + html[m.end() :], html[: m.start()]
-
-
-def is_absolute_http(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)

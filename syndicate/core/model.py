@@ -15,7 +15,6 @@ FEED_FORMATS = ("rss", "atom", "json")
 RENDERERS = ("cmark", "markdown")  # [content] renderer: cmark-gfm (C) or Python-Markdown
 PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day"})  # what [site] permalink may use
 TEMPLATE_FIELDS = frozenset({"title", "url", "summary", "hashtags"})  # what a social template may use
-FeedFormat = Literal["rss", "atom", "json"]
 
 MIME_TYPES: dict[str, str] = {
     "rss": "application/rss+xml",

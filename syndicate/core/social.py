@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import regex
 
 from ..errors import FitError
-from .model import TEMPLATE_FIELDS
 from .slugs import SYMBOLS
 
 MASTODON_URL_LENGTH = 23
@@ -27,7 +26,6 @@ DEFAULT_TEMPLATES = {
     "mastodon": "{title}\n\n{summary}\n\n{url}\n\n{hashtags}",
     "bluesky": "{title}\n\n{summary}\n\n{url}\n\n{hashtags}",
 }
-FIELDS = TEMPLATE_FIELDS
 ELLIPSIS = "…"
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
