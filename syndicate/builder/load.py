@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from ..core.feeds import settle_conflicts
 from ..core.markup import render_body
-from ..core.model import Post, Problem, Settings
+from ..core.model import Post, Problem, RenderArgs, Settings
 from ..core.posts import MAX_FILE_BYTES, parse_post, post_body
 from ..errors import ContentError, FileUnreadable
 from ..files import read_limited
@@ -51,25 +51,16 @@ def _parse_file_light(job: tuple[str, str, Settings]) -> Parsed:
 
 
 def file_recipe(source: str, path: str, url: str, settings: Settings) -> Callable[[], tuple[str, str]]:
-    return partial(render_file, source, path, url, *settings.render_args)
+    return partial(render_file, source, path, url, settings.render_args)
 
 
-def render_file(
-    source: str,
-    path: str,
-    url: str,
-    engine: str,
-    extensions: tuple[str, ...],
-    summary_length: int,
-    sanitize: bool = True,
-    embeds: tuple[str, ...] = (),
-) -> tuple[str, str]:
+def render_file(source: str, path: str, url: str, args: RenderArgs) -> tuple[str, str]:
     """A post's HTML and summary, made from its file (whose front matter was parsed before)."""
     try:
         body = post_body(source, read_limited(path, MAX_FILE_BYTES, source))
     except ContentError:
         return "", ""  # changed or gone since it was parsed: the next build parses it again
-    return render_body(body, url, engine, extensions, summary_length, sanitize, embeds)
+    return render_body(body, url, *args)
 
 
 def load_posts(

@@ -43,9 +43,9 @@ def print_table(rows: Sequence[tuple[str, ...]], max_width: int = 48) -> None:
         if width(text) <= max_width:
             return text
         if "://" not in text:
-            while width(text) > max_width:
-                text = text[:-2] + "…"
-            return text
+            while width(text) + 1 > max_width:
+                text = text[:-1]
+            return text + "…"
         head, tail = text[: max_width // 2], text[-(max_width // 2) :]
         while width(head) + width(tail) + 1 > max_width:
             head, tail = head[:-1], tail[1:]

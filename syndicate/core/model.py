@@ -12,7 +12,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 FEED_FORMATS = ("rss", "atom", "json")
-RENDERERS = ("cmark", "markdown")  # [content] renderer: cmark-gfm (C) or Python-Markdown
+RENDERERS = ("cmark", "markdown")
+RenderArgs = tuple[
+    str, tuple[str, ...], int, bool, tuple[str, ...]
+]  # see Settings.render_args  # [content] renderer: cmark-gfm (C) or Python-Markdown
 PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day"})  # what [site] permalink may use
 TEMPLATE_FIELDS = frozenset({"title", "url", "summary", "hashtags"})  # what a social template may use
 
@@ -178,7 +181,7 @@ class Settings:
         return self.feeds.url or self.site.url
 
     @property
-    def render_args(self) -> tuple[str, tuple[str, ...], int, bool, tuple[str, ...]]:
+    def render_args(self) -> RenderArgs:
         """What turns a post's Markdown into HTML besides the text and its URL, in the order
         ``core.markup.render_body`` takes them: renderer, extensions, summary length, sanitize,
         embed hosts."""

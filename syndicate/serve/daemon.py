@@ -453,7 +453,7 @@ class Daemon:
             self.port = server.server_address[1]
             self._install_signals()
             # The first cycle runs before any other thread exists, so a big site's first build
-            # can fork its workers (see build.Workers); the feeds are on disk before serving.
+            # can fork its workers (see builder.workers.Workers); the feeds are on disk before serving.
             self._guarded_cycle("start")
             server.start()
             self._worker_thread = threading.Thread(target=self._worker, name="worker", daemon=True)

@@ -277,8 +277,10 @@ class FeedApp:
 
     def _links(self, real: Path) -> str:
         settings = self.state.settings
+        if not settings.hubs:
+            return ""
         rel = real.relative_to(self.state.out_dir.resolve()).as_posix()
-        if not settings.hubs or not is_feed_file(settings, rel):
+        if not is_feed_file(settings, rel):
             return ""
         self_url = output_url(settings, rel)
         return ", ".join([*(f'<{hub}>; rel="hub"' for hub in settings.hubs), f'<{self_url}>; rel="self"'])
