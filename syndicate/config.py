@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .core.addresses import allow_problem
+from .core.dialects import GENERATORS, dialect
+from .core.feeds import taxonomy_folders
 from .core.model import (
     EVENTS,
     PERMALINK_FIELDS,
@@ -30,6 +32,7 @@ from .core.model import (
     SiteSettings,
     TargetSettings,
 )
+from .core.permalinks import normal_template
 from .core.planning import MAX_RETRY_DELAY
 from .core.slugs import slug_problem
 from .errors import ConfigError, ContentError
@@ -37,6 +40,7 @@ from .files import read_limited
 
 CONFIG_PATH = Path("config") / "syndicate.toml"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_COLON_WORD = re.compile(r"(?<![A-Za-z0-9]):([a-z_]+)")
 
 
 def _absolute_url(value: str, where: str, path: str) -> str:
@@ -117,10 +121,13 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         if key not in allowed:
             hint = difflib.get_close_matches(key, allowed, n=1)
             raise ConfigError(f"unknown section [{key}]" + (f"; did you mean [{hint[0]}]?" if hint else ""), path=path)
+    content = _content(raw, path)
+    feeds = _feeds(raw, path)
+    _feed_folders(feeds, content, path)
     return Settings(
-        site=_site(raw, path),
-        feeds=_feeds(raw, path),
-        content=_content(raw, path),
+        site=_site(raw, path, content.generator),
+        feeds=feeds,
+        content=content,
         hubs=_hubs(raw, path),
         targets=_targets(raw.get("targets", []), path),
         delivery=_delivery(raw, path),
@@ -128,8 +135,9 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
     )
 
 
-def _site(raw: dict[str, Any], path: str) -> SiteSettings:
-    """[site]: title, url and author required; a real time zone, a language tag, a permalink under the site."""
+def _site(raw: dict[str, Any], path: str, generator: str = "syndicate") -> SiteSettings:
+    """[site]: title, url and author required; a real time zone, a language tag, a permalink under
+    the site (in our ``{name}`` syntax or the generators' ``:name``; the generator's by default)."""
     site = _section(raw, "site", SiteSettings, path)
     for required in ("title", "url", "author"):
         if not str(site.get(required, "")).strip():
@@ -145,18 +153,24 @@ def _site(raw: dict[str, Any], path: str) -> SiteSettings:
         raise ConfigError(
             f"[site] language {site['language']!r} must be a language tag like 'en' or 'pt-BR'", path=path
         )
-    link = site.get("permalink", "/{slug}/")
+    link = site.get("permalink", dialect(generator).permalink)
     if any(seg in (".", "..") for seg in link.split("/")) or "\\" in link or "//" in link or "?" in link or "#" in link:
         raise ConfigError(f"[site] permalink {link!r} must be a path under the site, like /blog/{{slug}}/", path=path)
-    names = set(_PLACEHOLDER.findall(link))
-    if "slug" not in names:
-        raise ConfigError(f"[site] permalink {link!r} must contain {{slug}}", path=path)
-    if names - PERMALINK_FIELDS:
+    names = set(_PLACEHOLDER.findall(normal_template(link, PERMALINK_FIELDS)))
+    leftover = [w for w in _COLON_WORD.findall(normal_template(link, PERMALINK_FIELDS)) if not w.isdigit()]
+    if names - PERMALINK_FIELDS or leftover:
+        unknown = sorted(names - PERMALINK_FIELDS) + [":" + w for w in leftover]
         raise ConfigError(
-            f"[site] permalink uses {', '.join(sorted(names - PERMALINK_FIELDS))}; "
-            f"available: {', '.join(sorted(PERMALINK_FIELDS))}",
+            f"[site] permalink uses {', '.join(unknown)}; available: {', '.join(sorted(PERMALINK_FIELDS))}",
             path=path,
         )
+    if not names & {"slug", "name", "title", "filename"}:
+        raise ConfigError(
+            f"[site] permalink {link!r} must contain {{slug}} (or {{name}}, {{title}}, {{filename}}): "
+            "without one, every post would have the same URL",
+            path=path,
+        )
+    site["permalink"] = link
     return SiteSettings(**site)
 
 
@@ -201,7 +215,51 @@ def _content(raw: dict[str, Any], path: str) -> ContentSettings:
         raise ConfigError("[content] render_timeout must be between 0.1 and 600 seconds", path=path)
     if content.get("media_url"):
         content["media_url"] = _absolute_url(content["media_url"], "[content] media_url", path)
+    if content.get("slug_source", "") not in ("", "title", "filename"):
+        raise ConfigError('[content] slug_source must be "title", "filename" or "" (the generator\'s rule)', path=path)
+    pattern = content.get("filename_metadata", "")
+    if pattern:
+        try:
+            groups = set(re.compile(pattern).groupindex)
+        except re.error as e:
+            raise ConfigError(f"[content] filename_metadata is not a valid regex: {e}", path=path) from None
+        if not groups or groups - {"date", "slug"}:
+            raise ConfigError("[content] filename_metadata may name only (?P<date>…) and (?P<slug>…)", path=path)
+    generator = content.get("generator", "syndicate")
+    if generator not in GENERATORS:
+        hint = difflib.get_close_matches(str(generator).lower(), GENERATORS, n=1)
+        also = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ConfigError(f"[content] generator must be one of {', '.join(GENERATORS)}{also}", path=path)
+    for key in ("taxonomies", "sections"):
+        for name in content.get(key, ()):
+            if slug_problem(name) or name != name.strip():
+                raise ConfigError(f'[content] {key}: {name!r} must be a plain name, like "categories"', path=path)
+    taxonomies = content.get("taxonomies", ())
+    if len({t.lower() for t in taxonomies}) < len(taxonomies):
+        raise ConfigError("[content] taxonomies names a key twice", path=path)
+    content["taxonomies"] = tuple(t.lower() for t in taxonomies)
+    folder = content.get("dir", "content")
+    if Path(folder).is_absolute() or ".." in Path(folder).parts or "\\" in folder:
+        raise ConfigError(f'[content] dir {folder!r} must be a folder inside the site, like "content"', path=path)
     return ContentSettings(**content)
+
+
+def _feed_folders(feeds: FeedSettings, content: ContentSettings, path: str) -> None:
+    """Each taxonomy's feeds get a folder of their own: two may not share one, nor may one take a
+    feed file's name."""
+    folders = taxonomy_folders(feeds, content)
+    taken = {feeds.rss, feeds.atom, feeds.json, "index.html", "feeds.opml"}
+    seen: dict[str, str] = {}
+    for taxonomy, folder in folders.items():
+        if folder in taken:
+            raise ConfigError(f"[content] taxonomy {taxonomy!r}: its folder {folder!r} is a file's name", path=path)
+        if folder in seen:
+            raise ConfigError(
+                f"[content] taxonomies {seen[folder]!r} and {taxonomy!r} would share the folder {folder!r}; "
+                "set [feeds] tags_dir to another name",
+                path=path,
+            )
+        seen[folder] = taxonomy
 
 
 def _hubs(raw: dict[str, Any], path: str) -> tuple[str, ...]:

@@ -74,12 +74,12 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
         (CONFIG.replace("items = 20", 'items = "20"'), "[feeds] items must be a whole number"),
         (CONFIG.replace("items = 20", "items = 0"), "[feeds] items must be between 1 and 1000"),
         (
-            CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/blog/{title}/"'),
-            "[site] permalink '/blog/{title}/' must contain {slug}",
+            CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/blog/{year}/"'),
+            "[site] permalink '/blog/{year}/' must contain {slug}",
         ),
         (
-            CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/{year}/{slug}/{hour}"'),
-            "[site] permalink uses hour",
+            CONFIG.replace('permalink = "/blog/{slug}/"', 'permalink = "/{year}/{slug}/{week}"'),
+            "[site] permalink uses week",
         ),
         (CONFIG.replace('author = "Tess Ter"\n', ""), "[site] author is required"),
         (CONFIG + "\n[feed]\n", "unknown section [feed]; did you mean [feeds]?"),
@@ -153,12 +153,12 @@ def test_config_mistakes_get_one_line_and_exit_2(site: Site, config: str | None,
 def test_site_option_before_or_after_the_command_and_paths_named_absolutely(site: Site) -> None:
     site.post("bad.md", "---\ntitle: x\n---\n")
     parent = Site(site.root.parent)
-    expected = f"{site.root.resolve()}/content/bad.md: error: date is missing; add `date: YYYY-MM-DD`\n"
+    expected = f"{site.root.resolve()}/content/bad.md: error: date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)\n"
     for args in (("check", "--site", "site"), ("--site", "site", "check")):
         run = parent.run(*args)
         assert run.code == 1 and run.err == expected, (args, run)
     here = site.run("check")
-    assert here.err == "content/bad.md: error: date is missing; add `date: YYYY-MM-DD`\n", "from the site: relative"
+    assert here.err == "content/bad.md: error: date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)\n", "from the site: relative"
 
 
 def test_unwritable_output_exits_3(site: Site) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..core.model import Content, Image, Post, Problem
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: live_from, expires, terms
 
 
 def stat_signature(st: os.stat_result) -> str:
@@ -34,6 +34,8 @@ def post_to_json(post: Post) -> str:
     data["image"] = asdict(post.image) if post.image else None
     data["published"] = post.published.isoformat()
     data["updated"] = post.updated.isoformat()
+    data["live_from"] = post.live_from.isoformat() if post.live_from else None
+    data["expires"] = post.expires.isoformat() if post.expires else None
     data["summary"] = post.content.given_summary
     return json.dumps(data, ensure_ascii=False)
 
@@ -44,6 +46,9 @@ def post_from_json(text: str) -> Post:
     data["published"] = datetime.fromisoformat(data["published"])
     data["updated"] = datetime.fromisoformat(data["updated"])
     data["tags"] = tuple(data["tags"])
+    data["terms"] = tuple((tax, tuple(terms)) for tax, terms in data["terms"])
+    for key in ("live_from", "expires"):
+        data[key] = datetime.fromisoformat(data[key]) if data[key] else None
     data["syndicate"] = tuple(data["syndicate"]) if data["syndicate"] is not None else None
     data["image"] = Image(**data["image"]) if data["image"] else None
     data["content"] = Content(summary=data.pop("summary"))

@@ -9,20 +9,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.dialects import Dialect, dialect, prune_folder, skip_reason
 from ..core.model import Settings, Severity, printable
-from ..core.sources import is_post_file
+from ..core.sources import is_post_file, source_prefix
 from ..errors import ContentError
 from ..files import examine, name_problem
 from .cache import CachedPost, stat_signature
 
 
-def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def find_post_files(content_dir: Path, d: Dialect | None = None) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(path relative to ``content_dir``, entry) for each post file, in a stable order.
 
     Hidden files and folders, editor temp and backup files, and non-Markdown files are
-    skipped; symlinked folders are not followed (no loops). Whether a file may be read
-    (a link, a FIFO) is :func:`examine`'s to say.
+    skipped, as are the folders no generator keeps posts in (node_modules, its output and
+    templates: :func:`prune_folder`); symlinked folders are not followed (no loops). Whether a
+    file may be read (a link, a FIFO) is :func:`examine`'s to say.
     """
+    d = d or dialect("syndicate")
     stack = [(content_dir, "")]
     while stack:
         folder, prefix = stack.pop()
@@ -35,6 +38,8 @@ def find_post_files(content_dir: Path) -> Iterator[tuple[str, os.DirEntry[str]]]
             if entry.name.startswith("."):
                 continue
             if entry.is_dir(follow_symlinks=False):
+                if prune_folder(d, entry.name, not prefix):
+                    continue
                 subdirs.append((Path(entry.path), f"{prefix}{entry.name}/"))
             elif is_post_file(entry.name):
                 yield f"{prefix}{entry.name}", entry
@@ -53,7 +58,12 @@ class Scanned:
 
 
 def scanned(source: str, path: str, site_dir: Path, settings: Settings) -> Scanned:
-    """One post file as a scan finds it: readable (with its stat signature), or the reason it is not."""
+    """One post file as a scan finds it: readable (with its stat signature), or the reason it is
+    not, or (severity "skipped") why it is no post: a section index, a README, a page."""
+    prefix = source_prefix(settings.content.dir)
+    skip = skip_reason(dialect(settings.content.generator), settings.content.sections, source[len(prefix) :])
+    if skip:
+        return Scanned(printable(source), path, "", skip, "skipped")
     why = name_problem(source)
     if why:
         return Scanned(printable(source), path, "", why)
@@ -67,12 +77,13 @@ def scanned(source: str, path: str, site_dir: Path, settings: Settings) -> Scann
 def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
     """Every post file under the content folder, with its stat signature. Raises ContentError."""
     content_dir = site_dir / settings.content.dir
-    prefix = settings.content.dir.strip("/") + "/"
+    prefix = source_prefix(settings.content.dir)
     if not content_dir.is_dir():
         raise ContentError(
-            prefix.rstrip("/"), f"content folder {content_dir} not found; create it or set [content] dir"
+            prefix.rstrip("/") or ".", f"content folder {content_dir} not found; create it or set [content] dir"
         )
-    found = [scanned(prefix + rel, entry.path, site_dir, settings) for rel, entry in find_post_files(content_dir)]
+    d = dialect(settings.content.generator)
+    found = [scanned(prefix + rel, entry.path, site_dir, settings) for rel, entry in find_post_files(content_dir, d)]
     found.sort(key=lambda f: f.source)
     return found
 
@@ -131,7 +142,7 @@ class ContentWatch:
             self._where = where
         else:
             assert self._files is not None
-            prefix = settings.content.dir.strip("/") + "/"
+            prefix = source_prefix(settings.content.dir)
             for path in paths:
                 if not self._patch(where, prefix, path):
                     self._files = {f.source: f for f in scan(site_dir, settings)}
@@ -146,8 +157,10 @@ class ContentWatch:
             rel = Path(path).relative_to(where).as_posix()
         except ValueError:
             return True  # not in the content folder (the config): nothing to patch
-        if any(part.startswith(".") for part in rel.split("/")):
-            return True  # hidden: never a post
+        d = dialect(self._settings.content.generator) if self._settings else dialect("syndicate")
+        folders = rel.split("/")[:-1]
+        if any(prune_folder(d, part, i == 0) for i, part in enumerate(folders)) or rel.startswith("."):
+            return True  # hidden, or in a folder that never holds posts
         source = prefix + rel
         if self.changed is not None:
             self.changed.add(source)

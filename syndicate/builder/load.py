@@ -3,7 +3,9 @@ core when there are many); a post's HTML is made later, from its file (``file_re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -11,7 +13,7 @@ from typing import NamedTuple
 from ..core.feeds import settle_conflicts
 from ..core.markup import render_body
 from ..core.model import Post, Problem, RenderArgs, Settings
-from ..core.posts import MAX_FILE_BYTES, parse_post, post_body
+from ..core.posts import MAX_FILE_BYTES, FileTimes, parse_post, post_body
 from ..errors import ContentError, FileUnreadable
 from ..files import read_limited
 from .cache import CachedPost, PostCache
@@ -38,8 +40,19 @@ def _parse_file(job: tuple[str, str, Settings]) -> Parsed:
         return Parsed(None, [Problem(source, e.message)], lasting=False)
     except ContentError as e:
         return Parsed(None, [Problem(source, e.message)])
-    result = parse_post(source, data, settings)
+    result = parse_post(source, data, settings, _times(path) if settings.content.generator == "eleventy" else None)
     return Parsed(result.post, result.problems)
+
+
+def _times(path: str) -> FileTimes | None:
+    """A file's modified and created times (Eleventy's ``date: Last Modified`` / ``Created``);
+    where the system keeps no birth time, the earlier of its change and modify times."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    born = getattr(st, "st_birthtime", None) or min(st.st_ctime, st.st_mtime)
+    return FileTimes(datetime.fromtimestamp(st.st_mtime, UTC), datetime.fromtimestamp(born, UTC))
 
 
 def _parse_file_light(job: tuple[str, str, Settings]) -> Parsed:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.feeds import feed_folders, live_window
 from ..core.model import Problem, Settings
 from .cache import PostCache
 from .discover import Scanned
@@ -39,19 +40,24 @@ def _subfolders(folder: Path) -> list[str]:
         return []
 
 
+def _term_folders(out: Path, settings: Settings) -> list[list[Any]]:
+    """Each folder of term feeds and its sub-folders (a removed one means a build has work)."""
+    return [[folder, _subfolders(out / folder)] for folder in feed_folders(settings)]
+
+
 def manifest(
     report: BuildReport, out: Path, outputs: dict[str, FileStat | None], inputs: str, now: datetime
 ) -> dict[str, Any]:
     """What a later build needs to tell, from stats alone, that it would change nothing: the
     inputs' hash, the window of ``now`` in which the same posts are live, every output file's stat."""
-    live = [p.published for p in report.live(now)]
+    since, until = live_window(report.posts, now)
     tally = report.tally(now)
     return {
         "inputs": inputs,
-        "from": max(live).isoformat() if live else None,  # before this, a live post would be in the future
-        "until": tally.scheduled[0][0].isoformat() if tally.scheduled else None,  # then a post goes live
+        "from": since.isoformat() if since else None,  # before this, a live post would be in the future
+        "until": until.isoformat() if until else None,  # then a post goes live or expires
         "outputs": outputs,
-        "tags": _subfolders(out / report.settings.feeds.tags_dir),
+        "tags": _term_folders(out, report.settings),
         "problems": [[p.path, p.message, p.line, p.severity] for p in report.problems],
         "tally": {
             "live": tally.live,
@@ -85,7 +91,7 @@ def up_to_date(
             return None
         if any(file_stat(out / rel) != stat for rel, stat in m["outputs"].items()):
             return None
-        if _subfolders(out / settings.feeds.tags_dir) != m["tags"]:
+        if _term_folders(out, settings) != m["tags"]:
             return None
         t = m["tally"]
         report = BuildReport(settings, problems=[Problem(*p) for p in m["problems"]], files=len(m["outputs"]))

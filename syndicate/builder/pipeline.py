@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import load_settings
-from ..core.feeds import IncrementalPlan, feed_file_names, is_feed_file, output_url, plan_feeds
+from ..core.feeds import IncrementalPlan, feed_file_names, feed_folders, is_feed_file, output_url, plan_feeds
 from ..core.model import Post, Problem, Settings
 from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
@@ -190,7 +190,9 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
         prepared.memo.checked(prepared.out, [*prepared._compared, *by_workers])
     names = tuple(feed_file_names(settings).values())
     if not prepared.trusted or prepared.memo is None or prepared.memo.feeds_changed:
-        report.removed = remove_stale(prepared.out, settings.feeds.tags_dir, names, set(prepared.files))
+        keep = set(prepared.files)
+        for folder in feed_folders(settings):
+            report.removed += remove_stale(prepared.out, folder, names, keep)
     if prepared.cache.path is not None and prepared.now is not None and prepared.inputs is not None:
         outputs = {rel: _known_stat(prepared, rel) for rel in prepared.files}
         kept = manifest(report, prepared.out, outputs, prepared.inputs(), prepared.now)

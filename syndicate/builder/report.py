@@ -59,7 +59,7 @@ class BuildReport:
         return Tally(
             live=len(self.live(now)),
             drafts=len(self.drafts()),
-            scheduled=tuple((p.published, p.source) for p in self.scheduled(now)),
+            scheduled=tuple((p.goes_live, p.source) for p in self.scheduled(now)),
             rejected=len({p.path for p in self.rejected}),
             feeds=len(self.feeds),
         )
@@ -72,7 +72,17 @@ class BuildReport:
         return [p for p in self.posts if p.is_live(now)]
 
     def scheduled(self, now: datetime) -> list[Post]:
-        return sorted((p for p in self.posts if not p.draft and p.published > now), key=lambda p: p.published)
+        return sorted((p for p in self.posts if p.is_scheduled(now)), key=lambda p: p.goes_live)
+
+    @property
+    def skipped(self) -> list[Problem]:
+        """Files that are no posts (section indexes, READMEs, pages), with the reason."""
+        return [p for p in self.problems if p.severity == "skipped"]
+
+    @property
+    def info(self) -> list[Problem]:
+        """How values were found (a date from the file name), for `check`."""
+        return [p for p in self.problems if p.severity == "note"]
 
     def drafts(self) -> list[Post]:
         return [p for p in self.posts if p.draft]

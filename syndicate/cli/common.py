@@ -14,8 +14,9 @@ import click
 
 from .. import __version__
 from ..builder.report import BuildReport
-from ..core.model import Problem
+from ..core.model import Problem, printable
 from ..errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
+from .show import plural
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
 
@@ -77,12 +78,14 @@ def fail(code: int, message: str) -> NoReturn:
     sys.exit(code)
 
 
+def place(site: Path, path: str) -> str:
+    """A path relative to the site as printed: as it is when the site is here, else absolute."""
+    return path if site.resolve() == Path.cwd().resolve() else f"{site.resolve()}/{path}"
+
+
 def shown(site: Path, problem: Problem) -> str:
     """A problem, its path relative to the site when the site is here, else absolute."""
-    if site.resolve() == Path.cwd().resolve():
-        return str(problem)
-    moved = Problem(f"{site.resolve()}/{problem.path}", problem.message, problem.line, problem.severity)
-    return str(moved)
+    return str(Problem(place(site, problem.path), problem.message, problem.line, problem.severity))
 
 
 def run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_cache: bool) -> BuildReport:
@@ -100,11 +103,24 @@ def run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_c
     raise AssertionError("unreachable")
 
 
-def report_problems(site: Path, report: BuildReport) -> None:
+def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> None:
+    """One line per problem (errors and warnings), then the build's notes. Files that are no
+    posts and how values were found are counted in one line, or (``every``: `check`) listed."""
     for problem in sorted(report.problems, key=lambda p: (p.path, p.line or 0)):
-        click.echo(shown(site, problem), err=True)
+        if problem.severity in ("error", "warning"):
+            click.echo(shown(site, problem), err=True)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
+    if every:
+        for problem in sorted(report.info, key=lambda p: p.path):
+            click.echo(shown(site, problem), err=True)
+        if report.skipped:
+            click.echo(f"skipped {plural(len(report.skipped), 'file')}, not posts:", err=True)
+            for problem in sorted(report.skipped, key=lambda p: p.path):
+                click.echo(f"  {printable(place(site, problem.path))}: {printable(problem.message)}", err=True)
+    elif report.skipped:
+        count = plural(len(report.skipped), "file")
+        click.echo(f"note: skipped {count} that are not posts; `syndicate check` lists them", err=True)
 
 
 def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:

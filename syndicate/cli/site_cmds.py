@@ -69,7 +69,7 @@ def check_cmd(site: Path, now: str | None) -> None:
     """
     moment = moment_of(site, now)
     report = run_build(site, None, moment, write=False, use_cache=True)
-    report_problems(site, report)
+    report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
     status = "problems found" if report.rejected else "ok"
@@ -108,7 +108,15 @@ def posts_cmd(site: Path, now: str | None) -> None:
     report_problems(site, report)
     rows = [("STATUS", "DATE (UTC)", "TITLE", "TAGS", "URL")]
     for post in sorted(report.posts, key=lambda p: p.published, reverse=True):
-        status = "draft" if post.draft else ("scheduled" if post.published > moment else "published")
+        status = (
+            "draft"
+            if post.draft
+            else "scheduled"
+            if post.is_scheduled(moment)
+            else "expired"
+            if post.is_expired(moment)
+            else "published"
+        )
         rows.append((status, f"{post.published:%Y-%m-%d %H:%M}", post.title, ", ".join(post.tags), post.url))
     rejected = {p.path: p for p in sorted(report.rejected, key=lambda p: (p.path, p.line or 0))}
     for path, problem in rejected.items():

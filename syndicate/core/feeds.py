@@ -1,4 +1,9 @@
-"""Posts → the feeds to write: the site's and one per tag. Pure; ``now`` is passed in."""
+"""Posts → the feeds to write: the site's and one per term of each taxonomy (tags, categories, …).
+Pure; ``now`` is passed in.
+
+A feed is keyed by its folder under the output folder: ``tags/python`` for the tag "Python",
+``categories/python`` for the category; one key never merges into another.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ from bisect import insort
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from .model import FEED_FORMATS, Feed, FeedLinks, Post, Problem, Settings
-from .slugs import assign_tag_slugs, tag_key, url_segment
+from .dialects import dialect
+from .model import FEED_FORMATS, ContentSettings, Feed, FeedLinks, FeedSettings, Post, Problem, Settings
+from .slugs import assign_tag_slugs, tag_key, tag_slug, url_segment
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The date of a feed with no post (a new site, a tag whose posts all left): Atom needs one, a
@@ -75,6 +81,22 @@ def output_url(settings: Settings, rel: str) -> str:
     return settings.feeds_url + "/".join(url_segment(seg) for seg in rel.split("/"))
 
 
+def taxonomies(settings: Settings) -> tuple[str, ...]:
+    """The front-matter keys whose terms get feeds: [content] taxonomies, else the generator's."""
+    return settings.content.taxonomies or dialect(settings.content.generator).taxonomies
+
+
+def taxonomy_folders(feeds: FeedSettings, content: ContentSettings) -> dict[str, str]:
+    """Taxonomy → the folder of its feeds: [feeds] tags_dir for tags, the key's own name for the others."""
+    keys = content.taxonomies or dialect(content.generator).taxonomies
+    return {key: feeds.tags_dir if key == "tags" else tag_slug(key) for key in keys}
+
+
+def feed_folders(settings: Settings) -> tuple[str, ...]:
+    """Every folder that holds term feeds (for removing stale ones)."""
+    return tuple(dict.fromkeys([settings.feeds.tags_dir, *taxonomy_folders(settings.feeds, settings.content).values()]))
+
+
 def _links(settings: Settings, folder: str) -> FeedLinks:
     names = feed_file_names(settings)
     paths: dict[str, str] = {}
@@ -87,7 +109,14 @@ def _links(settings: Settings, folder: str) -> FeedLinks:
 
 
 def _feed(
-    settings: Settings, key: str, title: str, description: str, folder: str, posts: list[Post], tag: str | None
+    settings: Settings,
+    key: str,
+    title: str,
+    description: str,
+    folder: str,
+    posts: list[Post],
+    tag: str | None,
+    taxonomy: str = "tags",
 ) -> Feed:
     shown = tuple(posts[: settings.feeds.items])
     updated = max((p.updated for p in shown), default=EMPTY_FEED_DATE)
@@ -101,40 +130,68 @@ def _feed(
         updated=updated,
         tag=tag,
         hubs=settings.hubs,
+        taxonomy=taxonomy,
     )
 
 
 def plan_feeds(posts: Iterable[Post], settings: Settings, now: datetime) -> list[Feed]:
-    """The site feed first, then one feed per tag in slug order.
+    """The site feed first, then one feed per term of each taxonomy (in the configured order),
+    terms in slug order.
 
-    Only live posts count: drafts and posts dated after ``now`` appear nowhere, not even
-    as a tag of their own.
+    Only live posts count: drafts, posts dated after ``now`` and expired posts appear nowhere,
+    not even as a tag of their own.
     """
     live = newest_first(p for p in posts if p.is_live(now))
     feeds = [_site_feed(settings, live)]
     if not settings.feeds.tag_feeds:
         return feeds
-
-    members = _members(live)
-    slugs = assign_tag_slugs(members)
-    for key in sorted(members, key=lambda k: slugs[k]):
+    members = _members(live, taxonomies(settings))
+    slugs = _slugs(members)
+    for key in _in_order(members, slugs, settings):
         feeds.append(_tag_feed(settings, key, slugs[key], members[key]))
     return feeds
 
 
-def _members(live: list[Post]) -> dict[str, list[Post]]:
-    """tag key → its live posts, newest first, from one pass over posts newest first."""
+_SEP = "\x1f"  # between a taxonomy and a term's key in a member key
+
+
+def _member_keys(post: Post, wanted: tuple[str, ...]) -> dict[str, None]:
+    """The post's member keys: ``taxonomy\x1fterm key``, once each, even if two spellings slipped in."""
+    return {f"{tax}{_SEP}{tag_key(t)}": None for tax, terms in post.taxonomy_terms() if tax in wanted for t in terms}
+
+
+def _members(live: list[Post], wanted: tuple[str, ...]) -> dict[str, list[Post]]:
+    """member key → its live posts, newest first, from one pass over posts newest first."""
     members: dict[str, list[Post]] = {}
     for post in live:
-        for key in dict.fromkeys(tag_key(tag) for tag in post.tags):  # once, even if two spellings slipped in
+        for key in _member_keys(post, wanted):
             members.setdefault(key, []).append(post)
     return members
 
 
+def _slugs(members: Iterable[str]) -> dict[str, str]:
+    """member key → the term's slug, distinct within its taxonomy."""
+    by_tax: dict[str, list[str]] = {}
+    for key in members:
+        tax, term = key.split(_SEP, 1)
+        by_tax.setdefault(tax, []).append(term)
+    out: dict[str, str] = {}
+    for tax, terms in by_tax.items():
+        for term, slug in assign_tag_slugs(terms).items():
+            out[f"{tax}{_SEP}{term}"] = slug
+    return out
+
+
+def _in_order(members: Iterable[str], slugs: dict[str, str], settings: Settings) -> list[str]:
+    rank = {tax: i for i, tax in enumerate(taxonomies(settings))}
+    return sorted(members, key=lambda k: (rank.get(k.split(_SEP, 1)[0], len(rank)), slugs[k]))
+
+
 def _shown_as(key: str, posts: Sequence[Post]) -> str:
-    """A tag is shown as its oldest post wrote it."""
+    """A term is shown as its oldest post wrote it."""
+    tax, term = key.split(_SEP, 1)
     oldest = min(posts, key=lambda p: (p.published, p.source))
-    return next(t for t in oldest.tags if tag_key(t) == key)
+    return next(t for tx, ts in oldest.taxonomy_terms() if tx == tax for t in ts if tag_key(t) == term)
 
 
 def _site_feed(settings: Settings, live: list[Post]) -> Feed:
@@ -144,10 +201,14 @@ def _site_feed(settings: Settings, live: list[Post]) -> Feed:
 
 def _tag_feed(settings: Settings, key: str, slug: str, posts: list[Post]) -> Feed:
     site = settings.site
+    tax = key.split(_SEP, 1)[0]
     tag = _shown_as(key, posts)
     title = settings.feeds.tag_title.format(site=site.title, tag=tag)
-    folder = f"{settings.feeds.tags_dir}/{slug}"
-    return _feed(settings, slug, title, f"Posts tagged {tag} on {site.title}", folder, posts, tag)
+    folder = f"{taxonomy_folders(settings.feeds, settings.content).get(tax, tag_slug(tax))}/{slug}"
+    if tax == "tags":
+        return _feed(settings, slug, title, f"Posts tagged {tag} on {site.title}", folder, posts, tag)
+    description = f"Posts filed under {tag} ({tax}) on {site.title}"
+    return _feed(settings, folder, title, description, folder, posts, tag, tax)
 
 
 class IncrementalPlan:
@@ -188,9 +249,10 @@ class IncrementalPlan:
             return self._full(current, settings, now)
         gone_live = [p for p in gone if p.is_live(now)]
         new_live = [p for p in new if p.is_live(now)]
-        if any(not p.draft and p.published > now for p in new) and self._next_change(new, now) != high:
-            return self._full(current, settings, now)  # a new scheduled post moves the window
-        touched = {tag_key(t) for p in gone_live + new_live for t in p.tags}
+        if any(p.next_change(now) for p in new) and self._next_change(new, now) != high:
+            return self._full(current, settings, now)  # a new scheduled or expiring post moves the window
+        wanted = taxonomies(settings)
+        touched = {k for p in gone_live + new_live for k in _member_keys(p, wanted)}
         gone_ids = {id(p) for p in gone_live}
         live = [p for p in self._live if id(p) not in gone_ids]
         for p in new_live:
@@ -199,7 +261,7 @@ class IncrementalPlan:
         for key in touched:
             kept = [p for p in members.get(key, []) if id(p) not in gone_ids]
             for p in new_live:
-                if key in {tag_key(t) for t in p.tags}:
+                if key in _member_keys(p, wanted):
                     insort(kept, p, key=_order)
             if kept:
                 members[key] = kept
@@ -212,26 +274,42 @@ class IncrementalPlan:
         for key in touched:
             feeds[key] = _tag_feed(settings, key, self._slugs[key], members[key])
         self._posts, self._live, self._members, self._feeds = current, live, members, feeds
-        if live:
-            self._window = (max(low, live[0].published), high)
+        self._window = (max(low, _last_change(new, now)), high)
         self.replanned = 1 + len(touched)
         return self._ordered()
 
     def _next_change(self, posts: Iterable[Post], now: datetime) -> datetime | None:
-        return min((p.published for p in posts if not p.draft and p.published > now), default=None)
+        return min((t for p in posts if (t := p.next_change(now)) is not None), default=None)
 
     def _full(self, current: dict[str, Post], settings: Settings, now: datetime) -> list[Feed]:
         self._settings, self._posts = settings, current
         self._live = newest_first(p for p in current.values() if p.is_live(now))
-        self._members = _members(self._live) if settings.feeds.tag_feeds else {}
-        self._slugs = assign_tag_slugs(self._members)
+        self._members = _members(self._live, taxonomies(settings)) if settings.feeds.tag_feeds else {}
+        self._slugs = _slugs(self._members)
         self._feeds = {"": _site_feed(settings, self._live)}
         for key, members in self._members.items():
             self._feeds[key] = _tag_feed(settings, key, self._slugs[key], members)
-        self._window = (self._live[0].published if self._live else EPOCH, self._next_change(current.values(), now))
+        self._window = (_last_change(current.values(), now), self._next_change(current.values(), now))
         self.replanned = len(self._feeds)
         return self._ordered()
 
     def _ordered(self) -> list[Feed]:
-        tags = sorted((k for k in self._feeds if k), key=lambda k: self._slugs[k])
-        return [self._feeds[""], *(self._feeds[k] for k in tags)]
+        assert self._settings is not None
+        keys = _in_order((k for k in self._feeds if k), self._slugs, self._settings)
+        return [self._feeds[""], *(self._feeds[k] for k in keys)]
+
+
+def live_window(posts: Iterable[Post], now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The moments between which the same posts are live as at ``now``: the last change at or
+    before it (None: none) and the next after it (None: none is due)."""
+    kept = list(posts)
+    last = _last_change(kept, now)
+    upcoming = min((t for p in kept if (t := p.next_change(now)) is not None), default=None)
+    return (None if last == EPOCH else last), upcoming
+
+
+def _last_change(posts: Iterable[Post], now: datetime) -> datetime:
+    """The latest moment at or before ``now`` at which a post went live or expired: a clock set
+    back before it would change the feeds."""
+    past = [t for p in posts if not p.draft for t in (p.goes_live, p.expires) if t is not None and t <= now]
+    return max(past, default=EPOCH)

@@ -16,7 +16,11 @@ RENDERERS = ("cmark", "markdown")
 RenderArgs = tuple[
     str, tuple[str, ...], int, bool, tuple[str, ...]
 ]  # see Settings.render_args  # [content] renderer: cmark-gfm (C) or Python-Markdown
-PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day"})  # what [site] permalink may use
+# what [site] permalink may use (see core/permalinks.py for what each means)
+PERMALINK_FIELDS = frozenset(
+    {"slug", "name", "title", "filename", "path", "section", "categories", "category"}
+    | {"year", "month", "day", "i_month", "i_day", "short_year", "y_day", "hour", "minute", "second"}
+)
 TEMPLATE_FIELDS = frozenset({"title", "url", "summary", "hashtags"})  # what a social template may use
 
 MIME_TYPES: dict[str, str] = {
@@ -113,6 +117,11 @@ class ContentSettings:
     render_timeout: float = 5.0  # seconds one post's HTML may take before the post is rejected
     allow_links_to: tuple[str, ...] = ()  # folders outside the site that post files may link to
     fetch_allow: tuple[str, ...] = ()  # hosts on a private network that images may be fetched from
+    generator: str = "syndicate"  # whose conventions the posts follow: core/dialects.py GENERATORS
+    taxonomies: tuple[str, ...] = ()  # front-matter keys whose terms get feeds; () = the generator's
+    sections: tuple[str, ...] = ()  # folders of the content folder that hold posts; () = all
+    slug_source: str = ""  # where a post without a slug key gets {slug}: "title", "filename"; "" = the generator's
+    filename_metadata: str = ""  # a regex with (?P<date>…) and/or (?P<slug>…) for file names (Pelican's)
 
 
 TargetKind = Literal["webhook", "mastodon", "bluesky"]
@@ -318,6 +327,9 @@ class Post:
     image_alt: str | None = None
     content_warning: str | None = None
     syndicate: tuple[str, ...] | None = None  # None: every target; (): none; else these names
+    live_from: datetime | None = None  # Hugo's publishDate: not in feeds before it
+    expires: datetime | None = None  # Hugo's expiryDate: out of the feeds from then on
+    terms: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (taxonomy, its terms) for each taxonomy with any
 
     @property
     def content_html(self) -> str:
@@ -330,16 +342,44 @@ class Post:
     def goes_to(self, target: str) -> bool:
         return self.syndicate is None or target in self.syndicate
 
+    @property
+    def goes_live(self) -> datetime:
+        """When the post enters the feeds: its date, or a later publishDate."""
+        return self.published if self.live_from is None else max(self.published, self.live_from)
+
     def is_live(self, now: datetime) -> bool:
-        """Published: not a draft and not dated in the future."""
-        return not self.draft and self.published <= now
+        """Published: not a draft, its date (or publishDate) reached, its expiry date not."""
+        return not self.draft and self.goes_live <= now and (self.expires is None or now < self.expires)
+
+    def is_scheduled(self, now: datetime) -> bool:
+        """Not a draft, and due to go live after ``now``."""
+        return not self.draft and self.goes_live > now and (self.expires is None or self.expires > self.goes_live)
+
+    def is_expired(self, now: datetime) -> bool:
+        return not self.draft and self.expires is not None and self.expires <= now
+
+    def next_change(self, now: datetime) -> datetime | None:
+        """The next moment after ``now`` at which :meth:`is_live` changes, if any."""
+        if self.draft:
+            return None
+        later = [t for t in (self.goes_live, self.expires) if t is not None and t > now]
+        return min(later, default=None)
+
+    def taxonomy_terms(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(taxonomy, terms) pairs; a post made with tags only has them as the "tags" taxonomy."""
+        if self.terms or not self.tags:
+            return self.terms
+        return (("tags", self.tags),)
 
     @property
     def id_is_permalink(self) -> bool:
         return self.id == self.url
 
 
-Severity = Literal["error", "warning"]
+# error: the file is rejected; warning: published, but something was left out or changed;
+# note: how a value was found (a date from the file name), shown by `check`; skipped: not a
+# post (a section index, a README, a page), listed once by `check`.
+Severity = Literal["error", "warning", "note", "skipped"]
 
 
 def printable(name: str) -> str:
@@ -400,3 +440,4 @@ class Feed:
     updated: datetime
     tag: str | None = None
     hubs: tuple[str, ...] = ()
+    taxonomy: str = "tags"  # the front-matter key the term comes from

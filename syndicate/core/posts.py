@@ -6,45 +6,56 @@ file and, where known, the line. Nothing in this module reads files or the clock
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import yaml
-from frontmatter.default_handlers import YAMLHandler
-
 from ..errors import ContentError
+from . import frontmatter
+from .dialects import GENERATORS, Dialect, date_in_path, dialect, file_name
+from .frontmatter import FrontMatter
 from .markup import render_body
-from .model import Content, Image, Post, Problem, Settings, media_type
-from .slugs import slug_from_filename, slug_problem, tag_key, url_segment
+from .model import PERMALINK_FIELDS, Content, Image, Post, Problem, Settings, media_type
+from .permalinks import UrlFacts, expand, normal_template, own_url, placeholders, values
+from .slugs import slug_problem, tag_key
+from .sources import source_prefix
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-MAX_FRONT_MATTER_BYTES = 64 * 1024
 MAX_TAG_LENGTH = 100
 MAX_TAGS = 100
 
 # XML 1.0 forbids these even as character references; HTML readers choke on them too.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_BOUNDARY = YAMLHandler.FM_BOUNDARY  # "^-{3,}\s*$", multiline: python-frontmatter's grammar
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-
-SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
 class ParseResult:
-    """A post file parsed: the post, or None when an error rejected it; problems of either kind."""
+    """A post file parsed: the post, or None when an error rejected it (or it is no post: a
+    problem of severity "skipped" says why); problems of every kind."""
 
     post: Post | None
     problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FileTimes:
+    """A file's times, for Eleventy's ``date: Last Modified`` and ``date: Created`` (UTC)."""
+
+    modified: datetime
+    created: datetime
+
+
+class _Skip(Exception):
+    """The file is no post (a redirect stub, excluded from collections): why."""
 
 
 @dataclass
@@ -52,16 +63,11 @@ class _Doc:
     """Where things are in one file, for line numbers in messages."""
 
     path: str
-    fm_text: str
-    fm_first_line: int  # line number of the first front-matter line
+    fm: FrontMatter
     problems: list[Problem]
 
     def line_of(self, key: str) -> int | None:
-        pattern = re.compile(rf"^{re.escape(key)}\s*:", re.MULTILINE)
-        m = pattern.search(self.fm_text)
-        if not m:
-            return None
-        return self.fm_first_line + self.fm_text.count("\n", 0, m.start())
+        return self.fm.line_of(key)
 
     def fail(self, key: str | None, message: str) -> ContentError:
         return ContentError(self.path, message, line=self.line_of(key) if key else None)
@@ -103,31 +109,102 @@ def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) 
     return text or None
 
 
+_ISO_LOOSE = re.compile(
+    r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})"
+    r"(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?"
+    r"[ \t]*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$",
+    re.IGNORECASE,
+)
+_AMBIGUOUS = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+_MONTHS = {
+    m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
+}
+_WORDY = re.compile(
+    r"^(?:[A-Za-z]{3,9},?\s+)?(?:(\d{1,2})\s+([A-Za-z]{3,9})\.?|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?),?"
+    r"\s+(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?[ \t]*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$",
+    re.IGNORECASE,
+)
+DATE_HINT = "write YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+HH:MM]"
+
+
+def _zone(text: str | None, tz: Any) -> Any:
+    if not text or text.upper() in ("Z", "UTC", "GMT"):
+        return UTC if text else tz
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+
+
+def _loose_date(text: str, tz: Any) -> datetime | None:
+    """The forms generators accept beside ISO 8601: ``2024-4-9``, ``2024/04/09``, ``2024-01-29
+    18:30:22 -0800`` (Jekyll), ``Jul 08 2022`` and ``8 July 2022`` (Astro, JavaScript's Date)."""
+    m = _ISO_LOOSE.match(text)
+    if m:
+        y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups()[:6])
+        return datetime(y, mo, d, h, mi, sec, tzinfo=_zone(m.group(8), tz))
+    m = _WORDY.match(text)
+    if m:
+        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        number = _MONTHS.get(month[:3].lower())
+        if number is None or (len(month) > 3 and not any(full.startswith(month.lower()) for full in _FULL)):
+            return None
+        h, mi, sec = (int(g) if g else 0 for g in m.groups()[5:8])
+        return datetime(int(m.group(5)), number, int(day), h, mi, sec, tzinfo=_zone(m.group(9), tz))
+    return None
+
+
+_FULL = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_FULL += ["sept"]
+
+
 def parse_when(value: object, tz: Any) -> datetime:
     """A front-matter date → an aware UTC datetime. Raises ValueError with the reason."""
+    dt = read_when(value, tz)
+    try:
+        return dt.astimezone(UTC).replace(microsecond=0)
+    except (OverflowError, ValueError) as e:
+        shown = value if isinstance(value, str) else dt.isoformat()
+        raise ValueError(f"{shown!r} is out of range") from e
+
+
+def read_when(value: object, tz: Any) -> datetime:
+    """A front-matter date → an aware datetime in the offset it was written with (``tz`` when
+    none). Raises ValueError with the reason."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
         dt = datetime.combine(value, time(0, 0))
     elif isinstance(value, str):
         text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
+        iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
         try:
-            dt = datetime.fromisoformat(text)
+            dt = datetime.fromisoformat(iso)
         except ValueError:
-            raise ValueError(
-                f"cannot read {value!r} as a date; write YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+HH:MM]"
-            ) from None
+            if _AMBIGUOUS.match(text):
+                raise ValueError(f"cannot read {value!r} as a date: day or month first? {DATE_HINT}") from None
+            try:
+                loose = _loose_date(text, tz)
+            except ValueError as e:  # a day or hour out of range
+                raise ValueError(f"cannot read {value!r} as a date ({e}); {DATE_HINT}") from None
+            if loose is None:
+                raise ValueError(f"cannot read {value!r} as a date; {DATE_HINT}") from None
+            dt = loose
     else:
         raise ValueError(f"must be a date, not {_type_name(value)}")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    try:
-        return dt.astimezone(UTC).replace(microsecond=0)
-    except (OverflowError, ValueError) as e:
-        shown = value if isinstance(value, str) else dt.isoformat()
-        raise ValueError(f"{shown!r} is out of range") from e
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz)
 
 
 def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any) -> datetime | None:
@@ -139,32 +216,6 @@ def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any) -> datetime | None
         raise doc.fail(key, f"{key}: {e}") from None
 
 
-def _tags(doc: _Doc, meta: dict[str, Any]) -> tuple[str, ...]:
-    raw = meta.get("tags")
-    if raw is None:
-        return ()
-    if isinstance(raw, str):
-        items: list[object] = list(raw.split(","))
-    elif isinstance(raw, list):
-        items = raw
-    else:
-        raise doc.fail("tags", f"tags must be a list or comma-separated text, not {_type_name(raw)}")
-    seen: dict[str, str] = {}
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise doc.fail("tags", f"each tag must be text, not {_type_name(item)}")
-        tag = " ".join(XML_ILLEGAL.sub("", str(item)).split())
-        if not tag:
-            continue
-        if len(tag) > MAX_TAG_LENGTH:
-            doc.warn("tags", f"tag {tag[:20]!r}… is longer than {MAX_TAG_LENGTH} characters; left out")
-            continue
-        seen.setdefault(tag_key(tag), tag)
-    if len(seen) > MAX_TAGS:
-        raise doc.fail("tags", f"{len(seen)} tags; at most {MAX_TAGS} per post")
-    return tuple(seen.values())
-
-
 def _bool(doc: _Doc, meta: dict[str, Any], key: str) -> bool:
     value = meta.get(key, False)
     if value is None:
@@ -174,8 +225,7 @@ def _bool(doc: _Doc, meta: dict[str, Any], key: str) -> bool:
     return value
 
 
-def _image(doc: _Doc, meta: dict[str, Any], settings: Settings, post_url: str) -> Image | None:
-    key = "thumb" if meta.get("thumb") is not None else "image"
+def _image(doc: _Doc, meta: dict[str, Any], key: str, settings: Settings, post_url: str) -> Image | None:
     ref = _text(doc, meta, key)
     if not ref:
         return None
@@ -224,18 +274,6 @@ def post_id(raw_id: str | None, url: str, site_url: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site_url + '#' + raw_id)}"
 
 
-def permalink(settings: Settings, slug: str, published: datetime) -> str:
-    local = published.astimezone(settings.site.tz)
-    values = {
-        "slug": url_segment(slug),
-        "year": f"{local.year:04d}",
-        "month": f"{local.month:02d}",
-        "day": f"{local.day:02d}",
-    }
-    path = _PLACEHOLDER.sub(lambda m: values[m.group(1)], settings.site.permalink)
-    return settings.site.url + path.lstrip("/")
-
-
 def _decode(path: str, data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -248,23 +286,6 @@ def _decode(path: str, data: bytes) -> str:
         ) from None
 
 
-def _split(path: str, text: str) -> tuple[str, int, str]:
-    """front matter, its first line number, body."""
-    first = _BOUNDARY.match(text)
-    if not first or not text.startswith("---"):
-        raise ContentError(
-            path, "no front matter: start the file with a '---' line, title: and date:, then '---'", line=1
-        )
-    start = text.find("\n", first.start()) + 1 if "\n" in text else len(text)
-    close = _BOUNDARY.search(text, start)
-    if not close:
-        raise ContentError(path, "front matter is never closed: add a '---' line after it", line=1)
-    fm = text[start : close.start()]
-    body_start = text.find("\n", close.start())
-    body = text[body_start + 1 :] if body_start >= 0 else ""
-    return fm, text.count("\n", 0, start) + 1, body
-
-
 def post_body(path: str, data: bytes) -> str:
     """The Markdown body of a post file, cleaned exactly as :func:`parse_post` cleans it.
 
@@ -272,55 +293,20 @@ def post_body(path: str, data: bytes) -> str:
     Raises ContentError for a file :func:`parse_post` would reject the same way.
     """
     text = XML_ILLEGAL.sub("", _decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
-    return _split(path, text)[2]
+    return frontmatter.split(path, text).body
 
 
-def _load_yaml(doc: _Doc) -> dict[str, Any]:
-    fm = doc.fm_text
-    if len(fm.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
-        raise ContentError(
-            doc.path, f"front matter is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB", line=doc.fm_first_line
-        )
-    try:
-        if "*" in fm:  # aliases can make a few bytes expand to billions of nodes: refuse them
-            for event in yaml.parse(fm, Loader=SafeLoader):
-                if isinstance(event, yaml.AliasEvent):
-                    line = doc.fm_first_line + (event.start_mark.line if event.start_mark else 0)
-                    raise ContentError(
-                        doc.path, "front matter uses a YAML alias (*name); write the value out instead", line=line
-                    )
-        meta = yaml.load(fm, Loader=SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = doc.fm_first_line + mark.line if mark is not None else doc.fm_first_line
-        problem = getattr(e, "problem", None) or "syntax error"
-        context, context_mark = getattr(e, "context", None), getattr(e, "context_mark", None)
-        if context and context_mark is not None:
-            problem += f" ({context} at line {doc.fm_first_line + context_mark.line})"
-        raise ContentError(doc.path, f"front matter is not valid YAML: {problem}", line=line) from None
-    except RecursionError:
-        raise ContentError(doc.path, "front matter is nested too deeply", line=doc.fm_first_line) from None
-    if meta is None:
-        return {}
-    if not isinstance(meta, dict):
-        raise ContentError(
-            doc.path, f"front matter must be `key: value` lines, not {_type_name(meta)}", line=doc.fm_first_line
-        )
-    return {str(k): v for k, v in meta.items()}
-
-
-def parse_post(
-    path: str,
-    data: bytes,
-    settings: Settings,
-) -> ParseResult:
-    """Parse one post file. ``path`` is how messages name it (relative to the site)."""
+def parse_post(path: str, data: bytes, settings: Settings, times: FileTimes | None = None) -> ParseResult:
+    """Parse one post file. ``path`` is how messages name it (relative to the site); ``times``
+    are the file's, for a generator whose dates may name them (Eleventy)."""
     problems: list[Problem] = []
     try:
-        post = _parse(path, data, settings, problems)
+        post = _parse(path, data, settings, problems, times)
     except ContentError as e:
         problems.append(Problem(e.path, e.message, e.line, "error"))
         return ParseResult(None, problems)
+    except _Skip as e:
+        return ParseResult(None, [Problem(path, str(e), None, "skipped")])
     return ParseResult(post, problems)
 
 
@@ -344,58 +330,337 @@ def _clean_text(path: str, data: bytes, problems: list[Problem]) -> str:
     return text
 
 
-def _dates(doc: _Doc, meta: dict[str, Any], tz: Any) -> tuple[datetime, datetime]:
-    """(published, updated): ``date`` is required; ``updated`` defaults to it and is never before it."""
-    if meta.get("date") is None:
-        raise doc.fail("date" if "date" in meta else None, "date is missing; add `date: YYYY-MM-DD`")
-    published = _when(doc, meta, "date", tz)
-    assert published is not None
-    updated = _when(doc, meta, "updated", tz) or published
+# The keys each field is read from, first found wins: syndicate's own name first, then the
+# generators' (all lower case: front matter keys are folded, see core/frontmatter.py).
+DATE_KEYS = ("date", "pubdate", "published", "publishdate")  # Astro pubDate; Hugo's fallbacks
+UPDATED_KEYS = ("updated", "lastmod", "last_modified_at", "modified", "updateddate")
+EXPIRY_KEYS = ("expirydate", "unpublishdate")
+SUMMARY_KEYS = ("summary", "description", "excerpt")
+IMAGE_KEYS = ("thumb", "image", "images", "heroimage", "cover", "featured_image", "feature_image")
+AUTHOR_KEYS = ("author", "authors", "by")
+# What syndicate reads (a key close to one of these but unknown is likely a typo) and what the
+# generators use that syndicate does not (quiet).
+READ_KEYS = frozenset(
+    {"title", "slug", "id", "lang", "draft", "status", "content_warning", "syndicate", "thumb_alt", "image_alt"}
+    | {"tags", "categories", "category", "tag", "taxonomies", "permalink", "url", "path", "series"}
+    | set(DATE_KEYS + UPDATED_KEYS + EXPIRY_KEYS + SUMMARY_KEYS + IMAGE_KEYS + AUTHOR_KEYS)
+    | {"redirect", "redirect_to", "redirect_from", "aliases", "eleventyexcludefromcollections", "headless"}
+)
+FILE_TIME_DATES = {"last modified": "modified", "git last modified": "modified", "created": "created"}
+FILE_TIME_DATES |= {"git created": "created"}
+_STUB_KEYS = frozenset({"redirect", "redirect_to", "redirect_from", "aliases", "layout", "title", "url", "permalink"})
+_STUB_KEYS |= {"sitemap", "type", "date"}
+
+
+def _first(meta: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` the front matter sets (to anything but empty)."""
+    return next((k for k in keys if meta.get(k) is not None), None)
+
+
+def _date_key(meta: dict[str, Any]) -> str | None:
+    return next((k for k in DATE_KEYS if meta.get(k) is not None and not isinstance(meta[k], bool)), None)
+
+
+def _file_time(doc: _Doc, key: str, value: object, times: FileTimes | None) -> datetime | None:
+    """Eleventy's ``date: Last Modified`` / ``Created``: the file's own time."""
+    if not isinstance(value, str) or value.strip().lower() not in FILE_TIME_DATES:
+        return None
+    if times is None:
+        raise doc.fail(key, f"{key}: {value!r} needs the file's times, which are not known here")
+    which = FILE_TIME_DATES[value.strip().lower()]
+    doc.problems.append(Problem(doc.path, f"date is the file's {which} time ({value.strip()})", None, "note"))
+    return (times.modified if which == "modified" else times.created).replace(microsecond=0)
+
+
+def _naive_zone(d: Dialect, value: object, tz: Any) -> Any:
+    """The zone a date written without an offset is in: the site's, or UTC where the generator
+    says so (Eleventy, Zola, Astro; Jekyll for an unquoted YAML time, which Ruby reads as UTC)."""
+    if d.naive_utc or (d.name == "jekyll" and isinstance(value, datetime)):
+        return UTC
+    return tz
+
+
+def _dates(
+    doc: _Doc, meta: dict[str, Any], tz: Any, d: Dialect, hints: tuple[str, ...], times: FileTimes | None
+) -> tuple[datetime, datetime, datetime]:
+    """(published, updated, published as the generator holds it): a date key, else a date in
+    ``hints`` (the file's path, its own URL key; a note says so); ``updated`` defaults to it and is never before it.
+    The third is in the date's own offset where the generator keeps it (Hugo, Pelican), else in
+    the site's zone: what {year}, {month}, {day} are taken from."""
+    key = _date_key(meta)
+    published = None
+    held: datetime | None = None
+    if key is not None:
+        published = _file_time(doc, key, meta[key], times)
+        if published is None:
+            zone = _naive_zone(d, meta[key], tz)
+            published = _when(doc, meta, key, zone)
+            if d.date_as_written and published is not None:
+                held = read_when(meta[key], zone)
+    if published is None:
+        found = next((f for hint in hints if hint and (f := date_in_path(hint.lstrip("/")))), None)
+        if found is None:
+            raise doc.fail(
+                "date" if "date" in meta else None,
+                "date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)",
+            )
+        try:
+            published = datetime(*found, tzinfo=_naive_zone(d, None, tz)).astimezone(UTC)
+        except ValueError:
+            shown = "-".join(map(str, found))
+            raise doc.fail(None, f"the date in the file's path, {shown}, is not a real date") from None
+        shown = "{:04d}-{:02d}-{:02d}".format(*found)
+        doc.problems.append(Problem(doc.path, f"date {shown} taken from the file's path", None, "note"))
+    ukey = _first(meta, UPDATED_KEYS)
+    updated = published
+    if ukey is not None:
+        zone = _naive_zone(d, meta[ukey], tz)
+        updated = _file_time(doc, ukey, meta[ukey], times) or _when(doc, meta, ukey, zone) or published
     if updated < published:
-        doc.warn("updated", "updated is before date; using date")
+        doc.warn(ukey, f"{ukey} is before date; using date")
         updated = published
-    return published, updated
+    return published, updated, held or published.astimezone(tz)
 
 
-# ~65 lines: the front matter field by field, in the order a reader checks a post (title,
+def _from_name(settings: Settings, rel: str, group: str) -> str | None:
+    """What [content] filename_metadata takes from the file name (Pelican's FILENAME_METADATA)."""
+    pattern = settings.content.filename_metadata
+    if not pattern:
+        return None
+    m = re.match(pattern, rel.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    value = m.groupdict().get(group) if m else None
+    return value or None
+
+
+def _flag(doc: _Doc, meta: dict[str, Any], key: str) -> bool:
+    """true/false, also written as text (Pelican's header has only text)."""
+    value = meta.get(key)
+    if doc.fm.form == "pelican" and isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+        return value.strip().lower() in ("true", "yes")
+    return _bool(doc, meta, key)
+
+
+def _is_draft(doc: _Doc, meta: dict[str, Any]) -> bool:
+    """``draft: true``; Jekyll's ``published: false``; Pelican's ``Status: draft``. A hidden or
+    skipped Pelican article and an Eleventy page out of its collections are no posts."""
+    status = meta.get("status")
+    if isinstance(status, str):
+        word = status.strip().lower()
+        if word in ("hidden", "skip"):
+            raise _Skip(f"Status: {word}: the generator lists it nowhere")
+        if word == "draft":
+            return True
+        if word not in ("published", ""):
+            doc.warn("status", f"status {status!r} is not draft, published or hidden; taken as published")
+    if _flag(doc, meta, "eleventyexcludefromcollections"):
+        raise _Skip("eleventyExcludeFromCollections: in no collection, so in no feed")
+    if meta.get("permalink") is False:
+        raise _Skip("permalink: false: the generator writes no page for it")
+    if _flag(doc, meta, "headless"):
+        raise _Skip("headless: the generator writes no page for it")
+    draft = _flag(doc, meta, "draft")
+    if isinstance(meta.get("published"), bool) and meta["published"] is False:
+        draft = True
+    return draft
+
+
+def _is_stub(meta: dict[str, Any], body: str) -> bool:
+    """Front matter with only a redirect (or aliases) and no text: a generator's redirect page."""
+    if body.strip() or not (meta.keys() & {"redirect", "redirect_to", "aliases"}):
+        return False
+    return meta.keys() <= _STUB_KEYS
+
+
+def _terms_of(doc: _Doc, meta: dict[str, Any], key: str, d: Dialect) -> list[object]:
+    """The raw terms of one taxonomy key: a list, or text split on commas (Jekyll: on spaces)."""
+    singular = {"categories": "category", "tags": "tag"}.get(key) if d.name == "jekyll" else None
+    if singular and meta.get(singular) is not None:
+        raw = meta[singular]  # Jekyll: the singular key wins, and is not split
+        if isinstance(raw, str | int | float) and not isinstance(raw, bool):
+            return [raw]
+    else:
+        raw = meta.get(key)
+        table = meta.get("taxonomies")
+        if raw is None and isinstance(table, dict):  # Zola: [taxonomies] tags = [...]
+            raw = {str(k).lower(): v for k, v in table.items()}.get(key)
+            key = f"taxonomies.{key}"
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return list(raw.split() if d.split_words else raw.split(","))
+    if isinstance(raw, list):
+        return raw
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise doc.fail(key, f"{key} must be a list or comma-separated text, not {_type_name(raw)}")
+    return [raw]
+
+
+def _terms(doc: _Doc, meta: dict[str, Any], key: str, d: Dialect, extra: tuple[str, ...]) -> tuple[str, ...]:
+    items = [*extra, *_terms_of(doc, meta, key, d)]
+    seen: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            noun = "tag" if key == "tags" else f"one of {key}"
+            raise doc.fail(key, f"each {noun} must be text, not {_type_name(item)}")
+        term = " ".join(XML_ILLEGAL.sub("", str(item)).split())
+        if not term or term in d.collection_tags:
+            continue
+        if len(term) > MAX_TAG_LENGTH:
+            doc.warn(key, f"{key}: {term[:20]!r}… is longer than {MAX_TAG_LENGTH} characters; left out")
+            continue
+        seen.setdefault(tag_key(term), term)
+    if len(seen) > MAX_TAGS:
+        raise doc.fail(key, f"{len(seen)} {key}; at most {MAX_TAGS} per post")
+    return tuple(seen.values())
+
+
+def _taxonomies(
+    doc: _Doc, meta: dict[str, Any], settings: Settings, d: Dialect, rel: str
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    out = []
+    folders = tuple(rel.split("/")[:-1])
+    for key in settings.content.taxonomies or d.taxonomies:
+        extra: tuple[str, ...] = ()
+        if d.name == "jekyll" and key == "categories":
+            extra = tuple(f for f in folders[: folders.index("_posts")] if f) if "_posts" in folders else ()
+        if d.name == "pelican" and key == "category" and meta.get("category") is None and folders:
+            extra = (folders[0],)  # USE_FOLDER_AS_CATEGORY
+        terms = _terms(doc, meta, key, d, extra)
+        if terms:
+            out.append((key, terms))
+    return tuple(out)
+
+
+def _author(doc: _Doc, meta: dict[str, Any]) -> str | None:
+    key = _first(meta, AUTHOR_KEYS)
+    if key is None:
+        return None
+    value = meta[key]
+    if isinstance(value, dict):
+        value = value.get("name")
+    if isinstance(value, list):
+        names = [v.get("name") if isinstance(v, dict) else v for v in value]
+        value = ", ".join(str(n) for n in names if isinstance(n, str | int | float) and not isinstance(n, bool))
+    return _text(doc, {key: value}, key)
+
+
+def _image_ref(meta: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The image key and a one-key view of its value: Hugo's ``images`` list gives its first, a
+    ``cover``/``image`` mapping its ``image``/``src``/``url``."""
+    key = _first(meta, IMAGE_KEYS)
+    if key is None:
+        return None, {}
+    value = meta[key]
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = next((value[k] for k in ("image", "src", "url") if isinstance(value.get(k), str)), None)
+    return key, {key: value}
+
+
+def _unknown_keys(doc: _Doc, meta: dict[str, Any], d: Dialect, taxonomies: tuple[str, ...]) -> None:
+    """A key no generator uses that looks like one syndicate reads: a typo, said so."""
+    known = READ_KEYS | set(taxonomies)
+    quiet = known | d.own_keys
+    for key in meta:
+        if key in quiet or key in _EVERY_GENERATOR_KEY:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        if close:
+            doc.warn(key, f"unknown key {key!r}; did you mean {close[0]!r}? (it is ignored)")
+
+
+_EVERY_GENERATOR_KEY = frozenset().union(*(dialect(n).own_keys for n in GENERATORS))
+
+
+def _url(
+    doc: _Doc, meta: dict[str, Any], settings: Settings, d: Dialect, facts: UrlFacts
+) -> tuple[str, dict[str, str]]:
+    """The post's URL path (from its own URL key, else the permalink) and the placeholder values."""
+    filled = values(d, facts)
+    own_key = d.url_key if d.url_key and meta.get(d.url_key) is not None else None
+    if own_key is not None:
+        path, why = own_url(meta[own_key], d, filled, facts.rel)
+        if path is None:
+            raise doc.fail(own_key, f"{own_key} {why}")
+        return path, filled
+    template = normal_template(settings.site.permalink, PERMALINK_FIELDS)
+    for name in ("slug", "name", "title", "filename"):
+        if name in placeholders(template) and not filled[name]:
+            raise doc.fail("slug" if "slug" in meta else None, f"cannot make a URL from its {name}; add `slug: …`")
+    return expand(template, filled, d.lower_paths), filled
+
+
+# ~70 lines: the front matter field by field, in the order a reader checks a post (title,
 # dates, slug and URL, the rest), then its revision: one flat sequence.
 def _parse(
     path: str,
     data: bytes,
     settings: Settings,
     problems: list[Problem],
+    times: FileTimes | None = None,
 ) -> Post:
-    fm, fm_line, body = _split(path, _clean_text(path, data, problems))
-    doc = _Doc(path, fm, fm_line, problems)
-    meta = _load_yaml(doc)
+    fm = frontmatter.split(path, _clean_text(path, data, problems))
+    doc = _Doc(path, fm, problems)
+    meta = frontmatter.load(path, fm)
+    d = dialect(settings.content.generator)
+    prefix = source_prefix(settings.content.dir)
+    rel = path[len(prefix) :] if path.startswith(prefix) else path
+    if _is_stub(meta, fm.body):
+        raise _Skip("a redirect page (only redirect/aliases), not a post")
+    draft = _is_draft(doc, meta)
 
     title = _text(doc, meta, "title", required=True)
     assert title is not None
-    published, updated = _dates(doc, meta, settings.site.tz)
+    own = meta.get(d.url_key) if d.url_key else None
+    tz = settings.site.tz
+    hints = (_from_name(settings, rel, "date") or rel, own if isinstance(own, str) else "")
+    published, updated, held = _dates(doc, meta, tz, d, hints, times)
+    live_from = _when(doc, meta, "publishdate", tz) if _date_key(meta) != "publishdate" else None
+    ekey = _first(meta, EXPIRY_KEYS)
+    expires = _when(doc, meta, ekey, tz) if ekey else None
 
-    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    slug = _text(doc, meta, "slug") or slug_from_filename(stem)
-    why = slug_problem(slug)
-    if why:
-        raise doc.fail("slug" if "slug" in meta else None, why)
-    url = permalink(settings, slug, published)
+    slug_key = _text(doc, meta, "slug") or _from_name(settings, rel, "slug")
+    if d.name == "syndicate":
+        why = slug_problem(slug_key or file_name(rel, strict=True))
+        if why:
+            raise doc.fail("slug" if "slug" in meta else None, why)
+    terms = _taxonomies(doc, meta, settings, d, rel)
+    categories = next((t for k, t in terms if k in ("categories", "category")), ())
+    if d.name == "jekyll" and not categories:
+        categories = _terms(doc, meta, "categories", d, ())
+    facts = UrlFacts(rel, title, slug_key, held, categories, settings.content.slug_source)
+    link, filled = _url(doc, meta, settings, d, facts)
+    url = settings.site.url + link.lstrip("/")
+    slug = slug_key or filled["name"]
 
     raw_id = _text(doc, meta, "id")
-    author = _text(doc, meta, "author")
+    author = _author(doc, meta)
     lang = _text(doc, meta, "lang")
     if lang and not _LANG.match(lang):
         doc.warn("lang", f"lang {lang!r} is not a language tag like 'en' or 'pt-BR'; left out")
         lang = None
 
-    summary = _text(doc, meta, "summary") or _text(doc, meta, "description")
-    tags = _tags(doc, meta)
-    image = _image(doc, meta, settings, url)
+    summary_key = _first(meta, SUMMARY_KEYS)
+    summary = _text(doc, meta, summary_key) if summary_key else None
+    merged: dict[str, str] = {}
+    for _, ts in terms:
+        for t in ts:
+            merged.setdefault(tag_key(t), t)
+    tags = tuple(merged.values())
+    image_key, image_meta = _image_ref(meta)
+    image = _image(doc, image_meta, image_key, settings, url) if image_key else None
     content_warning = _text(doc, meta, "content_warning")
-    make = partial(render_body, body, url, *settings.render_args)
+    _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))
+    make = partial(render_body, fm.body, url, *settings.render_args)
     shown = (image.url, image.mime_type, image.length) if image else None
-    seen = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat(), author, lang, content_warning)
+    seen: tuple[object, ...] = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat())
+    seen += (author, lang, content_warning)
+    extra = [t for t in terms if t[0] != "tags"], live_from, expires
+    if any(extra):  # only what a dialect adds: a post without it keeps the revision it always had
+        seen += (json.dumps(extra, default=str),)
     digest = hashlib.sha256(json.dumps(seen).encode())
-    digest.update(body.encode("utf-8", "surrogatepass"))
+    digest.update(fm.body.encode("utf-8", "surrogatepass"))
     revision = digest.hexdigest()[:16]
 
     return Post(
@@ -412,8 +677,11 @@ def _parse(
         image=image,
         author=author,
         lang=lang,
-        draft=_bool(doc, meta, "draft"),
+        draft=draft,
         image_alt=_text(doc, meta, "thumb_alt") or _text(doc, meta, "image_alt"),
         content_warning=content_warning,
         syndicate=_syndicate(doc, meta, settings),
+        live_from=live_from,
+        expires=expires,
+        terms=terms,
     )

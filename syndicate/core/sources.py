@@ -12,3 +12,12 @@ def is_post_file(name: str) -> bool:
     if name.startswith((".", "#", "~")) or name.endswith(("~", "#")):
         return False
     return name.lower().endswith(MARKDOWN_SUFFIXES)
+
+
+def source_prefix(content_dir: str) -> str:
+    """How post sources start: ``"content/"`` for ``[content] dir = "content"``, ``""`` for the
+    site folder itself (``"."``, Jekyll's layout)."""
+    folder = content_dir.strip("/")
+    while folder.startswith("./"):
+        folder = folder[2:]
+    return "" if folder in ("", ".") else folder + "/"

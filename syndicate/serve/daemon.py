@@ -259,7 +259,7 @@ class Daemon:
         self._recovered()
         build = report.build
         self.server_state.settings = build.settings
-        problems = set(build.problems)
+        problems = {p for p in build.problems if p.severity in ("error", "warning")}
         for problem in sorted(problems - self._problems, key=lambda p: (p.path, p.line or 0)):
             self.log.event("rejected" if problem.severity == "error" else "warning", str(problem), path=problem.path)
         still = {p.path for p in problems}
@@ -305,8 +305,10 @@ class Daemon:
     def _schedule(self, report: PublishReport) -> None:
         now = self.clock()
         wanted: dict[str, datetime] = {}
-        for post in report.build.scheduled(now):
-            wanted[f"post:{post.id}"] = post.published
+        for post in report.build.posts:
+            change = post.next_change(now)  # goes live, or expires
+            if change is not None:
+                wanted[f"post:{post.id}"] = change
         if report.next_attempt is not None:
             wanted["retry"] = (
                 max(report.next_attempt, now + RETRY_FLOOR) if report.next_attempt <= now else report.next_attempt
