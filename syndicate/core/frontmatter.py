@@ -28,7 +28,22 @@ from ..errors import ContentError
 MAX_FRONT_MATTER_BYTES = 64 * 1024
 Form = Literal["yaml", "toml", "json", "pelican"]
 
-SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SafeLoader(_Base):  # type: ignore[valid-type, misc]
+    """YAML's safe loader (the C one where built), but a timestamp that is no real time
+    (``2024-13-01``) stays text, for the date reader to name it with its line."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 _YAML_FENCE: re.Pattern[str] = YAMLHandler.FM_BOUNDARY  # "^-{3,}\s*$", multiline: python-frontmatter's grammar
 _TOML_FENCE = re.compile(r"^\+{3}[ \t]*$", re.MULTILINE)  # its TOMLHandler's, which needs the toml package
@@ -50,8 +65,8 @@ class FrontMatter:
     first_line: int  # the line number of its first line
     body: str
 
-    def line_of(self, key: str) -> int | None:
-        """The line where ``key`` is set (any case), or None."""
+    def line_of(self, key: str, exact: bool = False) -> int | None:
+        """The line where ``key`` is set (any case, unless ``exact``), or None."""
         name = re.escape(key)
         pattern = {
             "yaml": rf"^[ \t]*['\"]?{name}['\"]?[ \t]*:",
@@ -59,7 +74,7 @@ class FrontMatter:
             "toml": rf"^[ \t]*['\"]?{name}['\"]?[ \t]*=",
             "json": rf"^[ \t]*\"{name}\"[ \t]*:",
         }[self.form]
-        m = re.search(pattern, self.text, re.MULTILINE | re.IGNORECASE)
+        m = re.search(pattern, self.text, re.MULTILINE | (0 if exact else re.IGNORECASE))
         if not m:
             return None
         return self.first_line + self.text.count("\n", 0, m.start())
@@ -154,7 +169,9 @@ def fold_keys(path: str, fm: FrontMatter, meta: dict[Any, Any]) -> dict[str, Any
         name = str(key).lower()
         if name in out:
             raise ContentError(
-                path, f"front matter sets {name!r} twice (as {key!r} too); keep one", line=fm.line_of(str(key))
+                path,
+                f"front matter sets {name!r} twice (as {key!r} too); keep one",
+                line=fm.line_of(str(key), exact=True),
             )
         out[name] = value
     return out
@@ -191,7 +208,8 @@ def _toml(path: str, fm: FrontMatter) -> dict[str, Any]:
         meta = tomllib.loads(fm.text)
     except tomllib.TOMLDecodeError as e:
         m = _TOML_LINE.search(str(e))
-        line = fm.first_line + int(m.group(1)) - 1 if m else fm.first_line
+        last = fm.first_line + fm.text.rstrip("\n").count("\n")  # "at end of document": its last line
+        line = fm.first_line + int(m.group(1)) - 1 if m else last
         reason = _TOML_LINE.sub("", str(e)).strip()
         raise ContentError(path, f"front matter is not valid TOML: {reason}", line=line) from None
     except RecursionError:

@@ -346,6 +346,11 @@ READ_KEYS = frozenset(
     | set(DATE_KEYS + UPDATED_KEYS + EXPIRY_KEYS + SUMMARY_KEYS + IMAGE_KEYS + AUTHOR_KEYS)
     | {"redirect", "redirect_to", "redirect_from", "aliases", "eleventyexcludefromcollections", "headless"}
 )
+# The keys a typo is most likely of, offered in "did you mean".
+SUGGESTED = frozenset(
+    {"title", "date", "updated", "tags", "categories", "slug", "summary", "description", "draft", "author"}
+    | {"image", "thumb", "lang", "id", "content_warning", "syndicate", "permalink"}
+)
 FILE_TIME_DATES = {"last modified": "modified", "git last modified": "modified", "created": "created"}
 FILE_TIME_DATES |= {"git created": "created"}
 _STUB_KEYS = frozenset({"redirect", "redirect_to", "redirect_from", "aliases", "layout", "title", "url", "permalink"})
@@ -560,8 +565,8 @@ def _image_ref(meta: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
 
 def _unknown_keys(doc: _Doc, meta: dict[str, Any], d: Dialect, taxonomies: tuple[str, ...]) -> None:
     """A key no generator uses that looks like one syndicate reads: a typo, said so."""
-    known = READ_KEYS | set(taxonomies)
-    quiet = known | d.own_keys
+    known = SUGGESTED | set(taxonomies)
+    quiet = READ_KEYS | known | d.own_keys
     for key in meta:
         if key in quiet or key in _EVERY_GENERATOR_KEY:
             continue
