@@ -338,3 +338,15 @@ def test_syndicates_own_posts_keep_their_revisions_urls_and_ids() -> None:
     source = "content/2024-09-02-cpp-vs-csharp.md"
     p = post((root / source).read_text(encoding="utf-8"), source, load_settings(root))
     assert (p.revision, p.url, p.id) == ("de3794ea2876df75", *("https://example.com/blog/cpp-vs-csharp/",) * 2)
+
+
+def test_jekylls_excerpt_separator_ends_the_summary_also_when_the_html_is_made_later() -> None:
+    text = "---\ntitle: t\nexcerpt_separator: <!--cut-->\n---\nOne.\n\nTwo.\n<!--cut-->\nThree.\n"
+    s = config("jekyll", content='dir = "."')
+    p = post(text, "_posts/2024-05-10-market.md", s)
+    assert p.summary == "One. Two." and "Three" in p.content_html and "cut" not in p.content_html
+    from syndicate.core.markup import render_body
+    from syndicate.core.posts import post_body
+
+    later = render_body(post_body("_posts/2024-05-10-market.md", text.encode()), p.url, *s.render_args)
+    assert later == (p.content_html, p.summary)

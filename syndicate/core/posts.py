@@ -293,7 +293,25 @@ def post_body(path: str, data: bytes) -> str:
     Raises ContentError for a file :func:`parse_post` would reject the same way.
     """
     text = XML_ILLEGAL.sub("", _decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
-    return frontmatter.split(path, text).body
+    fm = frontmatter.split(path, text)
+    return _with_more(fm.body, _separator(fm)) if "excerpt_separator" in fm.text.lower() else fm.body
+
+
+_SEPARATOR = re.compile(r"""^excerpt_separator[ \t]*[:=][ \t]*(['"]?)(.+?)\1[ \t]*$""", re.MULTILINE | re.IGNORECASE)
+
+
+def _separator(fm: FrontMatter) -> str | None:
+    """Jekyll's ``excerpt_separator``, as written on its line (read the same way whether the
+    front matter is parsed or the body alone is wanted)."""
+    m = _SEPARATOR.search(fm.text)
+    return m.group(2).strip() if m else None
+
+
+def _with_more(body: str, separator: str | None) -> str:
+    """A body whose summary ends at the post's own separator: that separator made ``<!--more-->``."""
+    if not separator or separator == "<!--more-->" or separator not in body:
+        return body
+    return body.replace(separator, "\n\n<!--more-->\n\n", 1)
 
 
 def parse_post(path: str, data: bytes, settings: Settings, times: FileTimes | None = None) -> ParseResult:
@@ -657,7 +675,8 @@ def _parse(
     image = _image(doc, image_meta, image_key, settings, url) if image_key else None
     content_warning = _text(doc, meta, "content_warning")
     _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))
-    make = partial(render_body, fm.body, url, *settings.render_args)
+    body = _with_more(fm.body, _separator(fm)) if "excerpt_separator" in meta else fm.body
+    make = partial(render_body, body, url, *settings.render_args)
     shown = (image.url, image.mime_type, image.length) if image else None
     seen: tuple[object, ...] = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat())
     seen += (author, lang, content_warning)
