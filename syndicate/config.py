@@ -410,6 +410,16 @@ def load_settings(site_dir: Path) -> Settings:
     path = site_dir / CONFIG_PATH
     shown = str(CONFIG_PATH) if site_dir.resolve() == Path.cwd().resolve() else str(path.absolute())
     if not path.exists() and not path.is_symlink():
+        from .adopt import detect_generator  # only here: a configured site never pays for it
+
+        found = detect_generator(site_dir)
+        if found is not None and found[0] != "syndicate":
+            name, evidence = found
+            raise ConfigError(
+                f"no config file; this looks like a {name.capitalize()} site ({evidence}): "
+                "run `syndicate init` to adopt it as it is",
+                path=shown,
+            )
         raise ConfigError(
             f"no config file; create {CONFIG_PATH} with a [site] section (see README), "
             "or pass --site DIR for a site elsewhere",

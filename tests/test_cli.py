@@ -15,8 +15,8 @@ HOOK = '\n[[targets]]\nname = "h"\nkind = "webhook"\nurl = "https://h/"\nsecret_
 COMMANDS = sorted(main.commands)
 
 
-def test_there_are_the_eight_commands_the_readme_lists() -> None:
-    assert COMMANDS == ["build", "check", "feeds", "posts", "publish", "retry", "run", "status"]
+def test_there_are_the_nine_commands_the_readme_lists() -> None:
+    assert COMMANDS == ["build", "check", "feeds", "init", "posts", "publish", "retry", "run", "status"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -153,12 +153,13 @@ def test_config_mistakes_get_one_line_and_exit_2(site: Site, config: str | None,
 def test_site_option_before_or_after_the_command_and_paths_named_absolutely(site: Site) -> None:
     site.post("bad.md", "---\ntitle: x\n---\n")
     parent = Site(site.root.parent)
-    expected = f"{site.root.resolve()}/content/bad.md: error: date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)\n"
+    missing = "error: date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)\n"
+    expected = f"{site.root.resolve()}/content/bad.md: {missing}"
     for args in (("check", "--site", "site"), ("--site", "site", "check")):
         run = parent.run(*args)
         assert run.code == 1 and run.err == expected, (args, run)
     here = site.run("check")
-    assert here.err == "content/bad.md: error: date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)\n", "from the site: relative"
+    assert here.err == f"content/bad.md: {missing}", "from the site: relative"
 
 
 def test_unwritable_output_exits_3(site: Site) -> None:

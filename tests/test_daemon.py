@@ -407,3 +407,28 @@ def test_polling_notices_changes_without_file_events(sample_site: Site) -> None:
         run.wait_for(lambda: b"Polled" in run.get("feed.xml")[2], what="the polled change")
     finally:
         assert stop(run) == 0
+
+
+def test_a_jekyll_site_is_watched_as_it_is_new_category_folders_too(tmp_path: Path) -> None:
+    """A Jekyll site is its own content folder: its _posts/ anywhere are watched, a category
+    folder made while running is watched from then on, and node_modules/ and _site/ are not."""
+    root = tmp_path / "blog"
+    shutil.copytree(Path(__file__).parent / "data" / "sites" / "jekyll", root)
+    (root / "node_modules" / "pkg").mkdir(parents=True)
+    (root / "node_modules" / "pkg" / "README.md").write_text("# a package\n")
+    site = Site(root)
+    assert site.run("init", now=None).code == 0
+    run = start(site)
+    try:
+        run.wait_for(lambda: b"Ferry" in run.get("feed.xml")[2], what="the fixture's posts served")
+        (root / "_posts" / "2024-12-01-winter-soup.md").write_text("---\ntitle: Winter soup\n---\nHot.\n")
+        run.wait_for(lambda: b"Winter soup" in run.get("feed.xml")[2], what="a post saved in _posts/")
+        (root / "travel" / "_posts").mkdir(parents=True)
+        time.sleep(0.5)  # the new folder is watched once the daemon has seen it made
+        (root / "travel" / "_posts" / "2024-12-02-night-train.md").write_text("---\ntitle: Night train\n---\nGo.\n")
+        run.wait_for(lambda: b"Night train" in run.get("feed.xml")[2], what="a post in a new category folder")
+        status, _, _ = run.get("travel/feed.xml")
+        assert status == 404 and b"Night train" in run.get("categories/travel/feed.xml")[2]
+    finally:
+        assert stop(run) == 0
+    assert not any("Traceback" in line for line in run.raw)

@@ -350,3 +350,36 @@ def test_jekylls_excerpt_separator_ends_the_summary_also_when_the_html_is_made_l
 
     later = render_body(post_body("_posts/2024-05-10-market.md", text.encode()), p.url, *s.render_args)
     assert later == (p.content_html, p.summary)
+
+
+def test_pelicans_static_link_markers_are_paths_on_the_site() -> None:
+    s = config("pelican")
+    body = '![a]({static}/images/a.png) [b]({attach}b.pdf) <img src="|static|/c.png"> `{static}`\n'
+    text = "Title: t\nDate: 2024-01-01\n\n" + body
+    p = post(text, "content/python/t.md", s)
+    html = p.content_html
+    assert 'src="https://example.org/images/a.png"' in html and 'href="https://example.org/python/b.pdf"' in html
+    assert 'src="https://example.org/c.png"' in html and "<code>{static}</code>" in html
+
+
+@pytest.mark.parametrize(
+    ("generator", "path", "url"),
+    [
+        ("hugo", "content/posts/2024-01-05-new-year.md", "/posts/2024-01-05-new-year/"),
+        ("astro", "src/content/blog/2024-01-05-new-year.md", "/blog/2024-01-05-new-year/"),
+        ("zola", "content/blog/2024-01-05-new-year.md", "/blog/new-year/"),
+        ("eleventy", "blog/2024-01-05-new-year.md", "/blog/2024-01-05-new-year/"),
+    ],
+)
+def test_a_date_in_the_file_name_stays_in_the_url_where_the_generator_keeps_it(
+    generator: str, path: str, url: str
+) -> None:
+    folder = {"eleventy": ".", "astro": "src/content/blog"}.get(generator, "content")
+    s = config(generator, content=f'dir = "{folder}"')
+    assert post("---\ntitle: x\n---\nx\n", path, s).url == "https://example.org" + url
+
+
+def test_eleventys_file_slug_drops_the_date_as_eleventy_does() -> None:
+    s = config("eleventy", content='dir = "."')
+    p = post("---\ntitle: t\npermalink: /n/{{ page.fileSlug }}/\n---\nx\n", "blog/2024-01-05-new-year.md", s)
+    assert p.url == "https://example.org/n/new-year/"

@@ -156,3 +156,71 @@ def _valid_feeds(post: Post) -> None:
             check_feedparser(data)
         elif name.endswith("feed.json"):
             check_json_feed(data)
+
+
+GENERATOR_KEYS = st.sampled_from(
+    [
+        "title",
+        "Title",
+        "date",
+        "pubDate",
+        "publishDate",
+        "expiryDate",
+        "lastmod",
+        "last_modified_at",
+        "published",
+        "tags",
+        "categories",
+        "category",
+        "tag",
+        "taxonomies",
+        "slug",
+        "permalink",
+        "url",
+        "path",
+        "status",
+        "draft",
+        "images",
+        "heroImage",
+        "cover",
+        "authors",
+        "by",
+        "excerpt_separator",
+        "eleventyExcludeFromCollections",
+        "aliases",
+        "redirect_to",
+        "summary",
+        "tagz",
+    ]
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["syndicate", "jekyll", "hugo", "zola", "eleventy", "astro", "pelican"]),
+    st.sampled_from(["yaml", "json", "pelican"]),
+    st.dictionaries(GENERATOR_KEYS, values, max_size=8),
+    any_text,
+    st.sampled_from(["posts/x.md", "_posts/2024-01-02-x.md", "posts/b/index.md", "2024/05/06/x.md", "x.md"]),
+)
+def test_any_generators_front_matter_in_any_form_gives_a_post_a_skip_or_problems(
+    generator: str, form: str, meta: dict[str, object], body: str, where: str
+) -> None:
+    """No front matter a generator's site can hold makes the reader raise; a file is a post, or
+    skipped with a reason, or rejected with one line naming it."""
+    if form == "yaml":
+        text = "---\n" + yaml.safe_dump(meta, allow_unicode=True) + "---\n" + body
+    elif form == "json":
+        text = json.dumps(meta, default=str, ensure_ascii=False) + "\n" + body
+    else:
+        lines = [f"{k}: {' '.join(str(v).split())}" for k, v in meta.items()]
+        text = "Title: x\n" + "\n".join(lines) + "\n\n" + body
+    s = replace(SETTINGS, content=replace(SETTINGS.content, generator=generator))
+    path = f"content/{where}"
+    result = parse_post(path, text.encode("utf-8", "surrogatepass"), s)
+    if result.post is None:
+        assert any(p.severity in ("error", "skipped") for p in result.problems)
+    else:
+        assert result.post.url.startswith("https://example.com/") and "//" not in result.post.url[8:]
+    for problem in result.problems:
+        assert "\n" not in str(problem) and str(problem).startswith(path)

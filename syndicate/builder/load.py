@@ -64,13 +64,16 @@ def _parse_file_light(job: tuple[str, str, Settings]) -> Parsed:
 
 
 def file_recipe(source: str, path: str, url: str, settings: Settings) -> Callable[[], tuple[str, str]]:
-    return partial(render_file, source, path, url, settings.render_args)
+    content = settings.content
+    return partial(render_file, source, path, url, settings.render_args, content.generator, content.dir)
 
 
-def render_file(source: str, path: str, url: str, args: RenderArgs) -> tuple[str, str]:
+def render_file(
+    source: str, path: str, url: str, args: RenderArgs, generator: str = "syndicate", content_dir: str = "content"
+) -> tuple[str, str]:
     """A post's HTML and summary, made from its file (whose front matter was parsed before)."""
     try:
-        body = post_body(source, read_limited(path, MAX_FILE_BYTES, source))
+        body = post_body(source, read_limited(path, MAX_FILE_BYTES, source), generator, content_dir)
     except ContentError:
         return "", ""  # changed or gone since it was parsed: the next build parses it again
     return render_body(body, url, *args)

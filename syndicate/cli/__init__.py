@@ -10,7 +10,7 @@ Exit codes (every command):
     6  the delivery ledger is missing, unreadable or not this site's: nothing was sent
 """
 
-from . import delivery_cmds, run_cmd, site_cmds
+from . import delivery_cmds, init_cmd, run_cmd, site_cmds  # noqa: F401 (init_cmd: registers `syndicate init`)
 from .common import (
     EXIT_BUSY,
     EXIT_CONFIG,

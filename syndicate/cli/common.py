@@ -3,6 +3,7 @@ line, the dates given on the command line, problems as people read them."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,8 +113,7 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if every:
-        for problem in sorted(report.info, key=lambda p: p.path):
-            click.echo(shown(site, problem), err=True)
+        _print_notes(site, report.info)
         if report.skipped:
             click.echo(f"skipped {plural(len(report.skipped), 'file')}, not posts:", err=True)
             for problem in sorted(report.skipped, key=lambda p: p.path):
@@ -121,6 +121,19 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
     elif report.skipped:
         count = plural(len(report.skipped), "file")
         click.echo(f"note: skipped {count} that are not posts; `syndicate check` lists them", err=True)
+
+
+def _print_notes(site: Path, notes: list[Problem], shown_each: int = 3) -> None:
+    """How values were found, a few of each kind and a count of the rest: a Jekyll blog of a
+    thousand posts dated by their file names gets four lines, not a thousand."""
+    kinds: dict[str, list[Problem]] = {}
+    for note in sorted(notes, key=lambda p: p.path):
+        kinds.setdefault(re.sub(r"\d", "0", note.message), []).append(note)
+    for same in kinds.values():
+        for note in same[:shown_each]:
+            click.echo(shown(site, note), err=True)
+        if len(same) > shown_each:
+            click.echo(f"note: … and {len(same) - shown_each} more like these", err=True)
 
 
 def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:

@@ -109,7 +109,8 @@ class Dialect:
     slugify: Callable[[str], str]  # a slug or title → a URL segment
     slug_from_title: bool = False  # no slug key: {slug} is the title's (Hugo, Pelican), not the file name's
     slug_verbatim: bool = False  # a slug key is used as written (Pelican, Astro), not slugified
-    name_keeps_date: bool = False  # {name} keeps a YYYY-MM-DD- file name prefix (Eleventy)
+    name_keeps_date: bool = False  # {name} keeps a YYYY-MM-DD- file name prefix (Eleventy, Hugo, Astro)
+    filename_keeps_date: bool = False  # so does {filename} (Hugo's :filename; Eleventy's fileSlug drops it)
     slug_names_file: bool = True  # a slug key replaces the file name in {name} (not in Eleventy)
     split_words: bool = False  # a text list of terms is split on spaces (Jekyll), not commas
     lower_paths: bool = False  # the whole URL path is lower case (Hugo)
@@ -205,6 +206,8 @@ DIALECTS: dict[str, Dialect] = {
         "url",
         hugo_urlize,
         slug_from_title=True,
+        name_keeps_date=True,
+        filename_keeps_date=True,
         lower_paths=True,
         date_as_written=True,
         own_keys=_HUGO_KEYS,
@@ -231,6 +234,7 @@ DIALECTS: dict[str, Dialect] = {
         None,
         github_slug,
         slug_verbatim=True,
+        name_keeps_date=True,
         naive_utc=True,
         own_keys=_ASTRO_KEYS,
     ),

@@ -93,7 +93,8 @@ def values(d: Dialect, facts: UrlFacts) -> dict[str, str]:
         "slug": slug,
         "name": name,
         "title": title,
-        "filename": d.slugify(from_file),
+        "filename": d.slugify(file_name(facts.rel, keep_date=True) if d.filename_keeps_date else from_file),
+        "file_slug": d.slugify(from_file),
         "path": "/".join(folders),
         "sections": "/".join(folders),
         "section": folders[0] if folders else "",
@@ -140,7 +141,7 @@ def own_url(value: Any, d: Dialect, filled: dict[str, str], rel: str) -> tuple[s
     def liquid(m: re.Match[str]) -> str:
         what = m.group(1).replace(" ", "").lower()
         if what == "page.fileslug":
-            return filled["name"]
+            return filled["file_slug"]
         if what == "page.filepathstem":
             return "/" + rel.rsplit(".", 1)[0]
         return "\x00"

@@ -286,15 +286,49 @@ def _decode(path: str, data: bytes) -> str:
         ) from None
 
 
-def post_body(path: str, data: bytes) -> str:
-    """The Markdown body of a post file, cleaned exactly as :func:`parse_post` cleans it.
+def post_body(path: str, data: bytes, generator: str = "syndicate", content_dir: str = "content") -> str:
+    """The Markdown body of a post file, cleaned and prepared exactly as :func:`parse_post` does.
 
     For making a post's HTML later from its file, without parsing its front matter again.
     Raises ContentError for a file :func:`parse_post` would reject the same way.
     """
     text = XML_ILLEGAL.sub("", _decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
-    fm = frontmatter.split(path, text)
-    return _with_more(fm.body, _separator(fm)) if "excerpt_separator" in fm.text.lower() else fm.body
+    return _to_render(frontmatter.split(path, text), _relative(path, content_dir), dialect(generator))
+
+
+def _relative(path: str, content_dir: str) -> str:
+    prefix = source_prefix(content_dir)
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def _to_render(fm: FrontMatter, rel: str, d: Dialect) -> str:
+    """The body as it is rendered: Jekyll's excerpt separator made ``<!--more-->``, Pelican's
+    link markers made paths on the site."""
+    body = fm.body
+    if "excerpt_separator" in fm.text.lower():
+        body = _with_more(body, _separator(fm))
+    if d.name == "pelican" and ("{" in body or "|" in body):
+        body = _pelican_links(body, rel)
+    return body
+
+
+# Pelican's intra-site link markers, in a Markdown link or image target or an HTML attribute:
+# {static}/images/a.png (from the content folder), {static}a.png (from the post's folder),
+# {attach}, and the old |static| form. {filename} links name another source file, whose URL
+# this file alone cannot tell: they are left as they are.
+_PELICAN_LINK = re.compile(
+    r"""(\]\(\s*<?|\b(?:src|href|poster)\s*=\s*["']?)(?:\{(static|attach)\}|\|(static|attach)\|)"""
+)
+
+
+def _pelican_links(body: str, rel: str) -> str:
+    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+
+    def fix(m: re.Match[str]) -> str:
+        return m.group(1) + "\x00"
+
+    marked = _PELICAN_LINK.sub(fix, body)
+    return re.sub(r"\x00(/?)", lambda m: "/" if m.group(1) else "/" + folder, marked)
 
 
 _SEPARATOR = re.compile(r"""^excerpt_separator[ \t]*[:=][ \t]*(['"]?)(.+?)\1[ \t]*$""", re.MULTILINE | re.IGNORECASE)
@@ -627,8 +661,7 @@ def _parse(
     doc = _Doc(path, fm, problems)
     meta = frontmatter.load(path, fm)
     d = dialect(settings.content.generator)
-    prefix = source_prefix(settings.content.dir)
-    rel = path[len(prefix) :] if path.startswith(prefix) else path
+    rel = _relative(path, settings.content.dir)
     if _is_stub(meta, fm.body):
         raise _Skip("a redirect page (only redirect/aliases), not a post")
     draft = _is_draft(doc, meta)
@@ -675,8 +708,7 @@ def _parse(
     image = _image(doc, image_meta, image_key, settings, url) if image_key else None
     content_warning = _text(doc, meta, "content_warning")
     _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))
-    body = _with_more(fm.body, _separator(fm)) if "excerpt_separator" in meta else fm.body
-    make = partial(render_body, body, url, *settings.render_args)
+    make = partial(render_body, _to_render(fm, rel, d), url, *settings.render_args)
     shown = (image.url, image.mime_type, image.length) if image else None
     seen: tuple[object, ...] = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat())
     seen += (author, lang, content_warning)

@@ -23,11 +23,13 @@ on the same site is refused with a clear message.
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -43,6 +45,7 @@ from ..builder.discover import ContentWatch
 from ..builder.report import STATE_DIR
 from ..builder.skip import IncrementalRender
 from ..config import CONFIG_PATH, load_settings
+from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
 from ..core.planning import DEAD, FAILED, SENT
@@ -77,11 +80,15 @@ class _Changes(FileSystemEventHandler):
         on_change: Callable[[bool], None],
         roots: set[str] | None = None,
         on_root_gone: Callable[[], None] = lambda: None,
+        ignored: Callable[[str], bool] = lambda path: False,
+        shallow: set[str] | None = None,
     ) -> None:
         self.watch = watch
         self.on_change = on_change
         self.roots = roots or set()
         self.on_root_gone = on_root_gone
+        self.ignored = ignored  # in a folder that never holds posts (node_modules, _site): no cycle
+        self.shallow = shallow or set()  # roots watched without their sub-folders (each watched apart)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
@@ -89,6 +96,12 @@ class _Changes(FileSystemEventHandler):
         if event.is_directory and event.event_type in ("deleted", "moved") and str(event.src_path) in self.roots:
             self.on_root_gone()  # a watch on a folder that is gone sees nothing again, even a new one there
             return
+        if self.ignored(str(event.src_path)) and (event.event_type != "moved" or self.ignored(str(event.dest_path))):
+            return
+        if event.is_directory and event.event_type in ("created", "moved"):
+            made = str(event.dest_path if event.event_type == "moved" else event.src_path)
+            if made.rsplit("/", 1)[0] in self.shallow:
+                self.on_root_gone()  # a new top-level folder of a shallow root: watch it too
         if event.is_directory and event.event_type == "modified":
             return  # a folder's entries changed: the events of the files themselves say which
         paths = [str(event.src_path)]
@@ -100,6 +113,34 @@ class _Changes(FileSystemEventHandler):
         if all(n.startswith(".") or n.endswith(("~", ".swp", ".tmp")) for n in names):
             return  # editor temp files and our own atomic-write temporaries (noted, but no cycle)
         self.on_change(event.event_type in COMPLETE)
+
+
+def _watch_plan(content: Path, settings: Settings) -> list[tuple[Path, bool]]:
+    """What to watch of the content folder: all of it, or (when it holds folders that never
+    hold posts: a Jekyll or Eleventy site is its own content folder, with node_modules and
+    _site in it) the folder itself and each other sub-folder whole, so that no watch is spent on
+    packages or the generator's output."""
+    d = dialect(settings.content.generator)
+    try:
+        pruned = [e for e in os.scandir(content) if e.is_dir(follow_symlinks=False) and prune_folder(d, e.name, True)]
+    except OSError:
+        return [(content, True)]
+    if not pruned:
+        return [(content, True)]
+    subs = sorted(
+        Path(e.path)
+        for e in os.scandir(content)
+        if e.is_dir(follow_symlinks=False) and not prune_folder(d, e.name, True)
+    )
+    return [(content, False), *((sub, True) for sub in subs)]
+
+
+def _ignored(content: str, d: Dialect, path: str) -> bool:
+    """Is this path in a folder of the content folder that never holds posts?"""
+    if not path.startswith(content + "/"):
+        return False
+    parts = path[len(content) + 1 :].split("/")[:-1]
+    return any(prune_folder(d, part, i == 0) for i, part in enumerate(parts))
 
 
 class Daemon:
@@ -331,23 +372,28 @@ class Daemon:
     # -- lifetime ------------------------------------------------------------------------
 
     def _make_observer(self, settings: Settings) -> BaseObserver:
-        folders = [self.site_dir / settings.content.dir, self.site_dir / CONFIG_PATH.parent]
-        handler = _Changes(self.watch, self._changed, {str(f) for f in folders}, self._root_gone)
+        content = self.site_dir / settings.content.dir
+        folders = [content, self.site_dir / CONFIG_PATH.parent]
+        plan = _watch_plan(content, settings)
+        shallow = {str(content)} if any(not deep for _, deep in plan) else set()
+        ignored = partial(_ignored, str(content), dialect(settings.content.generator))
+        handler = _Changes(self.watch, self._changed, {str(f) for f in folders}, self._root_gone, ignored, shallow)
         self._watched = [(folder, _file_id(folder)) for folder in folders]
+        watches = [*plan, (folders[1], True)]
         if not self.poll:
             try:
                 observer: BaseObserver = Observer()
-                for folder in folders:
+                for folder, deep in watches:
                     if folder.is_dir():
-                        observer.schedule(handler, str(folder), recursive=True)
+                        observer.schedule(handler, str(folder), recursive=deep)
                 observer.start()
                 return observer
             except OSError as e:
                 self.log.event("watch", f"file events unavailable ({e}); polling every second instead")
         observer = PollingObserver(timeout=1)
-        for folder in folders:
+        for folder, deep in watches:
             if folder.is_dir():
-                observer.schedule(handler, str(folder), recursive=True)
+                observer.schedule(handler, str(folder), recursive=deep)
         observer.start()
         return observer
 
@@ -370,6 +416,7 @@ class Daemon:
         self._observer = self._make_observer(settings)
         if why:
             self.log.event("watch", f"watching the folders again ({why})")
+            self.watch.rescan_all()  # what changed before the new watches began, no event tells
             self.request("folders replaced")
 
     def self_check(self) -> None:
