@@ -1,10 +1,9 @@
 """`syndicate init`: adopting a blog that another static site generator made.
 
-Three questions, three parts:
+Three questions; the first answered in syndicate/detect.py, the others here:
 
-- *Which generator made it?* :func:`detect_generator` looks for the config file each generator
-  names (a few stats; only an ambiguous ``config.toml`` is peeked at), cheap enough for
-  ``build`` and ``check`` to call when a site has no ``config/syndicate.toml``.
+- *Which generator made it?* :func:`syndicate.detect.detect_generator` (its own module, below
+  the config, so that `build` and `check` can ask it without this one).
 - *What does its config say?* :func:`adopt` is pure: the texts of the generator's config files
   and the list of the site's files go in (a :class:`SiteFiles`), an :class:`Adopted` comes out,
   each value with the file and key it came from, and what the user must check.
@@ -26,7 +25,6 @@ import json
 import os
 import posixpath
 import re
-import stat
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,37 +32,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .core.dialects import dialect
+from .core.dialects import GENERATORS, dialect
 from .core.model import PERMALINK_FIELDS, printable
 from .core.permalinks import JEKYLL_STYLES, normal_template
 from .core.sources import is_post_file
+from .detect import (
+    detect_generator,
+    inside,
+)
 from .errors import ConfigError, ContentError
 
-GENERATORS = ("syndicate", "jekyll", "hugo", "zola", "eleventy", "astro", "pelican")
 NAMES = dict(zip(GENERATORS, ("syndicate", "Jekyll", "Hugo", "Zola", "Eleventy", "Astro", "Pelican"), strict=True))
 EXAMPLE_URL = "https://example.org/"
 UNKNOWN_AUTHOR = "CHANGE ME"
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_FILES = 100_000  # files listed under a site; past that, counts are of the first ones found
-_PEEK_BYTES = 256 * 1024
 # Build output and dependencies never hold a generator's posts (hidden folders are skipped too).
 _SKIPPED_DIRS = frozenset({"node_modules", "_site", "public", "dist", "output", "resources", "vendor", "__pycache__"})
 
-# The files that say which generator made a site, in the order of evidence.
-JEKYLL_FILES = ("_config.yml", "_config.yaml")
-HUGO_FILES = ("hugo.toml", "hugo.yaml", "hugo.json")  # Hugo's order of precedence
-AMBIGUOUS_FILES = ("config.toml", "config.yaml", "config.json")  # Hugo's old name; Zola's too (toml)
-HUGO_DIR_FILES = tuple(f"config/_default/{n}.{e}" for n in ("hugo", "config") for e in ("toml", "yaml", "json"))
-ZOLA_FILES = ("zola.toml",)
-ELEVENTY_FILES = (".eleventy.js", "eleventy.config.js", "eleventy.config.mjs", "eleventy.config.cjs")
-ASTRO_FILES = ("astro.config.mjs", "astro.config.js", "astro.config.ts", "astro.config.mts")
-PELICAN_FILES = ("pelicanconf.py",)
 _ASTRO_CONSTS = ("src/consts.ts", "src/consts.js")
 _ASTRO_CONTENT = tuple(f"src/{n}.{e}" for n in ("content.config", "content/config") for e in ("ts", "js", "mjs", "mts"))
-
-_HUGO_KEY = re.compile(r"(?im)^[ \t]*[\"']?baseurl[\"']?[ \t]*[=:]")
-_HUGO_JSON_KEY = re.compile(r"(?i)\"baseurl\"\s*:")
-_ZOLA_KEY = re.compile(r"(?m)^[ \t]*base_url[ \t]*=")
 
 
 @dataclass(frozen=True)
@@ -119,64 +106,6 @@ class SiteFiles:
 # The shell: which generator, reading its files, writing the config
 
 
-def detect_generator(site_dir: Path) -> tuple[str, str] | None:
-    """(generator, the file that says so) for a site made by a known generator, else None.
-
-    A few stats in the order of evidence; only an ambiguous ``config.toml|yaml|json`` (Hugo's old
-    name, Zola's too) is peeked at for Hugo's ``baseURL`` or Zola's ``base_url``. Never raises."""
-    try:
-        peeked = {n: _config_kind(n, _peek(site_dir, n)) for n in AMBIGUOUS_FILES if os.path.lexists(site_dir / n)}
-        order: tuple[tuple[str, tuple[str, ...]], ...] = (
-            ("jekyll", JEKYLL_FILES),
-            ("hugo", HUGO_FILES),
-            ("hugo", tuple(n for n, kind in peeked.items() if kind == "hugo")),
-            ("hugo", HUGO_DIR_FILES),
-            ("zola", ZOLA_FILES),  # before config.toml, as Zola reads them
-            ("zola", tuple(n for n, kind in peeked.items() if kind == "zola")),
-            ("eleventy", ELEVENTY_FILES),
-            ("astro", ASTRO_FILES),
-            ("pelican", PELICAN_FILES),
-        )
-        for generator, names in order:
-            for name in names:
-                if os.path.lexists(site_dir / name):
-                    return generator, name
-    except (OSError, ValueError):  # a folder name the OS refuses (NUL, too long): nothing detected
-        return None
-    return None
-
-
-def _config_kind(name: str, head: str) -> str | None:
-    """Hugo or Zola, from the first bytes of a ``config.*`` file (None: neither's)."""
-    if name.endswith(".json"):
-        return "hugo" if _HUGO_JSON_KEY.search(head) else None
-    if _HUGO_KEY.search(head):
-        return "hugo"
-    return "zola" if name.endswith(".toml") and _ZOLA_KEY.search(head) else None
-
-
-def _peek(site_dir: Path, name: str) -> str:
-    """The first bytes of a file inside the site, as text ("" for what cannot be read without
-    risk: a link out of the site, a FIFO, a device)."""
-    real = os.path.realpath(site_dir / name)
-    if not _inside(real, os.path.realpath(site_dir)):
-        return ""
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return ""
-    try:
-        return os.read(fd, _PEEK_BYTES).decode("utf-8", "replace") if stat.S_ISREG(os.fstat(fd).st_mode) else ""
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
-
-
-def _inside(real: str, root: str) -> bool:
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def shown_prefix(site_dir: Path) -> str:
     """Paths in messages: relative to the site when it is the current folder, else absolute."""
     return "" if site_dir.resolve() == Path.cwd().resolve() else f"{site_dir.resolve()}/"
@@ -190,7 +119,7 @@ def read_text(site_dir: Path, rel: str, prefix: str = "") -> str | None:
     if not os.path.lexists(path):
         return None
     real = os.path.realpath(path)
-    if not _inside(real, os.path.realpath(site_dir)):
+    if not inside(real, os.path.realpath(site_dir)):
         raise ConfigError(f"a link to {printable(real)}, outside the site: not read", path=shown)
     if not os.path.exists(real):
         raise ConfigError("a link that leads nowhere", path=shown)
@@ -282,7 +211,7 @@ def write_config(site_dir: Path, text: str, *, force: bool) -> None:
 
     folder, target = site_dir / CONFIG_PATH.parent, site_dir / CONFIG_PATH
     shown = printable(shown_prefix(site_dir) + CONFIG_PATH.as_posix())
-    if folder.is_symlink() and not _inside(os.path.realpath(folder), os.path.realpath(site_dir)):
+    if folder.is_symlink() and not inside(os.path.realpath(folder), os.path.realpath(site_dir)):
         raise ConfigError(f"{CONFIG_PATH.parent}/ is a link out of the site: not written", path=shown)
     if os.path.lexists(target) and not force:
         raise ConfigError(f"{shown} exists; pass --force to replace it")

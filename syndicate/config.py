@@ -410,7 +410,7 @@ def load_settings(site_dir: Path) -> Settings:
     path = site_dir / CONFIG_PATH
     shown = str(CONFIG_PATH) if site_dir.resolve() == Path.cwd().resolve() else str(path.absolute())
     if not path.exists() and not path.is_symlink():
-        from .adopt import detect_generator  # only here: a configured site never pays for it
+        from .detect import detect_generator  # only here: a configured site never pays for it
 
         found = detect_generator(site_dir)
         if found is not None and found[0] != "syndicate":

@@ -345,8 +345,8 @@ def test_jekylls_excerpt_separator_ends_the_summary_also_when_the_html_is_made_l
     s = config("jekyll", content='dir = "."')
     p = post(text, "_posts/2024-05-10-market.md", s)
     assert p.summary == "One. Two." and "Three" in p.content_html and "cut" not in p.content_html
+    from syndicate.core.bodies import post_body
     from syndicate.core.markup import render_body
-    from syndicate.core.posts import post_body
 
     later = render_body(post_body("_posts/2024-05-10-market.md", text.encode()), p.url, *s.render_args)
     assert later == (p.content_html, p.summary)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.adopt import SiteFiles, adopt, detect_generator, render_config
+from syndicate.adopt import SiteFiles, adopt, render_config
 from syndicate.config import parse_settings
 from syndicate.core.dialects import dialect
+from syndicate.detect import detect_generator
 from tests.conftest import REPO, Run
 
 SITES = REPO / "tests" / "data" / "sites"

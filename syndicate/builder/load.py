@@ -10,10 +10,11 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
+from ..core.bodies import MAX_FILE_BYTES, post_body
 from ..core.feeds import settle_conflicts
 from ..core.markup import render_body
 from ..core.model import Post, Problem, RenderArgs, Settings
-from ..core.posts import MAX_FILE_BYTES, FileTimes, parse_post, post_body
+from ..core.posts import FileTimes, parse_post
 from ..errors import ContentError, FileUnreadable
 from ..files import read_limited
 from .cache import CachedPost, PostCache

@@ -17,7 +17,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, datetime, time
 from typing import Any, Literal
 
 import yaml
@@ -244,3 +244,17 @@ def _pelican_meta(fm: FrontMatter) -> dict[str, Any]:
         elif last is not None:
             meta[last] = f"{meta[last]} {line.strip()}".strip()
     return meta
+
+
+def type_name(value: object) -> str:
+    """What a value is called in a message: "a list", "true/false", "a date"."""
+    return {
+        list: "a list",
+        dict: "a mapping",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        date: "a date",
+        datetime: "a date",
+        type(None): "empty",
+    }.get(type(value), type(value).__name__)

@@ -12,27 +12,25 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import ContentError
 from . import frontmatter
+from .bodies import XML_ILLEGAL, clean_text, relative, to_render
+from .dates import parse_when, read_when
 from .dialects import GENERATORS, Dialect, date_in_path, dialect, file_name
-from .frontmatter import FrontMatter
+from .frontmatter import FrontMatter, type_name
 from .markup import render_body
 from .model import PERMALINK_FIELDS, Content, Image, Post, Problem, Settings, media_type
 from .permalinks import UrlFacts, expand, normal_template, own_url, placeholders, values
 from .slugs import slug_problem, tag_key
-from .sources import source_prefix
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_TAG_LENGTH = 100
 MAX_TAGS = 100
 
-# XML 1.0 forbids these even as character references; HTML readers choke on them too.
-XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 
@@ -77,19 +75,6 @@ class _Doc:
         self.problems.append(Problem(self.path, message, line, "warning"))
 
 
-def _type_name(value: object) -> str:
-    return {
-        list: "a list",
-        dict: "a mapping",
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        date: "a date",
-        datetime: "a date",
-        type(None): "empty",
-    }.get(type(value), type(value).__name__)
-
-
 def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) -> str | None:
     value = meta.get(key)
     if value is None:
@@ -99,7 +84,7 @@ def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) 
     if isinstance(value, bool):
         raise doc.fail(key, f"{key} must be text, not true/false; put it in quotes")
     if not isinstance(value, str | int | float):
-        raise doc.fail(key, f"{key} must be text, not {_type_name(value)}")
+        raise doc.fail(key, f"{key} must be text, not {type_name(value)}")
     text = " ".join(str(value).split())
     if XML_ILLEGAL.search(text):
         doc.warn(key, f"removed control characters from {key}")
@@ -107,104 +92,6 @@ def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) 
     if not text and required:
         raise doc.fail(key, f"{key} is empty")
     return text or None
-
-
-_ISO_LOOSE = re.compile(
-    r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})"
-    r"(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?"
-    r"[ \t]*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$",
-    re.IGNORECASE,
-)
-_AMBIGUOUS = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
-_MONTHS = {
-    m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
-}
-_WORDY = re.compile(
-    r"^(?:[A-Za-z]{3,9},?\s+)?(?:(\d{1,2})\s+([A-Za-z]{3,9})\.?|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?),?"
-    r"\s+(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?[ \t]*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$",
-    re.IGNORECASE,
-)
-DATE_HINT = "write YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+HH:MM]"
-
-
-def _zone(text: str | None, tz: Any) -> Any:
-    if not text or text.upper() in ("Z", "UTC", "GMT"):
-        return UTC if text else tz
-    sign = -1 if text[0] == "-" else 1
-    digits = text[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-
-
-def _loose_date(text: str, tz: Any) -> datetime | None:
-    """The forms generators accept beside ISO 8601: ``2024-4-9``, ``2024/04/09``, ``2024-01-29
-    18:30:22 -0800`` (Jekyll), ``Jul 08 2022`` and ``8 July 2022`` (Astro, JavaScript's Date)."""
-    m = _ISO_LOOSE.match(text)
-    if m:
-        y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups()[:6])
-        return datetime(y, mo, d, h, mi, sec, tzinfo=_zone(m.group(8), tz))
-    m = _WORDY.match(text)
-    if m:
-        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        number = _MONTHS.get(month[:3].lower())
-        if number is None or (len(month) > 3 and not any(full.startswith(month.lower()) for full in _FULL)):
-            return None
-        h, mi, sec = (int(g) if g else 0 for g in m.groups()[5:8])
-        return datetime(int(m.group(5)), number, int(day), h, mi, sec, tzinfo=_zone(m.group(9), tz))
-    return None
-
-
-_FULL = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
-_FULL += ["sept"]
-
-
-def parse_when(value: object, tz: Any) -> datetime:
-    """A front-matter date → an aware UTC datetime. Raises ValueError with the reason."""
-    dt = read_when(value, tz)
-    try:
-        return dt.astimezone(UTC).replace(microsecond=0)
-    except (OverflowError, ValueError) as e:
-        shown = value if isinstance(value, str) else dt.isoformat()
-        raise ValueError(f"{shown!r} is out of range") from e
-
-
-def read_when(value: object, tz: Any) -> datetime:
-    """A front-matter date → an aware datetime in the offset it was written with (``tz`` when
-    none). Raises ValueError with the reason."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime.combine(value, time(0, 0))
-    elif isinstance(value, str):
-        text = value.strip()
-        iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-        try:
-            dt = datetime.fromisoformat(iso)
-        except ValueError:
-            if _AMBIGUOUS.match(text):
-                raise ValueError(f"cannot read {value!r} as a date: day or month first? {DATE_HINT}") from None
-            try:
-                loose = _loose_date(text, tz)
-            except ValueError as e:  # a day or hour out of range
-                raise ValueError(f"cannot read {value!r} as a date ({e}); {DATE_HINT}") from None
-            if loose is None:
-                raise ValueError(f"cannot read {value!r} as a date; {DATE_HINT}") from None
-            dt = loose
-    else:
-        raise ValueError(f"must be a date, not {_type_name(value)}")
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz)
 
 
 def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any) -> datetime | None:
@@ -274,80 +161,6 @@ def post_id(raw_id: str | None, url: str, site_url: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site_url + '#' + raw_id)}"
 
 
-def _decode(path: str, data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise ContentError(
-            path, f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8", line=line
-        ) from None
-
-
-def post_body(path: str, data: bytes, generator: str = "syndicate", content_dir: str = "content") -> str:
-    """The Markdown body of a post file, cleaned and prepared exactly as :func:`parse_post` does.
-
-    For making a post's HTML later from its file, without parsing its front matter again.
-    Raises ContentError for a file :func:`parse_post` would reject the same way.
-    """
-    text = XML_ILLEGAL.sub("", _decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
-    return _to_render(frontmatter.split(path, text), _relative(path, content_dir), dialect(generator))
-
-
-def _relative(path: str, content_dir: str) -> str:
-    prefix = source_prefix(content_dir)
-    return path[len(prefix) :] if path.startswith(prefix) else path
-
-
-def _to_render(fm: FrontMatter, rel: str, d: Dialect) -> str:
-    """The body as it is rendered: Jekyll's excerpt separator made ``<!--more-->``, Pelican's
-    link markers made paths on the site."""
-    body = fm.body
-    if "excerpt_separator" in fm.text.lower():
-        body = _with_more(body, _separator(fm))
-    if d.name == "pelican" and ("{" in body or "|" in body):
-        body = _pelican_links(body, rel)
-    return body
-
-
-# Pelican's intra-site link markers, in a Markdown link or image target or an HTML attribute:
-# {static}/images/a.png (from the content folder), {static}a.png (from the post's folder),
-# {attach}, and the old |static| form. {filename} links name another source file, whose URL
-# this file alone cannot tell: they are left as they are.
-_PELICAN_LINK = re.compile(
-    r"""(\]\(\s*<?|\b(?:src|href|poster)\s*=\s*["']?)(?:\{(static|attach)\}|\|(static|attach)\|)"""
-)
-
-
-def _pelican_links(body: str, rel: str) -> str:
-    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
-
-    def fix(m: re.Match[str]) -> str:
-        return m.group(1) + "\x00"
-
-    marked = _PELICAN_LINK.sub(fix, body)
-    return re.sub(r"\x00(/?)", lambda m: "/" if m.group(1) else "/" + folder, marked)
-
-
-_SEPARATOR = re.compile(r"""^excerpt_separator[ \t]*[:=][ \t]*(['"]?)(.+?)\1[ \t]*$""", re.MULTILINE | re.IGNORECASE)
-
-
-def _separator(fm: FrontMatter) -> str | None:
-    """Jekyll's ``excerpt_separator``, as written on its line (read the same way whether the
-    front matter is parsed or the body alone is wanted)."""
-    m = _SEPARATOR.search(fm.text)
-    return m.group(2).strip() if m else None
-
-
-def _with_more(body: str, separator: str | None) -> str:
-    """A body whose summary ends at the post's own separator: that separator made ``<!--more-->``."""
-    if not separator or separator == "<!--more-->" or separator not in body:
-        return body
-    return body.replace(separator, "\n\n<!--more-->\n\n", 1)
-
-
 def parse_post(path: str, data: bytes, settings: Settings, times: FileTimes | None = None) -> ParseResult:
     """Parse one post file. ``path`` is how messages name it (relative to the site); ``times``
     are the file's, for a generator whose dates may name them (Eleventy)."""
@@ -360,26 +173,6 @@ def parse_post(path: str, data: bytes, settings: Settings, times: FileTimes | No
     except _Skip as e:
         return ParseResult(None, [Problem(path, str(e), None, "skipped")])
     return ParseResult(post, problems)
-
-
-def _clean_text(path: str, data: bytes, problems: list[Problem]) -> str:
-    """A file's bytes as text feeds can carry: at most 4 MiB, UTF-8 (or refused), newlines as
-    ``\\n``, control characters XML forbids removed (a warning)."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ContentError(path, f"file is {len(data) // 1024 // 1024} MiB; a post may be at most 4 MiB")
-    text = _decode(path, data).replace("\r\n", "\n").replace("\r", "\n")
-    bad = XML_ILLEGAL.search(text)
-    if bad:
-        line = text.count("\n", 0, bad.start()) + 1
-        count = len(XML_ILLEGAL.findall(text))
-        first = f"U+{ord(bad.group()):04X}"
-        problems.append(
-            Problem(
-                path, f"removed {count} control character(s) that feeds cannot carry (first {first})", line, "warning"
-            )
-        )
-        text = XML_ILLEGAL.sub("", text)
-    return text
 
 
 # The keys each field is read from, first found wins: syndicate's own name first, then the
@@ -548,7 +341,7 @@ def _terms_of(doc: _Doc, meta: dict[str, Any], key: str, d: Dialect) -> list[obj
     if isinstance(raw, list):
         return raw
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise doc.fail(key, f"{key} must be a list or comma-separated text, not {_type_name(raw)}")
+        raise doc.fail(key, f"{key} must be a list or comma-separated text, not {type_name(raw)}")
     return [raw]
 
 
@@ -558,7 +351,7 @@ def _terms(doc: _Doc, meta: dict[str, Any], key: str, d: Dialect, extra: tuple[s
     for item in items:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             noun = "tag" if key == "tags" else f"one of {key}"
-            raise doc.fail(key, f"each {noun} must be text, not {_type_name(item)}")
+            raise doc.fail(key, f"each {noun} must be text, not {type_name(item)}")
         term = " ".join(XML_ILLEGAL.sub("", str(item)).split())
         if not term or term in d.collection_tags:
             continue
@@ -657,11 +450,11 @@ def _parse(
     problems: list[Problem],
     times: FileTimes | None = None,
 ) -> Post:
-    fm = frontmatter.split(path, _clean_text(path, data, problems))
+    fm = frontmatter.split(path, clean_text(path, data, problems))
     doc = _Doc(path, fm, problems)
     meta = frontmatter.load(path, fm)
     d = dialect(settings.content.generator)
-    rel = _relative(path, settings.content.dir)
+    rel = relative(path, settings.content.dir)
     if _is_stub(meta, fm.body):
         raise _Skip("a redirect page (only redirect/aliases), not a post")
     draft = _is_draft(doc, meta)
@@ -708,7 +501,7 @@ def _parse(
     image = _image(doc, image_meta, image_key, settings, url) if image_key else None
     content_warning = _text(doc, meta, "content_warning")
     _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))
-    make = partial(render_body, _to_render(fm, rel, d), url, *settings.render_args)
+    make = partial(render_body, to_render(fm, rel, d), url, *settings.render_args)
     shown = (image.url, image.mime_type, image.length) if image else None
     seen: tuple[object, ...] = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat())
     seen += (author, lang, content_warning)

@@ -1,0 +1,116 @@
+"""A post file's bytes → clean text, and its body as it is rendered. Pure.
+
+The text is what feeds can carry (UTF-8, ``\\n`` newlines, no control characters XML
+forbids); the body is the Markdown after the front matter, prepared the generator's way
+(Jekyll's ``excerpt_separator``, Pelican's ``{static}`` links). :func:`post_body` gives the
+same body later from the file alone, for a post whose HTML is made after it was parsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import ContentError
+from . import frontmatter
+from .dialects import Dialect, dialect
+from .frontmatter import FrontMatter
+from .model import Problem
+from .sources import source_prefix
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# XML 1.0 forbids these even as character references; HTML readers choke on them too.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def decode(path: str, data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ContentError(
+            path, f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8", line=line
+        ) from None
+
+
+def post_body(path: str, data: bytes, generator: str = "syndicate", content_dir: str = "content") -> str:
+    """The Markdown body of a post file, cleaned and prepared exactly as :func:`parse_post` does.
+
+    For making a post's HTML later from its file, without parsing its front matter again.
+    Raises ContentError for a file :func:`parse_post` would reject the same way.
+    """
+    text = XML_ILLEGAL.sub("", decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
+    return to_render(frontmatter.split(path, text), relative(path, content_dir), dialect(generator))
+
+
+def relative(path: str, content_dir: str) -> str:
+    prefix = source_prefix(content_dir)
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def to_render(fm: FrontMatter, rel: str, d: Dialect) -> str:
+    """The body as it is rendered: Jekyll's excerpt separator made ``<!--more-->``, Pelican's
+    link markers made paths on the site."""
+    body = fm.body
+    if "excerpt_separator" in fm.text.lower():
+        body = _with_more(body, _separator(fm))
+    if d.name == "pelican" and ("{" in body or "|" in body):
+        body = _pelican_links(body, rel)
+    return body
+
+
+# Pelican's intra-site link markers, in a Markdown link or image target or an HTML attribute:
+# {static}/images/a.png (from the content folder), {static}a.png (from the post's folder),
+# {attach}, and the old |static| form. {filename} links name another source file, whose URL
+# this file alone cannot tell: they are left as they are.
+_PELICAN_LINK = re.compile(
+    r"""(\]\(\s*<?|\b(?:src|href|poster)\s*=\s*["']?)(?:\{(static|attach)\}|\|(static|attach)\|)"""
+)
+
+
+def _pelican_links(body: str, rel: str) -> str:
+    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+
+    def fix(m: re.Match[str]) -> str:
+        return m.group(1) + "\x00"
+
+    marked = _PELICAN_LINK.sub(fix, body)
+    return re.sub(r"\x00(/?)", lambda m: "/" if m.group(1) else "/" + folder, marked)
+
+
+_SEPARATOR = re.compile(r"""^excerpt_separator[ \t]*[:=][ \t]*(['"]?)(.+?)\1[ \t]*$""", re.MULTILINE | re.IGNORECASE)
+
+
+def _separator(fm: FrontMatter) -> str | None:
+    """Jekyll's ``excerpt_separator``, as written on its line (read the same way whether the
+    front matter is parsed or the body alone is wanted)."""
+    m = _SEPARATOR.search(fm.text)
+    return m.group(2).strip() if m else None
+
+
+def _with_more(body: str, separator: str | None) -> str:
+    """A body whose summary ends at the post's own separator: that separator made ``<!--more-->``."""
+    if not separator or separator == "<!--more-->" or separator not in body:
+        return body
+    return body.replace(separator, "\n\n<!--more-->\n\n", 1)
+
+
+def clean_text(path: str, data: bytes, problems: list[Problem]) -> str:
+    """A file's bytes as text feeds can carry: at most 4 MiB, UTF-8 (or refused), newlines as
+    ``\\n``, control characters XML forbids removed (a warning)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ContentError(path, f"file is {len(data) // 1024 // 1024} MiB; a post may be at most 4 MiB")
+    text = decode(path, data).replace("\r\n", "\n").replace("\r", "\n")
+    bad = XML_ILLEGAL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        count = len(XML_ILLEGAL.findall(text))
+        first = f"U+{ord(bad.group()):04X}"
+        problems.append(
+            Problem(
+                path, f"removed {count} control character(s) that feeds cannot carry (first {first})", line, "warning"
+            )
+        )
+        text = XML_ILLEGAL.sub("", text)
+    return text
