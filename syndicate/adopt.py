@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .core.bodies import decode
 from .core.dialects import GENERATORS, dialect
 from .core.model import PERMALINK_FIELDS, printable
 from .core.permalinks import JEKYLL_STYLES, normal_template
@@ -129,15 +130,10 @@ def read_text(site_dir: Path, rel: str, prefix: str = "") -> str | None:
         data = read_limited(real, MAX_CONFIG_BYTES, shown, "a generator's config file")
     except ContentError as e:
         raise ConfigError(e.message, path=shown) from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise ConfigError(
-            f"line {line}: not valid UTF-8 (byte 0x{data[e.start]:02x}); save it as UTF-8", path=shown
-        ) from None
+        return decode(shown, data)
+    except ContentError as e:
+        raise ConfigError(f"line {e.line}: {e.message}", path=shown) from None
 
 
 def list_files(site_dir: Path) -> tuple[tuple[str, ...], bool]:

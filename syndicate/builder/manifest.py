@@ -65,6 +65,7 @@ def manifest(
             "scheduled": [[when.isoformat(), source] for when, source in tally.scheduled],
             "rejected": tally.rejected,
             "feeds": tally.feeds,
+            "expired": tally.expired,
         },
     }
 
@@ -101,6 +102,7 @@ def up_to_date(
             tuple((datetime.fromisoformat(when), source) for when, source in t["scheduled"]),
             t["rejected"],
             t["feeds"],
+            t.get("expired", 0),
         )
     except (ValueError, KeyError, TypeError):
         return None  # an unreadable manifest: build

@@ -34,6 +34,7 @@ class Tally:
     scheduled: tuple[tuple[datetime, str], ...]  # (date, file), soonest first
     rejected: int  # files
     feeds: int
+    expired: int = 0  # posts whose expiry date (Hugo's expiryDate) has passed
 
 
 @dataclass
@@ -62,6 +63,7 @@ class BuildReport:
             scheduled=tuple((p.goes_live, p.source) for p in self.scheduled(now)),
             rejected=len({p.path for p in self.rejected}),
             feeds=len(self.feeds),
+            expired=sum(1 for p in self.posts if p.is_expired(now)),
         )
 
     @property

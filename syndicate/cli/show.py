@@ -18,6 +18,8 @@ def post_counts(report: BuildReport, now: datetime) -> str:
         parts.append(plural(tally.drafts, "draft"))
     if tally.scheduled:
         parts.append(f"{len(tally.scheduled)} scheduled")
+    if tally.expired:
+        parts.append(f"{tally.expired} expired")
     if tally.rejected:
         parts.append(plural(tally.rejected, "rejected file"))
     return ", ".join(parts)
