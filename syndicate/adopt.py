@@ -509,7 +509,9 @@ def _adopt_zola(d: _Draft) -> None:
 
 # -- Eleventy ----------------------------------------------------------------------------------
 
-_STRING = r"(?P<q>[\"'`])(?P<s>(?:\\.|(?!(?P=q)).)*?)(?P=q)"
+# A quoted JavaScript string; a backslash is matched only as the start of an escape, so that no
+# text makes the match backtrack without end (a run of backslashes would, with two ways to read it).
+_STRING = r"(?P<q>[\"'`])(?P<s>(?:\\.|(?!(?P=q))[^\\])*)(?P=q)"
 _LIQUID = {  # an Eleventy permalink's {{ … }} → syndicate's placeholder (under generator = "eleventy")
     "page.fileslug": "{filename}",  # the file name without a leading date
     "page.filepathstem": "/{path}/{name}",  # the folders and the file name, its date kept

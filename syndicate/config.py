@@ -156,8 +156,10 @@ def _site(raw: dict[str, Any], path: str, generator: str = "syndicate") -> SiteS
     link = site.get("permalink", dialect(generator).permalink)
     if any(seg in (".", "..") for seg in link.split("/")) or "\\" in link or "//" in link or "?" in link or "#" in link:
         raise ConfigError(f"[site] permalink {link!r} must be a path under the site, like /blog/{{slug}}/", path=path)
-    names = set(_PLACEHOLDER.findall(normal_template(link, PERMALINK_FIELDS)))
-    leftover = [w for w in _COLON_WORD.findall(normal_template(link, PERMALINK_FIELDS)) if not w.isdigit()]
+    adopted = dialect(generator).adopted  # a generator's ":year" syntax; syndicate's own sites: "{year}" only
+    read = normal_template(link, PERMALINK_FIELDS) if adopted else link
+    names = set(_PLACEHOLDER.findall(read))
+    leftover = [w for w in _COLON_WORD.findall(read) if not w.isdigit()] if adopted else []
     if names - PERMALINK_FIELDS or leftover:
         unknown = sorted(names - PERMALINK_FIELDS) + [":" + w for w in leftover]
         raise ConfigError(

@@ -76,7 +76,7 @@ def test_toml_json_yaml_and_pelican_front_matter_give_the_same_post() -> None:
     ],
 )
 def test_a_broken_front_matter_is_one_error_with_its_line(text: str, line: int, start: str) -> None:
-    result = read(text)
+    result = read(text, s=HUGO)
     assert result.post is None
     [error] = [p for p in result.problems if p.severity == "error"]
     assert error.line == line and error.message.startswith(start), str(error)
@@ -136,7 +136,7 @@ def test_eleventy_last_modified_and_created_are_the_files_times() -> None:
     ["draft: true", "published: false", "status: draft"],
 )
 def test_each_generators_draft_flag_makes_a_draft(flag: str) -> None:
-    assert post(f"---\ntitle: t\ndate: 2024-01-01\n{flag}\n---\nx\n").draft
+    assert post(f"---\ntitle: t\ndate: 2024-01-01\n{flag}\n---\nx\n", s=HUGO).draft
 
 
 def test_a_pelican_draft_in_its_header_is_a_draft() -> None:
@@ -154,7 +154,7 @@ def test_a_pelican_draft_in_its_header_is_a_draft() -> None:
     ],
 )
 def test_front_matter_that_makes_no_page_is_skipped_not_rejected(text: str, why: str) -> None:
-    result = read(text)
+    result = read(text, s=HUGO)
     assert result.post is None and not messages(result)
     [skipped] = messages(result, "skipped")
     assert why in skipped
@@ -348,7 +348,8 @@ def test_jekylls_excerpt_separator_ends_the_summary_also_when_the_html_is_made_l
     from syndicate.core.bodies import post_body
     from syndicate.core.markup import render_body
 
-    later = render_body(post_body("_posts/2024-05-10-market.md", text.encode()), p.url, *s.render_args)
+    body = post_body("_posts/2024-05-10-market.md", text.encode(), "jekyll", ".")
+    later = render_body(body, p.url, *s.render_args)
     assert later == (p.content_html, p.summary)
 
 
@@ -383,3 +384,89 @@ def test_eleventys_file_slug_drops_the_date_as_eleventy_does() -> None:
     s = config("eleventy", content='dir = "."')
     p = post("---\ntitle: t\npermalink: /n/{{ page.fileSlug }}/\n---\nx\n", "blog/2024-01-05-new-year.md", s)
     assert p.url == "https://example.org/n/new-year/"
+
+
+# -- a plain syndicate site reads exactly as it did -------------------------------------------------
+
+OWN = config(site='permalink = "/@ada/{year}+{slug}/"')
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "url"),
+    [
+        ("content/a.md", "---\ntitle: t\ndate: 2024-01-01\npermalink: /elsewhere/\n---\nx\n", "/@ada/2024+a/"),
+        ("content/a.md", "---\ntitle: t\ndate: 2024-01-01\nSlug: other\n---\nx\n", "/@ada/2024+a/"),
+        ("content/a.md", "---\ntitle: t\ndate: 2024-01-01\nslug: cafe\u0301\n---\nx\n", "/@ada/2024+cafe%CC%81/"),
+        ("content/README.md", "---\ntitle: t\ndate: 2024-01-01\n---\nx\n", "/@ada/2024+README/"),
+        ("content/trip/index.md", "---\ntitle: t\ndate: 2024-01-01\n---\nx\n", "/@ada/2024+index/"),
+        ("content/_index.md", "---\ntitle: t\ndate: 2024-01-01\n---\nx\n", "/@ada/2024+_index/"),
+        ("content/my notes.md", "---\ntitle: t\ndate: 2024-01-01\n---\nx\n", "/@ada/2024+my-notes/"),
+    ],
+)
+def test_a_syndicate_site_keeps_every_url_it_had(path: str, text: str, url: str) -> None:
+    """URLs are ids: one that moved would be a second post to every follower. The permalink's own
+    text stays as written, no generator's key moves a post, every Markdown file is still a post."""
+    assert skip_reason(dialect("syndicate"), (), path.removeprefix("content/")) is None
+    assert post(text, path, OWN).url == "https://example.org" + url
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["published: false", "status: draft", "status: hidden", "lastmod: 2025-01-01", "expiryDate: 2024-02-01", "by: Bo"],
+)
+def test_a_syndicate_site_ignores_the_generators_keys(extra: str) -> None:
+    """No generator's key changes a plain syndicate post (its revision too: no post.updated)."""
+    plain = post("---\ntitle: t\ndate: 2024-01-01\n---\nx\n", s=OWN)
+    more = post(f"---\ntitle: t\ndate: 2024-01-01\n{extra}\n---\nx\n", s=OWN)
+    assert (more.draft, more.revision, more.updated, more.author, more.expires) == (
+        False,
+        plain.revision,
+        plain.updated,
+        None,
+        None,
+    )
+
+
+def test_an_empty_summary_falls_back_to_the_description() -> None:
+    assert post("---\ntitle: t\ndate: 2024-01-01\nsummary: ''\ndescription: D\n---\nx\n").summary == "D"
+
+
+@pytest.mark.parametrize(
+    ("generator", "path", "text"),
+    [
+        ("jekyll", "_posts/2024-01-01-x.md", "---\ntitle: t\ncategories: ['../../..']\n---\nx\n"),
+        ("hugo", "content/posts/x.md", '+++\ntitle = "t"\ndate = 2024-01-01\nslug = ".."\n+++\nx\n'),
+        ("pelican", "content/x.md", "Title: t\nDate: 2024-01-01\nSlug: ../../evil\n\nx\n"),
+        ("astro", "src/content/blog/x.md", "---\ntitle: t\npubDate: 2024-01-01\nslug: ../../x\n---\nx\n"),
+        ("eleventy", "posts/...md", "---\ntitle: t\ndate: 2024-01-01\n---\nx\n"),
+        ("hugo", "content/posts/x.md", '+++\ntitle = "t"\ndate = 2024-01-01\nurl = "/a/../../b"\n+++\nx\n'),
+    ],
+)
+def test_no_post_gets_a_url_that_leaves_its_folder(generator: str, path: str, text: str) -> None:
+    folder = {"jekyll": ".", "eleventy": ".", "astro": "src/content/blog"}.get(generator, "content")
+    s = config(generator, content=f'dir = "{folder}"')
+    result = read(text, path, s)
+    assert result.post is None, result.post.url if result.post else ""
+    [error] = messages(result)
+    assert "'..'" in error or "must be a path on the site" in error
+
+
+@pytest.mark.parametrize(
+    ("zone", "path", "text"),
+    [
+        ("Asia/Tokyo", "content/0001-01-01-x.md", "---\ntitle: x\n---\nx\n"),
+        ("America/New_York", "content/x.md", "---\ntitle: x\ndate: 0001-01-01T00:00:00Z\n---\nx\n"),
+        ("Asia/Tokyo", "content/x.md", "---\ntitle: x\ndate: 9999-12-31T20:00:00-03:00\n---\nx\n"),
+    ],
+)
+def test_a_date_at_the_edge_of_time_is_an_error_not_a_crash(zone: str, path: str, text: str) -> None:
+    s = config()
+    result = read(text, path, replace(s, site=replace(s.site, timezone=zone)))
+    assert result.post is None and "out of range" in messages(result)[0]
+
+
+def test_a_long_excerpt_separator_line_is_read_in_linear_time() -> None:
+    """It was a regex that backtracked: 60,000 spaces took 8 s. Now it cannot take long."""
+    s = config("jekyll", content='dir = "."')
+    text = "---\ntitle: t\nexcerpt_separator: a" + " " * 60_000 + "b\n---\nOne.\n"
+    assert post(text, "_posts/2024-01-01-x.md", s).summary == "One."

@@ -681,3 +681,11 @@ def test_init_adopts_each_fixture_site(tmp_path: Path, generator: str) -> None:
     assert "CHANGE ME" not in str(written) or generator == "astro"  # the Astro blog template names no author
     checked = run(root, "check")
     assert checked.code in (0, 1), checked.err  # the config is accepted (a fixture may hold a broken post)
+
+
+def test_a_javascript_config_that_could_make_a_pattern_backtrack_is_read_at_once(tmp_path: Path) -> None:
+    """An unclosed string of backslashes once took the string pattern 35 s for 38 of them (x1.6
+    each); 60 would not end. Now a backslash is read one way only."""
+    site = write(tmp_path / "blog", {".eleventy.js": 'module.exports = () => ({ pathPrefix: "' + "\\" * 60 + "x"})
+    result = run(site, "init")
+    assert result.code == 0 and "Eleventy" in result.out

@@ -53,7 +53,7 @@ def to_render(fm: FrontMatter, rel: str, d: Dialect) -> str:
     """The body as it is rendered: Jekyll's excerpt separator made ``<!--more-->``, Pelican's
     link markers made paths on the site."""
     body = fm.body
-    if "excerpt_separator" in fm.text.lower():
+    if d.name == "jekyll" and "excerpt_separator" in fm.text.lower():
         body = _with_more(body, _separator(fm))
     if d.name == "pelican" and ("{" in body or "|" in body):
         body = _pelican_links(body, rel)
@@ -79,14 +79,19 @@ def _pelican_links(body: str, rel: str) -> str:
     return re.sub(r"\x00(/?)", lambda m: "/" if m.group(1) else "/" + folder, marked)
 
 
-_SEPARATOR = re.compile(r"""^excerpt_separator[ \t]*[:=][ \t]*(['"]?)(.+?)\1[ \t]*$""", re.MULTILINE | re.IGNORECASE)
+_SEPARATOR = re.compile(r"^excerpt_separator[ \t]*[:=]([^\n]*)", re.MULTILINE | re.IGNORECASE)
 
 
 def _separator(fm: FrontMatter) -> str | None:
     """Jekyll's ``excerpt_separator``, as written on its line (read the same way whether the
     front matter is parsed or the body alone is wanted)."""
     m = _SEPARATOR.search(fm.text)
-    return m.group(2).strip() if m else None
+    if not m:
+        return None
+    value = m.group(1).strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return value or None
 
 
 def _with_more(body: str, separator: str | None) -> str:

@@ -99,6 +99,23 @@ def keep_slug(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldKeys:
+    """The front-matter keys a field is read from, first found wins (lower case: see frontmatter)."""
+
+    date: tuple[str, ...] = ("date", "pubdate", "published", "publishdate")  # Astro pubDate; Hugo's fallbacks
+    updated: tuple[str, ...] = ("updated", "lastmod", "last_modified_at", "modified", "updateddate")
+    expiry: tuple[str, ...] = ("expirydate", "unpublishdate")
+    summary: tuple[str, ...] = ("summary", "description", "excerpt")
+    image: tuple[str, ...] = ("thumb", "image", "images", "heroimage", "cover", "featured_image", "feature_image")
+    author: tuple[str, ...] = ("author", "authors", "by")
+    publish: tuple[str, ...] = ("publishdate",)  # Hugo: not in the feeds before it
+
+
+# syndicate's own keys, exactly those it always read: a plain syndicate site reads as it did.
+OWN_KEYS = FieldKeys(("date",), ("updated",), (), ("summary", "description"), ("thumb", "image"), ("author",), ())
+
+
+@dataclass(frozen=True, slots=True)
 class Dialect:
     """One generator's conventions."""
 
@@ -121,6 +138,11 @@ class Dialect:
     pages_folder: str = ""  # a folder of pages, never posts (Pelican's pages/)
     collection_tags: tuple[str, ...] = ()  # tags that only put a post in a collection (Eleventy)
     own_keys: frozenset[str] = frozenset()  # its front-matter keys that syndicate does not use
+    keys: FieldKeys = FieldKeys()
+    # A blog adopted from a generator: keys in any case, the generators' draft and skip flags,
+    # READMEs and section indexes skipped, output folders not walked. False for syndicate's own
+    # dialect, whose sites read exactly as they did before generators were read.
+    adopted: bool = True
 
 
 _HUGO_KEYS = frozenset(
@@ -187,7 +209,7 @@ _PELICAN_KEYS = frozenset(["status", "save_as", "url", "template", "translation"
 _ASTRO_KEYS = frozenset(["heroimage", "pubdate", "updateddate", "layout"])
 
 DIALECTS: dict[str, Dialect] = {
-    "syndicate": Dialect("syndicate", ("tags",), "/{slug}/", "permalink", keep_slug),
+    "syndicate": Dialect("syndicate", ("tags",), "/{slug}/", None, keep_slug, keys=OWN_KEYS, adopted=False),
     "jekyll": Dialect(
         "jekyll",
         ("tags", "categories"),
@@ -274,11 +296,13 @@ def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str) -> str | None:
     parts = rel.split("/")
     folders, name = parts[:-1], parts[-1]
     stem = name.rsplit(".", 1)[0]
+    if not d.adopted:
+        return _outside(sections, folders)  # syndicate's own sites: every Markdown file is a post, as ever
     if stem.lower() in README_NAMES:
         return "a README or licence, not a post"
     if stem == "_index":
         return "a section's index page (_index), not a post"
-    if stem == "index" and d.name != "syndicate" and len(folders) <= (1 if sections else 0):
+    if stem == "index" and len(folders) <= (1 if sections else 0):
         return "the index page of a listing, not a post"
     for folder in folders:
         if folder in d.skip_folders:
@@ -290,6 +314,10 @@ def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str) -> str | None:
         return f"{d.name.capitalize()} reads only YYYY-MM-DD-title files in {folder}/: rename it to publish it"
     if d.pages_folder and folders[:1] == [d.pages_folder]:
         return f"a page (in {d.pages_folder}/), not an article"
+    return _outside(sections, folders)
+
+
+def _outside(sections: tuple[str, ...], folders: list[str]) -> str | None:
     if sections and (not folders or folders[0] not in sections):
         where = " or ".join(s + "/" for s in sections)
         return f"outside the post folders ({where}; [content] sections)"
@@ -298,9 +326,9 @@ def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str) -> str | None:
 
 def prune_folder(d: Dialect, name: str, top: bool) -> bool:
     """Is this folder (``top``: at the top of the content folder) never looked into for posts?"""
-    if name.startswith(".") or name in NEVER_POSTS:
+    if name.startswith("."):
         return True
-    return top and d.name != "syndicate" and name in NEVER_POSTS_AT_TOP
+    return d.adopted and (name in NEVER_POSTS or (top and name in NEVER_POSTS_AT_TOP))
 
 
 # -- dates, slugs and folders from a post's path ----------------------------------------------------
@@ -323,10 +351,10 @@ def date_in_path(rel: str) -> tuple[int, int, int] | None:
 def file_name(rel: str, strict: bool = False, keep_date: bool = False) -> str:
     """The name a generator gives a post from its file: the stem without a date prefix (unless
     ``keep_date``), or the folder's name for a bundle (``slug/index.md``). ``strict``: only
-    ``YYYY-MM-DD-`` is a prefix (syndicate's own rule)."""
+    ``YYYY-MM-DD-`` is a prefix, and ``index`` is a name like any other (syndicate's own rule)."""
     parts = rel.split("/")
     stem = parts[-1].rsplit(".", 1)[0]
-    if stem == "index" and len(parts) > 1:
+    if stem == "index" and len(parts) > 1 and not strict:
         stem = parts[-2]
     if keep_date:
         return stem

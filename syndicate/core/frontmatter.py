@@ -141,8 +141,9 @@ def _pelican(text: str) -> FrontMatter:
     return FrontMatter("pelican", "\n".join(lines[:n]), 1, "\n".join(lines[n + 1 :] if n < len(lines) else []))
 
 
-def load(path: str, fm: FrontMatter) -> dict[str, Any]:
-    """The front matter as a mapping with lower-case keys. Raises ContentError."""
+def load(path: str, fm: FrontMatter, fold: bool = True) -> dict[str, Any]:
+    """The front matter as a mapping, its keys in lower case (``fold``; Pelican's header always).
+    Raises ContentError."""
     if len(fm.text.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
         raise ContentError(
             path, f"front matter is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB", line=fm.first_line
@@ -159,7 +160,9 @@ def load(path: str, fm: FrontMatter) -> dict[str, Any]:
         return {}
     if not isinstance(meta, dict):
         raise ContentError(path, "front matter must be `key: value` lines, not a list or text", line=fm.first_line)
-    return fold_keys(path, fm, meta)
+    if fold or fm.form == "pelican":
+        return fold_keys(path, fm, meta)
+    return {str(k): v for k, v in meta.items()}
 
 
 def fold_keys(path: str, fm: FrontMatter, meta: dict[Any, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ RenderArgs = tuple[
 ]  # see Settings.render_args  # [content] renderer: cmark-gfm (C) or Python-Markdown
 # what [site] permalink may use (see core/permalinks.py for what each means)
 PERMALINK_FIELDS = frozenset(
-    {"slug", "name", "title", "filename", "path", "section", "categories", "category"}
+    {"slug", "name", "title", "filename", "path", "section", "sections", "categories", "category"}
     | {"year", "month", "day", "i_month", "i_day", "short_year", "y_day", "hour", "minute", "second"}
 )
 TEMPLATE_FIELDS = frozenset({"title", "url", "summary", "hashtags"})  # what a social template may use

@@ -18,11 +18,13 @@ so a permalink can be copied from ``_config.yml`` or ``hugo.toml`` as it is:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from .dialects import Dialect, file_name, folder_path, jekyll_slug
+from .dialects import Dialect, file_name, folder_path, jekyll_slug, keep_slug
 from .slugs import url_segment
 
 _BRACED = re.compile(r"\{([a-z_]+)\}")
@@ -36,7 +38,7 @@ JEKYLL_STYLES = {
     "none": "/:categories/:title:output_ext",
 }
 _ALIASES = {"contentbasename": "filename", "yearday": "y_day", "output_ext": "", "slugorfilename": "name"}
-_ALIASES |= {"slugorcontentbasename": "name", "monthname": "month", "weekday": "day"}
+_ALIASES |= {"slugorcontentbasename": "name"}
 
 
 def normal_template(template: str, fields: frozenset[str]) -> str:
@@ -74,10 +76,15 @@ def values(d: Dialect, facts: UrlFacts) -> dict[str, str]:
     """Each placeholder's value for one post (URL segments, not yet percent-encoded)."""
     given = facts.slug_key
     from_file = file_name(facts.rel, strict=d.name == "syndicate")
+    if not d.adopted:  # syndicate's own rule, as it always was: the slug as written, else the file's
+        given = given or keep_slug(from_file)
     from_title = facts.slug_source == "title" or (not facts.slug_source and d.slug_from_title)
     t = facts.published
     folders = [d.slugify(f) for f in folder_path(facts.rel, d)]
-    if d.name == "jekyll":
+    if not d.adopted:
+        slug = title = given or ""  # the slug key as written (checked by slug_problem), else the file's
+        categories = "/".join(facts.categories)
+    elif d.name == "jekyll":
         slug = jekyll_slug(given or from_file)
         title = jekyll_slug(given or from_file, pretty=True, cased=True)
         categories = "/".join(dict.fromkeys(c.lower() for c in facts.categories))
@@ -86,7 +93,7 @@ def values(d: Dialect, facts: UrlFacts) -> dict[str, str]:
         title = d.slugify(facts.title)
         categories = "/".join(d.slugify(c) for c in facts.categories)
     if given and d.slug_names_file:
-        name = given if d.slug_verbatim else d.slugify(given)
+        name = given if d.slug_verbatim or not d.adopted else d.slugify(given)
     else:
         name = d.slugify(file_name(facts.rel, keep_date=True) if d.name_keeps_date else from_file)
     return {
@@ -113,17 +120,38 @@ def values(d: Dialect, facts: UrlFacts) -> dict[str, str]:
     }
 
 
-def expand(template: str, filled: dict[str, str], lower: bool = False) -> str:
-    """A template with its placeholders filled → a URL path (percent-encoded, starting with "/",
-    no empty segments: an empty ``{categories}`` leaves no ``//``)."""
-    path = _BRACED.sub(lambda m: filled.get(m.group(1), m.group(0)), template)
+def expand(template: str, filled: dict[str, str], lower: bool = False, literal: bool = False) -> str | None:
+    """A template with its placeholders filled → a URL path starting with "/": each value's
+    segments percent-encoded, the template's own text as written (``literal``: encoded too,
+    for a path from front matter); an empty value (``{categories}``) leaves no ``//``. None
+    when a value would be a segment ``.`` or ``..``: a URL that leaves its folder."""
     if lower:
-        path = path.lower()
-    trailing = path.endswith("/")
-    segments = [s for s in path.split("/") if s and s != "."]
-    if not segments:
+        template = template.lower()
+    segments: list[str] = [""]
+    for i, piece in enumerate(_BRACED.split(template)):  # text, name, text, name, …
+        encode: Callable[[str], str] | None = _literal if literal else None
+        parts = piece.split("/")
+        if i % 2:
+            value = filled.get(piece)
+            if value is None:
+                parts, encode = ["{" + piece + "}"], None  # not ours: left as written
+            else:
+                parts, encode = (value.lower() if lower else value).split("/"), url_segment
+                if any(p in (".", "..") for p in parts):
+                    return None
+        first, *rest = [encode(p) if encode else p for p in parts]
+        segments[-1] += first
+        segments.extend(rest)
+    trailing = segments[-1] == ""
+    kept = [s for s in segments if s and s != "."]
+    if not kept:
         return "/"
-    return "/" + "/".join(url_segment(s) for s in segments) + ("/" if trailing else "")
+    return "/" + "/".join(kept) + ("/" if trailing else "")
+
+
+def _literal(segment: str) -> str:
+    """A segment written in front matter, percent-encoded where it is not already."""
+    return quote(segment, safe="-._~!$&'()*+,;=:@%")
 
 
 _LIQUID = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -153,8 +181,14 @@ def own_url(value: Any, d: Dialect, filled: dict[str, str], rel: str) -> tuple[s
         return None, f"{value.strip()!r} must be a path on the site, like /notes/my-post/"
     if d.name == "jekyll":
         text = normal_template(text, frozenset(filled))
+        unknown = _COLON.search(text)
+        if unknown:
+            return None, f"{value.strip()!r} uses :{unknown.group(1)}, which syndicate cannot fill; write it out"
     if d.name == "zola" and not text.endswith("/"):
         text += "/"
     if text.endswith("index.html"):
         text = text[: -len("index.html")]
-    return expand(text if text.startswith("/") else "/" + text, filled), None  # as written: no lower case
+    path = expand(text if text.startswith("/") else "/" + text, filled, literal=True)  # as written: no lower case
+    if path is None:
+        return None, f"{value.strip()!r} would lead out of its folder ('..'); write the path out"
+    return path, None

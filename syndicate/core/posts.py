@@ -21,7 +21,7 @@ from ..errors import ContentError
 from . import frontmatter
 from .bodies import XML_ILLEGAL, clean_text, relative, to_render
 from .dates import parse_when, read_when
-from .dialects import GENERATORS, Dialect, date_in_path, dialect, file_name
+from .dialects import GENERATORS, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
 from .frontmatter import FrontMatter, type_name
 from .markup import render_body
 from .model import PERMALINK_FIELDS, Content, Image, Post, Problem, Settings, media_type
@@ -177,18 +177,13 @@ def parse_post(path: str, data: bytes, settings: Settings, times: FileTimes | No
 
 # The keys each field is read from, first found wins: syndicate's own name first, then the
 # generators' (all lower case: front matter keys are folded, see core/frontmatter.py).
-DATE_KEYS = ("date", "pubdate", "published", "publishdate")  # Astro pubDate; Hugo's fallbacks
-UPDATED_KEYS = ("updated", "lastmod", "last_modified_at", "modified", "updateddate")
-EXPIRY_KEYS = ("expirydate", "unpublishdate")
-SUMMARY_KEYS = ("summary", "description", "excerpt")
-IMAGE_KEYS = ("thumb", "image", "images", "heroimage", "cover", "featured_image", "feature_image")
-AUTHOR_KEYS = ("author", "authors", "by")
+_K = FieldKeys()
 # What syndicate reads (a key close to one of these but unknown is likely a typo) and what the
 # generators use that syndicate does not (quiet).
 READ_KEYS = frozenset(
     {"title", "slug", "id", "lang", "draft", "status", "content_warning", "syndicate", "thumb_alt", "image_alt"}
     | {"tags", "categories", "category", "tag", "taxonomies", "permalink", "url", "path", "series"}
-    | set(DATE_KEYS + UPDATED_KEYS + EXPIRY_KEYS + SUMMARY_KEYS + IMAGE_KEYS + AUTHOR_KEYS)
+    | set(_K.date + _K.updated + _K.expiry + _K.summary + _K.image + _K.author + _K.publish)
     | {"redirect", "redirect_to", "redirect_from", "aliases", "eleventyexcludefromcollections", "headless"}
 )
 # The keys a typo is most likely of, offered in "did you mean".
@@ -207,8 +202,8 @@ def _first(meta: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     return next((k for k in keys if meta.get(k) is not None), None)
 
 
-def _date_key(meta: dict[str, Any]) -> str | None:
-    return next((k for k in DATE_KEYS if meta.get(k) is not None and not isinstance(meta[k], bool)), None)
+def _date_key(meta: dict[str, Any], keys: FieldKeys) -> str | None:
+    return next((k for k in keys.date if meta.get(k) is not None and not isinstance(meta[k], bool)), None)
 
 
 def _file_time(doc: _Doc, key: str, value: object, times: FileTimes | None) -> datetime | None:
@@ -237,7 +232,7 @@ def _dates(
     ``hints`` (the file's path, its own URL key; a note says so); ``updated`` defaults to it and is never before it.
     The third is in the date's own offset where the generator keeps it (Hugo, Pelican), else in
     the site's zone: what {year}, {month}, {day} are taken from."""
-    key = _date_key(meta)
+    key = _date_key(meta, d.keys)
     published = None
     held: datetime | None = None
     if key is not None:
@@ -254,14 +249,15 @@ def _dates(
                 "date" if "date" in meta else None,
                 "date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)",
             )
+        shown = "{:04d}-{:02d}-{:02d}".format(*found)
         try:
             published = datetime(*found, tzinfo=_naive_zone(d, None, tz)).astimezone(UTC)
         except ValueError:
-            shown = "-".join(map(str, found))
             raise doc.fail(None, f"the date in the file's path, {shown}, is not a real date") from None
-        shown = "{:04d}-{:02d}-{:02d}".format(*found)
+        except OverflowError:
+            raise doc.fail(None, f"the date in the file's path, {shown}, is out of range") from None
         doc.problems.append(Problem(doc.path, f"date {shown} taken from the file's path", None, "note"))
-    ukey = _first(meta, UPDATED_KEYS)
+    ukey = _first(meta, d.keys.updated)
     updated = published
     if ukey is not None:
         zone = _naive_zone(d, meta[ukey], tz)
@@ -269,7 +265,12 @@ def _dates(
     if updated < published:
         doc.warn(ukey, f"{ukey} is before date; using date")
         updated = published
-    return published, updated, held or published.astimezone(tz)
+    try:
+        return published, updated, held or published.astimezone(tz)
+    except (OverflowError, ValueError):
+        raise doc.fail(
+            key, f"{key or 'date'}: {published.isoformat()} is out of range in the site's time zone"
+        ) from None
 
 
 def _from_name(settings: Settings, rel: str, group: str) -> str | None:
@@ -381,8 +382,8 @@ def _taxonomies(
     return tuple(out)
 
 
-def _author(doc: _Doc, meta: dict[str, Any]) -> str | None:
-    key = _first(meta, AUTHOR_KEYS)
+def _author(doc: _Doc, meta: dict[str, Any], keys: FieldKeys) -> str | None:
+    key = _first(meta, keys.author)
     if key is None:
         return None
     value = meta[key]
@@ -394,13 +395,15 @@ def _author(doc: _Doc, meta: dict[str, Any]) -> str | None:
     return _text(doc, {key: value}, key)
 
 
-def _image_ref(meta: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+def _image_ref(meta: dict[str, Any], d: Dialect) -> tuple[str | None, dict[str, Any]]:
     """The image key and a one-key view of its value: Hugo's ``images`` list gives its first, a
     ``cover``/``image`` mapping its ``image``/``src``/``url``."""
-    key = _first(meta, IMAGE_KEYS)
+    key = _first(meta, d.keys.image)
     if key is None:
         return None, {}
     value = meta[key]
+    if not d.adopted:
+        return key, {key: value}  # syndicate's own: text only, as ever
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, dict):
@@ -434,11 +437,16 @@ def _url(
         if path is None:
             raise doc.fail(own_key, f"{own_key} {why}")
         return path, filled
-    template = normal_template(settings.site.permalink, PERMALINK_FIELDS)
+    link = settings.site.permalink
+    template = normal_template(link, PERMALINK_FIELDS) if d.adopted else link
     for name in ("slug", "name", "title", "filename"):
         if name in placeholders(template) and not filled[name]:
             raise doc.fail("slug" if "slug" in meta else None, f"cannot make a URL from its {name}; add `slug: …`")
-    return expand(template, filled, d.lower_paths), filled
+    path = expand(template, filled, d.lower_paths)
+    if path is None:
+        bad = next(k for k in placeholders(template) if any(p in (".", "..") for p in filled.get(k, "").split("/")))
+        raise doc.fail(bad if bad in meta else None, f"its {bad} would make the URL leave its folder ('..'); change it")
+    return path, filled
 
 
 # ~70 lines: the front matter field by field, in the order a reader checks a post (title,
@@ -452,12 +460,12 @@ def _parse(
 ) -> Post:
     fm = frontmatter.split(path, clean_text(path, data, problems))
     doc = _Doc(path, fm, problems)
-    meta = frontmatter.load(path, fm)
     d = dialect(settings.content.generator)
+    meta = frontmatter.load(path, fm, fold=d.adopted)
     rel = relative(path, settings.content.dir)
-    if _is_stub(meta, fm.body):
+    if d.adopted and _is_stub(meta, fm.body):
         raise _Skip("a redirect page (only redirect/aliases), not a post")
-    draft = _is_draft(doc, meta)
+    draft = _is_draft(doc, meta) if d.adopted else _bool(doc, meta, "draft")
 
     title = _text(doc, meta, "title", required=True)
     assert title is not None
@@ -465,13 +473,14 @@ def _parse(
     tz = settings.site.tz
     hints = (_from_name(settings, rel, "date") or rel, own if isinstance(own, str) else "")
     published, updated, held = _dates(doc, meta, tz, d, hints, times)
-    live_from = _when(doc, meta, "publishdate", tz) if _date_key(meta) != "publishdate" else None
-    ekey = _first(meta, EXPIRY_KEYS)
+    pkey = _first(meta, d.keys.publish)
+    live_from = _when(doc, meta, pkey, tz) if pkey and _date_key(meta, d.keys) != pkey else None
+    ekey = _first(meta, d.keys.expiry)
     expires = _when(doc, meta, ekey, tz) if ekey else None
 
     slug_key = _text(doc, meta, "slug") or _from_name(settings, rel, "slug")
     if d.name == "syndicate":
-        why = slug_problem(slug_key or file_name(rel, strict=True))
+        why = slug_problem(slug_key or keep_slug(file_name(rel, strict=True)))
         if why:
             raise doc.fail("slug" if "slug" in meta else None, why)
     terms = _taxonomies(doc, meta, settings, d, rel)
@@ -484,20 +493,19 @@ def _parse(
     slug = slug_key or filled["name"]
 
     raw_id = _text(doc, meta, "id")
-    author = _author(doc, meta)
+    author = _author(doc, meta, d.keys)
     lang = _text(doc, meta, "lang")
     if lang and not _LANG.match(lang):
         doc.warn("lang", f"lang {lang!r} is not a language tag like 'en' or 'pt-BR'; left out")
         lang = None
 
-    summary_key = _first(meta, SUMMARY_KEYS)
-    summary = _text(doc, meta, summary_key) if summary_key else None
+    summary = next((s for k in d.keys.summary if (s := _text(doc, meta, k))), None)
     merged: dict[str, str] = {}
     for _, ts in terms:
         for t in ts:
             merged.setdefault(tag_key(t), t)
     tags = tuple(merged.values())
-    image_key, image_meta = _image_ref(meta)
+    image_key, image_meta = _image_ref(meta, d)
     image = _image(doc, image_meta, image_key, settings, url) if image_key else None
     content_warning = _text(doc, meta, "content_warning")
     _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))

@@ -100,7 +100,7 @@ class _Changes(FileSystemEventHandler):
             return
         if event.is_directory and event.event_type in ("created", "moved"):
             made = str(event.dest_path if event.event_type == "moved" else event.src_path)
-            if made.rsplit("/", 1)[0] in self.shallow:
+            if made.rsplit("/", 1)[0] in self.shallow and not self.ignored(made + "/-"):
                 self.on_root_gone()  # a new top-level folder of a shallow root: watch it too
         if event.is_directory and event.event_type == "modified":
             return  # a folder's entries changed: the events of the files themselves say which
