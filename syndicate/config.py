@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
 import tomllib
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -35,6 +34,7 @@ from .core.model import (
 from .core.permalinks import normal_template
 from .core.planning import MAX_RETRY_DELAY
 from .core.slugs import slug_problem
+from .core.social import template_problem
 from .errors import ConfigError, ContentError
 from .files import read_limited
 
@@ -57,22 +57,6 @@ def _absolute_url(value: str, where: str, path: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"{where} must not have a query or fragment: {value!r}", path=path)
     return value if value.endswith("/") else value + "/"
-
-
-def template_problem(template: str, allowed: frozenset[str]) -> str | None:
-    """Why a ``{placeholder}`` template cannot be used (None: it can). Placeholders are plain names
-    from ``allowed``: no attribute or index access (``{title.__class__}``), no conversion."""
-    try:
-        fields_used = [
-            (name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template) if name is not None
-        ]
-    except ValueError as e:
-        return f"is not a valid template ({e}; write a literal brace as {{{{ or }}}})"
-    for name, spec, conv in fields_used:
-        if name not in allowed or spec or conv:
-            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
-            return f"uses {shown}; it may use only {', '.join('{' + a + '}' for a in sorted(allowed))}"
-    return None
 
 
 def _section(raw: dict[str, Any], name: str, cls: type, path: str) -> dict[str, Any]:

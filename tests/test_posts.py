@@ -80,3 +80,35 @@ def test_windows_line_endings_and_a_bom_are_fine() -> None:
 def test_tags_dedupe_case_insensitively_keeping_the_first_spelling() -> None:
     post = parse("---\ntitle: t\ndate: 2024-01-01\ntags: 'AI, ai, Ai,  machine   learning ,'\n---\n")
     assert post.tags == ("AI", "machine learning")
+
+
+def test_syndicate_as_a_mapping_sets_each_targets_own_options_and_warns_on_the_rest() -> None:
+    from syndicate.config import parse_settings
+
+    s = parse_settings(
+        '[site]\ntitle = "T"\nurl = "https://example.com/"\nauthor = "A"\n'
+        '[[targets]]\nname = "masto"\nkind = "mastodon"\ninstance = "https://m.example"\ntoken_env = "T"\n'
+        '[[targets]]\nname = "sky"\nkind = "bluesky"\nhandle = "me.bsky.social"\npassword_env = "P"\n'
+        '[[targets]]\nname = "news"\nkind = "webhook"\nurl = "https://h.example/"\nsecret_env = "S"\n'
+    )
+    text = """---
+title: t
+date: 2024-01-01
+syndicate:
+  masto: {text: "Mine {url}", visibility: unlisted, colour: red}
+  sky: {text: "Mine too {title.__class__}"}
+  news: false
+  nowhere: true
+---
+x
+"""
+    result = parse_post("content/a.md", text.encode(), s)
+    assert result.post is not None
+    p = result.post
+    assert p.option("masto", "text") == "Mine {url}" and p.option("masto", "visibility") == "unlisted"
+    assert p.option("sky", "text") is None and p.goes_to("sky") and p.goes_to("masto") and not p.goes_to("news")
+    assert sorted(x.message.split(" (")[0].split(";")[0] for x in result.problems) == [
+        "syndicate: 'nowhere' is not a target in the config",
+        "syndicate: masto: colour is not an option",
+        "syndicate: sky: text uses {title.__class__}",
+    ]

@@ -149,3 +149,18 @@ def test_a_wrong_password_is_dead_and_not_printed(
     code, out = publish(site, "not-the-password-123")
     assert code == 4 and "dead    sky" in out and "check handle and password_env" in out
     assert "not-the-password-123" not in out
+
+
+def test_a_posts_own_words_for_bluesky_are_sent_fitted(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    publish(site, password)
+    post(site, "syndicate:\n  sky: {text: 'Shorter words for Bluesky {url}'}")
+    code, out = publish(site, password)
+    assert code == 0, out
+    [record] = records(reader, did)
+    assert record.value.text == "Shorter words for Bluesky example.com/blog/sky"
+    [facet] = record.value.facets
+    assert facet.features[0].uri == "https://example.com/blog/sky/"

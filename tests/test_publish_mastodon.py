@@ -192,3 +192,32 @@ def test_syndicate_false_keeps_a_post_off_social(site: Site, mastodon_peer: Mast
     site.post("quiet.md", "---\ntitle: Quiet\ndate: 2024-06-01\nsyndicate: false\n---\nShh.\n")
     code, _ = publish(site, mastodon_peer)
     assert code == 0 and statuses(api) == []
+
+
+def test_a_posts_own_words_and_visibility_for_one_target(
+    site: Site, mastodon_peer: MastodonMock, api: Mastodon
+) -> None:
+    """`syndicate: {masto: {text: …, visibility: …}}`: the post's own text, fitted like a template,
+    and its own visibility; a target set to false gets nothing, the others the usual."""
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    site.post(
+        "own.md",
+        """---
+title: A title nobody reads on Mastodon
+date: 2024-06-01
+tags: [feeds]
+syndicate:
+  masto: {text: "My own words, no title here. {url}", visibility: unlisted}
+---
+Body.
+""",
+    )
+    site.post("off.md", "---\ntitle: Not here\ndate: 2024-06-02\nsyndicate: {masto: false}\n---\nx\n")
+    code, out = publish(site, mastodon_peer, "--dry-run")
+    assert code == 0 and "My own words, no title here. https://example.com/blog/own/" in out, out
+    code, out = publish(site, mastodon_peer)
+    assert code == 0, out
+    [status] = statuses(api)
+    assert "My own words, no title here." in status["content"] and "nobody reads" not in status["content"]
+    assert "https://example.com/blog/own/" in status["content"] and status["visibility"] == "unlisted"

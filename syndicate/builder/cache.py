@@ -22,7 +22,7 @@ from typing import Any
 
 from ..core.model import Content, Image, Post, Problem
 
-SCHEMA_VERSION = 4  # 4: live_from, expires, terms
+SCHEMA_VERSION = 5  # 4: live_from, expires, terms; 5: social
 
 
 def stat_signature(st: os.stat_result) -> str:
@@ -47,6 +47,7 @@ def post_from_json(text: str) -> Post:
     data["updated"] = datetime.fromisoformat(data["updated"])
     data["tags"] = tuple(data["tags"])
     data["terms"] = tuple((tax, tuple(terms)) for tax, terms in data["terms"])
+    data["social"] = tuple((name, tuple((k, v) for k, v in options)) for name, options in data["social"])
     for key in ("live_from", "expires"):
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
     data["syndicate"] = tuple(data["syndicate"]) if data["syndicate"] is not None else None

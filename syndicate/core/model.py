@@ -330,6 +330,7 @@ class Post:
     live_from: datetime | None = None  # Hugo's publishDate: not in feeds before it
     expires: datetime | None = None  # Hugo's expiryDate: out of the feeds from then on
     terms: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (taxonomy, its terms) for each taxonomy with any
+    social: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # per target: its options (text, visibility)
 
     @property
     def content_html(self) -> str:
@@ -340,7 +341,16 @@ class Post:
         return self.content.summary
 
     def goes_to(self, target: str) -> bool:
+        if self.option(target, "send") == "no":
+            return False
         return self.syndicate is None or target in self.syndicate
+
+    def option(self, target: str, key: str) -> str | None:
+        """The post's own option for one target (``syndicate: {masto: {text: …}}``), if it set one."""
+        for name, options in self.social:
+            if name == target:
+                return next((v for k, v in options if k == key), None)
+        return None
 
     @property
     def goes_live(self) -> datetime:

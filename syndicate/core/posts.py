@@ -24,9 +24,10 @@ from .dates import parse_when, read_when
 from .dialects import GENERATORS, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
 from .frontmatter import FrontMatter, type_name
 from .markup import render_body
-from .model import PERMALINK_FIELDS, Content, Image, Post, Problem, Settings, media_type
+from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, Settings, media_type
 from .permalinks import UrlFacts, expand, normal_template, own_url, placeholders, values
 from .slugs import slug_problem, tag_key
+from .social import template_problem
 
 MAX_TAG_LENGTH = 100
 MAX_TAGS = 100
@@ -129,27 +130,81 @@ def _image(doc: _Doc, meta: dict[str, Any], key: str, settings: Settings, post_u
     return Image(url=url, mime_type=media_type(parts.path))
 
 
-def _syndicate(doc: _Doc, meta: dict[str, Any], settings: Settings) -> tuple[str, ...] | None:
-    """`syndicate: false` → (), a list or comma-separated names → those, absent/true → None (all)."""
+# What a post may set for one target of each kind, in `syndicate: {name: {…}}`.
+SOCIAL_OPTIONS = {"mastodon": ("text", "visibility"), "bluesky": ("text",), "webhook": ()}
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+Social = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+def _syndicate(doc: _Doc, meta: dict[str, Any], settings: Settings) -> tuple[tuple[str, ...] | None, Social]:
+    """Where the post goes, and its own options per target.
+
+    `syndicate: false` → nowhere; a list or comma-separated names → only those; absent/true →
+    every target; a mapping of target names → every target, but ``false`` ones, each with its
+    options (``{text: "…{url}", visibility: unlisted}``). An unknown target or option is a
+    warning and left out: the post still goes where it can."""
     raw = meta.get("syndicate")
     if raw is None or raw is True:
-        return None
+        return None, ()
     if raw is False:
-        return ()
+        return (), ()
+    if isinstance(raw, dict):
+        return None, _social(doc, raw, settings)
     if isinstance(raw, str):
         names = [n.strip() for n in raw.split(",") if n.strip()]
     elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
         names = [n.strip() for n in raw if n.strip()]
     else:
-        raise doc.fail("syndicate", "syndicate must be true, false, or a list of target names")
-    known = {t.name for t in settings.targets}
+        raise doc.fail("syndicate", "syndicate must be true, false, a list of target names or a mapping of them")
     for name in names:
-        if name not in known:
-            doc.warn(
-                "syndicate",
-                f"syndicate: {name!r} is not a target in the config; known: {', '.join(sorted(known)) or 'none'}",
-            )
-    return tuple(dict.fromkeys(names))
+        _known_target(doc, name, settings)
+    return tuple(dict.fromkeys(names)), ()
+
+
+def _known_target(doc: _Doc, name: str, settings: Settings) -> str | None:
+    """The kind of the target called ``name``, or None (and a warning) when there is none."""
+    target = settings.target(name)
+    if target is None:
+        known = ", ".join(sorted(t.name for t in settings.targets)) or "none"
+        doc.warn("syndicate", f"syndicate: {name!r} is not a target in the config; known: {known}")
+        return None
+    return target.kind
+
+
+def _social(doc: _Doc, raw: dict[Any, Any], settings: Settings) -> Social:
+    out: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    for key, value in raw.items():
+        name = str(key)
+        kind = _known_target(doc, name, settings)
+        if kind is None:
+            continue
+        if value is True or value is None:
+            continue
+        if value is False:
+            out.append((name, (("send", "no"),)))
+            continue
+        if not isinstance(value, dict):
+            doc.warn("syndicate", f"syndicate: {name}: must be true, false or options like {{text: …}}; left out")
+            continue
+        options: list[tuple[str, str]] = []
+        for option, setting in value.items():
+            where = f"syndicate: {name}: {option}"
+            allowed = SOCIAL_OPTIONS[kind]
+            if option not in allowed:
+                hint = f"a {kind} target takes {', '.join(allowed)}" if allowed else f"a {kind} target takes none"
+                doc.warn("syndicate", f"{where} is not an option ({hint}); left out")
+            elif not isinstance(setting, str) or not setting.strip():
+                doc.warn("syndicate", f"{where} must be text; left out")
+            elif option == "visibility" and setting not in VISIBILITIES:
+                doc.warn("syndicate", f"{where} must be one of {', '.join(VISIBILITIES)}; left out")
+            elif option == "text" and (why := template_problem(setting, TEMPLATE_FIELDS)):
+                doc.warn("syndicate", f"{where} {why}; left out")
+            else:
+                options.append((str(option), setting.strip() if option == "visibility" else setting))
+        if options:
+            out.append((name, tuple(options)))
+    return tuple(out)
 
 
 def post_id(raw_id: str | None, url: str, site_url: str) -> str:
@@ -508,6 +563,7 @@ def _parse(
     image_key, image_meta = _image_ref(meta, d)
     image = _image(doc, image_meta, image_key, settings, url) if image_key else None
     content_warning = _text(doc, meta, "content_warning")
+    syndicate, social = _syndicate(doc, meta, settings)
     _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))
     make = partial(render_body, to_render(fm, rel, d), url, *settings.render_args)
     shown = (image.url, image.mime_type, image.length) if image else None
@@ -537,7 +593,8 @@ def _parse(
         draft=draft,
         image_alt=_text(doc, meta, "thumb_alt") or _text(doc, meta, "image_alt"),
         content_warning=content_warning,
-        syndicate=_syndicate(doc, meta, settings),
+        syndicate=syndicate,
+        social=social,
         live_from=live_from,
         expires=expires,
         terms=terms,

@@ -251,3 +251,19 @@ BLUESKY_SELF_LABELS = {
 def bluesky_label(content_warning: str) -> str | None:
     """The Bluesky self-label a content warning maps to, if one of the allowed values fits."""
     return BLUESKY_SELF_LABELS.get(content_warning.strip().lower())
+
+
+def template_problem(template: str, allowed: frozenset[str]) -> str | None:
+    """Why a ``{placeholder}`` template cannot be used (None: it can). Placeholders are plain names
+    from ``allowed``: no attribute or index access (``{title.__class__}``), no conversion."""
+    try:
+        fields_used = [
+            (name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template) if name is not None
+        ]
+    except ValueError as e:
+        return f"is not a valid template ({e}; write a literal brace as {{{{ or }}}})"
+    for name, spec, conv in fields_used:
+        if name not in allowed or spec or conv:
+            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            return f"uses {shown}; it may use only {', '.join('{' + a + '}' for a in sorted(allowed))}"
+    return None

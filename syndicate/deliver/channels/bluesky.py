@@ -80,7 +80,7 @@ class BlueskyChannel:
     def text(self, payload: Payload) -> tuple[str, list[dict[str, Any]], list[str]]:
         post = payload.post
         assert post is not None
-        template = self.target.template or DEFAULT_TEMPLATES["bluesky"]
+        template = post.option(self.target.name, "text") or self.target.template or DEFAULT_TEMPLATES["bluesky"]
         labels: list[str] = []
         if post.content_warning:
             label = bluesky_label(post.content_warning)

@@ -65,7 +65,7 @@ class MastodonChannel:
         )
         try:
             return fit(
-                self.target.template or DEFAULT_TEMPLATES["mastodon"],
+                post.option(self.target.name, "text") or self.target.template or DEFAULT_TEMPLATES["mastodon"],
                 title=post.title,
                 url=post.url,
                 summary=post.summary,
@@ -80,7 +80,13 @@ class MastodonChannel:
         text = self.text(payload)
         post = payload.post
         assert post is not None
-        return Outgoing(digest_of(text, post.content_warning, self.target.visibility), text)
+        return Outgoing(digest_of(text, post.content_warning, self._visibility(payload)), text)
+
+    def _visibility(self, payload: Payload) -> str:
+        """The post's own visibility for this target, else the target's."""
+        post = payload.post
+        own = post.option(self.target.name, "visibility") if post is not None else None
+        return own or self.target.visibility
 
     def send(
         self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
@@ -179,7 +185,7 @@ class MastodonChannel:
             media_ids=media_ids,
             sensitive=bool(post.content_warning),
             spoiler_text=post.content_warning or None,
-            visibility=self.target.visibility,
+            visibility=self._visibility(payload),
             language=post.lang,
             idempotency_key=delivery.id,
         )
