@@ -278,8 +278,8 @@ def test_a_category_and_a_tag_of_the_same_name_are_two_feeds_in_two_folders() ->
     assert [(f.links.paths["rss"], f.title) for f in feeds] == [
         ("feed.xml", "T"),
         ("tags/python/feed.xml", "T – Python"),
-        ("categories/notes/feed.xml", "T – Notes"),
-        ("categories/python/feed.xml", "T – Python"),
+        ("categories/notes/feed.xml", "T – Notes (categories)"),
+        ("categories/python/feed.xml", "T – Python (categories)"),
     ]
     assert p.tags == ("Python", "Notes")  # every term is an item category, once
 

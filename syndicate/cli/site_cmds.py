@@ -91,7 +91,7 @@ def feeds_cmd(site: Path, now: str | None) -> None:
     rows = [("FEED", "POSTS", "NEWEST (UTC)", "RSS / ATOM / JSON FEED")]
     for feed in report.feeds:
         newest = f"{feed.posts[0].published:%Y-%m-%d %H:%M}" if feed.posts else "-"
-        name = "(all posts)" if feed.tag is None else feed.tag
+        name = "(all posts)" if feed.tag is None else feed.name
         rows.append((name, str(len(feed.posts)), newest, feed.links.urls["rss"]))
         rows.extend(("", "", "", feed.links.urls[fmt]) for fmt in ("atom", "json"))
     print_table(rows)

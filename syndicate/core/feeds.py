@@ -208,7 +208,7 @@ def _tag_feed(settings: Settings, key: str, slug: str, posts: list[Post]) -> Fee
     if tax == "tags":
         return _feed(settings, slug, title, f"Posts tagged {tag} on {site.title}", folder, posts, tag)
     description = f"Posts filed under {tag} ({tax}) on {site.title}"
-    return _feed(settings, folder, title, description, folder, posts, tag, tax)
+    return _feed(settings, folder, f"{title} ({tax})", description, folder, posts, tag, tax)
 
 
 class IncrementalPlan:

@@ -451,3 +451,10 @@ class Feed:
     tag: str | None = None
     hubs: tuple[str, ...] = ()
     taxonomy: str = "tags"  # the front-matter key the term comes from
+
+    @property
+    def name(self) -> str:
+        """How listings name the feed: "All posts", the tag, or the term with its taxonomy."""
+        if self.tag is None:
+            return "All posts"
+        return self.tag if self.taxonomy == "tags" else f"{self.tag} ({self.taxonomy})"

@@ -25,7 +25,7 @@ def render_index(feeds: Sequence[Feed], settings: Settings) -> bytes:
             f'<a href="{escape(feed.links.paths[fmt])}" type="{MIME_TYPES[fmt]}">{FORMAT_NAMES[fmt]}</a>'
             for fmt in ("rss", "atom", "json")
         )
-        name = "All posts" if feed.tag is None else escape(feed.tag)
+        name = escape(feed.name)
         rows.append(f"<tr><td>{name}</td><td>{len(feed.posts)}</td><td>{links}</td></tr>")
     nl = "\n"
     page = f"""<!doctype html>
