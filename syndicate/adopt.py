@@ -1101,24 +1101,17 @@ def _parse(site: SiteFiles, rel: str) -> dict[str, Any]:
 
 
 def _yaml(text: str, shown: str) -> dict[str, Any]:
-    """YAML with the safe (C) loader; aliases refused before anything is built, as for posts."""
-    import yaml
+    """YAML with the reader posts use (safe C loader, aliases refused before anything is built)."""
+    from .core.frontmatter import YamlProblem, safe_yaml
 
-    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        if "*" in text:  # aliases can make a few bytes expand to billions of nodes: refuse them
-            for event in yaml.parse(text, Loader=loader):
-                if isinstance(event, yaml.AliasEvent):
-                    line = event.start_mark.line + 1 if event.start_mark else 1
-                    message = f"line {line}: uses a YAML alias (*name), which syndicate does not read; write it out"
-                    raise ConfigError(message, path=shown)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(
-            f"{where}not valid YAML: {getattr(e, 'problem', None) or 'syntax error'}", path=shown
-        ) from None
+        data = safe_yaml(text)
+    except YamlProblem as e:
+        if e.alias:
+            message = f"line {e.line + 1}: uses a YAML alias (*name), which syndicate does not read; write it out"
+        else:
+            message = f"line {e.line + 1}: not valid YAML: {e.problem}"
+        raise ConfigError(message, path=shown) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -31,7 +31,7 @@ from .core.model import (
     SiteSettings,
     TargetSettings,
 )
-from .core.permalinks import normal_template
+from .core.permalinks import normal_template, unknown_tokens
 from .core.planning import MAX_RETRY_DELAY
 from .core.slugs import slug_problem
 from .core.social import template_problem
@@ -40,7 +40,6 @@ from .files import read_limited
 
 CONFIG_PATH = Path("config") / "syndicate.toml"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_COLON_WORD = re.compile(r"(?<![A-Za-z0-9]):([a-z_]+)")
 
 
 def _absolute_url(value: str, where: str, path: str) -> str:
@@ -143,9 +142,9 @@ def _site(raw: dict[str, Any], path: str, generator: str = "syndicate") -> SiteS
     adopted = dialect(generator).adopted  # a generator's ":year" syntax; syndicate's own sites: "{year}" only
     read = normal_template(link, PERMALINK_FIELDS) if adopted else link
     names = set(_PLACEHOLDER.findall(read))
-    leftover = [w for w in _COLON_WORD.findall(read) if not w.isdigit()] if adopted else []
+    leftover = unknown_tokens(read) if adopted else []
     if names - PERMALINK_FIELDS or leftover:
-        unknown = sorted(names - PERMALINK_FIELDS) + [":" + w for w in leftover]
+        unknown = sorted(names - PERMALINK_FIELDS) + leftover
         raise ConfigError(
             f"[site] permalink uses {', '.join(unknown)}; available: {', '.join(sorted(PERMALINK_FIELDS))}",
             path=path,

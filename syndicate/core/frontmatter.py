@@ -180,27 +180,50 @@ def fold_keys(path: str, fm: FrontMatter, meta: dict[Any, Any]) -> dict[str, Any
     return out
 
 
-def _yaml(path: str, fm: FrontMatter) -> Any:
-    text = fm.text
+class YamlProblem(Exception):
+    """Why YAML text was refused; lines count from 0 within the text, for the caller to place."""
+
+    def __init__(self, line: int, problem: str, alias: bool = False, context: tuple[str, int] | None = None) -> None:
+        super().__init__(problem)
+        self.line, self.problem, self.alias, self.context = line, problem, alias, context
+
+
+def safe_yaml(text: str) -> Any:
+    """YAML by the safe (C) loader, aliases refused before anything is built: a few bytes of
+    aliases can expand to billions of nodes. The one YAML reader of posts and of generators'
+    configs. Raises YamlProblem."""
     try:
-        if "*" in text:  # aliases can make a few bytes expand to billions of nodes: refuse them
+        if "*" in text:
             for event in yaml.parse(text, Loader=SafeLoader):
                 if isinstance(event, yaml.AliasEvent):
-                    line = fm.first_line + (event.start_mark.line if event.start_mark else 0)
-                    raise ContentError(
-                        path, "front matter uses a YAML alias (*name); write the value out instead", line=line
-                    )
+                    raise YamlProblem(event.start_mark.line if event.start_mark else 0, "alias", alias=True)
         return yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        line = fm.first_line + mark.line if mark is not None else fm.first_line
-        problem = getattr(e, "problem", None) or "syntax error"
         context, context_mark = getattr(e, "context", None), getattr(e, "context_mark", None)
-        if context and context_mark is not None:
-            problem += f" ({context} at line {fm.first_line + context_mark.line})"
-        raise ContentError(path, f"front matter is not valid YAML: {problem}", line=line) from None
+        where = (context, context_mark.line) if context and context_mark is not None else None
+        raise YamlProblem(
+            mark.line if mark is not None else 0, getattr(e, "problem", None) or "syntax error", False, where
+        ) from None
     except RecursionError:
-        raise ContentError(path, "front matter is nested too deeply", line=fm.first_line) from None
+        raise YamlProblem(0, "nested too deeply") from None
+
+
+def _yaml(path: str, fm: FrontMatter) -> Any:
+    try:
+        return safe_yaml(fm.text)
+    except YamlProblem as e:
+        line = fm.first_line + e.line
+        if e.alias:
+            raise ContentError(
+                path, "front matter uses a YAML alias (*name); write the value out instead", line=line
+            ) from None
+        if e.problem == "nested too deeply":
+            raise ContentError(path, "front matter is nested too deeply", line=fm.first_line) from None
+        problem = e.problem
+        if e.context is not None:
+            problem += f" ({e.context[0]} at line {fm.first_line + e.context[1]})"
+        raise ContentError(path, f"front matter is not valid YAML: {problem}", line=line) from None
 
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")

@@ -56,6 +56,14 @@ def normal_template(template: str, fields: frozenset[str]) -> str:
     return _COLON.sub(colon, text)
 
 
+_TOKEN = re.compile(r"(?<![A-Za-z0-9]):([a-z_]+)")
+
+
+def unknown_tokens(template: str) -> list[str]:
+    """The generator-syntax tokens (``:week``) that :func:`normal_template` left untranslated."""
+    return [":" + word for word in _TOKEN.findall(template) if not word.isdigit()]
+
+
 def placeholders(template: str) -> set[str]:
     return set(_BRACED.findall(template))
 
@@ -181,9 +189,9 @@ def own_url(value: Any, d: Dialect, filled: dict[str, str], rel: str) -> tuple[s
         return None, f"{value.strip()!r} must be a path on the site, like /notes/my-post/"
     if d.name == "jekyll":
         text = normal_template(text, frozenset(filled))
-        unknown = _COLON.search(text)
+        unknown = unknown_tokens(text)
         if unknown:
-            return None, f"{value.strip()!r} uses :{unknown.group(1)}, which syndicate cannot fill; write it out"
+            return None, f"{value.strip()!r} uses {unknown[0]}, which syndicate cannot fill; write it out"
     if d.name == "zola" and not text.endswith("/"):
         text += "/"
     if text.endswith("index.html"):

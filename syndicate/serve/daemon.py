@@ -122,17 +122,13 @@ def _watch_plan(content: Path, settings: Settings) -> list[tuple[Path, bool]]:
     packages or the generator's output."""
     d = dialect(settings.content.generator)
     try:
-        pruned = [e for e in os.scandir(content) if e.is_dir(follow_symlinks=False) and prune_folder(d, e.name, True)]
+        folders = [e for e in os.scandir(content) if e.is_dir(follow_symlinks=False)]
     except OSError:
         return [(content, True)]
-    if not pruned:
+    kept = [Path(e.path) for e in folders if not prune_folder(d, e.name, True)]
+    if len(kept) == len(folders):
         return [(content, True)]
-    subs = sorted(
-        Path(e.path)
-        for e in os.scandir(content)
-        if e.is_dir(follow_symlinks=False) and not prune_folder(d, e.name, True)
-    )
-    return [(content, False), *((sub, True) for sub in subs)]
+    return [(content, False), *((sub, True) for sub in sorted(kept))]
 
 
 def _ignored(content: str, d: Dialect, path: str) -> bool:
