@@ -21,6 +21,8 @@ from .core.dialects import GENERATORS, dialect
 from .core.feeds import taxonomy_folders
 from .core.model import (
     EVENTS,
+    ON_DELETE,
+    ON_EDIT,
     PERMALINK_FIELDS,
     RENDERERS,
     TEMPLATE_FIELDS,
@@ -308,8 +310,8 @@ _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required keys, optional keys) beyond name, kind, timeout
     "webhook": (("url", "secret_env"), ("events",)),
-    "mastodon": (("instance", "token_env"), ("template", "visibility", "max_characters")),
-    "bluesky": (("handle", "password_env"), ("service", "template")),
+    "mastodon": (("instance", "token_env"), ("template", "visibility", "max_characters", "on_edit", "on_delete")),
+    "bluesky": (("handle", "password_env"), ("service", "template", "on_edit", "on_delete")),
 }
 
 
@@ -369,6 +371,11 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
             why = template_problem(values["template"], TEMPLATE_FIELDS)
             if why:
                 raise ConfigError(f"{where}: template {why}", path=path)
+        if values.get("on_edit", ON_EDIT.get(kind, ("",))[0]) not in ON_EDIT.get(kind, ("",)):
+            choices = " or ".join(repr(c) for c in ON_EDIT[kind])
+            raise ConfigError(f"{where}: on_edit must be {choices} (what an edit of a post does here)", path=path)
+        if values.get("on_delete", "delete") not in ON_DELETE:
+            raise ConfigError(f"{where}: on_delete must be 'delete' or 'ignore'", path=path)
         chars = values.get("max_characters", 0)
         if chars != 0 and not 50 <= chars <= 100_000:
             raise ConfigError(f"{where}: max_characters must be 0 (ask the instance) or 50 to 100000", path=path)

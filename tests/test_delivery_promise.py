@@ -642,12 +642,20 @@ def health(run: Running) -> tuple[int, dict[str, Any]]:
     return status, json.loads(body)
 
 
+def gone(folder: Path) -> None:
+    """Remove a folder the running daemon writes to, in one step (it may rebuild it at once:
+    a plain rmtree would race with it)."""
+    away = folder.with_name(folder.name + ".removed")
+    folder.rename(away)
+    shutil.rmtree(away)
+
+
 def test_the_daemon_rewrites_an_output_folder_removed_under_it(sample_site: Site) -> None:
     run = start(sample_site)
     try:
         before = run.get("tags/c-sharp/atom.xml")
         assert before[0] == 200
-        shutil.rmtree(sample_site.public)
+        gone(sample_site.public)
         run.wait_for(lambda: run.get("tags/c-sharp/atom.xml")[0] == 200, timeout=15, what="the output rebuilt")
         assert run.get("tags/c-sharp/atom.xml")[2] == before[2] and run.get("feed.json")[0] == 200
         assert health(run) == (200, health(run)[1]) and health(run)[1]["status"] == "ok"
@@ -673,8 +681,10 @@ def test_healthz_tells_the_truth_while_cycles_fail_and_the_daemon_repairs_when_t
     run = start(sample_site)
     try:
         tags = sample_site.public / "tags"
-        shutil.rmtree(tags)
-        tags.write_text("a file where the tag folders go: every write under it fails\n")
+        blocker = sample_site.root / "blocker"
+        blocker.write_text("a file where the tag folders go: every write under it fails\n")
+        gone(tags)
+        blocker.rename(tags)
         run.wait_for(lambda: health(run)[0] == 503, timeout=15, what="/healthz to stop saying ok")
         assert health(run)[1]["status"] == "failing" and "tags" in health(run)[1]["last_error"]
         tags.unlink()

@@ -137,7 +137,10 @@ def test_a_removed_post_sends_post_deleted_and_unsent_deliveries_are_skipped() -
     p, q = post(1), post(2)
     rows = [replace(d, state=SENT) for d in run([p], {}, []).new] + run([q], {}, []).new
     plan = run([], {p.id: known(p), q.id: known(q)}, rows)
-    assert [(d.post_id, d.target, d.event) for d in plan.new] == [(p.id, "hook", "post.deleted")]
+    assert [(d.post_id, d.target, d.event) for d in plan.new] == [
+        (p.id, "hook", "post.deleted"),
+        (p.id, "masto", "post.deleted"),  # its status is deleted (on_delete = "delete", the default)
+    ]
     assert {rows[i].id for i in (2, 3)} == set(plan.skip)  # q was never sent: nothing to retract
     assert {k.post_id for k in plan.posts if k.deleted} == {p.id, q.id}
 

@@ -127,6 +127,10 @@ class ContentSettings:
 TargetKind = Literal["webhook", "mastodon", "bluesky"]
 SECRET_KEYS: dict[str, str] = {"webhook": "secret_env", "mastodon": "token_env", "bluesky": "password_env"}
 EVENTS = ("post.published", "post.updated", "post.deleted")
+SOCIAL_KINDS = frozenset({"mastodon", "bluesky"})
+# What a social target does when a post's text changes (the first is the default) or the post goes.
+ON_EDIT: dict[str, tuple[str, ...]] = {"mastodon": ("update", "ignore"), "bluesky": ("ignore", "repost")}
+ON_DELETE = ("delete", "ignore")
 # Standard Webhooks' retry schedule: the delay after the 1st, 2nd, … failed attempt.
 RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
@@ -149,6 +153,24 @@ class TargetSettings:
     visibility: str = "public"  # mastodon
     max_characters: int = 0  # mastodon: 0 = ask the instance
     timeout: float = 10.0  # seconds per request
+    on_edit: str = ""  # social: "update" (Mastodon) / "repost" (Bluesky) / "ignore"; "" = the kind's default
+    on_delete: str = ""  # social: "delete" (default) or "ignore"
+
+    @property
+    def social(self) -> bool:
+        return self.kind in SOCIAL_KINDS
+
+    @property
+    def edits(self) -> str:
+        """What an edit of a post's social text does here: update, repost or ignore."""
+        if not self.social:
+            return "ignore"
+        return self.on_edit or ON_EDIT[self.kind][0]
+
+    @property
+    def deletes(self) -> bool:
+        """Does a post that goes away take its status or record with it?"""
+        return self.social and (self.on_delete or ON_DELETE[0]) == "delete"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,13 @@ Mastodon Idempotency-Key and the seed of the Bluesky record key. States::
 
     baseline   published before the target was first seen: never sent (no flood)
     skipped    superseded by a newer edit, or the post was removed before delivery
+
+A post's *life* on a target runs from its ``post.published`` to the retraction that ends it: a
+``post.deleted`` (the target was told, or its status or record deleted) or a ``post.published``
+skipped before it went out. A post that comes back after its life ended is a new post there,
+published again (a new life: the revision ``life:N``). Social edits are ``post.updated`` rows
+keyed ``"<life>/<n>/<digest>"``: the n-th edit of the post on that target, to the social text
+with that digest (:func:`syndicate.core.social.social_digest`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from datetime import datetime, timedelta
 
 from ..errors import Failure
 from .model import DeliverySettings, Post, TargetSettings
+from .social import social_digest
 
 
 class DeliveryState(enum.StrEnum):
@@ -73,6 +81,33 @@ class Delivery:
     def key(self) -> tuple[str, str, str, str]:
         return (self.post_id, self.target, self.event, self.revision)
 
+    @property
+    def life(self) -> int:
+        """Which life of the post on its target this row belongs to (see the module docstring)."""
+        if self.revision.startswith("life:") and self.revision[5:].isdigit():
+            return int(self.revision[5:])
+        if self.event == "post.updated" and (edit := edit_of(self.revision)) is not None:
+            return edit[0]
+        return 0
+
+    @property
+    def may_have_landed(self) -> bool:
+        """Sent, or tried with an outcome that may have been a success."""
+        return self.state == SENT or (self.attempts > 0 and self.state in (SENDING, FAILED, DEAD, SKIPPED))
+
+
+def life_tag(life: int) -> str:
+    """The revision of a life's ``post.published`` (and of a later life's ``post.deleted``)."""
+    return "" if life == 0 else f"life:{life}"
+
+
+def edit_of(revision: str) -> tuple[int, int, str] | None:
+    """(life, n, digest) of a social edit's revision, None for any other revision."""
+    parts = revision.split("/")
+    if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+        return int(parts[0]), int(parts[1]), parts[2]
+    return None
+
 
 @dataclass(frozen=True)
 class KnownPost:
@@ -86,6 +121,10 @@ class KnownPost:
     snapshot: str  # the post as a JSON Feed item (JSON text), for post.deleted
     deleted: bool = False  # retracted: its file removed, or made a draft
     published: datetime | None = None  # its date when last seen (None in ledgers older than this field)
+    social: tuple[tuple[str, str], ...] = ()  # social target → digest of the post's text there, when last seen
+
+    def social_digest(self, target: str) -> str | None:
+        return next((d for name, d in self.social if name == target), None)
 
 
 @dataclass
@@ -134,6 +173,7 @@ def plan_posts(
     backfill: bool = False,
     since: datetime | None = None,
     at: datetime | None = None,
+    social: Callable[[Post], tuple[tuple[str, str], ...]] | None = None,
 ) -> Plan:
     """Decide the new deliveries for ``posts`` (every accepted post: live, draft or scheduled).
 
@@ -146,11 +186,15 @@ def plan_posts(
     - A live post with no ``post.published`` row for a target is new there.
     - A known post whose revision changed gets ``post.updated`` for webhook targets that
       asked for it, once its ``post.published`` was sent; older unsent updates are skipped.
-    - A known post is *retracted* only by its content: its file removed, made a draft, or
-      opted out of a target (``syndicate:``). Its unsent deliveries are skipped, and
-      ``post.deleted`` goes where ``post.published`` was really sent (not to baseline rows).
-      Time never retracts: a known post dated after ``now`` (a clock stepped back) stays as
-      it is, and a post whose file could not be read this time is not treated as removed.
+      A social target that edits (``on_edit``) gets one when the post's social text changed
+      (``social``: its digests per target; a body-only edit changes none).
+    - A known post is *retracted* by its content: its file removed, made a draft, opted out
+      of a target (``syndicate:``), or past its expiry date. Its unsent deliveries are
+      skipped, and ``post.deleted`` goes where ``post.published`` was really sent (not to
+      baseline rows), or, on a social target that deletes, wherever a status or record may
+      have been made. A post whose file could not be read this time is not treated as
+      removed, and a known post dated after ``now`` (a clock stepped back) stays as it is.
+    - A post that comes back after its life on a target ended is published there again.
     """
     plan = Plan()
     ledger = _Ledger(deliveries)
@@ -158,17 +202,30 @@ def plan_posts(
     stamp = at or now
     present = {p.id: p for p in posts}
     plan.new_targets = [t.name for t in targets if t.name not in known_targets]
+    socials = [t for t in targets if t.social]
+    digests = social or (lambda p: tuple((t.name, social_digest(p, t)) for t in socials))
     for post in live:
         for target in targets:
             _plan_published(plan, ledger, post, target, stamp, backfill and (since is None or post.published >= since))
         before = known.get(post.id)
-        if before is not None and not before.deleted and before.revision != post.revision:
-            for target in targets:
-                _plan_updated(plan, ledger, post, target, stamp)
         if before is None or before.deleted or before.revision != post.revision:
+            now_digests = digests(post) if socials else ()
+            if before is not None and not before.deleted:
+                for target in targets:
+                    _plan_updated(plan, ledger, post, target, stamp)
+                for name, digest in now_digests:
+                    target = next(t for t in socials if t.name == name)
+                    _plan_edit(plan, ledger, post, target, stamp, before.social_digest(name), digest)
             plan.posts.append(
                 KnownPost(
-                    post.id, post.source, post.url, post.title, post.revision, snapshot(post), published=post.published
+                    post.id,
+                    post.source,
+                    post.url,
+                    post.title,
+                    post.revision,
+                    snapshot(post),
+                    published=post.published,
+                    social=now_digests,
                 )
             )
     for before in known.values():
@@ -177,7 +234,7 @@ def plan_posts(
         still = present.get(before.post_id)
         if still is None and before.source in unreadable_sources:
             continue  # a typo in the file is not a removal
-        if still is None or still.draft:
+        if still is None or still.draft or still.is_expired(now):
             plan.posts.append(replace(before, deleted=True))
             for target in targets:
                 _plan_retraction(plan, ledger, before, target, stamp)
@@ -194,6 +251,7 @@ class _Ledger:
     def __init__(self, deliveries: Iterable[Delivery]) -> None:
         self.by_key: dict[tuple[str, str, str, str], Delivery] = {}
         self.open: dict[tuple[str, str], list[Delivery]] = {}
+        self.rows: dict[tuple[str, str], list[Delivery]] = {}  # every row of (post, target) but webhook updates
         for d in deliveries:
             self.add(d)
 
@@ -201,11 +259,33 @@ class _Ledger:
         self.by_key[d.key] = d
         if d.state in OPEN_STATES:
             self.open.setdefault((d.post_id, d.target), []).append(d)
+        if d.event != "post.updated" or edit_of(d.revision) is not None:
+            self.rows.setdefault((d.post_id, d.target), []).append(d)
 
-    def sent(self, post_id: str, target: str) -> bool:
-        """Did ``post.published`` really reach the target (not baseline, not skipped)?"""
-        row = self.by_key.get((post_id, target, "post.published", ""))
-        return row is not None and row.state == SENT
+    def current(self, post_id: str, target: str) -> tuple[int, Delivery | None]:
+        """The latest life of a post on a target and its ``post.published`` row (None: never planned)."""
+        published = [d for d in self.rows.get((post_id, target), []) if d.event == "post.published"]
+        if not published:
+            return 0, None
+        row = max(published, key=lambda d: d.life)
+        return row.life, row
+
+    def ended(self, post_id: str, target: str, life: int) -> bool:
+        """Was this life retracted: its ``post.published`` skipped, or a ``post.deleted`` planned?"""
+        for d in self.rows.get((post_id, target), []):
+            if d.life == life and (d.event == "post.deleted" or (d.event == "post.published" and d.state == SKIPPED)):
+                return True
+        return False
+
+    def edits(self, post_id: str, target: str) -> list[Delivery]:
+        """The social edits of a post on a target, in the order they were planned."""
+        rows = [d for d in self.rows.get((post_id, target), []) if d.event == "post.updated"]
+        return sorted(rows, key=lambda d: (edit_of(d.revision) or (0, 0, ""))[1])
+
+    def may_hold(self, post_id: str, target: str, life: int) -> bool:
+        """May this life of the post have made a status or record (sent, or an outcome never learned)?"""
+        rows = self.rows.get((post_id, target), [])
+        return any(d.life == life and d.event != "post.deleted" and d.may_have_landed for d in rows)
 
 
 def _plan_published(
@@ -213,10 +293,14 @@ def _plan_published(
 ) -> None:
     if "post.published" not in target.events or not post.goes_to(target.name):
         return
-    existing = ledger.by_key.get((post.id, target.name, "post.published", ""))
+    life, existing = ledger.current(post.id, target.name)
     if existing is None:
         state = BASELINE if target.name in plan.new_targets and not wanted else PENDING
         d = _new(post.id, target.name, "post.published", "", now, state)
+        plan.new.append(d)
+        ledger.add(d)
+    elif ledger.ended(post.id, target.name, life):  # it came back: a new post there
+        d = _new(post.id, target.name, "post.published", life_tag(life + 1), now)
         plan.new.append(d)
         ledger.add(d)
     elif existing.state == BASELINE and wanted:
@@ -226,7 +310,7 @@ def _plan_published(
 def _plan_updated(plan: Plan, ledger: _Ledger, post: Post, target: TargetSettings, now: datetime) -> None:
     if target.kind != "webhook" or "post.updated" not in target.events or not post.goes_to(target.name):
         return
-    published = ledger.by_key.get((post.id, target.name, "post.published", ""))
+    _life, published = ledger.current(post.id, target.name)
     if published is None or published.state not in (SENT, BASELINE):
         return  # the pending post.published will carry the latest text
     for old in ledger.open.get((post.id, target.name), []):
@@ -239,18 +323,75 @@ def _plan_updated(plan: Plan, ledger: _Ledger, post: Post, target: TargetSetting
         ledger.add(d)
 
 
+def _plan_edit(
+    plan: Plan,
+    ledger: _Ledger,
+    post: Post,
+    target: TargetSettings,
+    now: datetime,
+    before: str | None,
+    digest: str,
+) -> None:
+    """The post's social text changed: edit (or repost) what the target holds, once per text.
+
+    Only a sent status is edited (a pending ``post.published`` carries the latest text); an
+    older edit not yet sent is skipped (quick edits collapse into the last); an edit already
+    planned for this text (a run killed before it remembered the post) is not planned twice."""
+    if target.edits == "ignore" or not post.goes_to(target.name) or before is None or before == digest:
+        return
+    life, published = ledger.current(post.id, target.name)
+    if published is None or published.state != SENT or ledger.ended(post.id, target.name, life):
+        return
+    edits = ledger.edits(post.id, target.name)
+    latest = edit_of(edits[-1].revision) if edits else None
+    if latest is not None and latest[0] == life and latest[2] == digest:
+        return
+    for old in ledger.open.get((post.id, target.name), []):
+        if old.event == "post.updated":
+            plan.skip[old.id] = "superseded by a newer edit"
+    n = (latest[1] + 1) if latest is not None else 1
+    d = _new(post.id, target.name, "post.updated", f"{life}/{n}/{digest}", now)
+    plan.new.append(d)
+    ledger.add(d)
+
+
 def _plan_retraction(plan: Plan, ledger: _Ledger, gone: KnownPost, target: TargetSettings, now: datetime) -> None:
-    """The post left this target: nothing unsent goes out, and a target that got it hears it went."""
+    """The post left this target: nothing unsent goes out, and a target that got it hears it
+    went (a webhook that asked for ``post.deleted``) or loses what was made there (a social
+    target that deletes: every status or record this life may have made)."""
     for old in ledger.open.get((gone.post_id, target.name), []):
         if old.event != "post.deleted":
             plan.skip[old.id] = "the post was removed before delivery"
-    if target.kind != "webhook" or "post.deleted" not in target.events or not ledger.sent(gone.post_id, target.name):
+    life, published = ledger.current(gone.post_id, target.name)
+    if published is None or ledger.ended(gone.post_id, target.name, life):
+        return
+    if target.social:
+        if not target.deletes or not ledger.may_hold(gone.post_id, target.name, life):
+            return
+    elif "post.deleted" not in target.events or published.state != SENT:
         return  # the target never got it: nothing to retract
-    key = (gone.post_id, target.name, "post.deleted", gone.revision)
+    revision = gone.revision if life == 0 else life_tag(life)
+    key = (gone.post_id, target.name, "post.deleted", revision)
     if key not in ledger.by_key:
-        d = _new(gone.post_id, target.name, "post.deleted", gone.revision, now)
+        d = _new(gone.post_id, target.name, "post.deleted", revision, now)
         plan.new.append(d)
         ledger.add(d)
+
+
+def held(rows: Iterable[Delivery], d: Delivery) -> list[Delivery]:
+    """The rows of ``d``'s post and target, in ``d``'s life, that may have made a status or
+    record (``d`` itself left out): what an edit replaces and a deletion deletes."""
+    return [
+        r
+        for r in rows
+        if r.post_id == d.post_id
+        and r.target == d.target
+        and r.id != d.id
+        and r.event != "post.deleted"
+        and (r.event == "post.published" or edit_of(r.revision) is not None)
+        and r.life == d.life
+        and r.may_have_landed
+    ]
 
 
 def plan_pings(

@@ -9,16 +9,22 @@ from the end, then cutting the title; the link is never cut and never dropped.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import regex
 
 from ..errors import FitError
 from .slugs import SYMBOLS
+
+if TYPE_CHECKING:
+    from .model import Post, TargetSettings
 
 MASTODON_URL_LENGTH = 23
 BLUESKY_LIMIT = 300
@@ -267,3 +273,21 @@ def template_problem(template: str, allowed: frozenset[str]) -> str | None:
             shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
             return f"uses {shown}; it may use only {', '.join('{' + a + '}' for a in sorted(allowed))}"
     return None
+
+
+def social_digest(post: Post, target: TargetSettings) -> str:
+    """A digest of what a post gives a social target's text: title, summary, URL, tags, content
+    warning, images (URL and alt text) and the post's own options for that target. When it
+    changes, the status or record is out of date (an edit); an edit of the body alone, that
+    leaves these as they were, is not. The target's template is not in it: changing the config
+    does not edit every status ever sent."""
+    parts = [
+        post.title,
+        post.summary,
+        post.url,
+        list(post.tags),
+        post.content_warning or "",
+        [[post.image.url, post.image_alt or ""]] if post.image else [],
+        [[k, v] for name, options in post.social if name == target.name for k, v in options],
+    ]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]

@@ -53,13 +53,15 @@ from ..core.planning import (
     after_failure,
     due,
     due_at,
+    held,
     plan_pings,
     plan_posts,
 )
 from ..core.render.jsonfeed import json_item
+from ..core.social import social_digest
 from ..errors import ConfigError, DeliveryFailed, Failure, KeyTaken
 from . import ledger
-from .channels.base import Channel, Payload
+from .channels.base import Channel, Held, Payload
 from .ledger import state_path
 from .registry import Channels
 from .secrets import Secrets
@@ -118,16 +120,26 @@ def json_snapshot(post: Post) -> str:
     return json.dumps(item, ensure_ascii=False, sort_keys=True)
 
 
-def _payload(d: Delivery, live: dict[str, Post], known_snapshots: dict[str, str]) -> Payload | None:
+def _payload(
+    d: Delivery, live: dict[str, Post], known_snapshots: dict[str, str], store: Store, social: bool
+) -> Payload | None:
     if d.target.startswith(WEBSUB_PREFIX):
         return Payload(item={}, topic=d.post_id)
+    earlier = _held(store, d) if social and d.event != "post.published" else ()
     if d.event == "post.deleted":
         snapshot = json.loads(known_snapshots.get(d.post_id, "{}") or "{}")
-        return Payload(item=snapshot or {"id": d.post_id})
+        return Payload(item=snapshot or {"id": d.post_id}, held=earlier)
     post = live.get(d.post_id)
     if post is None:
         return None  # not live now (made a draft, dated later): wait
-    return Payload(item=json_item(post), post=post)
+    return Payload(item=json_item(post), post=post, held=earlier)
+
+
+def _held(store: Store, d: Delivery) -> tuple[Held, ...]:
+    """What an edit replaces or a deletion deletes: the statuses or records that this post's
+    earlier deliveries to the target made (or may have made), with what they sent."""
+    rows = held(store.deliveries_of(d.post_id, d.target), d)
+    return tuple(Held(r, tuple(store.attempts(r.id))) for r in rows)
 
 
 @dataclass(frozen=True)
@@ -267,12 +279,13 @@ def _plan(
     """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about."""
     store, settings, request = run.store, run.settings, run.request
     known = store.known_posts()
-    snaps = _snapshots(settings, live, known)
+    snaps, socials = _snapshots(settings, live, known)
     _drop_unrenderable(prepared.report, live)
     plan = plan_posts(
         now=run.now,
         posts=prepared.report.posts,
         snapshot=lambda p: snaps.get(p.id) or json_snapshot(p),
+        social=lambda p: socials.get(p.id, ()),
         unreadable_sources={p.path for p in prepared.report.rejected},
         known=known,
         targets=settings.targets,
@@ -296,24 +309,31 @@ def _plan(
     return plan, plan.new + pings.new, snapshots
 
 
-def _snapshots(settings: Settings, live: dict[str, Post], known: dict[str, KnownPost]) -> dict[str, str]:
-    """The ledger keeps a snapshot of each new or edited post (its summary is made from its
-    HTML): on every core when there are many (a first run on a big site), a batch at a time,
-    the HTML forgotten again after each batch."""
+def _snapshots(
+    settings: Settings, live: dict[str, Post], known: dict[str, KnownPost]
+) -> tuple[dict[str, str], dict[str, tuple[tuple[str, str], ...]]]:
+    """The ledger keeps a snapshot of each new or edited post, and the digest of its text on each
+    social target (both made from its HTML): on every core when there are many (a first run on a
+    big site), a batch at a time, the HTML forgotten again after each batch."""
     fresh = [p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision]
     snaps: dict[str, str] = {}
+    socials: dict[str, tuple[tuple[str, str], ...]] = {}
+    social_targets = [t for t in settings.targets if t.social]
     workers = Workers()
     try:
         for i in range(0, len(fresh), SNAPSHOT_BATCH):
             batch = fresh[i : i + SNAPSHOT_BATCH]
             made = [p for p in batch if not p.content.ready]
             make_contents(batch, workers, settings.content.render_timeout)
-            snaps.update((p.id, json_snapshot(p)) for p in batch if not p.content.failed)
+            for p in batch:
+                if not p.content.failed:
+                    snaps[p.id] = json_snapshot(p)
+                    socials[p.id] = tuple((t.name, social_digest(p, t)) for t in social_targets)
             for p in made:
                 p.content.release()
     finally:
         workers.close()
-    return snaps
+    return snaps, socials
 
 
 def _record(run: _Run, plan: Plan, new: list[Delivery]) -> None:
@@ -358,7 +378,7 @@ def _preview(
         for d in due(pending, run.wall(), target=run.target, post=post_id):
             if d.state in (SENDING, SENT):
                 continue
-            payload = _payload(d, live, snapshots)
+            payload = _payload(d, live, snapshots, run.store, _is_social(run.settings, d.target))
             if payload is None:
                 continue
             channel = channels.get(d.target)
@@ -393,7 +413,7 @@ def _deliver(
             if waiting.get(d.target, 0) >= BACK_OFF_AFTER:
                 report.deferred[d.target] = report.deferred.get(d.target, 0) + 1
                 continue
-            payload = _payload(d, live, snapshots)
+            payload = _payload(d, live, snapshots, store, _is_social(settings, d.target))
             if payload is None:
                 continue
             channel = channels.get(d.target)
@@ -430,7 +450,7 @@ def _attempt(run: _Run, channel: Channel, d: Delivery, payload: Payload, warning
     except Exception as e:  # a bug in composing: recorded and retried, never a traceback
         store.mark_sending(d.id, clock())
         return _failed(run, d, _unexpected(e, secrets))
-    d = store.mark_sending(d.id, clock(), outgoing.digest, channel.keyed)
+    d = store.mark_sending(d.id, clock(), outgoing.digest, channel.keyed, outgoing.text)
     for _ in range(2):
         try:
             receipt = channel.send(d, outgoing, payload, clock(), store.attempts(d.id))
@@ -461,6 +481,11 @@ def _failed(run: _Run, d: Delivery, failure: Failure) -> Attempt:
         message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
     )
     return Attempt(d, state, detail, failure.disable_target, back_off=failure.retry_after is not None)
+
+
+def _is_social(settings: Settings, name: str) -> bool:
+    target = settings.target(name)
+    return target is not None and target.social
 
 
 def _line(a: Attempt) -> str:

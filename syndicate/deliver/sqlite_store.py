@@ -4,6 +4,7 @@ committed before the method returns. Implements :class:`syndicate.deliver.store.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import sqlite3
 import uuid
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS posts (
     revision TEXT NOT NULL,
     snapshot TEXT NOT NULL,
     deleted INTEGER NOT NULL DEFAULT 0,
-    published TEXT
+    published TEXT,
+    social TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
@@ -61,12 +63,18 @@ CREATE TABLE IF NOT EXISTS attempts (
     finished_at TEXT,
     outcome TEXT,
     detail TEXT,
+    text TEXT,
     PRIMARY KEY (delivery_id, n)
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state, next_attempt_at);
 """
 # Added after the first ledgers: made on open (a ledger of schema 1 gains them in place).
-_COLUMNS = (("deliveries", "key_seq", "INTEGER"), ("posts", "published", "TEXT"))
+_COLUMNS = (
+    ("deliveries", "key_seq", "INTEGER"),
+    ("posts", "published", "TEXT"),
+    ("posts", "social", "TEXT"),  # JSON: social target → digest of the post's text there
+    ("attempts", "text", "TEXT"),  # the text a social attempt sent, for previews of edits and deletions
+)
 _UNIQUE_KEYS = (
     "CREATE UNIQUE INDEX IF NOT EXISTS deliveries_key ON deliveries (target, key_seq) WHERE key_seq IS NOT NULL"
 )
@@ -81,6 +89,14 @@ def _ts(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _social(value: str | None) -> tuple[tuple[str, str], ...]:
+    try:
+        got = json.loads(value) if value else {}
+    except ValueError:
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in got.items())) if isinstance(got, dict) else ()
 
 
 def _micros(when: datetime) -> int:
@@ -235,6 +251,7 @@ class SQLiteStore:
                 "",
                 bool(r["deleted"]),
                 _dt(r["published"]) if "published" in r.keys() else None,  # noqa: SIM118
+                _social(r["social"] if "social" in r.keys() else None),  # noqa: SIM118
             )
             for r in rows
         }
@@ -258,19 +275,39 @@ class SQLiteStore:
         posts = list(posts)
         with self._tx() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO posts (post_id, source, url, title, revision, snapshot, deleted, published)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO posts"
+                " (post_id, source, url, title, revision, snapshot, deleted, published, social)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (p.post_id, p.source, p.url, p.title, p.revision, p.snapshot, int(p.deleted), _ts(p.published))
+                    (
+                        p.post_id,
+                        p.source,
+                        p.url,
+                        p.title,
+                        p.revision,
+                        p.snapshot,
+                        int(p.deleted),
+                        _ts(p.published),
+                        json.dumps(dict(p.social), sort_keys=True) if p.social else None,
+                    )
                     for p in posts
                     if p.snapshot
                 ],
             )
             db.executemany(
                 "UPDATE posts SET source=?, url=?, title=?, revision=?, deleted=?,"
-                " published=COALESCE(?, published) WHERE post_id=?",
+                " published=COALESCE(?, published), social=COALESCE(?, social) WHERE post_id=?",
                 [
-                    (p.source, p.url, p.title, p.revision, int(p.deleted), _ts(p.published), p.post_id)
+                    (
+                        p.source,
+                        p.url,
+                        p.title,
+                        p.revision,
+                        int(p.deleted),
+                        _ts(p.published),
+                        json.dumps(dict(p.social), sort_keys=True) if p.social else None,
+                        p.post_id,
+                    )
                     for p in posts
                     if not p.snapshot
                 ],
@@ -285,8 +322,13 @@ class SQLiteStore:
 
         Dates are not loaded (``created_at`` is the epoch); use :meth:`deliveries` for them.
         """
-        sql = "SELECT id, post_id, target, event, revision, state FROM deliveries"
-        return [Delivery(r[0], r[1], r[2], r[3], r[4], _STATES[r[5]], _EPOCH) for r in self._query(sql)]
+        sql = "SELECT id, post_id, target, event, revision, state, attempts FROM deliveries"
+        return [Delivery(r[0], r[1], r[2], r[3], r[4], _STATES[r[5]], _EPOCH, r[6]) for r in self._query(sql)]
+
+    def deliveries_of(self, post_id: str, target: str) -> list[Delivery]:
+        """Every delivery of one post to one target, oldest first."""
+        sql = "SELECT * FROM deliveries WHERE post_id=? AND target=? ORDER BY created_at, id"
+        return [_row(r) for r in self._query(sql, (post_id, target))]
 
     def open_deliveries(self) -> list[Delivery]:
         """Deliveries not yet settled: pending, sending or failed."""
@@ -303,7 +345,13 @@ class SQLiteStore:
         rows = self._query("SELECT * FROM attempts WHERE delivery_id=? ORDER BY n", (delivery_id,))
         return [
             AttemptRow(
-                r["n"], _dt(r["started_at"]) or _EPOCH, r["digest"], _dt(r["finished_at"]), r["outcome"], r["detail"]
+                r["n"],
+                _dt(r["started_at"]) or _EPOCH,
+                r["digest"],
+                _dt(r["finished_at"]),
+                r["outcome"],
+                r["detail"],
+                (r["text"] if "text" in r.keys() else None) or "",  # noqa: SIM118
             )
             for r in rows
         ]
@@ -343,9 +391,12 @@ class SQLiteStore:
         seq = max(_micros(now), (last or 0) + 1)
         db.execute("UPDATE deliveries SET key_seq=? WHERE id=?", (seq, delivery_id))
 
-    def mark_sending(self, delivery_id: str, now: datetime, digest: str = "", keyed: bool = False) -> Delivery:
+    def mark_sending(
+        self, delivery_id: str, now: datetime, digest: str = "", keyed: bool = False, text: str = ""
+    ) -> Delivery:
         """Record the intent before the network call: attempts + 1, state ``sending``, what is sent
-        (``digest``), and — for a ``keyed`` delivery that has none yet — its unique ``key_seq``."""
+        (``digest``, and the ``text`` a social post shows), and — for a ``keyed`` delivery that has
+        none yet — its unique ``key_seq``."""
         with self._tx() as db:
             row = db.execute("SELECT target, key_seq FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
             if row is None:
@@ -358,9 +409,9 @@ class SQLiteStore:
                 (SENDING, _ts(now), delivery_id),
             )
             db.execute(
-                "INSERT INTO attempts (delivery_id, n, started_at, digest) VALUES"
-                " (?, (SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE delivery_id=?), ?, ?)",
-                (delivery_id, delivery_id, _ts(now), digest),
+                "INSERT INTO attempts (delivery_id, n, started_at, digest, text) VALUES"
+                " (?, (SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE delivery_id=?), ?, ?, ?)",
+                (delivery_id, delivery_id, _ts(now), digest, text or None),
             )
         return self.get(delivery_id)
 

@@ -26,12 +26,28 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class Held:
+    """A status or record an earlier delivery of the same post made on a social target (or may
+    have made: an attempt whose outcome was never learned), with its attempts as the ledger
+    kept them. What an edit replaces and a deletion deletes; nothing else ever is."""
+
+    delivery: Delivery
+    attempts: tuple[AttemptRow, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """What it showed, as last sent ("" when the ledger did not keep it)."""
+        return next((a.text for a in reversed(self.attempts) if a.text), "")
+
+
+@dataclass(frozen=True)
 class Payload:
     """What a delivery carries, built from the current build (or the ledger, for a removed post)."""
 
     item: dict[str, Any]  # the post as a JSON Feed item
     post: Post | None = None  # None for post.deleted and WebSub pings
     topic: str = ""  # WebSub: the feed URL that changed
+    held: tuple[Held, ...] = ()  # social post.updated and post.deleted: what the post has there now
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class Outgoing:
 
     digest: str
     body: Any  # the channel's own: bytes (webhook), text (Mastodon), a record (Bluesky)
+    text: str = ""  # what a social post shows, kept in the ledger for previews of edits and deletions
 
 
 class Channel(Protocol):

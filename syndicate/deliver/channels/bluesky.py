@@ -1,6 +1,10 @@
 """Bluesky via the atproto SDK: a post of at most 300 graphemes with link and hashtag facets,
 a link card with the thumbnail, and a record key derived from the delivery, so a retry first
-asks ``getRecord`` whether an earlier attempt already created the post."""
+asks ``getRecord`` whether an earlier attempt already created the post.
+
+Bluesky posts cannot be edited. With ``on_edit = "repost"`` an edit creates a new record
+(under the edit's own key) and then deletes the older ones; a retracted post has its records
+deleted (``deleteRecord``, which succeeds for a record already gone)."""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from ...core.render.jsonfeed import rfc3339
 from ...core.social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, bluesky_label, fit, graphemes, short_url, tid
 from ...errors import DeliveryFailed, Failure, FitError, KeyTaken
 from ..store import AttemptRow
-from .base import ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Held, ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
 
 COLLECTION = "app.bsky.feed.post"
 MAX_BLOB_BYTES = 1_000_000
@@ -112,6 +116,8 @@ class BlueskyChannel:
         return composed.text, facets, labels
 
     def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
+        if delivery.event == "post.deleted":
+            return Outgoing(digest_of("delete", self._rkeys(payload.held)), None)
         post = payload.post
         assert post is not None
         text, facets, labels = self.text(payload)
@@ -125,25 +131,38 @@ class BlueskyChannel:
             record["langs"] = [post.lang]
         if labels:
             record["labels"] = {"$type": "com.atproto.label.defs#selfLabels", "values": [{"val": v} for v in labels]}
-        return Outgoing(record_digest(text, record["createdAt"], post.url), record)
+        return Outgoing(record_digest(text, record["createdAt"], post.url), record, text)
+
+    def _rkeys(self, held: Sequence[Held]) -> list[str]:
+        """The record keys of what earlier deliveries of the post made (or may have made)."""
+        keys: list[str] = []
+        for h in held:
+            d = h.delivery
+            if d.remote_id and d.remote_id.startswith("at://"):
+                keys.append(d.remote_id.rsplit("/", 1)[-1])
+            if d.key_seq is not None:
+                keys.append(record_key(d, self.clock_id))
+        return list(dict.fromkeys(keys))
+
+    def _delete_records(self, did: str, rkeys: Sequence[str]) -> None:
+        for rkey in rkeys:
+            self.client.com.atproto.repo.delete_record({"repo": did, "collection": COLLECTION, "rkey": rkey})
 
     def send(
         self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
     ) -> Receipt:
-        post = payload.post
-        assert post is not None
-        rkey = record_key(delivery, self.clock_id)
         try:
             did = self._login()
-            if earlier[:-1] or delivery.attempts > len(earlier):  # an earlier attempt may have got through
-                receipt = self._settle(did, rkey, delivery, post.url, earlier)
-                if receipt is not None:
-                    return receipt
-            record = {**outgoing.body, "embed": self._card(payload)}
-            out = self.client.com.atproto.repo.create_record(
-                {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
-            )
-            return Receipt(str(out.uri), self._web_url(rkey), "record created")
+            if delivery.event == "post.deleted":
+                rkeys = self._rkeys(payload.held)
+                self._delete_records(did, rkeys)
+                return Receipt(None, None, f"{len(rkeys)} record(s) deleted" if rkeys else "no record to delete")
+            receipt = self._create(did, delivery, outgoing, payload, earlier)
+            if delivery.event == "post.updated":  # a repost: the new record is there, the old ones go
+                own = record_key(delivery, self.clock_id)
+                self._delete_records(did, [k for k in self._rkeys(payload.held) if k != own])
+                return Receipt(receipt.remote_id, receipt.remote_url, "reposted with the new text")
+            return receipt
         except (InvokeTimeoutError, NetworkError):
             raise DeliveryFailed(
                 Failure(f"no answer within {self.target.timeout:g} s or cannot connect", unknown_outcome=True)
@@ -161,6 +180,22 @@ class BlueskyChannel:
             raise DeliveryFailed(classify_http(code, _reason(response), headers, now)) from None
         except AtProtocolError as e:
             raise DeliveryFailed(Failure(f"unexpected answer: {type(e).__name__}")) from None
+
+    def _create(
+        self, did: str, delivery: Delivery, outgoing: Outgoing, payload: Payload, earlier: Sequence[AttemptRow]
+    ) -> Receipt:
+        post = payload.post
+        assert post is not None
+        rkey = record_key(delivery, self.clock_id)
+        if earlier[:-1] or delivery.attempts > len(earlier):  # an earlier attempt may have got through
+            receipt = self._settle(did, rkey, delivery, post.url, earlier)
+            if receipt is not None:
+                return receipt
+        record = {**outgoing.body, "embed": self._card(payload)}
+        out = self.client.com.atproto.repo.create_record(
+            {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
+        )
+        return Receipt(str(out.uri), self._web_url(rkey), "record created")
 
     def _settle(
         self, did: str, rkey: str, delivery: Delivery, url: str, earlier: Sequence[AttemptRow]
@@ -216,10 +251,17 @@ class BlueskyChannel:
         return f"https://bsky.app/profile/{self.target.handle}/post/{rkey}"
 
     def preview(self, delivery: Delivery, payload: Payload) -> str:
+        old = next((h.text for h in payload.held if h.text), "")
+        was = f"records {', '.join(self._rkeys(payload.held)) or '(none known)'}" + (f"\nold: {old}" if old else "")
+        if delivery.event == "post.deleted":
+            return f"delete the {was}"
         text, _facets, labels = self.text(payload)
         extra = f" labels: {', '.join(labels)}" if labels else ""
         key = f"rkey {record_key(delivery, self.clock_id)}" if delivery.key_seq is not None else "a new rkey"
-        return f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, {key}){extra}\n{text}"
+        new = f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, {key}){extra}\n{text}"
+        if delivery.event == "post.updated":
+            return f"repost: a new record, then delete the {was}\nnew: {new}"
+        return new
 
     def close(self) -> None:
         self.client.request.close()

@@ -1,5 +1,7 @@
 """Mastodon via Mastodon.py: a status fitted to the instance's limit, with its thumbnail and
-an ``Idempotency-Key`` (the delivery id), so a retry after an unknown outcome never posts twice."""
+an ``Idempotency-Key`` (the delivery id), so a retry after an unknown outcome never posts twice.
+An edit of the post's social text edits the status in place (``PUT /api/v1/statuses/:id``:
+the same id, its boosts and replies kept); a retracted post has its status deleted."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from ...core.planning import Delivery
 from ...core.social import DEFAULT_TEMPLATES, fit, mastodon_length, strict_length
 from ...errors import DeliveryFailed, Failure, FitError
 from ..store import AttemptRow
-from .base import ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Held, ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
 
 DEFAULT_LIMIT = 500
 RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome
@@ -77,10 +79,12 @@ class MastodonChannel:
             raise DeliveryFailed(Failure(f"text does not fit: {e}", permanent=True)) from None
 
     def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
+        if delivery.event == "post.deleted":
+            return Outgoing(digest_of("delete", [h.delivery.remote_id for h in payload.held]), None)
         text = self.text(payload)
         post = payload.post
         assert post is not None
-        return Outgoing(digest_of(text, post.content_warning, self._visibility(payload)), text)
+        return Outgoing(digest_of(text, post.content_warning, self._visibility(payload)), text, text)
 
     def _visibility(self, payload: Payload) -> str:
         """The post's own visibility for this target, else the target's."""
@@ -91,11 +95,19 @@ class MastodonChannel:
     def send(
         self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
     ) -> Receipt:
-        post = payload.post
-        assert post is not None
         try:
+            if delivery.event == "post.deleted":
+                return self._delete(payload, now)
+            post = payload.post
+            assert post is not None
+            if delivery.event == "post.updated":
+                return self._edit(payload, outgoing, now)
             found = self._posted_earlier(post.url, earlier, now)
             if found is not None:
+                stale = any(a.digest and a.digest != outgoing.digest for a in earlier[:-1])
+                if stale and self.target.edits == "update":
+                    # it went out with the text of an earlier attempt, and the post changed since
+                    self._update(str(found["id"]), payload, outgoing.body)
                 return Receipt(
                     str(found["id"]), found.get("url") or found.get("uri"), "already posted (found on the account)"
                 )
@@ -138,6 +150,82 @@ class MastodonChannel:
                 )
             )
         return Receipt(str(status["id"]), status.get("url") or status.get("uri"), "status posted")
+
+    def _edit(self, payload: Payload, outgoing: Outgoing, now: datetime) -> Receipt:
+        """Edit the status the post's ``post.published`` made, in place. A status deleted on the
+        instance (by hand) is reported and never posted again."""
+        status_id, url = self._status_of(payload, now)
+        if status_id is None:
+            raise DeliveryFailed(Failure("no status of this post was found on the account to edit", permanent=True))
+        try:
+            try:
+                self._update(status_id, payload, outgoing.body)
+            except MastodonAPIError as e:
+                if _status(e) != 422 or "long" not in str(e).lower():
+                    raise
+                self._update(status_id, payload, self.text(payload, strict=True))
+        except MastodonAPIError as e:
+            if _status(e) == 404:
+                raise DeliveryFailed(
+                    Failure(
+                        f"status {status_id} is gone from the instance (deleted by hand?); not posted again",
+                        permanent=True,
+                    )
+                ) from None
+            raise
+        return Receipt(status_id, url, "status edited")
+
+    def _update(self, status_id: str, payload: Payload, text: str) -> None:
+        post = payload.post
+        assert post is not None
+        self.api.status_update(
+            status_id,
+            text,
+            spoiler_text=post.content_warning or "",
+            sensitive=bool(post.content_warning),
+            media_ids=self._upload(payload),
+        )
+
+    def _status_of(self, payload: Payload, now: datetime) -> tuple[str | None, str | None]:
+        """The id and URL of the status the post has on the account: from the ledger, else found
+        among the account's own (a ``post.published`` whose outcome was never learned)."""
+        for h in payload.held:
+            if h.delivery.remote_id:
+                return h.delivery.remote_id, h.delivery.remote_url
+        for h in payload.held:
+            found = self._found(payload, h, now)
+            if found is not None:
+                return str(found["id"]), found.get("url") or found.get("uri")
+        return None, None
+
+    def _found(self, payload: Payload, h: Held, now: datetime) -> Any | None:
+        """The status an attempt of unknown outcome made, looked for on the account by the post's link."""
+        if not h.attempts:
+            return None
+        return self._posted_earlier(str(payload.item.get("url", "")), (*h.attempts, h.attempts[-1]), now)
+
+    def _delete(self, payload: Payload, now: datetime) -> Receipt:
+        """Delete every status this post's deliveries made (only those: ids from the ledger, or a
+        status found by the post's link for an attempt whose outcome was never learned)."""
+        ids: list[str] = []
+        for h in payload.held:
+            if h.delivery.remote_id:
+                ids.append(h.delivery.remote_id)
+            elif (found := self._found(payload, h, now)) is not None:
+                ids.append(str(found["id"]))
+        gone = 0
+        for status_id in dict.fromkeys(ids):
+            try:
+                self.api.status_delete(status_id)
+            except MastodonAPIError as e:
+                if _status(e) != 404:
+                    raise
+                gone += 1
+        if not ids:
+            return Receipt(None, None, "no status to delete")
+        if gone == len(set(ids)):
+            return Receipt(None, None, "already deleted on the instance")
+        return Receipt(None, None, "status deleted")
 
     def _posted_earlier(self, url: str, earlier: Sequence[AttemptRow], now: datetime) -> Any | None:
         """After an attempt whose outcome was never learned (killed mid-request, or no answer), look
@@ -191,16 +279,28 @@ class MastodonChannel:
         )
 
     def preview(self, delivery: Delivery, payload: Payload) -> str:
+        if delivery.event == "post.deleted":
+            return _was("delete the status", payload.held)
         limit = self.target.max_characters or DEFAULT_LIMIT
         text = self.text(payload, limit=limit)
         post = payload.post
         cw = f"[CW: {post.content_warning}] " if post and post.content_warning else ""
-        return f"{cw}({mastodon_length(text)}/{limit} characters)\n{text}"
+        new = f"{cw}({mastodon_length(text)}/{limit} characters)\n{text}"
+        if delivery.event == "post.updated":
+            return _was("edit the status", payload.held) + "\nnew: " + new
+        return new
 
     def close(self) -> None:
         session = getattr(self.api, "session", None)
         if session is not None:
             session.close()
+
+
+def _was(what: str, held: Sequence[Held]) -> str:
+    """A preview's first lines for an edit or a deletion: which status, and its text as sent."""
+    urls = [h.delivery.remote_url or h.delivery.remote_id or "(not known yet)" for h in held] or ["(none known)"]
+    old = next((h.text for h in held if h.text), "")
+    return f"{what} {', '.join(urls)}" + (f"\nold: {old}" if old else "")
 
 
 def _mentions(status: Any, url: str) -> bool:
