@@ -463,7 +463,9 @@ def _attempt(run: _Run, channel: Channel, d: Delivery, payload: Payload, warning
         except Exception as e:  # the outcome is unknown: the next attempt reconciles under the same key
             return _failed(run, d, replace(_unexpected(e, secrets), unknown_outcome=True))
         store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, clock())
-        return Attempt(d, SENT, receipt.remote_url or receipt.note)
+        if d.event == "post.published" or not receipt.note:
+            return Attempt(d, SENT, receipt.remote_url or receipt.note)
+        return Attempt(d, SENT, receipt.note + (f": {receipt.remote_url}" if receipt.remote_url else ""))
     return _failed(run, d, Failure("its new remote key was taken too"))
 
 
