@@ -4,7 +4,10 @@
   posts at a time, then rerun until done;
 - *burst*: hundreds of new posts at once, with SIGKILLs at random points of the long run;
 - *chaos*: SIGKILLs, a clock that steps back and forth (libfaketime), deleted lock files and a
-  second publisher started beside the first, and targets answering 429, 503 or too late.
+  second publisher started beside the first, and targets answering 429, 503 or too late;
+- *lifecycle*: SIGKILLs while a mix of new posts, edits of their titles, deletions and
+  restorations is in flight (Mastodon edits in place, Bluesky reposts): at the end every live
+  post has exactly one status and one record, with its latest title, and every deleted post none.
 
 Each ends with every post exactly once at the webhook receiver (one webhook-id per post),
 mastodon-mock (one status) and a real Bluesky PDS (one record). CI runs small versions;
@@ -39,6 +42,7 @@ KILLS = int(os.environ.get("SYNDICATE_CRASH_KILLS", "6"))
 BURST_POSTS = int(os.environ.get("SYNDICATE_CRASH_BURST_POSTS", "60"))
 BURST_KILLS = int(os.environ.get("SYNDICATE_CRASH_BURST_KILLS", "3"))
 CHAOS_RUNS = int(os.environ.get("SYNDICATE_CRASH_CHAOS_RUNS", "12"))
+LIFE_ROUNDS = int(os.environ.get("SYNDICATE_CRASH_LIFE_ROUNDS", "8"))
 REPORT = os.environ.get("SYNDICATE_CRASH_REPORT")
 SEED = int(os.environ.get("SYNDICATE_CRASH_SEED", "7"))
 PUBLISH = [sys.executable, "-m", "syndicate", "publish"]
@@ -176,6 +180,7 @@ def _peers(
     pds: BlueskyPds,
     statuses: list[int] | None = None,
     timeout: float = 10,
+    sky_extra: str = "",
 ) -> Peers:
     secret = new_webhook_secret()
     receiver = factory(statuses=statuses or [], secret=secret)
@@ -204,6 +209,7 @@ service = "{pds.base_url}"
 handle = "{handle}"
 password_env = "BSKY_PASSWORD"
 timeout = {timeout}
+{sky_extra}
 """
     )
     env = {
@@ -369,3 +375,89 @@ def test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_eac
         "seconds_to_settle": round(time.monotonic() - settling, 1),
     }
     _save("chaos", summary)
+
+
+def _life_post(site: Site, n: int, edit: int) -> str:
+    site.post(
+        f"l{n:04d}.md",
+        f"---\ntitle: Post {n} edit {edit} end\ndate: 2024-06-01 {n % 24:02d}:00\nsummary: Same words.\n---\nBody.\n",
+    )
+    return f"https://example.com/blog/l{n:04d}/"
+
+
+def test_kills_while_edits_and_deletions_are_in_flight_leave_one_status_with_the_latest_text(
+    site: Site,
+    webhook_receiver_factory: WebhookReceiverFactory,
+    mastodon_peer: MastodonMock,
+    bluesky_pds: BlueskyPds,
+) -> None:
+    rng = random.Random(SEED + 3)
+    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds, sky_extra='on_edit = "repost"')
+    for method in ("POST", "PUT", "DELETE"):  # slow each kind of request so that kills land inside them
+        mastodon_peer.add_fault(
+            {
+                "match": {"methods": [method], "path_regex": "^/api/v1/statuses"},
+                "effect": {"type": "latency", "ms": 120},
+            }
+        )
+    live: dict[int, int] = {}  # post number → its latest edit
+    gone: dict[int, int] = {}
+    tally: Counter[str] = Counter()
+    started = time.monotonic()
+    for _ in range(LIFE_ROUNDS):
+        for _new in range(rng.randint(1, 2)):
+            n = len(live) + len(gone)
+            live[n] = 0
+            _life_post(site, n, 0)
+            tally["new posts"] += 1
+        for n in rng.sample(sorted(live), k=min(len(live), rng.randint(0, 2))):
+            live[n] += 1
+            _life_post(site, n, live[n])
+            tally["edits"] += 1
+        if live and rng.random() < 0.4:
+            n = rng.choice(sorted(live))
+            gone[n] = live.pop(n)
+            (site.content / f"l{n:04d}.md").unlink()
+            tally["deletions"] += 1
+        if gone and rng.random() < 0.3:
+            n = rng.choice(sorted(gone))
+            live[n] = gone.pop(n) + 1
+            _life_post(site, n, live[n])
+            tally["restorations"] += 1
+        proc = peers.start()
+        tally["kills"] += _kill_within(proc, rng.uniform(0.3, 3.0))
+        peers.reap(proc)
+        tally["kills mid delivery"] += bool(peers.open_rows()["sending"])
+    mastodon_peer.clear_faults()
+    runs = peers.finish()
+    url = {n: f"https://example.com/blog/l{n:04d}/" for n in [*live, *gone]}
+    statuses = _statuses(peers.mastodon)
+    records = _records(peers.pds, peers.did)
+    per_status = {n: [s for s in statuses if u in s["content"]] for n, u in url.items()}
+    per_record = {n: [r for r in records if r.value.embed.external.uri == u] for n, u in url.items()}
+    stale = (
+        [n for n, e in live.items() if f"edit {e} end" not in per_status[n][0]["content"]]
+        if all(len(per_status[n]) == 1 for n in live)
+        else []
+    )
+    summary = {
+        **{key: tally[key] for key in sorted(tally)},
+        "final_clean_runs": runs,
+        "live_posts": len(live),
+        "deleted_posts": len(gone),
+        "mastodon_statuses": len(statuses),
+        "bluesky_records": len(records),
+        "duplicates": sum(max(0, len(v) - 1) for v in [*per_status.values(), *per_record.values()]),
+        "lost": sum(1 for n in live if not per_status[n]) + sum(1 for n in live if not per_record[n]),
+        "left_after_deletion": sum(len(per_status[n]) + len(per_record[n]) for n in gone),
+        "stale_text": len(stale),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    _save("lifecycle", summary)
+    assert all(len(per_status[n]) == 1 for n in live), {n: len(per_status[n]) for n in live}
+    assert all(len(per_record[n]) == 1 for n in live), {n: len(per_record[n]) for n in live}
+    assert not any(per_status[n] or per_record[n] for n in gone), {n: len(per_status[n]) for n in gone}
+    assert stale == [], stale
+    for n, e in live.items():
+        assert per_record[n][0].value.text.startswith(f"Post {n} edit {e} end"), (n, per_record[n][0].value.text)
+    assert not any("Traceback" in err for err in peers.stderr), next(e for e in peers.stderr if "Traceback" in e)

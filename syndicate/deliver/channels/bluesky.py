@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -190,7 +191,13 @@ class BlueskyChannel:
         if earlier[:-1] or delivery.attempts > len(earlier):  # an earlier attempt may have got through
             receipt = self._settle(did, rkey, delivery, post.url, earlier)
             if receipt is not None:
-                return receipt
+                if receipt.note != outgoing.digest and self.target.edits == "repost":
+                    # made by an attempt with an older text, seconds ago: it takes the latest text in place
+                    record = {**outgoing.body, "embed": self._card(payload)}
+                    self.client.com.atproto.repo.put_record(
+                        {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
+                    )
+                return replace(receipt, note="already posted (found by getRecord)")
         record = {**outgoing.body, "embed": self._card(payload)}
         out = self.client.com.atproto.repo.create_record(
             {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
@@ -202,7 +209,8 @@ class BlueskyChannel:
     ) -> Receipt | None:
         """An earlier attempt may have created the record: accept one under our key only when it is
         provably what this delivery sent (its digest is one of our attempts'); a record under our key
-        that we did not send means the key is taken (KeyTaken: the ledger gives a new one)."""
+        that we did not send means the key is taken (KeyTaken: the ledger gives a new one). The
+        receipt's note is the digest of what the record holds."""
         found = self._existing(did, rkey)
         if found is None and delivery.key_seq is not None and delivery.attempts > len(earlier):
             rkey = legacy_record_key(delivery)  # tried before this ledger kept keys and attempts
@@ -214,7 +222,7 @@ class BlueskyChannel:
         digest = record_digest(str(value.get("text", "")), str(value.get("createdAt", "")), _card_uri(value))
         legacy_match = delivery.attempts > len(earlier) and _card_uri(value) == url
         if digest in sent or legacy_match:
-            return Receipt(uri, self._web_url(rkey), "already posted (found by getRecord)")
+            return Receipt(uri, self._web_url(rkey), digest)  # the note: what it holds
         raise KeyTaken(
             f"record key {rkey} already holds a record this delivery did not send ({uri}: "
             f"{str(value.get('text', ''))[:40]!r})"
