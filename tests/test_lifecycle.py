@@ -74,7 +74,7 @@ def test_an_edit_of_the_title_edits_the_status_in_place_and_dry_run_shows_old_an
     write(site, title="Better words")
     code, out = publish(site, mastodon_peer, "--dry-run")
     assert code == 0 and "edit the status" in out, out
-    assert "old: First words" in out and "new: " in out and "Better words" in out, out
+    assert "old:\n  First words" in out and "new (" in out and "  Better words" in out, out
     code, out = publish(site, mastodon_peer)
     assert code == 0 and "status edited" in out, out
     [after] = statuses(api)
@@ -143,7 +143,7 @@ def test_a_retracted_post_has_its_status_deleted_and_comes_back_as_a_new_one(
         write(site, extra="expiryDate: 2026-11-27")
         later = NOW + timedelta(days=2)
     code, out = publish(site, mastodon_peer, "--dry-run", now=later)
-    assert code == 0 and "delete the status" in out and "old: First words" in out, out
+    assert code == 0 and "delete the status" in out and "old:\n  First words" in out, out
     code, out = publish(site, mastodon_peer, now=later)
     assert code == 0 and "status deleted" in out, out
     with pytest.raises(MastodonNotFoundError):
@@ -228,7 +228,7 @@ def test_bluesky_repost_leaves_exactly_one_record_with_the_new_text(
     [first] = records(reader, did)
     write(site, title="Better words")
     code, out = publish_sky(site, password, "--dry-run")
-    assert "repost" in out and "old: First words" in out, out
+    assert "repost" in out and "old:\n  First words" in out, out
     code, out = publish_sky(site, password)
     assert code == 0 and "reposted with the new text" in out, out
     [rec] = records(reader, did)

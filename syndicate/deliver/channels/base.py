@@ -40,6 +40,18 @@ class Held:
         return next((a.text for a in reversed(self.attempts) if a.text), "")
 
 
+def change_preview(what: str, held: Sequence[Held], new: str | None = None, header: str = "") -> str:
+    """A dry run's words for an edit or a deletion: what is changed, its text as last sent, and
+    (for an edit) the new text, each text indented under its heading."""
+    old = next((h.text for h in reversed(held) if h.text), "")
+    lines = [what]
+    if old:
+        lines += ["old:", *(("  " + line).rstrip() for line in old.splitlines())]
+    if new is not None:
+        lines += [f"new{header}:", *(("  " + line).rstrip() for line in new.splitlines())]
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Payload:
     """What a delivery carries, built from the current build (or the ledger, for a removed post)."""

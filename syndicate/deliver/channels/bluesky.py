@@ -31,7 +31,7 @@ from ...core.render.jsonfeed import rfc3339
 from ...core.social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, bluesky_label, fit, graphemes, short_url, tid
 from ...errors import DeliveryFailed, Failure, FitError, KeyTaken
 from ..store import AttemptRow
-from .base import Held, ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Held, ImageSource, Outgoing, Payload, Receipt, change_preview, classify_http, digest_of
 
 COLLECTION = "app.bsky.feed.post"
 MAX_BLOB_BYTES = 1_000_000
@@ -259,17 +259,17 @@ class BlueskyChannel:
         return f"https://bsky.app/profile/{self.target.handle}/post/{rkey}"
 
     def preview(self, delivery: Delivery, payload: Payload) -> str:
-        old = next((h.text for h in payload.held if h.text), "")
-        was = f"records {', '.join(self._rkeys(payload.held)) or '(none known)'}" + (f"\nold: {old}" if old else "")
+        records = f"record {', '.join(self._rkeys(payload.held)) or '(none known)'}"
         if delivery.event == "post.deleted":
-            return f"delete the {was}"
+            return change_preview(f"delete the {records}", payload.held)
         text, _facets, labels = self.text(payload)
         extra = f" labels: {', '.join(labels)}" if labels else ""
         key = f"rkey {record_key(delivery, self.clock_id)}" if delivery.key_seq is not None else "a new rkey"
-        new = f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, {key}){extra}\n{text}"
+        counted = f"({graphemes(text)}/{BLUESKY_LIMIT} graphemes, {key}){extra}"
         if delivery.event == "post.updated":
-            return f"repost: a new record, then delete the {was}\nnew: {new}"
-        return new
+            what = f"repost: a new record, then delete the {records} (its likes and replies go with it)"
+            return change_preview(what, payload.held, text, f" {counted}")
+        return f"{counted}\n{text}"
 
     def close(self) -> None:
         self.client.request.close()

@@ -20,7 +20,7 @@ from ...core.planning import Delivery
 from ...core.social import DEFAULT_TEMPLATES, fit, mastodon_length, strict_length
 from ...errors import DeliveryFailed, Failure, FitError
 from ..store import AttemptRow
-from .base import Held, ImageSource, Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Held, ImageSource, Outgoing, Payload, Receipt, change_preview, classify_http, digest_of
 
 DEFAULT_LIMIT = 500
 RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome
@@ -280,15 +280,15 @@ class MastodonChannel:
 
     def preview(self, delivery: Delivery, payload: Payload) -> str:
         if delivery.event == "post.deleted":
-            return _was("delete the status", payload.held)
+            return change_preview(f"delete the status {_statuses(payload.held)}", payload.held)
         limit = self.target.max_characters or DEFAULT_LIMIT
         text = self.text(payload, limit=limit)
         post = payload.post
         cw = f"[CW: {post.content_warning}] " if post and post.content_warning else ""
-        new = f"{cw}({mastodon_length(text)}/{limit} characters)\n{text}"
+        counted = f"{cw}({mastodon_length(text)}/{limit} characters)"
         if delivery.event == "post.updated":
-            return _was("edit the status", payload.held) + "\nnew: " + new
-        return new
+            return change_preview(f"edit the status {_statuses(payload.held)}", payload.held, text, f" {counted}")
+        return f"{counted}\n{text}"
 
     def close(self) -> None:
         session = getattr(self.api, "session", None)
@@ -296,11 +296,10 @@ class MastodonChannel:
             session.close()
 
 
-def _was(what: str, held: Sequence[Held]) -> str:
-    """A preview's first lines for an edit or a deletion: which status, and its text as sent."""
-    urls = [h.delivery.remote_url or h.delivery.remote_id or "(not known yet)" for h in held] or ["(none known)"]
-    old = next((h.text for h in held if h.text), "")
-    return f"{what} {', '.join(urls)}" + (f"\nold: {old}" if old else "")
+def _statuses(held: Sequence[Held]) -> str:
+    """Which statuses a preview speaks of: their URLs, each once."""
+    urls = [h.delivery.remote_url or h.delivery.remote_id or "(not known yet: looked for by its link)" for h in held]
+    return ", ".join(dict.fromkeys(urls)) or "(none known)"
 
 
 def _mentions(status: Any, url: str) -> bool:
