@@ -5,6 +5,7 @@ deleted; a post that comes back is sent again, once."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ from tests.test_publish_bluesky import configure as configure_sky
 from tests.test_publish_bluesky import publish as publish_sky
 from tests.test_publish_bluesky import records
 from tests.test_publish_mastodon import configure, publish, statuses
+from tests.validators import check_json_feed
 
 POST = """---
 title: {title}
@@ -253,3 +255,59 @@ def test_bluesky_records_are_deleted_with_the_post_and_it_comes_back_once(
     assert code == 0 and out.count("sky  post.published") == 1, out
     assert len(records(reader, did)) == 1
     assert "sky" not in publish_sky(site, password)[1]
+
+
+# ---------------------------------------------------------------- syndication links
+
+
+def links_file(site: Site) -> dict[str, Any]:
+    return dict(json.loads((site.public / "syndication.json").read_text(encoding="utf-8")))
+
+
+def feed_item(site: Site) -> dict[str, Any]:
+    [item] = json.loads((site.public / "feed.json").read_text(encoding="utf-8"))["items"]
+    return dict(item)
+
+
+def test_the_copies_come_back_as_syndication_links_and_stay_byte_stable(
+    site: Site, mastodon_peer: MastodonMock, api: Mastodon
+) -> None:
+    url = "https://example.com/blog/life/"
+    configure(site, mastodon_peer)
+    assert publish(site, mastodon_peer)[0] == 0
+    assert links_file(site) == {}  # a site with a social target has the file from the start
+    write(site)
+    assert publish(site, mastodon_peer)[0] == 0
+    [status] = statuses(api)
+    assert links_file(site) == {url: {"masto": status["url"]}}  # in the same run as the delivery
+    assert feed_item(site)["_syndication"] == {"masto": status["url"]}
+    check_json_feed((site.public / "feed.json").read_bytes())  # the extension is valid JSON Feed 1.1
+    before = {p: p.read_bytes() for p in site.public.rglob("*") if p.is_file()}
+    code, out = publish(site, mastodon_peer)
+    assert code == 0 and "0 files written" in out, out
+    build = site.run("build")
+    assert build.code == 0 and ": 0 written" in build.out, build.out  # `build` reads the same links
+    site.run("build", "--no-cache")
+    assert {p: p.read_bytes() for p in site.public.rglob("*") if p.is_file()} == before
+    shown = json.loads(site.run("status", "--json").out)
+    assert shown["posts"][url]["syndication"] == {"masto": status["url"]}
+    assert [d["state"] for d in shown["posts"][url]["deliveries"]] == ["sent"]
+    assert site.run("status", "--json").out == site.run("status", "--json").out
+    (site.content / "life.md").unlink()
+    assert publish(site, mastodon_peer)[0] == 0
+    assert links_file(site) == {}
+
+
+def test_a_bluesky_repost_moves_the_link_to_the_new_record(
+    site: Site, bluesky_pds: BlueskyPds, sky: tuple[str, str, str], reader: Any
+) -> None:
+    handle, password, did = sky
+    sky_sent_once(site, bluesky_pds, handle, password, 'on_edit = "repost"')
+    first = links_file(site)["https://example.com/blog/life/"]["sky"]
+    assert first.startswith(f"https://bsky.app/profile/{handle}/post/")
+    write(site, title="Better words")
+    assert publish_sky(site, password)[0] == 0
+    [rec] = records(reader, did)
+    now = links_file(site)["https://example.com/blog/life/"]["sky"]
+    assert now != first and now.endswith("/" + rec.uri.rsplit("/", 1)[-1])
+    assert feed_item(site)["_syndication"] == {"sky": now}

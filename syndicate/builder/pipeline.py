@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -22,7 +22,10 @@ from .manifest import inputs_key, manifest, manifest_key, up_to_date
 from .output import FileStat, digest, file_stat, remove_stale, same_bytes, write_all
 from .report import STATE_DIR, BuildReport, Progress, trace
 
+SYNDICATION_FILE = "syndication.json"  # post URL → its copies on social targets (a site with social targets)
+
 if TYPE_CHECKING:
+    from ..core.model import Links
     from .skip import IncrementalRender
 
 
@@ -98,6 +101,7 @@ def prepare(
     render: bool = True,
     files: list[Scanned] | None = None,
     settings: Settings | None = None,
+    links: Mapping[str, Links] | None = None,
 ) -> UnwrittenBuild:
     """Parse the site and render every output file, writing nothing.
 
@@ -106,7 +110,9 @@ def prepare(
     passes its own ``cache`` and ``memo`` so that nothing unchanged is redone. With
     ``write``, the caller will write the outputs next (:func:`write_outputs`): the feeds
     that forked workers render are then written by them at once (OutputError). Without
-    ``render``, only the posts and the feeds are planned (`check`, `feeds`).
+    ``render``, only the posts and the feeds are planned (`check`, `feeds`). ``links`` (post
+    id → its copies on social targets, from the ledger) go into the JSON Feed items and, on a
+    site with social targets, into ``syndication.json``.
     """
     started = time.perf_counter()
     settings = settings or load_settings(site_dir)
@@ -145,7 +151,7 @@ def prepare(
         trust = watch is not None and not watch.last_full  # after a file event, not a full scan
         while render:
             rendered = memo.render(
-                report.feeds, settings, cache if cache.path else None, out.resolve(), workers, write, trust
+                report.feeds, settings, cache if cache.path else None, out.resolve(), workers, write, trust, links or {}
             )
             trace(f"feeds rendered ({memo.rendered} of {len(report.feeds)})")
             if not rendered.failed:
@@ -158,6 +164,10 @@ def prepare(
             )
     finally:
         workers.close()
+    if render and any(t.social for t in settings.targets):
+        from ..core.render.jsonfeed import render_syndication
+
+        rendered.outputs[SYNDICATION_FILE] = render_syndication(report.live(now), links or {})
     report.files = len(rendered.outputs) + len(rendered.known)
     inputs = partial(inputs_key, settings, files, out)  # for the manifest, after the files are written
     return UnwrittenBuild(report, rendered.outputs, out, cache, started, rendered.known, inputs, now, memo, trust)
@@ -227,11 +237,13 @@ def build(
     write: bool = True,
     use_cache: bool = True,
     progress: Progress | None = None,
+    links: Callable[[Settings], Mapping[str, Links]] | None = None,
 ) -> BuildReport:
     """Parse the site and (unless ``write`` is false) bring the output folder up to date.
 
     With the cache on, a build that would change nothing is told from stats alone and
-    returns the last build's report (see :func:`up_to_date`).
+    returns the last build's report (see :func:`up_to_date`). ``links`` reads the
+    syndication links (from the ledger) when the feeds are rendered.
     """
     started = time.perf_counter()
     settings = load_settings(site_dir)
@@ -255,6 +267,7 @@ def build(
         render=write,
         files=files,
         settings=settings,
+        links=links(settings) if links is not None and write else None,
     )
     prepared.started = started
     return write_outputs(prepared) if write else final_report(prepared)

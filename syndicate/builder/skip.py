@@ -4,14 +4,15 @@ daemon and in the cache across processes, so that an unchanged feed is never ren
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..core.model import Feed, Post, Settings
+from ..core.model import Feed, Links, Post, Settings
 from ..core.render import EntryMemo, render_feed
+from ..core.render.jsonfeed import NO_LINKS, memo_key
 from ..core.render.pages import render_index, render_opml
 from .cache import PostCache
 from .manifest import RENDER_FORMAT
@@ -54,6 +55,7 @@ class IncrementalRender:
         self.feeds_changed = True  # the last call's feeds are not those of the one before
         self._entries: EntryMemo = {}  # the entries the last call rendered in this process
         self._entries_base: Any = None
+        self._links: Mapping[str, Links] = NO_LINKS  # the syndication links of the last call
 
     def checked(self, out: Path, rels: Iterable[str]) -> None:
         """These files are now on disk as rendered: remember their stats."""
@@ -90,14 +92,19 @@ class IncrementalRender:
         workers: Workers | None = None,
         write: bool = False,
         trust: bool = False,
+        links: Mapping[str, Links] = NO_LINKS,
     ) -> Rendered:
         """The files of ``feeds``, index.html and feeds.opml. With ``write``, feeds rendered by
-        forked workers are written by the workers themselves (see :class:`UnwrittenBuild`)."""
+        forked workers are written by the workers themselves (see :class:`UnwrittenBuild`).
+        ``links`` (post id → its copies on social targets) are in the JSON Feed items: a feed
+        one of whose posts got or lost a link is rendered again."""
         base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
         if out_dir != self._out:
             self._feeds, self.stats, self._out, self._planned = {}, {}, out_dir, {}
+        moved = {k for k in links.keys() | self._links.keys() if links.get(k) != self._links.get(k)}
+        self._links = links
         result = Rendered({}, {})
-        todo, done = self._to_render(feeds, base, cache, out_dir, trust)
+        todo, done = self._to_render(feeds, base, cache, out_dir, trust, links, moved)
         for _, files in done.values():
             result.known.update({rel: (size, dig, False) for rel, (size, dig) in files.items()})
         workers = workers or Workers()
@@ -110,15 +117,16 @@ class IncrementalRender:
         if workers.forks and workers.worth_it(len(todo)) and write:
             # Forked workers inherit the posts with their HTML, render the feeds and write the
             # files themselves: 200 MB of feeds never cross a pipe or sit in this process's memory.
-            jobs = [(feed, settings, out_dir) for feed, _ in todo]
+            jobs = [(feed, settings, out_dir, _links_of(feed, links)) for feed, _ in todo]
             for (feed, fingerprint), files in zip(todo, workers.map(render_and_write, jobs), strict=True):
                 result.known.update(files)
                 done[feed.key] = (fingerprint, {rel: (size, dig) for rel, (size, dig, _) in files.items()})
         else:
             if workers.forks and workers.worth_it(len(todo)):
-                rendered = list(workers.map(render_forked, [(feed, settings) for feed, _ in todo]))
+                jobs2 = [(feed, settings, _links_of(feed, links)) for feed, _ in todo]
+                rendered = list(workers.map(render_forked, jobs2))
             else:
-                rendered = self._render_here([feed for feed, _ in todo], feeds, settings, base)
+                rendered = self._render_here([feed for feed, _ in todo], feeds, settings, base, links)
             for (feed, fingerprint), files in zip(todo, rendered, strict=True):
                 result.outputs.update(files)
                 done[feed.key] = (fingerprint, {rel: (len(data), digest(data)) for rel, data in files.items()})
@@ -136,7 +144,14 @@ class IncrementalRender:
         return result
 
     def _to_render(
-        self, feeds: list[Feed], base: Any, cache: PostCache | None, out_dir: Path, trust: bool
+        self,
+        feeds: list[Feed],
+        base: Any,
+        cache: PostCache | None,
+        out_dir: Path,
+        trust: bool,
+        links: Mapping[str, Links],
+        moved: set[str],
     ) -> tuple[list[tuple[Feed, str]], dict[str, tuple[str, dict[str, FileInfo]]]]:
         """(feeds to render with their fingerprints, feed key → fingerprint and files of the others):
         a feed is skipped when its fingerprint is the one its files on disk were rendered from."""
@@ -144,10 +159,11 @@ class IncrementalRender:
         done: dict[str, tuple[str, dict[str, FileInfo]]] = {}
         for feed in feeds:
             hit = self._feeds.get(feed.key)
-            if hit is not None and self._planned.get(feed.key) is feed:  # the planner kept it: unchanged
+            kept = self._planned.get(feed.key) is feed and not (moved and any(p.id in moved for p in feed.posts))
+            if hit is not None and kept:  # the planner kept it, and its posts' links are the same: unchanged
                 fingerprint = hit[0]
             else:
-                posts = tuple((p.id, p.revision) for p in feed.posts)
+                posts = tuple((p.id, p.revision, links.get(p.id, ())) for p in feed.posts)
                 key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
                 fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
             if hit is not None and hit[0] == fingerprint and self._on_disk(out_dir, hit[1], trust, True):
@@ -161,7 +177,7 @@ class IncrementalRender:
         return todo, done
 
     def _render_here(
-        self, todo: list[Feed], feeds: list[Feed], settings: Settings, base: Any
+        self, todo: list[Feed], feeds: list[Feed], settings: Settings, base: Any, links: Mapping[str, Links]
     ) -> list[dict[str, bytes]]:
         """Render in this process, reusing the entries of the last call that these feeds show
         again (a new post: the site feed's 19 others); a big render keeps the site feed's only."""
@@ -169,15 +185,20 @@ class IncrementalRender:
         entries: EntryMemo = {}
         for feed in todo:
             for p in feed.posts:
-                for fmt in ("rss", "atom", "json"):
-                    if (fmt, p.id, p.revision) in old:
-                        entries[(fmt, p.id, p.revision)] = old[(fmt, p.id, p.revision)]
-        rendered = [render_feed(feed, settings, entries) for feed in todo]
+                for key in (("rss", p.id, p.revision), ("atom", p.id, p.revision), memo_key(p, links.get(p.id, ()))):
+                    if key in old:
+                        entries[key] = old[key]
+        rendered = [render_feed(feed, settings, entries, links) for feed in todo]
         if len(todo) > KEEP_ENTRIES_UP_TO:  # memory
-            shown = {(p.id, p.revision) for feed in feeds[:1] for p in feed.posts}
-            entries = {k: v for k, v in entries.items() if (k[1], k[2]) in shown}
+            shown = {p.id for feed in feeds[:1] for p in feed.posts}
+            entries = {k: v for k, v in entries.items() if k[1] in shown}
         self._entries, self._entries_base = entries, base
         return rendered
+
+
+def _links_of(feed: Feed, links: Mapping[str, Links]) -> dict[str, Links]:
+    """The links of a feed's posts only: what a worker needs to render it."""
+    return {p.id: links[p.id] for p in feed.posts if p.id in links}
 
 
 def _feed_print(fingerprint: str, files: dict[str, FileInfo]) -> str:

@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..core.model import Feed, Post, Settings
+from ..core.model import Feed, Links, Post, Settings
 from ..core.render import EntryMemo, render_feed
 from ..deadline import DeadlinePassed, call_with_deadline
 from .output import digest, make_folders, replace_file, same_bytes
@@ -118,8 +118,8 @@ _entries: EntryMemo = {}  # in a forked worker: the entries made so far, shared 
 WORKER_ENTRIES = 3000  # at most (~60 MB): a worker's memory must not grow with the site
 
 
-def render_forked(job: tuple[Feed, Settings]) -> dict[str, bytes]:
-    files = render_feed(job[0], job[1], _entries)
+def render_forked(job: tuple[Feed, Settings, dict[str, Links]]) -> dict[str, bytes]:
+    files = render_feed(job[0], job[1], _entries, job[2])
     _bound_worker_memory(job[0])
     return files
 
@@ -135,10 +135,10 @@ def _bound_worker_memory(feed: Feed) -> None:
 _to_write: list[tuple[Path, bytes]] = []  # in a forked worker: files rendered, written when its range ends
 
 
-def render_and_write(job: tuple[Feed, Settings, Path]) -> dict[str, tuple[int, str, bool]]:
+def render_and_write(job: tuple[Feed, Settings, Path, dict[str, Links]]) -> dict[str, tuple[int, str, bool]]:
     """In a forked worker: render one feed and bring its files up to date on disk."""
-    feed, settings, out = job
-    files = render_feed(feed, settings, _entries)
+    feed, settings, out, links = job
+    files = render_feed(feed, settings, _entries, links)
     _bound_worker_memory(feed)
     changed = {rel: data for rel, data in files.items() if not same_bytes(out / rel, data)}
     if changed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from ..builder.report import BuildReport
-from ..core.model import Problem, printable
+from ..core.model import Links, Problem, Settings, printable
 from ..errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
 from .show import plural
 
@@ -99,8 +99,13 @@ def run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_c
 
     from ..builder.pipeline import build  # here: `syndicate --help` needs none of the build
 
+    def links(settings: Settings) -> Mapping[str, Links]:
+        from ..deliver.ledger import syndication_of  # only when feeds are rendered
+
+        return syndication_of(site, settings)
+
     with one_line_errors():
-        return build(site, now, out_dir=out, write=write, use_cache=use_cache, progress=progress)
+        return build(site, now, out_dir=out, write=write, use_cache=use_cache, progress=progress, links=links)
     raise AssertionError("unreachable")
 
 

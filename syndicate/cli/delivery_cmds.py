@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..core.planning import DeliveryState
+from ..core.model import Links
+from ..core.planning import Delivery, DeliveryState, KnownPost
 from .common import (
     EXIT_DELIVERY,
     EXIT_OK,
@@ -151,10 +154,17 @@ def publish_cmd(
 @click.option("--target", "target", metavar="NAME", help="Only this target (or WebSub hub URL).")
 @click.option("--post", "post", metavar="ID", help="Only this post (its id, URL, slug or file).")
 @click.option("--all", "show_all", is_flag=True, help="Also list baseline and skipped deliveries.")
-def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool) -> None:
-    """Show what went where: post × target, state, remote URL, attempts, next retry, last error."""
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print it as JSON: each post's deliveries and its syndication links."
+)
+def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool, as_json: bool) -> None:
+    """Show what went where: post × target, state, remote URL, attempts, next retry, last error.
+
+    With --json, one JSON document: for each post (by URL) its title, its syndication links
+    (target → the URL of its copy there, as in syndication.json) and its deliveries.
+    """
     from ..config import load_settings
-    from ..core.planning import BASELINE, PENDING, SKIPPED, WEBSUB_PREFIX
+    from ..core.planning import BASELINE, PENDING, SKIPPED, WEBSUB_PREFIX, syndication_links
     from ..deliver import ledger
     from ..deliver.publish import check_target, resolve_post
     from ..deliver.sqlite_store import SQLiteStore
@@ -169,7 +179,8 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool)
         try:
             ledger.check(path, existed, store.identity(), ledger.read_marks(site, site / "public"))
             rows = store.deliveries()
-            titles = {k.post_id: k.title for k in store.known_posts().values()}
+            known = store.known_posts()
+            titles = {k.post_id: k.title for k in known.values()}
             disabled = {name: why for name, why in store.known_targets().items() if why}
         finally:
             store.close()
@@ -181,6 +192,9 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool)
     hidden = [d for d in rows if d.state in (BASELINE, SKIPPED)]
     if not show_all:
         rows = [d for d in rows if d.state not in (BASELINE, SKIPPED)]
+    if as_json:
+        click.echo(_status_json(rows, known, syndication_links(rows + hidden)))
+        return
     if not rows and not hidden:
         click.echo("nothing delivered yet" + ("" if target or post else ": run `syndicate publish`"))
         return
@@ -216,6 +230,44 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool)
     click.echo("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
     for name, why in sorted(disabled.items()):
         click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
+
+
+def _status_json(rows: list[Delivery], known: dict[str, KnownPost], links: dict[str, Links]) -> str:
+    """`status --json`: sorted, so that the same ledger prints the same bytes."""
+    from ..core.planning import WEBSUB_PREFIX
+
+    def when(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+    posts: dict[str, dict[str, Any]] = {}
+    for d in rows:
+        if d.target.startswith(WEBSUB_PREFIX):
+            continue
+        k = known.get(d.post_id)
+        entry = posts.setdefault(
+            k.url if k else d.post_id,
+            {
+                "id": d.post_id,
+                "title": k.title if k else None,
+                "syndication": dict(links.get(d.post_id, ())),
+                "deliveries": [],
+            },
+        )
+        entry["deliveries"].append(
+            {
+                "target": d.target,
+                "event": d.event,
+                "state": str(d.state),
+                "attempts": d.attempts,
+                "created": when(d.created_at),
+                "next_attempt": when(d.next_attempt_at) if d.state in ("pending", "failed") else None,
+                "remote_url": d.remote_url,
+                "last_error": d.last_error,
+            }
+        )
+    for entry in posts.values():
+        entry["deliveries"].sort(key=lambda r: (r["target"], r["created"] or "", r["event"]))
+    return json.dumps({"posts": posts}, ensure_ascii=False, indent=2, sort_keys=True)
 
 
 @main.command("retry")

@@ -127,6 +127,7 @@ class ContentSettings:
 TargetKind = Literal["webhook", "mastodon", "bluesky"]
 SECRET_KEYS: dict[str, str] = {"webhook": "secret_env", "mastodon": "token_env", "bluesky": "password_env"}
 EVENTS = ("post.published", "post.updated", "post.deleted")
+Links = tuple[tuple[str, str], ...]  # a post's syndication links: (target name, URL of its copy there)
 SOCIAL_KINDS = frozenset({"mastodon", "bluesky"})
 # What a social target does when a post's text changes (the first is the default) or the post goes.
 ON_EDIT: dict[str, tuple[str, ...]] = {"mastodon": ("update", "ignore"), "bluesky": ("ignore", "repost")}
@@ -155,6 +156,7 @@ class TargetSettings:
     timeout: float = 10.0  # seconds per request
     on_edit: str = ""  # social: "update" (Mastodon) / "repost" (Bluesky) / "ignore"; "" = the kind's default
     on_delete: str = ""  # social: "delete" (default) or "ignore"
+    images: int = 4  # social: how many images a post carries, 0 to 4 (the thumbnail first, then the body's)
 
     @property
     def social(self) -> bool:

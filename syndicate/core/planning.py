@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ..errors import Failure
-from .model import DeliverySettings, Post, TargetSettings
+from .model import DeliverySettings, Links, Post, TargetSettings
 from .social import social_digest
 
 
@@ -480,3 +480,26 @@ def due(
         if is_due(d, now) and (target is None or d.target == target) and (post is None or d.post_id == post)
     ]
     return sorted(rows, key=lambda d: (d.created_at, d.id))
+
+
+def syndication_links(rows: Iterable[Delivery]) -> dict[str, Links]:
+    """Post id → where its copies live now (the POSSE "syndication links"): for each target, the
+    URL of the status or record that the post's current life holds, the latest of its sent
+    ``post.published`` and edits (a Bluesky repost has a new URL). A life that ended (the post
+    retracted, its copies deleted) has none."""
+    lives: dict[tuple[str, str], list[Delivery]] = {}
+    for d in rows:
+        if d.event == "post.deleted" or d.event == "post.published" or edit_of(d.revision) is not None:
+            lives.setdefault((d.post_id, d.target), []).append(d)
+    out: dict[str, dict[str, str]] = {}
+    for (post_id, target), group in lives.items():
+        life = max(d.life for d in group)
+        mine = [d for d in group if d.life == life]
+        if any(d.event == "post.deleted" for d in mine):
+            continue
+        sent = [d for d in mine if d.state == SENT and d.remote_url]
+        if not sent:
+            continue
+        latest = max(sent, key=lambda d: (d.event == "post.updated", (edit_of(d.revision) or (0, 0, ""))[1]))
+        out.setdefault(post_id, {})[target] = str(latest.remote_url)
+    return {post_id: tuple(sorted(links.items())) for post_id, links in sorted(out.items())}

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ..core.model import Settings
+from ..core.model import Links, Settings
+from ..core.planning import syndication_links
 from ..errors import LedgerLostError
 from .sqlite_store import SQLiteStore
 from .store import LedgerIdentity, StoreError
@@ -122,5 +123,24 @@ def announced_until(site_dir: Path, settings: Settings) -> datetime | None:
         return store.newest_published()
     except StoreError:
         return None
+    finally:
+        store.close()
+
+
+def syndication_of(site_dir: Path, settings: Settings) -> dict[str, Links]:
+    """Post id → its copies on social targets, as the ledger knows them: what `build` puts into
+    the JSON Feed and syndication.json, the same as `publish` does. Empty without a readable
+    ledger or a social target."""
+    path = state_path(site_dir, settings)
+    if not any(t.social for t in settings.targets) or not path.is_file():
+        return {}
+    try:
+        store = SQLiteStore(path, readonly=True)
+    except StoreError:
+        return {}
+    try:
+        return syndication_links(store.link_rows())
+    except StoreError:
+        return {}
     finally:
         store.close()

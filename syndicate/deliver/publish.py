@@ -35,7 +35,7 @@ from ..builder.skip import IncrementalRender
 from ..builder.workers import Workers, make_contents
 from ..config import load_settings
 from ..core.feeds import IncrementalPlan
-from ..core.model import Post, Problem, Settings
+from ..core.model import Links, Post, Problem, Settings
 from ..core.planning import (
     BASELINE,
     DEAD,
@@ -56,6 +56,7 @@ from ..core.planning import (
     held,
     plan_pings,
     plan_posts,
+    syndication_links,
 )
 from ..core.render.jsonfeed import json_item
 from ..core.social import social_digest
@@ -182,6 +183,7 @@ class Kept:
     watch: ContentWatch | None = None
     planner: IncrementalPlan | None = None
     holds_lock: bool = False
+    links: dict[str, Links] | None = None  # the syndication links as of the last run (a lock holder's only)
 
 
 @dataclass
@@ -233,9 +235,9 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
             store.close()
 
 
-def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
-    store, request = run.store, run.request
-    prepared = prepare(
+def _build(run: _Run, links: dict[str, Links]) -> UnwrittenBuild:
+    request = run.request
+    return prepare(
         run.site_dir,
         run.now,
         out_dir=request.out_dir,
@@ -246,7 +248,14 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
         planner=run.kept.planner,
         write=not request.dry_run,
         settings=run.settings,
+        links=links,
     )
+
+
+def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
+    store, request = run.store, run.request
+    links = run.kept.links if run.kept.links is not None and run.kept.holds_lock else _links(run)
+    prepared = _build(run, links)
     changed = prepared.changed()
     report = PublishReport(prepared.report if request.dry_run else write_outputs(prepared), now=run.now)
     live = {p.id: p for p in prepared.report.live(run.now)}
@@ -265,6 +274,13 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
         identity = replace(identity, generation=store.bump_generation())
         ledger.write_marks(run.site_dir, run.out, identity, store.newest_published())
     _deliver(run, report, todo, live, snapshots)
+    run.kept.links = links
+    if any(a.outcome == SENT for a in report.attempts) or plan.skip:
+        fresh = _links(run)
+        run.kept.links = fresh
+        if fresh != links:  # the copies just made (or deleted) show in the JSON Feed and syndication.json now
+            again = write_outputs(_build(run, fresh))
+            report.build.written = sorted(set(report.build.written) | set(again.written))
     later = run.wall()
     report.next_attempt = min(
         (when for d in store.open_deliveries() if d.state != SENDING and (when := due_at(d, later))),
@@ -495,6 +511,13 @@ def _line(a: Attempt) -> str:
     target = d.target.removeprefix(WEBSUB_PREFIX)
     what = d.post_id
     return f"{a.outcome:<6}  {target}  {d.event}  {what}" + (f"  {a.detail}" if a.detail else "")
+
+
+def _links(run: _Run) -> dict[str, Links]:
+    """The syndication links the ledger knows (none for a site with no social target)."""
+    if not any(t.social for t in run.settings.targets):
+        return {}
+    return syndication_links(run.store.link_rows())
 
 
 def _resolve_post(ref: str, posts: list[Post]) -> str:

@@ -325,6 +325,19 @@ class SQLiteStore:
         sql = "SELECT id, post_id, target, event, revision, state, attempts FROM deliveries"
         return [Delivery(r[0], r[1], r[2], r[3], r[4], _STATES[r[5]], _EPOCH, r[6]) for r in self._query(sql)]
 
+    def link_rows(self) -> list[Delivery]:
+        """What :func:`syndicate.core.planning.syndication_links` reads: the rows of social posts
+        that made something (with its URL) or ended a life (dates not loaded)."""
+        sql = (
+            "SELECT id, post_id, target, event, revision, state, attempts, remote_url FROM deliveries"
+            " WHERE remote_url IS NOT NULL OR event = 'post.deleted'"
+            " OR (event = 'post.published' AND state = 'skipped')"
+        )
+        return [
+            Delivery(r[0], r[1], r[2], r[3], r[4], _STATES[r[5]], _EPOCH, r[6], remote_url=r[7])
+            for r in self._query(sql)
+        ]
+
     def deliveries_of(self, post_id: str, target: str) -> list[Delivery]:
         """Every delivery of one post to one target, oldest first."""
         sql = "SELECT * FROM deliveries WHERE post_id=? AND target=? ORDER BY created_at, id"

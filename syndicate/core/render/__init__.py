@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from ..model import Feed, Settings
-from .jsonfeed import render_json
+from ..model import Feed, Links, Settings
+from .jsonfeed import NO_LINKS, render_json
 from .xmlfeeds import EntryMemo, render_atom, render_rss
 
 RENDERERS: dict[str, Callable[[Feed, Settings, EntryMemo | None], bytes]] = {
@@ -15,15 +15,20 @@ RENDERERS: dict[str, Callable[[Feed, Settings, EntryMemo | None], bytes]] = {
 }
 
 
-def render_feed(feed: Feed, settings: Settings, memo: EntryMemo | None = None) -> dict[str, bytes]:
+def render_feed(
+    feed: Feed, settings: Settings, memo: EntryMemo | None = None, links: Mapping[str, Links] = NO_LINKS
+) -> dict[str, bytes]:
     """Relative output path → bytes, for the three formats of one feed.
 
     Pass the same ``memo`` (format, post id, revision → the post's entry) when rendering
     many feeds with the same settings: a post in several feeds is turned into an entry once.
-    The site's pages (index.html, feeds.opml) are in :mod:`syndicate.core.render.pages`.
+    ``links`` (post id → its copies on social targets) go into the JSON Feed items. The
+    site's pages (index.html, feeds.opml) are in :mod:`syndicate.core.render.pages`.
     """
     memo = {} if memo is None else memo
-    return {feed.links.paths[fmt]: render(feed, settings, memo) for fmt, render in RENDERERS.items()}
+    out = {feed.links.paths[fmt]: render(feed, settings, memo) for fmt, render in RENDERERS.items() if fmt != "json"}
+    out[feed.links.paths["json"]] = render_json(feed, settings, memo, links)
+    return {feed.links.paths[fmt]: out[feed.links.paths[fmt]] for fmt in RENDERERS}
 
 
 __all__ = ["EntryMemo", "render_atom", "render_feed", "render_json", "render_rss"]

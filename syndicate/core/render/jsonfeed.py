@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Feed, Post, Settings
+from ..model import Feed, Links, Post, Settings
+
+NO_LINKS: Mapping[str, Links] = {}
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -16,7 +19,9 @@ def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def json_item(post: Post) -> dict[str, Any]:
+def json_item(post: Post, links: Links = ()) -> dict[str, Any]:
+    """The post as a JSON Feed item; ``links``: its copies on social targets, as the item
+    extension ``_syndication`` (target name → URL)."""
     item: dict[str, Any] = {"id": post.id, "url": post.url, "title": post.title}
     item["content_html"] = post.content_html
     if post.summary:
@@ -31,23 +36,37 @@ def json_item(post: Post) -> dict[str, Any]:
         item["tags"] = list(post.tags)
     if post.lang:
         item["language"] = post.lang
+    if links:
+        item["_syndication"] = dict(links)
     return item
 
 
-def item_text(post: Post) -> str:
+def item_text(post: Post, links: Links = ()) -> str:
     """One item as one line of JSON (the C encoder: an indented dump is ten times slower)."""
-    return json.dumps(json_item(post), ensure_ascii=False)
+    return json.dumps(json_item(post, links), ensure_ascii=False)
 
 
-def render_json(feed: Feed, settings: Settings, memo: dict[tuple[str, str, str], Any] | None = None) -> bytes:
-    """The feed, indented, one item per line; ``memo`` shares each item's text between feeds."""
+def memo_key(post: Post, links: Links) -> tuple[str, str, str]:
+    """Where a post's item text is kept in a render memo: it changes with its links too."""
+    return ("json", post.id, post.revision + ("|" + repr(links) if links else ""))
+
+
+def render_json(
+    feed: Feed,
+    settings: Settings,
+    memo: dict[tuple[str, str, str], Any] | None = None,
+    links: Mapping[str, Links] = NO_LINKS,
+) -> bytes:
+    """The feed, indented, one item per line; ``memo`` shares each item's text between feeds;
+    ``links``: post id → its syndication links."""
     memo = {} if memo is None else memo
 
     def item(post: Post) -> str:
-        key = ("json", post.id, post.revision)
+        own = links.get(post.id, ())
+        key = memo_key(post, own)
         text = memo.get(key)
         if text is None:
-            text = memo[key] = item_text(post)
+            text = memo[key] = item_text(post, own)
         return str(text)
 
     doc: dict[str, Any] = {
@@ -66,3 +85,10 @@ def render_json(feed: Feed, settings: Settings, memo: dict[tuple[str, str, str],
         return (head + ',\n  "items": []\n}\n').encode("utf-8")
     body = ",\n    ".join(item(p) for p in feed.posts)
     return (head + ',\n  "items": [\n    ' + body + "\n  ]\n}\n").encode("utf-8")
+
+
+def render_syndication(posts: list[Post], links: Mapping[str, Links]) -> bytes:
+    """``syndication.json``: each post URL → its copies (target name → URL), for a site to show
+    "discuss on Mastodon". Sorted, so the same links give the same bytes."""
+    doc = {p.url: dict(links[p.id]) for p in posts if links.get(p.id)}
+    return (json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
