@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .core.addresses import allow_problem
 from .core.dialects import GENERATORS, dialect
 from .core.feeds import taxonomy_folders
+from .core.images import SOCIAL_IMAGE_LIMIT
 from .core.model import (
     EVENTS,
     ON_DELETE,
@@ -310,8 +311,11 @@ _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required keys, optional keys) beyond name, kind, timeout
     "webhook": (("url", "secret_env"), ("events",)),
-    "mastodon": (("instance", "token_env"), ("template", "visibility", "max_characters", "on_edit", "on_delete")),
-    "bluesky": (("handle", "password_env"), ("service", "template", "on_edit", "on_delete")),
+    "mastodon": (
+        ("instance", "token_env"),
+        ("template", "visibility", "max_characters", "on_edit", "on_delete", "images"),
+    ),
+    "bluesky": (("handle", "password_env"), ("service", "template", "on_edit", "on_delete", "images")),
 }
 
 
@@ -338,7 +342,10 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         required, optional = _KIND_KEYS[kind]
         allowed = {"name", "kind", "timeout", *required, *optional}
         values = _section(
-            {"t": {k: v for k, v in entry.items() if k in allowed and k != "timeout"}}, "t", TargetSettings, path
+            {"t": {k: v for k, v in entry.items() if k in allowed and k not in ("timeout", "images")}},
+            "t",
+            TargetSettings,
+            path,
         )
         for key in entry:
             if key not in allowed:
@@ -379,6 +386,15 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         chars = values.get("max_characters", 0)
         if chars != 0 and not 50 <= chars <= 100_000:
             raise ConfigError(f"{where}: max_characters must be 0 (ask the instance) or 50 to 100000", path=path)
+        if "images" in allowed:
+            count = entry.get("images", SOCIAL_IMAGE_LIMIT)
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= SOCIAL_IMAGE_LIMIT:
+                raise ConfigError(
+                    f"{where}: images must be a whole number from 0 to {SOCIAL_IMAGE_LIMIT}"
+                    f" (how many images a post carries), not {count!r}",
+                    path=path,
+                )
+            values["images"] = count
         if "handle" in values and not _HANDLE.match(values["handle"]):
             raise ConfigError(
                 f"{where}: handle {values['handle']!r} must be a domain name like alice.bsky.social (no @, no spaces)",

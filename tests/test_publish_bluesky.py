@@ -75,7 +75,7 @@ Body.
     )
 
 
-def test_a_post_with_facets_card_and_thumbnail_exactly_once(
+def test_a_post_with_facets_and_thumbnail_exactly_once(
     site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
 ) -> None:
     handle, password, did = account
@@ -95,10 +95,8 @@ def test_a_post_with_facets_card_and_thumbnail_exactly_once(
         features[shown] = getattr(feature, "uri", None) or getattr(feature, "tag", None)
     assert features["example.com/blog/sky"] == "https://example.com/blog/sky/"
     assert features["#AI"] == "AI" and features["#MachineLearning"] == "MachineLearning"
-    card = value.embed.external
-    assert (
-        card.uri == "https://example.com/blog/sky/" and card.thumb is not None and card.thumb.mime_type == "image/png"
-    )
+    [image] = value.embed.images  # the thumbnail, as an image with its alt text (the link is a facet)
+    assert image.image.mime_type == "image/png" and (image.aspect_ratio.width, image.aspect_ratio.height) == (1, 1)
     rkey = rec.uri.rsplit("/", 1)[-1]
     assert len(rkey) == 13
     queued = site.run("retry")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from ..core.model import printable
+from ..builder.report import BuildReport
+from ..core.model import Problem, printable
 from .common import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -69,12 +71,51 @@ def check_cmd(site: Path, now: str | None) -> None:
     """
     moment = moment_of(site, now)
     report = run_build(site, None, moment, write=False, use_cache=True)
+    report.problems.extend(_alt_warnings(site, report, moment))
     report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
     status = "problems found" if report.rejected else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+def _alt_warnings(site: Path, report: BuildReport, now: datetime) -> list[Problem]:
+    """A warning for each image that Mastodon or Bluesky would get without alt text (a screen
+    reader says nothing of it), for the posts still to be sent: new or edited since the
+    ledger last saw them, live or scheduled. Their HTML is made for this (the others' is not)."""
+    from ..builder.workers import Workers, make_contents
+    from ..core.images import missing_alt, post_images
+    from ..deliver.ledger import known_revisions
+
+    socials = [t for t in report.settings.targets if t.social and t.images > 0]
+    if not socials:
+        return []
+    seen = known_revisions(site, report.settings)
+    posts = [
+        p
+        for p in report.posts
+        if (p.is_live(now) or p.is_scheduled(now))
+        and seen.get(p.id) != p.revision
+        and any(p.goes_to(t.name) for t in socials)
+    ]
+    workers = Workers()
+    try:
+        make_contents(posts, workers, report.settings.content.render_timeout)
+    finally:
+        workers.close()
+    out: list[Problem] = []
+    for post in posts:
+        if post.content.failed:
+            continue
+        count = max(t.images for t in socials if post.goes_to(t.name))
+        thumb = post.image.url if post.image else None
+        images = post_images(post.content_html, post.url, thumb, post.image_alt, limit=count)
+        for url in missing_alt(images):
+            hint = "add thumb_alt" if thumb is not None and url == images[0].url else "write ![what it shows](…)"
+            why = f"image {url} has no alt text; Mastodon and Bluesky show it without a description ({hint})"
+            out.append(Problem(post.source, why, None, "warning"))
+    return out
 
 
 @main.command("feeds")

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import regex
 
 from ..errors import FitError
+from .images import post_images
 from .slugs import SYMBOLS
 
 if TYPE_CHECKING:
@@ -280,14 +281,18 @@ def social_digest(post: Post, target: TargetSettings) -> str:
     warning, images (URL and alt text) and the post's own options for that target. When it
     changes, the status or record is out of date (an edit); an edit of the body alone, that
     leaves these as they were, is not. The target's template is not in it: changing the config
-    does not edit every status ever sent."""
+    does not edit every status ever sent. The images are those the target is sent (its
+    ``images``, at most); a change of an image's bytes under the same URL is not seen."""
+    images = post_images(
+        post.content_html, post.url, post.image.url if post.image else None, post.image_alt, limit=target.images
+    )
     parts = [
         post.title,
         post.summary,
         post.url,
         list(post.tags),
         post.content_warning or "",
-        [[post.image.url, post.image_alt or ""]] if post.image else [],
+        [[image.url, image.alt or ""] for image in images],
         [[k, v] for name, options in post.social if name == target.name for k, v in options],
     ]
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]

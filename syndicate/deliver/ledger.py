@@ -144,3 +144,21 @@ def syndication_of(site_dir: Path, settings: Settings) -> dict[str, Links]:
         return {}
     finally:
         store.close()
+
+
+def known_revisions(site_dir: Path, settings: Settings) -> dict[str, str]:
+    """Post id → the revision the ledger last saw (its posts not retracted); empty without a
+    readable ledger. `check` looks closer at the posts that are new or edited since."""
+    path = state_path(site_dir, settings)
+    if not path.is_file():
+        return {}
+    try:
+        store = SQLiteStore(path, readonly=True)
+    except StoreError:
+        return {}
+    try:
+        return {k.post_id: k.revision for k in store.known_posts().values() if not k.deleted}
+    except StoreError:
+        return {}
+    finally:
+        store.close()

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import requests
 
+from ...core.images import post_images
 from ...core.model import Post
 from ...core.planning import MAX_RETRY_DELAY, Delivery
 from ...errors import ContentError, Failure
@@ -22,7 +24,11 @@ from ...files import read_limited
 from ..fetch import Fetched, FetchRefused, fetch_image, sniff_image
 from ..store import AttemptRow
 
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
+if TYPE_CHECKING:
+    from ..imaging import Fitted
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # a phone's photo, before it is fitted; never more is read or fetched
+KEPT_BYTES = 64 * 1024 * 1024  # of images read and of images fitted, kept for the rest of a run
 
 
 @dataclass(frozen=True)
@@ -158,30 +164,116 @@ def classify_http(
     return Failure(message, permanent=True)
 
 
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one network takes of an image: bytes, and (when it says) pixels and the longest side."""
+
+    max_bytes: int
+    max_pixels: int | None = None
+    max_side: int | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An image ready to upload: re-encoded within a network's limits (:func:`fit_image`), with its
+    alt text (None when the author gave none: nothing is made up)."""
+
+    url: str
+    alt: str | None
+    image: Fitted
+
+
+class _Kept:
+    """The most recently used values, within a budget of bytes (a run may see a thousand photos)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.values: OrderedDict[object, tuple[Any, int]] = OrderedDict()
+
+    def get(self, key: object) -> Any | None:
+        if key not in self.values:
+            return None
+        self.values.move_to_end(key)
+        return self.values[key][0]
+
+    def put(self, key: object, value: Any, size: int) -> None:
+        if size > self.budget:
+            return
+        self.values[key] = (value, size)
+        self.used += size
+        while self.used > self.budget:
+            _, (_, dropped) = self.values.popitem(last=False)
+            self.used -= dropped
+
+
 @dataclass
 class ImageSource:
-    """Where a post's thumbnail bytes come from: the site's static folder, else the network through a
-    :func:`syndicate.deliver.fetch.public_session` (public addresses only, size and time capped). Only bytes
-    that are an image (sniffed: JPEG, PNG, GIF, WebP, AVIF) are ever handed on; why an image was
-    left out is kept in ``warnings``."""
+    """Where a post's images come from, and what makes them fit to post.
+
+    Bytes come from the site's static folder, else the network through a
+    :func:`syndicate.deliver.fetch.public_session` (public addresses only, size and time capped);
+    only bytes that are an image (sniffed: JPEG, PNG, GIF, WebP, AVIF) are handed on. Each is then
+    re-encoded for a network (:func:`fit_image`: upright, no EXIF or GPS, within its limits), once
+    per URL and limits in a run. An image that cannot be had or fitted is left out of its post with
+    a line in ``warnings`` naming the post's file, the image and why: never an exception, never a
+    post held back for a picture."""
 
     site_url: str
     static_dir: Path | None
     session: requests.Session
     timeout: float = 10.0
-    cache: dict[str, Fetched | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    _fetched: _Kept = field(default_factory=lambda: _Kept(KEPT_BYTES), repr=False)
+    _fitted: _Kept = field(default_factory=lambda: _Kept(KEPT_BYTES), repr=False)
+    _refused: dict[object, str] = field(default_factory=dict, repr=False)
 
-    def get(self, url: str) -> Fetched | None:
-        if url not in self.cache:
+    def attachments(self, post: Post, count: int, limits: ImageLimits) -> tuple[Attachment, ...]:
+        """Up to ``count`` images of ``post`` (the thumbnail, then the body's, in order), each fitted to
+        ``limits``; the ones that cannot be had or fitted are left out, each with a warning."""
+        chosen = post_images(
+            post.content_html, post.url, post.image.url if post.image else None, post.image_alt, limit=count
+        )
+        out: list[Attachment] = []
+        for image in chosen:
+            fitted = self._fit(post, image.url, limits)
+            if fitted is not None:
+                out.append(Attachment(image.url, image.alt, fitted))
+        return tuple(out)
+
+    def warn(self, post: Post, url: str, why: str) -> None:
+        """One line, once: which post goes without which image, and why."""
+        line = f"{post.source}: image {url} left out: {why}"
+        if line not in self.warnings:
+            self.warnings.append(line)
+
+    def _fit(self, post: Post, url: str, limits: ImageLimits) -> Fitted | None:
+        from ..imaging import ImageRejected, fit_image  # here: a site with only webhooks never loads Pillow
+
+        key = (url, limits)
+        fitted: Fitted | None = self._fitted.get(key)
+        if fitted is None and key not in self._refused:
             try:
-                self.cache[url] = self._local(url) or fetch_image(
-                    self.session, url, max_bytes=MAX_IMAGE_BYTES, timeout=self.timeout
+                got = self._get(url)
+                fitted = fit_image(
+                    got.data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, max_side=limits.max_side
                 )
+                self._fitted.put(key, fitted, len(fitted.data))
             except FetchRefused as e:
-                self.cache[url] = None
-                self.warnings.append(f"image left out: {e}")
-        return self.cache[url]
+                self._refused[key] = str(e).removeprefix(f"{url}: ")
+            except ImageRejected as e:
+                self._refused[key] = str(e)
+        if fitted is None:
+            self.warn(post, url, self._refused[key])
+        return fitted
+
+    def _get(self, url: str) -> Fetched:
+        """The image's bytes (kept a while: two networks fit the same image); FetchRefused when there are none."""
+        got: Fetched | None = self._fetched.get(url)
+        if got is None:
+            got = self._local(url) or fetch_image(self.session, url, max_bytes=MAX_IMAGE_BYTES, timeout=self.timeout)
+            self._fetched.put(url, got, len(got.data))
+        return got
 
     def _local(self, url: str) -> Fetched | None:
         """The file under the static folder that ``url`` names, when there is one."""

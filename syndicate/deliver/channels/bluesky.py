@@ -1,6 +1,7 @@
 """Bluesky via the atproto SDK: a post of at most 300 graphemes with link and hashtag facets,
-a link card with the thumbnail, and a record key derived from the delivery, so a retry first
-asks ``getRecord`` whether an earlier attempt already created the post.
+the post's images (each a blob of at most 1,000,000 bytes, with its alt text and aspect ratio)
+or else a link card, and a record key derived from the delivery, so a retry first asks
+``getRecord`` whether an earlier attempt already created the post.
 
 Bluesky posts cannot be edited. With ``on_edit = "repost"`` an edit creates a new record
 (under the edit's own key) and then deletes the older ones; a retracted post has its records
@@ -31,10 +32,23 @@ from ...core.render.jsonfeed import rfc3339
 from ...core.social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, bluesky_label, fit, graphemes, short_url, tid
 from ...errors import DeliveryFailed, Failure, FitError, KeyTaken
 from ..store import AttemptRow
-from .base import Held, ImageSource, Outgoing, Payload, Receipt, change_preview, classify_http, digest_of
+from .base import (
+    Attachment,
+    Held,
+    ImageLimits,
+    ImageSource,
+    Outgoing,
+    Payload,
+    Receipt,
+    change_preview,
+    classify_http,
+    digest_of,
+)
 
 COLLECTION = "app.bsky.feed.post"
-MAX_BLOB_BYTES = 1_000_000
+MAX_BLOB_BYTES = 1_000_000  # app.bsky.embed.images: the PDS refuses a record whose image blob is bigger
+MAX_SIDE = 2000  # what Bluesky's apps show of an image's longest side; more is bytes for nothing
+IMAGE_LIMITS = ImageLimits(MAX_BLOB_BYTES, max_side=MAX_SIDE)
 
 
 def record_key(delivery: Delivery, clock_id: int) -> str:
@@ -54,7 +68,8 @@ def legacy_record_key(delivery: Delivery) -> str:
 
 
 def record_digest(text: str, created_at: str, uri: str) -> str:
-    """What identifies a record we sent: its text, its createdAt and the link its card points to."""
+    """What identifies a record we sent: its text, its createdAt and the post's link, which its
+    card points to (or, for a record with images and no card, a link facet of its text)."""
     return digest_of(text, created_at, uri)
 
 
@@ -193,12 +208,12 @@ class BlueskyChannel:
             if receipt is not None:
                 if receipt.note != outgoing.digest and self.target.edits == "repost":
                     # made by an attempt with an older text, seconds ago: it takes the latest text in place
-                    record = {**outgoing.body, "embed": self._card(payload)}
+                    record = {**outgoing.body, "embed": self._embed(payload, outgoing.body)}
                     self.client.com.atproto.repo.put_record(
                         {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
                     )
                 return replace(receipt, note="already posted (found by getRecord)")
-        record = {**outgoing.body, "embed": self._card(payload)}
+        record = {**outgoing.body, "embed": self._embed(payload, outgoing.body)}
         out = self.client.com.atproto.repo.create_record(
             {"repo": did, "collection": COLLECTION, "rkey": rkey, "record": record}
         )
@@ -219,8 +234,9 @@ class BlueskyChannel:
             return None
         uri, value = found
         sent = {a.digest for a in earlier if a.digest}
-        digest = record_digest(str(value.get("text", "")), str(value.get("createdAt", "")), _card_uri(value))
-        legacy_match = delivery.attempts > len(earlier) and _card_uri(value) == url
+        link = _record_link(value, url)
+        digest = record_digest(str(value.get("text", "")), str(value.get("createdAt", "")), link)
+        legacy_match = delivery.attempts > len(earlier) and link == url
         if digest in sent or legacy_match:
             return Receipt(uri, self._web_url(rkey), digest)  # the note: what it holds
         raise KeyTaken(
@@ -241,19 +257,35 @@ class BlueskyChannel:
         as_dict = value if isinstance(value, dict) else get_model_as_dict(value)
         return str(got.uri), as_dict
 
-    def _card(self, payload: Payload) -> dict[str, Any]:
+    def _embed(self, payload: Payload, record: dict[str, Any]) -> dict[str, Any]:
+        """The post's images (``app.bsky.embed.images``: up to ``images``, each with its alt text and
+        aspect ratio) when the text carries the post's link; else a link card to the post, with the
+        first image as its thumbnail. A post may have one embed or the other: the link must stay."""
         post = payload.post
         assert post is not None
+        found: tuple[Attachment, ...] = ()
+        if self.images is not None and self.target.images > 0:
+            found = self.images.attachments(post, self.target.images, IMAGE_LIMITS)
+        if found and post.url in _facet_links(record):
+            images = [
+                {
+                    "image": self._blob(a.image.data),
+                    "alt": a.alt or "",
+                    "aspectRatio": {"width": a.image.width, "height": a.image.height},
+                }
+                for a in found
+            ]
+            return {"$type": "app.bsky.embed.images", "images": images}
         external: dict[str, Any] = {"uri": post.url, "title": post.title, "description": post.summary}
-        if post.image and self.images is not None:
-            got = self.images.get(post.image.url)
-            if got is not None and len(got.data) <= MAX_BLOB_BYTES:
-                with warnings.catch_warnings():
-                    # the SDK hands httpx raw bytes as `data=`, which httpx deprecates; harmless
-                    warnings.filterwarnings("ignore", "Use 'content=<...>'", DeprecationWarning)
-                    blob = self.client.upload_blob(got.data).blob
-                external["thumb"] = blob
+        if found:
+            external["thumb"] = self._blob(found[0].image.data)
         return {"$type": "app.bsky.embed.external", "external": external}
+
+    def _blob(self, data: bytes) -> Any:
+        with warnings.catch_warnings():
+            # the SDK hands httpx raw bytes as `data=`, which httpx deprecates; harmless
+            warnings.filterwarnings("ignore", "Use 'content=<...>'", DeprecationWarning)
+            return self.client.upload_blob(data).blob
 
     def _web_url(self, rkey: str) -> str:
         return f"https://bsky.app/profile/{self.target.handle}/post/{rkey}"
@@ -279,6 +311,22 @@ def _card_uri(value: dict[str, Any]) -> str:
     embed = value.get("embed")
     external = embed.get("external") if isinstance(embed, dict) else None
     return str(external.get("uri", "")) if isinstance(external, dict) else ""
+
+
+def _facet_links(value: dict[str, Any]) -> list[str]:
+    """The URIs of a record's link facets."""
+    facets = value.get("facets")
+    features = [f for facet in facets if isinstance(facet, dict) for f in facet.get("features") or ()] if facets else []
+    return [str(f["uri"]) for f in features if isinstance(f, dict) and f.get("uri")]
+
+
+def _record_link(value: dict[str, Any], url: str) -> str:
+    """The link a record points to: its card's; for a record without a card (it has images), ``url``
+    when a link facet of its text holds it; else ""."""
+    card = _card_uri(value)
+    if card:
+        return card
+    return url if url in _facet_links(value) else ""
 
 
 def _reason(response: Any) -> str:

@@ -1,7 +1,8 @@
-"""Mastodon via Mastodon.py: a status fitted to the instance's limit, with its thumbnail and
-an ``Idempotency-Key`` (the delivery id), so a retry after an unknown outcome never posts twice.
-An edit of the post's social text edits the status in place (``PUT /api/v1/statuses/:id``:
-the same id, its boosts and replies kept); a retracted post has its status deleted."""
+"""Mastodon via Mastodon.py: a status fitted to the instance's limit, with the post's images
+(each with its alt text, fitted to the instance's media limits) and an ``Idempotency-Key`` (the
+delivery id), so a retry after an unknown outcome never posts twice. An edit of the post's social
+text edits the status in place (``PUT /api/v1/statuses/:id``: the same id, its boosts and replies
+kept, the images uploaded again); a retracted post has its status deleted."""
 
 from __future__ import annotations
 
@@ -15,14 +16,29 @@ import requests
 from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
 
-from ...core.model import TargetSettings
+from ...core.images import SOCIAL_IMAGE_LIMIT
+from ...core.model import Post, TargetSettings
 from ...core.planning import Delivery
 from ...core.social import DEFAULT_TEMPLATES, fit, mastodon_length, strict_length
 from ...errors import DeliveryFailed, Failure, FitError
 from ..store import AttemptRow
-from .base import Held, ImageSource, Outgoing, Payload, Receipt, change_preview, classify_http, digest_of
+from .base import (
+    Held,
+    ImageLimits,
+    ImageSource,
+    Outgoing,
+    Payload,
+    Receipt,
+    change_preview,
+    classify_http,
+    digest_of,
+)
 
 DEFAULT_LIMIT = 500
+DEFAULT_IMAGE_BYTES = 16 * 1024 * 1024  # Mastodon's own limits, for an instance that does not say
+DEFAULT_IMAGE_PIXELS = 33_177_600  # 7680 x 4320
+MAX_DESCRIPTION = 1500  # characters of alt text Mastodon takes (MediaAttachment::MAX_DESCRIPTION_LENGTH)
+_REFUSED_MEDIA = (413, 415, 422)  # an upload the instance will never take: the status goes without it
 RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome
 
 
@@ -47,16 +63,36 @@ class MastodonChannel:
             user_agent="syndicate",
         )
         self._limit: int | None = target.max_characters or None
+        self._configuration: dict[str, Any] | None = None
+
+    def _configured(self, section: str, key: str) -> int | None:
+        """A positive number from ``/api/v2/instance``'s ``configuration`` (asked once), or None
+        when the instance does not say (or does not answer: its defaults are used)."""
+        if self._configuration is None:
+            try:
+                info: Any = self.api.instance_v2()
+                configuration = info["configuration"]
+                self._configuration = configuration if isinstance(configuration, dict) else {}
+            except (MastodonAPIError, MastodonNetworkError, KeyError, TypeError):
+                self._configuration = {}
+        values = self._configuration.get(section)
+        value = values.get(key) if isinstance(values, dict) else None
+        if isinstance(value, str) and value.isascii() and value.isdigit():  # some servers send numbers as text
+            value = int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
     def limit(self) -> int:
         """The instance's max_characters (asked once), unless the target config sets it."""
         if self._limit is None:
-            try:
-                info: Any = self.api.instance_v2()
-                self._limit = int(info["configuration"]["statuses"]["max_characters"])
-            except (MastodonAPIError, MastodonNetworkError, KeyError, TypeError, ValueError):
-                self._limit = DEFAULT_LIMIT
+            self._limit = self._configured("statuses", "max_characters") or DEFAULT_LIMIT
         return self._limit
+
+    def image_limits(self) -> ImageLimits:
+        """What the instance takes of an image: ``image_size_limit`` bytes, ``image_matrix_limit`` pixels."""
+        return ImageLimits(
+            self._configured("media_attachments", "image_size_limit") or DEFAULT_IMAGE_BYTES,
+            max_pixels=self._configured("media_attachments", "image_matrix_limit") or DEFAULT_IMAGE_PIXELS,
+        )
 
     def text(self, payload: Payload, *, strict: bool = False, limit: int | None = None) -> str:
         post = payload.post
@@ -251,19 +287,38 @@ class MastodonChannel:
         return None
 
     def _upload(self, payload: Payload) -> list[Any] | None:
+        """Upload the post's images (the thumbnail, then the body's; at most ``images`` and what the
+        instance takes), each with its alt text as description; their ids, or None for none. An
+        image that cannot be had, fitted or uploaded is left out with a warning: the status goes
+        out without it rather than not at all. A failure worth retrying (5xx, 429, no answer) is raised."""
         post = payload.post
-        if post is None or post.image is None or self.images is None:
+        if post is None or self.images is None or self.target.images == 0:
             return None
-        got = self.images.get(post.image.url)
-        if got is None:
-            return None  # the post goes out without its picture rather than not at all
-        media: Any = self.api.media_post(
-            io.BytesIO(got.data),
-            mime_type=got.mime_type,
-            description=post.image_alt or post.title,
-            file_name="thumbnail",
-        )
-        return [media["id"]]
+        most = self._configured("statuses", "max_media_attachments") or SOCIAL_IMAGE_LIMIT
+        found = self.images.attachments(post, min(self.target.images, most), self.image_limits())
+        ids: list[Any] = []
+        for i, attachment in enumerate(found):
+            fitted = attachment.image
+            try:
+                media: Any = self.api.media_post(
+                    io.BytesIO(fitted.data),
+                    mime_type=fitted.mime_type,
+                    description=_description(attachment.alt),
+                    file_name=f"image-{i + 1}.{'png' if fitted.mime_type == 'image/png' else 'jpg'}",
+                )
+            except MastodonAPIError as e:
+                if _status(e) not in _REFUSED_MEDIA:
+                    raise
+                self._upload_refused(post, attachment.url, e)
+                continue
+            ids.append(media["id"])
+        return ids or None
+
+    def _upload_refused(self, post: Post, url: str, e: MastodonAPIError) -> None:
+        """The warning for an image the instance would not take (its own words, when it gave some)."""
+        assert self.images is not None
+        reason = e.args[3] if len(e.args) > 3 and isinstance(e.args[3], str) else ""
+        self.images.warn(post, url, f"the instance refused it (HTTP {_status(e)}{': ' + reason if reason else ''})")
 
     def _post(self, delivery: Delivery, payload: Payload, text: str, media_ids: list[Any] | None) -> Any:
         post = payload.post
@@ -306,6 +361,14 @@ def _mentions(status: Any, url: str) -> bool:
     """Does a status (as the API returns it, HTML) link to ``url``?"""
     content = str(status.get("content") or "") if isinstance(status, dict) else ""
     return url in content or html.escape(url) in content
+
+
+def _description(alt: str | None) -> str | None:
+    """Alt text as Mastodon takes it: at most MAX_DESCRIPTION characters (cut at a word, marked "…")."""
+    if alt is None or len(alt) <= MAX_DESCRIPTION:
+        return alt
+    cut = alt[: MAX_DESCRIPTION - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[MAX_DESCRIPTION // 2 :] else cut) + "…"
 
 
 def _status(e: MastodonAPIError) -> int | None:
