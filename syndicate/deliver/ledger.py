@@ -19,15 +19,19 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from ..core.model import Links, Settings
 from ..core.planning import syndication_links
 from ..errors import LedgerLostError
 from .sqlite_store import SQLiteStore
 from .store import LedgerIdentity, StoreError
+
+T = TypeVar("T")
 
 SITE_MARK = Path(".syndicate") / "published.json"
 OUTPUT_MARK = ".syndicate-ledger.json"
@@ -111,54 +115,44 @@ def check(ledger: Path, existed: bool, identity: LedgerIdentity, marks: list[Mar
 
 def announced_until(site_dir: Path, settings: Settings) -> datetime | None:
     """The date of the newest post the ledger has seen live: a clock that steps back behind it must
-    not take posts that went out off the feeds again. None without a readable ledger."""
-    path = state_path(site_dir, settings)
-    if not path.is_file():
-        return None
-    try:
-        store = SQLiteStore(path, readonly=True)
-    except StoreError:
-        return None  # `publish` reports an unreadable ledger; a build goes on without the floor
-    try:
-        return store.newest_published()
-    except StoreError:
-        return None
-    finally:
-        store.close()
+    not take posts that went out off the feeds again. None without a readable ledger (a build
+    goes on without the floor)."""
+    return _read(site_dir, settings, lambda store: store.newest_published(), None)
 
 
 def syndication_of(site_dir: Path, settings: Settings) -> dict[str, Links]:
     """Post id → its copies on social targets, as the ledger knows them: what `build` puts into
     the JSON Feed and syndication.json, the same as `publish` does. Empty without a readable
     ledger or a social target."""
-    path = state_path(site_dir, settings)
-    if not any(t.social for t in settings.targets) or not path.is_file():
+    if not any(t.social for t in settings.targets):
         return {}
-    try:
-        store = SQLiteStore(path, readonly=True)
-    except StoreError:
-        return {}
-    try:
-        return syndication_links(store.link_rows())
-    except StoreError:
-        return {}
-    finally:
-        store.close()
+    return _read(site_dir, settings, lambda store: syndication_links(store.link_rows()), {})
 
 
 def known_revisions(site_dir: Path, settings: Settings) -> dict[str, str]:
     """Post id → the revision the ledger last saw (its posts not retracted); empty without a
     readable ledger. `check` looks closer at the posts that are new or edited since."""
+    return _read(
+        site_dir,
+        settings,
+        lambda store: {k.post_id: k.revision for k in store.known_posts().values() if not k.deleted},
+        {},
+    )
+
+
+def _read(site_dir: Path, settings: Settings, what: Callable[[SQLiteStore], T], default: T) -> T:
+    """Something read from the ledger, read-only, for a command that also works without one
+    (``default`` when it is missing or unreadable: `publish` is the one that reports that)."""
     path = state_path(site_dir, settings)
     if not path.is_file():
-        return {}
+        return default
     try:
         store = SQLiteStore(path, readonly=True)
     except StoreError:
-        return {}
+        return default
     try:
-        return {k.post_id: k.revision for k in store.known_posts().values() if not k.deleted}
+        return what(store)
     except StoreError:
-        return {}
+        return default
     finally:
         store.close()
