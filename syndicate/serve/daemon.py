@@ -262,6 +262,18 @@ class Daemon:
         self.cache = PostCache(self.site_dir / STATE_DIR / "cache.db")
         self.watch.rescan_all()
 
+    def _ledger_replaced(self) -> bool:
+        """True (and the daemon failing, saying so) when the ledger this process locked at start is
+        no longer the file at its path: deleted, or another put in its place."""
+        if self._ledger_path is None or self._ledger_id is None or _file_id(self._ledger_path) == self._ledger_id:
+            return False
+        self._failed(
+            f"the delivery ledger {self._ledger_path} was deleted or replaced while running: nothing is"
+            " delivered until syndicate run is restarted (restore the ledger first, see `syndicate publish`)",
+            "failing",
+        )
+        return True
+
     def _recovered(self) -> None:
         if self._failures:
             self.log.event("recovered", f"a cycle succeeded again after {self._failures} failed")
@@ -271,16 +283,7 @@ class Daemon:
     # can end is logged and reported on /healthz; kept together so no ending is left unhandled.
     def _cycle(self, reason: str) -> PublishReport | None:
         started = time.perf_counter()
-        if (
-            self._ledger_path is not None
-            and self._ledger_id is not None
-            and _file_id(self._ledger_path) != self._ledger_id
-        ):
-            self._failed(
-                f"the delivery ledger {self._ledger_path} was deleted or replaced while running: nothing is"
-                " delivered until syndicate run is restarted (restore the ledger first, see `syndicate publish`)",
-                "failing",
-            )
+        if self._ledger_replaced():
             return None
         try:
             report = publish(self.site_dir, Request(out_dir=self.out_dir), self.world, self.kept)
@@ -289,7 +292,10 @@ class Daemon:
             self.health = {**self.health, "status": "degraded", "last_error": str(e)}
             return None
         except SyndicateError as e:
-            self._failed(str(e), "failing")
+            # A ledger that went while this cycle ran is said the same way as one that went
+            # between cycles: what the daemon says must not depend on when it noticed.
+            if not self._ledger_replaced():
+                self._failed(str(e), "failing")
             return None
         if self.health.get("status") == "degraded":
             self.log.event("recovered", "the config reads again; building with it")
