@@ -30,6 +30,7 @@ from .core.model import (
     ContentSettings,
     DeliverySettings,
     FeedSettings,
+    OutputSettings,
     Settings,
     SiteSettings,
     TargetSettings,
@@ -102,14 +103,15 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         raise ConfigError(f"not valid TOML: {e}", path=path) from e
     except RecursionError:
         raise ConfigError("not valid TOML: nested too deeply", path=path) from None
-    allowed = {"site", "feeds", "content", "websub", "targets", "delivery", "state"}
+    allowed = {"site", "feeds", "content", "websub", "targets", "delivery", "state", "output"}
     for key in raw:
         if key not in allowed:
             hint = difflib.get_close_matches(key, allowed, n=1)
             raise ConfigError(f"unknown section [{key}]" + (f"; did you mean [{hint[0]}]?" if hint else ""), path=path)
     content = _content(raw, path)
     feeds = _feeds(raw, path)
-    _feed_folders(feeds, content, path)
+    output = _output(raw, path, content)
+    _feed_folders(feeds, content, output, path)
     return Settings(
         site=_site(raw, path, content.generator),
         feeds=feeds,
@@ -118,6 +120,7 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         targets=_targets(raw.get("targets", []), path),
         delivery=_delivery(raw, path),
         state_path=_state_path(raw, path),
+        output=output,
     )
 
 
@@ -179,7 +182,7 @@ def _feeds(raw: dict[str, Any], path: str) -> FeedSettings:
     if len(set(names_used)) < 3:
         raise ConfigError("[feeds] rss, atom and json must be three different file names", path=path)
     for key in ("rss", "atom", "json"):
-        if feeds.get(key) in ("index.html", "feeds.opml", feeds.get("tags_dir", defaults.tags_dir)):
+        if feeds.get(key) == feeds.get("tags_dir", defaults.tags_dir):
             raise ConfigError(f"[feeds] {key} = {feeds[key]!r} is a name syndicate writes for another file", path=path)
     why = template_problem(feeds.get("tag_title", defaults.tag_title), frozenset({"site", "tag"}))
     if why:
@@ -232,11 +235,62 @@ def _content(raw: dict[str, Any], path: str) -> ContentSettings:
     return ContentSettings(**content)
 
 
-def _feed_folders(feeds: FeedSettings, content: ContentSettings, path: str) -> None:
+def _output(raw: dict[str, Any], path: str, content: ContentSettings) -> OutputSettings:
+    """[output]: a folder that is neither the site itself nor holds or lies in its posts; the two
+    pages at plain relative paths (or "" for none)."""
+    output = _section(raw, "output", OutputSettings, path)
+    folder = output.get("dir", OutputSettings().dir)
+    parts = [p for p in folder.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not folder.strip() or "\x00" in folder or "\\" in folder or not parts:
+        raise ConfigError(
+            f'[output] dir {folder!r} must be a folder of its own, like "public" or ".syndicate/public"', path=path
+        )
+    if not Path(folder).is_absolute():
+        inside = "/".join(parts)
+        posts = "/".join(p for p in content.dir.split("/") if p not in ("", "."))
+        for mine, why in ((posts, "the posts"), ("config", "the config")):
+            if mine and (inside == mine or mine.startswith(inside + "/") or inside.startswith(mine + "/")):
+                raise ConfigError(
+                    f"[output] dir {folder!r} would mix the feeds with {why} ({mine}/); choose a folder of its own",
+                    path=path,
+                )
+    pages = {}
+    for key in ("index", "opml"):
+        rel = output.get(key, getattr(OutputSettings(), key))
+        if rel and any(slug_problem(seg) for seg in rel.split("/")):
+            raise ConfigError(
+                f'[output] {key} must be a plain path in the output folder like "feeds/index.html", or "" for none;'
+                f" not {rel!r}",
+                path=path,
+            )
+        pages[key] = rel
+    if pages["index"] and pages["index"] == pages["opml"]:
+        raise ConfigError("[output] index and opml must be two different files", path=path)
+    return OutputSettings(**output)
+
+
+def output_dir(site_dir: Path, settings: Settings, out: Path | None = None) -> Path:
+    """The output folder: ``--out`` when given, else ``[output] dir`` (relative to the site)."""
+    if out is not None:
+        return out
+    folder = Path(settings.output.dir)
+    return folder if folder.is_absolute() else site_dir / folder
+
+
+def _feed_folders(feeds: FeedSettings, content: ContentSettings, output: OutputSettings, path: str) -> None:
     """Each taxonomy's feeds get a folder of their own: two may not share one, nor may one take a
-    feed file's name."""
+    feed file's name; the pages may not take a feed's path or a taxonomy's folder."""
     folders = taxonomy_folders(feeds, content)
-    taken = {feeds.rss, feeds.atom, feeds.json, "index.html", "feeds.opml"}
+    for key in ("index", "opml"):
+        rel = getattr(output, key)
+        for name in ("rss", "atom", "json"):
+            if rel == getattr(feeds, name):
+                raise ConfigError(
+                    f"[feeds] {name} = {rel!r} is a name syndicate writes for another file ([output] {key})", path=path
+                )
+        if rel.split("/")[0] in (feeds.tags_dir, *folders.values()):
+            raise ConfigError(f"[output] {key} = {rel!r} is in a folder of taxonomy feeds", path=path)
+    taken = {feeds.rss, feeds.atom, feeds.json, output.index.split("/")[0], output.opml.split("/")[0]} - {""}
     seen: dict[str, str] = {}
     for taxonomy, folder in folders.items():
         if folder in taken:

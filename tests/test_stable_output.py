@@ -10,12 +10,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from syndicate.builder.owned import RECORD
 from tests.conftest import Site
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
     return {
-        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and p.name != RECORD  # the record of what syndicate wrote is no output
     }
 
 
@@ -189,13 +192,26 @@ def test_a_feed_file_cut_short_is_rewritten_even_though_its_posts_did_not_change
     assert cut.read_bytes() == (tmp_path / "fresh" / "tags" / "c-sharp" / "feed.xml").read_bytes()
 
 
-def test_a_stray_feed_folder_is_removed_by_a_rebuild_with_nothing_changed(sample_site: Site) -> None:
+def test_a_feed_folder_syndicate_did_not_write_is_kept_by_a_rebuild(sample_site: Site) -> None:
+    """Issue 20: a file of the output folder that syndicate did not write is never deleted, even
+    where syndicate's own stale feeds would be (today's main removed it)."""
     sample_site.run("build")
     stray = sample_site.public / "tags" / "gone"
     stray.mkdir()
     (stray / "feed.xml").write_text("<rss/>")
     run = sample_site.run("build")
-    assert "1 removed" in run.out and not stray.exists()
+    assert run.code == 0 and "removed" not in run.out
+    assert (stray / "feed.xml").read_text() == "<rss/>"
+
+
+def test_a_tag_feed_syndicate_wrote_is_removed_when_its_tag_goes_with_nothing_else_changed(sample_site: Site) -> None:
+    post = sample_site.content / "2024-09-02-cpp-vs-csharp.md"
+    sample_site.run("build")
+    assert (sample_site.public / "tags" / "c-sharp" / "feed.xml").is_file()
+    post.write_text(post.read_text().replace("c-sharp", "csharp-renamed").replace("C#", "CSharpRenamed"))
+    run = sample_site.run("build")
+    assert run.code == 0 and "removed" in run.out
+    assert not (sample_site.public / "tags" / "c-sharp").exists()
 
 
 def test_moving_a_posts_date_alone_re_renders_its_feeds(sample_site: Site, tmp_path: Path) -> None:

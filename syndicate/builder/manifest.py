@@ -59,6 +59,7 @@ def manifest(
         "outputs": outputs,
         "tags": _term_folders(out, report.settings),
         "problems": [[p.path, p.message, p.line, p.severity] for p in report.problems],
+        "refused": report.refused,
         "tally": {
             "live": tally.live,
             "drafts": tally.drafts,
@@ -96,6 +97,8 @@ def up_to_date(
             return None
         t = m["tally"]
         report = BuildReport(settings, problems=[Problem(*p) for p in m["problems"]], files=len(m["outputs"]))
+        report.refused = {str(rel): str(why) for rel, why in m.get("refused", {}).items()}
+        report.out = str(out)
         report.stored_tally = Tally(
             t["live"],
             t["drafts"],

@@ -9,8 +9,12 @@ import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import OutputError, UnsafePathError
+
+if TYPE_CHECKING:
+    from .owned import Ownership
 
 FileStat = list[int]  # size, mtime in ns, inode: what tells that a file is as it was left
 
@@ -127,11 +131,14 @@ def make_folders(root: Path, rels: Iterable[str], pool: ThreadPoolExecutor | Non
     return paths
 
 
-def remove_stale(root: Path, folder: str, names: Iterable[str], keep: set[str]) -> list[str]:
+def remove_stale(
+    root: Path, folder: str, names: Iterable[str], keep: set[str], ownership: Ownership | None = None
+) -> list[str]:
     """Delete our own feed files under ``root/folder/*/`` that this build no longer makes.
 
-    Only files named like ours (``names``) in direct sub-folders of ``folder`` are touched,
-    so anything else a user keeps in the output folder survives. Returns what was removed.
+    Only files named like ours (``names``) in direct sub-folders of ``folder``, and with an
+    ``ownership`` record only those whose bytes syndicate wrote, are touched, so anything else
+    a user or a generator keeps in the output folder survives. Returns what was removed.
     """
     removed: list[str] = []
     base = root / folder
@@ -143,9 +150,14 @@ def remove_stale(root: Path, folder: str, names: Iterable[str], keep: set[str]) 
             continue
         for name in sorted(wanted):
             rel = f"{folder}/{sub.name}/{name}"
-            if rel not in keep and (sub / name).is_file():
-                (sub / name).unlink()
-                removed.append(rel)
+            if rel in keep or not (sub / name).is_file():
+                continue
+            if ownership is not None and not ownership.release(rel):
+                continue
+            (sub / name).unlink()
+            removed.append(rel)
         with contextlib.suppress(OSError):
             sub.rmdir()  # only succeeds when nothing else is left in it
+    if ownership is not None:
+        ownership.removed(removed)
     return removed

@@ -13,13 +13,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import load_settings
+from ..config import load_settings, output_dir
 from ..core.feeds import IncrementalPlan, feed_file_names, feed_folders, is_feed_file, output_url, plan_feeds
 from ..core.model import Post, Problem, Settings
 from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
 from .output import FileStat, digest, file_stat, remove_stale, same_bytes, write_all
+from .owned import Ownership
 from .report import STATE_DIR, BuildReport, Progress, trace
 
 SYNDICATION_FILE = "syndication.json"  # post URL → its copies on social targets (a site with social targets)
@@ -48,6 +49,8 @@ class UnwrittenBuild:
     now: datetime | None = None
     memo: IncrementalRender | None = None
     trusted: bool = False  # a daemon cycle after a file event: the output folder is as it left it
+    ownership: Ownership | None = None  # which files of the output folder syndicate wrote (when writing)
+    refused: dict[str, str] = field(default_factory=dict)  # files left alone: not syndicate's (rel → why)
     _changed: list[str] | None = None
     _compared: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
@@ -132,7 +135,7 @@ def prepare(
             files = watch.scan(site_dir, settings)
         elif files is None:
             files = scan(site_dir, settings)
-        out = out_dir if out_dir is not None else site_dir / "public"
+        out = output_dir(site_dir, settings, out_dir)
         report.posts, report.problems, report.parsed = load_posts(
             site_dir,
             settings,
@@ -149,9 +152,18 @@ def prepare(
         rendered = Rendered({}, {})
         memo = memo or IncrementalRender()  # fingerprints in the cache let a fresh process skip unchanged feeds
         trust = watch is not None and not watch.last_full  # after a file event, not a full scan
+        ownership = Ownership(out, _last_outputs(cache, out)) if write and render else None
         while render:
             rendered = memo.render(
-                report.feeds, settings, cache if cache.path else None, out.resolve(), workers, write, trust, links or {}
+                report.feeds,
+                settings,
+                cache if cache.path else None,
+                out.resolve(),
+                workers,
+                write,
+                trust,
+                links or {},
+                ownership,
             )
             trace(f"feeds rendered ({memo.rendered} of {len(report.feeds)})")
             if not rendered.failed:
@@ -170,7 +182,44 @@ def prepare(
         rendered.outputs[SYNDICATION_FILE] = render_syndication(report.live(now), links or {})
     report.files = len(rendered.outputs) + len(rendered.known)
     inputs = partial(inputs_key, settings, files, out)  # for the manifest, after the files are written
-    return UnwrittenBuild(report, rendered.outputs, out, cache, started, rendered.known, inputs, now, memo, trust)
+    return UnwrittenBuild(
+        report,
+        rendered.outputs,
+        out,
+        cache,
+        started,
+        rendered.known,
+        inputs,
+        now,
+        memo,
+        trust,
+        ownership,
+        rendered.refused,
+    )
+
+
+def in_the_way(site_dir: Path, report: BuildReport, out_dir: Path | None = None) -> dict[str, str]:
+    """The files a build would want to write but may not (syndicate did not write them), rel → why:
+    what `check` reports before a build refuses them."""
+    settings = report.settings
+    out = output_dir(site_dir, settings, out_dir)
+    rels = {path for feed in report.feeds for path in feed.links.paths.values()}
+    rels |= {rel for rel in (settings.output.index, settings.output.opml) if rel}
+    if any(t.social for t in settings.targets):
+        rels.add(SYNDICATION_FILE)
+    ownership = Ownership(out, _last_outputs(PostCache(site_dir / STATE_DIR / "cache.db"), out))
+    return {rel: why for rel in sorted(rels) if (why := ownership.in_the_way(rel))}
+
+
+def _last_outputs(cache: PostCache, out: Path) -> dict[str, FileStat | None]:
+    """The output files the last build left, with their stats (its manifest), for an output folder
+    written before syndicate kept the record of its files."""
+    raw = cache.meta(manifest_key(out))
+    try:
+        outputs = json.loads(raw)["outputs"] if raw else {}
+        return {str(rel): stat for rel, stat in outputs.items()} if isinstance(outputs, dict) else {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _reject(
@@ -190,10 +239,15 @@ def _reject(
 
 
 def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
-    """Bring the output folder up to date and save the cache. Raises OutputError."""
-    report, settings = prepared.report, prepared.report.settings
+    """Bring the output folder up to date and save the cache, never writing over or deleting a
+    file syndicate did not write (each such file is reported). Raises OutputError."""
+    report, settings, ownership = prepared.report, prepared.report.settings, prepared.ownership
     by_workers = [rel for rel in prepared.changed() if rel in prepared.known]  # written already
     held = {rel: prepared.outputs[rel] for rel in prepared.changed() if rel in prepared.outputs}
+    refused = dict(prepared.refused)
+    if ownership is not None:
+        refused.update(ownership.claim(held))
+        held = {rel: data for rel, data in held.items() if rel not in refused}
     report.written.extend(sorted([*by_workers, *write_all(prepared.out, held)]))
     trace(f"{len(report.written)} files written")
     if prepared.memo is not None:
@@ -202,7 +256,13 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
     if not prepared.trusted or prepared.memo is None or prepared.memo.feeds_changed:
         keep = set(prepared.files)
         for folder in feed_folders(settings):
-            report.removed += remove_stale(prepared.out, folder, names, keep)
+            report.removed += remove_stale(prepared.out, folder, names, keep, ownership)
+    if ownership is not None:
+        _record_unchanged(prepared, ownership, refused)
+    report.refused = {rel: refused[rel] for rel in sorted(refused)}
+    report.out = str(prepared.out)
+    if refused and prepared.memo is not None:
+        prepared.memo.forget(prepared.out, prepared.cache if prepared.cache.path else None, refused)
     if prepared.cache.path is not None and prepared.now is not None and prepared.inputs is not None:
         outputs = {rel: _known_stat(prepared, rel) for rel in prepared.files}
         kept = manifest(report, prepared.out, outputs, prepared.inputs(), prepared.now)
@@ -210,6 +270,31 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
     prepared.cache.save()
     trace("cache saved")
     return final_report(prepared)
+
+
+def _record_unchanged(prepared: UnwrittenBuild, ownership: Ownership, refused: dict[str, str]) -> None:
+    """Files this build left as they were are syndicate's too, as long as they hold its bytes: the
+    record learns those it does not know yet (an output folder from before the record, or a file
+    that already held exactly these bytes); then it is compacted when it has grown."""
+    current: dict[str, str] = {}
+    unknown: dict[str, bytes] = {}
+    for rel in prepared.files:
+        if rel in refused:
+            continue
+        dig = prepared.digest(rel)
+        current[rel] = dig
+        if dig not in ownership.digests.get(rel, ()) and not (rel in prepared.known and prepared.known[rel][2]):
+            data = prepared.outputs.get(rel)
+            if data is None:  # a feed not rendered this time: its bytes are on disk, if they are still its
+                try:
+                    data = (prepared.out / rel).read_bytes()
+                except OSError:
+                    continue
+                if digest(data) != dig:
+                    continue
+            unknown[rel] = data
+    refused.update(ownership.claim(unknown))
+    ownership.compact({rel: dig for rel, dig in current.items() if rel not in refused})
 
 
 def _known_stat(prepared: UnwrittenBuild, rel: str) -> FileStat | None:
@@ -250,7 +335,7 @@ def build(
     cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
     files = None
     if write and use_cache:
-        out = out_dir if out_dir is not None else site_dir / "public"
+        out = output_dir(site_dir, settings, out_dir)
         files = scan(site_dir, settings)
         report = up_to_date(settings, cache, files, out, now)
         if report is not None:

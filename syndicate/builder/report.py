@@ -49,6 +49,8 @@ class BuildReport:
     files: int = 0
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # output files left alone: not syndicate's (rel → why)
+    out: str = ""  # the output folder this build wrote to
     parsed: int = 0  # files read and parsed (not taken from the cache)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -88,3 +90,18 @@ class BuildReport:
 
     def drafts(self) -> list[Post]:
         return [p for p in self.posts if p.draft]
+
+
+def refused_advice(settings: Settings, rel: str) -> str:
+    """What to do about a file in the output folder that syndicate wants to write but did not write."""
+    name = rel.rsplit("/", 1)[-1]
+    if rel == settings.output.index:
+        key = '[output] index to another path (or "" for none)'
+    elif rel == settings.output.opml:
+        key = '[output] opml to another path (or "" for none)'
+    elif name in (settings.feeds.rss, settings.feeds.atom, settings.feeds.json):
+        which = next(k for k in ("rss", "atom", "json") if getattr(settings.feeds, k) == name)
+        key = f"[feeds] {which} to another name" if "/" not in rel else "[feeds] tags_dir to another folder"
+    else:
+        return "move it away if it is not needed there"
+    return f"move it away if it is not needed there, or set {key}"

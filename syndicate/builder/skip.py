@@ -14,9 +14,11 @@ from ..core.model import Feed, Links, Post, Settings
 from ..core.render import EntryMemo, render_feed
 from ..core.render.jsonfeed import NO_LINKS, memo_key
 from ..core.render.pages import render_index, render_opml
+from . import workers as workers_module
 from .cache import PostCache
 from .manifest import RENDER_FORMAT
 from .output import digest, file_stat
+from .owned import Ownership
 from .workers import Workers, make_contents, render_and_write, render_forked
 
 FileInfo = tuple[int, str]  # an output file's size and digest
@@ -32,6 +34,7 @@ class Rendered:
     outputs: dict[str, bytes]  # rendered here
     known: dict[str, tuple[int, str, bool]]  # not held here: unchanged on disk, or written by workers
     failed: list[Post] = field(default_factory=list)  # posts whose HTML could not be made: nothing was rendered
+    refused: dict[str, str] = field(default_factory=dict)  # files workers left alone: not syndicate's (rel → why)
 
 
 class IncrementalRender:
@@ -50,6 +53,7 @@ class IncrementalRender:
         self._out: Path | None = None
         self._planned: dict[str, Feed] = {}  # the feed objects of the last call
         self._pages: tuple[Any, bytes, bytes] | None = None
+        self._page_rels: set[str] = set()  # where the last call put index.html and feeds.opml
         self.stats: dict[str, list[int] | None] = {}  # output file → its stat when last written or checked
         self.rendered = 0  # feeds rendered by the last call
         self.feeds_changed = True  # the last call's feeds are not those of the one before
@@ -68,8 +72,17 @@ class IncrementalRender:
         write that failed. One stat per file."""
         if out.resolve() != self._out:
             return True  # not this output folder's memory
-        rels = {rel for _, files in self._feeds.values() for rel in files} | {"index.html", "feeds.opml"}
+        rels = {rel for _, files in self._feeds.values() for rel in files} | self._page_rels
         return all(file_stat(out / rel) == self.stats[rel] for rel in rels if rel in self.stats)
+
+    def forget(self, out: Path, cache: PostCache | None, rels: Iterable[str]) -> None:
+        """The feeds with one of these files were not (entirely) written: render them again next time."""
+        gone = set(rels)
+        for key, (_, files) in list(self._feeds.items()):
+            if gone & files.keys():
+                del self._feeds[key]
+                if cache is not None:
+                    cache.put_feed_print(f"{out.resolve()}\x1f{key}", "")
 
     def _on_disk(self, out: Path, files: dict[str, FileInfo], trust: bool, from_memory: bool) -> bool:
         """Are these files (of a feed not rendered again) on disk as they were rendered?"""
@@ -93,11 +106,13 @@ class IncrementalRender:
         write: bool = False,
         trust: bool = False,
         links: Mapping[str, Links] = NO_LINKS,
+        ownership: Ownership | None = None,
     ) -> Rendered:
-        """The files of ``feeds``, index.html and feeds.opml. With ``write``, feeds rendered by
+        """The files of ``feeds``, and the pages ([output] index and opml). With ``write``, feeds rendered by
         forked workers are written by the workers themselves (see :class:`UnwrittenBuild`).
         ``links`` (post id → its copies on social targets) are in the JSON Feed items: a feed
-        one of whose posts got or lost a link is rendered again."""
+        one of whose posts got or lost a link is rendered again. Workers write only where
+        ``ownership`` allows; a feed with a file they refused is not remembered as done."""
         base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
         if out_dir != self._out:
             self._feeds, self.stats, self._out, self._planned = {}, {}, out_dir, {}
@@ -118,9 +133,16 @@ class IncrementalRender:
             # Forked workers inherit the posts with their HTML, render the feeds and write the
             # files themselves: 200 MB of feeds never cross a pipe or sit in this process's memory.
             jobs = [(feed, settings, out_dir, _links_of(feed, links)) for feed, _ in todo]
-            for (feed, fingerprint), files in zip(todo, workers.map(render_and_write, jobs), strict=True):
+            workers_module.OWNERSHIP = ownership  # inherited by the forked workers
+            try:
+                made = workers.map(render_and_write, jobs)
+            finally:
+                workers_module.OWNERSHIP = None
+            for (feed, fingerprint), (files, refused) in zip(todo, made, strict=True):
                 result.known.update(files)
-                done[feed.key] = (fingerprint, {rel: (size, dig) for rel, (size, dig, _) in files.items()})
+                result.refused.update(refused)
+                if not refused:
+                    done[feed.key] = (fingerprint, {rel: (size, dig) for rel, (size, dig, _) in files.items()})
         else:
             if workers.forks and workers.worth_it(len(todo)):
                 jobs2 = [(feed, settings, _links_of(feed, links)) for feed, _ in todo]
@@ -139,7 +161,12 @@ class IncrementalRender:
         pages_key = (base, tuple((f.key, f.title, f.tag, len(f.posts)) for f in feeds))
         if self._pages is None or self._pages[0] != pages_key:
             self._pages = (pages_key, render_index(feeds, settings), render_opml(feeds, settings))
-        result.outputs["index.html"], result.outputs["feeds.opml"] = self._pages[1], self._pages[2]
+        index, opml = settings.output.index, settings.output.opml
+        self._page_rels = {rel for rel in (index, opml) if rel}
+        if index:
+            result.outputs[index] = self._pages[1]
+        if opml:
+            result.outputs[opml] = self._pages[2]
         self.rendered = len(todo)
         return result
 

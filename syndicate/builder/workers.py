@@ -15,6 +15,7 @@ from ..core.model import Feed, Links, Post, Settings
 from ..core.render import EntryMemo, render_feed
 from ..deadline import DeadlinePassed, call_with_deadline
 from .output import digest, make_folders, replace_file, same_bytes
+from .owned import Ownership
 from .report import Progress
 
 PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # jobs before worker processes pay off
@@ -133,15 +134,23 @@ def _bound_worker_memory(feed: Feed) -> None:
 
 
 _to_write: list[tuple[Path, bytes]] = []  # in a forked worker: files rendered, written when its range ends
+OWNERSHIP: Ownership | None = None  # set before the fork: which files of the output folder are syndicate's
+
+FileDone = dict[str, tuple[int, str, bool]]  # rel → size, digest, written now
 
 
-def render_and_write(job: tuple[Feed, Settings, Path, dict[str, Links]]) -> dict[str, tuple[int, str, bool]]:
-    """In a forked worker: render one feed and bring its files up to date on disk."""
+def render_and_write(job: tuple[Feed, Settings, Path, dict[str, Links]]) -> tuple[FileDone, dict[str, str]]:
+    """In a forked worker: render one feed and bring its files up to date on disk, never over a
+    file syndicate did not write (those are returned, rel → why, and left as they are)."""
     feed, settings, out, links = job
     files = render_feed(feed, settings, _entries, links)
     _bound_worker_memory(feed)
     changed = {rel: data for rel, data in files.items() if not same_bytes(out / rel, data)}
+    refused: dict[str, str] = {}
     if changed:
         paths = make_folders(out, changed)
-        _to_write.extend((paths[rel], data) for rel, data in changed.items())
-    return {rel: (len(data), digest(data), rel in changed) for rel, data in files.items()}
+        if OWNERSHIP is not None:
+            refused = OWNERSHIP.claim(changed)
+        _to_write.extend((paths[rel], data) for rel, data in changed.items() if rel not in refused)
+    done = {rel: (len(data), digest(data), rel in changed) for rel, data in files.items() if rel not in refused}
+    return done, refused

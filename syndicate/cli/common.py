@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
-from ..builder.report import BuildReport
+from ..builder.report import BuildReport, refused_advice
 from ..core.model import Links, Problem, Settings, printable
 from ..errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
 from .show import plural
@@ -84,6 +84,19 @@ def place(site: Path, path: str) -> str:
     return path if site.resolve() == Path.cwd().resolve() else f"{site.resolve()}/{path}"
 
 
+def output_place(site: Path, path: Path) -> str:
+    """A file in the output folder as printed: relative to the site when it is in the site."""
+    try:
+        return place(site, path.resolve().relative_to(site.resolve()).as_posix())
+    except (ValueError, OSError):
+        return str(path)
+
+
+def build_exit(report: BuildReport) -> int:
+    """A build's exit code: 3 when a file in the way was left alone, 1 when a post was rejected."""
+    return EXIT_OUTPUT if report.refused else EXIT_REJECTED if report.rejected else EXIT_OK
+
+
 def shown(site: Path, problem: Problem) -> str:
     """A problem, its path relative to the site when the site is here, else absolute."""
     return str(Problem(place(site, problem.path), problem.message, problem.line, problem.severity))
@@ -115,6 +128,13 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
     for problem in sorted(report.problems, key=lambda p: (p.path, p.line or 0)):
         if problem.severity in ("error", "warning"):
             click.echo(shown(site, problem), err=True)
+    if report.refused:
+        for rel, why in report.refused.items():
+            click.echo(
+                f"{output_place(site, Path(report.out) / rel)}: {why}; left alone: "
+                f"{refused_advice(report.settings, rel)}",
+                err=True,
+            )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if every:

@@ -17,6 +17,7 @@ from .common import (
     EXIT_DELIVERY,
     EXIT_OK,
     EXIT_REJECTED,
+    build_exit,
     main,
     one_line_errors,
     parse_date,
@@ -146,7 +147,7 @@ def publish_cmd(
     if failed or dead or report.setup_errors or report.deferred:
         click.echo("see `syndicate status` for what failed and when it is retried", err=True)
         sys.exit(EXIT_DELIVERY)
-    sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)
+    sys.exit(build_exit(report.build))
 
 
 @main.command("status")
@@ -163,7 +164,7 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
     With --json, one JSON document: for each post (by URL) its title, its syndication links
     (target → the URL of its copy there, as in syndication.json) and its deliveries.
     """
-    from ..config import load_settings
+    from ..config import load_settings, output_dir
     from ..core.planning import BASELINE, PENDING, SKIPPED, WEBSUB_PREFIX, syndication_links
     from ..deliver import ledger
     from ..deliver.publish import check_target, resolve_post
@@ -177,7 +178,7 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
         existed = path.is_file()
         store = SQLiteStore(path, readonly=True)
         try:
-            ledger.check(path, existed, store.identity(), ledger.read_marks(site, site / "public"))
+            ledger.check(path, existed, store.identity(), ledger.read_marks(site, output_dir(site, settings)))
             rows = store.deliveries()
             known = store.known_posts()
             titles = {k.post_id: k.title for k in known.values()}

@@ -14,6 +14,7 @@ from ..core.model import Problem, printable
 from .common import (
     EXIT_OK,
     EXIT_REJECTED,
+    build_exit,
     main,
     moment_of,
     now_option,
@@ -30,7 +31,7 @@ from .show import plural, post_counts, print_table
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to write the feeds.  [default: SITE/public]",
+    help="Where to write the feeds.  [default: [output] dir, else SITE/public]",
 )
 @click.option("--no-cache", is_flag=True, help="Re-read every post instead of reusing .syndicate/cache.db.")
 @now_option
@@ -45,19 +46,22 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     moment = moment_of(site, now)
     report = run_build(site, out, moment, write=True, use_cache=not no_cache)
     report_problems(site, report)
-    out_dir = out if out is not None else site / "public"
+    from ..config import output_dir
+
+    out_dir = output_dir(site, report.settings, out)
     tally = report.tally(moment)
     click.echo(
         f"built {plural(tally.feeds, 'feed')} ({report.files} files) from {post_counts(report, moment)}"
         f" in {report.seconds:.2f} s"
     )
-    unchanged = report.files - len(report.written)
+    unchanged = report.files - len(report.written) - len(report.refused)
     removed = f", {len(report.removed)} removed" if report.removed else ""
-    click.echo(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}")
+    refused = f", {len(report.refused)} left alone (not syndicate's)" if report.refused else ""
+    click.echo(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}{refused}")
     if tally.scheduled:
         when, source = tally.scheduled[0]
         click.echo(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {source}")
-    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+    sys.exit(build_exit(report))
 
 
 @main.command("check")
@@ -72,12 +76,17 @@ def check_cmd(site: Path, now: str | None) -> None:
     moment = moment_of(site, now)
     report = run_build(site, None, moment, write=False, use_cache=True)
     report.problems.extend(_alt_warnings(site, report, moment))
+    from ..builder.pipeline import in_the_way
+    from ..config import output_dir
+
+    report.refused = in_the_way(site, report)
+    report.out = str(output_dir(site, report.settings))
     report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
-    status = "problems found" if report.rejected else "ok"
+    status = "problems found" if report.rejected or report.refused else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
-    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+    sys.exit(build_exit(report))
 
 
 def _alt_warnings(site: Path, report: BuildReport, now: datetime) -> list[Problem]:

@@ -104,6 +104,15 @@ class FeedSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """[output] in config/syndicate.toml: where the build writes, and its two pages."""
+
+    dir: str = "public"  # the output folder, relative to the site (or absolute); --out overrides
+    index: str = "index.html"  # the page that lists every feed, in the output folder; "" = none
+    opml: str = "feeds.opml"  # every feed in one OPML file; "" = none
+
+
+@dataclass(frozen=True, slots=True)
 class ContentSettings:
     """[content] in config/syndicate.toml."""
 
@@ -195,6 +204,7 @@ class Settings:
     targets: tuple[TargetSettings, ...] = ()
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     state_path: str = ".syndicate/state.db"
+    output: OutputSettings = field(default_factory=OutputSettings)
 
     def target(self, name: str) -> TargetSettings | None:
         return next((t for t in self.targets if t.name == name), None)

@@ -33,7 +33,7 @@ from ..builder.pipeline import UnwrittenBuild, final_report, prepare, write_outp
 from ..builder.report import BuildReport
 from ..builder.skip import IncrementalRender
 from ..builder.workers import Workers, make_contents
-from ..config import load_settings
+from ..config import load_settings, output_dir
 from ..core.feeds import IncrementalPlan
 from ..core.model import Links, Post, Problem, Settings
 from ..core.planning import (
@@ -214,7 +214,7 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     settings = load_settings(site_dir)
     target = check_target(settings, request.target) if request.target is not None else None
     state = state_path(site_dir, settings)
-    out = request.out_dir if request.out_dir is not None else site_dir / "public"
+    out = output_dir(site_dir, settings, request.out_dir)
     now = world.clock()
     if request.floor and (until := ledger.announced_until(site_dir, settings)) is not None:
         now = max(now, until)  # a clock that stepped back does not take published posts off
@@ -556,7 +556,7 @@ def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str 
         target = check_target(settings, target)
     post_id = resolve_post(site_dir, settings, post) if post else None
     state = state_path(site_dir, settings)
-    marks = ledger.read_marks(site_dir, site_dir / "public")
+    marks = ledger.read_marks(site_dir, output_dir(site_dir, settings))
     if not state.is_file():  # nothing was ever recorded, or the ledger is lost (then say so)
         ledger.check(state, False, LedgerIdentity("", 0, 0, True), marks)
         return 0

@@ -44,7 +44,7 @@ from ..builder.cache import PostCache
 from ..builder.discover import ContentWatch
 from ..builder.report import STATE_DIR
 from ..builder.skip import IncrementalRender
-from ..config import CONFIG_PATH, load_settings
+from ..config import CONFIG_PATH, load_settings, output_dir
 from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
@@ -162,6 +162,7 @@ class Daemon:
         self.host = host
         self.port = port
         self.log = log
+        self._out_arg = out_dir  # --out; without it, [output] dir (read when the daemon starts)
         self.out_dir = out_dir if out_dir is not None else site_dir / "public"
         self.poll = poll
         self.debounce = debounce
@@ -480,6 +481,7 @@ class Daemon:
     def run(self) -> None:
         """Until SIGTERM/SIGINT. Raises ConfigError, LockedError, LedgerLostError, StoreError, OSError."""
         settings = load_settings(self.site_dir)
+        self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
         if not (self.site_dir / settings.content.dir).is_dir():
             raise ConfigError(f"content folder {settings.content.dir!r} not found in {self.site_dir}")
         for target in settings.targets:  # fail fast on missing secrets, naming the variable only
@@ -515,7 +517,9 @@ class Daemon:
             )
             self._watch()
             base = f"http://{self.host}:{self.port}/"
-            self.log.event("serving", f"feeds at {base}feed.xml (all feeds: {base}) from {self.out_dir}", url=base)
+            index = settings.output.index.removesuffix("index.html")
+            every = f" (all feeds: {base}{index})" if settings.output.index else ""
+            self.log.event("serving", f"feeds at {base}{settings.feeds.rss}{every} from {self.out_dir}", url=base)
             self.request("watching")  # what changed while the first cycle ran, before anything watched
             try:
                 while not self.stop.wait(SELF_CHECK):

@@ -11,8 +11,19 @@ from ..model import MIME_TYPES, Feed, Settings
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 
 
+def _relative(rel: str, page: str) -> str:
+    """The link from the page at ``page`` to the output file ``rel`` (both "/"-separated paths in
+    the output folder): "feed.xml" from "index.html", "../feed.xml" from "feeds/index.html"."""
+    here, there = page.split("/")[:-1], rel.split("/")
+    same = 0
+    while same < len(here) and same < len(there) - 1 and here[same] == there[same]:
+        same += 1
+    return "/".join([".."] * (len(here) - same) + there[same:])
+
+
 def render_index(feeds: Sequence[Feed], settings: Settings) -> bytes:
     site = settings.site
+    page_rel = settings.output.index or "index.html"
     head = []
     rows = []
     for feed in feeds:
@@ -22,12 +33,20 @@ def render_index(feeds: Sequence[Feed], settings: Settings) -> bytes:
                 f'title="{escape(feed.title)} ({FORMAT_NAMES[fmt]})" href="{escape(feed.links.urls[fmt])}">'
             )
         links = " · ".join(
-            f'<a href="{escape(feed.links.paths[fmt])}" type="{MIME_TYPES[fmt]}">{FORMAT_NAMES[fmt]}</a>'
+            f'<a href="{escape(_relative(feed.links.paths[fmt], page_rel))}" type="{MIME_TYPES[fmt]}">'
+            f"{FORMAT_NAMES[fmt]}</a>"
             for fmt in ("rss", "atom", "json")
         )
         name = escape(feed.name)
         rows.append(f"<tr><td>{name}</td><td>{len(feed.posts)}</td><td>{links}</td></tr>")
     nl = "\n"
+    opml_rel = settings.output.opml
+    opml = (
+        f', or import <a href="{escape(_relative(opml_rel, page_rel))}">{escape(opml_rel.rsplit("/", 1)[-1])}</a>'
+        " to follow them all"
+        if opml_rel
+        else ""
+    )
     page = f"""<!doctype html>
 <html lang="{escape(site.language)}">
 <head>
@@ -42,7 +61,7 @@ td,th{{padding:.2rem .8rem;text-align:left}}
 </head>
 <body>
 <h1>{escape(site.title)} – feeds</h1>
-<p>Subscribe in any feed reader: paste a link below, or import <a href="feeds.opml">feeds.opml</a> to follow them all.
+<p>Subscribe in any feed reader: paste a link below{opml}.
 Posts live at <a href="{escape(site.url)}">{escape(site.url)}</a>.</p>
 <table>
 <thead><tr><th>Feed</th><th>Posts</th><th>Formats</th></tr></thead>

@@ -1,0 +1,178 @@
+"""Issue 20, point 1: syndicate never creates, replaces or deletes a file of its output folder that
+it did not write. Each test fails on the main before the record (.syndicate-files) existed."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from syndicate.builder.owned import RECORD, Ownership
+from tests.conftest import CONFIG, Site
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` → a hash of its bytes (the record excluded)."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != RECORD
+    }
+
+
+def _generator_output(folder: Path) -> dict[str, str]:
+    """A generator's built site, as Hugo and Jekyll leave one: a home page, their own feeds."""
+    files = {
+        "index.html": "<!doctype html><title>My blog</title><p>Home page made by the generator",
+        "index.xml": "<rss version='2.0'><channel><title>Hugo's own feed</title></channel></rss>",
+        "feed.xml": "<feed xmlns='http://www.w3.org/2005/Atom'><title>jekyll-feed</title></feed>",
+        "tags/python/index.html": "<p>the generator's tag page",
+        "tags/python/index.xml": "<rss version='2.0'><channel><title>python</title></channel></rss>",
+        "blog/hello/index.html": "<p>the post's page",
+    }
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    return _tree(folder)
+
+
+def _post(site: Site, name: str = "hello", tags: str = "[python]") -> None:
+    site.post(f"{name}.md", f"---\ntitle: Hello {name}\ndate: 2024-01-01\ntags: {tags}\n---\nbody of {name}\n")
+
+
+def test_build_into_a_generators_output_changes_none_of_its_files_and_says_which_it_left(site: Site) -> None:
+    _post(site)
+    theirs = _generator_output(site.public)
+    run = site.run("build")
+    assert run.code == 3, run.err
+    after = _tree(site.public)
+    assert {rel: after[rel] for rel in theirs} == theirs  # not one byte of the generator's output changed
+    # syndicate's own files are there beside them, but its feed.xml and index.html are not
+    assert {"atom.xml", "feed.json", "tags/python/atom.xml", "tags/python/feed.xml", "feeds.opml"} <= after.keys()
+    lines = run.err.splitlines()
+    assert "public/feed.xml: was not written by syndicate (it was there before, or was changed since); left alone:" in (
+        lines[0] + lines[1]
+    )
+    assert any(line.startswith("public/index.html: ") and "set [output] index" in line for line in lines)
+    assert any(line.startswith("public/feed.xml: ") and "set [feeds] rss to another name" in line for line in lines)
+    assert "2 left alone (not syndicate's)" in run.out
+    # and again with nothing changed: the same lines, the same exit code, still nothing touched
+    again = site.run("build")
+    assert (again.code, again.err) == (3, run.err) and _tree(site.public) == after
+
+
+def test_check_names_the_files_in_the_way_before_a_build(site: Site) -> None:
+    _post(site)
+    site.public.mkdir()
+    (site.public / "index.html").write_text("the generator's home page")
+    run = site.run("check")
+    assert run.code == 3
+    assert "public/index.html: was not written by syndicate" in run.err
+    assert run.out.startswith("problems found:")
+    assert (site.public / "index.html").read_text() == "the generator's home page"
+    # the way out the line gives: another path for syndicate's page
+    site.config(CONFIG + '\n[output]\nindex = "feeds/index.html"\n')
+    assert site.run("check").code == 0
+    built = site.run("build")
+    assert built.code == 0 and (site.public / "feeds" / "index.html").is_file()
+    page = (site.public / "feeds" / "index.html").read_text()
+    assert 'href="../feed.xml"' in page and 'href="../tags/python/atom.xml"' in page and 'href="../feeds.opml"' in page
+    assert (site.public / "index.html").read_text() == "the generator's home page"
+
+
+def test_a_file_syndicate_wrote_and_someone_changed_is_not_written_over(site: Site) -> None:
+    _post(site)
+    assert site.run("build").code == 0
+    mine = site.public / "tags" / "python" / "atom.xml"
+    mine.write_text("edited by hand")
+    _post(site, "second")
+    run = site.run("build")
+    assert run.code == 3 and "public/tags/python/atom.xml: was not written by syndicate" in run.err
+    assert mine.read_text() == "edited by hand"
+    assert "second" in (site.public / "tags" / "python" / "feed.xml").read_text()  # the others are written
+    mine.unlink()  # the user moves it away: syndicate's comes back
+    assert site.run("build").code == 0 and "second" in mine.read_text()
+
+
+def test_a_stale_tag_feed_is_removed_only_when_syndicate_wrote_its_bytes(site: Site) -> None:
+    _post(site, "a", "[python, rust]")
+    assert site.run("build").code == 0
+    rust = site.public / "tags" / "rust"
+    (rust / "atom.xml").write_text("someone's own file now")
+    _post(site, "a", "[python]")  # the tag goes: its feeds are stale
+    run = site.run("build")
+    assert run.code == 0
+    assert (rust / "atom.xml").read_text() == "someone's own file now"
+    assert not (rust / "feed.xml").exists() and not (rust / "feed.json").exists()
+    assert "2 removed" in run.out
+
+
+def test_an_output_folder_from_before_the_record_is_still_syndicates(site: Site) -> None:
+    """An upgrade: the last build's manifest vouches for the files it wrote, until the record exists."""
+    _post(site)
+    assert site.run("build").code == 0
+    (site.public / RECORD).unlink()
+    _post(site, "second")
+    run = site.run("build")
+    assert run.code == 0, run.err
+    assert "second" in (site.public / "feed.xml").read_text()
+    assert (site.public / RECORD).is_file()
+    _post(site, "third")  # later builds go by the record, which now holds every file
+    assert (
+        site.run("build").code == 0
+        and "third" in (site.public / "index.html").read_text() + (site.public / "feed.xml").read_text()
+    )
+
+
+def test_a_claim_recorded_before_a_crash_keeps_both_the_old_bytes_and_the_new_ones_ours(tmp_path: Path) -> None:
+    """The record's line is written before the file: killed between the two, the next build still
+    knows the old bytes (not yet replaced) and the new ones (if the rename happened) as its own."""
+    out = tmp_path / "out"
+    out.mkdir()
+    Ownership(out).claim({"feed.xml": b"old"})
+    (out / "feed.xml").write_bytes(b"old")
+    assert Ownership(out).claim({"feed.xml": b"new"}) == {}  # then the process dies before the write
+    after_crash = Ownership(out)
+    assert after_crash.release("feed.xml")  # the old bytes: still ours
+    (out / "feed.xml").write_bytes(b"new")
+    assert Ownership(out).release("feed.xml")  # the new bytes: ours too
+    (out / "feed.xml").write_bytes(b"neither")
+    assert not Ownership(out).release("feed.xml")
+    assert Ownership(out).claim({"feed.xml": b"newer"}) == {
+        "feed.xml": "was not written by syndicate (it was there before, or was changed since)"
+    }
+
+
+def test_a_record_line_cut_short_does_not_lose_the_others(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    Ownership(out).claim({"a.xml": b"A", "b.xml": b"B"})
+    with (out / RECORD).open("a") as f:
+        f.write('["c.xml", "abc')  # a crash in the middle of a line
+    (out / "a.xml").write_bytes(b"A")
+    (out / "b.xml").write_bytes(b"B")
+    kept = Ownership(out)
+    assert kept.release("a.xml") and kept.release("b.xml")
+
+
+def test_the_output_folder_and_pages_come_from_the_config(site: Site) -> None:
+    _post(site)
+    site.config(CONFIG + '\n[output]\ndir = "dist/feeds"\nindex = ""\nopml = "all.opml"\n')
+    run = site.run("build")
+    assert run.code == 0, run.err
+    out = site.root / "dist" / "feeds"
+    assert (out / "feed.xml").is_file() and (out / "all.opml").is_file()
+    assert not (out / "index.html").exists() and not site.public.exists()
+
+
+def test_output_settings_that_would_mix_the_feeds_with_the_posts_are_refused(site: Site) -> None:
+    for value, words in (
+        ('dir = "content"', "[output] dir 'content' would mix the feeds with the posts"),
+        ('dir = "."', "[output] dir '.' must be a folder of its own"),
+        ('dir = "content/public"', "would mix the feeds with the posts"),
+        ('index = "../index.html"', "[output] index must be a plain path"),
+        ('index = "tags/index.html"', "[output] index = 'tags/index.html' is in a folder of taxonomy feeds"),
+        ('index = "x.html"\nopml = "x.html"', "[output] index and opml must be two different files"),
+    ):
+        site.config(CONFIG + f"\n[output]\n{value}\n")
+        run = site.run("check")
+        assert run.code == 2 and words in run.err and len(run.err.splitlines()) == 1, (value, run.err)
