@@ -86,6 +86,31 @@ class Adopted:
     filename_metadata: Value | None = None  # Pelican's FILENAME_METADATA
     checks: tuple[str, ...] = ()  # what to look at before the first build (printed as "check: …")
     warnings: tuple[str, ...] = ()  # what could not be carried over (printed as "warning: …")
+    output_dir: Value | None = None  # [output] and [feeds] names that collide with nothing the generator writes
+    output_index: Value | None = None
+    output_opml: Value | None = None
+    feeds_rss: Value | None = None
+    feeds_atom: Value | None = None
+    feeds_json: Value | None = None
+    deploy: str = ""  # how syndicate's files join the generator's deploy (a comment and a line of the report)
+
+
+# Each generator's output folder and the feed files it writes at its top, by default: syndicate's
+# feeds of an adopted site take other names, so `syndicate build --out <that folder>` adds files
+# beside the generator's and never meets one (and its feed page goes in feeds/, not over the home page).
+GENERATOR_OUTPUT: dict[str, tuple[str, frozenset[str]]] = {
+    "hugo": ("public", frozenset({"index.xml", "sitemap.xml"})),
+    "jekyll": ("_site", frozenset({"feed.xml", "sitemap.xml"})),  # jekyll-feed: feed.xml (Atom)
+    "zola": ("public", frozenset({"atom.xml", "rss.xml", "sitemap.xml"})),
+    "eleventy": ("_site", frozenset({"feed.xml", "sitemap.xml"})),  # eleventy-plugin-rss's usual name
+    "astro": ("dist", frozenset({"rss.xml", "sitemap-index.xml"})),  # @astrojs/rss's usual name
+    "pelican": ("output", frozenset()),  # Pelican's feeds live in feeds/*.atom.xml
+}
+FEED_NAME_CHOICES = {  # syndicate's name for each format, the first one no generator file takes
+    "rss": ("feed.xml", "rss.xml", "feed.rss.xml"),
+    "atom": ("atom.xml", "feed.atom.xml"),
+    "json": ("feed.json",),
+}
 
 
 @dataclass(frozen=True)
@@ -942,9 +967,17 @@ def _finish(d: _Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     v.setdefault("taxonomies", Value(("tags",), "syndicate's default"))
     v.setdefault("sections", Value((), "every folder"))
     v.setdefault("permalink", Value("/{slug}/", "syndicate's default"))
+    outputs, deploy = _outputs(d.site.generator)
     return Adopted(
         d.site.generator,
         d.ev,
+        output_dir=outputs.get("output_dir"),
+        output_index=outputs.get("output_index"),
+        output_opml=outputs.get("output_opml"),
+        feeds_rss=outputs.get("feeds_rss"),
+        feeds_atom=outputs.get("feeds_atom"),
+        feeds_json=outputs.get("feeds_json"),
+        deploy=deploy,
         title=v["title"],
         url=v["url"],
         author=v["author"],
@@ -961,6 +994,29 @@ def _finish(d: _Draft, zone_ok: Callable[[str], bool]) -> Adopted:
         checks=tuple(dict.fromkeys(d.checks)),
         warnings=tuple(dict.fromkeys(d.warnings)),
     )
+
+
+def _outputs(generator: str) -> tuple[dict[str, Value], str]:
+    """[output] and [feeds] names for an adopted site: a folder of syndicate's own, its page in
+    feeds/, and feed names none of the generator's own feeds take; and how they join the deploy."""
+    if generator not in GENERATOR_OUTPUT:
+        return {}, ""
+    folder, taken = GENERATOR_OUTPUT[generator]
+    name = NAMES[generator]
+    out: dict[str, Value] = {
+        "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/"),
+        "output_index": Value("feeds/index.html", f"the list of feeds; not over {name}'s home page"),
+        "output_opml": Value("feeds/feeds.opml", "every feed in one file, beside that list"),
+    }
+    for fmt, choices in FEED_NAME_CHOICES.items():
+        pick = next(c for c in choices if c not in taken)
+        said = f"not {', '.join(sorted(taken & set(choices)))}: {name} writes those" if taken & set(choices) else ""
+        out[f"feeds_{fmt}"] = Value(pick, said or f"no {name} feed has this name")
+    deploy = (
+        f"to deploy the feeds with the site, build it with {name}, then `syndicate build --out {folder}`:"
+        f" it adds syndicate's own files to {folder}/ and never writes over one of {name}'s"
+    )
+    return out, deploy
 
 
 def _url_problem(url: str) -> str | None:
@@ -994,6 +1050,12 @@ KEYS = (  # (section, key, what the key means), in the order written
     ("content", "sections", "folders under dir that hold posts; [] = all"),
     ("content", "slug_source", "a post without a slug: its {slug} from the title or filename"),
     ("content", "filename_metadata", "what a file name says: (?P<date>…), (?P<slug>…)"),
+    ("feeds", "rss", "file name of the RSS feeds"),
+    ("feeds", "atom", "file name of the Atom feeds"),
+    ("feeds", "json", "file name of the JSON feeds"),
+    ("output", "dir", "where `syndicate build` writes, relative to the site"),
+    ("output", "index", "syndicate's page listing the feeds, in the output folder"),
+    ("output", "opml", "every feed in one OPML file"),
 )
 
 
@@ -1004,7 +1066,7 @@ def _rows(a: Adopted) -> list[tuple[str, str, str, Value]]:
         if key == "generator":
             said = f"{a.evidence} says so" if a.evidence else "no generator's config found"
             rows.append((section, key, meaning, Value(a.generator, said)))
-        elif (value := getattr(a, key)) is not None:
+        elif (value := getattr(a, key if section in ("site", "content") else f"{section}_{key}")) is not None:
             rows.append((section, key, meaning, value))
     return rows
 
@@ -1017,7 +1079,10 @@ def render_config(a: Adopted) -> str:
         if a.evidence
         else "# Written by `syndicate init`: no generator's config was found, so this is a plain syndicate site."
     )
-    lines = [head, "# Each comment says where the value came from; look at the lines marked CHECK.", ""]
+    lines = [head, "# Each comment says where the value came from; look at the lines marked CHECK."]
+    if a.deploy:
+        lines.append(f"# Deploy: {a.deploy}.")
+    lines.append("")
     rows = _rows(a)
     width = min(60, max(len(f"{key} = {_toml_value(v.value)}") for _, key, _, v in rows))
     section = ""
@@ -1069,7 +1134,13 @@ def report(a: Adopted, written: str) -> list[str]:
     label_width = max(len(label) for label, _, _ in rows) + 1
     width = max(len(value) for _, value, _ in rows)
     out = [f"{label:<{label_width}}{value:<{width}}  ({source})" for label, value, source in rows]
-    return [*out, f"{'wrote':<{label_width}}{printable(written)}", *(f"check: {printable(c)}" for c in a.checks)]
+    deploy = [f"deploy: {a.deploy}"] if a.deploy else []
+    return [
+        *out,
+        f"{'wrote':<{label_width}}{printable(written)}",
+        *(f"check: {printable(c)}" for c in a.checks),
+        *deploy,
+    ]
 
 
 def _cut(text: str, most: int) -> str:

@@ -41,7 +41,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,6 +230,7 @@ class Written:
     files: frozenset[str]
     how: str  # for messages: built live, or recorded
     pages_only: bool = False  # only the .html files are known (a recording)
+    folder: Path | None = None  # where it wrote them (None for a recording)
 
     def has_page(self, path: str) -> bool:
         """Whether the generator wrote the page at URL ``path`` (percent-decoded)."""
@@ -361,7 +362,7 @@ def generate(generator: str, out: Path) -> Written:
             unavailable("SYNDICATE_REGEN=1 needs a live Zola to record pages.txt: put zola on PATH or set ZOLA")
         return zola_recording()
     run_build(generator, env, out)
-    written = Written(listing(out), f"built by {generator} into {out}")
+    written = Written(listing(out), f"built by {generator} into {out}", folder=out)
     if generator == "zola" and REGEN:
         record_zola(env["ZOLA"], out)
     elif generator == "zola":  # a live Zola also checks the recording CI uses
@@ -441,18 +442,20 @@ def url_path(url: str, site_url: str) -> str:
     return unquote(urlsplit(url).path)
 
 
-def feed_links(out: Path) -> Iterator[tuple[str, str]]:
-    """(feed, URL) for every item link and home page link of every feed syndicate wrote."""
+def feed_links(out: Path, names: Mapping[str, str] | None = None) -> Iterator[tuple[str, str]]:
+    """(feed, URL) for every item link and home page link of every feed syndicate wrote (named as
+    the config's [feeds] says)."""
+    rss_name, atom_name = (names or {}).get("rss", "feed.xml"), (names or {}).get("atom", "atom.xml")
     for feed in sorted(out.rglob("feed.json")):
         folder = feed.parent.relative_to(out).as_posix()
         doc = json.loads(feed.read_text(encoding="utf-8"))
         yield f"{folder}/feed.json", doc["home_page_url"]
         yield from ((f"{folder}/feed.json", item["url"]) for item in doc["items"])
-        atom = etree.parse(str(feed.parent / "atom.xml")).getroot()
+        atom = etree.parse(str(feed.parent / atom_name)).getroot()
         for entry in atom.iter(f"{ATOM}entry"):
-            yield from ((f"{folder}/atom.xml", str(link.get("href"))) for link in entry.iter(f"{ATOM}link"))
-        rss = etree.parse(str(feed.parent / "feed.xml")).getroot()
-        yield from ((f"{folder}/feed.xml", str(link.text)) for link in rss.iterfind("channel/item/link"))
+            yield from ((f"{folder}/{atom_name}", str(link.get("href"))) for link in entry.iter(f"{ATOM}link"))
+        rss = etree.parse(str(feed.parent / rss_name)).getroot()
+        yield from ((f"{folder}/{rss_name}", str(link.text)) for link in rss.iterfind("channel/item/link"))
 
 
 def site_feed_items(out: Path) -> list[dict[str, object]]:
@@ -469,7 +472,8 @@ def test_every_feed_link_is_a_page_the_generator_wrote(
 ) -> None:
     site = adopted(generator)
     written = generator_output(generator)
-    links = list(feed_links(site.out))
+    config = tomllib.loads((site.site.root / "config" / "syndicate.toml").read_text(encoding="utf-8"))
+    links = list(feed_links(site.out, config["feeds"]))
     feeds = {feed for feed, _ in links}
     assert "./feed.json" in feeds and len(feeds) > 3, feeds  # the site feed and term feeds, in each format
     missing = sorted({f"{feed}: {url}" for feed, url in links if not written.has_page(url_path(url, site.url))})
@@ -537,3 +541,45 @@ def test_feeds_summary_is_as_recorded(generator: str, adopted: Callable[[str], A
         recorded.write_text(summary, encoding="utf-8")
         pytest.skip(f"rewrote {recorded.relative_to(REPO)}: review the diff")
     assert summary == recorded.read_text(encoding="utf-8")
+
+
+def _bytes_of(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_building_into_the_generators_output_adds_feeds_and_changes_none_of_its_bytes(
+    generator: str, adopted: Callable[[str], Adopted], generator_output: Callable[[str], Written], tmp_path: Path
+) -> None:
+    """Issue 20: `syndicate init` chose names that no file of the generator's takes, so the
+    deploy it suggests (build the generator, then `syndicate build --out <its folder>`) adds
+    syndicate's feeds and leaves every file the generator wrote as it was. Zola's output is
+    its recording (every page it wrote, as empty files) unless a live Zola built it."""
+    written = generator_output(generator)
+    deployed = tmp_path / "deploy"
+    if written.folder is not None:
+        shutil.copytree(written.folder, deployed)
+    else:
+        for rel in written.files:
+            (deployed / rel).parent.mkdir(parents=True, exist_ok=True)
+            (deployed / rel).write_text(f"written by {generator}: {rel}")
+    theirs = _bytes_of(deployed)
+    site = adopted(generator).site
+    config = (site.root / "config" / "syndicate.toml").read_text(encoding="utf-8")
+    assert f"syndicate build --out {GENERATOR_FOLDER[generator]}" in config  # the deploy it suggests
+    run = site.run("build", "--site", str(site.root), "--out", str(deployed), now=NOW)
+    check_exit("build", run, EXPECTED[generator].rejected)
+    after = _bytes_of(deployed)
+    assert {rel: after.get(rel) for rel in theirs} == theirs, f"{generator}'s files changed"
+    names = tomllib.loads(config)["feeds"]
+    added = sorted(after.keys() - theirs.keys())
+    assert {names["rss"], names["atom"], names["json"], "feeds/index.html", "feeds/feeds.opml"} <= set(added)
+    assert not any(rel.count("/") == 0 and rel in theirs for rel in (names["rss"], names["atom"], names["json"]))
+
+
+GENERATOR_FOLDER = {"hugo": "public", "jekyll": "_site", "zola": "public", "eleventy": "_site", "astro": "dist"}
+GENERATOR_FOLDER["pelican"] = "output"

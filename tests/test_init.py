@@ -313,13 +313,22 @@ def test_init_reads_each_generators_config_into_syndicates(tmp_path: Path, gener
     root = write(tmp_path / "blog", files)
     result = run(root, "init")
     assert result.code == 0, result.err
-    assert config_of(root) == EXPECTED[generator]
+    got = config_of(root)
+    assert {key: got[key] for key in EXPECTED[generator]} == EXPECTED[generator]
+    # issue 20: an output folder of syndicate's own, its page in feeds/, and feed names that
+    # none of the generator's own feeds take (jekyll-feed's feed.xml, Zola's atom.xml…)
+    assert got["output"] == {"dir": ".syndicate/public", "index": "feeds/index.html", "opml": "feeds/feeds.opml"}
+    assert got["feeds"] == {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json", **FEED_NAMES.get(generator, {})}
     lines = result.out.splitlines()
+    assert lines[-2].startswith("deploy: to deploy the feeds with the site, build it with ")
+    assert "then `syndicate build --out " in lines[-2]
     assert re.fullmatch(rf"generator +\S+ +\({re.escape(evidence)}\)", lines[0]), lines[0]
     assert lines[-1] == "next: syndicate check  then  syndicate build"
     assert re.search(r"^wrote +config/syndicate.toml$", result.out, re.M)
     assert "Traceback" not in result.err
 
+
+FEED_NAMES = {"jekyll": {"rss": "rss.xml"}, "eleventy": {"rss": "rss.xml"}, "zola": {"atom": "feed.atom.xml"}}
 
 TITLE_FROM = {
     "jekyll": "_config.yml: title",
@@ -384,7 +393,8 @@ def test_a_missing_author_and_url_are_stand_ins_with_a_check_line(tmp_path: Path
     assert re.search(r'^author = "CHANGE ME" +# CHECK: ', text, re.M)
     lines = result.out.splitlines()
     wrote = next(i for i, line in enumerate(lines) if line.startswith("wrote "))
-    assert all(line.startswith("check: ") for line in lines[wrote + 1 : -1]) and len(lines) - wrote > 4
+    assert all(line.startswith("check: ") for line in lines[wrote + 1 : -2]) and len(lines) - wrote > 5
+    assert lines[-2].startswith("deploy: ")
 
 
 @pytest.mark.parametrize(

@@ -258,6 +258,7 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
     prepared = _build(run, links)
     changed = prepared.changed()
     report = PublishReport(prepared.report if request.dry_run else write_outputs(prepared), now=run.now)
+    changed = [rel for rel in changed if rel not in report.build.refused]  # no hub hears of a file left alone
     live = {p.id: p for p in prepared.report.live(run.now)}
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
     rows = store.deliveries() if request.dry_run else store.delivery_keys()

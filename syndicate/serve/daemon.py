@@ -42,7 +42,7 @@ from watchdog.observers.polling import PollingObserver
 
 from ..builder.cache import PostCache
 from ..builder.discover import ContentWatch
-from ..builder.report import STATE_DIR
+from ..builder.report import STATE_DIR, refused_advice
 from ..builder.skip import IncrementalRender
 from ..config import CONFIG_PATH, load_settings, output_dir
 from ..core.dialects import Dialect, dialect, prune_folder
@@ -180,6 +180,7 @@ class Daemon:
         self.cache = PostCache(site_dir / STATE_DIR / "cache.db")
         self._problems: set[Problem] = set()
         self._setup_errors: set[str] = set()
+        self._refused: set[str] = set()  # output files left alone (not syndicate's), said once each
         self.health: dict[str, Any] = {"status": "starting"}
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._busy = threading.Lock()  # held by a cycle; the self-check looks only between cycles
@@ -310,6 +311,10 @@ class Daemon:
         for path in sorted({p.path for p in self._problems if p.severity == "error"} - still):
             self.log.event("fixed", f"{printable(path)}: no problem any more", path=printable(path))
         self._problems = problems
+        for rel in sorted(build.refused.keys() - self._refused):
+            advice = refused_advice(build.settings, rel)
+            self.log.event("error", f"{self.out_dir / rel}: {build.refused[rel]}; left alone: {advice}", path=rel)
+        self._refused = set(build.refused)
         for line in sorted(set(report.setup_errors) - self._setup_errors):
             self.log.event("error", line)
         self._setup_errors = set(report.setup_errors)
