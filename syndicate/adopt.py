@@ -1005,8 +1005,8 @@ def _outputs(generator: str) -> tuple[dict[str, Value], str]:
     name = NAMES[generator]
     out: dict[str, Value] = {
         "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/"),
-        "output_index": Value("feeds/index.html", f"the list of feeds; not over {name}'s home page"),
-        "output_opml": Value("feeds/feeds.opml", "every feed in one file, beside that list"),
+        "output_index": Value("feeds/index.html", f"not over {name}'s home page"),
+        "output_opml": Value("feeds/feeds.opml", "beside that page"),
     }
     for fmt, choices in FEED_NAME_CHOICES.items():
         pick = next(c for c in choices if c not in taken)
@@ -1125,12 +1125,13 @@ def report(a: Adopted, written: str) -> list[str]:
         if a.evidence
         else ("generator", "none found", "a plain syndicate site")
     ]
-    for _, key, _, value in _rows(a):
+    for section, key, _, value in _rows(a):
         if key != "generator":
             shown = ", ".join(value.value) if isinstance(value.value, tuple) else value.value
             if value.value == ():
                 shown = "[] (all)" if key == "sections" else "[] (none)"
-            rows.append((key, _cut(printable(shown), 44), ("CHECK: " * value.check) + printable(value.source)))
+            label = key if section in ("site", "content") else f"{section}.{key}"
+            rows.append((label, _cut(printable(shown), 44), ("CHECK: " * value.check) + printable(value.source)))
     label_width = max(len(label) for label, _, _ in rows) + 1
     width = max(len(value) for _, value, _ in rows)
     out = [f"{label:<{label_width}}{value:<{width}}  ({source})" for label, value, source in rows]
