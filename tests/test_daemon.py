@@ -420,15 +420,15 @@ def test_a_jekyll_site_is_watched_as_it_is_new_category_folders_too(tmp_path: Pa
     assert site.run("init", now=None).code == 0
     run = start(site)
     try:
-        run.wait_for(lambda: b"Ferry" in run.get("feed.xml")[2], what="the fixture's posts served")
+        run.wait_for(lambda: b"Ferry" in run.get("rss.xml")[2], what="the fixture's posts served")
         (root / "_posts" / "2024-12-01-winter-soup.md").write_text("---\ntitle: Winter soup\n---\nHot.\n")
-        run.wait_for(lambda: b"Winter soup" in run.get("feed.xml")[2], what="a post saved in _posts/")
+        run.wait_for(lambda: b"Winter soup" in run.get("rss.xml")[2], what="a post saved in _posts/")
         (root / "travel" / "_posts").mkdir(parents=True)
         time.sleep(0.5)  # the new folder is watched once the daemon has seen it made
         (root / "travel" / "_posts" / "2024-12-02-night-train.md").write_text("---\ntitle: Night train\n---\nGo.\n")
-        run.wait_for(lambda: b"Night train" in run.get("feed.xml")[2], what="a post in a new category folder")
-        status, _, _ = run.get("travel/feed.xml")
-        assert status == 404 and b"Night train" in run.get("categories/travel/feed.xml")[2]
+        run.wait_for(lambda: b"Night train" in run.get("rss.xml")[2], what="a post in a new category folder")
+        status, _, _ = run.get("travel/rss.xml")
+        assert status == 404 and b"Night train" in run.get("categories/travel/rss.xml")[2]
     finally:
         assert stop(run) == 0
     assert not any("Traceback" in line for line in run.raw)
