@@ -6,15 +6,11 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import OutputError, UnsafePathError
-
-if TYPE_CHECKING:
-    from .owned import Ownership
 
 FileStat = list[int]  # size, mtime in ns, inode: what tells that a file is as it was left
 
@@ -132,13 +128,13 @@ def make_folders(root: Path, rels: Iterable[str], pool: ThreadPoolExecutor | Non
 
 
 def remove_stale(
-    root: Path, folder: str, names: Iterable[str], keep: set[str], ownership: Ownership | None = None
+    root: Path, folder: str, names: Iterable[str], keep: set[str], ours: Callable[[str], bool] = lambda rel: True
 ) -> list[str]:
     """Delete our own feed files under ``root/folder/*/`` that this build no longer makes.
 
-    Only files named like ours (``names``) in direct sub-folders of ``folder``, and with an
-    ``ownership`` record only those whose bytes syndicate wrote, are touched, so anything else
-    a user or a generator keeps in the output folder survives. Returns what was removed.
+    Only files named like ours (``names``) in direct sub-folders of ``folder``, and only those
+    ``ours`` vouches for (syndicate wrote their bytes), are touched, so anything else a user or a
+    generator keeps in the output folder survives. Returns what was removed.
     """
     removed: list[str] = []
     base = root / folder
@@ -152,12 +148,10 @@ def remove_stale(
             rel = f"{folder}/{sub.name}/{name}"
             if rel in keep or not (sub / name).is_file():
                 continue
-            if ownership is not None and not ownership.release(rel):
+            if not ours(rel):
                 continue
             (sub / name).unlink()
             removed.append(rel)
         with contextlib.suppress(OSError):
             sub.rmdir()  # only succeeds when nothing else is left in it
-    if ownership is not None:
-        ownership.removed(removed)
     return removed

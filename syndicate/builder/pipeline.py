@@ -256,7 +256,12 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
     if not prepared.trusted or prepared.memo is None or prepared.memo.feeds_changed:
         keep = set(prepared.files)
         for folder in feed_folders(settings):
-            report.removed += remove_stale(prepared.out, folder, names, keep, ownership)
+            if ownership is None:
+                report.removed += remove_stale(prepared.out, folder, names, keep)
+            else:
+                gone = remove_stale(prepared.out, folder, names, keep, ownership.release)
+                ownership.removed(gone)
+                report.removed += gone
     if ownership is not None:
         _record_unchanged(prepared, ownership, refused)
     report.refused = {rel: refused[rel] for rel in sorted(refused)}

@@ -92,6 +92,11 @@ class BuildReport:
         return [p for p in self.posts if p.draft]
 
 
+def refused_line(settings: Settings, shown: str, rel: str, why: str) -> str:
+    """The line that names a file left alone (``shown``: its path as printed) and what to do."""
+    return f"{shown}: {why}; left alone: {refused_advice(settings, rel)}"
+
+
 def refused_advice(settings: Settings, rel: str) -> str:
     """What to do about a file in the output folder that syndicate wants to write but did not write."""
     name = rel.rsplit("/", 1)[-1]

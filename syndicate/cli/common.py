@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
-from ..builder.report import BuildReport, refused_advice
+from ..builder.report import BuildReport, refused_line
 from ..core.model import Links, Problem, Settings, printable
 from ..errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
 from .show import plural
@@ -128,13 +128,8 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
     for problem in sorted(report.problems, key=lambda p: (p.path, p.line or 0)):
         if problem.severity in ("error", "warning"):
             click.echo(shown(site, problem), err=True)
-    if report.refused:
-        for rel, why in report.refused.items():
-            click.echo(
-                f"{output_place(site, Path(report.out) / rel)}: {why}; left alone: "
-                f"{refused_advice(report.settings, rel)}",
-                err=True,
-            )
+    for rel, why in report.refused.items():
+        click.echo(refused_line(report.settings, output_place(site, Path(report.out) / rel), rel, why), err=True)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if every:

@@ -42,7 +42,7 @@ from watchdog.observers.polling import PollingObserver
 
 from ..builder.cache import PostCache
 from ..builder.discover import ContentWatch
-from ..builder.report import STATE_DIR, refused_advice
+from ..builder.report import STATE_DIR, refused_line
 from ..builder.skip import IncrementalRender
 from ..config import CONFIG_PATH, load_settings, output_dir
 from ..core.dialects import Dialect, dialect, prune_folder
@@ -312,8 +312,8 @@ class Daemon:
             self.log.event("fixed", f"{printable(path)}: no problem any more", path=printable(path))
         self._problems = problems
         for rel in sorted(build.refused.keys() - self._refused):
-            advice = refused_advice(build.settings, rel)
-            self.log.event("error", f"{self.out_dir / rel}: {build.refused[rel]}; left alone: {advice}", path=rel)
+            line = refused_line(build.settings, str(self.out_dir / rel), rel, build.refused[rel])
+            self.log.event("error", line, path=rel)
         self._refused = set(build.refused)
         for line in sorted(set(report.setup_errors) - self._setup_errors):
             self.log.event("error", line)
