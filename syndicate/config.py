@@ -245,6 +245,12 @@ def _output(raw: dict[str, Any], path: str, content: ContentSettings) -> OutputS
         raise ConfigError(
             f'[output] dir {folder!r} must be a folder of its own, like "public" or ".syndicate/public"', path=path
         )
+    if any(not c.isprintable() for c in folder) or len(folder) > 1024 or any(len(p.encode()) > 255 for p in parts):
+        raise ConfigError(
+            f"[output] dir {folder[:60]!r}{'…' * (len(folder) > 60)} must be a folder name the file system takes:"
+            " printable, each part at most 255 bytes, 1024 characters in all",
+            path=path,
+        )
     if not Path(folder).is_absolute():
         inside = "/".join(parts)
         posts = "/".join(p for p in content.dir.split("/") if p not in ("", "."))
