@@ -267,6 +267,8 @@ def test_sighup_reloads_the_config(sample_site: Site, tmp_path: Path) -> None:
     config.symlink_to(real)
     run = start(sample_site)
     try:
+        # the cycle the daemon runs once it watches (it reads the config again) is over first
+        run.wait_for(lambda: json.loads(run.get("healthz")[2]).get("cycles", 0) >= 2, what="the watching cycle")
         real.write_text(real.read_text().replace('title = "Notes from the Lab"', 'title = "Renamed Lab"'))
         time.sleep(3)
         assert b"Renamed Lab" not in run.get("feed.xml")[2], "nothing watched saw the edit"

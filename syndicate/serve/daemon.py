@@ -186,6 +186,7 @@ class Daemon:
         self._busy = threading.Lock()  # held by a cycle; the self-check looks only between cycles
         self._busy_since: float | None = None
         self._failures = 0  # cycles in a row that failed
+        self._cycles = 0  # cycles that finished, since the start (on /healthz)
         self._retry_at = 0.0  # monotonic time of the next try after a failed cycle
         self._ledger_path: Path | None = None
         self._ledger_id: tuple[int, int] | None = None  # (device, inode) of the ledger this daemon locked
@@ -336,8 +337,10 @@ class Daemon:
                 kind, f"{d.target} {d.event} {d.post_id} {a.detail}".rstrip(), target=d.target, post=d.post_id
             )
         self._schedule(report)
+        self._cycles += 1
         self.health = {
             "status": "ok",
+            "cycles": self._cycles,
             "last_cycle": self.clock().isoformat(timespec="seconds"),
             "cycle_seconds": round(time.perf_counter() - started, 3),
             "posts": live,
