@@ -1,4 +1,4 @@
-"""`init`: adopt a blog that another static site generator made (syndicate/adopt.py)."""
+"""`init`: adopt a blog that another static site generator made (syndicate/adopt/)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,48 @@
+"""The values found so far for one site while a generator's config is read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .model import SiteFiles, Value
+from .readers import as_text, parse_config
+
+
+class Draft:
+    """The values found so far for one site, with its check and warning lines."""
+
+    def __init__(self, site: SiteFiles) -> None:
+        self.site = site
+        self.ev = site.evidence
+        self.values: dict[str, Value] = {}
+        self.checks: list[str] = []
+        self.warnings: list[str] = []
+
+    def set(self, key: str, value: str | tuple[str, ...] | None, source: str) -> bool:
+        """Take a value found, unless it is empty (None, "", ()) or ``key`` is known already (the
+        first found wins); True when taken."""
+        if not value or key in self.values:
+            return False
+        self.values[key] = Value(value, source)
+        return True
+
+    def default(self, key: str, value: str | tuple[str, ...], source: str) -> None:
+        """Take ``value`` (which may be empty: ``[]`` means all) when nothing was found."""
+        self.values.setdefault(key, Value(value, source))
+
+    def stand_in(self, key: str, value: str | tuple[str, ...], source: str, check: str) -> None:
+        """A value the user must check, with the line that says so."""
+        self.values[key] = Value(value, source, check=True)
+        self.checks.append(check)
+
+    def parse(self, rel: str) -> dict[str, Any]:
+        return parse_config(self.site, rel)
+
+
+def person(d: Draft, value: Any, where: str) -> bool:
+    """An author given as a name or as a mapping with ``name`` (and ``email``); True when found."""
+    if isinstance(value, Mapping):
+        d.set("email", as_text(value.get("email")), f"{where}.email")
+        return d.set("author", as_text(value.get("name")), f"{where}.name")
+    return d.set("author", as_text(value), where)
