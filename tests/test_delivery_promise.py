@@ -344,8 +344,19 @@ def test_a_corrupt_ledger_is_one_clear_line_in_every_command(site: Site, command
     ledger = site.root / ".syndicate" / "state.db"
     ledger.parent.mkdir(parents=True)
     ledger.write_bytes(b"this is not a database, it is a text file that ended up here\n" * 100)
-    args = [command, "--port", "0"] if command == "run" else [command]
-    run = site.run(*args, now=None)
+    if command == "run":  # the daemon goes on serving the feeds and delivers nothing
+        daemon = start(site)
+        try:
+            daemon.wait_for(lambda: bool(daemon.events("held")), what="delivery held")
+            assert health(daemon) == (503, health(daemon)[1]) and health(daemon)[1]["status"] == "held"
+            assert daemon.get("feed.xml")[0] == 200
+        finally:
+            assert stop(daemon) == 0
+        [line] = [e["message"].splitlines()[0] for e in daemon.events("held")]
+        assert "the delivery ledger cannot be read" in line and "restore it from a backup" in line
+        assert not any("Traceback" in x for x in daemon.raw)
+        return
+    run = site.run(command, now=None)
     assert run.code == 6, run
     assert "Traceback" not in run.err
     [line] = [x for x in run.err.splitlines() if x.startswith("error:")]
@@ -694,7 +705,7 @@ def test_healthz_tells_the_truth_while_cycles_fail_and_the_daemon_repairs_when_t
         assert stop(run) == 0
 
 
-def test_the_daemon_delivers_nothing_once_its_ledger_is_deleted_and_says_so(
+def test_the_daemon_holds_delivery_once_its_ledger_is_deleted_keeps_building_and_resumes_after_rebaseline(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
     receiver = webhook_receiver_factory(secret=SECRET)
@@ -705,11 +716,66 @@ def test_the_daemon_delivers_nothing_once_its_ledger_is_deleted_and_says_so(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{site.root / '.syndicate' / 'state.db'}{suffix}").unlink(missing_ok=True)
         write(site, "new", "Written after the ledger went", date="2024-06-01")
-        run.wait_for(lambda: health(run)[0] == 503, timeout=15, what="/healthz to say failing")
-        assert "deleted or replaced while running" in health(run)[1]["last_error"]
-        assert site.run("publish", now=None, env=HOOK_ENV).code == 6
+        run.wait_for(lambda: health(run)[0] == 503, timeout=15, what="/healthz to say delivery is held")
+        status = health(run)[1]
+        assert status["status"] == "held" and "deleted or replaced while running" in status["problem"]
+        assert "syndicate publish --rebaseline" in status["problem"]
+        # the feeds go on: the post written while the ledger was gone is served
+        run.wait_for(lambda: b"Written after the ledger went" in run.get("feed.xml")[2], what="the feed rebuilt")
+        assert len(run.events("held")) == 1, "said once"
+        assert site.run("publish", now=None, env=HOOK_ENV).code == 6  # not without the user's word
         time.sleep(1)
         assert receiver.deliveries() == []
+        # the daemon does not hold the lock while held: the way on can run beside it
+        assert site.run("publish", "--rebaseline", now=None, env=HOOK_ENV).code == 0
+        run.wait_for(lambda: bool(run.events("resumed")), timeout=15, what="delivery resumed")
+        write(site, "later", "Written after the rebaseline", date="2024-06-02")
+        run.wait_for(lambda: len(receiver.deliveries()) == 1, timeout=15, what="the next post delivered")
+        time.sleep(1.5)
+        assert events(receiver.deliveries()) == [("post.published", "Written after the rebaseline")]
+        run.wait_for(lambda: health(run)[0] == 200, timeout=10, what="/healthz ok again")
+    finally:
+        assert stop(run) == 0
+
+
+def test_the_daemon_starts_with_a_lost_ledger_serves_the_feeds_and_delivers_nothing_until_told(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory
+) -> None:
+    receiver = webhook_receiver_factory(secret=SECRET)
+    daemon_site(site, receiver.url)
+    write(site, "old", "Baseline", date="2024-01-01")
+    assert publish(site)[0] == 0
+    shutil.rmtree(site.root / ".syndicate")
+    write(site, "new", "Written while the ledger was gone", date="2024-06-01")
+    run = start(site, env=HOOK_ENV)
+    try:
+        run.wait_for(lambda: health(run)[0] == 503, timeout=15, what="/healthz to say delivery is held")
+        assert health(run)[1]["status"] == "held" and "is missing" in health(run)[1]["problem"]
+        assert b"Written while the ledger was gone" in run.get("feed.xml")[2]
+        [held] = run.events("held")
+        since = held["message"].split("--backfill --since ")[1].split()[0]  # the second after the last post sent
+        code, out = publish(site, "--backfill", "--since", since)
+        assert code == 0, out
+        run.wait_for(lambda: bool(run.events("resumed")), timeout=15, what="delivery resumed")
+        time.sleep(1.5)
+        assert events(receiver.deliveries()) == [("post.published", "Written while the ledger was gone")]
+    finally:
+        assert stop(run) == 0
+
+
+@pytest.mark.parametrize("command", ["run", "publish"])
+def test_a_site_without_targets_runs_without_its_ledger(site: Site, command: str) -> None:
+    write(site, "old", "Baseline", date="2024-01-01")
+    assert publish(site)[0] == 0
+    shutil.rmtree(site.root / ".syndicate")  # nothing to deliver, so nothing to protect
+    if command == "publish":
+        code, out = publish(site)
+        assert code == 0, out
+        return
+    run = start(site)
+    try:
+        run.wait_for(lambda: health(run)[0] == 200, timeout=15, what="/healthz ok")
+        assert b"Baseline" in run.get("feed.xml")[2] and not run.events("held")
     finally:
         assert stop(run) == 0
 

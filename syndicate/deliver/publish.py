@@ -157,6 +157,7 @@ class Request:
     out_dir: Path | None = None  # default: <site>/public
     use_cache: bool = True
     floor: bool = True  # posts the ledger has seen live stay live although the clock is earlier
+    deliver: bool = True  # False: build the feeds only, without the ledger (a daemon whose ledger is lost)
 
 
 @dataclass
@@ -218,11 +219,14 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     now = world.clock()
     if request.floor and (until := ledger.announced_until(site_dir, settings)) is not None:
         now = max(now, until)  # a clock that stepped back does not take published posts off
+    kept = kept or Kept()
+    if not request.deliver:
+        return _build_only(site_dir, settings, request, kept, now)
     existed = state.is_file()
-    trusted = request.rebaseline or request.backfill  # the user said what the ledger should be
+    # The user said what the ledger should be; or there is no target, so nothing to skip or repeat.
+    trusted = request.rebaseline or request.backfill or not settings.targets
     if not existed and not trusted:  # refuse before a new, empty ledger is made
         ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
-    kept = kept or Kept()
     with lock(state) if not kept.holds_lock and not request.dry_run else nullcontext():
         store = SQLiteStore(state, readonly=request.dry_run)
         try:
@@ -233,6 +237,25 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
             return _publish(run, identity)
         finally:
             store.close()
+
+
+def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept, now: datetime) -> PublishReport:
+    """The feeds, built and written as `publish` writes them, with the copies the ledger knows (if
+    it can be read), and nothing planned, recorded or sent: the ledger is not even locked."""
+    prepared = prepare(
+        site_dir,
+        now,
+        out_dir=request.out_dir,
+        use_cache=request.use_cache,
+        cache=kept.cache,
+        memo=kept.memo,
+        watch=kept.watch,
+        planner=kept.planner,
+        write=True,
+        settings=settings,
+        links=ledger.syndication_of(site_dir, settings),
+    )
+    return PublishReport(write_outputs(prepared), now=now)
 
 
 def _build(run: _Run, links: dict[str, Links]) -> UnwrittenBuild:

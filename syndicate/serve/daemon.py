@@ -22,6 +22,7 @@ on the same site is refused with a clear message.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -54,8 +55,8 @@ from ..deliver.publish import Kept, PublishReport, Request, World, publish
 from ..deliver.registry import preload
 from ..deliver.secrets import Secrets
 from ..deliver.sqlite_store import SQLiteStore
-from ..deliver.store import lock
-from ..errors import ConfigError, SyndicateError
+from ..deliver.store import LedgerIdentity, lock
+from ..errors import ConfigError, LedgerLostError, LockedError, StoreError, SyndicateError
 from .log import EventLog
 from .server import ServerState, make_server
 
@@ -190,6 +191,8 @@ class Daemon:
         self._retry_at = 0.0  # monotonic time of the next try after a failed cycle
         self._ledger_path: Path | None = None
         self._ledger_id: tuple[int, int] | None = None  # (device, inode) of the ledger this daemon locked
+        self._ledger_lock = contextlib.ExitStack()  # holds the ledger's lock while the daemon delivers
+        self._held: str | None = None  # why delivery is held (a lost ledger); the feeds are still built and served
         self._ledger_seen: tuple[int, int] | None = None  # the ledger's mtimes after our last cycle
         self._watched: list[tuple[Path, tuple[int, int] | None]] = []
         self._observer: BaseObserver | None = None
@@ -266,16 +269,58 @@ class Daemon:
         self.watch.rescan_all()
 
     def _ledger_replaced(self) -> bool:
-        """True (and the daemon failing, saying so) when the ledger this process locked at start is
-        no longer the file at its path: deleted, or another put in its place."""
-        if self._ledger_path is None or self._ledger_id is None or _file_id(self._ledger_path) == self._ledger_id:
+        """True when the ledger this process locked is no longer the file at its path (deleted, or
+        another put in its place): the lock is let go and delivery is held, said once."""
+        if self._held is not None or self._ledger_path is None or self._ledger_id is None:
             return False
-        self._failed(
-            f"the delivery ledger {self._ledger_path} was deleted or replaced while running: nothing is"
-            " delivered until syndicate run is restarted (restore the ledger first, see `syndicate publish`)",
-            "failing",
-        )
+        if _file_id(self._ledger_path) == self._ledger_id:
+            return False
+        self._let_go()
+        self._take_ledger(load_settings(self.site_dir), cause="deleted or replaced while running: ")
+        return self._held is not None
+
+    # -- the ledger: locked while delivering; lost, delivery waits and the feeds go on -------------
+
+    def _take_ledger(self, settings: Settings, cause: str = "") -> bool:
+        """Lock the ledger if it is the one this site published with (see deliver.ledger), and deliver
+        (True). A ledger lost, emptied, replaced or unreadable holds delivery instead, said once with
+        the commands that go on; the daemon does not hold the lock then, so that `syndicate publish
+        --rebaseline` (or --backfill) can run, and the next cycle takes the ledger again. Raises
+        LockedError (another syndicate delivers for this site)."""
+        assert self._ledger_path is not None
+        path = self._ledger_path
+        try:
+            # Before locking, which would create an empty ledger; then again, on the file locked.
+            self._check_ledger(settings, path.is_file())
+            self._ledger_lock.enter_context(lock(path))
+            self._ledger_id = _file_id(path)
+            self._check_ledger(settings, True)
+        except LedgerLostError as e:
+            self._let_go()
+            if self._held is None:  # said once; what it said stays on /healthz until delivery resumes
+                self._held = f"{cause}{e}"
+                self.log.event(
+                    "held",
+                    f"{self._held}\nthe feeds are still built and served; delivery resumes when the ledger is"
+                    " back or one of these has run",
+                )
+            return False
+        except LockedError:
+            self._let_go()
+            if self._held is None:
+                raise
+            return False  # `syndicate publish --rebaseline` is running now: the next cycle takes the ledger
+        if self._held is not None:
+            self.log.event("resumed", f"the delivery ledger {path} is this site's again: delivering")
+            self._held = None
+            self.planner = IncrementalPlan()  # planned against another ledger: plan anew
+            self.watch.rescan_all()
         return True
+
+    def _let_go(self) -> None:
+        self._ledger_lock.close()
+        self._ledger_lock = contextlib.ExitStack()
+        self._ledger_id = None
 
     def _recovered(self) -> None:
         if self._failures:
@@ -286,10 +331,12 @@ class Daemon:
     # can end is logged and reported on /healthz; kept together so no ending is left unhandled.
     def _cycle(self, reason: str) -> PublishReport | None:
         started = time.perf_counter()
-        if self._ledger_replaced():
-            return None
+        self._ledger_replaced()
         try:
-            report = publish(self.site_dir, Request(out_dir=self.out_dir), self.world, self.kept)
+            if self._held is not None:
+                self._take_ledger(load_settings(self.site_dir))
+            request = Request(out_dir=self.out_dir, deliver=self._held is None)
+            report = publish(self.site_dir, request, self.world, self.kept)
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
             self.health = {**self.health, "status": "degraded", "last_error": str(e)}
@@ -299,7 +346,8 @@ class Daemon:
             # between cycles: what the daemon says must not depend on when it noticed.
             if not self._ledger_replaced():
                 self._failed(str(e), "failing")
-            return None
+                return None
+            return self._cycle(reason)  # held now: the feeds are built all the same
         if self.health.get("status") == "degraded":
             self.log.event("recovered", "the config reads again; building with it")
         self._recovered()
@@ -339,7 +387,8 @@ class Daemon:
         self._schedule(report)
         self._cycles += 1
         self.health = {
-            "status": "ok",
+            "status": "ok" if self._held is None else "held",
+            **({"problem": self._held} if self._held is not None else {}),
             "cycles": self._cycles,
             "last_cycle": self.clock().isoformat(timespec="seconds"),
             "cycle_seconds": round(time.perf_counter() - started, 3),
@@ -474,17 +523,24 @@ class Daemon:
 
     _worker_thread: threading.Thread | None = None
 
-    def _check_ledger(self, settings: Settings) -> None:
-        """At start, before anything is served: refuse a ledger this site did not publish with."""
+    def _check_ledger(self, settings: Settings, existed: bool) -> None:
+        """Raise LedgerLostError for a ledger that cannot be read, or, when the site has targets, one
+        it did not publish with (a site without targets has nothing to skip or repeat)."""
         path = ledger.state_path(self.site_dir, settings)
-        store = SQLiteStore(path, readonly=True)
-        try:
-            identity = store.identity()
-        finally:
-            store.close()
-        ledger.check(path, self._ledger_existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
-
-    _ledger_existed = True
+        identity = LedgerIdentity("", 0, 0, True)
+        if existed:
+            try:
+                store = SQLiteStore(path, readonly=True)
+                try:
+                    identity = store.identity()
+                finally:
+                    store.close()
+            except LedgerLostError:
+                raise
+            except StoreError as e:
+                raise LedgerLostError(str(e)) from None
+        if settings.targets:
+            ledger.check(path, existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
 
     def run(self) -> None:
         """Until SIGTERM/SIGINT. Raises ConfigError, LockedError, LedgerLostError, StoreError, OSError."""
@@ -499,10 +555,9 @@ class Daemon:
                 self.log.event("error", f"{e}; its deliveries wait until it is set")
         preload(t.kind for t in settings.targets)  # import now, not in the first delivery
         self._ledger_path = ledger.state_path(self.site_dir, settings)
-        self._ledger_existed = self._ledger_path.is_file()
-        with lock(self._ledger_path):
-            self._ledger_id = _file_id(self._ledger_path)
-            self._check_ledger(settings)
+        with contextlib.ExitStack() as at_exit:
+            at_exit.callback(self._let_go)  # the ledger's lock, if held, goes when the daemon stops
+            self._take_ledger(settings)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.server_state = ServerState(
                 self.out_dir,
