@@ -275,6 +275,29 @@ def _output(raw: dict[str, Any], path: str, content: ContentSettings) -> OutputS
     return OutputSettings(**output)
 
 
+# What `syndicate init` writes where it found nothing (and the URL an older init wrote): a feed,
+# a toot or a webhook that links to a stand-in is worse than none, so `check` fails on them and
+# `publish` and the daemon deliver nothing until they are replaced.
+STAND_IN = "CHANGE ME"
+STAND_IN_URL = "https://change-me.invalid/"  # .invalid: a name reserved never to resolve (RFC 2606)
+_OLD_STAND_IN_URLS = frozenset({"https://example.org/"})
+
+
+def stand_ins(settings: Settings) -> list[str]:
+    """One line per [site] value that is a stand-in, naming the key and what to write."""
+    site = settings.site
+    out = []
+    host = (urlsplit(site.url).hostname or "").rstrip(".").lower()
+    if host == "invalid" or host.endswith(".invalid") or site.url in _OLD_STAND_IN_URLS:
+        out.append(f"[site] url is {site.url!r}, a stand-in: write the address the site is served from")
+    wanted = {"title": "the site's title", "author": "the name the feeds show", "description": "a line about the site"}
+    for key, what in wanted.items():
+        value = getattr(site, key, None)
+        if isinstance(value, str) and STAND_IN.lower() in value.lower():
+            out.append(f"[site] {key} is {value!r}, a stand-in: write {what}")
+    return out
+
+
 def output_dir(site_dir: Path, settings: Settings, out: Path | None = None) -> Path:
     """The output folder: ``--out`` when given, else ``[output] dir`` (relative to the site)."""
     if out is not None:
@@ -472,11 +495,17 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
+def shown_config(site_dir: Path) -> str:
+    """The config file as messages name it: relative when the site is the current folder."""
+    path = site_dir / CONFIG_PATH
+    return str(CONFIG_PATH) if site_dir.resolve() == Path.cwd().resolve() else str(path.absolute())
+
+
 def load_settings(site_dir: Path) -> Settings:
     """Read ``config/syndicate.toml`` under ``site_dir`` (a regular file of at most 1 MiB: a FIFO
     put there never hangs a command) and check what only the disk can tell."""
     path = site_dir / CONFIG_PATH
-    shown = str(CONFIG_PATH) if site_dir.resolve() == Path.cwd().resolve() else str(path.absolute())
+    shown = shown_config(site_dir)
     if not path.exists() and not path.is_symlink():
         from .detect import detect_generator  # only here: a configured site never pays for it
 

@@ -88,9 +88,9 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     if "title" not in v:
         d.stand_in(
             "title",
-            d.site.name,
-            f"the site folder's name: {none('title')}",
-            f"[site] title: {none('title')}; wrote the folder's name, {d.site.name!r}",
+            UNKNOWN_AUTHOR,
+            f"{none('title')}: write the site's title",
+            f"[site] title: {none('title')}; replace {UNKNOWN_AUTHOR!r} with the site's title",
         )
     url = v.get("url")
     problem = None if url is None or url.check else _url_problem(str(url.value))

@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..config import STAND_IN, STAND_IN_URL
 from ..core.dialects import GENERATORS
 
 NAMES = dict(zip(GENERATORS, ("syndicate", "Jekyll", "Hugo", "Zola", "Eleventy", "Astro", "Pelican"), strict=True))
 
 
-EXAMPLE_URL = "https://example.org/"
-
-
-UNKNOWN_AUTHOR = "CHANGE ME"
+EXAMPLE_URL = STAND_IN_URL  # what init writes where it found nothing: `check` fails on these
+UNKNOWN_AUTHOR = STAND_IN
 
 
 MAX_CONFIG_BYTES = 1024 * 1024

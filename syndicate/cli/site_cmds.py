@@ -12,6 +12,7 @@ import click
 from ..builder.report import BuildReport
 from ..core.model import Problem, printable
 from .common import (
+    EXIT_CONFIG,
     EXIT_OK,
     EXIT_REJECTED,
     build_exit,
@@ -70,8 +71,9 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
 def check_cmd(site: Path, now: str | None) -> None:
     """Check the config and every post without writing anything.
 
-    Prints one line per problem (file:line: error|warning: what to fix) and exits 1
-    if any post would be rejected.
+    Prints one line per problem (file:line: error|warning: what to fix); exits 2
+    if the config holds a stand-in `init` wrote (CHANGE ME, change-me.invalid),
+    3 if a file syndicate did not write is in the way, 1 if a post would be rejected.
     """
     moment = moment_of(site, now)
     report = run_build(site, None, moment, write=False, use_cache=True)
@@ -84,9 +86,14 @@ def check_cmd(site: Path, now: str | None) -> None:
     report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
-    status = "problems found" if report.rejected or report.refused else "ok"
+    from ..config import shown_config, stand_ins
+
+    unfinished = stand_ins(report.settings)
+    for line in unfinished:
+        click.echo(f"{shown_config(site)}: error: {line}; publish and run deliver nothing until then", err=True)
+    status = "problems found" if report.rejected or report.refused or unfinished else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
-    sys.exit(build_exit(report))
+    sys.exit(EXIT_CONFIG if unfinished else build_exit(report))
 
 
 def _alt_warnings(site: Path, report: BuildReport, now: datetime) -> list[Problem]:

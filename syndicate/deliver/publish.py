@@ -33,7 +33,7 @@ from ..builder.pipeline import UnwrittenBuild, final_report, prepare, write_outp
 from ..builder.report import BuildReport
 from ..builder.skip import IncrementalRender
 from ..builder.workers import Workers, make_contents
-from ..config import load_settings, output_dir
+from ..config import load_settings, output_dir, shown_config, stand_ins
 from ..core.feeds import IncrementalPlan
 from ..core.model import Links, Post, Problem, Settings
 from ..core.planning import (
@@ -222,6 +222,12 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     kept = kept or Kept()
     if not request.deliver:
         return _build_only(site_dir, settings, request, kept, now)
+    unfinished = stand_ins(settings) if settings.targets or settings.hubs else []
+    if unfinished and not request.dry_run:  # a toot that links to a stand-in cannot be taken back
+        lines = "".join(f"\n  {line}" for line in unfinished)
+        raise ConfigError(
+            f"nothing is delivered while the config holds stand-ins; replace them:{lines}", path=shown_config(site_dir)
+        )
     existed = state.is_file()
     # The user said what the ledger should be; or there is no target, so nothing to skip or repeat.
     trusted = request.rebaseline or request.backfill or not settings.targets
@@ -234,7 +240,9 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
             if not trusted:
                 ledger.check(state, existed, identity, ledger.read_marks(site_dir, out))
             run = _Run(site_dir, request, world, kept, settings, store, out, now, target)
-            return _publish(run, identity)
+            report = _publish(run, identity)
+            report.warnings[:0] = [f"{line} (a real run delivers nothing until then)" for line in unfinished]
+            return report
         finally:
             store.close()
 

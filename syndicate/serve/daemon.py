@@ -45,7 +45,7 @@ from ..builder.cache import PostCache
 from ..builder.discover import ContentWatch
 from ..builder.report import STATE_DIR, refused_line
 from ..builder.skip import IncrementalRender
-from ..config import CONFIG_PATH, load_settings, output_dir
+from ..config import CONFIG_PATH, load_settings, output_dir, stand_ins
 from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
@@ -193,6 +193,7 @@ class Daemon:
         self._ledger_id: tuple[int, int] | None = None  # (device, inode) of the ledger this daemon locked
         self._ledger_lock = contextlib.ExitStack()  # holds the ledger's lock while the daemon delivers
         self._held: str | None = None  # why delivery is held (a lost ledger); the feeds are still built and served
+        self._stand_ins: list[str] = []  # config values init could not find: delivery waits for them too
         self._ledger_seen: tuple[int, int] | None = None  # the ledger's mtimes after our last cycle
         self._watched: list[tuple[Path, tuple[int, int] | None]] = []
         self._observer: BaseObserver | None = None
@@ -317,6 +318,19 @@ class Daemon:
             self.watch.rescan_all()
         return True
 
+    def _note_stand_ins(self, lines: list[str]) -> None:
+        """Values `init` could not find (CHANGE ME, change-me.invalid) hold delivery until replaced."""
+        if lines and lines != self._stand_ins:
+            self.log.event(
+                "held",
+                "nothing is delivered while the config holds stand-ins; the feeds are still built and served:"
+                + "".join(f"\n  {line}" for line in lines),
+            )
+        elif self._stand_ins and not lines:
+            self.log.event("resumed", "the config holds no stand-in any more: delivering")
+            self.watch.rescan_all()
+        self._stand_ins = lines
+
     def _let_go(self) -> None:
         self._ledger_lock.close()
         self._ledger_lock = contextlib.ExitStack()
@@ -333,9 +347,11 @@ class Daemon:
         started = time.perf_counter()
         self._ledger_replaced()
         try:
+            settings = load_settings(self.site_dir)
             if self._held is not None:
-                self._take_ledger(load_settings(self.site_dir))
-            request = Request(out_dir=self.out_dir, deliver=self._held is None)
+                self._take_ledger(settings)
+            self._note_stand_ins(stand_ins(settings) if settings.targets or settings.hubs else [])
+            request = Request(out_dir=self.out_dir, deliver=self._held is None and not self._stand_ins)
             report = publish(self.site_dir, request, self.world, self.kept)
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
@@ -387,8 +403,8 @@ class Daemon:
         self._schedule(report)
         self._cycles += 1
         self.health = {
-            "status": "ok" if self._held is None else "held",
-            **({"problem": self._held} if self._held is not None else {}),
+            "status": "ok" if self._held is None and not self._stand_ins else "held",
+            **({"problem": self._held or "; ".join(self._stand_ins)} if self._held or self._stand_ins else {}),
             "cycles": self._cycles,
             "last_cycle": self.clock().isoformat(timespec="seconds"),
             "cycle_seconds": round(time.perf_counter() - started, 3),

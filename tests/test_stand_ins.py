@@ -1,0 +1,68 @@
+"""Values `syndicate init` could not find are stand-ins (CHANGE ME, https://change-me.invalid/):
+`check` fails on them, and `publish` and the daemon deliver nothing while one is left: a toot or
+a webhook that links to a stand-in cannot be taken back. Building and serving go on."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CONFIG, Site
+from tests.peers.fixtures import WebhookReceiverFactory
+from tests.test_daemon import start, stop
+from tests.test_delivery_promise import HOOK_ENV, SECRET, events, health, hook_target, write
+
+STAND_IN_URL = CONFIG.replace('url = "https://example.com/"', 'url = "https://change-me.invalid/"')
+STAND_IN_AUTHOR = CONFIG.replace('author = "Tess Ter"', 'author = "CHANGE ME"')
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [(STAND_IN_URL, "url is 'https://change-me.invalid/'"), (STAND_IN_AUTHOR, "author is 'CHANGE ME'")],
+)
+def test_publish_delivers_nothing_while_a_stand_in_is_left_and_says_which(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory, config: str, key: str
+) -> None:
+    receiver = webhook_receiver_factory(secret=SECRET)
+    site.config(config + hook_target(receiver.url))
+    write(site, "a", "First")
+    run = site.run("publish", env=HOOK_ENV)
+    assert run.code == 2, run
+    assert run.err.startswith("error: config/syndicate.toml: nothing is delivered while the config holds stand-ins")
+    assert f"[site] {key}, a stand-in" in run.err and "Traceback" not in run.err
+    assert not (site.root / ".syndicate" / "state.db").exists(), "refused before the ledger is made"
+    preview = site.run("publish", "--dry-run", env=HOOK_ENV)
+    assert preview.code == 0, preview
+    assert f"warning: [site] {key}, a stand-in" in preview.err and "a real run delivers nothing" in preview.err
+    checked = site.run("check", env=HOOK_ENV)
+    assert checked.code == 2 and f"config/syndicate.toml: error: [site] {key}, a stand-in" in checked.err
+    assert site.run("build").code == 0, "a build for a look is fine"
+    assert receiver.deliveries() == []
+
+
+def test_a_site_without_targets_publishes_with_stand_ins(site: Site) -> None:
+    site.config(STAND_IN_AUTHOR)
+    write(site, "a", "First")
+    assert site.run("publish").code == 0  # nothing is delivered anywhere: nothing to refuse
+
+
+def test_the_daemon_holds_delivery_until_the_stand_in_is_replaced(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory
+) -> None:
+    receiver = webhook_receiver_factory(secret=SECRET)
+    site.config(STAND_IN_URL + hook_target(receiver.url))
+    write(site, "a", "Before the first publish", date="2024-01-01")
+    run = start(site, env=HOOK_ENV)
+    try:
+        run.wait_for(lambda: bool(run.events("held")), what="delivery held")
+        assert health(run)[0] == 503 and health(run)[1]["status"] == "held"
+        assert "[site] url is 'https://change-me.invalid/'" in health(run)[1]["problem"]
+        assert b"Before the first publish" in run.get("feed.xml")[2]  # built and served
+        site.config(CONFIG + hook_target(receiver.url))
+        run.wait_for(lambda: bool(run.events("resumed")), timeout=15, what="delivery resumed")
+        run.wait_for(lambda: health(run)[0] == 200, timeout=15, what="the first delivering cycle")
+        write(site, "b", "After the fix", date="2024-06-01")
+        run.wait_for(lambda: len(receiver.deliveries()) == 1, timeout=15, what="the new post delivered")
+        assert events(receiver.deliveries()) == [("post.published", "After the fix")]
+        assert len(run.events("held")) == 1
+    finally:
+        assert stop(run) == 0
