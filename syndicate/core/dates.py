@@ -75,9 +75,9 @@ _FULL = [
 _FULL += ["sept"]
 
 
-def parse_when(value: object, tz: Any) -> datetime:
+def parse_when(value: object, tz: Any, reader: str = "") -> datetime:
     """A front-matter date → an aware UTC datetime. Raises ValueError with the reason."""
-    dt = read_when(value, tz)
+    dt = read_when(value, tz, reader)
     try:
         return dt.astimezone(UTC).replace(microsecond=0)
     except (OverflowError, ValueError) as e:
@@ -85,10 +85,13 @@ def parse_when(value: object, tz: Any) -> datetime:
         raise ValueError(f"{shown!r} is out of range") from e
 
 
-def read_when(value: object, tz: Any) -> datetime:
+def read_when(value: object, tz: Any, reader: str = "") -> datetime:
     """A front-matter date → an aware datetime in the offset it was written with (``tz`` when
-    none). Raises ValueError with the reason."""
-    if isinstance(value, datetime):
+    none). ``reader``: the generator whose own reading of text is wanted (``pelican`` and
+    ``pelican-date``, whose underscores are spaces). Raises ValueError with the reason."""
+    if isinstance(value, str) and reader.startswith("pelican"):
+        dt = pelican_date(value.replace("_", " ") if reader == "pelican-date" else value)
+    elif isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
         dt = datetime.combine(value, time(0, 0))
@@ -110,3 +113,46 @@ def read_when(value: object, tz: Any) -> datetime:
     else:
         raise ValueError(f"must be a date, not {type_name(value)}")
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz)
+
+
+# Pelican reads a date with ``dateutil.parser.parse(text, default=<today, midnight>)``
+# (pelican.utils.get_date): its every form, month before day in ``05/06/2024``, a missing part
+# from today. Read twice with two defaults, a date that takes a part from them is refused.
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
+_UTC_NAMES = frozenset({"UTC", "GMT", "Z", "UT"})
+
+
+def _zone_of(name: str | None, offset: int | None) -> Any:
+    """dateutil's zone for a name and an offset: the offset; a name other than UTC's none (the
+    site's zone, as Pelican does for a zone name dateutil does not know)."""
+    if offset is not None:
+        return timezone(timedelta(seconds=offset))
+    return UTC if name and name.upper() in _UTC_NAMES else None
+
+
+def pelican_date(text: str) -> datetime:
+    """A date as Pelican reads it (naive when it names no offset). Raises ValueError."""
+    from dateutil import parser  # only a Pelican site needs it
+
+    text = re.sub(" +", " ", text.strip())
+    try:
+        first, second = (_parsed(parser.parse(text, default=d, tzinfos=_zone_of)) for d in _DEFAULTS)
+    except (parser.ParserError, ValueError, OverflowError) as e:
+        raise ValueError(f"cannot read {text!r} as a date ({_reason(e)}); {DATE_HINT}") from None
+    if first != second:
+        parts = zip(("year", "month", "day"), first.timetuple()[:3], second.timetuple()[:3], strict=True)
+        missing = [name for name, a, b in parts if a != b]
+        raise ValueError(
+            f"{text!r} has no {' or '.join(missing)}: Pelican takes it from the day it builds; {DATE_HINT}"
+        )
+    return first
+
+
+def _parsed(value: object) -> datetime:
+    assert isinstance(value, datetime)
+    return value
+
+
+def _reason(e: Exception) -> str:
+    text = str(e.args[0]) if e.args else str(e)
+    return text.split(":", 1)[0].strip() or "not a date"

@@ -95,11 +95,16 @@ def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) 
     return text or None
 
 
-def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any) -> datetime | None:
+def _reader(d: Dialect, key: str) -> str:
+    """Whose reading of a date written as text: the generator's (Pelican's ``date`` has its own)."""
+    return "pelican-date" if d.name == "pelican" and key == "date" else d.name
+
+
+def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any, d: Dialect) -> datetime | None:
     if meta.get(key) is None:
         return None
     try:
-        return parse_when(meta[key], tz)
+        return parse_when(meta[key], tz, _reader(d, key))
     except ValueError as e:
         raise doc.fail(key, f"{key}: {e}") from None
 
@@ -246,6 +251,10 @@ SUGGESTED = frozenset(
     {"title", "date", "updated", "tags", "categories", "slug", "summary", "description", "draft", "author"}
     | {"image", "thumb", "lang", "id", "content_warning", "syndicate", "permalink"}
 )
+PELICAN_CUT = (
+    "Pelican's header ends here: this line is no `key: value` (Pelican reads no YAML lists or blocks), "
+    "so it and the lines up to the body are published as text; write `key: a, b` on one line"
+)
 FILE_TIME_DATES = {"last modified": "modified", "git last modified": "modified", "created": "created"}
 FILE_TIME_DATES |= {"git created": "created"}
 _STUB_KEYS = frozenset({"redirect", "redirect_to", "redirect_from", "aliases", "layout", "title", "url", "permalink"})
@@ -294,9 +303,9 @@ def _dates(
         published = _file_time(doc, key, meta[key], times)
         if published is None:
             zone = _naive_zone(d, meta[key], tz)
-            published = _when(doc, meta, key, zone)
+            published = _when(doc, meta, key, zone, d)
             if d.date_as_written and published is not None:
-                held = read_when(meta[key], zone)
+                held = read_when(meta[key], zone, _reader(d, key))
     if published is None:
         found = next((f for hint in hints if hint and (f := date_in_path(hint.lstrip("/")))), None)
         if found is None:
@@ -316,7 +325,7 @@ def _dates(
     updated = published
     if ukey is not None:
         zone = _naive_zone(d, meta[ukey], tz)
-        updated = _file_time(doc, ukey, meta[ukey], times) or _when(doc, meta, ukey, zone) or published
+        updated = _file_time(doc, ukey, meta[ukey], times) or _when(doc, meta, ukey, zone, d) or published
     if updated < published:
         doc.warn(ukey, f"{ukey} is before date; using date")
         updated = published
@@ -513,9 +522,11 @@ def _parse(
     problems: list[Problem],
     times: FileTimes | None = None,
 ) -> Post:
-    fm = frontmatter.split(path, clean_text(path, data, problems))
-    doc = _Doc(path, fm, problems)
     d = dialect(settings.content.generator)
+    fm = frontmatter.split(path, clean_text(path, data, problems), pelican=d.name == "pelican")
+    doc = _Doc(path, fm, problems)
+    if fm.cut_at is not None:
+        problems.append(Problem(path, PELICAN_CUT, fm.cut_at, "warning"))
     meta = frontmatter.load(path, fm, fold=d.adopted)
     rel = relative(path, settings.content.dir)
     if d.adopted and _is_stub(meta, fm.body):
@@ -529,9 +540,9 @@ def _parse(
     hints = (_from_name(settings, rel, "date") or rel, own if isinstance(own, str) else "")
     published, updated, held = _dates(doc, meta, tz, d, hints, times)
     pkey = _first(meta, d.keys.publish)
-    live_from = _when(doc, meta, pkey, tz) if pkey and _date_key(meta, d.keys) != pkey else None
+    live_from = _when(doc, meta, pkey, tz, d) if pkey and _date_key(meta, d.keys) != pkey else None
     ekey = _first(meta, d.keys.expiry)
-    expires = _when(doc, meta, ekey, tz) if ekey else None
+    expires = _when(doc, meta, ekey, tz, d) if ekey else None
 
     slug_key = _text(doc, meta, "slug") or _from_name(settings, rel, "slug")
     if d.name == "syndicate":

@@ -1,0 +1,188 @@
+"""Front matter and dates as each generator itself reads them: a tiny site built in tmp_path by the
+real generator (Pelican, Jekyll, Hugo) and by ``syndicate build``, the dates and titles compared.
+
+Each generator writes every post under a URL made of the post's date in full (to the second,
+with its offset where the generator keeps one), so the folder names of its output are what it
+read; syndicate's JSON Feed gives what syndicate read. A missing generator skips (fails with
+CI=true), as in test_generators.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from syndicate.config import parse_settings
+from syndicate.core.posts import ParseResult, parse_post
+
+CI = os.environ.get("CI") == "true"
+NOW = "2026-11-26T12:00:00+00:00"
+
+
+def unavailable(why: str) -> None:
+    if CI:
+        pytest.fail(f"CI=true and {why}", pytrace=False)
+    pytest.skip(why)
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+def syndicate_items(root: Path, config: str) -> tuple[int, str, list[dict[str, str]]]:
+    """(exit code, stderr, JSON Feed items) of ``syndicate build`` with this config."""
+    write(root, {"config/syndicate.toml": config})
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    run = subprocess.run(
+        [sys.executable, "-m", "syndicate", "build", "--now", NOW],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    feed = root / "synd" / "feed.json"
+    items = json.loads(feed.read_text())["items"] if feed.is_file() else []
+    return run.returncode, run.stderr, items
+
+
+def parse(generator: str, text: str, path: str = "content/post.md") -> ParseResult:
+    settings = parse_settings(
+        '[site]\ntitle = "T"\nurl = "https://example.org/"\nauthor = "A"\ntimezone = "Asia/Tokyo"\n'
+        f'[content]\ngenerator = "{generator}"\n'
+    )
+    return parse_post(path, text.encode(), settings)
+
+
+# -- Pelican ----------------------------------------------------------------------------------------
+
+PELICAN_POSTS = {
+    # A `---` block is Pelican's Markdown metadata, split at the first colon: not YAML.
+    "content/fenced.md": """
+        ---
+        title: Extending SQL in DataFusion: from ->> to TABLESAMPLE
+        date: 2024-03-05 10:00
+        tags: sql, datafusion
+        ---
+
+        Body.
+
+        [TOC]
+        """,
+    "content/note.md": "Note: a key Pelican reads like any other\nTitle: Notes: one\nDate: 2024-03-04\n\nBody.\n",
+    "content/dots.md": "---\nTitle: Ends with dots\nDate: 2024_03_06 07:08:09\n...\nBody.\n",
+    "content/month-first.md": "Title: Month first\nDate: 05/06/2024\n\nBody.\n",
+    "content/rfc.md": "Title: RFC 2822\nDate: Tue, 05 Mar 2024 10:00:00 GMT\n\nBody.\n",
+    "content/pm.md": "Title: Afternoon\nDate: 2024_03_07 10:00 PM +0200\n\nBody.\n",
+    "content/words.md": "Title: Words\nDate: 5 March 2024 10:00\n\nBody.\n",
+    "content/us.md": "Title: US\nDate: March 9, 2024\n\nBody.\n",
+    "content/iso.md": "Title: ISO\nDate: 2024-03-05T10:00:00+01:00\n\nBody.\n",
+    "content/digits.md": "Title: Digits\nDate: 20240308\n\nBody.\n",
+    "content/slashes.md": "Title: Slashes\nDate: 2024/03/10 8:15\n\nBody.\n",
+    "content/tabs.md": "Title:\tTabbed\nDate:   2024-03-11   10:00\nTags: a,\n\tb\n\nBody.\n",
+}
+PELICAN_CONF = """
+SITENAME = "P"
+SITEURL = "https://p.example.org"
+PATH = "content"
+TIMEZONE = "Asia/Tokyo"
+ARTICLE_URL = "{date:%Y%m%d%H%M%S%z}/{slug}/"
+ARTICLE_SAVE_AS = "{date:%Y%m%d%H%M%S%z}/{slug}/index.html"
+"""
+SYNDICATE_CONF = """
+[site]
+title = "P"
+url = "https://p.example.org/"
+author = "A"
+timezone = "{tz}"
+permalink = "/{{slug}}/"
+
+[content]
+dir = "{dir}"
+generator = "{generator}"
+
+[output]
+dir = "synd"
+"""
+
+
+def pelican() -> str:
+    beside = Path(sys.executable).parent / "pelican"
+    found = str(beside) if beside.is_file() else shutil.which("pelican")
+    if found is None:
+        unavailable("pelican is not installed (pip install -e '.[test]')")
+    assert found is not None
+    return found
+
+
+def test_pelican_headers_and_dates_are_read_as_pelican_reads_them(tmp_path: Path) -> None:
+    """Fails before: the `---` header was YAML (a title with a colon was an error), `Note:` was
+    no header, `05/06/2024` and the RFC 2822, PM and underscore dates were refused."""
+    write(tmp_path, {"pelicanconf.py": PELICAN_CONF, **PELICAN_POSTS})
+    built = subprocess.run(
+        [pelican(), "content", "-s", "pelicanconf.py", "-o", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    pages = {}
+    for page in (tmp_path / "out").glob("*/*/index.html"):
+        when, slug = page.parent.parent.name, page.parent.name
+        title = page.read_text().split("<title>", 1)[1].split("</title>", 1)[0].split(" - P")[0]
+        pages[slug] = (datetime.strptime(when, "%Y%m%d%H%M%S%z"), title.replace("&gt;", ">"))
+    assert len(pages) == len(PELICAN_POSTS)
+
+    code, err, items = syndicate_items(
+        tmp_path, SYNDICATE_CONF.format(tz="Asia/Tokyo", dir="content", generator="pelican")
+    )
+    assert code == 0, err
+    ours = {
+        item["url"].rstrip("/").rsplit("/", 1)[-1]: (datetime.fromisoformat(item["date_published"]), item["title"])
+        for item in items
+    }
+    assert ours == pages
+    assert "error" not in err and "warning" not in err
+    fenced = next(i for i in items if i["title"].startswith("Extending"))
+    assert "[TOC]" not in fenced["content_html"] and "Body." in fenced["content_html"]
+
+
+def test_a_yaml_list_in_a_pelican_header_ends_it_as_pelican_does_and_says_so() -> None:
+    result = parse("pelican", "---\ntitle: X\ndate: 2024-03-05\ntags:\n  - a\n  - b\n---\nBody.\n")
+    assert result.post is not None and result.post.tags == ()
+    warning = next(p for p in result.problems if p.severity == "warning")
+    assert warning.line == 5 and "Pelican's header ends here" in warning.message
+    html = result.post.content.html
+    assert "<li>a</li>" in html  # as Pelican publishes it
+
+
+def test_pelican_keys_taken_once_keep_their_first_line_and_others_join() -> None:
+    post = parse("pelican", "Title: Long\n    title\nDate: 2024-03-05\ndate: 2025-01-01\nTags: a\n    b\n\nx\n").post
+    assert post is not None
+    assert post.title == "Long title"  # Pelican: a list, shown as its repr; its slug is the same
+    assert post.published.year == 2024 and post.tags == ("a",)
+
+
+def test_a_pelican_date_missing_its_day_is_refused_not_taken_from_the_clock() -> None:
+    result = parse("pelican", "Title: T\nDate: March 2024\n\nx\n")
+    assert result.post is None
+    assert [(p.line, p.message.split(":", 1)[0]) for p in result.problems] == [(2, "date")]
+    assert "has no day" in result.problems[0].message
+
+
+def test_toc_in_code_or_in_a_paragraph_is_kept() -> None:
+    post = parse("pelican", "Title: T\nDate: 2024-03-05\n\n```\n\n[TOC]\n\n```\n\nSee [TOC]\n").post
+    assert post is not None
+    assert post.content.html.count("[TOC]") == 2
