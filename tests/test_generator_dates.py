@@ -17,6 +17,7 @@ import sys
 import textwrap
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -186,3 +187,75 @@ def test_toc_in_code_or_in_a_paragraph_is_kept() -> None:
     post = parse("pelican", "Title: T\nDate: 2024-03-05\n\n```\n\n[TOC]\n\n```\n\nSee [TOC]\n").post
     assert post is not None
     assert post.content.html.count("[TOC]") == 2
+
+
+# -- Jekyll -----------------------------------------------------------------------------------------
+
+JEKYLL_CONF = """
+title: J
+url: "https://j.example.org"
+timezone: Europe/Berlin
+permalink: /:year:month:day:hour:minute:second/:title/
+defaults:
+  - scope: {path: ""}
+    values: {layout: post}
+"""
+# Each a form Ruby's Time.parse reads (Jekyll's Utils.parse_date), several from real posts.
+JEKYLL_DATES = {
+    "real": "2023-01-29 18:30:22 2023 -0800",  # a real post: Ruby ignores the zone after the year
+    "day-first": "01/02/2023",  # Ruby: 1 February
+    "short-year": "1/2/23",  # Ruby: 2001-02-23
+    "rfc": '"Sun, 29 Jan 2023 18:30:22 -0800"',
+    "words": "Jan 29, 2023 6:30 PM",
+    "eu": "29 January 23",
+    "dots": "29.01.2023",
+    "compact": "20230129T1830",
+    "ordinal": "2023-029",
+    "zone-name": "2023-01-29 18:30 EST",
+    "local-name": "2023-07-29 18:30 CET",  # the site zone's January name: +01:00, even in July
+    "military": "2023-01-29 18:30 A",
+    "rolled": "2023-02-30",  # Ruby's Time: 2 March
+    "weekday": "Sunday, January 29, 2023 at 6:30 pm",
+    "month-only": "March 2023",
+}
+
+
+def test_jekyll_dates_and_titles_are_read_as_jekyll_reads_them(tmp_path: Path) -> None:
+    """Fails before: most of these dates were refused ("day or month first?", "cannot read"), the
+    real post's was read at -0800, and a post without a title was an error."""
+    if shutil.which("jekyll") is None:
+        unavailable("jekyll is not installed (apt-get install jekyll)")
+    posts = {
+        f"_posts/2022-12-{i + 1:02d}-{name}.md": f"---\ntitle: Post {name}\ndate: {when}\n---\nBody.\n"
+        for i, (name, when) in enumerate(JEKYLL_DATES.items())
+    }
+    posts["_posts/2022-12-31-no-title-here.md"] = "---\ndate: 2023-03-01 08:00\n---\nBody.\n"
+    layout = "<title>{{ page.title }}</title>{{ content }}"
+    write(tmp_path, {"_config.yml": JEKYLL_CONF, "_layouts/post.html": layout, **posts})
+    built = subprocess.run(["jekyll", "build", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    pages = {}
+    for page in (tmp_path / "_site").glob("*/*/index.html"):
+        title = page.read_text().split("<title>", 1)[1].split("</title>", 1)[0]
+        pages[page.parent.name] = (page.parent.parent.name, title)
+    assert len(pages) == len(posts)
+
+    config = SYNDICATE_CONF.format(tz="Europe/Berlin", dir=".", generator="jekyll")
+    code, err, items = syndicate_items(tmp_path, config.replace("{slug}", "{title}"))
+    assert code == 0, err
+    berlin = ZoneInfo("Europe/Berlin")
+    ours = {
+        item["url"].rstrip("/").rsplit("/", 1)[-1]: (
+            datetime.fromisoformat(item["date_published"]).astimezone(berlin).strftime("%Y%m%d%H%M%S"),
+            item["title"],
+        )
+        for item in items
+    }
+    assert ours == pages
+    assert "error" not in err and "warning" not in err
+
+
+def test_a_jekyll_date_without_a_year_is_refused_not_taken_from_the_clock() -> None:
+    result = parse("jekyll", "---\ntitle: T\ndate: Jan 29\n---\nx\n", "_posts/2024-01-01-t.md")
+    assert result.post is None
+    assert "has no year" in result.problems[0].message and result.problems[0].line == 3

@@ -337,6 +337,14 @@ def _dates(
         ) from None
 
 
+def _jekyll_title(doc: _Doc, rel: str) -> str:
+    """Jekyll's title for a post without one (``Utils.titleize_slug``): the file name without its
+    date, each hyphenated word capitalized."""
+    title = " ".join(w.capitalize() for w in file_name(rel).rstrip(".").split("-"))
+    doc.problems.append(Problem(doc.path, f"title {title!r} taken from the file name, as Jekyll does", None, "note"))
+    return " ".join(title.split()) or file_name(rel)
+
+
 def _from_name(settings: Settings, rel: str, group: str) -> str | None:
     """What [content] filename_metadata takes from the file name (Pelican's FILENAME_METADATA)."""
     pattern = settings.content.filename_metadata
@@ -533,7 +541,11 @@ def _parse(
         raise _Skip("a redirect page (only redirect/aliases), not a post")
     draft = _is_draft(doc, meta) if d.adopted else _bool(doc, meta, "draft")
 
-    title = _text(doc, meta, "title", required=True)
+    title: str | None = None
+    if d.name == "jekyll" and meta.get("title") is None:
+        title = _jekyll_title(doc, rel)
+    else:
+        title = _text(doc, meta, "title", required=True)
     assert title is not None
     own = meta.get(d.url_key) if d.url_key else None
     tz = settings.site.tz
