@@ -113,6 +113,9 @@ permalink = "/{{slug}}/"
 dir = "{dir}"
 generator = "{generator}"
 
+[feeds]
+items = 100
+
 [output]
 dir = "synd"
 """
@@ -259,3 +262,70 @@ def test_a_jekyll_date_without_a_year_is_refused_not_taken_from_the_clock() -> N
     result = parse("jekyll", "---\ntitle: T\ndate: Jan 29\n---\nx\n", "_posts/2024-01-01-t.md")
     assert result.post is None
     assert "has no year" in result.problems[0].message and result.problems[0].line == 3
+
+
+# -- Hugo -------------------------------------------------------------------------------------------
+
+HUGO_YAML_DATES = [
+    "2024-03-05",
+    "2024-03-05T10:00:00",
+    "2024-03-05 10:00:00",
+    "2024-03-05T10:00:00Z",
+    '"Tue, 05 Mar 2024 10:00:00 +0100"',  # RFC 1123 with an offset
+    '"Tue, 05 Mar 2024 10:00:00 GMT"',  # a zone name: the site's zone to Hugo
+    '"05 Mar 24 10:00 +0100"',  # RFC 822
+    '"05 Mar 24 10:00 MST"',
+    '"Tuesday, 05-Mar-24 10:00:00 UTC"',  # RFC 850
+    "2024-03-05 10:00:00 -07:00",
+    '"05 Mar 2024"',
+    '"Tue Mar  5 10:00:00 2024"',  # ANSI C
+    '"Tue Mar 05 10:00:00 +0100 2024"',  # Ruby's
+    '"Tue Mar  5 10:00:00 CET 2024"',  # Unix date
+    "2024-03-05T10:00:00-0700",
+    "2024-03-05 10:00:00Z",
+    '"2024-03-05 10:00:00.5 +0100 CET"',  # Go's Time.String()
+]
+HUGO_TOML_DATES = [
+    "2024-03-05",  # a local date
+    "2024-03-05T10:00:00",  # a local date-time
+    "2024-03-05 10:00:00",
+    "2024-03-05T10:00:00+01:00",
+    "2024-03-05T10:00:00.5Z",
+    '"2024-03-05 10:00:00 +0100"',
+]
+
+
+def test_hugo_dates_are_read_as_hugo_reads_them(tmp_path: Path) -> None:
+    """Fails before: the RFC 822/850, ANSI C, Unix, Ruby and Time.String() forms were refused,
+    and a zone name was taken for what it says, where Hugo takes the site's zone."""
+    if shutil.which("hugo") is None:
+        unavailable("hugo is not installed (apt-get install hugo)")
+    posts = {
+        f"content/posts/y{i}.md": f'---\ntitle: "y{i}"\ndate: {d}\n---\nx\n' for i, d in enumerate(HUGO_YAML_DATES)
+    }
+    posts |= {
+        f"content/posts/t{i}.md": f'+++\ntitle = "t{i}"\ndate = {d}\n+++\nx\n' for i, d in enumerate(HUGO_TOML_DATES)
+    }
+    config = 'baseURL = "https://h.example.org/"\ntitle = "H"\ntimeZone = "Europe/Berlin"\n'
+    config += 'disableKinds = ["taxonomy", "term", "RSS", "sitemap", "robotsTXT", "404"]\n'
+    layouts = {
+        "layouts/_default/single.html": '{{ .Date.Format "2006-01-02T15:04:05-07:00" }}',
+        "layouts/_default/list.html": "",
+    }
+    write(tmp_path, {"config.toml": config, **layouts, **posts})
+    built = subprocess.run(
+        ["hugo", "--quiet", "--destination", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    hugo = {
+        page.parent.name: datetime.fromisoformat(page.read_text().strip().replace("&#43;", "+"))
+        for page in (tmp_path / "out" / "posts").glob("*/index.html")
+    }
+    assert len(hugo) == len(posts)
+
+    code, err, items = syndicate_items(
+        tmp_path, SYNDICATE_CONF.format(tz="Europe/Berlin", dir="content", generator="hugo")
+    )
+    assert code == 0, err
+    ours = {item["title"]: datetime.fromisoformat(item["date_published"]) for item in items}
+    assert ours == hugo

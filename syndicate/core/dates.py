@@ -93,6 +93,8 @@ def read_when(value: object, tz: Any, reader: str = "") -> datetime:
         dt = pelican_date(value.replace("_", " ") if reader == "pelican-date" else value)
     elif isinstance(value, str) and reader == "jekyll":
         dt = ruby_date(value.strip(), tz)
+    elif isinstance(value, str) and reader == "hugo" and (go := _hugo_or_none(value.strip(), tz)) is not None:
+        dt = go
     elif isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -299,3 +301,51 @@ def ruby_date(text: str, tz: Any) -> datetime:
     except (ValueError, OverflowError):
         raise ValueError(f"cannot read {text!r} as a date (a part is out of range); {DATE_HINT}") from None
     return naive.replace(tzinfo=zone or tz)
+
+
+# Hugo 0.111 reads a date written as text with spf13/cast's list of Go layouts
+# (StringToDateInDefaultLocation): RFC 3339 and ISO forms (read above), and these. A zone
+# written as a name (MST, GMT, even UTC) is the site's zone to it; a numeric one is kept.
+_GO_MONTH = r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_GO_TIME = r"(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?"
+_GO_ZONE = r"(?:([+-]\d{4})|[A-Z]{3,5})"
+_GO_LAYOUTS = [  # (pattern, the order of year, month, day in its groups)
+    re.compile(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{{2}}) {_GO_MONTH} (\d{{4}}) {_GO_TIME} {_GO_ZONE}"),  # RFC1123
+    re.compile(rf"(\d{{2}}) {_GO_MONTH} (\d{{2}}) {_GO_TIME} {_GO_ZONE}"),  # RFC822(Z)
+    re.compile(rf"[A-Z][a-z]+day, (\d{{2}})-{_GO_MONTH}-(\d{{2}}) {_GO_TIME} {_GO_ZONE}"),  # RFC850
+    re.compile(rf"(\d{{2}}) {_GO_MONTH} (\d{{4}})()()()"),  # "02 Jan 2006"
+]
+_GO_ANSI = re.compile(  # ANSIC, UnixDate, RubyDate: the year last
+    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) {_GO_MONTH} ( ?\d{{1,2}}) {_GO_TIME}(?: {_GO_ZONE})? (\d{{4}})"
+)
+_GO_STRING = re.compile(rf"(\d{{4}})-(\d{{2}})-(\d{{2}}) {_GO_TIME} ([+-]\d{{4}}) [A-Z]{{3,5}}")  # Time.String()
+
+
+def hugo_date(text: str, tz: Any) -> datetime | None:
+    """A date in one of the Go layouts Hugo reads beyond ISO 8601, or None."""
+    groups: tuple[str | None, ...]
+    if m := _GO_STRING.fullmatch(text):
+        y, mo, d, h, mi, s, zone = m.groups()
+        groups = (y, mo, d, h, mi, s, zone)
+    elif m := _GO_ANSI.fullmatch(text):
+        mo, d, h, mi, s, zone, y = m.groups()
+        groups = (y, mo, d.strip(), h, mi, s, zone)
+    else:
+        m = next((found for p in _GO_LAYOUTS if (found := p.fullmatch(text))), None)
+        if m is None:
+            return None
+        d, mo, y, h, mi, s, zone = (*m.groups(), None)[:7]
+        groups = (y, mo, d, h, mi, s, zone)
+    y, mo, d, h, mi, s, zone = groups
+    assert y is not None and mo is not None and d is not None
+    year = int(y) + (0 if len(y) == 4 else 1900 if int(y) >= 69 else 2000)  # Go's two-digit years
+    month = _MONTHS[mo.lower()] if mo.isalpha() else int(mo)
+    when = datetime(year, month, int(d), int(h or 0), int(mi or 0), int(s or 0))
+    return when.replace(tzinfo=_zone(zone, tz) if zone else tz)
+
+
+def _hugo_or_none(text: str, tz: Any) -> datetime | None:
+    try:
+        return hugo_date(text, tz)
+    except ValueError as e:  # a day or hour out of range
+        raise ValueError(f"cannot read {text!r} as a date ({e}); {DATE_HINT}") from None
