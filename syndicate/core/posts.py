@@ -64,9 +64,10 @@ class _Doc:
     path: str
     fm: FrontMatter
     problems: list[Problem]
+    aliases: dict[str, str] = field(default_factory=dict)  # field → the key [content] fields reads it from
 
     def line_of(self, key: str) -> int | None:
-        return self.fm.line_of(key)
+        return self.fm.line_of(self.aliases.get(key, key))
 
     def fail(self, key: str | None, message: str) -> ContentError:
         return ContentError(self.path, message, line=self.line_of(key) if key else None)
@@ -345,6 +346,24 @@ def _jekyll_title(doc: _Doc, rel: str) -> str:
     return " ".join(title.split()) or file_name(rel)
 
 
+def _mapped(doc: _Doc, meta: dict[str, Any], fields: tuple[tuple[str, str], ...], d: Dialect) -> dict[str, Any]:
+    """[content] fields: a field the site keeps under a key of its own (``newstitle``) is read
+    from that key before any other; a post without that key reads the field as usual."""
+    keys = d.keys
+    others = {"date": keys.date, "updated": keys.updated, "summary": keys.summary, "author": keys.author}
+    others |= {"image": keys.image, "tags": ("tags", "tag")}
+    out = dict(meta)
+    for name, key in fields:
+        if out.get(key) is None:
+            continue
+        value = out.pop(key)
+        for other in others.get(name, ()):
+            out.pop(other, None)
+        out[name] = value
+        doc.aliases[name] = key
+    return out
+
+
 def _from_name(settings: Settings, rel: str, group: str) -> str | None:
     """What [content] filename_metadata takes from the file name (Pelican's FILENAME_METADATA)."""
     pattern = settings.content.filename_metadata
@@ -536,6 +555,8 @@ def _parse(
     if fm.cut_at is not None:
         problems.append(Problem(path, PELICAN_CUT, fm.cut_at, "warning"))
     meta = frontmatter.load(path, fm, fold=d.adopted)
+    if settings.content.fields:
+        meta = _mapped(doc, meta, settings.content.fields, d)
     rel = relative(path, settings.content.dir)
     if d.adopted and _is_stub(meta, fm.body):
         raise _Skip("a redirect page (only redirect/aliases), not a post")
