@@ -21,7 +21,7 @@ from ..errors import ContentError
 from . import frontmatter
 from .bodies import XML_ILLEGAL, clean_text, relative, to_render
 from .dates import parse_when, read_when
-from .dialects import GENERATORS, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
+from .dialects import GENERATORS, README_NAMES, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
 from .frontmatter import FrontMatter, type_name
 from .markup import render_body
 from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, Settings, media_type
@@ -407,8 +407,10 @@ def _is_draft(doc: _Doc, meta: dict[str, Any]) -> bool:
 
 
 def _is_stub(meta: dict[str, Any], body: str) -> bool:
-    """Front matter with only a redirect (or aliases) and no text: a generator's redirect page."""
-    if body.strip() or not (meta.keys() & {"redirect", "redirect_to", "aliases"}):
+    """Front matter with only a redirect (``redirect``, ``redirect_to``, ``redirect_from``,
+    ``aliases``, ``layout: redirect``) and no text: a generator's redirect page."""
+    marked = meta.keys() & {"redirect", "redirect_to", "redirect_from", "aliases"} or meta.get("layout") == "redirect"
+    if body.strip() or not marked:
         return False
     return meta.keys() <= _STUB_KEYS
 
@@ -550,7 +552,13 @@ def _parse(
     times: FileTimes | None = None,
 ) -> Post:
     d = dialect(settings.content.generator)
-    fm = frontmatter.split(path, clean_text(path, data, problems), pelican=d.name == "pelican")
+    text = clean_text(path, data, problems)
+    try:
+        fm = frontmatter.split(path, text, pelican=d.name == "pelican")
+    except ContentError:
+        if file_name(path, strict=True).lower() in README_NAMES:
+            raise _Skip("a README without front matter, not a post") from None
+        raise
     doc = _Doc(path, fm, problems)
     if fm.cut_at is not None:
         problems.append(Problem(path, PELICAN_CUT, fm.cut_at, "warning"))
@@ -558,7 +566,8 @@ def _parse(
     if settings.content.fields:
         meta = _mapped(doc, meta, settings.content.fields, d)
     rel = relative(path, settings.content.dir)
-    if d.adopted and _is_stub(meta, fm.body):
+    if _is_stub(meta, fm.body) and (d.adopted or meta.get("title") is None or _date_key(meta, d.keys) is None):
+        # a plain site's stub is skipped only where it would be rejected: a post it published stays
         raise _Skip("a redirect page (only redirect/aliases), not a post")
     draft = _is_draft(doc, meta) if d.adopted else _bool(doc, meta, "draft")
 
