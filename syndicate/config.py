@@ -21,6 +21,7 @@ from .core.dialects import GENERATORS, dialect
 from .core.feeds import taxonomy_folders
 from .core.images import SOCIAL_IMAGE_LIMIT
 from .core.model import (
+    CONTENT_FIELDS,
     EVENTS,
     ON_DELETE,
     ON_EDIT,
@@ -190,8 +191,37 @@ def _feeds(raw: dict[str, Any], path: str) -> FeedSettings:
     return FeedSettings(**feeds)
 
 
+def _fields(mapped: object, adopted: bool, path: str) -> tuple[tuple[str, str], ...]:
+    """[content] fields = { title = "newstitle" }: known fields, each from one plain key of its own."""
+    if not isinstance(mapped, dict):
+        raise ConfigError('[content] fields must be a table, like fields = { title = "newstitle" }', path=path)
+    out: dict[str, str] = {}
+    for field, key in mapped.items():
+        if field not in CONTENT_FIELDS:
+            hint = difflib.get_close_matches(field, CONTENT_FIELDS, n=1)
+            also = f"did you mean {hint[0]!r}? " if hint else ""
+            raise ConfigError(
+                f"[content] fields: {field!r} is not a field; {also}fields: {', '.join(CONTENT_FIELDS)}", path=path
+            )
+        if not isinstance(key, str) or not key.strip() or key != key.strip() or not key.isprintable():
+            raise ConfigError(
+                f'[content] fields: {field} must be the front-matter key to read it from, like "news{field}"',
+                path=path,
+            )
+        key = key.lower() if adopted else key  # a generator's keys are read in any case
+        if key in out.values():
+            raise ConfigError(f"[content] fields: two fields are read from {key!r}; give each its own", path=path)
+        out[field] = key
+    return tuple(sorted(out.items()))
+
+
 def _content(raw: dict[str, Any], path: str) -> ContentSettings:
     """[content]: a known renderer whose extensions load, fetch_allow hosts, a sane render timeout."""
+    section = raw.get("content")
+    mapped: object = None
+    if isinstance(section, dict) and "fields" in section:
+        mapped = section["fields"]
+        raw = {**raw, "content": {k: v for k, v in section.items() if k != "fields"}}
     content = _section(raw, "content", ContentSettings, path)
     if content.get("renderer", "cmark") not in RENDERERS:
         raise ConfigError(f"[content] renderer must be one of {', '.join(RENDERERS)}", path=path)
@@ -229,6 +259,8 @@ def _content(raw: dict[str, Any], path: str) -> ContentSettings:
     if len({t.lower() for t in taxonomies}) < len(taxonomies):
         raise ConfigError("[content] taxonomies names a key twice", path=path)
     content["taxonomies"] = tuple(t.lower() for t in taxonomies)
+    if mapped is not None:
+        content["fields"] = _fields(mapped, generator != "syndicate", path)
     folder = content.get("dir", "content")
     if Path(folder).is_absolute() or ".." in Path(folder).parts or "\\" in folder:
         raise ConfigError(f'[content] dir {folder!r} must be a folder inside the site, like "content"', path=path)

@@ -470,3 +470,22 @@ def test_a_long_excerpt_separator_line_is_read_in_linear_time() -> None:
     s = config("jekyll", content='dir = "."')
     text = "---\ntitle: t\nexcerpt_separator: a" + " " * 60_000 + "b\n---\nOne.\n"
     assert post(text, "_posts/2024-01-01-x.md", s).summary == "One."
+
+
+@pytest.mark.parametrize(
+    ("written", "which"),
+    [("git Last Modified", "modified"), ("git Created", "created"), ("LAST MODIFIED", "modified")],
+)
+def test_eleventy_git_dates_are_the_files_times_too(written: str, which: str) -> None:
+    """Eleventy's `git Last Modified`/`git Created` ask git; syndicate reads no git: the file's
+    times (a checkout's are its clone's), said in a note, never an error."""
+    s = config("eleventy")
+    times = FileTimes(datetime(2024, 5, 1, 12, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
+    result = read(f"---\ntitle: t\ndate: {written}\n---\nx\n", "content/blog/a.md", s, times=times)
+    assert result.post is not None and result.post.published == getattr(times, which)
+    assert messages(result, "note") == [f"None: date is the file's {which} time ({written})"]
+
+
+def test_eleventy_takes_a_date_from_the_file_name() -> None:
+    result = read("---\ntitle: t\n---\nx\n", "content/blog/2024-02-10-second.md", config("eleventy"))
+    assert result.post is not None and result.post.published == datetime(2024, 2, 10, tzinfo=UTC)

@@ -41,7 +41,8 @@ def post_body(path: str, data: bytes, generator: str = "syndicate", content_dir:
     Raises ContentError for a file :func:`parse_post` would reject the same way.
     """
     text = XML_ILLEGAL.sub("", decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
-    return to_render(frontmatter.split(path, text), relative(path, content_dir), dialect(generator))
+    d = dialect(generator)
+    return to_render(frontmatter.split(path, text, pelican=d.name == "pelican"), relative(path, content_dir), d)
 
 
 def relative(path: str, content_dir: str) -> str:
@@ -57,7 +58,33 @@ def to_render(fm: FrontMatter, rel: str, d: Dialect) -> str:
         body = _with_more(body, _separator(fm))
     if d.name == "pelican" and ("{" in body or "|" in body):
         body = _pelican_links(body, rel)
+    if d.name == "pelican" and "[TOC]" in body:
+        body = _without_toc(body)
     return body
+
+
+def _without_toc(body: str) -> str:
+    """Python-Markdown's ``[TOC]`` marker (a paragraph of its own, outside code) left out: with
+    the toc extension Pelican puts a table of in-page links there, without it the text
+    ``[TOC]``; neither is of use in a feed reader."""
+    lines = body.split("\n")
+    keep: list[str] = []
+    fence = ""
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if fence:
+            fence = "" if stripped.startswith(fence) else fence
+        elif stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif (
+            stripped == "[TOC]"
+            and len(line) - len(line.lstrip(" ")) < 4
+            and (i == 0 or not lines[i - 1].strip())
+            and (i + 1 == len(lines) or not lines[i + 1].strip())
+        ):
+            continue
+        keep.append(line)
+    return "\n".join(keep)
 
 
 # Pelican's intra-site link markers, in a Markdown link or image target or an HTML attribute:

@@ -4,7 +4,10 @@ generators write. Pure.
 - YAML between ``---`` lines (Jekyll, Hugo, Eleventy, Astro, syndicate);
 - TOML between ``+++`` lines (Hugo, Zola);
 - JSON: an object at the very top of the file (Hugo);
-- Pelican's Markdown metadata: ``Key: value`` lines up to the first blank line.
+- Pelican's Markdown metadata: ``Key: value`` lines up to the first blank line, read as
+  Python-Markdown's ``meta`` extension reads them (which is what Pelican does): split at the
+  first colon, indented lines continue a value, an optional ``---`` line before and a ``---``
+  or ``...`` line after. For a Pelican site a ``---`` block is this, never YAML.
 
 Keys are folded to lower case (Hugo and Pelican read them so; ``pubDate`` and ``pubdate`` are one
 key to every generator that reads both). Each form has the same limits: at most 64 KiB, no YAML
@@ -47,13 +50,23 @@ SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 _YAML_FENCE: re.Pattern[str] = YAMLHandler.FM_BOUNDARY  # "^-{3,}\s*$", multiline: python-frontmatter's grammar
 _TOML_FENCE = re.compile(r"^\+{3}[ \t]*$", re.MULTILINE)  # its TOMLHandler's, which needs the toml package
-# Pelican's own metadata names (its Markdown reader takes any `Key: value`, but a file is taken
-# for a Pelican header only when its first line is one of these: "Note: …" starts a body).
+# Pelican's own metadata names (its Markdown reader takes any `Key: value`, but outside a
+# Pelican site a file is taken for a Pelican header only when its first line is one of these:
+# "Note: …" starts a body).
 PELICAN_KEYS = frozenset(
     {"title", "date", "modified", "tags", "category", "slug", "author", "authors", "summary", "status", "lang"}
     | {"translation", "save_as", "url", "template", "keywords", "description", "image", "cover", "series"}
 )
-_PELICAN_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)$")
+# Python-Markdown's meta extension (markdown/extensions/meta.py), which Pelican's Markdown reader
+# uses: its four patterns, as there. Tabs are expanded to 4 spaces first (its whitespace step).
+_META_KEY = re.compile(r"^[ ]{0,3}([A-Za-z0-9_-]+):\s*(.*)")
+_META_MORE = re.compile(r"^[ ]{4,}(.*)")
+_META_BEGIN = re.compile(r"^-{3}(\s.*)?")
+_META_END = re.compile(r"^(-{3}|\.{3})(\s.*)?")
+# The keys Pelican takes once (the first line wins); any other key written twice, or continued
+# on an indented line, is a list to Pelican, joined here with spaces.
+PELICAN_ONCE = frozenset({"tags", "date", "modified", "status", "category", "author", "save_as", "url", "authors"})
+PELICAN_ONCE |= {"slug"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +77,14 @@ class FrontMatter:
     text: str  # the front matter as written, without its fences
     first_line: int  # the line number of its first line
     body: str
+    cut_at: int | None = None  # Pelican: a `---` header ended by a line that is no `key: value`, here
 
     def line_of(self, key: str, exact: bool = False) -> int | None:
         """The line where ``key`` is set (any case, unless ``exact``), or None."""
         name = re.escape(key)
         pattern = {
             "yaml": rf"^[ \t]*['\"]?{name}['\"]?[ \t]*:",
-            "pelican": rf"^{name}[ \t]*:",
+            "pelican": rf"^[ ]{{0,3}}{name}:",
             "toml": rf"^[ \t]*['\"]?{name}['\"]?[ \t]*=",
             "json": rf"^[ \t]*\"{name}\"[ \t]*:",
         }[self.form]
@@ -80,22 +94,28 @@ class FrontMatter:
         return self.first_line + self.text.count("\n", 0, m.start())
 
 
+NO_FRONT_MATTER_PELICAN = "no metadata: start the file with `Title: …` and `Date: …` lines, then a blank line"
 NO_FRONT_MATTER = (
     "no front matter: start the file with a '---' line, title: and date:, then '---' "
     "(or TOML between '+++' lines, or a JSON object)"
 )
 
 
-def split(path: str, text: str) -> FrontMatter:
-    """Find the front matter (any form) and the body. Raises ContentError."""
+def split(path: str, text: str, pelican: bool = False) -> FrontMatter:
+    """Find the front matter (any form) and the body; ``pelican``: a Pelican site's, whose
+    ``---`` block and header of any key are Pelican's metadata. Raises ContentError."""
+    if pelican and not text.startswith(("+++", "{")):
+        fm = _pelican(text)
+        if fm.text.strip() or _META_BEGIN.match(text):
+            return fm
+        raise ContentError(path, NO_FRONT_MATTER_PELICAN, line=1)
     if text.startswith("---"):
         return _fenced(path, text, _YAML_FENCE, "yaml", "---")
     if text.startswith("+++"):
         return _fenced(path, text, _TOML_FENCE, "toml", "+++")
     if text.startswith("{"):
         return _json(path, text)
-    first = text.split("\n", 1)[0]
-    m = _PELICAN_LINE.match(first)
+    m = _META_KEY.match(text.split("\n", 1)[0].expandtabs(4))
     if m and m.group(1).lower() in PELICAN_KEYS:
         return _pelican(text)
     raise ContentError(path, NO_FRONT_MATTER, line=1)
@@ -131,14 +151,27 @@ def _json(path: str, text: str) -> FrontMatter:
 
 
 def _pelican(text: str) -> FrontMatter:
-    """``Key: value`` lines up to the first blank line (an indented line continues the last)."""
+    """Python-Markdown's metadata block: an optional ``---`` line, then ``Key: value`` lines (an
+    indented line continues the last) up to a blank line or a ``---``/``...`` line, which are
+    dropped; any other line ends it and is the body's first."""
     lines = text.split("\n")
-    n = 0
-    while n < len(lines) and lines[n].strip():
-        if not _PELICAN_LINE.match(lines[n]) and not lines[n][:1].isspace():
-            break  # the body starts without a blank line
-        n += 1
-    return FrontMatter("pelican", "\n".join(lines[:n]), 1, "\n".join(lines[n + 1 :] if n < len(lines) else []))
+    fenced = bool(_META_BEGIN.match(lines[0]))
+    start = n = 1 if fenced else 0
+    cut: int | None = None
+    while n < len(lines):
+        line = lines[n].expandtabs(4)
+        if not line.strip() or _META_END.match(line):
+            body = lines[n + 1 :]
+            break
+        if _META_KEY.match(line) or (n > start and _META_MORE.match(line)):
+            n += 1
+            continue
+        body = lines[n:]  # no metadata line: the body starts here
+        cut = n + 1 if fenced and n > start else None
+        break
+    else:
+        body = []
+    return FrontMatter("pelican", "\n".join(lines[start:n]), start + 1, "\n".join(body), cut)
 
 
 def load(path: str, fm: FrontMatter, fold: bool = True) -> dict[str, Any]:
@@ -260,16 +293,19 @@ def _json_value(path: str, fm: FrontMatter) -> Any:
 
 
 def _pelican_meta(fm: FrontMatter) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
+    """The header as Pelican reads it: keys in lower case; a key Pelican takes once keeps its
+    first line, any other's lines are joined."""
+    values: dict[str, list[str]] = {}
     last: str | None = None
     for line in fm.text.split("\n"):
-        m = _PELICAN_LINE.match(line)
-        if m and not line[:1].isspace():
-            last = m.group(1)
-            meta[last] = m.group(2).strip()
-        elif last is not None:
-            meta[last] = f"{meta[last]} {line.strip()}".strip()
-    return meta
+        line = line.expandtabs(4)
+        m = _META_KEY.match(line)
+        if m:
+            last = m.group(1).lower()
+            values.setdefault(last, []).append(m.group(2).strip())
+        elif last is not None and (more := _META_MORE.match(line)):
+            values[last].append(more.group(1).strip())
+    return {k: v[0] if k in PELICAN_ONCE else " ".join(x for x in v if x) for k, v in values.items()}
 
 
 def type_name(value: object) -> str:

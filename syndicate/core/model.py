@@ -131,6 +131,11 @@ class ContentSettings:
     sections: tuple[str, ...] = ()  # folders of the content folder that hold posts; () = all
     slug_source: str = ""  # where a post without a slug key gets {slug}: "title", "filename"; "" = the generator's
     filename_metadata: str = ""  # a regex with (?P<date>…) and/or (?P<slug>…) for file names (Pelican's)
+    fields: tuple[tuple[str, str], ...] = ()  # (field, front-matter key): a field the site keeps under its own key
+
+
+# The fields [content] fields may map to a key of the site's own (core/posts.py reads them).
+CONTENT_FIELDS = ("title", "date", "updated", "summary", "author", "image", "tags")
 
 
 TargetKind = Literal["webhook", "mastodon", "bluesky"]

@@ -21,7 +21,7 @@ from ..errors import ContentError
 from . import frontmatter
 from .bodies import XML_ILLEGAL, clean_text, relative, to_render
 from .dates import parse_when, read_when
-from .dialects import GENERATORS, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
+from .dialects import GENERATORS, README_NAMES, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
 from .frontmatter import FrontMatter, type_name
 from .markup import render_body
 from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, Settings, media_type
@@ -64,9 +64,10 @@ class _Doc:
     path: str
     fm: FrontMatter
     problems: list[Problem]
+    aliases: dict[str, str] = field(default_factory=dict)  # field → the key [content] fields reads it from
 
     def line_of(self, key: str) -> int | None:
-        return self.fm.line_of(key)
+        return self.fm.line_of(self.aliases.get(key, key))
 
     def fail(self, key: str | None, message: str) -> ContentError:
         return ContentError(self.path, message, line=self.line_of(key) if key else None)
@@ -95,11 +96,16 @@ def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) 
     return text or None
 
 
-def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any) -> datetime | None:
+def _reader(d: Dialect, key: str) -> str:
+    """Whose reading of a date written as text: the generator's (Pelican's ``date`` has its own)."""
+    return "pelican-date" if d.name == "pelican" and key == "date" else d.name
+
+
+def _when(doc: _Doc, meta: dict[str, Any], key: str, tz: Any, d: Dialect) -> datetime | None:
     if meta.get(key) is None:
         return None
     try:
-        return parse_when(meta[key], tz)
+        return parse_when(meta[key], tz, _reader(d, key))
     except ValueError as e:
         raise doc.fail(key, f"{key}: {e}") from None
 
@@ -246,6 +252,10 @@ SUGGESTED = frozenset(
     {"title", "date", "updated", "tags", "categories", "slug", "summary", "description", "draft", "author"}
     | {"image", "thumb", "lang", "id", "content_warning", "syndicate", "permalink"}
 )
+PELICAN_CUT = (
+    "Pelican's header ends here: this line is no `key: value` (Pelican reads no YAML lists or blocks), "
+    "so it and the lines up to the body are published as text; write `key: a, b` on one line"
+)
 FILE_TIME_DATES = {"last modified": "modified", "git last modified": "modified", "created": "created"}
 FILE_TIME_DATES |= {"git created": "created"}
 _STUB_KEYS = frozenset({"redirect", "redirect_to", "redirect_from", "aliases", "layout", "title", "url", "permalink"})
@@ -294,9 +304,9 @@ def _dates(
         published = _file_time(doc, key, meta[key], times)
         if published is None:
             zone = _naive_zone(d, meta[key], tz)
-            published = _when(doc, meta, key, zone)
+            published = _when(doc, meta, key, zone, d)
             if d.date_as_written and published is not None:
-                held = read_when(meta[key], zone)
+                held = read_when(meta[key], zone, _reader(d, key))
     if published is None:
         found = next((f for hint in hints if hint and (f := date_in_path(hint.lstrip("/")))), None)
         if found is None:
@@ -316,7 +326,7 @@ def _dates(
     updated = published
     if ukey is not None:
         zone = _naive_zone(d, meta[ukey], tz)
-        updated = _file_time(doc, ukey, meta[ukey], times) or _when(doc, meta, ukey, zone) or published
+        updated = _file_time(doc, ukey, meta[ukey], times) or _when(doc, meta, ukey, zone, d) or published
     if updated < published:
         doc.warn(ukey, f"{ukey} is before date; using date")
         updated = published
@@ -326,6 +336,32 @@ def _dates(
         raise doc.fail(
             key, f"{key or 'date'}: {published.isoformat()} is out of range in the site's time zone"
         ) from None
+
+
+def _jekyll_title(doc: _Doc, rel: str) -> str:
+    """Jekyll's title for a post without one (``Utils.titleize_slug``): the file name without its
+    date, each hyphenated word capitalized."""
+    title = " ".join(w.capitalize() for w in file_name(rel).rstrip(".").split("-"))
+    doc.problems.append(Problem(doc.path, f"title {title!r} taken from the file name, as Jekyll does", None, "note"))
+    return " ".join(title.split()) or file_name(rel)
+
+
+def _mapped(doc: _Doc, meta: dict[str, Any], fields: tuple[tuple[str, str], ...], d: Dialect) -> dict[str, Any]:
+    """[content] fields: a field the site keeps under a key of its own (``newstitle``) is read
+    from that key before any other; a post without that key reads the field as usual."""
+    keys = d.keys
+    others = {"date": keys.date, "updated": keys.updated, "summary": keys.summary, "author": keys.author}
+    others |= {"image": keys.image, "tags": ("tags", "tag")}
+    out = dict(meta)
+    for name, key in fields:
+        if out.get(key) is None:
+            continue
+        value = out.pop(key)
+        for other in others.get(name, ()):
+            out.pop(other, None)
+        out[name] = value
+        doc.aliases[name] = key
+    return out
 
 
 def _from_name(settings: Settings, rel: str, group: str) -> str | None:
@@ -371,8 +407,10 @@ def _is_draft(doc: _Doc, meta: dict[str, Any]) -> bool:
 
 
 def _is_stub(meta: dict[str, Any], body: str) -> bool:
-    """Front matter with only a redirect (or aliases) and no text: a generator's redirect page."""
-    if body.strip() or not (meta.keys() & {"redirect", "redirect_to", "aliases"}):
+    """Front matter with only a redirect (``redirect``, ``redirect_to``, ``redirect_from``,
+    ``aliases``, ``layout: redirect``) and no text: a generator's redirect page."""
+    marked = meta.keys() & {"redirect", "redirect_to", "redirect_from", "aliases"} or meta.get("layout") == "redirect"
+    if body.strip() or not marked:
         return False
     return meta.keys() <= _STUB_KEYS
 
@@ -513,25 +551,40 @@ def _parse(
     problems: list[Problem],
     times: FileTimes | None = None,
 ) -> Post:
-    fm = frontmatter.split(path, clean_text(path, data, problems))
-    doc = _Doc(path, fm, problems)
     d = dialect(settings.content.generator)
+    text = clean_text(path, data, problems)
+    try:
+        fm = frontmatter.split(path, text, pelican=d.name == "pelican")
+    except ContentError:
+        if file_name(path, strict=True).lower() in README_NAMES:
+            raise _Skip("a README without front matter, not a post") from None
+        raise
+    doc = _Doc(path, fm, problems)
+    if fm.cut_at is not None:
+        problems.append(Problem(path, PELICAN_CUT, fm.cut_at, "warning"))
     meta = frontmatter.load(path, fm, fold=d.adopted)
+    if settings.content.fields:
+        meta = _mapped(doc, meta, settings.content.fields, d)
     rel = relative(path, settings.content.dir)
-    if d.adopted and _is_stub(meta, fm.body):
+    if _is_stub(meta, fm.body) and (d.adopted or meta.get("title") is None or _date_key(meta, d.keys) is None):
+        # a plain site's stub is skipped only where it would be rejected: a post it published stays
         raise _Skip("a redirect page (only redirect/aliases), not a post")
     draft = _is_draft(doc, meta) if d.adopted else _bool(doc, meta, "draft")
 
-    title = _text(doc, meta, "title", required=True)
+    title: str | None = None
+    if d.name == "jekyll" and meta.get("title") is None:
+        title = _jekyll_title(doc, rel)
+    else:
+        title = _text(doc, meta, "title", required=True)
     assert title is not None
     own = meta.get(d.url_key) if d.url_key else None
     tz = settings.site.tz
     hints = (_from_name(settings, rel, "date") or rel, own if isinstance(own, str) else "")
     published, updated, held = _dates(doc, meta, tz, d, hints, times)
     pkey = _first(meta, d.keys.publish)
-    live_from = _when(doc, meta, pkey, tz) if pkey and _date_key(meta, d.keys) != pkey else None
+    live_from = _when(doc, meta, pkey, tz, d) if pkey and _date_key(meta, d.keys) != pkey else None
     ekey = _first(meta, d.keys.expiry)
-    expires = _when(doc, meta, ekey, tz) if ekey else None
+    expires = _when(doc, meta, ekey, tz, d) if ekey else None
 
     slug_key = _text(doc, meta, "slug") or _from_name(settings, rel, "slug")
     if d.name == "syndicate":
