@@ -82,3 +82,27 @@ def _peek(site_dir: Path, name: str) -> str:
 def inside(real: str, root: str) -> bool:
     """Is the real path ``real`` the folder ``root`` or in it?"""
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def find_site(start: Path, config: Path) -> Path | None:
+    """The site a command run from ``start`` (a folder inside a site: ``content/``, ``_posts/``…)
+    is about, found as git finds a repository: the nearest folder, ``start`` or above, that holds
+    ``config`` (config/syndicate.toml) or, failing that, a generator's config (the site to
+    `init`). The search stops at a repository's top (a folder holding ``.git``) and at the root.
+    None when nothing is found. Never raises."""
+    try:
+        here = start.resolve()
+    except (OSError, RuntimeError):
+        return None
+    generator: Path | None = None
+    for folder in (here, *here.parents):
+        try:
+            if (folder / config).is_file():
+                return folder
+            if generator is None and detect_generator(folder) is not None:
+                generator = folder
+            if os.path.lexists(folder / ".git"):
+                break
+        except OSError:
+            break
+    return generator

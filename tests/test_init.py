@@ -706,3 +706,44 @@ def test_a_javascript_config_that_could_make_a_pattern_backtrack_is_read_at_once
     site = write(tmp_path / "blog", {".eleventy.js": 'module.exports = () => ({ pathPrefix: "' + "\\" * 60 + "x"})
     result = run(site, "init")
     assert result.code == 0 and "Eleventy" in result.out
+
+
+# -- commands run from inside a site find it, as git finds a repository -------------------------
+
+CONFIG_TEXT = '[site]\ntitle = "Blog"\nurl = "https://blog.test/"\nauthor = "Ann"\n'
+JEKYLL_SMALL = {"_config.yml": "title: Small\nurl: https://small.test\nauthor: Ann\n"}
+
+
+def test_a_command_run_from_inside_a_site_finds_its_root(tmp_path: Path) -> None:
+    root = write(
+        tmp_path / "blog",
+        {
+            "config/syndicate.toml": CONFIG_TEXT,
+            "content/posts/a.md": "---\ntitle: Found from below\ndate: 2024-01-01\n---\nx\n",
+        },
+    )
+    built = run(root / "content" / "posts", "build")
+    assert built.code == 0, built.err
+    assert "Found from below" in (root / "public" / "feed.xml").read_text(encoding="utf-8")
+    assert f"{root}/public/: " in built.out  # the site is not here: its paths are shown whole
+    assert not (root / "content" / "posts" / "public").exists()
+
+
+def test_init_from_inside_a_generators_site_adopts_the_site_and_build_from_below_suggests_it(tmp_path: Path) -> None:
+    root = write(tmp_path / "blog", {**JEKYLL_SMALL, "_posts/2024-01-01-a.md": "---\ntitle: A\n---\nx\n"})
+    below = root / "_posts"
+    suggested = run(below, "build")
+    assert suggested.code == 2
+    assert "looks like a Jekyll site (_config.yml): run `syndicate init`" in suggested.err
+    adopted = run(below, "init")
+    assert adopted.code == 0, adopted.err
+    assert (root / "config" / "syndicate.toml").is_file() and not (below / "config").exists()
+    assert f"next: syndicate --site {root} check" in adopted.out
+
+
+def test_the_search_for_a_site_stops_at_a_repository_top(tmp_path: Path) -> None:
+    outer = write(tmp_path / "outer", {"config/syndicate.toml": CONFIG_TEXT})
+    repo = write(outer / "repo", {".git/HEAD": "ref: refs/heads/main\n", "notes/a.md": "x\n"})
+    result = run(repo / "notes", "build")
+    assert result.code == 2 and "no config file" in result.err
+    assert not (outer / "public").exists(), "the site above the repository was not built"

@@ -157,14 +157,25 @@ def _print_notes(site: Path, notes: list[Problem], shown_each: int = 3) -> None:
 
 
 def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
-    """``--site`` given to the command, else to `syndicate` itself (before the command), else "."."""
+    """``--site`` given to the command, else to `syndicate` itself (before the command), else the
+    site the current folder is in, found as git finds a repository (README, "Commands")."""
     if value is not None:
         return value
     given = ctx.find_root().params.get("site")
-    return given if isinstance(given, Path) else Path(".")
+    if isinstance(given, Path):
+        return given
+    from ..config import CONFIG_PATH
+    from ..detect import find_site
+
+    here = Path.cwd()
+    found = find_site(here, CONFIG_PATH)
+    return Path(".") if found is None or found == here.resolve() else found
 
 
-SITE_HELP = "The site folder: holds config/syndicate.toml and content/.  [default: .]"
+SITE_HELP = (
+    "The site folder: holds config/syndicate.toml and content/.  [default: the folder, this one or"
+    " above, that holds config/syndicate.toml or a generator's config]"
+)
 site_option = click.option(
     "--site", type=click.Path(file_okay=False, path_type=Path), default=None, callback=_site, help=SITE_HELP
 )
