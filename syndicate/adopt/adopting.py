@@ -145,6 +145,7 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
         email=v.get("email"),
         slug_source=v.get("slug_source"),
         filename_metadata=v.get("filename_metadata"),
+        permalinks=tuple(sorted(d.permalinks.items())),
         checks=tuple(dict.fromkeys(d.checks)),
         warnings=tuple(dict.fromkeys(d.warnings)),
     )

@@ -25,7 +25,7 @@ from .dialects import GENERATORS, Dialect, FieldKeys, date_in_path, dialect, fil
 from .frontmatter import FrontMatter, type_name
 from .markup import render_body
 from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, Settings, media_type
-from .permalinks import UrlFacts, expand, normal_template, own_url, placeholders, values
+from .permalinks import UrlFacts, expand, normal_template, own_url, pattern_for, placeholders, values
 from .slugs import slug_problem, tag_key
 from .social import template_problem
 
@@ -492,7 +492,7 @@ def _url(
         if path is None:
             raise doc.fail(own_key, f"{own_key} {why}")
         return path, filled
-    link = settings.site.permalink
+    link = pattern_for(facts.rel, settings.site.permalink, settings.site.permalinks)
     template = normal_template(link, PERMALINK_FIELDS) if d.adopted else link
     for name in ("slug", "name", "title", "filename"):
         if name in placeholders(template) and not filled[name]:

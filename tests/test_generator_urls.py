@@ -1,0 +1,188 @@
+"""The URLs and the set of posts a generator really publishes, read from its config by `syndicate
+init` and applied by `syndicate build` (issue 20, point 2).
+
+Each test writes a small site shaped like a real one into tmp_path, has the generator itself build
+it where it runs here (Jekyll, Hugo, Eleventy) and tell which posts it published and where (a
+listing page made by the generator's own templates), then runs the real `syndicate init` and
+`syndicate build` on the same files and compares the site feed's item links with that list.
+Zola does not run here: its cases carry the URLs Zola's documented rules give, with the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from syndicate.config import parse_settings
+from syndicate.core.permalinks import pattern_for
+from syndicate.errors import ConfigError
+from tests.conftest import Site
+from tests.test_generators import unavailable
+
+
+def write(root: Path, files: Mapping[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+
+def scrubbed(work: Path) -> dict[str, str]:
+    """An environment no variable of the machine's can change a build in."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work), "TZ": "UTC"}
+
+
+def syndicated(root: Path, tmp_path: Path) -> tuple[list[str], str]:
+    """`syndicate init` then `syndicate build` on the site at ``root``: the site feed's item
+    links as URL paths (percent-decoded; every item, in feed order), and what init printed."""
+    site = Site(root)
+    init = site.run("init", "--site", str(root))
+    assert init.code == 0, init.out + init.err
+    out = tmp_path / "syndicated"
+    build = site.run("build", "--site", str(root), "--out", str(out))
+    assert build.code == 0, build.out + build.err
+    items = json.loads((out / "feed.json").read_text(encoding="utf-8"))["items"]
+    return [unquote(urlsplit(item["url"]).path) for item in items], init.out + init.err
+
+
+# -- Jekyll ---------------------------------------------------------------------------------------
+
+# A page that lists the URL of every post Jekyll published, one a line.
+JEKYLL_LISTING = "---\n---\n{% for p in site.posts %}{{ p.url }}\n{% endfor %}"
+
+
+JEKYLL_FLAGS = ("--disable-disk-cache", "--strict_front_matter", "--quiet")
+
+
+def jekyll_posts(root: Path, tmp_path: Path) -> set[str]:
+    """The URL of every post Jekyll publishes for the site at ``root`` (built from a copy)."""
+    if shutil.which("jekyll") is None:
+        unavailable("jekyll is not installed (scripts/test: apt-get install --no-install-recommends jekyll)")
+    work = tmp_path / "jekyll"
+    shutil.copytree(root, work / "site")
+    (work / "site" / "listed-posts.txt").write_text(JEKYLL_LISTING, encoding="utf-8")
+    result = subprocess.run(
+        ["jekyll", "build", "--source", str(work / "site"), "--destination", str(work / "out"), *JEKYLL_FLAGS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**scrubbed(work), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "JEKYLL_ENV": "production"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = (work / "out" / "listed-posts.txt").read_text(encoding="utf-8").split("\n")
+    return {unquote(line) for line in listed if line}
+
+
+JEKYLL_SITE = {
+    "_config.yml": """
+        title: Release notes
+        url: https://jekyll.example.org
+        author: Ada
+        timezone: UTC
+        permalink: /:categories/:year/:month/:day/:title.html
+        collections:
+          docs:
+            output: true
+            permalink: /:collection/:path/
+          posts:
+            permalink: /news/:year/:month/:day/:title/
+        defaults:
+          - scope:
+              path: ""
+              type: docs
+            values:
+              permalink: /docs/:title/
+          - scope:
+              path: "_posts/releases"
+              type: posts
+            values:
+              permalink: /release/:year/:title/
+          - scope:
+              path: "_posts/releases"
+            values:
+              permalink: /untyped-loses/:title/
+          - scope:
+              path: "_posts/releases/old"
+            values:
+              layout: post
+          - scope:
+              path: "blog"
+            values:
+              permalink: /b/:categories/:title/
+          - scope:
+              path: "_posts/talks/2019"
+            values:
+              permalink: /talks/:year/:month/:title/
+        """,
+    "_posts/news/2020-05-08-jekyll-4-1-0-released.md": "---\ntitle: Jekyll 4.1.0\n---\nx\n",
+    "_posts/2022-03-04-top-level.md": "---\ntitle: Top\ncategories: [meta]\n---\nx\n",
+    "_posts/releases/2021-01-02-v4-2.md": "---\ntitle: v4.2\ncategories: release\n---\nx\n",
+    "_posts/releases/old/2019-01-02-v3.md": "---\ntitle: v3\n---\nx\n",
+    "_posts/releases/2021-02-02-own.md": "---\ntitle: Own\npermalink: /own/:title/\n---\nx\n",
+    "_posts/talks/2019/2019-06-01-a-talk.md": "---\ntitle: A talk\n---\nx\n",
+    "_posts/talks/2020-06-01-another-talk.md": "---\ntitle: Another\n---\nx\n",
+    "blog/_posts/2023-03-04-Folder-Category.md": "---\ntitle: B\ncategories: [Extra Words]\n---\nx\n",
+    "_docs/history.md": "---\ntitle: History\n---\nnot a post\n",
+    "index.md": "---\ntitle: Home\n---\nhome\n",
+}
+
+
+def test_jekyll_collection_and_scoped_default_permalinks_give_the_urls_jekyll_writes(tmp_path: Path) -> None:
+    """Issue 20: `collections: posts: permalink:` and the front-matter `defaults` whose scope holds
+    a post were ignored (on Jekyll's own site every link was /release/… where Jekyll writes
+    /news/…). Now the collection's pattern is [site] permalink, a scoped default is
+    [site.permalinks] for its folder (the deepest wins; at equal depth the one typed `posts`),
+    and a post's own permalink wins over both."""
+    root = tmp_path / "site"
+    write(root, JEKYLL_SITE)
+    published = jekyll_posts(root, tmp_path)
+    assert "/news/2020/05/08/jekyll-4-1-0-released/" in published  # the collection's pattern
+    assert "/release/2021/v4-2/" in published  # the scoped default typed posts
+    links, said = syndicated(root, tmp_path)
+    assert len(links) == len(set(links)) == 8
+    assert set(links) == published
+    assert "[site.permalinks]" in (root / "config" / "syndicate.toml").read_text(encoding="utf-8")
+    assert "permalink _posts/releases/" in said
+
+
+# -- [site.permalinks] ----------------------------------------------------------------------------
+
+BASE = '[site]\ntitle = "T"\nurl = "https://example.org/"\nauthor = "A"\n'
+
+
+def test_site_permalinks_are_read_by_folder_and_checked_as_the_permalink_is() -> None:
+    settings = parse_settings(
+        BASE + '[site.permalinks]\n"./notes/" = "/n/{slug}/"\n"notes/deep" = "/d/{year}/{slug}/"\n'
+    )
+    assert settings.site.permalinks == (("notes", "/n/{slug}/"), ("notes/deep", "/d/{year}/{slug}/"))
+    pick = settings.site.permalink, settings.site.permalinks
+    assert pattern_for("notes/deep/x.md", *pick) == "/d/{year}/{slug}/"  # the deepest folder wins
+    assert pattern_for("notes/x.md", *pick) == "/n/{slug}/"
+    assert pattern_for("notesx/y.md", *pick) == pattern_for("x.md", *pick) == "/{slug}/"  # folders, not prefixes
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ("permalinks = []", "[site.permalinks] must be a table of folder = pattern"),
+        ('[site.permalinks]\n"../up" = "/{slug}/"', "[site.permalinks] '../up' must be a folder under the content"),
+        ('[site.permalinks]\n"/abs" = "/{slug}/"', "[site.permalinks] '/abs' must be a folder under the content"),
+        ("[site.permalinks]\nnotes = 3", "[site.permalinks] 'notes' must be a pattern (a string), not 3"),
+        ('[site.permalinks]\nnotes = "/n/"', "[site.permalinks] 'notes' '/n/' must contain {slug}"),
+        ('[site.permalinks]\nnotes = "/{week}/{slug}/"', "[site.permalinks] 'notes' uses week; available:"),
+        ('[site.permalinks]\nnotes = "/{slug}/"\n"notes/" = "/x/{slug}/"', "names the folder 'notes' twice"),
+    ],
+)
+def test_a_bad_site_permalinks_entry_is_one_config_line(table: str, said: str) -> None:
+    text = BASE + table if table.startswith("[") else BASE.replace("[site]\n", f"[site]\n{table}\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text)
+    assert said in caught.value.message
