@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -38,6 +39,10 @@ def write(root: Path, files: Mapping[str, str]) -> None:
 def scrubbed(work: Path) -> dict[str, str]:
     """An environment no variable of the machine's can change a build in."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work), "TZ": "UTC"}
+
+
+def config_of(root: Path) -> dict[str, dict[str, object]]:
+    return tomllib.loads((root / "config" / "syndicate.toml").read_text(encoding="utf-8"))
 
 
 def syndicated(root: Path, tmp_path: Path) -> tuple[list[str], str]:
@@ -186,3 +191,52 @@ def test_a_bad_site_permalinks_entry_is_one_config_line(table: str, said: str) -
     with pytest.raises(ConfigError) as caught:
         parse_settings(text)
     assert said in caught.value.message
+
+
+# -- Zola -----------------------------------------------------------------------------------------
+
+ZOLA_SITE = {
+    "config.toml": 'base_url = "https://zola.example.org"\ntitle = "Z"\nauthor = "Mika"\n',
+    "content/_index.md": '+++\ntitle = "Home"\nsort_by = "date"\n+++\n',
+    "content/2020-01-01-root-post.md": '+++\ntitle = "A post of the root section"\n+++\nx\n',
+    "content/root-dated.md": '+++\ntitle = "Another"\ndate = 2020-02-01\n+++\nx\n',
+    "content/about.md": '+++\ntitle = "About"\n+++\nno date: a page\n',
+    "content/unrendered.md": '+++\ntitle = "Hidden"\ndate = 2020-03-01\nrender = false\n+++\nx\n',
+    "content/blog/_index.md": '+++\ntitle = "Blog"\nsort_by = "date"\n+++\n',
+    "content/blog/first.md": '+++\ntitle = "First"\ndate = 2021-01-01\n+++\nx\n',
+    "content/blog/2021/_index.md": '+++\ntitle = "2021"\ntransparent = true\n+++\n',
+    "content/blog/2021/nested.md": '+++\ntitle = "Nested"\ndate = 2021-05-01\n+++\nx\n',
+    "content/archive/_index.md": '+++\ntitle = "Archive"\nrender = false\n+++\n',
+    "content/archive/old.md": '+++\ntitle = "Old"\ndate = 2019-01-01\n+++\nx\n',
+    "content/notes/orphan.md": '+++\ntitle = "Orphan"\ndate = 2022-01-01\n+++\nno _index.md here\n',
+    "content/blog/draft.md": '+++\ntitle = "Draft"\ndate = 2021-02-01\ndraft = true\n+++\nx\n',
+}
+# What Zola (0.19-0.22) publishes for ZOLA_SITE, from its documented rules and its code
+# (components/site/src/lib.rs render_sections, render_orphan_pages, render_page; feeds.rs):
+ZOLA_PUBLISHED = {
+    "/root-post/",  # a page of the root section (content/_index.md); the file name's date is its date
+    "/root-dated/",
+    "/blog/first/",
+    "/blog/2021/nested/",  # a nested, transparent section: its pages keep their own path
+    "/archive/old/",  # a section with render = false: its pages are still rendered
+    "/notes/orphan/",  # a folder without _index.md: an orphan page, rendered
+}
+# Not posts: content/about.md (rendered, but no date: Zola's feeds list only dated pages),
+# content/unrendered.md (render = false: no page), content/blog/draft.md (a draft).
+
+
+def test_zola_posts_are_every_dated_page_zola_renders(tmp_path: Path) -> None:
+    """Issue 20: init wrote sections = the folders with an _index.md, so the root section's own
+    pages and orphan pages were skipped as "not posts" (a real blog lost 387 of 750). Now every
+    page Zola renders with a date is a post; an undated page and a page with render = false are
+    skipped, each listed by check with why."""
+    root = tmp_path / "site"
+    write(root, ZOLA_SITE)
+    links, _ = syndicated(root, tmp_path)
+    assert len(links) == len(set(links))
+    assert set(links) == ZOLA_PUBLISHED
+    assert config_of(root)["content"]["sections"] == []
+    check = Site(root).run("check", "--site", str(root))
+    assert check.code == 0, check.out + check.err
+    assert "  content/about.md: a page without a date (Zola's feeds list only dated pages), not a post" in check.err
+    assert "  content/unrendered.md: render = false: Zola writes no page for it" in check.err

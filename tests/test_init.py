@@ -260,7 +260,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
             "description": "Rust, trams and other slow-moving things.",
             "permalink": dialect("zola").permalink,
         },
-        "content": {"dir": "content", "generator": "zola", "taxonomies": ["tags", "categories"], "sections": ["blog"]},
+        "content": {"dir": "content", "generator": "zola", "taxonomies": ["tags", "categories"], "sections": []},
     },
     "eleventy": {
         "site": {

@@ -138,6 +138,8 @@ class Dialect:
     pages_folder: str = ""  # a folder of pages, never posts (Pelican's pages/)
     collection_tags: tuple[str, ...] = ()  # tags that only put a post in a collection (Eleventy)
     own_keys: frozenset[str] = frozenset()  # its front-matter keys that syndicate does not use
+    render_key: str | None = None  # a key that, false, means the generator writes no page (Zola's render)
+    undated_is_page: bool = False  # a page without a date is no post: the generator's feeds list only dated ones
     keys: FieldKeys = FieldKeys()
     # A blog adopted from a generator: keys in any case, the generators' draft and skip flags,
     # READMEs and section indexes skipped, output folders not walked. False for syndicate's own
@@ -235,7 +237,15 @@ DIALECTS: dict[str, Dialect] = {
         own_keys=_HUGO_KEYS,
     ),
     "zola": Dialect(
-        "zola", ("tags", "categories"), "/{path}/{name}/", "path", ascii_slug, naive_utc=True, own_keys=_ZOLA_KEYS
+        "zola",
+        ("tags", "categories"),
+        "/{path}/{name}/",
+        "path",
+        ascii_slug,
+        naive_utc=True,
+        own_keys=_ZOLA_KEYS,
+        render_key="render",
+        undated_is_page=True,
     ),
     "eleventy": Dialect(
         "eleventy",

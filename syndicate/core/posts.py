@@ -520,6 +520,8 @@ def _parse(
     rel = relative(path, settings.content.dir)
     if d.adopted and _is_stub(meta, fm.body):
         raise _Skip("a redirect page (only redirect/aliases), not a post")
+    if d.render_key and meta.get(d.render_key) is False:
+        raise _Skip(f"{d.render_key} = false: {d.name.capitalize()} writes no page for it")
     draft = _is_draft(doc, meta) if d.adopted else _bool(doc, meta, "draft")
 
     title = _text(doc, meta, "title", required=True)
@@ -527,6 +529,12 @@ def _parse(
     own = meta.get(d.url_key) if d.url_key else None
     tz = settings.site.tz
     hints = (_from_name(settings, rel, "date") or rel, own if isinstance(own, str) else "")
+    if (
+        d.undated_is_page
+        and _date_key(meta, d.keys) is None
+        and not any(date_in_path(h.lstrip("/")) for h in hints if h)
+    ):
+        raise _Skip(f"a page without a date ({d.name.capitalize()}'s feeds list only dated pages), not a post")
     published, updated, held = _dates(doc, meta, tz, d, hints, times)
     pkey = _first(meta, d.keys.publish)
     live_from = _when(doc, meta, pkey, tz) if pkey and _date_key(meta, d.keys) != pkey else None
