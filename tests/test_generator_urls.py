@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+import time
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from syndicate.adopt.readers import parse_yaml
 from syndicate.config import parse_settings
 from syndicate.core.permalinks import pattern_for
 from syndicate.errors import ConfigError
@@ -240,3 +242,141 @@ def test_zola_posts_are_every_dated_page_zola_renders(tmp_path: Path) -> None:
     assert check.code == 0, check.out + check.err
     assert "  content/about.md: a page without a date (Zola's feeds list only dated pages), not a post" in check.err
     assert "  content/unrendered.md: render = false: Zola writes no page for it" in check.err
+
+
+# -- Hugo -----------------------------------------------------------------------------------------
+
+# The home page lists the URL of every regular page of the default language, one a line.
+HUGO_LISTING = "{{ range .Site.RegularPages }}{{ .RelPermalink }}\n{{ end }}"
+
+
+def hugo_flags(work: Path) -> tuple[str, ...]:
+    return ("--cacheDir", str(work / "cache"), "--noBuildLock", "--quiet")
+
+
+def hugo_pages(root: Path, tmp_path: Path) -> set[str]:
+    """The URL of every regular page Hugo publishes in the default language for the site at
+    ``root`` (built from a copy, as tests/data/sites/hugo/build.sh does)."""
+    if shutil.which("hugo") is None:
+        unavailable("hugo is not installed (scripts/test: apt-get install --no-install-recommends hugo)")
+    work = tmp_path / "hugo"
+    shutil.copytree(root, work / "site")
+    (work / "site" / "layouts").mkdir(exist_ok=True)
+    (work / "site" / "layouts" / "index.html").write_text(HUGO_LISTING, encoding="utf-8")
+    result = subprocess.run(
+        ["hugo", "--source", str(work / "site"), "--destination", str(work / "public"), *hugo_flags(work)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**scrubbed(work), "LANG": "C.UTF-8"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = (work / "public" / "index.html").read_text(encoding="utf-8").split("\n")
+    return {unquote(line) for line in listed if line}
+
+
+HUGO_LANGUAGES = {
+    "hugo.yaml": """
+        baseURL: https://hugo.example.org/
+        title: Zweisprachig
+        params: &shared
+          author: Jana
+          mainSections: [posts]
+        defaultContentLanguage: en
+        languages:
+          en:
+            contentDir: content/en
+            weight: 1
+            params:
+              <<: *shared
+              description: In English
+          de:
+            contentDir: content/de
+            weight: 2
+            params: *shared
+        permalinks:
+          posts: /:year/:month/:day/:slug/
+        """,
+    "content/en/posts/first.md": "---\ntitle: One\ndate: 2026-08-11\nslug: same\n---\nx\n",
+    "content/en/posts/second.md": "---\ntitle: Two\ndate: 2026-08-12\nslug: same\n---\nx\n",
+    "content/en/posts/bundle/index.md": "---\ntitle: A bundle\ndate: 2026-08-13\n---\nx\n",
+    "content/en/posts/bundle/extra.md": "---\ntitle: A resource\ndate: 2026-08-13\n---\nnot a page\n",
+    "content/en/posts/bundle/notes/deeper.md": "---\ntitle: Deeper\ndate: 2026-08-13\n---\nnot a page\n",
+    "content/de/posts/eins.md": "---\ntitle: Eins\ndate: 2026-08-14\n---\nx\n",
+}
+
+
+def test_hugo_language_folders_yaml_aliases_bundles_and_one_slug_twice(tmp_path: Path) -> None:
+    """Issue 20: a hugo.yaml with an anchor and aliases stopped init; `[languages.en] contentDir`
+    was not read (every post outside the content folder syndicate looked in); a Markdown file
+    beside a bundle's index.md was a post (Hugo: a resource of the page); two posts with one slug
+    at different dated URLs are both published, as Hugo does."""
+    root = tmp_path / "site"
+    write(root, HUGO_LANGUAGES)
+    published = hugo_pages(root, tmp_path)
+    assert published == {"/2026/08/11/same/", "/2026/08/12/same/", "/2026/08/13/a-bundle/"}
+    links, said = syndicated(root, tmp_path)
+    assert len(links) == len(set(links))
+    assert set(links) == published
+    assert config_of(root)["content"]["dir"] == "content/en"
+    assert "Hugo also publishes de (content/de) under /<language>/" in said
+    check = Site(root).run("check", "--site", str(root))
+    assert "  content/en/posts/bundle/extra.md: a resource of the page bundle posts/bundle/" in check.err
+
+
+HUGO_MOUNTS = {
+    "hugo.toml": """
+        baseURL = 'https://hugo.example.org/'
+        title = 'Mounted'
+        uglyURLs = true
+        [params]
+        author = 'Jana'
+        mainSections = ['posts', 'notes']
+        [permalinks]
+        posts = '/:year/:month/:day/:slug/'
+        notes = '/n/:slug/'
+        [[module.mounts]]
+        source = 'content/en'
+        target = 'content'
+        [[module.mounts]]
+        source = 'static'
+        target = 'static'
+        """,
+    "content/en/posts/x.md": "---\ntitle: One\ndate: 2026-08-11\n---\nx\n",
+    "content/en/posts/y.md": "---\ntitle: Two Words\ndate: 2026-08-13\n---\nx\n",
+    "content/en/notes/n.md": "---\ntitle: Note\ndate: 2026-08-12\n---\nx\n",
+    "content/en/notes/m.md": "---\ntitle: Three\ndate: 2026-08-14\nslug: s3\n---\nx\n",
+    "static/robots.txt": "",
+}
+
+
+def test_hugo_module_mounts_ugly_urls_and_a_permalink_per_section(tmp_path: Path) -> None:
+    """Issue 20: a module mount of content/en onto content gave links a stray /en/; with
+    uglyURLs a pattern's trailing slash is .html (/2026/08/11/one.html); each section's own
+    [permalinks] pattern applies to its posts ([site.permalinks]), not the main one to all."""
+    root = tmp_path / "site"
+    write(root, HUGO_MOUNTS)
+    published = hugo_pages(root, tmp_path)
+    assert "/2026/08/11/one.html" in published and "/n/s3.html" in published
+    links, _ = syndicated(root, tmp_path)
+    assert len(links) == len(set(links)) == 4
+    assert set(links) == published
+    config = config_of(root)
+    assert config["content"]["dir"] == "content/en"
+    assert config["site"]["permalinks"] == {"notes": "/n/{slug}.html"}
+
+
+def test_a_generator_config_may_use_yaml_anchors_and_aliases_within_reason() -> None:
+    """Hugo's and Jekyll's YAML configs may share values (`params: &p`, `*p`, `<<: *p`); init
+    refused every alias. They are read now, counted as expanded before anything is built."""
+    data = parse_yaml("base: &b {author: Jana, tags: [a, b]}\nen: *b\nde:\n  <<: *b\n  author: Ute\n", "hugo.yaml")
+    assert data["en"] == {"author": "Jana", "tags": ["a", "b"]}
+    assert data["de"] == {"author": "Ute", "tags": ["a", "b"]}
+    laughs = "a: &a [" + ", ".join(["x"] * 10) + "]\n"
+    laughs += "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(8)
+    )
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="expand to over 100,000 values"):
+        parse_yaml(laughs, "hugo.yaml")  # 10**9 values once written out
+    assert time.perf_counter() - started < 1
