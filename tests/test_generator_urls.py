@@ -23,12 +23,15 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from syndicate.adopt import SiteFiles, adopt, wanted_files
 from syndicate.adopt.readers import parse_yaml
 from syndicate.config import parse_settings
 from syndicate.core.permalinks import pattern_for
 from syndicate.errors import ConfigError
-from tests.conftest import Site
-from tests.test_generators import unavailable
+from tests.conftest import REPO, Site
+from tests.test_generators import NODE_MINIMUM, node_for, unavailable
+
+SITES = REPO / "tests" / "data" / "sites"
 
 
 def write(root: Path, files: Mapping[str, str]) -> None:
@@ -380,3 +383,91 @@ def test_a_generator_config_may_use_yaml_anchors_and_aliases_within_reason() -> 
     with pytest.raises(ConfigError, match="expand to over 100,000 values"):
         parse_yaml(laughs, "hugo.yaml")  # 10**9 values once written out
     assert time.perf_counter() - started < 1
+
+
+# -- Eleventy -------------------------------------------------------------------------------------
+
+ELEVENTY_MODULES = SITES / "eleventy" / "node_modules"
+# A page that lists the URL of every post (the "posts" collection), one a line.
+ELEVENTY_LISTING = """---
+permalink: /listed-posts.txt
+eleventyExcludeFromCollections: true
+---
+{% for p in collections.posts %}{{ p.url }}
+{% endfor %}"""
+
+
+def eleventy_posts(root: Path, tmp_path: Path) -> set[str]:
+    """The URL of every post (collection "posts") Eleventy publishes for the site at ``root``,
+    built from a copy with the fixture's node_modules, as tests/data/sites/eleventy/build.sh does."""
+    node = node_for(NODE_MINIMUM["eleventy"])
+    if node is None or not (ELEVENTY_MODULES / "@11ty/eleventy/cmd.cjs").is_file():
+        unavailable("Eleventy needs Node >= 18 and `npm ci` in tests/data/sites/eleventy (scripts/test does both)")
+    assert node is not None
+    work = tmp_path / "eleventy"
+    shutil.copytree(root, work / "site")
+    (work / "site" / "node_modules").symlink_to(ELEVENTY_MODULES)
+    (work / "site" / "listed-posts.njk").write_text(ELEVENTY_LISTING, encoding="utf-8")
+    result = subprocess.run(
+        [str(node), "node_modules/@11ty/eleventy/cmd.cjs", f"--output={work / 'out'}", "--quiet"],
+        cwd=work / "site",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**scrubbed(work), "ELEVENTY_RUN_MODE": "build"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = (work / "out" / "listed-posts.txt").read_text(encoding="utf-8").split("\n")
+    return {unquote(line.strip()) for line in listed if line.strip()}
+
+
+ELEVENTY_SITE = {
+    "eleventy.config.cjs": 'module.exports = function () {\n  return { dir: { input: ".", output: "_site" } };\n};\n',
+    "_data/metadata.json": '{"title": "E", "url": "https://eleventy.example.org/", "author": "Ana"}\n',
+    "blog/blog.json": '{"tags": "posts", "permalink": "/blog/{{ page.fileSlug }}/"}\n',
+    "blog/first-post.md": "---\ntitle: First\ndate: 2024-01-01\n---\nx\n",
+    "blog/2024-02-01-dated.md": "---\ntitle: Dated\n---\nthe file name's date, dropped by fileSlug\n",
+    "blog/own.md": "---\ntitle: Own\ndate: 2024-03-01\npermalink: /own/\n---\nx\n",
+    "blog/2023/2023.11tydata.json": '{"permalink": "/archive/{{ page.fileSlug }}/"}\n',
+    "blog/2023/old.md": "---\ntitle: Old\ndate: 2023-05-01\n---\nx\n",
+    "blog/2023/deeper/older.md": "---\ntitle: Older\ndate: 2023-04-01\n---\nthe nearest folder's data applies\n",
+}
+
+
+def test_eleventy_directory_data_file_permalinks_give_the_urls_eleventy_writes(tmp_path: Path) -> None:
+    """Issue 20: the permalink of a folder's directory data file (blog/blog.json, as a real blog
+    keeps it) was not read: only *.11tydata.json was. Each folder's own (blog.json,
+    blog.11tydata.json, .11tydata.js) is read now: the posts' folder's is [site] permalink, a
+    deeper folder's goes to [site.permalinks]."""
+    root = tmp_path / "site"
+    write(root, ELEVENTY_SITE)
+    published = eleventy_posts(root, tmp_path)
+    assert "/blog/first-post/" in published and "/archive/old/" in published
+    links, _ = syndicated(root, tmp_path)
+    assert len(links) == len(set(links)) == 5
+    assert set(links) == published
+    config = config_of(root)
+    assert config["site"]["permalink"] == "/blog/{filename}/"
+    assert config["site"]["permalinks"] == {"blog/2023": "/archive/{filename}/"}
+
+
+def test_an_eleventy_directory_data_file_in_javascript_is_read_not_run() -> None:
+    config = "module.exports = function () { return {}; };\n"
+    files = ("eleventy.config.cjs", "posts/posts.11tydata.js", "posts/posts.json", "posts/a.md")
+    literal = 'module.exports = {\n  // permalink: "/old/",\n  permalink: "/p/{{ page.fileSlug }}/",\n};\n'
+    texts = {
+        "eleventy.config.cjs": config,
+        "posts/posts.11tydata.js": literal,
+        "posts/posts.json": '{"permalink": "/j/"}',
+    }
+    assert wanted_files("eleventy", "eleventy.config.cjs", texts, files)[-2:] == list(files[1:3])
+    found = adopt(SiteFiles("eleventy", "eleventy.config.cjs", texts, files))
+    assert found.permalink.value == "/p/{filename}/"  # .11tydata.js before .json, as Eleventy takes them
+    assert found.permalink.source == "posts/posts.11tydata.js (read, not run): permalink '/p/{{ page.fileSlug }}/'"
+    code = {
+        **texts,
+        "posts/posts.11tydata.js": "module.exports = { permalink: (data) => `/x/${data.page.fileSlug}/` };",
+    }
+    found = adopt(SiteFiles("eleventy", "eleventy.config.cjs", code, files))
+    assert found.permalink.value == "/{path}/{name}/"
+    assert any("posts/posts.11tydata.js (read, not run) has permalink: code" in c for c in found.checks)
