@@ -173,6 +173,8 @@ class ContentWatch:
         if not is_post_file(rel.rsplit("/", 1)[-1]):
             # not a post's name: a folder, if posts live under it (moved or deleted) or it is one now
             return not (os.path.isdir(path) or any(s.startswith(source + "/") for s in self._files))
+        if d.bundle_resources and file_stem(rel) == "index" and (source in self._files) != os.path.lexists(path):
+            return False  # a bundle's index.md came or went: its folder's other files changed what they are
         if not os.path.lexists(path):
             for known in (source, printable(source)):
                 self._files.pop(known, None)
@@ -181,8 +183,6 @@ class ContentWatch:
             return True
         if os.path.isdir(path) and not os.path.islink(path):
             return False  # a folder with a post's name
-        if d.bundle_resources and file_stem(rel) == "index":
-            return False  # a bundle's index.md came or went: its folder's other files changed what they are
         assert self._settings is not None
         bundles = bundle_folders(s[len(prefix) :] for s in self._files) if d.bundle_resources else frozenset()
         found = scanned(source, path, self._site, self._settings, bundles)
