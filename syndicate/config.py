@@ -128,6 +128,15 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
 def _site(raw: dict[str, Any], path: str, generator: str = "syndicate") -> SiteSettings:
     """[site]: title, url and author required; a real time zone, a language tag, a permalink under
     the site (in our ``{name}`` syntax or the generators' ``:name``; the generator's by default)."""
+    section = raw.get("site", {})
+    given = section.get("permalinks", {}) if isinstance(section, dict) else {}
+    if not isinstance(given, dict):
+        raise ConfigError(
+            '[site.permalinks] must be a table of folder = pattern, like "_posts/news" = "/news/{year}/{slug}/"',
+            path=path,
+        )
+    if isinstance(section, dict):  # a table of its own, read below
+        raw = {**raw, "site": {k: v for k, v in section.items() if k != "permalinks"}}
     site = _section(raw, "site", SiteSettings, path)
     for required in ("title", "url", "author"):
         if not str(site.get(required, "")).strip():
@@ -144,8 +153,17 @@ def _site(raw: dict[str, Any], path: str, generator: str = "syndicate") -> SiteS
             f"[site] language {site['language']!r} must be a language tag like 'en' or 'pt-BR'", path=path
         )
     link = site.get("permalink", dialect(generator).permalink)
+    _permalink_problem(link, "[site] permalink", generator, path)
+    site["permalinks"] = _permalinks(given, generator, path)
+    site["permalink"] = link
+    return SiteSettings(**site)
+
+
+def _permalink_problem(link: str, where: str, generator: str, path: str) -> None:
+    """A permalink pattern (``[site] permalink`` or one of ``[site.permalinks]``): a path under the
+    site, placeholders that exist, one that names the post."""
     if any(seg in (".", "..") for seg in link.split("/")) or "\\" in link or "//" in link or "?" in link or "#" in link:
-        raise ConfigError(f"[site] permalink {link!r} must be a path under the site, like /blog/{{slug}}/", path=path)
+        raise ConfigError(f"{where} {link!r} must be a path under the site, like /blog/{{slug}}/", path=path)
     adopted = dialect(generator).adopted  # a generator's ":year" syntax; syndicate's own sites: "{year}" only
     read = normal_template(link, PERMALINK_FIELDS) if adopted else link
     names = set(_PLACEHOLDER.findall(read))
@@ -153,17 +171,34 @@ def _site(raw: dict[str, Any], path: str, generator: str = "syndicate") -> SiteS
     if names - PERMALINK_FIELDS or leftover:
         unknown = sorted(names - PERMALINK_FIELDS) + leftover
         raise ConfigError(
-            f"[site] permalink uses {', '.join(unknown)}; available: {', '.join(sorted(PERMALINK_FIELDS))}",
-            path=path,
+            f"{where} uses {', '.join(unknown)}; available: {', '.join(sorted(PERMALINK_FIELDS))}", path=path
         )
     if not names & {"slug", "name", "title", "filename"}:
         raise ConfigError(
-            f"[site] permalink {link!r} must contain {{slug}} (or {{name}}, {{title}}, {{filename}}): "
+            f"{where} {link!r} must contain {{slug}} (or {{name}}, {{title}}, {{filename}}): "
             "without one, every post would have the same URL",
             path=path,
         )
-    site["permalink"] = link
-    return SiteSettings(**site)
+
+
+def _permalinks(given: dict[str, Any], generator: str, path: str) -> tuple[tuple[str, str], ...]:
+    """[site.permalinks]: folder (under the content folder) = pattern, each checked as [site]
+    permalink is; folders written ``./a/`` or ``a`` are one."""
+    out: dict[str, str] = {}
+    for folder, link in given.items():
+        name = folder.strip().removeprefix("./").strip("/")
+        if not name or folder.startswith("/") or "\\" in folder or any(p in ("", ".", "..") for p in name.split("/")):
+            raise ConfigError(
+                f'[site.permalinks] {folder!r} must be a folder under the content folder, like "_posts/news"',
+                path=path,
+            )
+        if not isinstance(link, str):
+            raise ConfigError(f"[site.permalinks] {folder!r} must be a pattern (a string), not {link!r}", path=path)
+        if name in out:
+            raise ConfigError(f"[site.permalinks] names the folder {name!r} twice", path=path)
+        _permalink_problem(link, f"[site.permalinks] {folder!r}", generator, path)
+        out[name] = link
+    return tuple(sorted(out.items()))
 
 
 def _feeds(raw: dict[str, Any], path: str) -> FeedSettings:

@@ -15,7 +15,7 @@ from syndicate.builder.load import load_posts
 from syndicate.config import load_settings
 from syndicate.core.feeds import IncrementalPlan, plan_feeds
 from syndicate.core.model import Content, FeedSettings, Post, Settings, SiteSettings
-from tests.conftest import Site
+from tests.conftest import CONFIG, Site
 
 SETTINGS = Settings(SiteSettings(title="T", url="https://e.com/", author="A"), feeds=FeedSettings(items=3))
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -130,3 +130,30 @@ def test_a_watched_folder_patched_with_the_reported_paths_loads_what_a_full_scan
     save(".hidden.md", "---\ntitle: H\ndate: 2024-01-05\n---\nH.\n")
     save("draft.md~", "editor backup")
     check()
+
+
+def test_a_watched_hugo_bundle_s_index_coming_and_going_changes_what_its_siblings_are(site: Site) -> None:
+    """Issue 20: Markdown beside a Hugo bundle's index.md is the page's resource, not a post; a
+    watcher that patched only the saved index.md would keep the sibling as a post."""
+    site.config(CONFIG + '\n[content]\ngenerator = "hugo"\n')
+    watch = ContentWatch()
+    bundle = site.content / "posts" / "trip"
+
+    def save(name: str, text: str) -> None:
+        path = bundle / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        watch.note(str(path))
+
+    def check() -> list[tuple[str, str]]:
+        found = _loaded(site.root, watch)
+        assert found == _loaded(site.root, None)
+        return found[0]
+
+    save("notes.md", "---\ntitle: Notes\ndate: 2024-01-02\n---\nN.\n")
+    assert [s for s, _ in check()] == ["content/posts/trip/notes.md"]
+    save("index.md", "---\ntitle: Trip\ndate: 2024-01-01\n---\nT.\n")
+    assert [s for s, _ in check()] == ["content/posts/trip/index.md"]  # notes.md: a resource now
+    (bundle / "index.md").unlink()
+    watch.note(str(bundle / "index.md"))
+    assert [s for s, _ in check()] == ["content/posts/trip/notes.md"]

@@ -260,7 +260,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
             "description": "Rust, trams and other slow-moving things.",
             "permalink": dialect("zola").permalink,
         },
-        "content": {"dir": "content", "generator": "zola", "taxonomies": ["tags", "categories"], "sections": ["blog"]},
+        "content": {"dir": "content", "generator": "zola", "taxonomies": ["tags", "categories"], "sections": []},
     },
     "eleventy": {
         "site": {
@@ -501,7 +501,17 @@ BROKEN: list[tuple[str, dict[str, str | bytes], str]] = [
         {"_config.yml": "title: [unclosed\nurl: x\n"},
         "_config.yml: line 2: not valid YAML: did not find expected ','",
     ),
-    ("yaml alias", {"_config.yml": "a: &x [1, 2]\nb: *x\n"}, "_config.yml: line 2: uses a YAML alias (*name)"),
+    (
+        "yaml aliases that expand without end",
+        {
+            "_config.yml": "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(8)
+            )
+        },
+        "_config.yml: its YAML aliases (*name) expand to over 100,000 values; write the values out",
+    ),
+    ("yaml alias inside itself", {"_config.yml": "a: &x [1, *x]\n"}, "_config.yml: its YAML aliases (*name) expand"),
     ("yaml list", {"_config.yml": "- a\n- b\n"}, "_config.yml: must hold `key: value` lines"),
     ("toml", {"hugo.toml": "baseURL = \n"}, "hugo.toml: not valid TOML: "),
     ("deep toml", {"hugo.toml": "x = " + "[" * 5000 + "]" * 5000 + "\n"}, "hugo.toml: "),

@@ -3,7 +3,6 @@ stand-ins for what is missing and the output names that collide with nothing the
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
@@ -12,7 +11,7 @@ from ..core.model import printable
 from ..errors import ConfigError
 from .astro import ASTRO_CONSTS, ASTRO_CONTENT, adopt_astro
 from .draft import Draft
-from .eleventy import adopt_eleventy, eleventy_dirs, eleventy_post_folder
+from .eleventy import adopt_eleventy, eleventy_data_files, eleventy_dirs, eleventy_post_folder
 from .hugo import adopt_hugo
 from .jekyll import adopt_jekyll
 from .model import (
@@ -43,9 +42,7 @@ def wanted_files(generator: str, evidence: str, texts: Mapping[str, str], files:
             input_dir, data_dir = eleventy_dirs(texts[evidence], texts.get("package.json", ""))
             wanted += [join(data_dir, n) for n in ("metadata.json", "site.json", "metadata.js", "metadata.mjs")]
             listed = tuple(files)
-            folder = eleventy_post_folder(input_dir, listed)
-            here = join(input_dir, folder or "")
-            wanted += [f for f in listed if folder and posixpath.dirname(f) == here and f.endswith(".11tydata.json")]
+            wanted += eleventy_data_files(input_dir, eleventy_post_folder(input_dir, listed), listed)
         return wanted
     if generator == "astro":
         return [evidence, *ASTRO_CONSTS, *ASTRO_CONTENT]
@@ -145,6 +142,7 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
         email=v.get("email"),
         slug_source=v.get("slug_source"),
         filename_metadata=v.get("filename_metadata"),
+        permalinks=tuple(sorted(d.permalinks.items())),
         checks=tuple(dict.fromkeys(d.checks)),
         warnings=tuple(dict.fromkeys(d.warnings)),
     )

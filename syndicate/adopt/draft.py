@@ -16,6 +16,7 @@ class Draft:
         self.site = site
         self.ev = site.evidence
         self.values: dict[str, Value] = {}
+        self.permalinks: dict[str, Value] = {}  # [site.permalinks]: folder → its pattern
         self.checks: list[str] = []
         self.warnings: list[str] = []
 

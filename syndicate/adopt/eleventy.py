@@ -12,7 +12,7 @@ from typing import Any
 from ..core.dialects import dialect
 from .draft import Draft, person
 from .model import Value
-from .permalinks import take_permalink, translate_liquid
+from .permalinks import take_folder_permalink, take_permalink, translate_liquid
 from .readers import as_language, as_text, is_post, join, js_string, relative_dir, strip_js_comments, under
 
 
@@ -41,6 +41,36 @@ def eleventy_post_folder(input_dir: str, files: tuple[str, ...]) -> str | None:
     return best if counts[best] else None
 
 
+# A folder's directory data files, most to least precedence (Eleventy's "Template and Directory
+# Data Files": blog/blog.11tydata.js, then .11tydata.json, then blog/blog.json).
+_DIR_DATA = (".11tydata.js", ".11tydata.cjs", ".11tydata.mjs", ".11tydata.json", ".json")
+
+
+_IN_CODE = object()  # a permalink that only running the JavaScript could tell
+
+
+def eleventy_data_files(input_dir: str, folder: str | None, files: tuple[str, ...]) -> list[str]:
+    """The directory data files of the posts' folder and of each folder under it that holds
+    posts (``blog/blog.json``, ``blog/2023/2023.11tydata.json``…), those that exist, by folder
+    (shallowest first) and precedence."""
+    if not folder:
+        return []
+    base = join(input_dir, folder)
+    listed = set(files)
+    dirs: set[str] = set()
+    for f in files:
+        if f.startswith(base + "/") and is_post(f):
+            here = posixpath.dirname(f)
+            while here != base and here.startswith(base + "/"):
+                dirs.add(here)
+                here = posixpath.dirname(here)
+            dirs.add(base)
+    wanted = (
+        f"{d}/{posixpath.basename(d)}{ext}" for d in sorted(dirs, key=lambda x: (x.count("/"), x)) for ext in _DIR_DATA
+    )
+    return [f for f in wanted if f in listed]
+
+
 def adopt_eleventy(d: Draft) -> None:
     ev, texts = d.ev, d.site.texts
     input_dir, data_dir = eleventy_dirs(texts[ev], texts.get("package.json", ""))
@@ -65,32 +95,48 @@ def adopt_eleventy(d: Draft) -> None:
             "no posts/ or blog/ folder with Markdown: every folder",
             f"[content] sections: no posts/ or blog/ folder with Markdown in {input_dir}/; name the posts' folders",
         )
-    pattern: object = None
-    where = ""
-    for rel in sorted(r for r in texts if r.endswith(".11tydata.json")):
-        data = d.parse(rel)
-        tags = data.get("tags")
-        listed = (
-            [tags]
-            if isinstance(tags, str)
-            else [t for t in tags if isinstance(t, str)]
-            if isinstance(tags, list)
-            else []
-        )
-        other = [t for t in listed if t not in dialect("eleventy").collection_tags]
-        if other:  # "posts" only puts a post in a collection: syndicate knows that one
-            d.checks.append(
-                f"[content] taxonomies: {rel} gives every post the tag {', '.join(map(repr, other))} (an Eleventy"
-                " collection, maybe): syndicate makes a feed of it too"
-            )
-        if "permalink" in data and pattern is None:
-            pattern, where = data["permalink"], rel
     default = dialect("eleventy").permalink
-    if isinstance(pattern, str):
-        take_permalink(d, pattern, f"{where}: permalink {pattern!r}", translate_liquid, default)
-    elif pattern is not None:
-        d.checks.append(f"[site] permalink: {where} has permalink: {json.dumps(pattern)}; wrote Eleventy's default")
+    found: dict[str, tuple[object, str]] = {}  # folder → (its permalink, the file it came from)
+    for rel in eleventy_data_files(input_dir, folder, d.site.files):
+        if rel not in texts:
+            continue
+        here = posixpath.dirname(rel)
+        if rel.endswith(".json"):
+            data: Mapping[str, Any] = d.parse(rel)
+        else:  # JavaScript, read not run: a permalink written as a string literal
+            code = strip_js_comments(texts[rel])
+            value = js_string(code, r"\bpermalink\s*:\s*")
+            data = {"permalink": value or _IN_CODE} if re.search(r"\bpermalink\s*[:(]", code) else {}
+            rel = f"{rel} (read, not run)"
+        _collection_tags(d, rel, data)
+        if "permalink" in data and here not in found:
+            found[here] = (data["permalink"], rel)
+    base = join(input_dir, folder or "")
+    for here, (pattern, where) in sorted(found.items()):
+        sub = here[len(input_dir) + 1 :] if input_dir not in ("", ".") else here
+        if not isinstance(pattern, str):
+            what = "code" if pattern is _IN_CODE else json.dumps(pattern)
+            d.checks.append(
+                f"[site] permalink: {where} has permalink: {what}, which init cannot read; write its pattern"
+            )
+        elif here == base:
+            take_permalink(d, pattern, f"{where}: permalink {pattern!r}", translate_liquid, default)
+        else:
+            take_folder_permalink(d, sub, pattern, f"{where}: permalink {pattern!r}", translate_liquid)
     d.set("permalink", default, "Eleventy's default: the post's folder and file name")
+
+
+def _collection_tags(d: Draft, rel: str, data: Mapping[str, Any]) -> None:
+    tags = data.get("tags")
+    listed = (
+        [tags] if isinstance(tags, str) else [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    )
+    other = [t for t in listed if t not in dialect("eleventy").collection_tags]
+    if other:  # "posts" only puts a post in a collection: syndicate knows that one
+        d.checks.append(
+            f"[content] taxonomies: {rel} gives every post the tag {', '.join(map(repr, other))} (an Eleventy"
+            " collection, maybe): syndicate makes a feed of it too"
+        )
 
 
 def _site_data(d: Draft, rel: str, data: Mapping[str, Any]) -> None:

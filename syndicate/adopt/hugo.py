@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.dialects import dialect
 from .draft import Draft, person
 from .model import Value
-from .permalinks import take_permalink, translate_colon
+from .permalinks import take_folder_permalink, take_permalink, translate_colon
 from .readers import as_language, as_table, as_text, is_post, lower_keys, relative_dir, under
 
 
@@ -29,13 +29,7 @@ def adopt_hugo(d: Draft) -> None:
     d.set("timezone", "UTC", "Hugo's default")
     for key, name in (("languagecode", "languageCode"), ("defaultcontentlanguage", "defaultContentLanguage")):
         d.set("language", as_language(cfg.get(key)), at(name))
-    given = as_text(cfg.get("contentdir"))
-    folder = relative_dir(given) if given else None
-    if given and folder is None:
-        d.warnings.append(f"{at('contentDir')} {given!r} is outside the site; used content")
-    d.set("dir", folder, at("contentDir"))
-    folder = folder or "content"
-    d.set("dir", folder, "Hugo's default contentDir")
+    folder = _content_dir(d, cfg, at)
     taxonomies = cfg.get("taxonomies")
     if isinstance(taxonomies, Mapping):
         keys = tuple(dict.fromkeys(v for v in map(as_text, taxonomies.values()) if v))
@@ -46,7 +40,46 @@ def adopt_hugo(d: Draft) -> None:
     d.set("sections", tuple(s for s in map(as_text, listed) if s), at("params.mainSections"))
     if "sections" not in d.values:
         _biggest_section(d, folder)
-    _hugo_permalink(d, cfg, origin.get("permalinks", d.ev))
+    _hugo_permalink(d, cfg, origin.get("permalinks", d.ev), folder)
+
+
+def _content_dir(d: Draft, cfg: Mapping[str, Any], at: Callable[[str], str]) -> str:
+    """The default language's content folder, as Hugo finds it: a module mount whose target is
+    ``content`` (for that language, else for all), else ``[languages.<default>] contentDir``,
+    else ``contentDir``, else ``content``. Other languages' folders are named in a warning:
+    their posts are published under /<lang>/, and syndicate's feeds hold the default's."""
+    code = (as_text(cfg.get("defaultcontentlanguage")) or "en").lower()
+    languages = as_table(cfg.get("languages"))
+    mounts = [as_table(m) for m in as_table(cfg.get("module")).get("mounts") or [] if isinstance(m, Mapping)]
+    content = [m for m in mounts if (as_text(m.get("target")) or "").strip("/") == "content"]
+    ours = [m for m in content if (as_text(m.get("lang")) or code).lower() == code]
+    found: list[tuple[str | None, str]] = []
+    if ours:
+        found.append((as_text(ours[0].get("source")), at("module.mounts") + " (target content)"))
+    if languages.get(code) is not None:
+        found.append((as_text(as_table(languages[code]).get("contentdir")), at(f"languages.{code}.contentDir")))
+    found.append((as_text(cfg.get("contentdir")), at("contentDir")))
+    for given, where in found:
+        folder = relative_dir(given) if given else None
+        if given and folder is None:
+            d.warnings.append(f"{where} {given!r} is outside the site; not used")
+        if d.set("dir", folder, where):
+            break
+    d.set("dir", "content", "Hugo's default contentDir")
+    others = sorted(
+        f"{lang} ({dir_})"
+        for lang, dir_ in (
+            *((str(k).lower(), as_text(as_table(v).get("contentdir"))) for k, v in languages.items()),
+            *(((as_text(m.get("lang")) or "").lower(), as_text(m.get("source"))) for m in content),
+        )
+        if lang and lang != code and dir_
+    )
+    if others:
+        d.warnings.append(
+            f"{at('languages')}: Hugo also publishes {', '.join(dict.fromkeys(others))} under /<language>/;"
+            f" syndicate's feeds hold the default language's posts ({code})"
+        )
+    return str(d.values["dir"].value)
 
 
 def _hugo_config(d: Draft) -> tuple[dict[str, Any], dict[str, str]]:
@@ -90,10 +123,18 @@ def _biggest_section(d: Draft, folder: str) -> None:
         d.default("sections", (), f"no folder of posts in {folder}/: every folder")
 
 
-def _hugo_permalink(d: Draft, cfg: Mapping[str, Any], ev: str) -> None:
+def _hugo_permalink(d: Draft, cfg: Mapping[str, Any], ev: str, folder: str) -> None:
+    """[site] permalink from the main section's pattern; other sections' own patterns go to
+    [site.permalinks] by folder; ``uglyURLs = true`` makes each ``…/`` a ``….html``."""
     sections = d.values["sections"].value
     names = [s.lower() for s in sections] if isinstance(sections, tuple) else []
-    default = dialect("hugo").permalink.rstrip("/") + (".html" if cfg.get("uglyurls") is True else "/")
+    ugly = cfg.get("uglyurls") is True
+    default = dialect("hugo").permalink.rstrip("/") + (".html" if ugly else "/")
+
+    def translate(pattern: str) -> tuple[str | None, list[str]]:
+        done, bad = translate_colon(pattern)
+        return (done[:-1] + ".html" if ugly and done and done.endswith("/") else done), bad
+
     found: list[tuple[str, str]] = []  # (where, pattern), for each main section
     perm = cfg.get("permalinks")
     if isinstance(perm, list):  # the array form (Hugo 0.161): [[permalinks]] pattern, target.path
@@ -106,16 +147,19 @@ def _hugo_permalink(d: Draft, cfg: Mapping[str, Any], ev: str) -> None:
         page = perm.get("page")
         table, where = (page, "permalinks.page") if isinstance(page, Mapping) else (perm, "permalinks")
         taxonomies = d.values["taxonomies"].value  # their permalinks are the term pages', not the posts'
-        for name in names or [k for k in table if k not in taxonomies and k not in ("section", "taxonomy", "term")]:
+        keys = [k for k in table if k not in taxonomies and k not in ("section", "taxonomy", "term")]
+        for name in names or keys:
             pattern = as_text(table.get(name)) or as_text(table.get("/" + name))
             if pattern:
                 found.append((f"{ev}: {where}.{name}", pattern))
-        if len({p for _, p in found}) > 1:
-            d.checks.append(
-                f"[site] permalink: the sections have different permalinks in {ev}; syndicate has one for all"
-                f" (wrote that of {found[0][0].rsplit('.', 1)[-1]})"
-            )
+        main = found[0][1] if found else None
+        on_disk = {f.split("/", 1)[0].lower(): f.split("/", 1)[0] for f in under(folder, d.site.files) if "/" in f}
+        for key in keys:  # a section's own pattern (Hugo: the top folder under content/, any case)
+            pattern, section = as_text(table.get(key)), key.strip("/")
+            real = on_disk.get(section)
+            if pattern and pattern != main and real and (not names or section in names):
+                take_folder_permalink(d, real, pattern, f"{ev}: {where}.{key} = {pattern!r}", translate)
     if found:
-        take_permalink(d, found[0][1], f"{found[0][0]} = {found[0][1]!r}", translate_colon, default)
+        take_permalink(d, found[0][1], f"{found[0][0]} = {found[0][1]!r}", translate, default)
     else:
         d.set("permalink", default, "Hugo's default: the post's folder and file name (or slug)")

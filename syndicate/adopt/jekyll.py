@@ -1,13 +1,16 @@
-"""Jekyll: _config.yml."""
+"""Jekyll: _config.yml: the site, its posts' folders and the permalinks that apply to them."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from ..core.dialects import dialect
 from ..core.permalinks import JEKYLL_STYLES
 from .draft import Draft, person
 from .model import EXAMPLE_URL
-from .permalinks import take_permalink, translate_colon
-from .readers import as_language, as_text, is_post, relative_dir, under
+from .permalinks import take_folder_permalink, take_permalink, translate_colon
+from .readers import as_language, as_table, as_text, is_post, relative_dir, under
 
 
 def adopt_jekyll(d: Draft) -> None:
@@ -54,8 +57,44 @@ def adopt_jekyll(d: Draft) -> None:
             "every _posts/ folder (none found)",
             "[content] sections: no _posts/ folder with Markdown found; Jekyll's posts are in _posts/",
         )
-    written = as_text(cfg.get("permalink"))
+    _jekyll_permalinks(d, cfg, [f for f in inside if is_post(f) and "_posts" in f.split("/")[:-1]])
+
+
+def _jekyll_permalinks(d: Draft, cfg: Mapping[str, Any], posts: list[str]) -> None:
+    """The posts' URL pattern, as Jekyll picks it: front-matter ``defaults`` whose scope holds the
+    post (the longest path; at equal length one with ``type: posts``; else the later), then the
+    posts collection's ``permalink``, then the site's ``permalink`` (a style name or a pattern).
+    Scopes with a path become ``[site.permalinks]``; one without, the posts' ``[site] permalink``."""
+    ev = d.ev
     default = dialect("jekyll").permalink
+    scoped: dict[str, tuple[bool, str, str]] = {}  # scope path → (typed, pattern, where)
+    sets = cfg.get("defaults")
+    for i, entry in enumerate(sets if isinstance(sets, list) else []):
+        values, scope = as_table(as_table(entry).get("values")), as_table(as_table(entry).get("scope"))
+        pattern, kind = values.get("permalink"), scope.get("type")
+        if not isinstance(pattern, str) or kind not in (None, "posts", "post"):
+            continue  # no permalink here, or the scope of pages, drafts or another collection
+        path = scope.get("path") if isinstance(scope.get("path"), str) else ""
+        path = path.lstrip("/").rstrip("/") if isinstance(path, str) else ""
+        if "*" in path:
+            d.warnings.append(f"{ev}: defaults[{i}] scope path {path!r} is a glob, which init does not read")
+            d.checks.append(f"[site.permalinks]: write the pattern of the posts under {path!r} (their live URLs)")
+            continue
+        if path and not any(p == path or p.startswith(path + "/") for p in posts):
+            continue  # a scope that holds no post
+        typed = kind is not None
+        if path not in scoped or typed or not scoped[path][0]:  # Jekyll's has_precedence?
+            scoped[path] = (typed, pattern.strip(), f"{ev}: defaults[{i}] permalink {pattern.strip()!r}")
+    for path, (_, pattern, where) in sorted(scoped.items()):
+        if path:
+            take_folder_permalink(d, path, pattern, where, translate_colon)
+    if "" in scoped:
+        _, pattern, where = scoped[""]
+        take_permalink(d, pattern, where, translate_colon, default)
+    own = as_table(as_table(cfg.get("collections")).get("posts")).get("permalink")
+    if isinstance(own, str) and own.strip():  # taken as written: Jekyll reads no style name here
+        take_permalink(d, own.strip(), f"{ev}: collections.posts.permalink {own.strip()!r}", translate_colon, default)
+    written = as_text(cfg.get("permalink"))
     if written is None:
         take_permalink(d, JEKYLL_STYLES["date"], "Jekyll's default style, date", translate_colon, default)
     else:

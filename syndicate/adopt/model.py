@@ -51,6 +51,7 @@ class Adopted:
     email: Value | None = None
     slug_source: Value | None = None  # Pelican's SLUGIFY_SOURCE
     filename_metadata: Value | None = None  # Pelican's FILENAME_METADATA
+    permalinks: tuple[tuple[str, Value], ...] = ()  # [site.permalinks]: a folder's own pattern, by folder
     checks: tuple[str, ...] = ()  # what to look at before the first build (printed as "check: …")
     warnings: tuple[str, ...] = ()  # what could not be carried over (printed as "warning: …")
     output_dir: Value | None = None  # [output] and [feeds] names that collide with nothing the generator writes

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from ..core.model import PERMALINK_FIELDS
 from ..core.permalinks import normal_template
 from .draft import Draft
+from .model import Value
 
 _LIQUID = {  # an Eleventy permalink's {{ … }} → syndicate's placeholder (under generator = "eleventy")
     "page.fileslug": "{filename}",  # the file name without a leading date
@@ -27,12 +28,18 @@ _PELICAN_DATE = {
 Translator = Callable[[str], tuple[str | None, list[str]]]
 
 
+def translated(pattern: str, translate: Translator) -> tuple[str | None, str]:
+    """(the pattern in syndicate's placeholders, "") or (None, why it cannot be)."""
+    done, bad = translate(pattern)
+    why = f"uses {', '.join(bad)}, which syndicate has no placeholder for" if bad else _path_problem(done or "")
+    return (done, "") if done is not None and why is None else (None, why or "")
+
+
 def take_permalink(d: Draft, pattern: str, source: str, translate: Translator, default: str) -> None:
     """Take the translation of ``pattern``; when there is none, warn and take the generator's
     default (``default``, already in syndicate's placeholders)."""
-    done, bad = translate(pattern)
-    why = f"uses {', '.join(bad)}, which syndicate has no placeholder for" if bad else _path_problem(done or "")
-    if done is not None and why is None:
+    done, why = translated(pattern, translate)
+    if done is not None:
         d.set("permalink", done, source)
         return
     d.stand_in(
@@ -42,6 +49,17 @@ def take_permalink(d: Draft, pattern: str, source: str, translate: Translator, d
         "[site] permalink: write a pattern that gives the posts' live URLs (README: [site] permalink)",
     )
     d.warnings.append(f"permalink {pattern!r} ({source.split(' = ')[0]}) {why}; wrote the generator's default")
+
+
+def take_folder_permalink(d: Draft, folder: str, pattern: str, source: str, translate: Translator) -> None:
+    """A folder's own pattern ([site.permalinks]); one that cannot be translated is left out,
+    with a warning and a check line (its posts get [site] permalink)."""
+    done, why = translated(pattern, translate)
+    if done is not None:
+        d.permalinks[folder] = Value(done, source)
+        return
+    d.warnings.append(f"permalink {pattern!r} ({source}) {why}; its posts get [site] permalink")
+    d.checks.append(f"[site.permalinks]: write the pattern of the posts in {folder}/ (their live URLs)")
 
 
 def _path_problem(path: str) -> str | None:

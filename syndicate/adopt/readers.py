@@ -43,23 +43,75 @@ def parse_config(site: SiteFiles, rel: str) -> dict[str, Any]:
     return data
 
 
+# The values a generator's YAML config may hold once its aliases are expanded: far above any real
+# config (Hugo's own docs site: under 2,000), far below what a few lines of nested aliases make.
+MAX_YAML_VALUES = 100_000
+
+
 def parse_yaml(text: str, shown: str) -> dict[str, Any]:
-    """YAML with the reader posts use (safe C loader, aliases refused before anything is built)."""
+    """YAML with the reader posts use (safe C loader). A config may use anchors and aliases
+    (``params: &p …`` then ``*p``, ``<<: *p``), unlike a post: they are counted as expanded on
+    the composed graph (linear in the text) and the file is refused past MAX_YAML_VALUES, so a
+    few bytes of nested aliases (a "billion laughs") cost nothing."""
     from ..core.frontmatter import YamlProblem, safe_yaml
 
     try:
         data = safe_yaml(text)
     except YamlProblem as e:
-        if e.alias:
-            message = f"line {e.line + 1}: uses a YAML alias (*name), which syndicate does not read; write it out"
-        else:
-            message = f"line {e.line + 1}: not valid YAML: {e.problem}"
-        raise ConfigError(message, path=shown) from None
+        if not e.alias:
+            raise ConfigError(f"line {e.line + 1}: not valid YAML: {e.problem}", path=shown) from None
+        data = _yaml_with_aliases(text, shown)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError("must hold `key: value` lines", path=shown)
     return {str(k): v for k, v in data.items()}
+
+
+def _yaml_with_aliases(text: str, shown: str) -> Any:
+    import yaml
+
+    from ..core.frontmatter import SafeLoader
+
+    loader = SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}, set()) > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"its YAML aliases (*name) expand to over {MAX_YAML_VALUES:,} values; write the values out",
+                path=shown,
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(f"line {line}: not valid YAML: {getattr(e, 'problem', None) or e}", path=shown) from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: Any, sizes: dict[int, int], inside: set[int]) -> int:
+    """How many values ``node`` holds with every alias written out: each node counted once per
+    place it appears, computed once per node (memo), so the work is linear in the text."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in inside:  # `&a [*a]`: a value inside itself, endless once written out
+        return MAX_YAML_VALUES + 1
+    inside.add(key)
+    total = 1
+    if isinstance(node.value, list):
+        for item in node.value:
+            pairs = item if isinstance(item, tuple) else (item,)
+            for part in pairs:
+                total += _expanded_size(part, sizes, inside)
+                if total > MAX_YAML_VALUES:
+                    break
+    inside.discard(key)
+    sizes[key] = total
+    return total
 
 
 def lower_keys(value: Any, depth: int = 4) -> Any:

@@ -40,6 +40,8 @@ def _rows(a: Adopted) -> list[tuple[str, str, str, Value]]:
             rows.append((section, key, meaning, Value(a.generator, said)))
         elif (value := getattr(a, key if section in ("site", "content") else f"{section}_{key}")) is not None:
             rows.append((section, key, meaning, value))
+        if (section, key) == ("site", "permalink"):  # a folder's own pattern, in its own table
+            rows += [("site.permalinks", _toml_string(folder), "", v) for folder, v in a.permalinks]
     return rows
 
 
@@ -103,6 +105,8 @@ def report(a: Adopted, written: str) -> list[str]:
             if value.value == ():
                 shown = "[] (all)" if key == "sections" else "[] (none)"
             label = key if section in ("site", "content") else f"{section}.{key}"
+            if section == "site.permalinks":
+                label = f"permalink {key.strip(chr(34))}/"
             rows.append((label, _cut(printable(shown), 44), ("CHECK: " * value.check) + printable(value.source)))
     label_width = max(len(label) for label, _, _ in rows) + 1
     width = max(len(value) for _, value, _ in rows)

@@ -1,10 +1,14 @@
-"""Zola: config.toml."""
+"""Zola: config.toml. Zola renders every Markdown page of content/ but the sections' _index.md
+(the root section's own pages, nested and transparent sections, pages of folders without an
+_index.md) unless it says ``render = false`` or is a draft; its feeds list those with a date."""
 
 from __future__ import annotations
 
+import posixpath
+
 from ..core.dialects import dialect
 from .draft import Draft, person
-from .readers import as_language, as_table, as_text, under
+from .readers import as_language, as_table, as_text, is_post, under
 
 
 def adopt_zola(d: Draft) -> None:
@@ -25,7 +29,12 @@ def adopt_zola(d: Draft) -> None:
     names = [as_text(as_table(t).get("name")) for t in raw] if isinstance(raw, list) else []
     if not d.set("taxonomies", tuple(dict.fromkeys(n for n in names if n)), f"{ev}: {where}"):
         d.default("taxonomies", (), f"{ev} has no taxonomies: no tag feeds")
-    found = (f.split("/", 1)[0] for f in under("content", d.site.files) if f.endswith("/_index.md"))
-    if not d.set("sections", tuple(sorted(set(found))), "the folders of content/ with an _index.md"):
-        d.default("sections", (), "no section with an _index.md: every folder")
+    pages = [
+        f for f in under("content", d.site.files) if is_post(f) and posixpath.basename(f).rsplit(".", 1)[0] != "_index"
+    ]
+    d.default(  # Zola renders every page: the root section's, nested, transparent and orphan ones alike
+        "sections",
+        (),
+        f"every folder: Zola renders every page of content/ ({len(pages)} found); those without a date are pages",
+    )
     d.set("permalink", dialect("zola").permalink, "Zola: the section's path and the page's slug")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.dialects import Dialect, dialect, prune_folder, skip_reason
+from ..core.dialects import Dialect, bundle_folders, dialect, file_stem, prune_folder, skip_reason
 from ..core.model import Settings, Severity, printable
 from ..core.sources import is_post_file, source_prefix
 from ..errors import ContentError
@@ -57,11 +57,15 @@ class Scanned:
     severity: Severity = "error"
 
 
-def scanned(source: str, path: str, site_dir: Path, settings: Settings) -> Scanned:
+def scanned(
+    source: str, path: str, site_dir: Path, settings: Settings, bundles: frozenset[str] = frozenset()
+) -> Scanned:
     """One post file as a scan finds it: readable (with its stat signature), or the reason it is
-    not, or (severity "skipped") why it is no post: a section index, a README, a page."""
+    not, or (severity "skipped") why it is no post: a section index, a README, a page, a bundle's
+    resource (``bundles``: the folders that hold an index.md)."""
     prefix = source_prefix(settings.content.dir)
-    skip = skip_reason(dialect(settings.content.generator), settings.content.sections, source[len(prefix) :])
+    rel = source[len(prefix) :]
+    skip = skip_reason(dialect(settings.content.generator), settings.content.sections, rel, bundles)
     if skip:
         return Scanned(printable(source), path, "", skip, "skipped")
     why = name_problem(source)
@@ -83,7 +87,9 @@ def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
             prefix.rstrip("/") or ".", f"content folder {content_dir} not found; create it or set [content] dir"
         )
     d = dialect(settings.content.generator)
-    found = [scanned(prefix + rel, entry.path, site_dir, settings) for rel, entry in find_post_files(content_dir, d)]
+    files = list(find_post_files(content_dir, d))
+    bundles = bundle_folders(rel for rel, _ in files) if d.bundle_resources else frozenset()
+    found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles) for rel, entry in files]
     found.sort(key=lambda f: f.source)
     return found
 
@@ -167,6 +173,8 @@ class ContentWatch:
         if not is_post_file(rel.rsplit("/", 1)[-1]):
             # not a post's name: a folder, if posts live under it (moved or deleted) or it is one now
             return not (os.path.isdir(path) or any(s.startswith(source + "/") for s in self._files))
+        if d.bundle_resources and file_stem(rel) == "index" and (source in self._files) != os.path.lexists(path):
+            return False  # a bundle's index.md came or went: its folder's other files changed what they are
         if not os.path.lexists(path):
             for known in (source, printable(source)):
                 self._files.pop(known, None)
@@ -176,7 +184,8 @@ class ContentWatch:
         if os.path.isdir(path) and not os.path.islink(path):
             return False  # a folder with a post's name
         assert self._settings is not None
-        found = scanned(source, path, self._site, self._settings)
+        bundles = bundle_folders(s[len(prefix) :] for s in self._files) if d.bundle_resources else frozenset()
+        found = scanned(source, path, self._site, self._settings, bundles)
         if self.changed is not None:
             self.changed.add(found.source)  # a name that is not UTF-8 is known by its escaped form
         self._files[found.source] = found

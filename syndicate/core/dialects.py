@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -138,6 +138,9 @@ class Dialect:
     pages_folder: str = ""  # a folder of pages, never posts (Pelican's pages/)
     collection_tags: tuple[str, ...] = ()  # tags that only put a post in a collection (Eleventy)
     own_keys: frozenset[str] = frozenset()  # its front-matter keys that syndicate does not use
+    render_key: str | None = None  # a key that, false, means the generator writes no page (Zola's render)
+    undated_is_page: bool = False  # a page without a date is no post: the generator's feeds list only dated ones
+    bundle_resources: bool = False  # Markdown beside or under a folder's index.md is the bundle's resource (Hugo)
     keys: FieldKeys = FieldKeys()
     # A blog adopted from a generator: keys in any case, the generators' draft and skip flags,
     # READMEs and section indexes skipped, output folders not walked. False for syndicate's own
@@ -233,9 +236,18 @@ DIALECTS: dict[str, Dialect] = {
         lower_paths=True,
         date_as_written=True,
         own_keys=_HUGO_KEYS,
+        bundle_resources=True,
     ),
     "zola": Dialect(
-        "zola", ("tags", "categories"), "/{path}/{name}/", "path", ascii_slug, naive_utc=True, own_keys=_ZOLA_KEYS
+        "zola",
+        ("tags", "categories"),
+        "/{path}/{name}/",
+        "path",
+        ascii_slug,
+        naive_utc=True,
+        own_keys=_ZOLA_KEYS,
+        render_key="render",
+        undated_is_page=True,
     ),
     "eleventy": Dialect(
         "eleventy",
@@ -291,13 +303,20 @@ NEVER_POSTS_AT_TOP = frozenset(
 README_NAMES = frozenset({"readme", "license", "licence", "changelog", "contributing", "code_of_conduct", "security"})
 
 
-def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str) -> str | None:
-    """Why the Markdown file at ``rel`` (relative to the content folder) is not a post, or None."""
+def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str, bundles: frozenset[str] = frozenset()) -> str | None:
+    """Why the Markdown file at ``rel`` (relative to the content folder) is not a post, or None.
+    ``bundles``: the folders that hold an ``index`` file (:func:`bundle_folders`)."""
     parts = rel.split("/")
     folders, name = parts[:-1], parts[-1]
     stem = name.rsplit(".", 1)[0]
     if not d.adopted:
         return _outside(sections, folders)  # syndicate's own sites: every Markdown file is a post, as ever
+    if d.bundle_resources and bundles:
+        inner = stem != "index"  # a bundle's own index.md is its page; an index.md deeper in is a resource
+        for depth in range(len(folders), 0, -1):
+            folder = "/".join(folders[:depth])
+            if folder in bundles and (inner or depth < len(folders)):
+                return f"a resource of the page bundle {folder}/ (beside its index.md), not a post"
     if stem.lower() in README_NAMES:
         return "a README or licence, not a post"
     if stem == "_index":
@@ -315,6 +334,16 @@ def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str) -> str | None:
     if d.pages_folder and folders[:1] == [d.pages_folder]:
         return f"a page (in {d.pages_folder}/), not an article"
     return _outside(sections, folders)
+
+
+def bundle_folders(rels: Iterable[str]) -> frozenset[str]:
+    """The folders (relative to the content folder) that hold an ``index`` Markdown file: Hugo's
+    leaf bundles, whose other files are the page's resources."""
+    return frozenset(rel.rsplit("/", 1)[0] for rel in rels if "/" in rel and file_stem(rel) == "index")
+
+
+def file_stem(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
 def _outside(sections: tuple[str, ...], folders: list[str]) -> str | None:

@@ -79,6 +79,9 @@ class SiteSettings:
     author: str
     timezone: str = "UTC"
     permalink: str = "/{slug}/"
+    # [site.permalinks]: (folder under the content folder, pattern), for the posts in that folder
+    # (the deepest folder that holds the post wins; a post's own URL key wins over all)
+    permalinks: tuple[tuple[str, str], ...] = ()
     description: str = ""
     language: str = "en"
     email: str | None = None

@@ -64,6 +64,16 @@ def unknown_tokens(template: str) -> list[str]:
     return [":" + word for word in _TOKEN.findall(template) if not word.isdigit()]
 
 
+def pattern_for(rel: str, permalink: str, by_folder: tuple[tuple[str, str], ...]) -> str:
+    """The pattern for the post at ``rel`` (under the content folder): that of the deepest folder
+    (or the file itself) of ``[site.permalinks]`` that holds it, else ``[site] permalink``."""
+    best, found = -1, permalink
+    for folder, pattern in by_folder:
+        if (rel == folder or rel.startswith(folder + "/")) and len(folder) > best:
+            best, found = len(folder), pattern
+    return found
+
+
 def placeholders(template: str) -> set[str]:
     return set(_BRACED.findall(template))
 

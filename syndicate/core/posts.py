@@ -25,7 +25,7 @@ from .dialects import GENERATORS, README_NAMES, Dialect, FieldKeys, date_in_path
 from .frontmatter import FrontMatter, type_name
 from .markup import render_body
 from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, Settings, media_type
-from .permalinks import UrlFacts, expand, normal_template, own_url, placeholders, values
+from .permalinks import UrlFacts, expand, normal_template, own_url, pattern_for, placeholders, values
 from .slugs import slug_problem, tag_key
 from .social import template_problem
 
@@ -530,7 +530,7 @@ def _url(
         if path is None:
             raise doc.fail(own_key, f"{own_key} {why}")
         return path, filled
-    link = settings.site.permalink
+    link = pattern_for(facts.rel, settings.site.permalink, settings.site.permalinks)
     template = normal_template(link, PERMALINK_FIELDS) if d.adopted else link
     for name in ("slug", "name", "title", "filename"):
         if name in placeholders(template) and not filled[name]:
@@ -569,6 +569,8 @@ def _parse(
     if _is_stub(meta, fm.body) and (d.adopted or meta.get("title") is None or _date_key(meta, d.keys) is None):
         # a plain site's stub is skipped only where it would be rejected: a post it published stays
         raise _Skip("a redirect page (only redirect/aliases), not a post")
+    if d.render_key and meta.get(d.render_key) is False:
+        raise _Skip(f"{d.render_key} = false: {d.name.capitalize()} writes no page for it")
     draft = _is_draft(doc, meta) if d.adopted else _bool(doc, meta, "draft")
 
     title: str | None = None
@@ -580,6 +582,12 @@ def _parse(
     own = meta.get(d.url_key) if d.url_key else None
     tz = settings.site.tz
     hints = (_from_name(settings, rel, "date") or rel, own if isinstance(own, str) else "")
+    if (
+        d.undated_is_page
+        and _date_key(meta, d.keys) is None
+        and not any(date_in_path(h.lstrip("/")) for h in hints if h)
+    ):
+        raise _Skip(f"a page without a date ({d.name.capitalize()}'s feeds list only dated pages), not a post")
     published, updated, held = _dates(doc, meta, tz, d, hints, times)
     pkey = _first(meta, d.keys.publish)
     live_from = _when(doc, meta, pkey, tz, d) if pkey and _date_key(meta, d.keys) != pkey else None
