@@ -34,6 +34,7 @@ from .dialects import pelican_slug
 # Which dialects have template code in their bodies (syndicate's own and Astro's have none).
 TEMPLATED = frozenset({"hugo", "jekyll", "eleventy", "zola", "pelican"})
 MARKDOWN_EXTS = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
+MAX_TAG = 4000  # characters a tag may span, delimiters included: longer is text, not a tag
 _MISSING = "\x00missing\x00"  # a link whose target is nowhere: its text is kept, the link goes
 
 
@@ -276,7 +277,7 @@ def _hugo_tags(text: str, code: _Code) -> list[Tag]:
             continue
         close = (">" if kind == "<" else "%") + "}}"
         end = finder.find(close, i + 3)
-        if end < 0:
+        if end < 0 or end - i > MAX_TAG:
             i += 3
             continue
         inner = text[i + 3 : end]
@@ -335,7 +336,7 @@ def _liquid_tags(text: str, code: _Code) -> list[Tag]:
             continue
         close = "%}" if kind == "%" else "}}"
         end = finder.find(close, i + 2)
-        if end < 0:
+        if end < 0 or end - i > MAX_TAG:
             i += 2
             continue
         stop = end + 2
@@ -383,7 +384,7 @@ def _zola_tags(text: str, code: _Code) -> list[Tag]:
             continue
         close = "%}" if kind == "%" else "}}"
         end = finder.find(close, i + 2)
-        if end < 0:
+        if end < 0 or end - i > MAX_TAG:
             i += 2
             continue
         stop = end + 2
@@ -490,11 +491,15 @@ def _label(tag: Tag) -> str:
 
 
 def _alone(text: str, start: int, end: int) -> bool:
-    """Is text[start:end] on lines of its own (only spaces around it)?"""
-    before = text.rfind("\n", 0, start) + 1
-    after = text.find("\n", end)
-    after = len(text) if after < 0 else after
-    return not text[before:start].strip() and not text[end:after].strip()
+    """Is text[start:end] on lines of its own (only spaces around it)? Looks no further than the
+    spaces next to it, so that many tags on one long line cost linear time."""
+    i = start
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    j = end
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    return (i == 0 or text[i - 1] == "\n") and (j == len(text) or text[j] == "\n")
 
 
 def _block(made: str, alone: bool) -> str:
@@ -577,7 +582,7 @@ def _vimeo(vid: str, title: str) -> str:
         '<div style="position: relative; padding-bottom: 56.25%; height: 0; overflow: hidden;">'
         f'<iframe src="https://player.vimeo.com/video/{html.escape(vid)}" style="position: absolute; top: 0;'
         ' left: 0; width: 100%; height: 100%; border:0;"'
-        f' title="{html.escape(title)}" allowfullscreen></iframe></div>'
+        f' title="{html.escape(title)}" webkitallowfullscreen mozallowfullscreen allowfullscreen></iframe></div>'
     )
 
 
