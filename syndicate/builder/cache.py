@@ -22,7 +22,7 @@ from typing import Any
 
 from ..core.model import Content, Image, Post, Problem
 
-SCHEMA_VERSION = 5  # 4: live_from, expires, terms; 5: social
+SCHEMA_VERSION = 6  # 4: live_from, expires, terms; 5: social; 6: refs
 
 
 def stat_signature(st: os.stat_result) -> str:
@@ -48,6 +48,7 @@ def post_from_json(text: str) -> Post:
     data["tags"] = tuple(data["tags"])
     data["terms"] = tuple((tax, tuple(terms)) for tax, terms in data["terms"])
     data["social"] = tuple((name, tuple((k, v) for k, v in options)) for name, options in data["social"])
+    data["refs"] = tuple(data["refs"])
     for key in ("live_from", "expires"):
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
     data["syndicate"] = tuple(data["syndicate"]) if data["syndicate"] is not None else None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.dialects import Dialect, bundle_folders, dialect, file_stem, prune_folder, skip_reason
-from ..core.model import Settings, Severity, printable
+from ..core.model import Post, Settings, Severity, printable
 from ..core.sources import is_post_file, source_prefix
 from ..errors import ContentError
 from ..files import examine, name_problem
@@ -101,6 +101,7 @@ class PostIndex:
     def __init__(self) -> None:
         self.entries: dict[str, CachedPost] = {}
         self.key: str | None = None
+        self.linked: dict[str, tuple[Post, Post]] = {}  # source → (post as parsed, with its links: load.link_posts)
 
 
 class ContentWatch:

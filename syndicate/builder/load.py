@@ -3,18 +3,23 @@ core when there are many); a post's HTML is made later, from its file (``file_re
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from ..core.bodies import MAX_FILE_BYTES, post_body
+from ..core.bodies import MAX_FILE_BYTES, post_body, relative
 from ..core.feeds import settle_conflicts
 from ..core.markup import render_body
-from ..core.model import Post, Problem, RenderArgs, Settings
+from ..core.model import Content, Post, Problem, RenderArgs, Settings
 from ..core.posts import FileTimes, parse_post
+from ..core.sources import source_prefix
+from ..core.templating import Site, resolve, shown
 from ..errors import ContentError, FileUnreadable
 from ..files import read_limited
 from .cache import CachedPost, PostCache
@@ -64,17 +69,28 @@ def _parse_file_light(job: tuple[str, str, Settings]) -> Parsed:
     return parsed
 
 
-def file_recipe(source: str, path: str, url: str, settings: Settings) -> Callable[[], tuple[str, str]]:
-    content = settings.content
-    return partial(render_file, source, path, url, settings.render_args, content.generator, content.dir)
+def file_recipe(
+    source: str, path: str, url: str, settings: Settings, links: tuple[tuple[str, str], ...] = ()
+) -> Callable[[], tuple[str, str]]:
+    c = settings.content
+    return partial(render_file, source, path, url, settings.render_args, c.generator, c.dir, settings.site.url, links)
 
 
 def render_file(
-    source: str, path: str, url: str, args: RenderArgs, generator: str = "syndicate", content_dir: str = "content"
+    source: str,
+    path: str,
+    url: str,
+    args: RenderArgs,
+    generator: str = "syndicate",
+    content_dir: str = "content",
+    site_url: str = "",
+    links: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, str]:
-    """A post's HTML and summary, made from its file (whose front matter was parsed before)."""
+    """A post's HTML and summary, made from its file (whose front matter was parsed before);
+    ``links``: the URL of each file its body links to (see :func:`link_posts`)."""
     try:
-        body = post_body(source, read_limited(path, MAX_FILE_BYTES, source), generator, content_dir)
+        data = read_limited(path, MAX_FILE_BYTES, source)
+        body = post_body(source, data, generator, content_dir, site_url, links)
     except ContentError:
         return "", ""  # changed or gone since it was parsed: the next build parses it again
     return render_body(body, url, *args)
@@ -136,4 +152,50 @@ def load_posts(
     posts = [e.post for e in entries.values() if e.post is not None]
     problems = [p for e in entries.values() for p in e.problems]
     kept, conflicts = settle_conflicts(posts)
-    return kept, problems + conflicts, len(jobs)
+    kept, unlinked = link_posts(kept, site_dir, settings, {f.source: f.path for f in files}, index)
+    return kept, problems + conflicts + unlinked, len(jobs)
+
+
+def link_posts(
+    posts: list[Post], site_dir: Path, settings: Settings, paths: dict[str, str], index: PostIndex | None = None
+) -> tuple[list[Post], list[Problem]]:
+    """Posts whose bodies link to other files with template code (``{% link %}``, ``{{< ref >}}``,
+    ``@/x.md``, ``{filename}``), made with those files' URLs, which only the whole set of posts
+    knows: their HTML is made with them, and their revision covers them, so a post is rendered
+    again when a post it links to moves. A target that is nowhere: one warning per post.
+
+    A long-running process's ``index`` keeps the linked posts, so one whose links did not change
+    is the same object from cycle to cycle (the incremental planner matches posts by identity)."""
+    linking = [p for p in posts if p.refs]
+    if not linking:
+        return posts, []
+    c = settings.content
+    folder = site_dir / source_prefix(c.dir)
+    site = Site(
+        c.generator,
+        settings.site.url,
+        {relative(p.source, c.dir): p.url for p in posts},
+        lambda rel: ".." not in rel.split("/") and (folder / rel).is_file(),
+    )
+    memo = index.linked if index is not None else {}
+    problems: list[Problem] = []
+    swapped: dict[int, Post] = {}
+    for post in linking:
+        found = resolve(post.refs, site)
+        missing = [shown(ref) for ref in post.refs if ref not in found]
+        if missing:
+            names = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            why = f"links to {names}: no such post or file; the link's text is kept"
+            problems.append(Problem(post.source, why, None, "warning"))
+        links = tuple(sorted(found.items()))
+        revision = hashlib.sha256(json.dumps([post.revision, links]).encode()).hexdigest()[:16]
+        kept = memo.get(post.source)
+        if kept is not None and kept[0] is post and kept[1].revision == revision:
+            swapped[id(post)] = kept[1]
+            continue
+        path = paths.get(post.source, str(site_dir / post.source))
+        recipe = file_recipe(post.source, path, post.url, settings, links)
+        linked = replace(post, revision=revision, content=Content(recipe, summary=post.content.given_summary))
+        memo[post.source] = (post, linked)
+        swapped[id(post)] = linked
+    return [swapped.get(id(p), p) for p in posts], problems

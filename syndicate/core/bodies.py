@@ -2,13 +2,15 @@
 
 The text is what feeds can carry (UTF-8, ``\\n`` newlines, no control characters XML
 forbids); the body is the Markdown after the front matter, prepared the generator's way
-(Jekyll's ``excerpt_separator``, Pelican's ``{static}`` links). :func:`post_body` gives the
-same body later from the file alone, for a post whose HTML is made after it was parsed.
+(Jekyll's ``excerpt_separator``; the generator's template code done, see
+:mod:`syndicate.core.templating`). :func:`post_body` gives the same body later from the file
+alone, for a post whose HTML is made after it was parsed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ..errors import ContentError
 from . import frontmatter
@@ -16,6 +18,7 @@ from .dialects import Dialect, dialect
 from .frontmatter import FrontMatter
 from .model import Problem
 from .sources import source_prefix
+from .templating import Context, Found, expand
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # XML 1.0 forbids these even as character references; HTML readers choke on them too.
@@ -34,15 +37,24 @@ def decode(path: str, data: bytes) -> str:
         ) from None
 
 
-def post_body(path: str, data: bytes, generator: str = "syndicate", content_dir: str = "content") -> str:
-    """The Markdown body of a post file, cleaned and prepared exactly as :func:`parse_post` does.
+def post_body(
+    path: str,
+    data: bytes,
+    generator: str = "syndicate",
+    content_dir: str = "content",
+    site_url: str = "",
+    links: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """The Markdown body of a post file, cleaned and prepared exactly as :func:`parse_post` does
+    (``links``: the URL of each link target it names, see :func:`syndicate.core.templating.resolve`).
 
     For making a post's HTML later from its file, without parsing its front matter again.
     Raises ContentError for a file :func:`parse_post` would reject the same way.
     """
     text = XML_ILLEGAL.sub("", decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
     d = dialect(generator)
-    return to_render(frontmatter.split(path, text, pelican=d.name == "pelican"), relative(path, content_dir), d)
+    fm = frontmatter.split(path, text, pelican=d.name == "pelican")
+    return prepared(path, fm, relative(path, content_dir), d, site_url, dict(links))[0]
 
 
 def relative(path: str, content_dir: str) -> str:
@@ -51,16 +63,23 @@ def relative(path: str, content_dir: str) -> str:
 
 
 def to_render(fm: FrontMatter, rel: str, d: Dialect) -> str:
-    """The body as it is rendered: Jekyll's excerpt separator made ``<!--more-->``, Pelican's
-    link markers made paths on the site."""
+    """The body as it is rendered, without the template code (see :func:`prepared`)."""
+    return prepared(rel, fm, rel, d, "", {})[0]
+
+
+def prepared(
+    path: str, fm: FrontMatter, rel: str, d: Dialect, site_url: str, links: Mapping[str, str]
+) -> tuple[str, Found]:
+    """The body as it is rendered: Jekyll's excerpt separator made ``<!--more-->``, the
+    generator's template code done (links to the URLs in ``links``); and what template code
+    was found."""
     body = fm.body
     if d.name == "jekyll" and "excerpt_separator" in fm.text.lower():
         body = _with_more(body, _separator(fm))
-    if d.name == "pelican" and ("{" in body or "|" in body):
-        body = _pelican_links(body, rel)
     if d.name == "pelican" and "[TOC]" in body:
         body = _without_toc(body)
-    return body
+    params = _params(path, fm) if d.name == "hugo" and "param" in body else {}
+    return expand(body, d.name, Context(rel, site_url, links, params))
 
 
 def _without_toc(body: str) -> str:
@@ -87,23 +106,20 @@ def _without_toc(body: str) -> str:
     return "\n".join(keep)
 
 
-# Pelican's intra-site link markers, in a Markdown link or image target or an HTML attribute:
-# {static}/images/a.png (from the content folder), {static}a.png (from the post's folder),
-# {attach}, and the old |static| form. {filename} links name another source file, whose URL
-# this file alone cannot tell: they are left as they are.
-_PELICAN_LINK = re.compile(
-    r"""(\]\(\s*<?|\b(?:src|href|poster)\s*=\s*["']?)(?:\{(static|attach)\}|\|(static|attach)\|)"""
-)
-
-
-def _pelican_links(body: str, rel: str) -> str:
-    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
-
-    def fix(m: re.Match[str]) -> str:
-        return m.group(1) + "\x00"
-
-    marked = _PELICAN_LINK.sub(fix, body)
-    return re.sub(r"\x00(/?)", lambda m: "/" if m.group(1) else "/" + folder, marked)
+def _params(path: str, fm: FrontMatter) -> dict[str, str]:
+    """Hugo's page parameters, for ``{{< param x >}}``: the front matter's values (its ``params``
+    table first), as text."""
+    try:
+        meta = frontmatter.load(path, fm)
+    except ContentError:
+        return {}
+    out: dict[str, str] = {}
+    table = meta.get("params")
+    for source in (meta, table if isinstance(table, dict) else {}):
+        for key, value in source.items():
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                out[str(key).lower()] = str(value)
+    return out
 
 
 _SEPARATOR = re.compile(r"^excerpt_separator[ \t]*[:=]([^\n]*)", re.MULTILINE | re.IGNORECASE)

@@ -373,6 +373,7 @@ class Post:
     expires: datetime | None = None  # Hugo's expiryDate: out of the feeds from then on
     terms: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (taxonomy, its terms) for each taxonomy with any
     social: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # per target: its options (text, visibility)
+    refs: tuple[str, ...] = ()  # the files its body links to with template code (core/templating.py)
 
     @property
     def content_html(self) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import ContentError
 from . import frontmatter
-from .bodies import XML_ILLEGAL, clean_text, relative, to_render
+from .bodies import XML_ILLEGAL, clean_text, prepared, relative
 from .dates import parse_when, read_when
 from .dialects import GENERATORS, README_NAMES, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
 from .frontmatter import FrontMatter, type_name
@@ -626,7 +626,10 @@ def _parse(
     content_warning = _text(doc, meta, "content_warning")
     syndicate, social = _syndicate(doc, meta, settings)
     _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))
-    make = partial(render_body, to_render(fm, rel, d), url, *settings.render_args)
+    body, found = prepared(path, fm, rel, d, settings.site.url, {})  # links: see builder/load.py
+    if found.warning():
+        doc.warn(None, found.warning() or "")
+    make = partial(render_body, body, url, *settings.render_args)
     shown = (image.url, image.mime_type, image.length) if image else None
     seen: tuple[object, ...] = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat())
     seen += (author, lang, content_warning)
@@ -659,4 +662,5 @@ def _parse(
         live_from=live_from,
         expires=expires,
         terms=terms,
+        refs=found.refs,
     )
