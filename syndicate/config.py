@@ -339,6 +339,20 @@ def _output(raw: dict[str, Any], path: str, content: ContentSettings) -> OutputS
         pages[key] = rel
     if pages["index"] and pages["index"] == pages["opml"]:
         raise ConfigError("[output] index and opml must be two different files", path=path)
+    for pattern in output.get("take_over", ()):
+        segments = pattern.split("/")
+        if (
+            not pattern
+            or pattern.startswith("/")
+            or any(seg in ("", ".", "..") for seg in segments)
+            or any(not c.isprintable() or c == "\\" for c in pattern)
+            or len(pattern) > 1024
+        ):
+            raise ConfigError(
+                f'[output] take_over: {pattern[:80]!r} must be a path in the output folder like "index.xml" or'
+                ' "tags/*/index.xml"',
+                path=path,
+            )
     return OutputSettings(**output)
 
 

@@ -19,6 +19,7 @@ and the build reports it and exits 3.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import stat
@@ -38,8 +39,11 @@ class Ownership:
     append their own claims; the parent's copy then knows only its own (each path is written
     by one process in a build)."""
 
-    def __init__(self, root: Path, legacy: Mapping[str, FileStat | None] | None = None) -> None:
+    def __init__(
+        self, root: Path, legacy: Mapping[str, FileStat | None] | None = None, take_over: tuple[str, ...] = ()
+    ) -> None:
         self.root = root
+        self.take_over = take_over  # [output] take_over: another program's files syndicate may replace
         self.digests: dict[str, set[str]] = {}
         self.lines = 0
         self.found = False
@@ -112,7 +116,7 @@ class Ownership:
             return f"cannot be read ({e.strerror or e})"
         if data is not None and data.startswith(current):
             return None  # the bytes it is about to write, or their beginning: a file cut short by a crash
-        if self.owns(rel, current, st):
+        if self.owns(rel, current, st) or taken_over(rel, self.take_over):
             return None
         return "was not written by syndicate (it was there before, or was changed since)"
 
@@ -176,3 +180,14 @@ class Ownership:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+
+
+def taken_over(rel: str, patterns: tuple[str, ...]) -> bool:
+    """Is ``rel`` one of the files the user gave syndicate to replace ([output] take_over)? A
+    pattern's ``*`` stays within one folder: ``tags/*/index.xml`` is not ``tags/a/b/index.xml``."""
+    parts = rel.split("/")
+    for pattern in patterns:
+        segments = pattern.split("/")
+        if len(segments) == len(parts) and all(fnmatch.fnmatchcase(p, g) for p, g in zip(parts, segments, strict=True)):
+            return True
+    return False

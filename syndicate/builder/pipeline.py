@@ -152,7 +152,7 @@ def prepare(
         rendered = Rendered({}, {})
         memo = memo or IncrementalRender()  # fingerprints in the cache let a fresh process skip unchanged feeds
         trust = watch is not None and not watch.last_full  # after a file event, not a full scan
-        ownership = Ownership(out, _last_outputs(cache, out)) if write and render else None
+        ownership = Ownership(out, _last_outputs(cache, out), settings.output.take_over) if write and render else None
         while render:
             rendered = memo.render(
                 report.feeds,
@@ -207,7 +207,8 @@ def in_the_way(site_dir: Path, report: BuildReport, out_dir: Path | None = None)
     rels |= {rel for rel in (settings.output.index, settings.output.opml) if rel}
     if any(t.social for t in settings.targets):
         rels.add(SYNDICATION_FILE)
-    ownership = Ownership(out, _last_outputs(PostCache(site_dir / STATE_DIR / "cache.db"), out))
+    cache = PostCache(site_dir / STATE_DIR / "cache.db")
+    ownership = Ownership(out, _last_outputs(cache, out), settings.output.take_over)
     return {rel: why for rel in sorted(rels) if (why := ownership.in_the_way(rel))}
 
 

@@ -109,4 +109,6 @@ def refused_advice(settings: Settings, rel: str) -> str:
         key = f"[feeds] {which} to another name" if "/" not in rel else "[feeds] tags_dir to another folder"
     else:
         return "move it away if it is not needed there"
+    if rel != settings.output.index and rel != settings.output.opml:  # a feed: perhaps the generator's own
+        key += "; or, for syndicate's feed to replace it, name it in [output] take_over"
     return f"move it away if it is not needed there, or set {key}"

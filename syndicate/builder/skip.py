@@ -113,7 +113,15 @@ class IncrementalRender:
         ``links`` (post id → its copies on social targets) are in the JSON Feed items: a feed
         one of whose posts got or lost a link is rendered again. Workers write only where
         ``ownership`` allows; a feed with a file they refused is not remembered as done."""
-        base = (__version__, RENDER_FORMAT, settings.render_key(), repr(settings.feeds), settings.hubs, settings.site)
+        base = (
+            __version__,
+            RENDER_FORMAT,
+            settings.render_key(),
+            repr(settings.feeds),
+            settings.hubs,
+            settings.site,
+            settings.output.take_over,
+        )
         if out_dir != self._out:
             self._feeds, self.stats, self._out, self._planned = {}, {}, out_dir, {}
         moved = {k for k in links.keys() | self._links.keys() if links.get(k) != self._links.get(k)}

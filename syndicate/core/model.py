@@ -113,6 +113,10 @@ class OutputSettings:
     dir: str = "public"  # the output folder, relative to the site (or absolute); --out overrides
     index: str = "index.html"  # the page that lists every feed, in the output folder; "" = none
     opml: str = "feeds.opml"  # every feed in one OPML file; "" = none
+    # Files another program wrote that syndicate may replace (the generator's own feeds, whose
+    # subscribers keep their address): paths or fnmatch patterns in the output folder; with any,
+    # feed items carry the ids the generator's feeds gave them.
+    take_over: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

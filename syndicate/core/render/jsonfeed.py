@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..itemids import item_id
 from ..model import Feed, Links, Post, Settings
 
 NO_LINKS: Mapping[str, Links] = {}
@@ -41,9 +42,13 @@ def json_item(post: Post, links: Links = ()) -> dict[str, Any]:
     return item
 
 
-def item_text(post: Post, links: Links = ()) -> str:
-    """One item as one line of JSON (the C encoder: an indented dump is ten times slower)."""
-    return json.dumps(json_item(post, links), ensure_ascii=False)
+def item_text(post: Post, links: Links = (), ident: str | None = None) -> str:
+    """One item as one line of JSON (the C encoder: an indented dump is ten times slower);
+    ``ident``: the item's id in the feed, when it is not the post's (see core/itemids.py)."""
+    item = json_item(post, links)
+    if ident is not None:
+        item["id"] = ident
+    return json.dumps(item, ensure_ascii=False)
 
 
 def memo_key(post: Post, links: Links) -> tuple[str, str, str]:
@@ -66,7 +71,7 @@ def render_json(
         key = memo_key(post, own)
         text = memo.get(key)
         if text is None:
-            text = memo[key] = item_text(post, own)
+            text = memo[key] = item_text(post, own, item_id(post, settings))
         return str(text)
 
     doc: dict[str, Any] = {

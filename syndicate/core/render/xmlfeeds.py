@@ -24,6 +24,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 from lxml import etree
 
+from ..itemids import item_id
 from ..model import MIME_TYPES, Feed, Post, Settings
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -141,7 +142,8 @@ def _entry(fmt: str, post: Post, settings: Settings) -> Any:
     fe.syndicate.author = post.author or settings.site.author
     fe.title(post.title)
     fe.link(href=post.url)
-    fe.guid(post.id, permalink=post.id_is_permalink)
+    ident = item_id(post, settings)
+    fe.guid(ident, permalink=ident == post.url)
     fe.updated(post.updated)
     fe.published(post.published)
     fe.pubDate(post.published)
