@@ -742,3 +742,17 @@ def test_sniff_image(data: bytes, expected: str | None) -> None:
 
 def test_image_types() -> None:
     assert {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"} == IMAGE_TYPES
+
+
+def test_a_read_timeout_at_the_deadline_is_said_as_the_deadline_whichever_fires_first() -> None:
+    """The read timeout is set to the time that remains, so it fires with the deadline's timer; on a
+    loaded machine (CI beside two `yes`) it came first and the message said 'waiting for the
+    server'. What is said must not depend on which thread ran first."""
+    from syndicate.deliver.fetch import _Deadline, _reason
+
+    deadline = _Deadline(0.05)
+    deadline.stop()  # the timer never runs: as if the timeout's thread won the race
+    time.sleep(0.06)
+    assert not deadline.expired
+    said = _reason(requests.exceptions.ReadTimeout(), deadline, 0.05)
+    assert said == "timed out (the download took more than 0.05 s)"

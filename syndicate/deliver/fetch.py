@@ -78,12 +78,18 @@ class _Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
+        self._end = time.monotonic() + seconds
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
         self._done = False
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
+
+    def passed(self) -> bool:
+        """The deadline has come, whether or not the timer has run yet: a read timeout set to the
+        time that remained fires at the same instant, and on a busy machine it may come first."""
+        return self.expired or time.monotonic() >= self._end - 0.01
 
     def watch(self, sock: socket.socket) -> None:
         try:
@@ -298,7 +304,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 def _reason(exc: BaseException, deadline: _Deadline, timeout: float) -> str:
     """A short, secret-free reason for a requests/urllib3/socket failure."""
-    if deadline.expired:
+    if deadline.passed():
         return f"timed out (the download took more than {timeout:g} s)"
     chain = list(_causes(exc))
 
