@@ -159,3 +159,22 @@ def test_a_title_that_quotes_tags_is_escaped_html_in_atom_and_shows_the_same_eve
     rss = (site.public / "feed.xml").read_text()
     assert "<title>Why &#x3C;/div&gt; is optional</title>" in rss  # RSS titles stay plain text
     check_output_folder(site.public, "https://example.com/")
+
+
+def test_noscript_content_is_shown_as_markup_sanitized_and_absolute_not_as_visible_tags(site: Site) -> None:
+    """From a real Go blog post: a <noscript> fallback link showed as the characters
+    `<a href="/blog/greenteagc">` in readers. Readers run no scripts; what it holds is what they show."""
+    site.config(CONFIG)
+    site.post(
+        "gc.md",
+        "---\ntitle: GC\ndate: 2024-01-01\n---\nIntro.\n\n"
+        '<noscript><a href="/blog/greenteagc">Read the slides <img src="/s.png" onerror="alert(1)"></a></noscript>\n',
+    )
+    assert site.run("build").code == 0
+    [item] = json.loads((site.public / "feed.json").read_text(encoding="utf-8"))["items"]
+    body = item["content_html"]
+    assert (
+        '<a href="https://example.com/blog/greenteagc">Read the slides <img src="https://example.com/s.png"></a>'
+        in body
+    )
+    assert "&lt;a" not in body and "onerror" not in body and "noscript" not in body

@@ -272,7 +272,16 @@ def sanitize_html(fragment: str, base: str, embeds: tuple[str, ...] = ()) -> str
     styles, forms, event handlers or ``javascript:`` links (even with a leading space); every
     URL absolute against ``base``."""
     _SANITIZE.base, _SANITIZE.embeds = base, embeds
+    if "<noscript" in fragment.lower():
+        fragment = _NOSCRIPT.sub("", fragment)
     return _EMPTIED.sub(_drop_emptied, _cleaner().clean(fragment))
+
+
+# A browser with scripts parses <noscript>'s inside as text, so a sanitizer that drops the tag
+# keeps its markup as visible characters. Readers run no scripts: what it holds is what they
+# should show, as markup (sanitized and made absolute like the rest). The tag goes; a bound on
+# its attributes keeps a run of "<noscript" without ">" from being scanned again and again.
+_NOSCRIPT = re.compile(r"</?noscript(?=[\s/>])[^<>]{0,2000}>", re.IGNORECASE)
 
 
 # nh3 writes attributes double-quoted with `"` escaped, so a tag ends at the first `>` outside
