@@ -25,12 +25,20 @@ from .common import (
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the feeds go.  [default: SITE/public]",
+    help="Where the feeds go.  [default: [output] dir, else SITE/public; with --preview .syndicate/preview]",
 )
 @click.option("--log-format", type=click.Choice(["human", "json"]), default="human", show_default=True)
 @click.option("--poll", is_flag=True, help="Poll for changes every second (for file systems that give no events).")
 @click.option("--access-log", is_flag=True, help="Log every HTTP request too.")
-def run_cmd(site: Path, host: str, port: int, out: Path | None, log_format: str, poll: bool, access_log: bool) -> None:
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Try it out: the feeds' links on http://HOST:PORT/, written to .syndicate/preview/ (not the"
+    " deployed folder), and nothing delivered.",
+)
+def run_cmd(
+    site: Path, host: str, port: int, out: Path | None, log_format: str, poll: bool, access_log: bool, preview: bool
+) -> None:
     """Watch the site, publish on change and on time, and serve the feeds.
 
     \b
@@ -46,7 +54,17 @@ def run_cmd(site: Path, host: str, port: int, out: Path | None, log_format: str,
 
     secrets = Secrets()
     log = EventLog(log_format, redact=secrets.redact)
-    daemon = Daemon(site, host=host, port=port, log=log, out_dir=out, poll=poll, access_log=access_log, secrets=secrets)
+    daemon = Daemon(
+        site,
+        host=host,
+        port=port,
+        log=log,
+        out_dir=out,
+        poll=poll,
+        access_log=access_log,
+        preview=preview,
+        secrets=secrets,
+    )
     with one_line_errors():
         try:
             daemon.run()

@@ -158,6 +158,7 @@ class Request:
     use_cache: bool = True
     floor: bool = True  # posts the ledger has seen live stay live although the clock is earlier
     deliver: bool = True  # False: build the feeds only, without the ledger (a daemon whose ledger is lost)
+    feeds_url: str = ""  # the feeds' own URLs on this base instead of [feeds] url (`run --preview`)
 
 
 @dataclass
@@ -213,6 +214,8 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     StoreError, LockedError, OutputError.
     """
     settings = load_settings(site_dir)
+    if request.feeds_url:
+        settings = replace(settings, feeds=replace(settings.feeds, url=request.feeds_url))
     target = check_target(settings, request.target) if request.target is not None else None
     state = state_path(site_dir, settings)
     out = output_dir(site_dir, settings, request.out_dir)

@@ -156,6 +156,7 @@ class Daemon:
         poll: bool = False,
         debounce: float = 0.1,
         access_log: bool = False,
+        preview: bool = False,
         secrets: Secrets | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -168,6 +169,9 @@ class Daemon:
         self.poll = poll
         self.debounce = debounce
         self.access_log = access_log
+        self.preview = (
+            preview  # `run --preview`: feeds on the local address, in a folder of their own; nothing delivered
+        )
         self.secrets = secrets or Secrets()
         self.clock = clock
         self.stop = threading.Event()
@@ -348,10 +352,13 @@ class Daemon:
         self._ledger_replaced()
         try:
             settings = load_settings(self.site_dir)
-            if self._held is not None:
+            if self._held is not None and not self.preview:
                 self._take_ledger(settings)
-            self._note_stand_ins(stand_ins(settings) if settings.targets or settings.hubs else [])
-            request = Request(out_dir=self.out_dir, deliver=self._held is None and not self._stand_ins)
+            self._note_stand_ins(
+                stand_ins(settings) if (settings.targets or settings.hubs) and not self.preview else []
+            )
+            deliver = self._held is None and not self._stand_ins and not self.preview
+            request = Request(out_dir=self.out_dir, deliver=deliver, feeds_url=self._preview_url)
             report = publish(self.site_dir, request, self.world, self.kept)
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
@@ -538,6 +545,7 @@ class Daemon:
         return health
 
     _worker_thread: threading.Thread | None = None
+    _preview_url = ""  # the feeds' base under --preview, once the server has its port
 
     def _check_ledger(self, settings: Settings, existed: bool) -> None:
         """Raise LedgerLostError for a ledger that cannot be read, or, when the site has targets, one
@@ -562,6 +570,8 @@ class Daemon:
         """Until SIGTERM/SIGINT. Raises ConfigError, LockedError, LedgerLostError, StoreError, OSError."""
         settings = load_settings(self.site_dir)
         self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
+        if self.preview and self._out_arg is None:  # never the folder that is deployed: its URLs are local
+            self.out_dir = self.site_dir / STATE_DIR / "preview"
         if not (self.site_dir / settings.content.dir).is_dir():
             raise ConfigError(f"content folder {settings.content.dir!r} not found in {self.site_dir}")
         for target in settings.targets:  # fail fast on missing secrets, naming the variable only
@@ -573,7 +583,8 @@ class Daemon:
         self._ledger_path = ledger.state_path(self.site_dir, settings)
         with contextlib.ExitStack() as at_exit:
             at_exit.callback(self._let_go)  # the ledger's lock, if held, goes when the daemon stops
-            self._take_ledger(settings)
+            if not self.preview:  # a preview delivers nothing: it leaves the ledger to `publish`
+                self._take_ledger(settings)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.server_state = ServerState(
                 self.out_dir,
@@ -583,6 +594,9 @@ class Daemon:
             )
             server = make_server(self.host, self.port, self.server_state)
             self.port = server.server_address[1]
+            if self.preview:
+                shown = f"[{self.host}]" if ":" in self.host else self.host
+                self._preview_url = f"http://{shown}:{self.port}/"
             self._install_signals()
             # The first cycle runs before any other thread exists, so a big site's first build
             # can fork its workers (see builder.workers.Workers); the feeds are on disk before serving.
@@ -598,7 +612,8 @@ class Daemon:
             base = f"http://{self.host}:{self.port}/"
             index = settings.output.index.removesuffix("index.html")
             every = f" (all feeds: {base}{index})" if settings.output.index else ""
-            self.log.event("serving", f"feeds at {base}{settings.feeds.rss}{every} from {self.out_dir}", url=base)
+            said = " (preview: feed links on this address; nothing is delivered)" if self.preview else ""
+            self.log.event("serving", f"feeds at {base}{settings.feeds.rss}{every} from {self.out_dir}{said}", url=base)
             self.request("watching")  # what changed while the first cycle ran, before anything watched
             try:
                 while not self.stop.wait(SELF_CHECK):

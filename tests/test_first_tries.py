@@ -1,6 +1,10 @@
-"""Values `syndicate init` could not find are stand-ins (CHANGE ME, https://change-me.invalid/):
+"""What a newcomer's first tries meet (issue 20, points 4 and 6).
+
+Values `syndicate init` could not find are stand-ins (CHANGE ME, https://change-me.invalid/):
 `check` fails on them, and `publish` and the daemon deliver nothing while one is left: a toot or
-a webhook that links to a stand-in cannot be taken back. Building and serving go on."""
+a webhook that links to a stand-in cannot be taken back. Building and serving go on.
+`syndicate run --preview` serves feeds whose links work on the local address, apart from the
+folder that is deployed, and delivers nothing."""
 
 from __future__ import annotations
 
@@ -66,3 +70,29 @@ def test_the_daemon_holds_delivery_until_the_stand_in_is_replaced(
         assert len(run.events("held")) == 1
     finally:
         assert stop(run) == 0
+
+
+def test_run_preview_serves_feeds_linking_to_the_local_address_apart_from_the_deploy_and_delivers_nothing(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory
+) -> None:
+    receiver = webhook_receiver_factory(secret=SECRET)
+    site.config(CONFIG + hook_target(receiver.url))
+    write(site, "a", "Tried locally")
+    run = start(site, "--preview", env=HOOK_ENV)
+    try:
+        local = run.url
+        feed = run.get("feed.xml")[2].decode()
+        assert f'href="{local}feed.xml"' in feed or f"<atom:link href=\"{local}feed.xml\"" in feed
+        assert "Tried locally" in feed and "https://example.com/blog/" in feed  # posts keep their real links
+        index = run.get("")[2].decode()
+        assert f'href="{local}atom.xml"' in index and "https://example.com/atom.xml" not in index
+        [serving] = run.events("serving")
+        assert "preview" in serving["message"] and ".syndicate/preview" in serving["message"]
+        assert health(run)[0] == 200
+        # a real publish can run beside it: the preview holds no lock and leaves the ledger alone
+        assert site.run("publish", "--dry-run", env=HOOK_ENV).code == 0
+    finally:
+        assert stop(run) == 0
+    assert receiver.deliveries() == []
+    assert not site.public.exists(), "the deployed folder is not written with local links"
+    assert not (site.root / ".syndicate" / "state.db").exists()
