@@ -260,7 +260,7 @@ def test_a_mastodon_rate_limit_waits_until_the_reset_the_instance_names() -> Non
     ("error", "message", "unknown"),
     [
         (requests.Timeout("read timed out"), "no answer within 10 s", True),
-        (requests.ConnectionError(), "cannot connect", False),
+        (requests.ConnectionError(), "cannot connect to social.example:443 (no route to it)", False),
     ],
 )
 def test_a_mastodon_network_failure_says_whether_the_status_may_exist(

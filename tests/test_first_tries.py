@@ -82,7 +82,7 @@ def test_run_preview_serves_feeds_linking_to_the_local_address_apart_from_the_de
     try:
         local = run.url
         feed = run.get("feed.xml")[2].decode()
-        assert f'href="{local}feed.xml"' in feed or f"<atom:link href=\"{local}feed.xml\"" in feed
+        assert f'href="{local}feed.xml"' in feed or f'<atom:link href="{local}feed.xml"' in feed
         assert "Tried locally" in feed and "https://example.com/blog/" in feed  # posts keep their real links
         index = run.get("")[2].decode()
         assert f'href="{local}atom.xml"' in index and "https://example.com/atom.xml" not in index
@@ -96,3 +96,42 @@ def test_run_preview_serves_feeds_linking_to_the_local_address_apart_from_the_de
     assert receiver.deliveries() == []
     assert not site.public.exists(), "the deployed folder is not written with local links"
     assert not (site.root / ".syndicate" / "state.db").exists()
+
+
+def test_cannot_connect_names_the_host_the_port_and_why(site: Site) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    site.config(CONFIG + hook_target(f"http://127.0.0.1:{port}/hooks/s3cret"))
+    write(site, "a", "Before", date="2024-01-01")
+    assert site.run("publish", env=HOOK_ENV).code == 0  # the first run records what is there
+    write(site, "b", "After", date="2024-06-01")
+    run = site.run("publish", env=HOOK_ENV)
+    assert run.code == 4, run
+    assert f"cannot connect to 127.0.0.1:{port} (connection refused: nothing listens there)" in run.out + run.err
+    assert "s3cret" not in run.out + run.err
+
+
+def test_messages_speak_the_files_own_language(site: Site) -> None:
+    """A TOML post gets TOML advice; a date taken from a Zola page's `path =` says so; a folder
+    post outside the sections is not called 'the index page of a listing'."""
+    site.config(CONFIG)
+    site.post("toml.md", "+++\ndate = 2024-01-01\n+++\nx\n")
+    site.post("json.md", '{\n"date": "2024-01-01"\n}\nx\n')
+    site.post("nodate.md", '+++\ntitle = "x"\n+++\nx\n')
+    run = site.run("check")
+    assert 'content/toml.md: error: title is missing; add `title = "…"` to the front matter' in run.err
+    assert 'content/json.md: error: title is missing; add `"title": "…"` to the front matter' in run.err
+    assert "add `date = YYYY-MM-DD`" in run.err
+
+
+def test_a_zola_date_from_path_and_a_folder_post_are_named_as_what_they_are(site: Site) -> None:
+    site.config(CONFIG.replace("[feeds]", '[content]\ngenerator = "zola"\nsections = ["blog"]\n\n[feeds]'))
+    site.post("blog/_index.md", '+++\ntitle = "Blog"\n+++\n')
+    site.post("blog/moved.md", '+++\ntitle = "Moved"\npath = "blog/2024/03/05/moved"\n+++\nx\n')
+    site.post("other/index.md", '+++\ntitle = "Elsewhere"\ndate = 2024-01-01\n+++\nx\n')
+    run = site.run("check")
+    assert "date 2024-03-05 taken from its own `path` (blog/2024/03/05/moved)" in run.err
+    assert "other/index.md" in run.err and "index page of a listing" not in run.err

@@ -321,8 +321,8 @@ def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str, bundles: frozen
         return "a README or licence, not a post"
     if stem == "_index":
         return "a section's index page (_index), not a post"
-    if stem == "index" and len(folders) <= (1 if sections else 0):
-        return "the index page of a listing, not a post"
+    if stem == "index" and (not folders or (len(folders) == 1 and folders[0] in sections)):
+        return "the index page of a listing, not a post"  # a folder post (x/index.md) is no listing
     for folder in folders:
         if folder in d.skip_folders:
             return f"an unpublished draft (in {folder}/)"

@@ -69,6 +69,20 @@ class _Doc:
     def line_of(self, key: str) -> int | None:
         return self.fm.line_of(self.aliases.get(key, key))
 
+    def example(self, key: str, value: str = "…", bare: bool = False) -> str:
+        """How to write ``key`` in this file's front matter: ``title: …`` in YAML, ``title = "…"`` in
+        TOML, ``"title": "…"`` in JSON, ``Title: …`` in Pelican's metadata."""
+        name = self.aliases.get(key, key)
+        quoted = value if bare else f'"{value}"'
+        form = self.fm.form
+        if form == "toml":
+            return f"{name} = {quoted}"
+        if form == "json":
+            return f'"{name}": "{value}"'
+        if form == "pelican":
+            return f"{name.capitalize()}: {value}"
+        return f"{name}: {value}"
+
     def fail(self, key: str | None, message: str) -> ContentError:
         return ContentError(self.path, message, line=self.line_of(key) if key else None)
 
@@ -81,7 +95,9 @@ def _text(doc: _Doc, meta: dict[str, Any], key: str, *, required: bool = False) 
     value = meta.get(key)
     if value is None:
         if required:
-            raise doc.fail(key if key in meta else None, f"{key} is missing; add `{key}: …` to the front matter")
+            raise doc.fail(
+                key if key in meta else None, f"{key} is missing; add `{doc.example(key)}` to the front matter"
+            )
         return None
     if isinstance(value, bool):
         raise doc.fail(key, f"{key} must be text, not true/false; put it in quotes")
@@ -308,20 +324,25 @@ def _dates(
             if d.date_as_written and published is not None:
                 held = read_when(meta[key], zone, _reader(d, key))
     if published is None:
-        found = next((f for hint in hints if hint and (f := date_in_path(hint.lstrip("/")))), None)
+        where, found = next(
+            ((i, f) for i, hint in enumerate(hints) if hint and (f := date_in_path(hint.lstrip("/")))), (0, None)
+        )
         if found is None:
             raise doc.fail(
                 "date" if "date" in meta else None,
-                "date is missing; add `date: YYYY-MM-DD` (or start the file name with YYYY-MM-DD-)",
+                f"date is missing; add `{doc.example('date', 'YYYY-MM-DD', bare=True)}`"
+                " (or start the file name with YYYY-MM-DD-)",
             )
         shown = "{:04d}-{:02d}-{:02d}".format(*found)
+        in_what = "its URL" if where else "the file's path"
         try:
             published = datetime(*found, tzinfo=_naive_zone(d, None, tz)).astimezone(UTC)
         except ValueError:
-            raise doc.fail(None, f"the date in the file's path, {shown}, is not a real date") from None
+            raise doc.fail(None, f"the date in {in_what}, {shown}, is not a real date") from None
         except OverflowError:
-            raise doc.fail(None, f"the date in the file's path, {shown}, is out of range") from None
-        doc.problems.append(Problem(doc.path, f"date {shown} taken from the file's path", None, "note"))
+            raise doc.fail(None, f"the date in {in_what}, {shown}, is out of range") from None
+        source = f"its own `{d.url_key}` ({hints[where]})" if where else "the file's path"
+        doc.problems.append(Problem(doc.path, f"date {shown} taken from {source}", None, "note"))
     ukey = _first(meta, d.keys.updated)
     updated = published
     if ukey is not None:

@@ -151,6 +151,42 @@ def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
     return None
 
 
+def cannot_connect(url: str, exc: BaseException) -> Failure:
+    """A connection that failed, said with where and why: ``cannot connect to hooks.example:443
+    (connection refused)``. Only the host and port are named: a URL's path or query may hold a token."""
+    import socket
+    import ssl
+
+    import urllib3.exceptions
+
+    from ..fetch import _causes
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 443 if parts.scheme == "https" else 80
+    host = parts.hostname or "?"
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    reason = "no route to it"
+    for e in _causes(exc):
+        if isinstance(e, ConnectionRefusedError):
+            reason = "connection refused: nothing listens there"
+            break
+        if isinstance(e, socket.gaierror | urllib3.exceptions.NameResolutionError):
+            reason = "the host name does not resolve"
+            break
+        if isinstance(e, ssl.SSLError):
+            reason = f"TLS failed: {e.reason or type(e).__name__}".replace("_", " ").lower()
+            break
+        if isinstance(e, ConnectionResetError):
+            reason = "the connection was reset"
+            break
+        if isinstance(e, OSError) and e.strerror:
+            reason = e.strerror.lower()
+    return Failure(f"cannot connect to {where} ({reason})")
+
+
 def classify_http(
     status: int, reason: str, headers: Mapping[str, str], now: datetime, *, gone_disables: bool = False
 ) -> Failure:

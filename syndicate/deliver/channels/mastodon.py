@@ -29,6 +29,7 @@ from .base import (
     Outgoing,
     Payload,
     Receipt,
+    cannot_connect,
     change_preview,
     classify_http,
     digest_of,
@@ -164,7 +165,7 @@ class MastodonChannel:
             raise DeliveryFailed(
                 Failure(f"no answer within {self.target.timeout:g} s", unknown_outcome=True)
                 if timeout
-                else Failure("cannot connect")
+                else cannot_connect(self.target.instance, e)
             ) from None
         except MastodonAPIError as e:
             code = _status(e)

@@ -16,7 +16,7 @@ from ...core.planning import Delivery
 from ...core.render.jsonfeed import rfc3339
 from ...errors import ConfigError, DeliveryFailed, Failure
 from ..store import AttemptRow
-from .base import Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Outgoing, Payload, Receipt, cannot_connect, classify_http, digest_of
 
 USER_AGENT = "syndicate-webhooks/1"
 
@@ -77,8 +77,8 @@ class WebhookChannel:
             )
         except requests.Timeout:
             raise DeliveryFailed(Failure(f"no answer within {self.target.timeout:g} s", unknown_outcome=True)) from None
-        except requests.ConnectionError:
-            raise DeliveryFailed(Failure("cannot connect")) from None
+        except requests.ConnectionError as e:
+            raise DeliveryFailed(cannot_connect(self.target.url, e)) from None
         except requests.RequestException as e:
             raise DeliveryFailed(Failure(f"request failed: {type(e).__name__}")) from None
         if 200 <= r.status_code < 300:

@@ -10,7 +10,7 @@ import requests
 from ...core.planning import Delivery
 from ...errors import DeliveryFailed, Failure
 from ..store import AttemptRow
-from .base import Outgoing, Payload, Receipt, classify_http, digest_of
+from .base import Outgoing, Payload, Receipt, cannot_connect, classify_http, digest_of
 
 
 class WebSubChannel:
@@ -36,8 +36,8 @@ class WebSubChannel:
             r = self.session.post(self.hub, data=form, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
             raise DeliveryFailed(Failure(f"no answer within {self.timeout:g} s")) from None
-        except requests.RequestException:
-            raise DeliveryFailed(Failure("cannot connect")) from None
+        except requests.RequestException as e:
+            raise DeliveryFailed(cannot_connect(self.hub, e)) from None
         if 200 <= r.status_code < 300:
             return Receipt(None, None, f"HTTP {r.status_code}")
         raise DeliveryFailed(classify_http(r.status_code, r.reason or "", r.headers, now))
