@@ -757,3 +757,59 @@ def test_the_search_for_a_site_stops_at_a_repository_top(tmp_path: Path) -> None
     result = run(repo / "notes", "build")
     assert result.code == 2 and "no config file" in result.err
     assert not (outer / "public").exists(), "the site above the repository was not built"
+
+
+# -- the generator's own output folder, as its config names it, and what is in it -----------------
+
+
+@pytest.mark.parametrize(
+    ("files", "folder", "said"),
+    [
+        ({"hugo.toml": "baseURL = 'https://h.test/'\npublishDir = 'docs'\n"}, "docs", "hugo.toml: publishDir"),
+        ({"_config.yml": "url: https://j.test\ndestination: ./build\n"}, "build", "_config.yml: destination"),
+        ({"zola.toml": 'base_url = "https://z.test"\noutput_dir = "site"\n'}, "site", "zola.toml: output_dir"),
+        (
+            {"eleventy.config.js": 'export default function () { return { dir: { input: "src", output: "www" } } }'},
+            "www",
+            "eleventy.config.js: dir.output",
+        ),
+        ({"astro.config.mjs": "export default { site: 'https://a.test', outDir: './out' }"}, "out", "outDir"),
+        ({"pelicanconf.py": "SITEURL = 'https://p.test'\nOUTPUT_PATH = 'html/'\n"}, "html", "OUTPUT_PATH"),
+    ],
+)
+def test_init_names_the_output_folder_the_generators_config_gives(
+    tmp_path: Path, files: dict[str, str], folder: str, said: str
+) -> None:
+    root = write(tmp_path / "site", files)
+    result = run(root, "init")
+    assert result.code == 0, result.err
+    assert f"`syndicate build --out {folder}`" in result.out
+    assert "# Deploy: to deploy the feeds with the site, build it with" in (
+        root / "config" / "syndicate.toml"
+    ).read_text(encoding="utf-8")
+    assert f"syndicate build --out {folder}`" in (root / "config" / "syndicate.toml").read_text(encoding="utf-8")
+
+
+def test_init_picks_feed_names_no_file_of_the_built_site_has(tmp_path: Path) -> None:
+    """A theme or custom output format may write feed.xml and atom.xml (and a feeds/ page):
+    init looks in the generator's output folder when it was built here."""
+    root = write(
+        tmp_path / "site",
+        {
+            "hugo.toml": "baseURL = 'https://h.test/'\ntitle = 'T'\n[params]\nauthor = 'A'\n",
+            "content/posts/a.md": "---\ntitle: A\ndate: 2024-01-01\n---\nx\n",
+            "public/feed.xml": "<rss/>",
+            "public/atom.xml": "<feed/>",
+            "public/posts/feed.json": "{}",
+            "public/feeds/index.html": "<html/>",
+        },
+    )
+    result = run(root, "init")
+    assert result.code == 0, result.err
+    feeds = config_of(root)["feeds"]
+    assert (feeds["rss"], feeds["atom"], feeds["json"]) == ("rss.xml", "feed.atom.xml", "syndicate.feed.json")
+    assert config_of(root)["output"]["index"] == "syndicate-feeds/index.html"
+    before = {p: p.read_bytes() for p in (root / "public").rglob("*") if p.is_file()}
+    built = run(root, "build", "--out", "public")
+    assert built.code == 0, built.err
+    assert all(p.read_bytes() == data for p, data in before.items())

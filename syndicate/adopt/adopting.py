@@ -118,7 +118,10 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     v.setdefault("taxonomies", Value(("tags",), "syndicate's default"))
     v.setdefault("sections", Value((), "every folder"))
     v.setdefault("permalink", Value("/{slug}/", "syndicate's default"))
-    outputs, deploy = _outputs(d.site.generator)
+    publish_dir = (
+        str(v["publish_dir"].value) if "publish_dir" in v else GENERATOR_OUTPUT.get(d.site.generator, ("",))[0]
+    )
+    outputs, deploy = _outputs(d.site.generator, publish_dir, d.site.built)
     return Adopted(
         d.site.generator,
         d.ev,
@@ -129,6 +132,7 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
         feeds_atom=outputs.get("feeds_atom"),
         feeds_json=outputs.get("feeds_json"),
         deploy=deploy,
+        publish_dir=publish_dir,
         title=v["title"],
         url=v["url"],
         author=v["author"],
@@ -148,20 +152,23 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     )
 
 
-def _outputs(generator: str) -> tuple[dict[str, Value], str]:
+def _outputs(generator: str, folder: str, built: frozenset[str]) -> tuple[dict[str, Value], str]:
     """[output] and [feeds] names for an adopted site: a folder of syndicate's own, its page in
-    feeds/, and feed names none of the generator's own feeds take; and how they join the deploy."""
+    feeds/, and feed names that none of the generator's own feeds take by default, nor any file
+    its output folder (``folder``) holds now (``built``); and how they join the deploy."""
     if generator not in GENERATOR_OUTPUT:
         return {}, ""
-    folder, taken = GENERATOR_OUTPUT[generator]
+    taken = GENERATOR_OUTPUT[generator][1] | built
     name = NAMES[generator]
+    pages = next((p for p in ("feeds", "syndicate-feeds", "syndicate") if f"{p}/index.html" not in built), "syndicate")
     out: dict[str, Value] = {
         "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/"),
-        "output_index": Value("feeds/index.html", f"not over {name}'s home page"),
-        "output_opml": Value("feeds/feeds.opml", "beside that page"),
+        "output_index": Value(f"{pages}/index.html", f"not over {name}'s home page"),
+        "output_opml": Value(f"{pages}/feeds.opml", "beside that page"),
     }
     for fmt, choices in FEED_NAME_CHOICES.items():
-        pick = next(c for c in choices if c not in taken)
+        free = [c for c in choices if c not in taken]
+        pick = free[0] if free else next(f"syndicate.{c}" for c in choices if f"syndicate.{c}" not in taken)
         said = f"not {', '.join(sorted(taken & set(choices)))}: {name} writes those" if taken & set(choices) else ""
         out[f"feeds_{fmt}"] = Value(pick, said or f"no {name} feed has this name")
     deploy = (

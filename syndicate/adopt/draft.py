@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .model import SiteFiles, Value
-from .readers import as_text, parse_config
+from .readers import as_text, parse_config, relative_dir
 
 
 class Draft:
@@ -39,6 +39,17 @@ class Draft:
 
     def parse(self, rel: str) -> dict[str, Any]:
         return parse_config(self.site, rel)
+
+
+def publish_dir(d: Draft, folder: str | None, where: str) -> None:
+    """The generator's output folder, when its config names one inside the site (else a warning)."""
+    if not folder:
+        return
+    inside = relative_dir(folder)
+    if inside is None or inside == ".":
+        d.warnings.append(f"{where} {folder!r} is not a folder inside the site; the deploy line names the default")
+        return
+    d.set("publish_dir", inside, where)
 
 
 def person(d: Draft, value: Any, where: str) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.dialects import dialect
-from .draft import Draft, person
+from .draft import Draft, person, publish_dir
 from .model import Value
 from .permalinks import take_folder_permalink, take_permalink, translate_liquid
 from .readers import as_language, as_text, is_post, join, js_string, relative_dir, strip_js_comments, under
@@ -74,6 +74,12 @@ def eleventy_data_files(input_dir: str, folder: str | None, files: tuple[str, ..
 def adopt_eleventy(d: Draft) -> None:
     ev, texts = d.ev, d.site.texts
     input_dir, data_dir = eleventy_dirs(texts[ev], texts.get("package.json", ""))
+    code = strip_js_comments(texts[ev])
+    output = js_string(code, r"\boutput\s*:\s*") or js_string(code, r"\bsetOutputDirectory\s*\(\s*")
+    flag = re.search(r"--output[= ]+[\"']?([^\s\"'&;|]+)", texts.get("package.json", ""))
+    publish_dir(
+        d, output or (flag.group(1) if flag else None), f"{ev}: dir.output" if output else "package.json: --output"
+    )
     for name in ("metadata.json", "site.json", "metadata.js", "metadata.mjs"):
         rel = join(data_dir, name)
         if rel in texts and name.endswith(".json"):

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.dialects import dialect
 from ..core.permalinks import JEKYLL_STYLES
-from .draft import Draft, person
+from .draft import Draft, person, publish_dir
 from .model import EXAMPLE_URL
 from .permalinks import take_folder_permalink, take_permalink, translate_colon
 from .readers import as_language, as_table, as_text, is_post, relative_dir, under
@@ -16,6 +16,7 @@ from .readers import as_language, as_table, as_text, is_post, relative_dir, unde
 def adopt_jekyll(d: Draft) -> None:
     ev, cfg = d.ev, d.parse(d.ev)
     d.set("title", as_text(cfg.get("title")), f"{ev}: title")
+    publish_dir(d, as_text(cfg.get("destination")), f"{ev}: destination")
     url, base = as_text(cfg.get("url")), (as_text(cfg.get("baseurl")) or "").strip("/")
     if url:
         d.set("url", url.rstrip("/") + "/" + base + "/" * bool(base), f"{ev}: url" + " + baseurl" * bool(base))

@@ -61,6 +61,7 @@ class Adopted:
     feeds_atom: Value | None = None
     feeds_json: Value | None = None
     deploy: str = ""  # how syndicate's files join the generator's deploy (a comment and a line of the report)
+    publish_dir: str = ""  # the generator's output folder, relative to the site ("" for a plain site)
 
 
 # Each generator's output folder and the feed files it writes at its top, by default: syndicate's
@@ -96,3 +97,6 @@ class SiteFiles:
     name: str = "my site"  # the site folder's name: the title when the config names none
     shown_prefix: str = ""  # put before a path in an error ("" when the site is the current folder)
     truncated: bool = False  # over MAX_FILES files: counts are of the first ones
+    # The names of the files in the generator's output folder as it is now (when it was built here):
+    # syndicate's feeds take none of them.
+    built: frozenset[str] = frozenset()

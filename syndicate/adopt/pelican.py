@@ -9,7 +9,7 @@ from typing import Any
 from ..core.dialects import dialect
 from ..core.model import printable
 from ..errors import ConfigError
-from .draft import Draft
+from .draft import Draft, publish_dir
 from .model import EXAMPLE_URL, SiteFiles
 from .permalinks import take_permalink, translate_pelican
 from .readers import as_language, as_text, relative_dir
@@ -28,6 +28,7 @@ def adopt_pelican(d: Draft) -> None:
 
     for key, name in (("title", "SITENAME"), ("url", "SITEURL"), ("author", "AUTHOR"), ("description", "SITESUBTITLE")):
         d.set(key, as_text(get(name)[0]), get(name)[1])
+    publish_dir(d, as_text(get("OUTPUT_PATH")[0]), get("OUTPUT_PATH")[1])
     siteurl, where = get("SITEURL")
     if "url" not in d.values and (siteurl == "" or "computed" in where):
         d.stand_in(

@@ -4,6 +4,7 @@ never a FIFO) and writing config/syndicate.toml atomically, never over an existi
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.bodies import decode
@@ -84,8 +85,35 @@ def gather(site_dir: Path, found: tuple[str, str] | None) -> SiteFiles:
 
 
 def adopt_site(site_dir: Path) -> Adopted:
-    """The whole of it for one site folder: detect, read, adopt."""
-    return adopt(gather(site_dir, detect_generator(site_dir)), zone_exists)
+    """The whole of it for one site folder: detect, read, adopt; then, when the generator's output
+    folder is there (built here), adopt again knowing the names of the files in it, so that
+    syndicate's feeds take none (a theme's own feed.xml, a custom output format)."""
+    site = gather(site_dir, detect_generator(site_dir))
+    adopted = adopt(site, zone_exists)
+    built = built_names(site_dir, adopted.publish_dir) if adopted.publish_dir else frozenset()
+    return adopt(replace(site, built=built), zone_exists) if built else adopted
+
+
+def built_names(site_dir: Path, folder: str, most: int = MAX_FILES) -> frozenset[str]:
+    """The file names (and paths, for the first two levels) in a generator's output folder inside
+    the site; links are not followed, and at most ``most`` files are looked at."""
+    root = site_dir / folder
+    if not root.is_dir() or root.is_symlink() or not inside(os.path.realpath(root), os.path.realpath(site_dir)):
+        return frozenset()
+    names: set[str] = set()
+    seen = 0
+    for top, dirs, files in os.walk(root, followlinks=False):
+        rel = os.path.relpath(top, root).replace(os.sep, "/")
+        depth = 0 if rel == "." else rel.count("/") + 1
+        for name in files:
+            names.add(name)
+            if depth < 2:
+                names.add(name if depth == 0 else f"{rel}/{name}")
+        seen += len(files)
+        if seen >= most:
+            break
+        dirs.sort()
+    return frozenset(names)
 
 
 def zone_exists(name: str) -> bool:
