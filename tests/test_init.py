@@ -757,3 +757,14 @@ def test_the_search_for_a_site_stops_at_a_repository_top(tmp_path: Path) -> None
     result = run(repo / "notes", "build")
     assert result.code == 2 and "no config file" in result.err
     assert not (outer / "public").exists(), "the site above the repository was not built"
+
+
+def test_a_jekyll_site_without_title_is_titled_by_its_name_as_jekyll_feed_and_seo_tag_do() -> None:
+    # jekyll/jekyll's own docs/_config.yml has `name:` and no `title:`; jekyll-feed's <title> and
+    # jekyll-seo-tag's site title both read `site.title | default: site.name`
+    texts = {"_config.yml": "name: Jekyll • Simple\nurl: https://j.example\nauthor: A\n"}
+    adopted = adopt(SiteFiles("jekyll", "_config.yml", texts, ("_posts/2024-01-02-a.md",)))
+    assert adopted.title.value == "Jekyll • Simple" and not adopted.title.check
+    assert adopted.title.source == "_config.yml: name (no title; jekyll-feed and jekyll-seo-tag read name then)"
+    both = {"_config.yml": "title: T\nname: N\nurl: https://j.example\nauthor: A\n"}
+    assert adopt(SiteFiles("jekyll", "_config.yml", both)).title.value == "T"

@@ -16,6 +16,7 @@ from .readers import as_language, as_table, as_text, is_post, relative_dir, unde
 def adopt_jekyll(d: Draft) -> None:
     ev, cfg = d.ev, d.parse(d.ev)
     d.set("title", as_text(cfg.get("title")), f"{ev}: title")
+    d.set("title", as_text(cfg.get("name")), f"{ev}: name (no title; jekyll-feed and jekyll-seo-tag read name then)")
     url, base = as_text(cfg.get("url")), (as_text(cfg.get("baseurl")) or "").strip("/")
     if url:
         d.set("url", url.rstrip("/") + "/" + base + "/" * bool(base), f"{ev}: url" + " + baseurl" * bool(base))
