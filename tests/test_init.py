@@ -768,3 +768,24 @@ def test_a_jekyll_site_without_title_is_titled_by_its_name_as_jekyll_feed_and_se
     assert adopted.title.source == "_config.yml: name (no title; jekyll-feed and jekyll-seo-tag read name then)"
     both = {"_config.yml": "title: T\nname: N\nurl: https://j.example\nauthor: A\n"}
     assert adopt(SiteFiles("jekyll", "_config.yml", both)).title.value == "T"
+
+
+def test_feed_names_the_generators_config_gives_are_not_taken_by_syndicates_feeds() -> None:
+    # this-week-in-rust's pelicanconf.py writes atom.xml and rss.xml at the top of output/, and
+    # letsencrypt.org's Hugo config renames its RSS feed feed.xml: `syndicate build --out` met them
+    pelican = {
+        "pelicanconf.py": "SITEURL = 'https://p.example'\nAUTHOR = 'A'\nFEED_ALL_ATOM = 'atom.xml'\n"
+        "FEED_ALL_RSS = 'rss.xml'\nCATEGORY_FEED_ATOM = 'categories/{slug}/atom.xml'\n"
+        "TAG_FEED_RSS = 'tags/{slug}/feed.json'\n"
+    }
+    adopted = adopt(SiteFiles("pelican", "pelicanconf.py", pelican, ("content/a.md",)))
+    assert adopted.feeds_atom and adopted.feeds_atom.value == "feed.atom.xml"
+    assert (
+        adopted.feeds_atom.source == "not atom.xml: Pelican writes those (pelicanconf.py: FEED_ALL_ATOM = 'atom.xml')"
+    )
+    assert adopted.feeds_rss and adopted.feeds_rss.value == "feed.xml"
+    assert adopted.feeds_json and adopted.feeds_json.value == "syndicate.json"
+    hugo = {"hugo.toml": "baseURL = 'https://h.example/'\n[outputFormats.RSS]\nbaseName = 'feed'\n"}
+    adopted = adopt(SiteFiles("hugo", "hugo.toml", hugo, ("content/post/a.md",)))
+    assert adopted.feeds_rss and adopted.feeds_rss.value == "rss.xml"
+    assert "hugo.toml: outputFormats.RSS.baseName = 'feed.xml'" in adopted.feeds_rss.source

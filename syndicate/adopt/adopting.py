@@ -118,7 +118,7 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     v.setdefault("taxonomies", Value(("tags",), "syndicate's default"))
     v.setdefault("sections", Value((), "every folder"))
     v.setdefault("permalink", Value("/{slug}/", "syndicate's default"))
-    outputs, deploy = _outputs(d.site.generator)
+    outputs, deploy = _outputs(d.site.generator, d.feeds_taken)
     return Adopted(
         d.site.generator,
         d.ev,
@@ -148,12 +148,14 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     )
 
 
-def _outputs(generator: str) -> tuple[dict[str, Value], str]:
+def _outputs(generator: str, named: Mapping[str, str]) -> tuple[dict[str, Value], str]:
     """[output] and [feeds] names for an adopted site: a folder of syndicate's own, its page in
-    feeds/, and feed names none of the generator's own feeds take; and how they join the deploy."""
+    feeds/, and feed names none of the generator's own feeds take (by default, and the ones its
+    config names: ``named``, file name → where); and how they join the deploy."""
     if generator not in GENERATOR_OUTPUT:
         return {}, ""
-    folder, taken = GENERATOR_OUTPUT[generator]
+    folder, default = GENERATOR_OUTPUT[generator]
+    taken = default | set(named)
     name = NAMES[generator]
     out: dict[str, Value] = {
         "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/"),
@@ -161,8 +163,10 @@ def _outputs(generator: str) -> tuple[dict[str, Value], str]:
         "output_opml": Value("feeds/feeds.opml", "beside that page"),
     }
     for fmt, choices in FEED_NAME_CHOICES.items():
-        pick = next(c for c in choices if c not in taken)
-        said = f"not {', '.join(sorted(taken & set(choices)))}: {name} writes those" if taken & set(choices) else ""
+        pick = next((c for c in choices if c not in taken), choices[-1])
+        clash = sorted(taken & set(choices))
+        whence = "; ".join(f"{named[c]} = {c!r}" for c in clash if c in named and c not in default)
+        said = f"not {', '.join(clash)}: {name} writes those" + (f" ({whence})" if whence else "") if clash else ""
         out[f"feeds_{fmt}"] = Value(pick, said or f"no {name} feed has this name")
     deploy = (
         f"to deploy the feeds with the site, build it with {name}, then `syndicate build --out {folder}`:"

@@ -19,6 +19,7 @@ class Draft:
         self.permalinks: dict[str, Value] = {}  # [site.permalinks]: folder → its pattern
         self.checks: list[str] = []
         self.warnings: list[str] = []
+        self.feeds_taken: dict[str, str] = {}  # a feed file name the generator's config makes → where
 
     def set(self, key: str, value: str | tuple[str, ...] | None, source: str) -> bool:
         """Take a value found, unless it is empty (None, "", ()) or ``key`` is known already (the
@@ -27,6 +28,13 @@ class Draft:
             return False
         self.values[key] = Value(value, source)
         return True
+
+    def feed_named(self, path: str | None, where: str) -> None:
+        """A feed file the generator writes, as its config names it (``categories/{slug}/atom.xml``):
+        syndicate's feeds take another name than its last part."""
+        name = (path or "").rstrip("/").rsplit("/", 1)[-1]
+        if name and "{" not in name:
+            self.feeds_taken.setdefault(name, where)
 
     def default(self, key: str, value: str | tuple[str, ...], source: str) -> None:
         """Take ``value`` (which may be empty: ``[]`` means all) when nothing was found."""

@@ -29,6 +29,9 @@ def adopt_hugo(d: Draft) -> None:
     d.set("timezone", "UTC", "Hugo's default")
     for key, name in (("languagecode", "languageCode"), ("defaultcontentlanguage", "defaultContentLanguage")):
         d.set("language", as_language(cfg.get(key)), at(name))
+    rss = as_table(as_table(cfg.get("outputformats")).get("rss"))
+    if as_text(rss.get("basename")):  # Hugo's RSS feeds are <baseName>.xml (index.xml by default)
+        d.feed_named(f"{as_text(rss.get('basename'))}.xml", at("outputFormats.RSS.baseName"))
     folder = _content_dir(d, cfg, at)
     taxonomies = cfg.get("taxonomies")
     if isinstance(taxonomies, Mapping):
