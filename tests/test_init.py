@@ -789,3 +789,35 @@ def test_feed_names_the_generators_config_gives_are_not_taken_by_syndicates_feed
     adopted = adopt(SiteFiles("hugo", "hugo.toml", hugo, ("content/post/a.md",)))
     assert adopted.feeds_rss and adopted.feeds_rss.value == "rss.xml"
     assert "hugo.toml: outputFormats.RSS.baseName = 'feed.xml'" in adopted.feeds_rss.source
+
+
+@pytest.mark.parametrize(
+    ("generator", "evidence", "text", "folder", "where"),
+    [
+        (
+            "eleventy",
+            ".eleventy.js",
+            'module.exports = () => ({ dir: { input: "src/site", output: "dist" } });\n',
+            "dist",
+            ".eleventy.js: dir.output",
+        ),
+        (
+            "eleventy",
+            "eleventy.config.js",
+            'export default (c) => { c.setOutputDirectory("build/"); };\n',
+            "build",
+            "eleventy.config.js: dir.output",
+        ),
+        ("jekyll", "_config.yml", "destination: ./out\n", "out", "_config.yml: destination"),
+        ("hugo", "hugo.toml", "publishDir = 'docs'\n", "docs", "hugo.toml: publishDir"),
+        ("zola", "config.toml", "output_dir = 'site'\n", "site", "config.toml: output_dir"),
+        ("pelican", "pelicanconf.py", "OUTPUT_PATH = 'public/'\n", "public", "pelicanconf.py: OUTPUT_PATH"),
+    ],
+)
+def test_the_deploy_line_names_the_output_folder_the_generators_config_gives(
+    generator: str, evidence: str, text: str, folder: str, where: str
+) -> None:
+    # thepugautomatic.com's Eleventy builds into dist/: init said `syndicate build --out _site`
+    adopted = adopt(SiteFiles(generator, evidence, {evidence: text}))
+    assert f"`syndicate build --out {folder}`" in adopted.deploy
+    assert adopted.output_dir and adopted.output_dir.source.endswith(f"'s {folder}/ ({where})")

@@ -118,7 +118,7 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     v.setdefault("taxonomies", Value(("tags",), "syndicate's default"))
     v.setdefault("sections", Value((), "every folder"))
     v.setdefault("permalink", Value("/{slug}/", "syndicate's default"))
-    outputs, deploy = _outputs(d.site.generator, d.feeds_taken)
+    outputs, deploy = _outputs(d.site.generator, d.feeds_taken, d.output)
     return Adopted(
         d.site.generator,
         d.ev,
@@ -148,17 +148,20 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     )
 
 
-def _outputs(generator: str, named: Mapping[str, str]) -> tuple[dict[str, Value], str]:
+def _outputs(
+    generator: str, named: Mapping[str, str], moved: tuple[str, str] | None = None
+) -> tuple[dict[str, Value], str]:
     """[output] and [feeds] names for an adopted site: a folder of syndicate's own, its page in
     feeds/, and feed names none of the generator's own feeds take (by default, and the ones its
     config names: ``named``, file name → where); and how they join the deploy."""
     if generator not in GENERATOR_OUTPUT:
         return {}, ""
     folder, default = GENERATOR_OUTPUT[generator]
+    folder, whence = (moved[0], f" ({moved[1]})") if moved else (folder, "")
     taken = default | set(named)
     name = NAMES[generator]
     out: dict[str, Value] = {
-        "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/"),
+        "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/{whence}"),
         "output_index": Value("feeds/index.html", f"not over {name}'s home page"),
         "output_opml": Value("feeds/feeds.opml", "beside that page"),
     }

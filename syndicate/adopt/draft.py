@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .model import SiteFiles, Value
-from .readers import as_text, parse_config
+from .readers import as_text, parse_config, relative_dir
 
 
 class Draft:
@@ -20,6 +20,7 @@ class Draft:
         self.checks: list[str] = []
         self.warnings: list[str] = []
         self.feeds_taken: dict[str, str] = {}  # a feed file name the generator's config makes → where
+        self.output: tuple[str, str] | None = None  # the generator's output folder, when its config moves it
 
     def set(self, key: str, value: str | tuple[str, ...] | None, source: str) -> bool:
         """Take a value found, unless it is empty (None, "", ()) or ``key`` is known already (the
@@ -35,6 +36,12 @@ class Draft:
         name = (path or "").rstrip("/").rsplit("/", 1)[-1]
         if name and "{" not in name:
             self.feeds_taken.setdefault(name, where)
+
+    def output_at(self, path: str | None, where: str) -> None:
+        """The generator builds into ``path`` (relative to the site), not its default folder."""
+        folder = relative_dir(path.strip().rstrip("/")) if path and path.strip() else None
+        if folder and folder != "." and self.output is None:
+            self.output = (folder, where)
 
     def default(self, key: str, value: str | tuple[str, ...], source: str) -> None:
         """Take ``value`` (which may be empty: ``[]`` means all) when nothing was found."""

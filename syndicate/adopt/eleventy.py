@@ -31,6 +31,19 @@ def eleventy_dirs(config: str, package: str) -> tuple[str, str]:
     return folder, relative_dir(posixpath.join(folder, data or "_data")) or join(folder, "_data")
 
 
+def eleventy_output(config: str, package: str) -> str | None:
+    """The output folder, from the config's text (not run): ``dir: {output}``,
+    ``setOutputDirectory(…)``, else ``--output`` in package.json; None: Eleventy's ``_site``."""
+    text = strip_js_comments(config)
+    block = re.search(r"\bdir\s*:\s*\{(.*?)\}", text, re.S)
+    found = js_string(block.group(1), r"\boutput\s*:\s*") if block else None
+    found = found or js_string(text, r"\bsetOutputDirectory\s*\(\s*")
+    if not found:
+        flag = re.search(r"--output[= ]+[\"']?([^\s\"'&;|]+)", package)
+        found = flag.group(1) if flag else None
+    return found
+
+
 def eleventy_post_folder(input_dir: str, files: tuple[str, ...]) -> str | None:
     counts = dict.fromkeys(("posts", "blog"), 0)
     for rel in under(input_dir, files):
@@ -85,6 +98,7 @@ def adopt_eleventy(d: Draft) -> None:
     if prefix and url:
         d.values["url"] = Value(f"{str(url.value).rstrip('/')}/{prefix}/", f"{url.source} + {ev}: pathPrefix")
     d.set("timezone", "UTC", "Eleventy reads dates without an offset as UTC")
+    d.output_at(eleventy_output(texts[ev], texts.get("package.json", "")), f"{ev}: dir.output")
     d.set("dir", input_dir, f"{ev}: dir.input" if input_dir != "." else "Eleventy's input folder: the site")
     d.set("taxonomies", ("tags",), "Eleventy's tags")
     folder = eleventy_post_folder(input_dir, d.site.files)

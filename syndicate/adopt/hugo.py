@@ -32,6 +32,7 @@ def adopt_hugo(d: Draft) -> None:
     rss = as_table(as_table(cfg.get("outputformats")).get("rss"))
     if as_text(rss.get("basename")):  # Hugo's RSS feeds are <baseName>.xml (index.xml by default)
         d.feed_named(f"{as_text(rss.get('basename'))}.xml", at("outputFormats.RSS.baseName"))
+    d.output_at(as_text(cfg.get("publishdir")), at("publishDir"))
     folder = _content_dir(d, cfg, at)
     taxonomies = cfg.get("taxonomies")
     if isinstance(taxonomies, Mapping):

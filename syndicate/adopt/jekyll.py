@@ -28,6 +28,7 @@ def adopt_jekyll(d: Draft) -> None:
             f"[site] url: {ev} has no url (only baseurl {base!r}); write the site's address",
         )
     person(d, cfg.get("author"), f"{ev}: author")
+    d.output_at(as_text(cfg.get("destination")), f"{ev}: destination")
     d.set("email", as_text(cfg.get("email")), f"{ev}: email")
     d.set("description", as_text(cfg.get("description")), f"{ev}: description")
     if not d.set("timezone", as_text(cfg.get("timezone")), f"{ev}: timezone"):

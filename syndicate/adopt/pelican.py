@@ -39,6 +39,7 @@ def adopt_pelican(d: Draft) -> None:
     for kind in ("FEED_ALL", "FEED", "CATEGORY_FEED", "TAG_FEED", "AUTHOR_FEED", "TRANSLATION_FEED"):
         for fmt in ("ATOM", "RSS"):
             d.feed_named(as_text(get(f"{kind}_{fmt}")[0]), get(f"{kind}_{fmt}")[1])
+    d.output_at(as_text(get("OUTPUT_PATH")[0]), get("OUTPUT_PATH")[1])
     d.set("timezone", as_text(get("TIMEZONE")[0]), get("TIMEZONE")[1])
     d.set("language", as_language(get("DEFAULT_LANG")[0]), get("DEFAULT_LANG")[1])
     d.set("language", "en", "Pelican's default")

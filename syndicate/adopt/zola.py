@@ -19,6 +19,7 @@ def adopt_zola(d: Draft) -> None:
         d.set(key, as_text(cfg.get(key)), f"{ev}: {key}")
         d.set(key, as_text(own.get(key)), f"{ev}: languages.{code}.{key}")
     d.set("url", as_text(cfg.get("base_url")), f"{ev}: base_url")
+    d.output_at(as_text(cfg.get("output_dir")), f"{ev}: output_dir")
     person(d, cfg.get("author"), f"{ev}: author")  # Zola 0.19's; else a theme's extra.author
     person(d, as_table(cfg.get("extra")).get("author"), f"{ev}: extra.author")
     d.set("language", as_language(cfg.get("default_language")), f"{ev}: default_language")
