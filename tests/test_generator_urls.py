@@ -471,3 +471,18 @@ def test_an_eleventy_directory_data_file_in_javascript_is_read_not_run() -> None
     found = adopt(SiteFiles("eleventy", "eleventy.config.cjs", code, files))
     assert found.permalink.value == "/{path}/{name}/"
     assert any("posts/posts.11tydata.js (read, not run) has permalink: code" in c for c in found.checks)
+
+
+def test_eleventy_and_zola_read_only_md_files(tmp_path: Path) -> None:
+    """A .markdown file is no template of Eleventy's (nor a page of Zola's): thepugautomatic.com
+    keeps `2007-11-24.md-with-auto-title-in-rails.markdown` beside its posts; Eleventy publishes
+    nothing for it, and syndicate rejected it (no date), so check and build exited 1."""
+    root = tmp_path / "site"
+    write(root, {**ELEVENTY_SITE, "blog/2007-11-24.md-with-a-title.markdown": "---\ntitle: Not read\n---\nx\n"})
+    published = eleventy_posts(root, tmp_path)
+    links, _ = syndicated(root, tmp_path)  # exits 0
+    assert set(links) == published and len(links) == 5
+    zola = tmp_path / "zola"
+    write(zola, {**ZOLA_SITE, "content/blog/2024-01-02-not-read.markdown": "+++\ntitle = 'N'\n+++\nx\n"})
+    zola_links, _ = syndicated(zola, tmp_path / "z")
+    assert set(zola_links) == ZOLA_PUBLISHED

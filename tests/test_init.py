@@ -807,9 +807,73 @@ def test_init_picks_feed_names_no_file_of_the_built_site_has(tmp_path: Path) -> 
     result = run(root, "init")
     assert result.code == 0, result.err
     feeds = config_of(root)["feeds"]
-    assert (feeds["rss"], feeds["atom"], feeds["json"]) == ("rss.xml", "feed.atom.xml", "syndicate.feed.json")
+    assert (feeds["rss"], feeds["atom"], feeds["json"]) == ("rss.xml", "feed.atom.xml", "syndicate.json")
     assert config_of(root)["output"]["index"] == "syndicate-feeds/index.html"
     before = {p: p.read_bytes() for p in (root / "public").rglob("*") if p.is_file()}
     built = run(root, "build", "--out", "public")
     assert built.code == 0, built.err
     assert all(p.read_bytes() == data for p, data in before.items())
+
+
+def test_a_jekyll_site_without_title_is_titled_by_its_name_as_jekyll_feed_and_seo_tag_do() -> None:
+    # jekyll/jekyll's own docs/_config.yml has `name:` and no `title:`; jekyll-feed's <title> and
+    # jekyll-seo-tag's site title both read `site.title | default: site.name`
+    texts = {"_config.yml": "name: Jekyll • Simple\nurl: https://j.example\nauthor: A\n"}
+    adopted = adopt(SiteFiles("jekyll", "_config.yml", texts, ("_posts/2024-01-02-a.md",)))
+    assert adopted.title.value == "Jekyll • Simple" and not adopted.title.check
+    assert adopted.title.source == "_config.yml: name (no title; jekyll-feed and jekyll-seo-tag read name then)"
+    both = {"_config.yml": "title: T\nname: N\nurl: https://j.example\nauthor: A\n"}
+    assert adopt(SiteFiles("jekyll", "_config.yml", both)).title.value == "T"
+
+
+def test_feed_names_the_generators_config_gives_are_not_taken_by_syndicates_feeds() -> None:
+    # this-week-in-rust's pelicanconf.py writes atom.xml and rss.xml at the top of output/, and
+    # letsencrypt.org's Hugo config renames its RSS feed feed.xml: `syndicate build --out` met them
+    pelican = {
+        "pelicanconf.py": "SITEURL = 'https://p.example'\nAUTHOR = 'A'\nFEED_ALL_ATOM = 'atom.xml'\n"
+        "FEED_ALL_RSS = 'rss.xml'\nCATEGORY_FEED_ATOM = 'categories/{slug}/atom.xml'\n"
+        "TAG_FEED_RSS = 'tags/{slug}/feed.json'\n"
+    }
+    adopted = adopt(SiteFiles("pelican", "pelicanconf.py", pelican, ("content/a.md",)))
+    assert adopted.feeds_atom and adopted.feeds_atom.value == "feed.atom.xml"
+    assert (
+        adopted.feeds_atom.source == "not atom.xml: Pelican writes those (pelicanconf.py: FEED_ALL_ATOM = 'atom.xml')"
+    )
+    assert adopted.feeds_rss and adopted.feeds_rss.value == "feed.xml"
+    assert adopted.feeds_json and adopted.feeds_json.value == "syndicate.json"
+    hugo = {"hugo.toml": "baseURL = 'https://h.example/'\n[outputFormats.RSS]\nbaseName = 'feed'\n"}
+    adopted = adopt(SiteFiles("hugo", "hugo.toml", hugo, ("content/post/a.md",)))
+    assert adopted.feeds_rss and adopted.feeds_rss.value == "rss.xml"
+    assert "hugo.toml: outputFormats.RSS.baseName = 'feed.xml'" in adopted.feeds_rss.source
+
+
+@pytest.mark.parametrize(
+    ("generator", "evidence", "text", "folder", "where"),
+    [
+        (
+            "eleventy",
+            ".eleventy.js",
+            'module.exports = () => ({ dir: { input: "src/site", output: "dist" } });\n',
+            "dist",
+            ".eleventy.js: dir.output",
+        ),
+        (
+            "eleventy",
+            "eleventy.config.js",
+            'export default (c) => { c.setOutputDirectory("build/"); };\n',
+            "build",
+            "eleventy.config.js: dir.output",
+        ),
+        ("jekyll", "_config.yml", "destination: ./out\n", "out", "_config.yml: destination"),
+        ("hugo", "hugo.toml", "publishDir = 'docs'\n", "docs", "hugo.toml: publishDir"),
+        ("zola", "config.toml", "output_dir = 'site'\n", "site", "config.toml: output_dir"),
+        ("pelican", "pelicanconf.py", "OUTPUT_PATH = 'public/'\n", "public", "pelicanconf.py: OUTPUT_PATH"),
+    ],
+)
+def test_the_deploy_line_names_the_output_folder_the_generators_config_gives(
+    generator: str, evidence: str, text: str, folder: str, where: str
+) -> None:
+    # thepugautomatic.com's Eleventy builds into dist/: init said `syndicate build --out _site`
+    adopted = adopt(SiteFiles(generator, evidence, {evidence: text}))
+    assert f"`syndicate build --out {folder}`" in adopted.deploy
+    assert adopted.output_dir and adopted.output_dir.source.endswith(f"'s {folder}/ ({where})")

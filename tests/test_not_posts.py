@@ -51,3 +51,11 @@ def test_a_post_without_front_matter_is_still_an_error(site: Site) -> None:
     site.post("notes.md", "# Notes\n\nNo front matter.\n")
     built = site.run("build")
     assert built.code == 1 and "content/notes.md:1: error: no front matter" in built.err
+
+
+def test_one_file_skipped_is_said_in_the_singular(site: Site) -> None:
+    site.post("hello.md", GOOD)
+    site.post("README.md", "# My blog\n")
+    assert "note: skipped 1 file that is not a post; `syndicate check` lists it" in site.run("build").err
+    site.post("LICENSE.md", "MIT\n")
+    assert "note: skipped 2 files that are not posts; `syndicate check` lists them" in site.run("build").err

@@ -178,3 +178,17 @@ def test_output_settings_that_would_mix_the_feeds_with_the_posts_are_refused(sit
         site.config(CONFIG + f"\n[output]\n{value}\n")
         run = site.run("check")
         assert run.code == 2 and words in run.err and len(run.err.splitlines()) == 1, (value, run.err)
+
+
+def test_files_left_alone_by_the_parallel_renderer_are_counted_once(site: Site) -> None:
+    # thepugautomatic.com (129 feeds, rendered by worker processes) with Eleventy's own atom.xml in
+    # dist/ printed "388 written, -1 unchanged, 1 left alone"
+    for i in range(50):
+        _post(site, f"p{i}", f"[t{i}]")
+    (site.public / "tags" / "t7").mkdir(parents=True)
+    (site.public / "tags" / "t7" / "atom.xml").write_text("<feed>the generator's</feed>")
+    run = site.run("build", env={"SYNDICATE_PARALLEL_MIN": "2"})
+    assert run.code == 3, run.err
+    assert "built 51 feeds (155 files)" in run.out
+    assert "public/: 154 written, 0 unchanged, 1 left alone (not syndicate's)" in run.out
+    assert (site.public / "tags" / "t7" / "atom.xml").read_text() == "<feed>the generator's</feed>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -226,3 +227,23 @@ def test_moving_a_posts_date_alone_re_renders_its_feeds(sample_site: Site, tmp_p
     assert {k: v[0] for k, v in snapshot(sample_site.public).items()} == {
         k: v[0] for k, v in snapshot(tmp_path / "fresh").items()
     }
+
+
+def test_a_cache_written_by_another_syndicate_version_is_not_reused(sample_site: Site) -> None:
+    """Upgrading syndicate re-reads every post: a fix in how posts are read or rendered reaches the
+    feeds at once, not only when each post's file changes (tidyverse.org's feeds kept template
+    code after the fix that removes it, until .syndicate/cache.db was deleted)."""
+    sample_site.run("build")
+    first = {k: v[0] for k, v in snapshot(sample_site.public).items()}
+    db = sqlite3.connect(sample_site.root / ".syndicate" / "cache.db")
+    with db:  # as an older syndicate read the posts: another title, stamped with its version
+        for path, post in db.execute("SELECT path, post FROM posts WHERE post IS NOT NULL").fetchall():
+            data = json.loads(post)
+            data["title"] = "Read by an older syndicate"
+            db.execute("UPDATE posts SET post = ? WHERE path = ?", (json.dumps(data), path))
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('version', '0.0.1')")
+    db.close()
+    run = sample_site.run("build")
+    assert run.code == 0, run.err
+    assert "Read by an older syndicate" not in sample_site.run("posts").out
+    assert {k: v[0] for k, v in snapshot(sample_site.public).items()} == first

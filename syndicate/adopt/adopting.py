@@ -118,10 +118,8 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     v.setdefault("taxonomies", Value(("tags",), "syndicate's default"))
     v.setdefault("sections", Value((), "every folder"))
     v.setdefault("permalink", Value("/{slug}/", "syndicate's default"))
-    publish_dir = (
-        str(v["publish_dir"].value) if "publish_dir" in v else GENERATOR_OUTPUT.get(d.site.generator, ("",))[0]
-    )
-    outputs, deploy = _outputs(d.site.generator, publish_dir, d.site.built)
+    publish_dir = d.output[0] if d.output else GENERATOR_OUTPUT.get(d.site.generator, ("",))[0]
+    outputs, deploy = _outputs(d.site.generator, d.feeds_taken, d.output, d.site.built)
     return Adopted(
         d.site.generator,
         d.ev,
@@ -152,24 +150,33 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
     )
 
 
-def _outputs(generator: str, folder: str, built: frozenset[str]) -> tuple[dict[str, Value], str]:
+def _outputs(
+    generator: str,
+    named: Mapping[str, str],
+    moved: tuple[str, str] | None = None,
+    built: frozenset[str] = frozenset(),
+) -> tuple[dict[str, Value], str]:
     """[output] and [feeds] names for an adopted site: a folder of syndicate's own, its page in
-    feeds/, and feed names that none of the generator's own feeds take by default, nor any file
-    its output folder (``folder``) holds now (``built``); and how they join the deploy."""
+    feeds/, and feed names none of the generator's own feeds take (by default, and the ones its
+    config names: ``named``, file name → where), nor any file its output folder holds now
+    (``built``, when it was built here); and how they join the deploy."""
     if generator not in GENERATOR_OUTPUT:
         return {}, ""
-    taken = GENERATOR_OUTPUT[generator][1] | built
+    folder, default = GENERATOR_OUTPUT[generator]
+    folder, whence = (moved[0], f" ({moved[1]})") if moved else (folder, "")
+    taken = default | set(named) | built
     name = NAMES[generator]
     pages = next((p for p in ("feeds", "syndicate-feeds", "syndicate") if f"{p}/index.html" not in built), "syndicate")
     out: dict[str, Value] = {
-        "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/"),
+        "output_dir": Value(".syndicate/public", f"syndicate's own folder, apart from {name}'s {folder}/{whence}"),
         "output_index": Value(f"{pages}/index.html", f"not over {name}'s home page"),
         "output_opml": Value(f"{pages}/feeds.opml", "beside that page"),
     }
     for fmt, choices in FEED_NAME_CHOICES.items():
-        free = [c for c in choices if c not in taken]
-        pick = free[0] if free else next(f"syndicate.{c}" for c in choices if f"syndicate.{c}" not in taken)
-        said = f"not {', '.join(sorted(taken & set(choices)))}: {name} writes those" if taken & set(choices) else ""
+        pick = next((c for c in choices if c not in taken), choices[-1])
+        clash = sorted(taken & set(choices))
+        whence = "; ".join(f"{named[c]} = {c!r}" for c in clash if c in named and c not in default)
+        said = f"not {', '.join(clash)}: {name} writes those" + (f" ({whence})" if whence else "") if clash else ""
         out[f"feeds_{fmt}"] = Value(pick, said or f"no {name} feed has this name")
     deploy = (
         f"to deploy the feeds with the site, build it with {name}, then `syndicate build --out {folder}`:"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from .draft import Draft, publish_dir
+from .draft import Draft
 from .readers import JS_STRING, is_post, js_string, relative_dir, strip_js_comments, under
 
 ASTRO_CONSTS = ("src/consts.ts", "src/consts.js")
@@ -20,7 +20,7 @@ def adopt_astro(d: Draft) -> None:
     config = strip_js_comments(texts[ev])
     site, base = js_string(config, r"\bsite\s*:\s*"), (js_string(config, r"\bbase\s*:\s*") or "").strip("/")
     d.set("url", f"{site.rstrip('/')}/{base}/" if site and base else site, f"{ev}: site" + " + base" * bool(base))
-    publish_dir(d, js_string(config, r"\boutDir\s*:\s*"), f"{ev}: outDir")
+    d.output_at(js_string(config, r"\boutDir\s*:\s*"), f"{ev}: outDir")
     for rel in ASTRO_CONSTS:
         consts = strip_js_comments(texts.get(rel, ""))
         for key, name in (("title", "SITE_TITLE"), ("description", "SITE_DESCRIPTION")):

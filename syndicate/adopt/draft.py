@@ -19,6 +19,8 @@ class Draft:
         self.permalinks: dict[str, Value] = {}  # [site.permalinks]: folder → its pattern
         self.checks: list[str] = []
         self.warnings: list[str] = []
+        self.feeds_taken: dict[str, str] = {}  # a feed file name the generator's config makes → where
+        self.output: tuple[str, str] | None = None  # the generator's output folder, when its config moves it
 
     def set(self, key: str, value: str | tuple[str, ...] | None, source: str) -> bool:
         """Take a value found, unless it is empty (None, "", ()) or ``key`` is known already (the
@@ -27,6 +29,19 @@ class Draft:
             return False
         self.values[key] = Value(value, source)
         return True
+
+    def feed_named(self, path: str | None, where: str) -> None:
+        """A feed file the generator writes, as its config names it (``categories/{slug}/atom.xml``):
+        syndicate's feeds take another name than its last part."""
+        name = (path or "").rstrip("/").rsplit("/", 1)[-1]
+        if name and "{" not in name:
+            self.feeds_taken.setdefault(name, where)
+
+    def output_at(self, path: str | None, where: str) -> None:
+        """The generator builds into ``path`` (relative to the site), not its default folder."""
+        folder = relative_dir(path.strip().rstrip("/")) if path and path.strip() else None
+        if folder and folder != "." and self.output is None:
+            self.output = (folder, where)
 
     def default(self, key: str, value: str | tuple[str, ...], source: str) -> None:
         """Take ``value`` (which may be empty: ``[]`` means all) when nothing was found."""
@@ -39,17 +54,6 @@ class Draft:
 
     def parse(self, rel: str) -> dict[str, Any]:
         return parse_config(self.site, rel)
-
-
-def publish_dir(d: Draft, folder: str | None, where: str) -> None:
-    """The generator's output folder, when its config names one inside the site (else a warning)."""
-    if not folder:
-        return
-    inside = relative_dir(folder)
-    if inside is None or inside == ".":
-        d.warnings.append(f"{where} {folder!r} is not a folder inside the site; the deploy line names the default")
-        return
-    d.set("publish_dir", inside, where)
 
 
 def person(d: Draft, value: Any, where: str) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.dialects import dialect
-from .draft import Draft, person, publish_dir
+from .draft import Draft, person
 from .model import Value
 from .permalinks import take_folder_permalink, take_permalink, translate_liquid
 from .readers import as_language, as_text, is_post, join, js_string, relative_dir, strip_js_comments, under
@@ -29,6 +29,19 @@ def eleventy_dirs(config: str, package: str) -> tuple[str, str]:
         input_dir = flag.group(1) if flag else None
     folder = relative_dir(input_dir or ".") or "."
     return folder, relative_dir(posixpath.join(folder, data or "_data")) or join(folder, "_data")
+
+
+def eleventy_output(config: str, package: str) -> str | None:
+    """The output folder, from the config's text (not run): ``dir: {output}``,
+    ``setOutputDirectory(…)``, else ``--output`` in package.json; None: Eleventy's ``_site``."""
+    text = strip_js_comments(config)
+    block = re.search(r"\bdir\s*:\s*\{(.*?)\}", text, re.S)
+    found = js_string(block.group(1), r"\boutput\s*:\s*") if block else None
+    found = found or js_string(text, r"\bsetOutputDirectory\s*\(\s*")
+    if not found:
+        flag = re.search(r"--output[= ]+[\"']?([^\s\"'&;|]+)", package)
+        found = flag.group(1) if flag else None
+    return found
 
 
 def eleventy_post_folder(input_dir: str, files: tuple[str, ...]) -> str | None:
@@ -74,12 +87,6 @@ def eleventy_data_files(input_dir: str, folder: str | None, files: tuple[str, ..
 def adopt_eleventy(d: Draft) -> None:
     ev, texts = d.ev, d.site.texts
     input_dir, data_dir = eleventy_dirs(texts[ev], texts.get("package.json", ""))
-    code = strip_js_comments(texts[ev])
-    output = js_string(code, r"\boutput\s*:\s*") or js_string(code, r"\bsetOutputDirectory\s*\(\s*")
-    flag = re.search(r"--output[= ]+[\"']?([^\s\"'&;|]+)", texts.get("package.json", ""))
-    publish_dir(
-        d, output or (flag.group(1) if flag else None), f"{ev}: dir.output" if output else "package.json: --output"
-    )
     for name in ("metadata.json", "site.json", "metadata.js", "metadata.mjs"):
         rel = join(data_dir, name)
         if rel in texts and name.endswith(".json"):
@@ -91,6 +98,7 @@ def adopt_eleventy(d: Draft) -> None:
     if prefix and url:
         d.values["url"] = Value(f"{str(url.value).rstrip('/')}/{prefix}/", f"{url.source} + {ev}: pathPrefix")
     d.set("timezone", "UTC", "Eleventy reads dates without an offset as UTC")
+    d.output_at(eleventy_output(texts[ev], texts.get("package.json", "")), f"{ev}: dir.output")
     d.set("dir", input_dir, f"{ev}: dir.input" if input_dir != "." else "Eleventy's input folder: the site")
     d.set("taxonomies", ("tags",), "Eleventy's tags")
     folder = eleventy_post_folder(input_dir, d.site.files)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.dialects import dialect
-from .draft import Draft, person, publish_dir
+from .draft import Draft, person
 from .model import Value
 from .permalinks import take_folder_permalink, take_permalink, translate_colon
 from .readers import as_language, as_table, as_text, is_post, lower_keys, relative_dir, under
@@ -29,7 +29,10 @@ def adopt_hugo(d: Draft) -> None:
     d.set("timezone", "UTC", "Hugo's default")
     for key, name in (("languagecode", "languageCode"), ("defaultcontentlanguage", "defaultContentLanguage")):
         d.set("language", as_language(cfg.get(key)), at(name))
-    publish_dir(d, as_text(cfg.get("publishdir")), at("publishDir"))
+    rss = as_table(as_table(cfg.get("outputformats")).get("rss"))
+    if as_text(rss.get("basename")):  # Hugo's RSS feeds are <baseName>.xml (index.xml by default)
+        d.feed_named(f"{as_text(rss.get('basename'))}.xml", at("outputFormats.RSS.baseName"))
+    d.output_at(as_text(cfg.get("publishdir")), at("publishDir"))
     folder = _content_dir(d, cfg, at)
     taxonomies = cfg.get("taxonomies")
     if isinstance(taxonomies, Mapping):

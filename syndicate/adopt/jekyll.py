@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.dialects import dialect
 from ..core.permalinks import JEKYLL_STYLES
-from .draft import Draft, person, publish_dir
+from .draft import Draft, person
 from .model import EXAMPLE_URL
 from .permalinks import take_folder_permalink, take_permalink, translate_colon
 from .readers import as_language, as_table, as_text, is_post, relative_dir, under
@@ -16,7 +16,7 @@ from .readers import as_language, as_table, as_text, is_post, relative_dir, unde
 def adopt_jekyll(d: Draft) -> None:
     ev, cfg = d.ev, d.parse(d.ev)
     d.set("title", as_text(cfg.get("title")), f"{ev}: title")
-    publish_dir(d, as_text(cfg.get("destination")), f"{ev}: destination")
+    d.set("title", as_text(cfg.get("name")), f"{ev}: name (no title; jekyll-feed and jekyll-seo-tag read name then)")
     url, base = as_text(cfg.get("url")), (as_text(cfg.get("baseurl")) or "").strip("/")
     if url:
         d.set("url", url.rstrip("/") + "/" + base + "/" * bool(base), f"{ev}: url" + " + baseurl" * bool(base))
@@ -28,6 +28,7 @@ def adopt_jekyll(d: Draft) -> None:
             f"[site] url: {ev} has no url (only baseurl {base!r}); write the site's address",
         )
     person(d, cfg.get("author"), f"{ev}: author")
+    d.output_at(as_text(cfg.get("destination")), f"{ev}: destination")
     d.set("email", as_text(cfg.get("email")), f"{ev}: email")
     d.set("description", as_text(cfg.get("description")), f"{ev}: description")
     if not d.set("timezone", as_text(cfg.get("timezone")), f"{ev}: timezone"):

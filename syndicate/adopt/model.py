@@ -78,9 +78,9 @@ GENERATOR_OUTPUT: dict[str, tuple[str, frozenset[str]]] = {
 
 
 FEED_NAME_CHOICES = {  # syndicate's name for each format, the first one no generator file takes
-    "rss": ("feed.xml", "rss.xml", "feed.rss.xml"),
-    "atom": ("atom.xml", "feed.atom.xml"),
-    "json": ("feed.json",),
+    "rss": ("feed.xml", "rss.xml", "feed.rss.xml", "syndicate.rss.xml"),
+    "atom": ("atom.xml", "feed.atom.xml", "syndicate.atom.xml"),
+    "json": ("feed.json", "syndicate.json"),
 }
 
 

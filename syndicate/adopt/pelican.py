@@ -9,7 +9,7 @@ from typing import Any
 from ..core.dialects import dialect
 from ..core.model import printable
 from ..errors import ConfigError
-from .draft import Draft, publish_dir
+from .draft import Draft
 from .model import EXAMPLE_URL, SiteFiles
 from .permalinks import take_permalink, translate_pelican
 from .readers import as_language, as_text, relative_dir
@@ -28,7 +28,6 @@ def adopt_pelican(d: Draft) -> None:
 
     for key, name in (("title", "SITENAME"), ("url", "SITEURL"), ("author", "AUTHOR"), ("description", "SITESUBTITLE")):
         d.set(key, as_text(get(name)[0]), get(name)[1])
-    publish_dir(d, as_text(get("OUTPUT_PATH")[0]), get("OUTPUT_PATH")[1])
     siteurl, where = get("SITEURL")
     if "url" not in d.values and (siteurl == "" or "computed" in where):
         d.stand_in(
@@ -37,6 +36,10 @@ def adopt_pelican(d: Draft) -> None:
             f"{where}: write the site's address",
             f"[site] url: {where} gives no address; write the site's address",
         )
+    for kind in ("FEED_ALL", "FEED", "CATEGORY_FEED", "TAG_FEED", "AUTHOR_FEED", "TRANSLATION_FEED"):
+        for fmt in ("ATOM", "RSS"):
+            d.feed_named(as_text(get(f"{kind}_{fmt}")[0]), get(f"{kind}_{fmt}")[1])
+    d.output_at(as_text(get("OUTPUT_PATH")[0]), get("OUTPUT_PATH")[1])
     d.set("timezone", as_text(get("TIMEZONE")[0]), get("TIMEZONE")[1])
     d.set("language", as_language(get("DEFAULT_LANG")[0]), get("DEFAULT_LANG")[1])
     d.set("language", "en", "Pelican's default")

@@ -7,19 +7,19 @@ from __future__ import annotations
 import posixpath
 
 from ..core.dialects import dialect
-from .draft import Draft, person, publish_dir
+from .draft import Draft, person
 from .readers import as_language, as_table, as_text, is_post, under
 
 
 def adopt_zola(d: Draft) -> None:
     ev, cfg = d.ev, d.parse(d.ev)
     code = as_text(cfg.get("default_language")) or "en"
-    publish_dir(d, as_text(cfg.get("output_dir")), f"{ev}: output_dir")
     own = as_table(as_table(cfg.get("languages")).get(code))  # a multilingual site's [languages.<default>]
     for key in ("title", "description"):  # the first found wins
         d.set(key, as_text(cfg.get(key)), f"{ev}: {key}")
         d.set(key, as_text(own.get(key)), f"{ev}: languages.{code}.{key}")
     d.set("url", as_text(cfg.get("base_url")), f"{ev}: base_url")
+    d.output_at(as_text(cfg.get("output_dir")), f"{ev}: output_dir")
     person(d, cfg.get("author"), f"{ev}: author")  # Zola 0.19's; else a theme's extra.author
     person(d, as_table(cfg.get("extra")).get("author"), f"{ev}: extra.author")
     d.set("language", as_language(cfg.get("default_language")), f"{ev}: default_language")

@@ -20,9 +20,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..core.model import Content, Image, Post, Problem
 
 SCHEMA_VERSION = 6  # 4: live_from, expires, terms; 5: social; 6: refs
+# Bump when the bytes a feed renders to, or what a post file is read as, change for the same input
+# (4: template code in posts done as the generator does it).
+RENDER_FORMAT = 4
+# A cache is this syndicate's when all three are its own: another version may read or render
+# posts otherwise, so an upgrade reads every post again rather than keep what an older one made.
+_STAMP = {"schema": str(SCHEMA_VERSION), "version": f"{__version__}/{RENDER_FORMAT}"}
+
+
+def _stamped(db: sqlite3.Connection) -> bool:
+    rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', 'version')").fetchall())
+    return rows == _STAMP
 
 
 def stat_signature(st: os.stat_result) -> str:
@@ -108,12 +120,13 @@ class PostCache:
         try:
             db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
             try:
-                rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', ?)", (key,)).fetchall())
+                ours = _stamped(db)
+                row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             finally:
                 db.close()
         except sqlite3.Error:
             return None
-        return rows.get(key) if rows.get("schema") == str(SCHEMA_VERSION) else None
+        return row[0] if ours and row is not None else None
 
     def put_meta(self, key: str, value: str) -> None:
         self._dirty_meta[key] = value
@@ -127,12 +140,11 @@ class PostCache:
         )
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS feeds (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
-        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None or int(row[0]) != SCHEMA_VERSION:
+        if not _stamped(db):
             db.execute("DELETE FROM posts")
             db.execute("DELETE FROM feeds")
             db.execute("DELETE FROM meta")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(_STAMP.items()))
             db.commit()
         return db
 
@@ -142,8 +154,7 @@ class PostCache:
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
             try:
-                row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if row is None or int(row[0]) != SCHEMA_VERSION:
+                if not _stamped(db):
                     return
                 has_feeds = db.execute("SELECT 1 FROM sqlite_master WHERE name='feeds'").fetchone()
                 if has_feeds:

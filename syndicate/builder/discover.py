@@ -41,7 +41,7 @@ def find_post_files(content_dir: Path, d: Dialect | None = None) -> Iterator[tup
                 if prune_folder(d, entry.name, not prefix):
                     continue
                 subdirs.append((Path(entry.path), f"{prefix}{entry.name}/"))
-            elif is_post_file(entry.name):
+            elif is_post_file(entry.name, d.suffixes):
                 yield f"{prefix}{entry.name}", entry
         stack.extend(reversed(subdirs))
 
@@ -171,7 +171,7 @@ class ContentWatch:
         source = prefix + rel
         if self.changed is not None:
             self.changed.add(source)
-        if not is_post_file(rel.rsplit("/", 1)[-1]):
+        if not is_post_file(rel.rsplit("/", 1)[-1], d.suffixes):
             # not a post's name: a folder, if posts live under it (moved or deleted) or it is one now
             return not (os.path.isdir(path) or any(s.startswith(source + "/") for s in self._files))
         if d.bundle_resources and file_stem(rel) == "index" and (source in self._files) != os.path.lexists(path):

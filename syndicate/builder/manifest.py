@@ -13,12 +13,10 @@ from typing import Any
 from .. import __version__
 from ..core.feeds import feed_folders, live_window
 from ..core.model import Problem, Settings
-from .cache import PostCache
+from .cache import RENDER_FORMAT, PostCache
 from .discover import Scanned
 from .output import FileStat, file_stat
 from .report import BuildReport, Tally
-
-RENDER_FORMAT = 3  # bump when the bytes a feed renders to change for the same input
 
 
 def inputs_key(settings: Settings, files: list[Scanned], out: Path) -> str:

@@ -180,7 +180,8 @@ def prepare(
         from ..core.render.jsonfeed import render_syndication
 
         rendered.outputs[SYNDICATION_FILE] = render_syndication(report.live(now), links or {})
-    report.files = len(rendered.outputs) + len(rendered.known)
+    # a file the workers left alone (not syndicate's) is one of the build's files all the same
+    report.files = len(rendered.outputs.keys() | rendered.known.keys() | rendered.refused.keys())
     inputs = partial(inputs_key, settings, files, out)  # for the manifest, after the files are written
     return UnwrittenBuild(
         report,

@@ -15,8 +15,7 @@ from ..core.render import EntryMemo, render_feed
 from ..core.render.jsonfeed import NO_LINKS, memo_key
 from ..core.render.pages import render_index, render_opml
 from . import workers as workers_module
-from .cache import PostCache
-from .manifest import RENDER_FORMAT
+from .cache import RENDER_FORMAT, PostCache
 from .output import digest, file_stat
 from .owned import Ownership
 from .workers import Workers, make_contents, render_and_write, render_forked

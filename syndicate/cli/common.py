@@ -140,7 +140,12 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
                 click.echo(f"  {printable(place(site, problem.path))}: {printable(problem.message)}", err=True)
     elif report.skipped:
         count = plural(len(report.skipped), "file")
-        click.echo(f"note: skipped {count} that are not posts; `syndicate check` lists them", err=True)
+        what = (
+            "that is not a post; `syndicate check` lists it"
+            if len(report.skipped) == 1
+            else ("that are not posts; `syndicate check` lists them")
+        )
+        click.echo(f"note: skipped {count} {what}", err=True)
 
 
 def _print_notes(site: Path, notes: list[Problem], shown_each: int = 3) -> None:

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
+from .sources import MARKDOWN_SUFFIXES
+
 GENERATORS = ("syndicate", "jekyll", "hugo", "zola", "eleventy", "astro", "pelican")
 
 
@@ -141,6 +143,7 @@ class Dialect:
     render_key: str | None = None  # a key that, false, means the generator writes no page (Zola's render)
     undated_is_page: bool = False  # a page without a date is no post: the generator's feeds list only dated ones
     bundle_resources: bool = False  # Markdown beside or under a folder's index.md is the bundle's resource (Hugo)
+    suffixes: tuple[str, ...] = MARKDOWN_SUFFIXES  # the Markdown files it reads (Zola and Eleventy: .md only)
     keys: FieldKeys = FieldKeys()
     # A blog adopted from a generator: keys in any case, the generators' draft and skip flags,
     # READMEs and section indexes skipped, output folders not walked. False for syndicate's own
@@ -248,6 +251,7 @@ DIALECTS: dict[str, Dialect] = {
         own_keys=_ZOLA_KEYS,
         render_key="render",
         undated_is_page=True,
+        suffixes=(".md",),
     ),
     "eleventy": Dialect(
         "eleventy",
@@ -260,6 +264,7 @@ DIALECTS: dict[str, Dialect] = {
         naive_utc=True,
         collection_tags=("post", "posts"),
         own_keys=_ELEVENTY_KEYS,
+        suffixes=(".md",),
     ),
     "astro": Dialect(
         "astro",

@@ -7,11 +7,12 @@ from __future__ import annotations
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
 
 
-def is_post_file(name: str) -> bool:
-    """Markdown, not hidden, not an editor's temp or backup file."""
+def is_post_file(name: str, suffixes: tuple[str, ...] = MARKDOWN_SUFFIXES) -> bool:
+    """Markdown (a name ending in one of ``suffixes``: the generator's), not hidden, not an
+    editor's temp or backup file."""
     if name.startswith((".", "#", "~")) or name.endswith(("~", "#")):
         return False
-    return name.lower().endswith(MARKDOWN_SUFFIXES)
+    return name.lower().endswith(suffixes)
 
 
 def source_prefix(content_dir: str) -> str:

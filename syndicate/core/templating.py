@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import html
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -163,10 +163,15 @@ class _Code:
         self.starts = [s for s, _ in self.regions]
 
     def __call__(self, start: int, end: int | None = None) -> bool:
+        """Is ``start`` in code, or does the tag from ``start`` to ``end`` run into code? Code that
+        starts and ends inside the tag is the tag's own: Hugo's `…` raw string arguments."""
         i = bisect_right(self.starts, start) - 1
         if i >= 0 and self.regions[i][1] > start:
             return True
-        return end is not None and i + 1 < len(self.starts) and self.starts[i + 1] < end  # a tag running into code
+        if end is None:
+            return False
+        last = bisect_left(self.starts, end) - 1  # the last code that starts inside the tag
+        return last > i and self.regions[last][1] > end
 
 
 class _Finder:
