@@ -4,6 +4,7 @@ front matter are skipped and listed by `check`, never an error and never exit 1.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,24 @@ def test_one_file_skipped_is_said_in_the_singular(site: Site) -> None:
     assert "note: skipped 1 file that is not a post; `syndicate check` lists it" in site.run("build").err
     site.post("LICENSE.md", "MIT\n")
     assert "note: skipped 2 files that are not posts; `syndicate check` lists them" in site.run("build").err
+
+
+@pytest.mark.parametrize(
+    ("generator", "rel", "ext"),
+    [("hugo", "posts/b.html", ".html"), ("hugo", "posts/c.adoc", ".adoc"), ("pelican", "d.rst", ".rst")],
+)
+def test_a_post_in_a_format_syndicate_does_not_read_is_listed_not_lost_in_silence(
+    tmp_path: Path, generator: str, rel: str, ext: str
+) -> None:
+    """tidyverse.org has 41 posts as Hugo .html content files and This Week in Rust one .rst
+    article: they were skipped without a word. Now check names each."""
+    site = Site(tmp_path)
+    site.config(CONFIG.replace("[feeds]", f'[content]\ngenerator = "{generator}"\n\n[feeds]'))
+    site.post("posts/a.md", "---\ntitle: A\ndate: 2024-01-01\n---\nx\n")
+    site.post(rel, "---\ntitle: B\ndate: 2024-01-02\n---\n<p>x</p>\n")
+    run = site.run("check")
+    assert run.code == 0, run.err
+    name = generator.capitalize()
+    assert f"content/{rel}: a {ext} post, which {name} publishes but syndicate does not read (it reads Markdown)" in (
+        run.err
+    )

@@ -41,7 +41,7 @@ def find_post_files(content_dir: Path, d: Dialect | None = None) -> Iterator[tup
                 if prune_folder(d, entry.name, not prefix):
                     continue
                 subdirs.append((Path(entry.path), f"{prefix}{entry.name}/"))
-            elif is_post_file(entry.name, d.suffixes):
+            elif is_post_file(entry.name, d.suffixes + d.other_formats):
                 yield f"{prefix}{entry.name}", entry
         stack.extend(reversed(subdirs))
 
@@ -57,6 +57,9 @@ class Scanned:
     severity: Severity = "error"
 
 
+_NOT_READ = "\x00not a post in any format syndicate reads"
+
+
 def scanned(
     source: str, path: str, site_dir: Path, settings: Settings, bundles: frozenset[str] = frozenset()
 ) -> Scanned:
@@ -65,7 +68,13 @@ def scanned(
     resource (``bundles``: the folders that hold an index.md)."""
     prefix = source_prefix(settings.content.dir)
     rel = source[len(prefix) :]
-    skip = skip_reason(dialect(settings.content.generator), settings.content.sections, rel, bundles)
+    d = dialect(settings.content.generator)
+    skip = skip_reason(d, settings.content.sections, rel, bundles)
+    if not is_post_file(rel.rsplit("/", 1)[-1], d.suffixes):  # another format the generator publishes
+        if skip is not None:
+            return Scanned(source, path, "", _NOT_READ, "skipped")  # a page or template: not worth a line
+        ext = "." + rel.rsplit(".", 1)[-1]
+        skip = f"a {ext} post, which {d.name.capitalize()} publishes but syndicate does not read (it reads Markdown)"
     if skip:
         return Scanned(printable(source), path, "", skip, "skipped")
     why = name_problem(source)
@@ -91,7 +100,7 @@ def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
     bundles = bundle_folders(rel for rel, _ in files) if d.bundle_resources else frozenset()
     found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles) for rel, entry in files]
     found.sort(key=lambda f: f.source)
-    return found
+    return [f for f in found if f.error != _NOT_READ]
 
 
 class PostIndex:

@@ -144,6 +144,9 @@ class Dialect:
     undated_is_page: bool = False  # a page without a date is no post: the generator's feeds list only dated ones
     bundle_resources: bool = False  # Markdown beside or under a folder's index.md is the bundle's resource (Hugo)
     suffixes: tuple[str, ...] = MARKDOWN_SUFFIXES  # the Markdown files it reads (Zola and Eleventy: .md only)
+    # Other formats it publishes posts from (Hugo's .html and AsciiDoc, Pelican's reST): never read,
+    # but listed by `check` as left out, so that no post goes missing without a word.
+    other_formats: tuple[str, ...] = ()
     keys: FieldKeys = FieldKeys()
     # A blog adopted from a generator: keys in any case, the generators' draft and skip flags,
     # READMEs and section indexes skipped, output folders not walked. False for syndicate's own
@@ -226,6 +229,7 @@ DIALECTS: dict[str, Dialect] = {
         post_folders=("_posts",),
         skip_folders=("_drafts",),
         own_keys=_JEKYLL_KEYS,
+        other_formats=(".html", ".textile"),
     ),
     "hugo": Dialect(
         "hugo",
@@ -240,6 +244,7 @@ DIALECTS: dict[str, Dialect] = {
         date_as_written=True,
         own_keys=_HUGO_KEYS,
         bundle_resources=True,
+        other_formats=(".html", ".htm", ".adoc", ".asciidoc", ".ad", ".org", ".pdc", ".pandoc", ".rst"),
     ),
     "zola": Dialect(
         "zola",
@@ -265,6 +270,7 @@ DIALECTS: dict[str, Dialect] = {
         collection_tags=("post", "posts"),
         own_keys=_ELEVENTY_KEYS,
         suffixes=(".md",),
+        other_formats=(".html", ".njk", ".liquid"),
     ),
     "astro": Dialect(
         "astro",
@@ -288,6 +294,7 @@ DIALECTS: dict[str, Dialect] = {
         date_as_written=True,
         pages_folder="pages",
         own_keys=_PELICAN_KEYS,
+        other_formats=(".rst", ".html", ".htm"),
     ),
 }
 
