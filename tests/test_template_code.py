@@ -655,3 +655,25 @@ def test_jekyll_makes_the_same_html(tmp_path: Path) -> None:
     ) and 'class="language-ruby" data-lang="ruby"' in code(ours)
     para = re.compile(r"<p>(Shown|See).*?</p>", re.S)
     assert [_norm(m.group(0)) for m in para.finditer(theirs)] == [_norm(m.group(0)) for m in para.finditer(ours)]
+
+
+def test_a_liquid_loop_or_capture_goes_whole_and_an_if_keeps_its_body() -> None:
+    """jekyll/jekyll's docs: a `{% for %}` over site data left `[#]: /issues/` link definitions in
+    the feed (its body kept, its variables removed). A loop's body means nothing without the loop."""
+    out, found = run(
+        """\
+        Before.
+
+        {% for issue in page.issues %}
+        [#{{ issue }}]: {{ site.repository }}/issues/{{ issue }}
+        {% endfor %}
+        {% capture note %}hidden{% endcapture %}
+        {% if page.beta %}Beta only.{% endif %}
+
+        After.
+        """,
+        "jekyll",
+    )
+    assert "[#" not in out and "/issues/" not in out and "hidden" not in out
+    assert "Before." in out and "After." in out and "Beta only." in out
+    assert {"for", "capture", "if"} <= set(found.removed)  # type: ignore[attr-defined]

@@ -25,8 +25,9 @@ from ..core.model import Content, Image, Post, Problem
 
 SCHEMA_VERSION = 6  # 4: live_from, expires, terms; 5: social; 6: refs
 # Bump when the bytes a feed renders to, or what a post file is read as, change for the same input
-# (4: template code in posts done as the generator does it).
-RENDER_FORMAT = 4
+# (4: template code in posts done as the generator does it; 5: Liquid loops dropped whole, <noscript>
+# shown, item ids of taken-over feeds).
+RENDER_FORMAT = 5
 # A cache is this syndicate's when all three are its own: another version may read or render
 # posts otherwise, so an upgrade reads every post again rather than keep what an older one made.
 _STAMP = {"schema": str(SCHEMA_VERSION), "version": f"{__version__}/{RENDER_FORMAT}"}

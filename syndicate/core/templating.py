@@ -721,6 +721,12 @@ def _liquid_value(expr: str, site_url: str, generator: str) -> str | None:
     return value
 
 
+# Liquid blocks whose body cannot stand without the template running it: a loop's body (its
+# variables unknown: jekyll/jekyll's docs got `[#]: /issues/` link definitions from one), a capture
+# (it outputs nothing). Removed whole, named in the warning; an `if`'s body is kept, as any other.
+_DROPPED_BLOCKS = frozenset({"for", "tablerow", "capture"})
+
+
 def _liquid(body: str, ctx: Context, generator: str) -> tuple[str, Found]:
     state = _State(ctx)
     code = _Code(body)
@@ -751,6 +757,9 @@ def _liquid(body: str, ctx: Context, generator: str) -> tuple[str, Found]:
         if generator == "jekyll" and name == "post_url":
             path, fragment = _split_fragment(arg.strip().strip("'\""))
             return state.link("post:" + path.lstrip("/"), fragment)
+        if name in _DROPPED_BLOCKS and inner is not None:
+            state.removed.setdefault(name, None)  # a loop's body without its loop is garbage; a capture is no output
+            return ""
         if name == "highlight" and inner is not None:
             lang = arg.split()[0] if arg.split() else ""
             return _block(_code_html(_RAW_MARKERS.sub("", inner), lang, figure=generator == "jekyll"), alone)
