@@ -68,9 +68,9 @@ def test_hugo_network_embeds_become_links_to_the_original() -> None:
         """,
         "hugo",
     )
-    assert "<https://gist.github.com/spf13/7896402>" in out
-    assert out.count("<https://x.com/SanDiegoZoo/status/1453110110599868418>") == 2
-    assert "<https://www.instagram.com/p/BWNjjyYFxVx/>" in out
+    assert '<a href="https://gist.github.com/spf13/7896402">gist.github.com/spf13/7896402</a>' in out
+    assert out.count('<a href="https://x.com/SanDiegoZoo/status/1453110110599868418">') == 2
+    assert '<a href="https://www.instagram.com/p/BWNjjyYFxVx/">instagram.com/p/BWNjjyYFxVx/</a>' in out
     assert "{{" not in out and "<script" not in out
 
 
@@ -240,7 +240,7 @@ def test_zola_shortcodes_and_internal_links() -> None:
     assert "[B](https://example.org/blog/blog/b/#sec) and gone." in out
     assert "[ref]: https://example.org/blog/blog/b/" in out
     assert 'src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?autoplay=1"' in out
-    assert "<https://gist.github.com/a/1#file-x-py>" in out
+    assert '<a href="https://gist.github.com/a/1#file-x-py">gist.github.com/a/1#file-x-py</a>' in out
     assert "Quoted *text*." in out and "quote(" not in out
     assert '{{ youtube(id="shown") }} and `{{ youtube(id="code") }}`' in out
     assert found.removed == ("quote",)  # type: ignore[attr-defined]
@@ -677,3 +677,18 @@ def test_a_liquid_loop_or_capture_goes_whole_and_an_if_keeps_its_body() -> None:
     assert "[#" not in out and "/issues/" not in out and "hidden" not in out
     assert "Before." in out and "After." in out and "Beta only." in out
     assert {"for", "capture", "if"} <= set(found.removed)  # type: ignore[attr-defined]
+
+
+def test_a_network_embed_inside_an_html_line_stays_a_link_in_the_feed(tmp_path: Path) -> None:
+    """tidyverse.org: `<!--html_preserve-->{{% tweet "…" %}}<!--/html_preserve-->` — the Markdown
+    autolink written for the tweet sat in an HTML block, was never made a link, and vanished."""
+    site = SiteDir(tmp_path)
+    site.config('[site]\ntitle = "t"\nurl = "https://t.test/"\nauthor = "a"\n[content]\ngenerator = "hugo"\n')
+    site.post(
+        "posts/a.md",
+        "---\ntitle: A\ndate: 2024-01-01\n---\n"
+        '<!--html_preserve-->{{% tweet user="jennybryan" id="1" %}}<!--/html_preserve-->\n',
+    )
+    assert site.run("build").code == 0
+    [item] = json.loads((tmp_path / "public" / "feed.json").read_text(encoding="utf-8"))["items"]
+    assert '<a href="https://x.com/jennybryan/status/1">x.com/jennybryan/status/1</a>' in item["content_html"]

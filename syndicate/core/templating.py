@@ -517,9 +517,12 @@ def _block(made: str, alone: bool) -> str:
 
 
 def _a(url: str) -> str:
-    """A link to the original of an embed: a Markdown autolink (a bare URL in HTML would be
-    linked twice by cmark's autolink extension)."""
-    return "<" + url.replace(">", "%3E").replace(" ", "%20") + ">"
+    """A link to the original of an embed, as HTML: a Markdown autolink is no link inside an HTML
+    block (a tweet between `<!--html_preserve-->` markers on tidyverse.org vanished). Its text is
+    the URL without its scheme or ``www.``, which no autolink extension links a second time."""
+    href = url.replace(" ", "%20")
+    shown = re.sub(r"^https?://(?:www\.)?", "", href)
+    return f'<a href="{html.escape(href)}">{html.escape(shown, quote=False)}</a>'
 
 
 def _code_html(code: str, lang: str, figure: bool = False) -> str:
