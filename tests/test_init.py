@@ -877,3 +877,26 @@ def test_the_deploy_line_names_the_output_folder_the_generators_config_gives(
     adopted = adopt(SiteFiles(generator, evidence, {evidence: text}))
     assert f"`syndicate build --out {folder}`" in adopted.deploy
     assert adopted.output_dir and adopted.output_dir.source.endswith(f"'s {folder}/ ({where})")
+
+
+def test_a_jekyll_site_that_would_publish_syndicates_config_is_told_to_exclude_it(tmp_path: Path) -> None:
+    """jekyll/jekyll's docs: Jekyll copied config/syndicate.toml into _site/, to be deployed."""
+    root = write(tmp_path / "blog", {"_config.yml": "title: T\nurl: https://t.test\nauthor: A\n"})
+    adopted = run(root, "init")
+    assert "check: Jekyll copies config/syndicate.toml into the site it builds" in adopted.out
+    checked = run(root, "check")
+    assert "warning: Jekyll copies config/syndicate.toml into the site it builds, for anyone to read:" in checked.err
+    if shutil.which("jekyll"):  # the premise, from Jekyll itself
+        subprocess.run(
+            ["jekyll", "build", "-q", "-s", str(root), "-d", str(tmp_path / "_before")], check=True, timeout=300
+        )
+        assert (tmp_path / "_before" / "config" / "syndicate.toml").is_file()
+    (root / "_config.yml").write_text(
+        "title: T\nurl: https://t.test\nauthor: A\nexclude:\n  - config/\n", encoding="utf-8"
+    )
+    assert "Jekyll copies" not in run(root, "check").err
+    if shutil.which("jekyll"):  # and Jekyll itself agrees: with the exclude, it publishes no config/
+        subprocess.run(
+            ["jekyll", "build", "-q", "-s", str(root), "-d", str(tmp_path / "_site")], check=True, timeout=300
+        )
+        assert not (tmp_path / "_site" / "config").exists()

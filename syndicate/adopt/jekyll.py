@@ -47,6 +47,8 @@ def adopt_jekyll(d: Draft) -> None:
         d.warnings.append(f"{ev}: source {source!r} is outside the site; used the site folder")
     folder = folder or "."
     d.set("dir", folder, f"{ev}: source" if folder != "." else "Jekyll: the site folder itself")
+    if folder == "." and not excludes_config(cfg.get("exclude")):
+        d.checks.append(CONFIG_PUBLISHED.format(ev=ev))
     d.set("taxonomies", ("tags", "categories"), "Jekyll's tags and categories")
     inside = under(folder, d.site.files)
     found = sorted({f[: f.index("_posts/") + 6] for f in inside if is_post(f) and "_posts" in f.split("/")[:-1]})
@@ -102,3 +104,29 @@ def _jekyll_permalinks(d: Draft, cfg: Mapping[str, Any], posts: list[str]) -> No
     else:
         where = f"{ev}: permalink {written}" if written in JEKYLL_STYLES else f"{ev}: permalink {written!r}"
         take_permalink(d, JEKYLL_STYLES.get(written, written), where, translate_colon, default)
+
+
+# Jekyll copies every file of its source folder into the site it builds, but those in folders
+# whose names start with "_" or "." and those `exclude:` lists: config/syndicate.toml (with the
+# targets' addresses) would be deployed for anyone to read.
+CONFIG_PUBLISHED = (
+    "Jekyll copies config/syndicate.toml into the site it builds, for anyone to read: add `config/` to"
+    " exclude: in {ev}"
+)
+
+
+def excludes_config(exclude: object) -> bool:
+    """Does a Jekyll ``exclude:`` list keep config/syndicate.toml out of the built site?"""
+    import fnmatch
+
+    entries = exclude if isinstance(exclude, list) else []
+    for entry in entries:
+        if not isinstance(entry, str):
+            continue
+        pattern = entry.strip().lstrip("./").rstrip("/")
+        if pattern in ("config", "config/syndicate.toml") or any(
+            fnmatch.fnmatchcase(path, pattern) for path in ("config", "config/syndicate.toml")
+        ):
+            return True
+    return False
+

@@ -91,9 +91,32 @@ def check_cmd(site: Path, now: str | None) -> None:
     unfinished = stand_ins(report.settings)
     for line in unfinished:
         click.echo(f"{shown_config(site)}: error: {line}; publish and run deliver nothing until then", err=True)
+    for line in _published_config(site, report):
+        click.echo(f"warning: {line}", err=True)
     status = "problems found" if report.rejected or report.refused or unfinished else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
     sys.exit(EXIT_CONFIG if unfinished else build_exit(report))
+
+
+def _published_config(site: Path, report: BuildReport) -> list[str]:
+    """A Jekyll site whose own build would publish config/syndicate.toml (see adopt/jekyll.py)."""
+    content = report.settings.content
+    if content.generator != "jekyll" or content.dir.strip("./") != "":
+        return []
+    from ..adopt.jekyll import CONFIG_PUBLISHED, excludes_config
+    from ..adopt.readers import parse_yaml
+    from ..adopt.shell import read_text
+    from ..errors import ConfigError
+
+    for name in ("_config.yml", "_config.yaml"):
+        try:
+            text = read_text(site, name)
+            if text is not None:
+                published = not excludes_config(parse_yaml(text, name).get("exclude"))
+                return [CONFIG_PUBLISHED.format(ev=name)] if published else []
+        except ConfigError:
+            return []  # `syndicate init` and Jekyll itself say what is wrong with it
+    return []
 
 
 def _alt_warnings(site: Path, report: BuildReport, now: datetime) -> list[Problem]:
