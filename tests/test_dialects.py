@@ -315,7 +315,7 @@ def test_a_typo_in_a_key_is_a_warning_with_a_suggestion_and_generator_keys_are_q
         ("hugo", ("posts",), "posts/_index.md", "a section's index page"),
         ("hugo", ("posts",), "about.md", "outside the post folders"),
         ("hugo", ("posts",), "posts/trip/index.md", None),
-        ("jekyll", (), "README.md", "a README"),
+        ("jekyll", (), "README.md", "a project file (README"),
         ("jekyll", (), "about.md", "not in a _posts/ folder"),
         ("jekyll", (), "_drafts/soup.md", "an unpublished draft"),
         ("jekyll", (), "_posts/soup.md", "Jekyll reads only YYYY-MM-DD-title files"),

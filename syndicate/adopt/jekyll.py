@@ -110,8 +110,7 @@ def _jekyll_permalinks(d: Draft, cfg: Mapping[str, Any], posts: list[str]) -> No
 # whose names start with "_" or "." and those `exclude:` lists: config/syndicate.toml (with the
 # targets' addresses) would be deployed for anyone to read.
 CONFIG_PUBLISHED = (
-    "Jekyll copies config/syndicate.toml into the site it builds, for anyone to read: add `config/` to"
-    " exclude: in {ev}"
+    "Jekyll copies config/syndicate.toml into the site it builds, for anyone to read: add `config/` to exclude: in {ev}"
 )
 
 
@@ -129,4 +128,3 @@ def excludes_config(exclude: object) -> bool:
         ):
             return True
     return False
-

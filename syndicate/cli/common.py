@@ -135,7 +135,8 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
     if every:
         _print_notes(site, report.info)
         if report.skipped:
-            click.echo(f"skipped {plural(len(report.skipped), 'file')}, not posts:", err=True)
+            what = "not a post" if len(report.skipped) == 1 else "not posts"
+            click.echo(f"skipped {plural(len(report.skipped), 'file')}, {what}:", err=True)
             for problem in sorted(report.skipped, key=lambda p: p.path):
                 click.echo(f"  {printable(place(site, problem.path))}: {printable(problem.message)}", err=True)
     elif report.skipped:

@@ -330,7 +330,7 @@ def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str, bundles: frozen
             if folder in bundles and (inner or depth < len(folders)):
                 return f"a resource of the page bundle {folder}/ (beside its index.md), not a post"
     if stem.lower() in README_NAMES:
-        return "a README or licence, not a post"
+        return "a project file (README, licence, changelog, code of conduct…), not a post"
     if stem == "_index":
         return "a section's index page (_index), not a post"
     if stem == "index" and (not folders or (len(folders) == 1 and folders[0] in sections)):
