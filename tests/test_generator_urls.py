@@ -379,10 +379,10 @@ def test_a_generator_config_may_use_yaml_anchors_and_aliases_within_reason() -> 
     laughs += "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(8)
     )
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a loaded machine's wall clock says nothing of the work
     with pytest.raises(ConfigError, match="expand to over 100,000 values"):
         parse_yaml(laughs, "hugo.yaml")  # 10**9 values once written out
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
 
 
 # -- Eleventy -------------------------------------------------------------------------------------
