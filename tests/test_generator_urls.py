@@ -397,9 +397,10 @@ eleventyExcludeFromCollections: true
 {% endfor %}"""
 
 
-def eleventy_posts(root: Path, tmp_path: Path) -> set[str]:
-    """The URL of every post (collection "posts") Eleventy publishes for the site at ``root``,
-    built from a copy with the fixture's node_modules, as tests/data/sites/eleventy/build.sh does."""
+def eleventy_posts(root: Path, tmp_path: Path, input_dir: str = ".") -> set[str]:
+    """The URL of every post (collection "posts") Eleventy publishes for the site at ``root``
+    (whose config's input folder is ``input_dir``), built from a copy with the fixture's
+    node_modules, as tests/data/sites/eleventy/build.sh does."""
     node = node_for(NODE_MINIMUM["eleventy"])
     if node is None or not (ELEVENTY_MODULES / "@11ty/eleventy/cmd.cjs").is_file():
         unavailable("Eleventy needs Node >= 18 and `npm ci` in tests/data/sites/eleventy (scripts/test does both)")
@@ -407,7 +408,7 @@ def eleventy_posts(root: Path, tmp_path: Path) -> set[str]:
     work = tmp_path / "eleventy"
     shutil.copytree(root, work / "site")
     (work / "site" / "node_modules").symlink_to(ELEVENTY_MODULES)
-    (work / "site" / "listed-posts.njk").write_text(ELEVENTY_LISTING, encoding="utf-8")
+    (work / "site" / input_dir / "listed-posts.njk").write_text(ELEVENTY_LISTING, encoding="utf-8")
     result = subprocess.run(
         [str(node), "node_modules/@11ty/eleventy/cmd.cjs", f"--output={work / 'out'}", "--quiet"],
         cwd=work / "site",
@@ -486,3 +487,72 @@ def test_eleventy_and_zola_read_only_md_files(tmp_path: Path) -> None:
     write(zola, {**ZOLA_SITE, "content/blog/2024-01-02-not-read.markdown": "+++\ntitle = 'N'\n+++\nx\n"})
     zola_links, _ = syndicated(zola, tmp_path / "z")
     assert set(zola_links) == ZOLA_PUBLISHED
+
+
+# thepugautomatic.com's shape: the posts' folder data names a layout (through an alias), whose
+# front matter holds the permalink, made with a date filter the config defines.
+ELEVENTY_LAYOUT_CONFIG = """
+const { DateTime } = require("luxon");
+module.exports = function (eleventyConfig) {
+  eleventyConfig.addLayoutAlias("default", "layouts/base.njk");
+  eleventyConfig.addLayoutAlias("post", "layouts/post.njk");
+  eleventyConfig.addFilter("slugDate", dateObj => {
+    return %s;
+  });
+  return { dir: { input: "src/site", includes: "_includes", output: "dist" } };
+};
+"""
+ELEVENTY_LAYOUT_SITE = {
+    "src/site/_data/metadata.json": '{"title": "E", "url": "https://eleventy.example.org/", "author": "Ana"}\n',
+    "src/site/_includes/layouts/post.njk": (
+        '---\nlayout: default\npermalink: "/{{ page.date | slugDate }}/{{ page.fileSlug }}/index.html"\n'
+        "tags: posts\n---\n{{ content | safe }}\n"
+    ),
+    "src/site/_includes/layouts/base.njk": "---\npermalink: /base/{{ page.fileSlug }}/\n---\n{{ content | safe }}\n",
+    "src/site/posts/2024-02-01-dated.md": "---\ntitle: Dated\n---\nthe file name's date\n",
+    "src/site/posts/late.md": "---\ntitle: Late\ndate: 2023-12-31T23:30:00-05:00\n---\nJanuary in UTC\n",
+    "src/site/posts/first.md": "---\ntitle: First\ndate: 2024-03-05\n---\nx\n",
+}
+LUXON_Y_MM = 'DateTime.fromJSDate(dateObj, { zone: "utc" }).\n      toFormat("y/MM")'
+ISO_DAY = 'dateObj.toISOString().slice(0, 10).replace(/-/g, "/")'
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "expected"),
+    [
+        (LUXON_Y_MM, "folder data", "/{year}/{month}/{filename}/"),
+        (ISO_DAY, "folder data", "/{year}/{month}/{day}/{filename}/"),
+        (LUXON_Y_MM, "every post", "/{year}/{month}/{filename}/"),
+    ],
+    ids=["luxon-by-folder-data", "iso-date-by-folder-data", "luxon-by-every-post"],
+)
+def test_an_eleventy_layouts_permalink_with_a_config_date_filter_gives_the_urls_eleventy_writes(
+    tmp_path: Path, body: str, where: str, expected: str
+) -> None:
+    """Issue 20 (thepugautomatic.com): the posts' layout holds the permalink, made with the
+    config's own slugDate filter; init read only folder data files, wrote Eleventy's default and
+    every one of 345 links was wrong. The layout is followed (its alias, the includes folder; the
+    nearer layout before the one it is in) and a recognisable date filter read."""
+    root = tmp_path / "site"
+    files = {**ELEVENTY_LAYOUT_SITE, "eleventy.config.cjs": ELEVENTY_LAYOUT_CONFIG % body}
+    if where == "folder data":
+        files["src/site/posts/posts.json"] = '{"layout": "post"}\n'
+    else:  # no folder data: every post names the layout in its front matter
+        files = {k: v.replace("---\ntitle:", "---\nlayout: layouts/post.njk\ntitle:", 1) for k, v in files.items()}
+    write(root, files)
+    published = eleventy_posts(root, tmp_path, "src/site")
+    assert "/2024/01/late/" in published or "/2024/01/01/late/" in published
+    links, _ = syndicated(root, tmp_path)
+    assert sorted(links) == sorted(published) and len(links) == 3
+    assert config_of(root)["site"]["permalink"] == expected
+
+
+def test_an_eleventy_layout_filter_init_cannot_read_gets_the_default_and_a_check_naming_it() -> None:
+    config = ELEVENTY_LAYOUT_CONFIG % "dateObj.getFullYear() + '/x'"
+    site = {**ELEVENTY_LAYOUT_SITE, "src/site/posts/posts.json": '{"layout": "post"}'}
+    texts = {"eleventy.config.cjs": config, "src/site/posts/posts.json": '{"layout": "post"}'}
+    pages = {k: v for k, v in site.items() if "_includes" in k}
+    files = tuple(sorted({*site, "eleventy.config.cjs"}))
+    found = adopt(SiteFiles("eleventy", "eleventy.config.cjs", texts, files, pages=pages))
+    assert found.permalink.check and found.permalink.value == "/{path}/{name}/"
+    assert any("src/site/_includes/layouts/post.njk" in c and "'slugDate'" in c for c in found.checks)

@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from .astro import ASTRO_CONSTS, ASTRO_CONTENT, adopt_astro
 from .draft import Draft
 from .eleventy import adopt_eleventy, eleventy_data_files, eleventy_dirs, eleventy_post_folder
+from .eleventy_templates import template_files
 from .hugo import adopt_hugo
 from .jekyll import adopt_jekyll
 from .model import (
@@ -27,7 +28,7 @@ from .model import (
 )
 from .pelican import adopt_pelican
 from .plain import adopt_plain
-from .readers import join
+from .readers import is_post, join
 from .zola import adopt_zola
 
 
@@ -49,6 +50,28 @@ def wanted_files(generator: str, evidence: str, texts: Mapping[str, str], files:
     if generator == "pelican":
         return [evidence, "publishconf.py"]
     return [evidence] if evidence else []
+
+
+MAX_PAGES = 20_000  # posts and templates init looks into, at most
+
+
+def wanted_pages(generator: str, evidence: str, texts: Mapping[str, str], files: Iterable[str]) -> list[str]:
+    """The posts and templates to look into (read leniently: see SiteFiles.pages), given the
+    config files read: an Eleventy site's layouts and other templates, and its posts when their
+    folder's data names no layout."""
+    if generator != "eleventy" or evidence not in texts:
+        return []
+    listed = tuple(files)
+    input_dir, _ = eleventy_dirs(texts[evidence], texts.get("package.json", ""))
+    folder = eleventy_post_folder(input_dir, listed)
+    wanted = template_files(input_dir, texts[evidence], listed, folder)
+    base = join(input_dir, folder) if folder else None
+    data = eleventy_data_files(input_dir, folder, listed)
+    if base and not any(
+        "layout" in texts.get(f, "") for f in data if f.startswith(base + "/") and f.count("/") == base.count("/") + 1
+    ):
+        wanted += [f for f in listed if f.startswith(base + "/") and is_post(f)]
+    return wanted[:MAX_PAGES]
 
 
 def adopt(site: SiteFiles, zone_ok: Callable[[str], bool] = lambda name: True) -> Adopted:

@@ -4,7 +4,7 @@ setting a :class:`Value` with where it came from; and what every generator write
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import STAND_IN, STAND_IN_URL
 from ..core.dialects import GENERATORS
@@ -100,3 +100,6 @@ class SiteFiles:
     # The names of the files in the generator's output folder as it is now (when it was built here):
     # syndicate's feeds take none of them.
     built: frozenset[str] = frozenset()
+    # Posts and templates init looks into (an Eleventy layout's permalink, a feed template's name),
+    # read like the config files but leniently: one that cannot be read is not here.
+    pages: Mapping[str, str] = field(default_factory=dict)
