@@ -556,3 +556,44 @@ def test_an_eleventy_layout_filter_init_cannot_read_gets_the_default_and_a_check
     found = adopt(SiteFiles("eleventy", "eleventy.config.cjs", texts, files, pages=pages))
     assert found.permalink.check and found.permalink.value == "/{path}/{name}/"
     assert any("src/site/_includes/layouts/post.njk" in c and "'slugDate'" in c for c in found.checks)
+
+
+ELEVENTY_FEED_TEMPLATE = """---json
+{
+  "permalink": "atom.xml",
+  "eleventyExcludeFromCollections": true,
+  "metadata": {"title": "The Pug", "url": "https://pug.example.org/", "author": {"name": "Henrik"}}
+}
+---
+<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>{{ metadata.title }}</title></feed>
+"""
+
+
+def test_a_feed_file_an_eleventy_template_makes_is_taken_and_its_metadata_read(tmp_path: Path) -> None:
+    """Issue 20 (thepugautomatic.com): feed.njk's `permalink: "atom.xml"` was not read; init chose
+    atom.xml for syndicate's Atom feeds, and `syndicate build --out` into Eleventy's output
+    exited 3. Its `metadata` (the site's title, URL, author) was not read either."""
+    root = tmp_path / "site"
+    files = {**ELEVENTY_LAYOUT_SITE, "eleventy.config.cjs": ELEVENTY_LAYOUT_CONFIG % LUXON_Y_MM}
+    del files["src/site/_data/metadata.json"]
+    write(root, {**files, "src/site/posts/posts.json": '{"layout": "post"}\n'})
+    (root / "src/site/feed.njk").write_text(ELEVENTY_FEED_TEMPLATE, encoding="utf-8")
+    site = Site(root)
+    init = site.run("init", "--site", str(root))
+    assert init.code == 0, init.out + init.err
+    config = config_of(root)
+    assert config["feeds"]["atom"] != "atom.xml", init.out
+    assert (config["site"]["title"], config["site"]["url"], config["site"]["author"]) == (
+        "The Pug",
+        "https://pug.example.org/",
+        "Henrik",
+    )
+    published = eleventy_posts(root, tmp_path, "src/site")
+    out = tmp_path / "eleventy" / "out"
+    atom = (out / "atom.xml").read_bytes()
+    build = site.run("build", "--site", str(root), "--out", str(out))
+    assert build.code == 0, build.out + build.err
+    assert (out / "atom.xml").read_bytes() == atom
+    items = json.loads((out / str(config["feeds"]["json"])).read_text(encoding="utf-8"))["items"]
+    assert {unquote(urlsplit(i["url"]).path) for i in items} == published

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.dialects import dialect
 from .draft import Draft, person
-from .eleventy_templates import adopt_layout_permalink
+from .eleventy_templates import adopt_feed_templates, adopt_layout_permalink
 from .model import Value
 from .permalinks import take_folder_permalink, take_permalink, translate_liquid
 from .readers import as_language, as_text, is_post, join, js_string, relative_dir, strip_js_comments, under
@@ -94,6 +94,7 @@ def adopt_eleventy(d: Draft) -> None:
             _site_data(d, rel, d.parse(rel))
         elif rel in texts:
             _site_data(d, f"{rel} (read, not run)", _js_site_data(texts[rel]))
+    adopt_feed_templates(d, input_dir)
     prefix = (js_string(strip_js_comments(texts[ev]), r"\bpathPrefix\s*:\s*") or "").strip("/")
     url = d.values.get("url")
     if prefix and url:

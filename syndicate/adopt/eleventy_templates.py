@@ -12,9 +12,9 @@ from typing import Any
 
 from ..core.dialects import dialect
 from ..core.frontmatter import YamlProblem, safe_yaml
-from .draft import Draft
+from .draft import Draft, person
 from .permalinks import take_permalink, translate_liquid
-from .readers import JS_STRING, is_post, join, js_string, relative_dir, strip_js_comments
+from .readers import JS_STRING, as_language, as_text, is_post, join, js_string, relative_dir, strip_js_comments
 
 # The template languages Eleventy reads by default (JavaScript ones are code: not read).
 TEMPLATE_EXTS = (".njk", ".liquid", ".html", ".md", ".hbs", ".mustache", ".ejs", ".haml", ".pug", ".webc")
@@ -231,3 +231,25 @@ def adopt_layout_permalink(d: Draft, input_dir: str, base: str, named: object) -
             f"[site] permalink: the posts' layout {rel} makes their URLs with the filter {unknown[0]!r} that"
             f" {d.ev} defines, which init cannot run; write the pattern it gives"
         )
+
+
+def adopt_feed_templates(d: Draft, input_dir: str) -> None:
+    """The feed files the site's own templates make (a ``permalink:`` ending in ``.xml`` or
+    ``.json``, like ``feed.njk``'s ``atom.xml``): syndicate's feeds take other names. Such a
+    template's ``metadata`` (title, url, author…) gives what the data files did not."""
+    includes, layouts = includes_dirs(d.site.texts[d.ev], input_dir)
+    skipped = tuple(f + "/" for f in (includes, layouts) if f)
+    for rel, text in sorted(d.site.pages.items()):
+        if rel.startswith(skipped) or rel.endswith(".md"):
+            continue
+        data = front_matter(text) or {}
+        link = data.get("permalink")
+        if not isinstance(link, str) or not link.strip().lower().endswith((".xml", ".json")):
+            continue
+        d.feed_named(link.strip(), f"{rel}: permalink")
+        meta = data.get("metadata")
+        if isinstance(meta, Mapping):
+            for key in ("title", "url", "description"):
+                d.set(key, as_text(meta.get(key)), f"{rel}: metadata.{key}")
+            d.set("language", as_language(meta.get("language")), f"{rel}: metadata.language")
+            person(d, meta.get("author"), f"{rel}: metadata.author")
