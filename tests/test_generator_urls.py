@@ -369,6 +369,68 @@ def test_hugo_module_mounts_ugly_urls_and_a_permalink_per_section(tmp_path: Path
     assert config["site"]["permalinks"] == {"notes": "/n/{slug}.html"}
 
 
+HUGO_CONFIG_FOLDER = {
+    "config/_default/hugo.toml": (
+        "baseURL = 'https://hugo.example.org/'\ntitle = 'Root title'\ndefaultContentLanguage = 'en'\n"
+    ),
+    "config/_default/languages.en.toml": "title = 'In English'\ncontentDir = 'content/en'\nweight = 1\n",
+    "config/_default/languages.de.toml": "title = 'Auf Deutsch'\ncontentDir = 'content/de'\nweight = 2\n",
+    "config/_default/params.toml": "mainSections = ['posts']\ndescription = 'Root'\n",
+    "config/_default/params.en.toml": "author = 'Jana'\ndescription = 'In English too'\n",
+    "config/_default/menus.en.toml": "[[main]]\nname = 'Home'\nurl = '/'\n",
+    "config/_default/permalinks.toml": "posts = '/:year/:month/:slug/'\n",
+    "config/_default/uglyURLs.toml": "posts = true\n",
+    "config/_default/outputFormats.toml": "[RSS]\nbaseName = 'feed'\n",
+    "content/en/posts/one.md": "---\ntitle: One\ndate: 2026-08-11\n---\nx\n",
+    "content/en/posts/two.md": "---\ntitle: Two\ndate: 2026-09-12\nslug: zwei\n---\nx\n",
+    "content/en/about.md": "---\ntitle: About\n---\nnot a post\n",
+    "content/de/posts/eins.md": "---\ntitle: Eins\ndate: 2026-08-14\n---\nx\n",
+}
+
+
+def test_hugo_config_folder_files_are_merged_as_hugo_merges_them(tmp_path: Path) -> None:
+    """Issue 20 (letsencrypt.org): of config/_default/ only hugo, config, params, permalinks and
+    taxonomies were read; languages.en.toml (the title and contentDir of the default language)
+    was not, so every link had a stray /en/. Every file is its root key now (uglyURLs.toml,
+    outputFormats.toml…) and a language's files (languages.en.toml, params.en.toml) go under
+    languages.en, whose title, contentDir and params come before the root's."""
+    root = tmp_path / "site"
+    write(root, HUGO_CONFIG_FOLDER)
+    published = hugo_pages(root, tmp_path)
+    assert published == {"/2026/08/one.html", "/2026/09/zwei.html", "/about/"}
+    links, said = syndicated(root, tmp_path)
+    assert sorted(links) == ["/2026/08/one.html", "/2026/09/zwei.html"], said
+    config = config_of(root)
+    assert (config["site"]["title"], config["site"]["author"], config["site"]["description"]) == (
+        "In English",
+        "Jana",
+        "In English too",
+    )
+    assert config["content"]["dir"] == "content/en"
+    assert config["feeds"]["rss"] != "feed.xml"  # outputFormats.toml: Hugo's RSS is feed.xml
+    assert "config/_default/languages.en.toml: languages.en.title" in said
+
+
+def test_hugo_languages_toml_and_the_production_folder_are_read() -> None:
+    files = (
+        "config/_default/hugo.toml",
+        "config/_default/languages.toml",
+        "config/production/hugo.toml",
+        "config/production/params.yaml",
+    )
+    texts = {
+        files[0]: "baseURL = 'https://dev.example.org/'\ndefaultContentLanguage = 'fr'\n",
+        files[1]: "[fr]\ntitle = 'En français'\ncontentDir = 'content/fr'\n[fr.params]\nauthor = 'Zoé'\n",
+        files[2]: "baseURL = 'https://example.fr/'\n",
+        files[3]: "description: Prod\n",
+    }
+    wanted = wanted_files("hugo", files[0], texts, files)
+    assert wanted[0] == files[0] and set(wanted) == set(files)
+    found = adopt(SiteFiles("hugo", files[0], texts, files))
+    assert (found.title.value, found.url.value, found.dir.value) == ("En français", "https://example.fr/", "content/fr")
+    assert found.author.value == "Zoé" and found.description is not None and found.description.value == "Prod"
+
+
 def test_a_generator_config_may_use_yaml_anchors_and_aliases_within_reason() -> None:
     """Hugo's and Jekyll's YAML configs may share values (`params: &p`, `*p`, `<<: *p`); init
     refused every alias. They are read now, counted as expanded before anything is built."""

@@ -13,7 +13,7 @@ from .astro import ASTRO_CONSTS, ASTRO_CONTENT, adopt_astro
 from .draft import Draft
 from .eleventy import adopt_eleventy, eleventy_data_files, eleventy_dirs, eleventy_post_folder
 from .eleventy_templates import template_files
-from .hugo import adopt_hugo
+from .hugo import adopt_hugo, hugo_config_files
 from .jekyll import adopt_jekyll
 from .model import (
     EXAMPLE_URL,
@@ -35,8 +35,7 @@ from .zola import adopt_zola
 def wanted_files(generator: str, evidence: str, texts: Mapping[str, str], files: Iterable[str]) -> list[str]:
     """The files to read for ``generator``, given those read so far."""
     if generator == "hugo":  # the config folder: one file per root key (params.toml…), merged
-        names = ("hugo", "config", "params", "permalinks", "taxonomies")
-        return [evidence, *(f"config/_default/{n}.{e}" for n in names for e in ("toml", "yaml", "json"))]
+        return [evidence, *hugo_config_files(files)]
     if generator == "eleventy":
         wanted = [evidence, "package.json"]
         if evidence in texts:
