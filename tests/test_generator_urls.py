@@ -163,6 +163,36 @@ def test_jekyll_collection_and_scoped_default_permalinks_give_the_urls_jekyll_wr
     assert "permalink _posts/releases/" in said
 
 
+JEKYLL_SITE_VALUES = {
+    "_config.yml": "title: J\nurl: https://jekyll.example.org\nauthor: A\ntimezone: UTC\n"
+    "repository: https://github.com/o/r\nnested:\n  repository_url: https://github.com/o/r\n",
+    "_layouts/post.html": "<main>{{ content }}</main>\n",
+    "_posts/2024-01-02-a.md": (
+        "---\ntitle: A\nlayout: post\n---\nFixed in [#9156]({{ site.repository }}/issues/9156)"
+        " and [the wiki]({{ site.nested.repository_url }}/wiki).\n\n```\n{{ site.in_code }}\n```\n"
+    ),
+}
+
+
+def test_a_jekyll_site_value_the_posts_use_is_written_and_gives_the_link_jekyll_makes(tmp_path: Path) -> None:
+    """Issue 20 (jekyllrb.com): `{{ site.repository }}/issues/9156` became
+    https://jekyllrb.com/issues/9156 where Jekyll links https://github.com/jekyll/jekyll/issues/9156.
+    init writes the top-level text values of _config.yml the posts use into [content] site; a
+    value it cannot know leaves the link out, its text kept, with a warning."""
+    root = tmp_path / "site"
+    write(root, JEKYLL_SITE_VALUES)
+    jekyll_posts(root, tmp_path)
+    theirs = (tmp_path / "jekyll" / "out" / "2024" / "01" / "02" / "a.html").read_text(encoding="utf-8")
+    assert 'href="https://github.com/o/r/issues/9156"' in theirs
+    links, said = syndicated(root, tmp_path)
+    assert links == ["/2024/01/02/a.html"]
+    assert config_of(root)["content"]["site"] == {"repository": "https://github.com/o/r"}
+    assert "site.nested" in said and "site.in_code" not in said
+    item = json.loads((tmp_path / "syndicated" / "feed.json").read_text(encoding="utf-8"))["items"][0]
+    assert 'href="https://github.com/o/r/issues/9156"' in item["content_html"]
+    assert "the wiki" in item["content_html"] and "/wiki" not in item["content_html"]
+
+
 # -- [site.permalinks] ----------------------------------------------------------------------------
 
 BASE = '[site]\ntitle = "T"\nurl = "https://example.org/"\nauthor = "A"\n'
@@ -195,6 +225,30 @@ def test_a_bad_site_permalinks_entry_is_one_config_line(table: str, said: str) -
     text = BASE + table if table.startswith("[") else BASE.replace("[site]\n", f"[site]\n{table}\n")
     with pytest.raises(ConfigError) as caught:
         parse_settings(text)
+    assert said in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ('site = "x"', "[content] site must be a table, like site = { repository"),
+        ('site = { "a b" = "x" }', "[content] site: 'a b' is not a plain key like repository"),
+        ('site = { url = "https://x/" }', "[content] site: 'url' comes from [site] url"),
+        (
+            "site = { repository = 3 }",
+            "[content] site: repository must be a line of text (what {{ site.repository }} is)",
+        ),
+        ('site = { repository = "a\\nb" }', "[content] site: repository must be a line of text"),
+    ],
+)
+def test_content_site_values_are_checked(table: str, said: str) -> None:
+    """[content] site = { repository = "…" }: plain keys, each a line of text; url and baseurl
+    come from [site] url."""
+    assert parse_settings(BASE + '[content]\nsite = { repository = "https://github.com/o/r" }\n').content.site == (
+        ("repository", "https://github.com/o/r"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(BASE + "[content]\n" + table + "\n")
     assert said in caught.value.message
 
 

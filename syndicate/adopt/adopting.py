@@ -56,11 +56,13 @@ MAX_PAGES = 20_000  # posts and templates init looks into, at most
 
 def wanted_pages(generator: str, evidence: str, texts: Mapping[str, str], files: Iterable[str]) -> list[str]:
     """The posts and templates to look into (read leniently: see SiteFiles.pages), given the
-    config files read: an Eleventy site's layouts and other templates, and its posts when their
-    folder's data names no layout."""
+    config files read: a Jekyll site's Markdown files; an Eleventy site's layouts and other
+    templates, and its posts when their folder's data names no layout."""
+    listed = tuple(files)
+    if generator == "jekyll":  # what {{ site.<key> }} the posts use
+        return [f for f in listed if is_post(f) and "_posts" in f.split("/")[:-1]][:MAX_PAGES]
     if generator != "eleventy" or evidence not in texts:
         return []
-    listed = tuple(files)
     input_dir, _ = eleventy_dirs(texts[evidence], texts.get("package.json", ""))
     folder = eleventy_post_folder(input_dir, listed)
     wanted = template_files(input_dir, texts[evidence], listed, folder)
@@ -167,6 +169,7 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
         slug_source=v.get("slug_source"),
         filename_metadata=v.get("filename_metadata"),
         permalinks=tuple(sorted(d.permalinks.items())),
+        site_values=tuple(sorted(d.site_values.items())),
         checks=tuple(dict.fromkeys(d.checks)),
         warnings=tuple(dict.fromkeys(d.warnings)),
     )

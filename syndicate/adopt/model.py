@@ -62,6 +62,7 @@ class Adopted:
     feeds_json: Value | None = None
     deploy: str = ""  # how syndicate's files join the generator's deploy (a comment and a line of the report)
     publish_dir: str = ""  # the generator's output folder, relative to the site ("" for a plain site)
+    site_values: tuple[tuple[str, Value], ...] = ()  # [content] site: {{ site.<key> }} in posts, by key
 
 
 # Each generator's output folder and the feed files it writes at its top, by default: syndicate's
