@@ -250,10 +250,28 @@ def _fields(mapped: object, adopted: bool, path: str) -> tuple[tuple[str, str], 
     return tuple(sorted(out.items()))
 
 
+def _site_values(given: object, path: str) -> tuple[tuple[str, str], ...]:
+    """[content] site = { repository = "https://…" }: what ``{{ site.<key> }}`` in a post stands for."""
+    if not isinstance(given, dict):
+        raise ConfigError('[content] site must be a table, like site = { repository = "https://…" }', path=path)
+    for key, value in given.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,99}", key) or key in ("url", "baseurl"):
+            why = "comes from [site] url" if key in ("url", "baseurl") else "is not a plain key like repository"
+            raise ConfigError(f"[content] site: {key!r} {why}", path=path)
+        if not isinstance(value, str) or len(value) > 2000 or not value.isprintable():
+            raise ConfigError(f"[content] site: {key} must be a line of text (what {{{{ site.{key} }}}} is)", path=path)
+    return tuple(sorted(given.items()))
+
+
 def _content(raw: dict[str, Any], path: str) -> ContentSettings:
     """[content]: a known renderer whose extensions load, fetch_allow hosts, a sane render timeout."""
     section = raw.get("content")
     mapped: object = None
+    values: object = None
+    if isinstance(section, dict) and "site" in section:
+        values = section["site"]
+        section = {k: v for k, v in section.items() if k != "site"}
+        raw = {**raw, "content": section}
     if isinstance(section, dict) and "fields" in section:
         mapped = section["fields"]
         raw = {**raw, "content": {k: v for k, v in section.items() if k != "fields"}}
@@ -296,6 +314,8 @@ def _content(raw: dict[str, Any], path: str) -> ContentSettings:
     content["taxonomies"] = tuple(t.lower() for t in taxonomies)
     if mapped is not None:
         content["fields"] = _fields(mapped, generator != "syndicate", path)
+    if values is not None:
+        content["site"] = _site_values(values, path)
     folder = content.get("dir", "content")
     if Path(folder).is_absolute() or ".." in Path(folder).parts or "\\" in folder:
         raise ConfigError(f'[content] dir {folder!r} must be a folder inside the site, like "content"', path=path)

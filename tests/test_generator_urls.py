@@ -163,6 +163,36 @@ def test_jekyll_collection_and_scoped_default_permalinks_give_the_urls_jekyll_wr
     assert "permalink _posts/releases/" in said
 
 
+JEKYLL_SITE_VALUES = {
+    "_config.yml": "title: J\nurl: https://jekyll.example.org\nauthor: A\ntimezone: UTC\n"
+    "repository: https://github.com/o/r\nnested:\n  repository_url: https://github.com/o/r\n",
+    "_layouts/post.html": "<main>{{ content }}</main>\n",
+    "_posts/2024-01-02-a.md": (
+        "---\ntitle: A\nlayout: post\n---\nFixed in [#9156]({{ site.repository }}/issues/9156)"
+        " and [the wiki]({{ site.nested.repository_url }}/wiki).\n\n```\n{{ site.in_code }}\n```\n"
+    ),
+}
+
+
+def test_a_jekyll_site_value_the_posts_use_is_written_and_gives_the_link_jekyll_makes(tmp_path: Path) -> None:
+    """Issue 20 (jekyllrb.com): `{{ site.repository }}/issues/9156` became
+    https://jekyllrb.com/issues/9156 where Jekyll links https://github.com/jekyll/jekyll/issues/9156.
+    init writes the top-level text values of _config.yml the posts use into [content] site; a
+    value it cannot know leaves the link out, its text kept, with a warning."""
+    root = tmp_path / "site"
+    write(root, JEKYLL_SITE_VALUES)
+    jekyll_posts(root, tmp_path)
+    theirs = (tmp_path / "jekyll" / "out" / "2024" / "01" / "02" / "a.html").read_text(encoding="utf-8")
+    assert 'href="https://github.com/o/r/issues/9156"' in theirs
+    links, said = syndicated(root, tmp_path)
+    assert links == ["/2024/01/02/a.html"]
+    assert config_of(root)["content"]["site"] == {"repository": "https://github.com/o/r"}
+    assert "site.nested" in said and "site.in_code" not in said
+    item = json.loads((tmp_path / "syndicated" / "feed.json").read_text(encoding="utf-8"))["items"][0]
+    assert 'href="https://github.com/o/r/issues/9156"' in item["content_html"]
+    assert "the wiki" in item["content_html"] and "/wiki" not in item["content_html"]
+
+
 # -- [site.permalinks] ----------------------------------------------------------------------------
 
 BASE = '[site]\ntitle = "T"\nurl = "https://example.org/"\nauthor = "A"\n'
@@ -195,6 +225,30 @@ def test_a_bad_site_permalinks_entry_is_one_config_line(table: str, said: str) -
     text = BASE + table if table.startswith("[") else BASE.replace("[site]\n", f"[site]\n{table}\n")
     with pytest.raises(ConfigError) as caught:
         parse_settings(text)
+    assert said in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ('site = "x"', "[content] site must be a table, like site = { repository"),
+        ('site = { "a b" = "x" }', "[content] site: 'a b' is not a plain key like repository"),
+        ('site = { url = "https://x/" }', "[content] site: 'url' comes from [site] url"),
+        (
+            "site = { repository = 3 }",
+            "[content] site: repository must be a line of text (what {{ site.repository }} is)",
+        ),
+        ('site = { repository = "a\\nb" }', "[content] site: repository must be a line of text"),
+    ],
+)
+def test_content_site_values_are_checked(table: str, said: str) -> None:
+    """[content] site = { repository = "…" }: plain keys, each a line of text; url and baseurl
+    come from [site] url."""
+    assert parse_settings(BASE + '[content]\nsite = { repository = "https://github.com/o/r" }\n').content.site == (
+        ("repository", "https://github.com/o/r"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(BASE + "[content]\n" + table + "\n")
     assert said in caught.value.message
 
 
@@ -369,6 +423,68 @@ def test_hugo_module_mounts_ugly_urls_and_a_permalink_per_section(tmp_path: Path
     assert config["site"]["permalinks"] == {"notes": "/n/{slug}.html"}
 
 
+HUGO_CONFIG_FOLDER = {
+    "config/_default/hugo.toml": (
+        "baseURL = 'https://hugo.example.org/'\ntitle = 'Root title'\ndefaultContentLanguage = 'en'\n"
+    ),
+    "config/_default/languages.en.toml": "title = 'In English'\ncontentDir = 'content/en'\nweight = 1\n",
+    "config/_default/languages.de.toml": "title = 'Auf Deutsch'\ncontentDir = 'content/de'\nweight = 2\n",
+    "config/_default/params.toml": "mainSections = ['posts']\ndescription = 'Root'\n",
+    "config/_default/params.en.toml": "author = 'Jana'\ndescription = 'In English too'\n",
+    "config/_default/menus.en.toml": "[[main]]\nname = 'Home'\nurl = '/'\n",
+    "config/_default/permalinks.toml": "posts = '/:year/:month/:slug/'\n",
+    "config/_default/uglyURLs.toml": "posts = true\n",
+    "config/_default/outputFormats.toml": "[RSS]\nbaseName = 'feed'\n",
+    "content/en/posts/one.md": "---\ntitle: One\ndate: 2026-08-11\n---\nx\n",
+    "content/en/posts/two.md": "---\ntitle: Two\ndate: 2026-09-12\nslug: zwei\n---\nx\n",
+    "content/en/about.md": "---\ntitle: About\n---\nnot a post\n",
+    "content/de/posts/eins.md": "---\ntitle: Eins\ndate: 2026-08-14\n---\nx\n",
+}
+
+
+def test_hugo_config_folder_files_are_merged_as_hugo_merges_them(tmp_path: Path) -> None:
+    """Issue 20 (letsencrypt.org): of config/_default/ only hugo, config, params, permalinks and
+    taxonomies were read; languages.en.toml (the title and contentDir of the default language)
+    was not, so every link had a stray /en/. Every file is its root key now (uglyURLs.toml,
+    outputFormats.toml…) and a language's files (languages.en.toml, params.en.toml) go under
+    languages.en, whose title, contentDir and params come before the root's."""
+    root = tmp_path / "site"
+    write(root, HUGO_CONFIG_FOLDER)
+    published = hugo_pages(root, tmp_path)
+    assert published == {"/2026/08/one.html", "/2026/09/zwei.html", "/about/"}
+    links, said = syndicated(root, tmp_path)
+    assert sorted(links) == ["/2026/08/one.html", "/2026/09/zwei.html"], said
+    config = config_of(root)
+    assert (config["site"]["title"], config["site"]["author"], config["site"]["description"]) == (
+        "In English",
+        "Jana",
+        "In English too",
+    )
+    assert config["content"]["dir"] == "content/en"
+    assert config["feeds"]["rss"] != "feed.xml"  # outputFormats.toml: Hugo's RSS is feed.xml
+    assert "config/_default/languages.en.toml: languages.en.title" in said
+
+
+def test_hugo_languages_toml_and_the_production_folder_are_read() -> None:
+    files = (
+        "config/_default/hugo.toml",
+        "config/_default/languages.toml",
+        "config/production/hugo.toml",
+        "config/production/params.yaml",
+    )
+    texts = {
+        files[0]: "baseURL = 'https://dev.example.org/'\ndefaultContentLanguage = 'fr'\n",
+        files[1]: "[fr]\ntitle = 'En français'\ncontentDir = 'content/fr'\n[fr.params]\nauthor = 'Zoé'\n",
+        files[2]: "baseURL = 'https://example.fr/'\n",
+        files[3]: "description: Prod\n",
+    }
+    wanted = wanted_files("hugo", files[0], texts, files)
+    assert wanted[0] == files[0] and set(wanted) == set(files)
+    found = adopt(SiteFiles("hugo", files[0], texts, files))
+    assert (found.title.value, found.url.value, found.dir.value) == ("En français", "https://example.fr/", "content/fr")
+    assert found.author.value == "Zoé" and found.description is not None and found.description.value == "Prod"
+
+
 def test_a_generator_config_may_use_yaml_anchors_and_aliases_within_reason() -> None:
     """Hugo's and Jekyll's YAML configs may share values (`params: &p`, `*p`, `<<: *p`); init
     refused every alias. They are read now, counted as expanded before anything is built."""
@@ -397,9 +513,10 @@ eleventyExcludeFromCollections: true
 {% endfor %}"""
 
 
-def eleventy_posts(root: Path, tmp_path: Path) -> set[str]:
-    """The URL of every post (collection "posts") Eleventy publishes for the site at ``root``,
-    built from a copy with the fixture's node_modules, as tests/data/sites/eleventy/build.sh does."""
+def eleventy_posts(root: Path, tmp_path: Path, input_dir: str = ".") -> set[str]:
+    """The URL of every post (collection "posts") Eleventy publishes for the site at ``root``
+    (whose config's input folder is ``input_dir``), built from a copy with the fixture's
+    node_modules, as tests/data/sites/eleventy/build.sh does."""
     node = node_for(NODE_MINIMUM["eleventy"])
     if node is None or not (ELEVENTY_MODULES / "@11ty/eleventy/cmd.cjs").is_file():
         unavailable("Eleventy needs Node >= 18 and `npm ci` in tests/data/sites/eleventy (scripts/test does both)")
@@ -407,7 +524,7 @@ def eleventy_posts(root: Path, tmp_path: Path) -> set[str]:
     work = tmp_path / "eleventy"
     shutil.copytree(root, work / "site")
     (work / "site" / "node_modules").symlink_to(ELEVENTY_MODULES)
-    (work / "site" / "listed-posts.njk").write_text(ELEVENTY_LISTING, encoding="utf-8")
+    (work / "site" / input_dir / "listed-posts.njk").write_text(ELEVENTY_LISTING, encoding="utf-8")
     result = subprocess.run(
         [str(node), "node_modules/@11ty/eleventy/cmd.cjs", f"--output={work / 'out'}", "--quiet"],
         cwd=work / "site",
@@ -486,3 +603,113 @@ def test_eleventy_and_zola_read_only_md_files(tmp_path: Path) -> None:
     write(zola, {**ZOLA_SITE, "content/blog/2024-01-02-not-read.markdown": "+++\ntitle = 'N'\n+++\nx\n"})
     zola_links, _ = syndicated(zola, tmp_path / "z")
     assert set(zola_links) == ZOLA_PUBLISHED
+
+
+# thepugautomatic.com's shape: the posts' folder data names a layout (through an alias), whose
+# front matter holds the permalink, made with a date filter the config defines.
+ELEVENTY_LAYOUT_CONFIG = """
+const { DateTime } = require("luxon");
+module.exports = function (eleventyConfig) {
+  eleventyConfig.addLayoutAlias("default", "layouts/base.njk");
+  eleventyConfig.addLayoutAlias("post", "layouts/post.njk");
+  eleventyConfig.addFilter("slugDate", dateObj => {
+    return %s;
+  });
+  return { dir: { input: "src/site", includes: "_includes", output: "dist" } };
+};
+"""
+ELEVENTY_LAYOUT_SITE = {
+    "src/site/_data/metadata.json": '{"title": "E", "url": "https://eleventy.example.org/", "author": "Ana"}\n',
+    "src/site/_includes/layouts/post.njk": (
+        '---\nlayout: default\npermalink: "/{{ page.date | slugDate }}/{{ page.fileSlug }}/index.html"\n'
+        "tags: posts\n---\n{{ content | safe }}\n"
+    ),
+    "src/site/_includes/layouts/base.njk": "---\npermalink: /base/{{ page.fileSlug }}/\n---\n{{ content | safe }}\n",
+    "src/site/posts/2024-02-01-dated.md": "---\ntitle: Dated\n---\nthe file name's date\n",
+    "src/site/posts/late.md": "---\ntitle: Late\ndate: 2023-12-31T23:30:00-05:00\n---\nJanuary in UTC\n",
+    "src/site/posts/first.md": "---\ntitle: First\ndate: 2024-03-05\n---\nx\n",
+}
+LUXON_Y_MM = 'DateTime.fromJSDate(dateObj, { zone: "utc" }).\n      toFormat("y/MM")'
+ISO_DAY = 'dateObj.toISOString().slice(0, 10).replace(/-/g, "/")'
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "expected"),
+    [
+        (LUXON_Y_MM, "folder data", "/{year}/{month}/{filename}/"),
+        (ISO_DAY, "folder data", "/{year}/{month}/{day}/{filename}/"),
+        (LUXON_Y_MM, "every post", "/{year}/{month}/{filename}/"),
+    ],
+    ids=["luxon-by-folder-data", "iso-date-by-folder-data", "luxon-by-every-post"],
+)
+def test_an_eleventy_layouts_permalink_with_a_config_date_filter_gives_the_urls_eleventy_writes(
+    tmp_path: Path, body: str, where: str, expected: str
+) -> None:
+    """Issue 20 (thepugautomatic.com): the posts' layout holds the permalink, made with the
+    config's own slugDate filter; init read only folder data files, wrote Eleventy's default and
+    every one of 345 links was wrong. The layout is followed (its alias, the includes folder; the
+    nearer layout before the one it is in) and a recognisable date filter read."""
+    root = tmp_path / "site"
+    files = {**ELEVENTY_LAYOUT_SITE, "eleventy.config.cjs": ELEVENTY_LAYOUT_CONFIG % body}
+    if where == "folder data":
+        files["src/site/posts/posts.json"] = '{"layout": "post"}\n'
+    else:  # no folder data: every post names the layout in its front matter
+        files = {k: v.replace("---\ntitle:", "---\nlayout: layouts/post.njk\ntitle:", 1) for k, v in files.items()}
+    write(root, files)
+    published = eleventy_posts(root, tmp_path, "src/site")
+    assert "/2024/01/late/" in published or "/2024/01/01/late/" in published
+    links, _ = syndicated(root, tmp_path)
+    assert sorted(links) == sorted(published) and len(links) == 3
+    assert config_of(root)["site"]["permalink"] == expected
+
+
+def test_an_eleventy_layout_filter_init_cannot_read_gets_the_default_and_a_check_naming_it() -> None:
+    config = ELEVENTY_LAYOUT_CONFIG % "dateObj.getFullYear() + '/x'"
+    site = {**ELEVENTY_LAYOUT_SITE, "src/site/posts/posts.json": '{"layout": "post"}'}
+    texts = {"eleventy.config.cjs": config, "src/site/posts/posts.json": '{"layout": "post"}'}
+    pages = {k: v for k, v in site.items() if "_includes" in k}
+    files = tuple(sorted({*site, "eleventy.config.cjs"}))
+    found = adopt(SiteFiles("eleventy", "eleventy.config.cjs", texts, files, pages=pages))
+    assert found.permalink.check and found.permalink.value == "/{path}/{name}/"
+    assert any("src/site/_includes/layouts/post.njk" in c and "'slugDate'" in c for c in found.checks)
+
+
+ELEVENTY_FEED_TEMPLATE = """---json
+{
+  "permalink": "atom.xml",
+  "eleventyExcludeFromCollections": true,
+  "metadata": {"title": "The Pug", "url": "https://pug.example.org/", "author": {"name": "Henrik"}}
+}
+---
+<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>{{ metadata.title }}</title></feed>
+"""
+
+
+def test_a_feed_file_an_eleventy_template_makes_is_taken_and_its_metadata_read(tmp_path: Path) -> None:
+    """Issue 20 (thepugautomatic.com): feed.njk's `permalink: "atom.xml"` was not read; init chose
+    atom.xml for syndicate's Atom feeds, and `syndicate build --out` into Eleventy's output
+    exited 3. Its `metadata` (the site's title, URL, author) was not read either."""
+    root = tmp_path / "site"
+    files = {**ELEVENTY_LAYOUT_SITE, "eleventy.config.cjs": ELEVENTY_LAYOUT_CONFIG % LUXON_Y_MM}
+    del files["src/site/_data/metadata.json"]
+    write(root, {**files, "src/site/posts/posts.json": '{"layout": "post"}\n'})
+    (root / "src/site/feed.njk").write_text(ELEVENTY_FEED_TEMPLATE, encoding="utf-8")
+    site = Site(root)
+    init = site.run("init", "--site", str(root))
+    assert init.code == 0, init.out + init.err
+    config = config_of(root)
+    assert config["feeds"]["atom"] != "atom.xml", init.out
+    assert (config["site"]["title"], config["site"]["url"], config["site"]["author"]) == (
+        "The Pug",
+        "https://pug.example.org/",
+        "Henrik",
+    )
+    published = eleventy_posts(root, tmp_path, "src/site")
+    out = tmp_path / "eleventy" / "out"
+    atom = (out / "atom.xml").read_bytes()
+    build = site.run("build", "--site", str(root), "--out", str(out))
+    assert build.code == 0, build.out + build.err
+    assert (out / "atom.xml").read_bytes() == atom
+    items = json.loads((out / str(config["feeds"]["json"])).read_text(encoding="utf-8"))["items"]
+    assert {unquote(urlsplit(i["url"]).path) for i in items} == published

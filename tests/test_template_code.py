@@ -174,6 +174,29 @@ def test_jekyll_links_and_site_variables() -> None:
     assert found.missing == ("link:_docs/history.md",)  # type: ignore[attr-defined]
 
 
+def test_a_site_value_the_config_gives_is_used_and_an_unknown_one_drops_the_link_not_its_text() -> None:
+    """Issue 20 (jekyllrb.com): `[#9156]({{ site.repository }}/issues/9156)` became a link to
+    https://jekyllrb.com/issues/9156: the unknown value was removed and the rest of the address
+    made absolute on the site. [content] site gives the value; one it does not give drops the
+    link (Markdown, HTML, reference definition; at the start of the address or inside it)."""
+    body = (
+        'See [#1]({{ site.repository }}/issues/1), <a href="{{ site.repository }}/pulls">pulls</a>,\n'
+        "[w](https://github.com/{{ site.org }}/wiki) and [r][ref]; {{ site.repository }} as text.\n\n"
+        "[ref]: {{ site.repository }}/releases\n"
+    )
+    known = {"repository": "https://github.com/o/r"}
+    out, found = expand(body, "jekyll", Context("_posts/a.md", SITE, {}, site=known))
+    assert out == (
+        'See [#1](https://github.com/o/r/issues/1), <a href="https://github.com/o/r/pulls">pulls</a>,\n'
+        "[w](https://github.com/wiki) and [r][ref]; https://github.com/o/r as text.\n\n"
+        "[ref]: https://github.com/o/r/releases\n"
+    ).replace("[w](https://github.com/wiki)", "w")
+    assert found.removed == ("{{ site.org }}",)
+    out, found = expand(body, "jekyll", Context("_posts/a.md", SITE, {}))
+    assert out == "See #1, <a>pulls</a>,\nw and [r][ref];  as text.\n\n"
+    assert found.removed == ("{{ site.repository }}", "{{ site.org }}")
+
+
 def test_jekyll_raw_highlight_include_and_unknown_tags() -> None:
     out, found = run(
         """\
@@ -320,6 +343,10 @@ def test_hugo_shortcode_arguments_in_backticks_are_arguments_not_code() -> None:
         "[" * 50_000 + "](\x00",
         "\n    x\n" * 10_000,
         "```\n" + "{{< x >}}\n" * 10_000,
+        "](" + "x/{{ site.y }}" * 20_000,
+        "[a]: " + "{{ site.y }}" * 20_000,
+        "[a]: {{ site.y }}\n" * 10_000,
+        '<a href="' + "{{ site.y }}/" * 20_000,
     ],
 )
 @pytest.mark.parametrize("generator", ["hugo", "jekyll", "zola", "pelican"])

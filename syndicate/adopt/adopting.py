@@ -12,7 +12,8 @@ from ..errors import ConfigError
 from .astro import ASTRO_CONSTS, ASTRO_CONTENT, adopt_astro
 from .draft import Draft
 from .eleventy import adopt_eleventy, eleventy_data_files, eleventy_dirs, eleventy_post_folder
-from .hugo import adopt_hugo
+from .eleventy_templates import template_files
+from .hugo import adopt_hugo, hugo_config_files
 from .jekyll import adopt_jekyll
 from .model import (
     EXAMPLE_URL,
@@ -27,15 +28,14 @@ from .model import (
 )
 from .pelican import adopt_pelican
 from .plain import adopt_plain
-from .readers import join
+from .readers import is_post, join
 from .zola import adopt_zola
 
 
 def wanted_files(generator: str, evidence: str, texts: Mapping[str, str], files: Iterable[str]) -> list[str]:
     """The files to read for ``generator``, given those read so far."""
     if generator == "hugo":  # the config folder: one file per root key (params.toml…), merged
-        names = ("hugo", "config", "params", "permalinks", "taxonomies")
-        return [evidence, *(f"config/_default/{n}.{e}" for n in names for e in ("toml", "yaml", "json"))]
+        return [evidence, *hugo_config_files(files)]
     if generator == "eleventy":
         wanted = [evidence, "package.json"]
         if evidence in texts:
@@ -49,6 +49,30 @@ def wanted_files(generator: str, evidence: str, texts: Mapping[str, str], files:
     if generator == "pelican":
         return [evidence, "publishconf.py"]
     return [evidence] if evidence else []
+
+
+MAX_PAGES = 20_000  # posts and templates init looks into, at most
+
+
+def wanted_pages(generator: str, evidence: str, texts: Mapping[str, str], files: Iterable[str]) -> list[str]:
+    """The posts and templates to look into (read leniently: see SiteFiles.pages), given the
+    config files read: a Jekyll site's Markdown files; an Eleventy site's layouts and other
+    templates, and its posts when their folder's data names no layout."""
+    listed = tuple(files)
+    if generator == "jekyll":  # what {{ site.<key> }} the posts use
+        return [f for f in listed if is_post(f) and "_posts" in f.split("/")[:-1]][:MAX_PAGES]
+    if generator != "eleventy" or evidence not in texts:
+        return []
+    input_dir, _ = eleventy_dirs(texts[evidence], texts.get("package.json", ""))
+    folder = eleventy_post_folder(input_dir, listed)
+    wanted = template_files(input_dir, texts[evidence], listed, folder)
+    base = join(input_dir, folder) if folder else None
+    data = eleventy_data_files(input_dir, folder, listed)
+    if base and not any(
+        "layout" in texts.get(f, "") for f in data if f.startswith(base + "/") and f.count("/") == base.count("/") + 1
+    ):
+        wanted += [f for f in listed if f.startswith(base + "/") and is_post(f)]
+    return wanted[:MAX_PAGES]
 
 
 def adopt(site: SiteFiles, zone_ok: Callable[[str], bool] = lambda name: True) -> Adopted:
@@ -145,6 +169,7 @@ def _finish(d: Draft, zone_ok: Callable[[str], bool]) -> Adopted:
         slug_source=v.get("slug_source"),
         filename_metadata=v.get("filename_metadata"),
         permalinks=tuple(sorted(d.permalinks.items())),
+        site_values=tuple(sorted(d.site_values.items())),
         checks=tuple(dict.fromkeys(d.checks)),
         warnings=tuple(dict.fromkeys(d.warnings)),
     )

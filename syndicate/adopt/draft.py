@@ -21,6 +21,7 @@ class Draft:
         self.warnings: list[str] = []
         self.feeds_taken: dict[str, str] = {}  # a feed file name the generator's config makes → where
         self.output: tuple[str, str] | None = None  # the generator's output folder, when its config moves it
+        self.site_values: dict[str, Value] = {}  # [content] site: what {{ site.<key> }} in the posts stands for
 
     def set(self, key: str, value: str | tuple[str, ...] | None, source: str) -> bool:
         """Take a value found, unless it is empty (None, "", ()) or ``key`` is known already (the

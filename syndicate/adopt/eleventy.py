@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.dialects import dialect
 from .draft import Draft, person
+from .eleventy_templates import adopt_feed_templates, adopt_layout_permalink
 from .model import Value
 from .permalinks import take_folder_permalink, take_permalink, translate_liquid
 from .readers import as_language, as_text, is_post, join, js_string, relative_dir, strip_js_comments, under
@@ -93,6 +94,7 @@ def adopt_eleventy(d: Draft) -> None:
             _site_data(d, rel, d.parse(rel))
         elif rel in texts:
             _site_data(d, f"{rel} (read, not run)", _js_site_data(texts[rel]))
+    adopt_feed_templates(d, input_dir)
     prefix = (js_string(strip_js_comments(texts[ev]), r"\bpathPrefix\s*:\s*") or "").strip("/")
     url = d.values.get("url")
     if prefix and url:
@@ -111,6 +113,8 @@ def adopt_eleventy(d: Draft) -> None:
         )
     default = dialect("eleventy").permalink
     found: dict[str, tuple[object, str]] = {}  # folder → (its permalink, the file it came from)
+    base = join(input_dir, folder or "")
+    layout: object = None  # the posts' layout, as their folder's data names it
     for rel in eleventy_data_files(input_dir, folder, d.site.files):
         if rel not in texts:
             continue
@@ -121,11 +125,12 @@ def adopt_eleventy(d: Draft) -> None:
             code = strip_js_comments(texts[rel])
             value = js_string(code, r"\bpermalink\s*:\s*")
             data = {"permalink": value or _IN_CODE} if re.search(r"\bpermalink\s*[:(]", code) else {}
+            data = {**data, "layout": js_string(code, r"\blayout\s*:\s*")}
             rel = f"{rel} (read, not run)"
         _collection_tags(d, rel, data)
         if "permalink" in data and here not in found:
             found[here] = (data["permalink"], rel)
-    base = join(input_dir, folder or "")
+        layout = data.get("layout") if here == base and layout is None else layout
     for here, (pattern, where) in sorted(found.items()):
         sub = here[len(input_dir) + 1 :] if input_dir not in ("", ".") else here
         if not isinstance(pattern, str):
@@ -137,6 +142,8 @@ def adopt_eleventy(d: Draft) -> None:
             take_permalink(d, pattern, f"{where}: permalink {pattern!r}", translate_liquid, default)
         else:
             take_folder_permalink(d, sub, pattern, f"{where}: permalink {pattern!r}", translate_liquid)
+    if folder and base not in found:  # a layout's front matter comes after the folders' data files
+        adopt_layout_permalink(d, input_dir, base, layout)
     d.set("permalink", default, "Eleventy's default: the post's folder and file name")
 
 

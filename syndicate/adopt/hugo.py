@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..core.dialects import dialect
@@ -18,12 +18,20 @@ def adopt_hugo(d: Draft) -> None:
     params = as_table(cfg.get("params"))
 
     def at(key: str) -> str:  # where a key was read: "hugo.toml: params.author"
-        return f"{origin.get(key.split('.', 1)[0].lower(), d.ev)}: {key}"
+        parts = key.lower().split(".")
+        known = (origin.get(".".join(parts[:n])) for n in range(len(parts), 0, -1))
+        return f"{next((k for k in known if k), d.ev)}: {key}"
 
+    code = (as_text(cfg.get("defaultcontentlanguage")) or "en").lower()
+    lang = as_table(as_table(cfg.get("languages")).get(code))  # the default language's own values come first
+    own = as_table(lang.get("params"))
+    d.set("title", as_text(lang.get("title")), at(f"languages.{code}.title"))
     d.set("title", as_text(cfg.get("title")), at("title"))
     d.set("url", as_text(cfg.get("baseurl")), at("baseURL"))
-    person(d, params.get("author"), at("params.author"))  # the first found wins
+    person(d, own.get("author"), at(f"languages.{code}.params.author"))  # the first found wins
+    person(d, params.get("author"), at("params.author"))
     person(d, cfg.get("author"), at("author"))
+    d.set("description", as_text(own.get("description")), at(f"languages.{code}.params.description"))
     d.set("description", as_text(params.get("description")), at("params.description"))
     d.set("timezone", as_text(cfg.get("timezone")), at("timeZone"))
     d.set("timezone", "UTC", "Hugo's default")
@@ -86,23 +94,71 @@ def _content_dir(d: Draft, cfg: Mapping[str, Any], at: Callable[[str], str]) -> 
     return str(d.values["dir"].value)
 
 
+# Hugo's config folder: config/_default/, then the environment `hugo` builds in (production).
+CONFIG_DIRS = ("config/_default", "config/production")
+_CONFIG_EXTS = (".toml", ".yaml", ".yml", ".json")
+
+
+def hugo_config_files(files: Iterable[str]) -> list[str]:
+    """The files of Hugo's config folder, in the order they are merged: by folder, the root
+    files (hugo.*, config.*) first, then the others by name."""
+
+    def order(rel: str) -> tuple[int, bool, str]:
+        folder, name = posixpath.split(rel)
+        return CONFIG_DIRS.index(folder), name.rsplit(".", 1)[0] not in ("hugo", "config"), name
+
+    return sorted((f for f in files if posixpath.dirname(f) in CONFIG_DIRS and f.endswith(_CONFIG_EXTS)), key=order)
+
+
+def _key_path(rel: str) -> list[str]:
+    """Where a config folder file's table goes, as Hugo merges it: hugo.* and config.* are the
+    root; params.toml is ``params``; a language's file (``params.en.toml``, ``menus.en.toml``,
+    ``languages.en.toml``) goes under ``languages.en`` (its ``params`` or ``menus``)."""
+    stem = posixpath.basename(rel).rsplit(".", 1)[0].lower()
+    if stem in ("hugo", "config"):
+        return []
+    key, _, lang = stem.rpartition(".") if "." in stem else (stem, "", "")
+    if not lang:
+        return [key]
+    inner = {"menu": ["menus"], "menus": ["menus"], "params": ["params"]}.get(key, [])
+    return ["languages", lang, *inner]
+
+
+def _merge(into: dict[str, Any], part: Mapping[str, Any]) -> None:
+    """Tables merged key by key (Hugo's deep merge), other values replaced."""
+    for key, value in part.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), Mapping):
+            inner = dict(into[key])
+            _merge(inner, value)
+            into[key] = inner
+        else:
+            into[key] = value
+
+
 def _hugo_config(d: Draft) -> tuple[dict[str, Any], dict[str, str]]:
-    """The evidence file over config/_default/ (the config folder: a file per root key, like
-    params.toml), keys lowercased (Hugo's keys are case-insensitive); and the file each root key
-    came from."""
+    """The evidence file over Hugo's config folder (config/_default/ and config/production/, a
+    file per root key, merged as Hugo does: see :func:`_key_path`), keys lowercased (Hugo's keys
+    are case-insensitive); and the file each root key (and ``languages.en``…) came from."""
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    for name in ("config", "hugo", "params", "permalinks", "taxonomies"):
-        for ext in ("toml", "yaml", "json"):
-            rel = f"config/_default/{name}.{ext}"
-            if rel in d.site.texts and rel != d.ev:
-                part = lower_keys(d.parse(rel))
-                part = part if name in ("config", "hugo") else {name: part}
-                merged.update(part)
-                origin.update(dict.fromkeys(part, rel))
-    top = lower_keys(d.parse(d.ev))
-    merged.update(top)
-    origin.update(dict.fromkeys(top, d.ev))
+    folder = hugo_config_files({*d.site.texts, d.ev})  # the files read (wanted_files: the folder's)
+    for rel in folder:
+        if rel not in d.site.texts:
+            continue
+        part: Any = lower_keys(d.parse(rel))
+        path = _key_path(rel)
+        for key in reversed(path):
+            part = {key: part}
+        _merge(merged, part)
+        if path:
+            origin[".".join(path)] = rel  # params, languages.en, languages.en.menus…
+            origin.setdefault(path[0], rel)
+        else:
+            origin.update(dict.fromkeys(part, rel))
+    if d.ev not in folder:  # a config file at the top of the site comes over the folder
+        top = lower_keys(d.parse(d.ev))
+        _merge(merged, top)
+        origin.update(dict.fromkeys(top, d.ev))
     return merged, origin
 
 
@@ -132,7 +188,8 @@ def _hugo_permalink(d: Draft, cfg: Mapping[str, Any], ev: str, folder: str) -> N
     [site.permalinks] by folder; ``uglyURLs = true`` makes each ``…/`` a ``….html``."""
     sections = d.values["sections"].value
     names = [s.lower() for s in sections] if isinstance(sections, tuple) else []
-    ugly = cfg.get("uglyurls") is True
+    ugly_urls = cfg.get("uglyurls")  # true, or by section: [uglyURLs] post = true
+    ugly = ugly_urls is True or (isinstance(ugly_urls, Mapping) and any(ugly_urls.get(n) is True for n in names))
     default = dialect("hugo").permalink.rstrip("/") + (".html" if ugly else "/")
 
     def translate(pattern: str) -> tuple[str | None, list[str]]:

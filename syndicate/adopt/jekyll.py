@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..core.dialects import dialect
+from ..core.frontmatter import split
 from ..core.permalinks import JEKYLL_STYLES
+from ..core.templating import Context, expand
+from ..errors import ContentError
 from .draft import Draft, person
-from .model import EXAMPLE_URL
+from .model import EXAMPLE_URL, Value
 from .permalinks import take_folder_permalink, take_permalink, translate_colon
 from .readers import as_language, as_table, as_text, is_post, relative_dir, under
 
@@ -62,6 +66,42 @@ def adopt_jekyll(d: Draft) -> None:
             "[content] sections: no _posts/ folder with Markdown found; Jekyll's posts are in _posts/",
         )
     _jekyll_permalinks(d, cfg, [f for f in inside if is_post(f) and "_posts" in f.split("/")[:-1]])
+    _site_values(d, cfg)
+
+
+_SITE_KEY = re.compile(r"\bsite\.([A-Za-z_][A-Za-z0-9_-]*)")
+
+
+def _site_values(d: Draft, cfg: Mapping[str, Any]) -> None:
+    """[content] site: the top-level text values of the config that the posts' ``{{ site.<key> }}``
+    use outside code (``site.repository``), so that a feed shows what Jekyll writes; a key the
+    config has no text for is a warning (a link made with it is dropped, its text kept)."""
+    used: dict[str, str] = {}  # key → the first post that uses it (outside code, as the build reads it)
+    for rel, text in sorted(d.site.pages.items()):
+        if "site." not in text:
+            continue
+        try:
+            body = split(rel, text).body
+        except ContentError:
+            continue  # the build says what is wrong with it
+        _, found = expand(body, "jekyll", Context(rel, "https://site.invalid/", {}))
+        for label in found.removed:  # what it could not evaluate: {{ site.repository }}…
+            for key in _SITE_KEY.findall(label):
+                used.setdefault(key, rel)
+    unknown = []
+    for key, rel in sorted(used.items()):
+        if key in ("url", "baseurl"):
+            continue
+        value = cfg.get(key)
+        if isinstance(value, str) and value.strip() and len(value) <= 2000 and value.isprintable():
+            d.site_values[key] = Value(value.strip(), f"{d.ev}: {key} ({rel} uses {{{{ site.{key} }}}})")
+        else:
+            unknown.append(f"site.{key} ({rel})")
+    if unknown:
+        d.warnings.append(
+            f"posts use {', '.join(unknown[:5])}{' and more' * (len(unknown) > 5)}, which {d.ev} gives no text"
+            " for: a link made with it is left out of the feeds (its text kept); write it in [content] site"
+        )
 
 
 def _jekyll_permalinks(d: Draft, cfg: Mapping[str, Any], posts: list[str]) -> None:

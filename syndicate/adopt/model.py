@@ -4,7 +4,7 @@ setting a :class:`Value` with where it came from; and what every generator write
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import STAND_IN, STAND_IN_URL
 from ..core.dialects import GENERATORS
@@ -62,6 +62,7 @@ class Adopted:
     feeds_json: Value | None = None
     deploy: str = ""  # how syndicate's files join the generator's deploy (a comment and a line of the report)
     publish_dir: str = ""  # the generator's output folder, relative to the site ("" for a plain site)
+    site_values: tuple[tuple[str, Value], ...] = ()  # [content] site: {{ site.<key> }} in posts, by key
 
 
 # Each generator's output folder and the feed files it writes at its top, by default: syndicate's
@@ -100,3 +101,6 @@ class SiteFiles:
     # The names of the files in the generator's output folder as it is now (when it was built here):
     # syndicate's feeds take none of them.
     built: frozenset[str] = frozenset()
+    # Posts and templates init looks into (an Eleventy layout's permalink, a feed template's name),
+    # read like the config files but leniently: one that cannot be read is not here.
+    pages: Mapping[str, str] = field(default_factory=dict)

@@ -4,7 +4,7 @@ with a warning when it cannot be translated."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ..core.model import PERMALINK_FIELDS
 from ..core.permalinks import normal_template
@@ -117,15 +117,18 @@ def translate_pelican(pattern: str) -> tuple[str | None, list[str]]:
     return (None, bad) if bad else (done, [])
 
 
-def translate_liquid(pattern: str) -> tuple[str | None, list[str]]:
-    """An Eleventy permalink's ``{{ page.fileSlug }}`` and the like → syndicate's placeholders."""
+def translate_liquid(pattern: str, dates: Mapping[str, str] | None = None) -> tuple[str | None, list[str]]:
+    """An Eleventy permalink's ``{{ page.fileSlug }}`` and the like → syndicate's placeholders;
+    ``dates``: the config's date filters init could read (lower-cased name → placeholders), for
+    ``{{ page.date | slugDate }}``."""
     bad = ["a {% tag %}"] if "{%" in pattern else []
+    known = {**_LIQUID, **{f"page.date | {name}": made for name, made in (dates or {}).items()}}
 
     def one(m: re.Match[str]) -> str:
-        expr = " ".join(m.group(1).split()).lower()
-        if expr not in _LIQUID:
+        expr = " | ".join(" ".join(part.split()) for part in m.group(1).lower().split("|"))
+        if expr not in known:
             bad.append(m.group(0))
-        return _LIQUID.get(expr, "")
+        return known.get(expr, "")
 
     done = re.sub(r"\{\{\s*(.*?)\s*\}\}", one, pattern).removesuffix("index.html")
     return (None, bad) if bad else (re.sub(r"/{2,}", "/", "/" + done), [])

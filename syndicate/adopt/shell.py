@@ -11,7 +11,7 @@ from ..core.bodies import decode
 from ..core.model import printable
 from ..detect import detect_generator, inside
 from ..errors import ConfigError, ContentError
-from .adopting import adopt, wanted_files
+from .adopting import adopt, wanted_files, wanted_pages
 from .model import MAX_CONFIG_BYTES, MAX_FILES, Adopted, SiteFiles
 
 # Build output and dependencies never hold a generator's posts (hidden folders are skipped too).
@@ -81,7 +81,16 @@ def gather(site_dir: Path, found: tuple[str, str] | None) -> SiteFiles:
             break
     if evidence and evidence not in texts:
         raise ConfigError("disappeared while it was read", path=printable(prefix + evidence))
-    return SiteFiles(generator, evidence, texts, files, site_dir.resolve().name or "my site", prefix, truncated)
+    pages: dict[str, str] = {}
+    for rel in wanted_pages(generator, evidence, texts, files):
+        try:
+            text = read_text(site_dir, rel, prefix)
+        except ConfigError:
+            continue  # a post or template init cannot read: the build says why, init looks past it
+        if text is not None:
+            pages[rel] = text
+    name = site_dir.resolve().name or "my site"
+    return SiteFiles(generator, evidence, texts, files, name, prefix, truncated, pages=pages)
 
 
 def adopt_site(site_dir: Path) -> Adopted:

@@ -42,6 +42,8 @@ def _rows(a: Adopted) -> list[tuple[str, str, str, Value]]:
             rows.append((section, key, meaning, value))
         if (section, key) == ("site", "permalink"):  # a folder's own pattern, in its own table
             rows += [("site.permalinks", _toml_string(folder), "", v) for folder, v in a.permalinks]
+        if (section, key) == ("content", "filename_metadata"):  # {{ site.<key> }}, in its own table
+            rows += [("content.site", name, "", v) for name, v in a.site_values]
     return rows
 
 
@@ -107,6 +109,8 @@ def report(a: Adopted, written: str) -> list[str]:
             label = key if section in ("site", "content") else f"{section}.{key}"
             if section == "site.permalinks":
                 label = f"permalink {key.strip(chr(34))}/"
+            if section == "content.site":
+                label = f"site.{key}"
             rows.append((label, _cut(printable(shown), 44), ("CHECK: " * value.check) + printable(value.source)))
     label_width = max(len(label) for label, _, _ in rows) + 1
     width = max(len(value) for _, value, _ in rows)

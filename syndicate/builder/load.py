@@ -73,7 +73,9 @@ def file_recipe(
     source: str, path: str, url: str, settings: Settings, links: tuple[tuple[str, str], ...] = ()
 ) -> Callable[[], tuple[str, str]]:
     c = settings.content
-    return partial(render_file, source, path, url, settings.render_args, c.generator, c.dir, settings.site.url, links)
+    return partial(
+        render_file, source, path, url, settings.render_args, c.generator, c.dir, settings.site.url, links, c.site
+    )
 
 
 def render_file(
@@ -85,12 +87,13 @@ def render_file(
     content_dir: str = "content",
     site_url: str = "",
     links: tuple[tuple[str, str], ...] = (),
+    site: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, str]:
     """A post's HTML and summary, made from its file (whose front matter was parsed before);
     ``links``: the URL of each file its body links to (see :func:`link_posts`)."""
     try:
         data = read_limited(path, MAX_FILE_BYTES, source)
-        body = post_body(source, data, generator, content_dir, site_url, links)
+        body = post_body(source, data, generator, content_dir, site_url, links, site)
     except ContentError:
         return "", ""  # changed or gone since it was parsed: the next build parses it again
     return render_body(body, url, *args)

@@ -44,6 +44,7 @@ def post_body(
     content_dir: str = "content",
     site_url: str = "",
     links: tuple[tuple[str, str], ...] = (),
+    site: tuple[tuple[str, str], ...] = (),
 ) -> str:
     """The Markdown body of a post file, cleaned and prepared exactly as :func:`parse_post` does
     (``links``: the URL of each link target it names, see :func:`syndicate.core.templating.resolve`).
@@ -54,7 +55,7 @@ def post_body(
     text = XML_ILLEGAL.sub("", decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
     d = dialect(generator)
     fm = frontmatter.split(path, text, pelican=d.name == "pelican")
-    return prepared(path, fm, relative(path, content_dir), d, site_url, dict(links))[0]
+    return prepared(path, fm, relative(path, content_dir), d, site_url, dict(links), site)[0]
 
 
 def relative(path: str, content_dir: str) -> str:
@@ -68,18 +69,24 @@ def to_render(fm: FrontMatter, rel: str, d: Dialect) -> str:
 
 
 def prepared(
-    path: str, fm: FrontMatter, rel: str, d: Dialect, site_url: str, links: Mapping[str, str]
+    path: str,
+    fm: FrontMatter,
+    rel: str,
+    d: Dialect,
+    site_url: str,
+    links: Mapping[str, str],
+    site: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, Found]:
     """The body as it is rendered: Jekyll's excerpt separator made ``<!--more-->``, the
-    generator's template code done (links to the URLs in ``links``); and what template code
-    was found."""
+    generator's template code done (links to the URLs in ``links``, ``{{ site.<key> }}`` from
+    ``site``: [content] site); and what template code was found."""
     body = fm.body
     if d.name == "jekyll" and "excerpt_separator" in fm.text.lower():
         body = _with_more(body, _separator(fm))
     if d.name == "pelican" and "[TOC]" in body:
         body = _without_toc(body)
     params = _params(path, fm) if d.name == "hugo" and "param" in body else {}
-    return expand(body, d.name, Context(rel, site_url, links, params))
+    return expand(body, d.name, Context(rel, site_url, links, params, dict(site)))
 
 
 def _without_toc(body: str) -> str:

@@ -139,6 +139,7 @@ class ContentSettings:
     slug_source: str = ""  # where a post without a slug key gets {slug}: "title", "filename"; "" = the generator's
     filename_metadata: str = ""  # a regex with (?P<date>…) and/or (?P<slug>…) for file names (Pelican's)
     fields: tuple[tuple[str, str], ...] = ()  # (field, front-matter key): a field the site keeps under its own key
+    site: tuple[tuple[str, str], ...] = ()  # (key, value): what Liquid's {{ site.<key> }} in a post stands for
 
 
 # The fields [content] fields may map to a key of the site's own (core/posts.py reads them).

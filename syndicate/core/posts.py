@@ -647,7 +647,7 @@ def _parse(
     content_warning = _text(doc, meta, "content_warning")
     syndicate, social = _syndicate(doc, meta, settings)
     _unknown_keys(doc, meta, d, tuple(k for k, _ in terms) + (settings.content.taxonomies or d.taxonomies))
-    body, found = prepared(path, fm, rel, d, settings.site.url, {})  # links: see builder/load.py
+    body, found = prepared(path, fm, rel, d, settings.site.url, {}, settings.content.site)  # links: see builder/load.py
     if found.warning():
         doc.warn(None, found.warning() or "")
     make = partial(render_body, body, url, *settings.render_args)

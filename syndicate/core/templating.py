@@ -544,6 +544,7 @@ class Context:
     site_url: str  # ends with "/"
     links: Mapping[str, str]  # link target (a key of Found.refs) → URL
     params: Mapping[str, str] = field(default_factory=dict)  # Hugo's {{< param >}}: the page's params
+    site: Mapping[str, str] = field(default_factory=dict)  # Liquid's {{ site.<key> }}: [content] site
 
     @property
     def folder(self) -> str:
@@ -688,26 +689,27 @@ def _hugo(body: str, ctx: Context) -> tuple[str, Found]:
 
 
 # Liquid output expressions syndicate can evaluate: a value (a quoted string, site.url,
-# site.baseurl) and the filters that make URLs of it.
-_LIQUID_VALUE = re.compile(r"""\s*(?:'([^']*)'|"([^"]*)"|(site\.url|site\.baseurl))\s*""")
-_LIQUID_FILTER = re.compile(r"""\|\s*([a-z_]+)\s*(?::\s*(?:'([^']*)'|"([^"]*)"|(site\.url|site\.baseurl)))?\s*""")
+# site.baseurl, a site.<key> that [content] site gives) and the filters that make URLs of it.
+_LIQUID_VALUE = re.compile(r"""\s*(?:'([^']*)'|"([^"]*)"|site\.([A-Za-z_][\w-]*))\s*""")
+_LIQUID_FILTER = re.compile(r"""\|\s*([a-z_]+)\s*(?::\s*(?:'([^']*)'|"([^"]*)"|site\.([A-Za-z_][\w-]*)))?\s*""")
 
 
-def _liquid_value(expr: str, site_url: str, generator: str) -> str | None:
+def _liquid_value(expr: str, site_url: str, generator: str, site: Mapping[str, str] | None = None) -> str | None:
     """``{{ site.baseurl }}``, ``{{ '/x.png' | relative_url }}``, ``{{ "/a" | prepend: site.baseurl }}``,
-    Eleventy's ``{{ '/x/' | url }}``: their value, or None for anything else."""
+    Eleventy's ``{{ '/x/' | url }}``, ``{{ site.repository }}`` when ``site`` ([content] site) has
+    it: their value, or None for anything else."""
     parts = urlsplit(site_url)
     origin = f"{parts.scheme}://{parts.netloc}"
     base = parts.path.rstrip("/")
-    names = {"site.url": origin, "site.baseurl": base}
+    names = {**(site or {}), "url": origin, "baseurl": base}
     m = _LIQUID_VALUE.match(expr)
-    if not m:
+    if not m or (m.group(3) is not None and m.group(3) not in names):
         return None
     value: str = next((v for v in m.group(1, 2) if v is not None), None) or names.get(m.group(3) or "", "")
     pos = m.end()
     while pos < len(expr):
         f = _LIQUID_FILTER.match(expr, pos)
-        if not f:
+        if not f or (f.group(4) is not None and f.group(4) not in names):
             return None
         pos = f.end()
         arg = next((a for a in f.group(2, 3) if a is not None), None)
@@ -747,7 +749,10 @@ def _liquid(body: str, ctx: Context, generator: str) -> tuple[str, Found]:
     def render(tag: Tag, inner: str | None, alone: bool) -> str | None:
         name, arg = tag.name, tag.text
         if name == "{{":
-            value = _liquid_value(arg, ctx.site_url, generator)
+            value = _liquid_value(arg, ctx.site_url, generator, ctx.site)
+            if value is None and _in_link_target(body, tag.start):
+                state.removed.setdefault(_label(tag), None)
+                return _MISSING  # a link whose address is not known: its text is kept, never a wrong link
             if value is None:
                 return None
             nxt = body[tag.end : tag.end + 2]
@@ -770,6 +775,26 @@ def _liquid(body: str, ctx: Context, generator: str) -> tuple[str, Found]:
 
     out = _rewrite(body, tags, render, state.removed)
     return out, state.found()
+
+
+_HTML_ADDRESS = re.compile(r"""\b(?:href|src)\s*=\s*["']?\Z""")
+_REFERENCE_DEFINITION = re.compile(r"[ ]{0,3}\[[^\]\n]{1,999}\]:[ \t]*<?")
+
+
+def _in_link_target(body: str, at: int) -> bool:
+    """Is ``at`` inside the address of a Markdown link, a reference definition or an HTML
+    href/src (after ``](``, ``[x]:`` or ``href="``, and characters an address may hold)? Looks
+    back at most about 1,500 characters, so many tags cost linear time."""
+    i = at
+    while i > 0 and at - i < 400 and body[i - 1] not in " \t\n()<>\"'[]":
+        i -= 1
+    head = body[max(0, i - 20) : i]
+    opened = head.rstrip(" \t")
+    opened = opened[:-1].rstrip(" \t") if opened.endswith("<") else opened
+    if opened.endswith("](") or _HTML_ADDRESS.search(head):
+        return True
+    start = body.rfind("\n", max(0, i - 1100), i) + 1
+    return (start > 0 or i <= 1100) and _REFERENCE_DEFINITION.fullmatch(body, start, i) is not None
 
 
 _RAW_MARKERS = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
@@ -891,11 +916,17 @@ def expand(body: str, generator: str, ctx: Context) -> tuple[str, Found]:
     else:
         out, found = _pelican(body, ctx)
     if _MISSING in out:
-        out = _MISSING_LINK.sub(r"\1", out).replace(_MISSING, "")
+        out = _MISSING_LINK.sub(r"\1", out)
+        out = _MISSING_DEFINITION.sub("", _MISSING_ATTRIBUTE.sub("", out)).replace(_MISSING, "")
     return out, found
 
 
-_MISSING_LINK = re.compile(r"!?\[([^\[\]\n]*)\]\(\s*<?" + _MISSING + r"[^\s()<>]*>?\s*\)")
+# A link whose address holds the marker of a target that is nowhere (or a value not known): the
+# Markdown link becomes its text, the HTML href/src goes (the element stays, as text), the
+# reference definition goes. The marker's \x00 is in no class before it: no backtracking.
+_MISSING_LINK = re.compile(r"!?\[([^\[\]\n]*)\]\(\s*<?[^\s()<>\x00]*" + _MISSING + r"[^\s()<>]*>?\s*\)")
+_MISSING_ATTRIBUTE = re.compile(r"""\s(?:href|src)\s*=\s*(["']?)[^\s"'<>\x00]*""" + _MISSING + r"""[^\s"'<>]*\1""")
+_MISSING_DEFINITION = re.compile(r"^[ ]{0,3}\[[^\]\n]{1,999}\]:[ \t]*<?[^\s<>\x00]*" + _MISSING + r"\S*[^\n]*\n?", re.M)
 
 
 # -- link targets → URLs -----------------------------------------------------------------------------
