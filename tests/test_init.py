@@ -758,3 +758,52 @@ def test_the_search_for_a_site_stops_at_a_repository_top(tmp_path: Path) -> None
     result = run(repo / "notes", "build")
     assert result.code == 2 and "no config file" in result.err
     assert not (outer / "public").exists(), "the site above the repository was not built"
+
+
+# -- issue 21, point 4: folders outside the site, a config too deep to read --------------------------
+
+
+def test_pelican_article_paths_are_normalised_and_those_outside_are_left_out_with_a_warning() -> None:
+    conf = 'SITENAME = "P"\nSITEURL = "https://p.example"\nAUTHOR = "A"\nARTICLE_PATHS = ["./posts", "../x", "/abs"]\n'
+    adopted = adopt(SiteFiles("pelican", "pelicanconf.py", {"pelicanconf.py": conf}, ("content/posts/a.md",)))
+    assert adopted.sections.value == ("posts",)  # was (".", "..", "abs"): check refused "."
+    assert (
+        "pelicanconf.py: ARTICLE_PATHS: '../x' is outside the content folder or absolute; left out" in adopted.warnings
+    )
+    assert (
+        "pelicanconf.py: ARTICLE_PATHS: '/abs' is outside the content folder or absolute; left out" in adopted.warnings
+    )
+    parse_settings(render_config(adopted))
+    only_outside = conf.replace('["./posts", "../x", "/abs"]', '["../x"]')
+    adopted = adopt(SiteFiles("pelican", "pelicanconf.py", {"pelicanconf.py": only_outside}, ("content/a.md",)))
+    assert adopted.sections.value == () and len(adopted.warnings) == 1  # every folder, and a line
+    root = adopt(SiteFiles("pelican", "pelicanconf.py", {"pelicanconf.py": conf.replace('"../x", "/abs"', '"./"')}))
+    assert root.sections.value == ()  # "./" is the content folder itself: all of it
+
+
+def test_an_eleventy_input_folder_outside_the_site_is_replaced_with_a_warning() -> None:
+    config = 'module.exports = () => ({ dir: { input: "../../../etc", data: "../../d" } });'
+    adopted = adopt(SiteFiles("eleventy", "eleventy.config.js", {"eleventy.config.js": config}))
+    assert adopted.dir.value == "."
+    assert adopted.warnings == (
+        "eleventy.config.js: the input folder '../../../etc' is outside the site or absolute; used the site folder",
+        "eleventy.config.js: the data folder '../../d' is outside the site or absolute; used _data",
+    )
+    fine = adopt(
+        SiteFiles("eleventy", "eleventy.config.js", {"eleventy.config.js": config.replace("../../../etc", "src")})
+    )
+    assert fine.dir.value == "src" and not any("input folder" in w for w in fine.warnings)
+
+
+@pytest.mark.parametrize(
+    ("value", "where"), [("-" * 200_000 + "1", ""), ("1+" * 100_000 + "1", ""), ("[" * 5000 + "]" * 5000, "line 1: ")]
+)
+def test_a_pelicanconf_too_deep_for_pythons_parser_says_so(tmp_path: Path, value: str, where: str) -> None:
+    """The parser's MemoryError has no message: this said `not valid Python ()`."""
+    root = write(tmp_path / "blog", {"pelicanconf.py": "SITENAME = " + value + "\n"})
+    result = run(root, "init")
+    assert result.code == 2
+    assert (
+        result.err
+        == f"error: pelicanconf.py: {where}nested too deeply for Python's parser to read; it is read, not run\n"
+    )
