@@ -45,6 +45,46 @@ from .files import read_limited
 
 CONFIG_PATH = Path("config") / "syndicate.toml"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# Characters no config value may hold: the control characters but tab and newline (XML cannot
+# carry most of them, a feed would fail to render; the others, DEL and C1, are invisible
+# mistakes such as a mis-decoded Windows quote) and U+FFFE/U+FFFF, which XML forbids too.
+UNSAFE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def unsafe_character(text: str) -> str | None:
+    """How a message names the first character of ``text`` a config value may not hold
+    ("a control character U+0007"), or None when there is none."""
+    bad = UNSAFE_TEXT.search(text)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    return f"a control character U+{code:04X}" if code < 0xFFFE else f"the noncharacter U+{code:04X}"
+
+
+def _unsafe_text(raw: dict[str, Any], path: str) -> None:
+    """Every text of the file, keys included, free of characters a feed or a message cannot
+    carry: one line naming the key and the character."""
+
+    def walk(value: object, where: str) -> None:
+        if isinstance(value, str):
+            what = unsafe_character(value)
+            if what:
+                raise ConfigError(f"{where} contains {what}; remove it", path=path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                what = unsafe_character(key)
+                if what:
+                    raise ConfigError(f"{where} {key!r}: the key contains {what}; remove it", path=path)
+                table = isinstance(item, dict) and where.startswith("[") and " " not in where  # [site.permalinks]
+                named = f"[{where[1:-1]}.{key}]" if table else None
+                walk(item, named or (f"{where} {key}" if where else f"[{key}]"))
+        elif isinstance(value, list):
+            for i, item in enumerate(value, 1):
+                name = item.get("name") if isinstance(item, dict) else None
+                label = repr(name) if isinstance(name, str) and not unsafe_character(name) else f"#{i}"
+                walk(item, f"[{where}] {label}" if isinstance(item, dict) else where)
+
+    walk(raw, "")
 
 
 def _absolute_url(value: str, where: str, path: str) -> str:
@@ -109,6 +149,7 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         if key not in allowed:
             hint = difflib.get_close_matches(key, allowed, n=1)
             raise ConfigError(f"unknown section [{key}]" + (f"; did you mean [{hint[0]}]?" if hint else ""), path=path)
+    _unsafe_text(raw, path)
     content = _content(raw, path)
     feeds = _feeds(raw, path)
     output = _output(raw, path, content)

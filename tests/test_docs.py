@@ -59,3 +59,14 @@ def test_every_exit_code_is_documented() -> None:
     assert all(len(row.split("|")[2].strip()) > 10 for row in rows), "each says what it means"
     for code in codes:
         assert f"{code} " in (cli.__doc__ or ""), f"the module docstring documents exit {code}"
+
+
+def test_the_readme_gives_the_image_cap_and_thumb_alt_as_the_code_has_them() -> None:
+    """It said 8 MB in one place (20 MiB in another), and that thumb_alt defaults to the title."""
+    from syndicate.deliver.channels.base import MAX_IMAGE_BYTES
+
+    assert MAX_IMAGE_BYTES == 20 * 1024 * 1024
+    caps = re.findall(r"at most (\d+) (MB|MiB)\b(?! and 2000 px)", README)
+    assert caps and all(cap == ("20", "MiB") for cap in caps), caps
+    row = next(line for line in README.splitlines() if line.startswith("| `thumb_alt`"))
+    assert "the title" not in row and "none by default" in row

@@ -568,8 +568,9 @@ def test_hostile_values_are_written_as_valid_toml_and_printed_escaped(tmp_path: 
     root = write(tmp_path / "blog", {"hugo.json": f'{{"baseURL": "https://t.example/", "title": {title}}}'})
     result = run(root, "init")
     assert result.code == 0, result.err
-    assert config_of(root)["site"]["title"] == 'A "quoted" \\ title\x1b[31m\nred \ufffd'
-    assert "\x1b" not in result.out and "title\\x1b[31m\\nred" in result.out
+    assert config_of(root)["site"]["title"] == 'A "quoted" \\ title[31m\nred \ufffd'  # ESC removed, with a warning
+    assert "\x1b" not in result.out + result.err and "title[31m\\nred" in result.out
+    assert "hugo.json: title: removed a control character U+001B" in result.err
 
 
 def test_detect_generator_is_cheap_and_names_the_file_that_decided(tmp_path: Path) -> None:
@@ -651,7 +652,7 @@ def test_an_eleventy_permalink_in_a_folders_data_file(tmp_path: Path) -> None:
 def test_render_config_escapes_what_toml_cannot_hold() -> None:
     texts = {"zola.toml": 'base_url = "https://z.example/"\ntitle = "tab\\tquote\\"back\\\\slash\\u007f"\n'}
     adopted = adopt(SiteFiles("zola", "zola.toml", texts))
-    assert tomllib.loads(render_config(adopted))["site"]["title"] == 'tab\tquote"back\\slash\x7f'
+    assert tomllib.loads(render_config(adopted))["site"]["title"] == 'tab\tquote"back\\slash'  # DEL removed
 
 
 def test_hugo_config_folder_and_case_insensitive_keys() -> None:
@@ -900,3 +901,52 @@ def test_a_jekyll_site_that_would_publish_syndicates_config_is_told_to_exclude_i
             ["jekyll", "build", "-q", "-s", str(root), "-d", str(tmp_path / "_site")], check=True, timeout=300
         )
         assert not (tmp_path / "_site" / "config").exists()
+
+
+# -- issue 21, point 4: folders outside the site, a config too deep to read --------------------------
+
+
+def test_pelican_article_paths_are_normalised_and_those_outside_are_left_out_with_a_warning() -> None:
+    conf = 'SITENAME = "P"\nSITEURL = "https://p.example"\nAUTHOR = "A"\nARTICLE_PATHS = ["./posts", "../x", "/abs"]\n'
+    adopted = adopt(SiteFiles("pelican", "pelicanconf.py", {"pelicanconf.py": conf}, ("content/posts/a.md",)))
+    assert adopted.sections.value == ("posts",)  # was (".", "..", "abs"): check refused "."
+    assert (
+        "pelicanconf.py: ARTICLE_PATHS: '../x' is outside the content folder or absolute; left out" in adopted.warnings
+    )
+    assert (
+        "pelicanconf.py: ARTICLE_PATHS: '/abs' is outside the content folder or absolute; left out" in adopted.warnings
+    )
+    parse_settings(render_config(adopted))
+    only_outside = conf.replace('["./posts", "../x", "/abs"]', '["../x"]')
+    adopted = adopt(SiteFiles("pelican", "pelicanconf.py", {"pelicanconf.py": only_outside}, ("content/a.md",)))
+    assert adopted.sections.value == () and len(adopted.warnings) == 1  # every folder, and a line
+    root = adopt(SiteFiles("pelican", "pelicanconf.py", {"pelicanconf.py": conf.replace('"../x", "/abs"', '"./"')}))
+    assert root.sections.value == ()  # "./" is the content folder itself: all of it
+
+
+def test_an_eleventy_input_folder_outside_the_site_is_replaced_with_a_warning() -> None:
+    config = 'module.exports = () => ({ dir: { input: "../../../etc", data: "../../d" } });'
+    adopted = adopt(SiteFiles("eleventy", "eleventy.config.js", {"eleventy.config.js": config}))
+    assert adopted.dir.value == "."
+    assert adopted.warnings == (
+        "eleventy.config.js: the input folder '../../../etc' is outside the site or absolute; used the site folder",
+        "eleventy.config.js: the data folder '../../d' is outside the site or absolute; used _data",
+    )
+    fine = adopt(
+        SiteFiles("eleventy", "eleventy.config.js", {"eleventy.config.js": config.replace("../../../etc", "src")})
+    )
+    assert fine.dir.value == "src" and not any("input folder" in w for w in fine.warnings)
+
+
+@pytest.mark.parametrize(
+    ("value", "where"), [("-" * 200_000 + "1", ""), ("1+" * 100_000 + "1", ""), ("[" * 5000 + "]" * 5000, "line 1: ")]
+)
+def test_a_pelicanconf_too_deep_for_pythons_parser_says_so(tmp_path: Path, value: str, where: str) -> None:
+    """The parser's MemoryError has no message: this said `not valid Python ()`."""
+    root = write(tmp_path / "blog", {"pelicanconf.py": "SITENAME = " + value + "\n"})
+    result = run(root, "init")
+    assert result.code == 2
+    assert (
+        result.err
+        == f"error: pelicanconf.py: {where}nested too deeply for Python's parser to read; it is read, not run\n"
+    )

@@ -162,3 +162,62 @@ def test_a_posts_own_words_for_bluesky_are_sent_fitted(
     assert record.value.text == "Shorter words for Bluesky example.com/blog/sky"
     [facet] = record.value.facets
     assert facet.features[0].uri == "https://example.com/blog/sky/"
+
+
+# -- issue 21, point 3: alt text within what Bluesky takes, a 413 said once, no slot for a bad image ----
+
+
+def image_post(site: Site, alt: str, images: list[str] | None = None) -> None:
+    body = "\n\n".join(f"![{alt}]({src})" for src in images or ["/img/pic.png"])
+    site.post("sky.md", f"---\ntitle: Pictures\ndate: 2024-06-01\n---\n{body}\n")
+
+
+def test_alt_text_is_cut_at_a_word_within_2000_graphemes(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    """150,000 characters of alt text once went into the record: the PDS answered 413, and every
+    retry failed the same way."""
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    publish(site, password)
+    image_post(site, " ".join(f"wörd{i}" for i in range(20_000)))
+    code, out = publish(site, password)
+    assert code == 0 and "sent    sky" in out, out
+    [image] = records(reader, did)[0].value.embed.images
+    assert 1900 < graphemes(image.alt) <= 2000 and image.alt.endswith("…")
+    assert image.alt.removesuffix("…").split(" ")[-1].startswith("wörd")  # cut between words
+
+
+def test_a_413_from_the_pds_is_a_permanent_failure_said_in_one_line(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    """The SDK reports a 413 as a NetworkError: it was "no answer" and retried until dead."""
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    publish(site, password)
+    image_post(site, "e" + "\u0301" * 100 + " " + ("o" + "\u0308" * 600) * 1500)  # 1,502 graphemes, 1.8 MB
+    code, out = publish(site, password)
+    assert code == 4 and "dead    sky" in out, out
+    assert "HTTP 413" in out and "too large for the PDS" in out and "not retried" in out
+    assert "no answer" not in out and records(reader, did) == []
+
+
+def test_an_image_that_fails_gives_its_place_to_the_next_and_the_rest_are_named(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    img = site.root / "static" / "img"
+    (img / "text.png").write_text("not an image", encoding="utf-8")
+    (img / "broken.png").write_bytes(PNG[:40])  # a PNG's header, then nothing: cannot be decoded
+    for i in range(5):
+        (img / f"ok{i}.png").write_bytes(PNG)
+    publish(site, password)
+    image_post(site, "A dot", ["/img/text.png", "/img/broken.png"] + [f"/img/ok{i}.png" for i in range(5)])
+    code, out = publish(site, password)
+    assert code == 0, out
+    [record] = records(reader, did)
+    assert len(record.value.embed.images) == 4  # ok0 to ok3: the two that failed took no place
+    assert "image https://example.com/img/text.png left out" in out
+    assert "image https://example.com/img/broken.png left out" in out
+    assert "content/sky.md: 1 more image(s) left out (a post carries 4 here): https://example.com/img/ok4.png" in out

@@ -84,6 +84,7 @@ def adopt(site: SiteFiles, zone_ok: Callable[[str], bool] = lambda name: True) -
         _ADOPTERS[site.generator](draft)
     except RecursionError:
         raise ConfigError("nested too deeply to be read", path=printable(site.shown_prefix + site.evidence)) from None
+    draft.clean()  # a control character copied from a generator's config is removed, with a warning
     if site.truncated:
         draft.checks.append(f"the site holds over {MAX_FILES} files: sections were chosen from the first {MAX_FILES}")
     return _finish(draft, zone_ok)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..config import UNSAFE_TEXT, unsafe_character
 from .model import SiteFiles, Value
 from .readers import as_text, parse_config, relative_dir
 
@@ -52,6 +53,23 @@ class Draft:
         """A value the user must check, with the line that says so."""
         self.values[key] = Value(value, source, check=True)
         self.checks.append(check)
+
+    def clean(self) -> None:
+        """Every value found, free of the characters a config may not hold (a ``title: "My
+        Lab\\a"`` in a generator's config): removed, with a warning naming where each was."""
+
+        def cleaned(value: Value) -> Value:
+            texts = value.value if isinstance(value.value, tuple) else (value.value,)
+            what = next(filter(None, map(unsafe_character, texts)), None)
+            if what is None:
+                return value
+            self.warnings.append(f"{value.source}: removed {what} (a feed cannot carry it)")
+            if isinstance(value.value, tuple):
+                return Value(tuple(UNSAFE_TEXT.sub("", t) for t in value.value), value.source, value.check)
+            return Value(UNSAFE_TEXT.sub("", value.value), value.source, value.check)
+
+        self.values = {key: cleaned(value) for key, value in self.values.items()}
+        self.permalinks = {UNSAFE_TEXT.sub("", folder): cleaned(v) for folder, v in self.permalinks.items()}
 
     def parse(self, rel: str) -> dict[str, Any]:
         return parse_config(self.site, rel)

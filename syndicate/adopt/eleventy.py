@@ -16,20 +16,31 @@ from .model import Value
 from .permalinks import take_folder_permalink, take_permalink, translate_liquid
 from .readers import as_language, as_text, is_post, join, js_string, relative_dir, strip_js_comments, under
 
+# A block ends at the next brace ({ or }): "dir:{" repeated without a "}" once made each one
+# scan to the end of the file (quadratic: 100 KB, 51 s); now every character is read once.
+_DIR_BLOCK = re.compile(r"\bdir\s*:\s*\{([^{}]*)\}")
+_AUTHOR_BLOCK = re.compile(r"\bauthor\s*:\s*\{([^{}]*)\}")
+
 
 def eleventy_dirs(config: str, package: str) -> tuple[str, str]:
     """(input folder, data folder), relative to the site, from the config's text (not run):
     ``dir: {input, data}``, ``setInputDirectory(…)``, else ``--input`` in package.json."""
+    input_dir, data = _dirs_given(config, package)
+    folder = relative_dir(input_dir or ".") or "."  # one outside the site: the site (adopt_eleventy warns)
+    return folder, relative_dir(posixpath.join(folder, data or "_data")) or join(folder, "_data")
+
+
+def _dirs_given(config: str, package: str) -> tuple[str | None, str | None]:
+    """(input folder, data folder) as the config or package.json writes them (None: not given)."""
     text = strip_js_comments(config)
-    block = re.search(r"\bdir\s*:\s*\{(.*?)\}", text, re.S)
+    block = _DIR_BLOCK.search(text)
     inner = block.group(1) if block else ""
     input_dir = js_string(inner, r"\binput\s*:\s*") or js_string(text, r"\bsetInputDirectory\s*\(\s*")
     data = js_string(inner, r"\bdata\s*:\s*") or js_string(text, r"\bsetDataDirectory\s*\(\s*")
     if not input_dir:
         flag = re.search(r"--input[= ]+[\"']?([^\s\"'&;|]+)", package)
         input_dir = flag.group(1) if flag else None
-    folder = relative_dir(input_dir or ".") or "."
-    return folder, relative_dir(posixpath.join(folder, data or "_data")) or join(folder, "_data")
+    return input_dir, data
 
 
 def eleventy_output(config: str, package: str) -> str | None:
@@ -88,6 +99,11 @@ def eleventy_data_files(input_dir: str, folder: str | None, files: tuple[str, ..
 def adopt_eleventy(d: Draft) -> None:
     ev, texts = d.ev, d.site.texts
     input_dir, data_dir = eleventy_dirs(texts[ev], texts.get("package.json", ""))
+    given, data_given = _dirs_given(texts[ev], texts.get("package.json", ""))
+    if given and relative_dir(given) is None:
+        d.warnings.append(f"{ev}: the input folder {given!r} is outside the site or absolute; used the site folder")
+    if data_given and relative_dir(posixpath.join(input_dir, data_given)) is None:
+        d.warnings.append(f"{ev}: the data folder {data_given!r} is outside the site or absolute; used {data_dir}")
     for name in ("metadata.json", "site.json", "metadata.js", "metadata.mjs"):
         rel = join(data_dir, name)
         if rel in texts and name.endswith(".json"):
@@ -172,7 +188,7 @@ def _js_site_data(text: str) -> dict[str, Any]:
     only, read from the text."""
     text = strip_js_comments(text)
     out: dict[str, Any] = {k: js_string(text, rf"\b{k}\s*:\s*") for k in ("title", "url", "description", "language")}
-    block = re.search(r"\bauthor\s*:\s*\{(.*?)\}", text, re.S)
+    block = _AUTHOR_BLOCK.search(text)
     inner = block.group(1) if block else ""
     out["author"] = (
         {"name": js_string(inner, r"\bname\s*:\s*"), "email": js_string(inner, r"\bemail\s*:\s*")}

@@ -80,8 +80,15 @@ def adopt_pelican(d: Draft) -> None:
 def _pelican_sections(d: Draft, get: Callable[[str], tuple[Any, str]]) -> None:
     """ARTICLE_PATHS, when it names folders; else all (the dialect leaves out Pelican's pages/)."""
     articles, where = get("ARTICLE_PATHS")
-    paths = [p.strip("/") for p in articles if isinstance(p, str)] if isinstance(articles, list | tuple) else []
-    if paths and all(paths):
+    given = [p for p in articles if isinstance(p, str)] if isinstance(articles, list | tuple) else []
+    paths = []
+    for path in given:  # relative to PATH, the content folder: "./posts" is posts, "" all of it
+        folder = relative_dir(path.strip() or ".")
+        if folder is None:
+            d.warnings.append(f"{where}: {path!r} is outside the content folder or absolute; left out")
+        else:
+            paths.append(folder)
+    if paths and "." not in paths:
         tops = tuple(dict.fromkeys(p.split("/", 1)[0] for p in paths))
         d.set("sections", tops, where)
         if any("/" in p for p in paths):
@@ -104,13 +111,18 @@ def _python_literals(site: SiteFiles, rel: str) -> dict[str, Any]:
     import ast
 
     shown = printable(site.shown_prefix + rel)
+    too_deep = "nested too deeply for Python's parser to read; it is read, not run"
     try:
         tree = ast.parse(site.texts[rel], filename=rel)
     except SyntaxError as e:
+        if "too many nested" in e.msg:  # over 200 brackets deep
+            raise ConfigError(f"line {e.lineno or 1}: {too_deep}", path=shown) from None
         raise ConfigError(
             f"line {e.lineno or 1}: not valid Python ({e.msg}); it is read, not run", path=shown
         ) from None
-    except (ValueError, MemoryError) as e:  # NUL bytes; a tree too big
+    except (MemoryError, RecursionError):  # CPython's parser on `- - - … 1` or `1+1+…` thousands deep
+        raise ConfigError(too_deep, path=shown) from None
+    except ValueError as e:  # NUL bytes
         raise ConfigError(f"not valid Python ({e}); it is read, not run", path=shown) from None
     out: dict[str, Any] = {}
     for node in tree.body:

@@ -35,6 +35,9 @@ DEFAULT_TEMPLATES = {
 }
 ELLIPSIS = "…"
 
+# (?<!…): a run of blanks is tried from its first one only (from each, it was quadratic: a
+# template of 1 MiB of spaces would have taken half an hour).
+_TRAILING_BLANKS = re.compile(r"(?<![ \t])[ \t]+\n")
 _URL = re.compile(r"https?://[^\s<>\"]+")
 _MENTION = re.compile(r"(?<![/\w])@(\w+)@[\w.-]+\w")
 _GRAPHEME = regex.compile(r"\X")
@@ -143,7 +146,7 @@ def compose(template: str, *, title: str, url: str, url_text: str, summary: str,
     cleaned = []
     for i, (kind, text) in enumerate(merged):
         if kind == "lit":
-            text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text))
+            text = re.sub(r"\n{3,}", "\n\n", _TRAILING_BLANKS.sub("\n", text))
             if i == 0:
                 text = text.lstrip()
             if i == len(merged) - 1:

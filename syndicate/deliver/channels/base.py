@@ -27,6 +27,7 @@ from ..store import AttemptRow
 if TYPE_CHECKING:
     from ..imaging import Fitted
 
+MAX_TRIED = 12  # images of one post fetched and fitted at most, to fill its 4 places (each within the timeout)
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # a phone's photo, before it is fitted; never more is read or fetched
 KEPT_BYTES = 64 * 1024 * 1024  # of images read and of images fitted, kept for the rest of a run
 
@@ -265,21 +266,35 @@ class ImageSource:
     _refused: dict[object, str] = field(default_factory=dict, repr=False)
 
     def attachments(self, post: Post, count: int, limits: ImageLimits) -> tuple[Attachment, ...]:
-        """Up to ``count`` images of ``post`` (the thumbnail, then the body's, in order), each fitted to
-        ``limits``; the ones that cannot be had or fitted are left out, each with a warning."""
-        chosen = post_images(
-            post.content_html, post.url, post.image.url if post.image else None, post.image_alt, limit=count
+        """The first ``count`` images of ``post`` that can be had and fitted to ``limits`` (the
+        thumbnail, then the body's, in order): one that cannot is left out with a warning and the
+        next is tried in its place (at most MAX_TRIED in all); the images past them are named in
+        one warning."""
+        if count <= 0:
+            return ()
+        candidates = post_images(
+            post.content_html, post.url, post.image.url if post.image else None, post.image_alt, limit=1 << 30
         )
         out: list[Attachment] = []
-        for image in chosen:
+        tried = 0
+        for tried, image in enumerate(candidates, 1):
             fitted = self._fit(post, image.url, limits)
             if fitted is not None:
                 out.append(Attachment(image.url, image.alt, fitted))
+            if len(out) == count or tried == MAX_TRIED:
+                break
+        rest = [image.url for image in candidates[tried:]]
+        if rest:
+            shown = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
+            why = f"a post carries {count} here" if len(out) == count else f"{MAX_TRIED} were tried"
+            self.warn_once(f"{post.source}: {len(rest)} more image(s) left out ({why}): {shown}")
         return tuple(out)
 
     def warn(self, post: Post, url: str, why: str) -> None:
         """One line, once: which post goes without which image, and why."""
-        line = f"{post.source}: image {url} left out: {why}"
+        self.warn_once(f"{post.source}: image {url} left out: {why}")
+
+    def warn_once(self, line: str) -> None:
         if line not in self.warnings:
             self.warnings.append(line)
 

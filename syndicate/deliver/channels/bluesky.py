@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import regex
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 from atproto_client.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     AtProtocolError,
@@ -49,6 +50,10 @@ COLLECTION = "app.bsky.feed.post"
 MAX_BLOB_BYTES = 1_000_000  # app.bsky.embed.images: the PDS refuses a record whose image blob is bigger
 MAX_SIDE = 2000  # what Bluesky's apps show of an image's longest side; more is bytes for nothing
 IMAGE_LIMITS = ImageLimits(MAX_BLOB_BYTES, max_side=MAX_SIDE)
+# The lexicon (app.bsky.embed.images#image) sets no length for alt text, but Bluesky's app takes
+# 2,000 graphemes (social-app's MAX_ALT_TEXT) and a PDS refuses a request body over its limit
+# (HTTP 413): 150,000 characters once made every attempt fail.
+MAX_ALT_GRAPHEMES = 2000
 
 
 def record_key(delivery: Delivery, clock_id: int) -> str:
@@ -179,7 +184,16 @@ class BlueskyChannel:
                 self._delete_records(did, [k for k in self._rkeys(payload.held) if k != own])
                 return Receipt(receipt.remote_id, receipt.remote_url, "reposted with the new text")
             return receipt
-        except (InvokeTimeoutError, NetworkError):
+        except (InvokeTimeoutError, NetworkError) as e:
+            response = getattr(e, "response", None)  # the SDK files 413 (and 409, 502) under NetworkError
+            if response is not None and int(response.status_code) == 413:
+                raise DeliveryFailed(
+                    Failure(
+                        f"HTTP 413 {_reason(response)}".rstrip() + ": too large for the PDS (an image or the post"
+                        " with its alt texts); it would fail the same way again, so it is not retried",
+                        permanent=True,
+                    )
+                ) from None
             raise DeliveryFailed(
                 Failure(f"no answer within {self.target.timeout:g} s or cannot connect", unknown_outcome=True)
             ) from None
@@ -270,7 +284,7 @@ class BlueskyChannel:
             images = [
                 {
                     "image": self._blob(a.image.data),
-                    "alt": a.alt or "",
+                    "alt": alt_text(a.alt),
                     "aspectRatio": {"width": a.image.width, "height": a.image.height},
                 }
                 for a in found
@@ -327,6 +341,19 @@ def _record_link(value: dict[str, Any], url: str) -> str:
     if card:
         return card
     return url if url in _facet_links(value) else ""
+
+
+def alt_text(alt: str | None) -> str:
+    """Alt text as Bluesky's app takes it: at most MAX_ALT_GRAPHEMES graphemes, cut at a word and
+    marked "…" (as Mastodon's, at 1,500 characters); "" for none."""
+    if not alt:
+        return ""
+    clusters = regex.findall(r"\X", alt)
+    if len(clusters) <= MAX_ALT_GRAPHEMES:
+        return alt
+    cut = "".join(clusters[: MAX_ALT_GRAPHEMES - 1])
+    head = cut.rsplit(" ", 1)[0] if " " in cut[len(cut) // 2 :] else cut
+    return head.rstrip(" ,;:.-–—") + "…"
 
 
 def _reason(response: Any) -> str:
