@@ -47,7 +47,7 @@ def eleventy_output(config: str, package: str) -> str | None:
     """The output folder, from the config's text (not run): ``dir: {output}``,
     ``setOutputDirectory(…)``, else ``--output`` in package.json; None: Eleventy's ``_site``."""
     text = strip_js_comments(config)
-    block = re.search(r"\bdir\s*:\s*\{(.*?)\}", text, re.S)
+    block = _DIR_BLOCK.search(text)
     found = js_string(block.group(1), r"\boutput\s*:\s*") if block else None
     found = found or js_string(text, r"\bsetOutputDirectory\s*\(\s*")
     if not found:
