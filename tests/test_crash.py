@@ -35,7 +35,7 @@ import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 from mastodon import Mastodon
 
-from tests.conftest import CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, in_ci, new_webhook_secret
 
 KILLS = int(os.environ.get("SYNDICATE_CRASH_KILLS", "6"))
@@ -181,12 +181,14 @@ def _peers(
     statuses: list[int] | None = None,
     timeout: float = 10,
     sky_extra: str = "",
+    delivery: str = AT_ONCE,
 ) -> Peers:
     secret = new_webhook_secret()
     receiver = factory(statuses=statuses or [], secret=secret)
     handle, password, did = pds.create_account()
     site.config(
         CONFIG
+        + delivery
         + f"""
 [[targets]]
 name = "hooks"
