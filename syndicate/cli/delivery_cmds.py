@@ -86,6 +86,9 @@ def publish_cmd(
     --backfill to send them. Failed deliveries are retried on later runs
     (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then marked dead;
     `syndicate retry` makes them due at once.
+    A post that goes away loses its copies only once it has stayed away for
+    [delivery] delete_after; more at once than max_retractions_percent of the
+    live posts wait for --allow-deletions (exit 4 until then).
     Secrets come from the environment variables the config names.
     """
     from ..deliver.publish import Request, World, publish
