@@ -1,10 +1,11 @@
 """Break `syndicate publish` on purpose, many times, and count what arrived at the real peers.
 
-    python bench/crash.py                        # all three scenarios at full size
+    python bench/crash.py                        # every scenario at full size
     python bench/crash.py --scenario burst --burst-posts 500 --burst-kills 12
     python bench/crash.py --scenario chaos --chaos-runs 80
     python bench/crash.py --scenario kills --kills 40
     python bench/crash.py --scenario lifecycle --life-rounds 40
+    python bench/crash.py --scenario vanish --vanish-rounds 30
 
 Scenarios (tests/test_crash.py; a real webhook receiver, mastodon-mock and a Bluesky PDS on
 127.0.0.1, installed by `bash .ci/peers/install.sh`; chaos needs `faketime` from apt):
@@ -16,7 +17,10 @@ Scenarios (tests/test_crash.py; a real webhook receiver, mastodon-mock and a Blu
   too late and the webhook receiver answering 503, 429 or 500;
 - lifecycle: SIGKILLs while new posts, edits of their titles, deletions and restorations are in
   flight (Mastodon edits in place, Bluesky reposts): every live post ends with one status and
-  one record showing its latest title, every deleted post with none.
+  one record showing its latest title, every deleted post with none;
+- vanish: post files moved away for a moment and back while runs deliver (some runs start with
+  a file away, some are SIGKILLed), with `[delivery] delete_after = 60`: 0 deletions, 0 copies
+  posted again, 0 duplicates.
 
 Each ends with `syndicate retry` + `publish` until nothing is open, then counts per peer:
 posts, deliveries, duplicates and losses (both must be 0, or the scenario fails).
@@ -38,6 +42,7 @@ TESTS = {
     "burst": "test_a_burst_of_new_posts_under_sigkill_arrives_once_everywhere",
     "chaos": "test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_each_post_once",
     "lifecycle": "test_kills_while_edits_and_deletions_are_in_flight_leave_one_status_with_the_latest_text",
+    "vanish": "test_post_files_that_vanish_and_come_back_during_delivery_delete_nothing_and_post_nothing_twice",
 }
 
 
@@ -49,6 +54,7 @@ def main() -> int:
     parser.add_argument("--burst-kills", type=int, default=10, help="burst: kills during the burst (default 10)")
     parser.add_argument("--chaos-runs", type=int, default=60, help="chaos: runs (default 60)")
     parser.add_argument("--life-rounds", type=int, default=40, help="lifecycle: rounds (default 40)")
+    parser.add_argument("--vanish-rounds", type=int, default=30, help="vanish: rounds (default 30)")
     parser.add_argument("--seed", type=int, default=7, help="random seed for kill times, clocks and faults")
     args = parser.parse_args()
     chosen = list(TESTS) if args.scenario == "all" else [args.scenario]
@@ -61,6 +67,7 @@ def main() -> int:
             "SYNDICATE_CRASH_BURST_KILLS": str(args.burst_kills),
             "SYNDICATE_CRASH_CHAOS_RUNS": str(args.chaos_runs),
             "SYNDICATE_CRASH_LIFE_ROUNDS": str(args.life_rounds),
+            "SYNDICATE_CRASH_VANISH_ROUNDS": str(args.vanish_rounds),
             "SYNDICATE_CRASH_SEED": str(args.seed),
             "SYNDICATE_CRASH_REPORT": str(report),
         }

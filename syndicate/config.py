@@ -491,7 +491,7 @@ def _hubs(raw: dict[str, Any], path: str) -> tuple[str, ...]:
 
 
 def _delivery(raw: dict[str, Any], path: str) -> DeliverySettings:
-    """[delivery]: attempts and a retry schedule within bounds."""
+    """[delivery]: attempts, a retry schedule, the window before a deletion and the guard, within bounds."""
     delivery = _section(raw, "delivery", DeliverySettings, path)
     if not 1 <= delivery.get("max_attempts", 8) <= 50:
         raise ConfigError("[delivery] max_attempts must be between 1 and 50", path=path)
@@ -500,6 +500,12 @@ def _delivery(raw: dict[str, Any], path: str) -> DeliverySettings:
             f"[delivery] retry_schedule must be a list of seconds, each from 0 to {MAX_RETRY_DELAY} (30 days)",
             path=path,
         )
+    if not 0 <= delivery.get("delete_after", 300) <= MAX_RETRY_DELAY:
+        raise ConfigError(
+            f"[delivery] delete_after must be seconds from 0 (at once) to {MAX_RETRY_DELAY} (30 days)", path=path
+        )
+    if not 0 <= delivery.get("max_retractions_percent", 10) <= 100:
+        raise ConfigError("[delivery] max_retractions_percent must be between 0 and 100", path=path)
     return DeliverySettings(**delivery)
 
 

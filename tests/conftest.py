@@ -26,6 +26,13 @@ permalink = "/blog/{slug}/"
 items = 20
 """
 
+# Retract at once (the behaviour before [delivery] delete_after): for tests about what a
+# retraction does, not about when; tests/test_retraction_window.py is about when.
+AT_ONCE = """
+[delivery]
+delete_after = 0
+"""
+
 
 @dataclass
 class Run:

@@ -135,6 +135,9 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
         (CONFIG + '\n[content]\nstatic = "no-such-folder"\n', "[content] static folder"),
         (CONFIG + '\n[content]\nfetch_allow = ["http://x/"]\n', "[content] fetch_allow entry"),
         (CONFIG + "\n[delivery]\nretry_schedule = [9223372036854775807]\n", "each from 0 to 2592000 (30 days)"),
+        (CONFIG + "\n[delivery]\ndelete_after = -1\n", "delete_after must be seconds from 0 (at once) to 2592000"),
+        (CONFIG + '\n[delivery]\ndelete_after = "5m"\n', "[delivery] delete_after must be a whole number"),
+        (CONFIG + "\n[delivery]\nmax_retractions_percent = 150\n", "max_retractions_percent must be between 0 and 100"),
     ],
 )
 def test_config_mistakes_get_one_line_and_exit_2(site: Site, config: str | None, message: str) -> None:

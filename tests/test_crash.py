@@ -7,7 +7,10 @@
   second publisher started beside the first, and targets answering 429, 503 or too late;
 - *lifecycle*: SIGKILLs while a mix of new posts, edits of their titles, deletions and
   restorations is in flight (Mastodon edits in place, Bluesky reposts): at the end every live
-  post has exactly one status and one record, with its latest title, and every deleted post none.
+  post has exactly one status and one record, with its latest title, and every deleted post none;
+- *vanish*: post files moved away for a moment and back (an editor's save, a sync tool, a
+  branch switch) while runs deliver, some runs starting with a file away and some killed: no
+  copy is deleted or posted again inside ``[delivery] delete_after``.
 
 Each ends with every post exactly once at the webhook receiver (one webhook-id per post),
 mastodon-mock (one status) and a real Bluesky PDS (one record). CI runs small versions;
@@ -35,7 +38,7 @@ import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 from mastodon import Mastodon
 
-from tests.conftest import CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, in_ci, new_webhook_secret
 
 KILLS = int(os.environ.get("SYNDICATE_CRASH_KILLS", "6"))
@@ -43,6 +46,7 @@ BURST_POSTS = int(os.environ.get("SYNDICATE_CRASH_BURST_POSTS", "60"))
 BURST_KILLS = int(os.environ.get("SYNDICATE_CRASH_BURST_KILLS", "3"))
 CHAOS_RUNS = int(os.environ.get("SYNDICATE_CRASH_CHAOS_RUNS", "12"))
 LIFE_ROUNDS = int(os.environ.get("SYNDICATE_CRASH_LIFE_ROUNDS", "8"))
+VANISH_ROUNDS = int(os.environ.get("SYNDICATE_CRASH_VANISH_ROUNDS", "6"))
 REPORT = os.environ.get("SYNDICATE_CRASH_REPORT")
 SEED = int(os.environ.get("SYNDICATE_CRASH_SEED", "7"))
 PUBLISH = [sys.executable, "-m", "syndicate", "publish"]
@@ -181,12 +185,14 @@ def _peers(
     statuses: list[int] | None = None,
     timeout: float = 10,
     sky_extra: str = "",
+    delivery: str = AT_ONCE,
 ) -> Peers:
     secret = new_webhook_secret()
     receiver = factory(statuses=statuses or [], secret=secret)
     handle, password, did = pds.create_account()
     site.config(
         CONFIG
+        + delivery
         + f"""
 [[targets]]
 name = "hooks"
@@ -461,3 +467,74 @@ def test_kills_while_edits_and_deletions_are_in_flight_leave_one_status_with_the
     for n, e in live.items():
         assert per_record[n][0].value.text.startswith(f"Post {n} edit {e} end"), (n, per_record[n][0].value.text)
     assert not any("Traceback" in err for err in peers.stderr), next(e for e in peers.stderr if "Traceback" in e)
+
+
+def _blink(path: Path, seconds: float) -> None:
+    """The file away for a moment, then back where it was (a rename-away save)."""
+    away = path.with_name(path.name + ".away")  # not a post: the .away suffix is not Markdown
+    path.rename(away)
+    time.sleep(seconds)
+    away.rename(path)
+
+
+def _ledger_count(site: Site, sql: str) -> int:
+    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
+    try:
+        return int(db.execute(sql).fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_post_files_that_vanish_and_come_back_during_delivery_delete_nothing_and_post_nothing_twice(
+    site: Site,
+    webhook_receiver_factory: WebhookReceiverFactory,
+    mastodon_peer: MastodonMock,
+    bluesky_pds: BlueskyPds,
+) -> None:
+    rng = random.Random(SEED + 4)
+    window = "\n[delivery]\ndelete_after = 60\n"  # longer than any blink, shorter than the scenario
+    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds, delivery=window)
+    mastodon_peer.add_fault(  # slow the statuses a little so that blinks land inside deliveries
+        {"match": {"methods": ["POST"], "path": "/api/v1/statuses"}, "effect": {"type": "latency", "ms": 150}}
+    )
+    urls: set[str] = set()
+    tally: Counter[str] = Counter()
+    started = time.monotonic()
+    for _ in range(VANISH_ROUNDS):
+        urls |= _write_posts(site, len(urls), rng.randint(1, 3))
+        files = sorted(site.content.glob("p*.md"))
+        early = rng.choice(files) if rng.random() < 0.5 else None
+        if early is not None:  # the run starts with this file away: it notices, and must wait
+            early.rename(early.with_name(early.name + ".away"))
+        proc = peers.start()
+        if early is not None:
+            time.sleep(rng.uniform(0.8, 2.0))
+            early.with_name(early.name + ".away").rename(early)
+            tally["runs started with a file away"] += 1
+        deadline = time.monotonic() + rng.uniform(0.5, 3.0)
+        while proc.poll() is None and time.monotonic() < deadline:
+            _blink(rng.choice(files), rng.uniform(0.01, 0.5))
+            tally["blinks during a run"] += 1
+            time.sleep(rng.uniform(0, 0.2))
+        if proc.poll() is None and rng.random() < 0.3:
+            proc.send_signal(signal.SIGKILL)
+            tally["kills"] += 1
+        peers.reap(proc)
+        tally["runs that saw a post leaving"] += bool(
+            _ledger_count(site, "SELECT COUNT(*) FROM posts WHERE leaving IS NOT NULL")
+        )
+    mastodon_peer.clear_faults()
+    runs = peers.finish()
+    deletions = _ledger_count(site, "SELECT COUNT(*) FROM deliveries WHERE event = 'post.deleted'")
+    again = _ledger_count(site, "SELECT COUNT(*) FROM deliveries WHERE revision LIKE 'life:%'")
+    summary = {
+        "rounds": VANISH_ROUNDS,
+        **{key: tally[key] for key in sorted(tally)},
+        "final_clean_runs": runs,
+        **peers.count(urls),
+        "deletions": deletions,
+        "posted_again": again,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    _save("vanish", summary)
+    assert deletions == 0 and again == 0, summary

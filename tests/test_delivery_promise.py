@@ -29,7 +29,7 @@ from syndicate.core.planning import plan_posts
 from syndicate.deliver.fetch import Fetched
 from syndicate.deliver.sqlite_store import SQLiteStore
 from syndicate.deliver.store import StoreError
-from tests.conftest import CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.httpd import Answer, recorder
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, new_webhook_secret
 from tests.test_daemon import Running, start, stop
@@ -228,7 +228,7 @@ def test_only_a_post_that_was_really_sent_is_retracted(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
     receiver = webhook_receiver_factory(secret=SECRET)
-    site.config(CONFIG + hook_target(receiver.url))
+    site.config(CONFIG + AT_ONCE + hook_target(receiver.url))
     write(site, "old", "Only baseline", date="2024-01-01")
     publish(site)
     write(site, "sent", "Sent, then made a draft", date="2024-06-01")

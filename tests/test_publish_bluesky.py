@@ -11,7 +11,7 @@ import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 
 from syndicate.core.social import graphemes
-from tests.conftest import CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.peers.fixtures import BlueskyPds
 from tests.test_publish_mastodon import PNG
 
@@ -31,6 +31,7 @@ def reader(bluesky_pds: BlueskyPds) -> Iterator[Client]:
 def configure(site: Site, pds: BlueskyPds, handle: str) -> None:
     site.config(
         CONFIG
+        + AT_ONCE
         + f"""
 [content]
 static = "static"

@@ -12,7 +12,7 @@ import pytest
 from mastodon import Mastodon
 
 from syndicate.core.social import mastodon_length
-from tests.conftest import CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.peers.fixtures import MastodonMock
 
 PNG = bytes.fromhex(
@@ -25,6 +25,7 @@ def configure(site: Site, peer: MastodonMock, extra: str = "") -> None:
     (site.root / "static").mkdir(exist_ok=True)  # the site's static folder (a missing one is an error)
     site.config(
         CONFIG
+        + AT_ONCE
         + f"""
 [content]
 static = "static"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.deliver.store import lock
-from tests.conftest import CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.httpd import Answer, recorder
 from tests.peers.fixtures import WebhookReceiverFactory, new_webhook_secret
 
@@ -22,6 +22,7 @@ ENV = {"HOOK_SECRET": SECRET}
 def configure(site: Site, url: str, events: str = '["post.published", "post.updated", "post.deleted"]') -> None:
     site.config(
         CONFIG
+        + AT_ONCE
         + f"""
 [[targets]]
 name = "hooks"

@@ -5,7 +5,8 @@ Exit codes (every command):
     1  done, but some posts were rejected (their problems are printed; feeds still written)
     2  usage or configuration error: nothing was done
     3  the output folder could not be written (or the port bound, for `run`)
-    4  publish: some deliveries failed (they will be retried) or are dead
+    4  publish: some deliveries failed (they will be retried) or are dead, or the guard held a
+       mass retraction (nothing deleted until `publish --allow-deletions`)
     5  another syndicate is delivering for this site
     6  the delivery ledger is missing, unreadable or not this site's: nothing was sent
 """

@@ -7,12 +7,13 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from ..core.model import Links
+from ..core.model import Links, Settings
 from ..core.planning import Delivery, DeliveryState, KnownPost
+from ..deliver.retractions import held_line, retraction_list, waiting_line
 from .common import (
     EXIT_DELIVERY,
     EXIT_OK,
@@ -45,6 +46,12 @@ from .show import plural, post_counts, print_table
     help="Record every live post not delivered yet as baseline (not sent): to go on after the ledger was lost.",
 )
 @click.option(
+    "--allow-deletions",
+    is_flag=True,
+    help="Carry out the retractions held because they were more at once than [delivery] max_retractions_percent"
+    " (a running `syndicate run` is told, and does).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -66,6 +73,7 @@ def publish_cmd(
     backfill: bool,
     since: str | None,
     rebaseline: bool,
+    allow_deletions: bool,
     out: Path | None,
     now: str | None,
 ) -> None:
@@ -78,9 +86,13 @@ def publish_cmd(
     --backfill to send them. Failed deliveries are retried on later runs
     (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then marked dead;
     `syndicate retry` makes them due at once.
+    A post that goes away loses its copies only once it has stayed away for
+    [delivery] delete_after; more at once than max_retractions_percent of the
+    live posts wait for --allow-deletions (exit 4 until then).
     Secrets come from the environment variables the config names.
     """
     from ..deliver.publish import Request, World, publish
+    from ..errors import LockedError
 
     if since and not backfill:
         raise click.UsageError("--since only works with --backfill (it limits which older posts are sent)")
@@ -107,8 +119,14 @@ def publish_cmd(
             rebaseline=rebaseline,
             out_dir=out,
             floor=fixed is None,
+            allow_deletions=allow_deletions,
         )
-        report = publish(site, request, World(clock, wall=lambda: datetime.now(UTC), echo=click.echo))
+        try:
+            report = publish(site, request, World(clock, wall=lambda: datetime.now(UTC), echo=click.echo))
+        except LockedError as e:
+            if not allow_deletions or dry_run:
+                raise
+            _tell_the_holder(site, e)
     report_problems(site, report.build)
     for line in report.setup_errors:
         name = line.split(":", 1)[0]
@@ -118,10 +136,15 @@ def publish_cmd(
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     moment = report.now or clock()
+    percent = report.build.settings.delivery.max_retractions_percent
     if dry_run:
         click.echo(f"dry run: {post_counts(report.build, moment)}; nothing written, nothing sent")
         if report.baseline:
             click.echo(f"{report.baseline} already-published post deliveries would be recorded as baseline (not sent)")
+        if report.leaving:
+            click.echo(waiting_line(report.leaving))
+        if report.held:
+            click.echo("held: " + held_line(report.held, report.live_known, report.guard_limit, percent))
         for delivery, text in report.previews:
             click.echo(f"\n--- {delivery.target}  {delivery.event}  {delivery.post_id}")
             click.echo(text)
@@ -144,10 +167,29 @@ def publish_cmd(
     click.echo(summary)
     for name, count in sorted(report.deferred.items()):
         click.echo(f"{name}: {count} more left for a later run (it is failing or asked us to wait)", err=True)
+    if report.leaving:
+        click.echo(waiting_line(report.leaving))
+    if report.held:
+        click.echo("error: " + held_line(report.held, report.live_known, report.guard_limit, percent), err=True)
+        sys.exit(EXIT_DELIVERY)
     if failed or dead or report.setup_errors or report.deferred:
         click.echo("see `syndicate status` for what failed and when it is retried", err=True)
         sys.exit(EXIT_DELIVERY)
     sys.exit(build_exit(report.build))
+
+
+def _tell_the_holder(site: Path, e: Exception) -> NoReturn:
+    """`publish --allow-deletions` while another syndicate holds the ledger (a running `syndicate
+    run`): the word is recorded in the ledger, where the holder reads it; exit 0."""
+    from ..deliver.publish import allow_deletions
+
+    allow_deletions(site, lambda: datetime.now(UTC))
+    holder = str(e).split(" is delivering", 1)[0].removeprefix("another syndicate ")
+    click.echo(
+        f"another syndicate {holder} holds the ledger: told it to carry out the held retractions (a running"
+        " `syndicate run` does within seconds; see its log or `syndicate status`)"
+    )
+    sys.exit(EXIT_OK)
 
 
 @main.command("status")
@@ -183,6 +225,7 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
             known = store.known_posts()
             titles = {k.post_id: k.title for k in known.values()}
             disabled = {name: why for name, why in store.known_targets().items() if why}
+            held = store.meta("retractions_held")
         finally:
             store.close()
         post_id = resolve_post(site, settings, post, titles) if post else None
@@ -231,6 +274,38 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
     click.echo("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
     for name, why in sorted(disabled.items()):
         click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
+    _status_retractions(settings, known, held, post_id, target)
+
+
+def _status_retractions(
+    settings: Settings, known: dict[str, KnownPost], held: str | None, post_id: str | None, target: str | None
+) -> None:
+    """The retractions noticed and not carried out: waiting out [delivery] delete_after, due (the
+    next run carries them out), or held by the guard (waiting for `publish --allow-deletions`)."""
+    from ..core.planning import EVERY_TARGET, Retraction
+
+    after = timedelta(seconds=settings.delivery.delete_after)
+    pending = [
+        Retraction(k.post_id, k.title, k.url, key, when + after)
+        for k in known.values()
+        if not k.deleted and (post_id is None or k.post_id == post_id)
+        for key, when in k.leaving
+        if target is None or key in (EVERY_TARGET, target)
+    ]
+    if not pending:
+        return
+    now = datetime.now(UTC)
+    waiting = [r for r in pending if r.due > now]
+    due = [r for r in pending if r.due <= now]
+    if waiting:
+        click.echo(waiting_line(waiting))
+    if due and held:
+        click.echo(
+            f"retractions held, more at once than [delivery] max_retractions_percent lets through:"
+            f"{retraction_list(due)}\nrun `syndicate publish --allow-deletions` if they are really gone"
+        )
+    elif due:
+        click.echo(f"retractions due (the next `syndicate publish` carries them out):{retraction_list(due)}")
 
 
 def _status_json(rows: list[Delivery], known: dict[str, KnownPost], links: dict[str, Links]) -> str:

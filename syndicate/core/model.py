@@ -203,6 +203,8 @@ class DeliverySettings:
 
     max_attempts: int = 8
     retry_schedule: tuple[int, ...] = RETRY_SCHEDULE
+    delete_after: int = 300  # seconds a post must stay gone before its copies are deleted (0: at once)
+    max_retractions_percent: int = 10  # of the live posts, retracted in one run without --allow-deletions (at least 5)
 
 
 @dataclass(frozen=True, slots=True)

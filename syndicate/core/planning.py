@@ -12,6 +12,13 @@ Mastodon Idempotency-Key and the seed of the Bluesky record key. States::
     baseline   published before the target was first seen: never sent (no flood)
     skipped    superseded by a newer edit, or the post was removed before delivery
 
+A retraction waits a grace window (``[delivery] delete_after``) before it is carried out: it is
+first *noticed* (the time is kept with the known post, its ``leaving`` marks: ``"*"`` for the
+whole post, a target's name for an opt-out of that target) and carried out by a run at or after
+that time + the window. A post back within the window loses its mark: nothing was skipped or
+deleted. When more retractions come due at once than a small share of the live posts (a branch
+switched, a folder not mounted), none is carried out until the user says so (the *guard*).
+
 A post's *life* on a target runs from its ``post.published`` to the retraction that ends it: a
 ``post.deleted`` (the target was told, or its status or record deleted) or a ``post.published``
 skipped before it went out. A post that comes back after its life ended is a new post there,
@@ -122,9 +129,40 @@ class KnownPost:
     deleted: bool = False  # retracted: its file removed, or made a draft
     published: datetime | None = None  # its date when last seen (None in ledgers older than this field)
     social: tuple[tuple[str, str], ...] = ()  # social target → digest of the post's text there, when last seen
+    leaving: tuple[tuple[str, datetime], ...] = ()  # "*" (the whole post) or a target → when it was seen leaving
 
     def social_digest(self, target: str) -> str | None:
         return next((d for name, d in self.social if name == target), None)
+
+
+EVERY_TARGET = "*"  # the leaving mark of a whole post (its file gone, a draft, expired)
+GUARD_FLOOR = 5  # a run may always retract this many posts without the user's word
+
+
+@dataclass(frozen=True)
+class Retraction:
+    """A retraction noticed and not carried out (yet): the post left every target or one."""
+
+    post_id: str
+    title: str
+    url: str
+    target: str  # a target's name, or EVERY_TARGET
+    due: datetime  # noticed + delete_after
+
+
+@dataclass(frozen=True)
+class Retracting:
+    """How planning treats retractions: the grace window, the guard (the largest share of the
+    live posts, in percent, that one run retracts without the user's word; None: no guard) and the
+    user's word (every retraction noticed at or before this time may go)."""
+
+    delete_after: timedelta = timedelta(0)
+    guard_percent: int | None = None
+    allowed_until: datetime | None = None
+
+    def limit(self, live: int) -> int | None:
+        """How many posts one run may retract without the user's word (None: any number)."""
+        return None if self.guard_percent is None else max(GUARD_FLOOR, live * self.guard_percent // 100)
 
 
 @dataclass
@@ -137,6 +175,14 @@ class Plan:
     promote: list[str] = field(default_factory=list)  # baseline ids a backfill sends after all
     posts: list[KnownPost] = field(default_factory=list)  # to upsert
     new_targets: list[str] = field(default_factory=list)
+    waiting: list[Retraction] = field(default_factory=list)  # noticed, inside their window
+    held: list[Retraction] = field(default_factory=list)  # due, but held by the guard (too many at once)
+    live_known: int = 0  # posts the ledger knows live (not retracted): what the guard's share is of
+
+    @property
+    def next_retraction(self) -> datetime | None:
+        """When the earliest retraction still waiting comes due (held ones wait for the user)."""
+        return min((r.due for r in self.waiting), default=None)
 
 
 def delivery_id(post_id: str, target: str, event: str, revision: str = "") -> str:
@@ -174,11 +220,12 @@ def plan_posts(
     since: datetime | None = None,
     at: datetime | None = None,
     social: Callable[[Post], tuple[tuple[str, str], ...]] | None = None,
+    retracting: Retracting | None = None,
 ) -> Plan:
     """Decide the new deliveries for ``posts`` (every accepted post: live, draft or scheduled).
 
     ``now`` decides which posts are live; ``at`` (default ``now``) is the real time that new
-    rows are stamped with and due from.
+    rows are stamped with and due from, and that retraction windows are measured in.
 
     - A target seen for the first time gets the posts already published as *baseline*
       (recorded, not sent). ``backfill`` sends them after all (those published at or after
@@ -189,11 +236,14 @@ def plan_posts(
       A social target that edits (``on_edit``) gets one when the post's social text changed
       (``social``: its digests per target; a body-only edit changes none).
     - A known post is *retracted* by its content: its file removed, made a draft, opted out
-      of a target (``syndicate:``), or past its expiry date. Its unsent deliveries are
-      skipped, and ``post.deleted`` goes where ``post.published`` was really sent (not to
-      baseline rows), or, on a social target that deletes, wherever a status or record may
-      have been made. A post whose file could not be read this time is not treated as
-      removed, and a known post dated after ``now`` (a clock stepped back) stays as it is.
+      of a target (``syndicate:``), or past its expiry date. The retraction is noticed first
+      and carried out once ``retracting.delete_after`` has passed since (at once with no
+      window), unless the guard holds it: then its unsent deliveries are skipped, and
+      ``post.deleted`` goes where ``post.published`` was really sent (not to baseline rows),
+      or, on a social target that deletes, wherever a status or record may have been made. A
+      post back before that is left as it was. A post whose file could not be read this time
+      is not treated as removed, and a known post dated after ``now`` (a clock stepped back)
+      stays as it is.
     - A post that comes back after its life on a target ended is published there again.
     """
     plan = Plan()
@@ -204,6 +254,7 @@ def plan_posts(
     plan.new_targets = [t.name for t in targets if t.name not in known_targets]
     socials = [t for t in targets if t.social]
     digests = social or (lambda p: tuple((t.name, social_digest(p, t)) for t in socials))
+    remember: dict[str, KnownPost] = {}
     for post in live:
         for target in targets:
             _plan_published(plan, ledger, post, target, stamp, backfill and (since is None or post.published >= since))
@@ -216,33 +267,86 @@ def plan_posts(
                 for name, digest in now_digests:
                     target = next(t for t in socials if t.name == name)
                     _plan_edit(plan, ledger, post, target, stamp, before.social_digest(name), digest)
-            plan.posts.append(
-                KnownPost(
-                    post.id,
-                    post.source,
-                    post.url,
-                    post.title,
-                    post.revision,
-                    snapshot(post),
-                    published=post.published,
-                    social=now_digests,
-                )
+            remember[post.id] = KnownPost(
+                post.id,
+                post.source,
+                post.url,
+                post.title,
+                post.revision,
+                snapshot(post),
+                published=post.published,
+                social=now_digests,
             )
+    _plan_retractions(plan, ledger, remember, known, present, unreadable_sources, targets, now, stamp, retracting)
+    plan.posts = list(remember.values())
+    return plan
+
+
+def _plan_retractions(
+    plan: Plan,
+    ledger: _Ledger,
+    remember: dict[str, KnownPost],
+    known: Mapping[str, KnownPost],
+    present: Mapping[str, Post],
+    unreadable_sources: set[str],
+    targets: Sequence[TargetSettings],
+    now: datetime,
+    stamp: datetime,
+    retracting: Retracting | None,
+) -> None:
+    """Notice posts leaving (or back), and carry out the retractions whose window has passed,
+    unless they are more at once than the guard lets through without the user's word."""
+    how = retracting or Retracting()
+    due: list[tuple[KnownPost, str, datetime]] = []  # (post, EVERY_TARGET or a target, noticed)
     for before in known.values():
         if before.deleted:
             continue
+        plan.live_known += 1
         still = present.get(before.post_id)
         if still is None and before.source in unreadable_sources:
             continue  # a typo in the file is not a removal
+        marks = dict(before.leaving)
         if still is None or still.draft or still.is_expired(now):
-            plan.posts.append(replace(before, deleted=True))
-            for target in targets:
-                _plan_retraction(plan, ledger, before, target, stamp)
+            keys = [EVERY_TARGET]
+            marks.setdefault(EVERY_TARGET, stamp)
+        else:  # it is here: only the targets it left, where there is something to retract
+            keys = [t.name for t in targets if not still.goes_to(t.name) and _retracts(ledger, before, t)]
+            marks = {key: marks.get(key, stamp) for key in keys}
+        if marks != dict(before.leaving):
+            remember[before.post_id] = replace(
+                remember.get(before.post_id, before), leaving=tuple(sorted(marks.items()))
+            )
+        for key in keys:
+            when = marks[key] + how.delete_after
+            if stamp >= when:
+                due.append((before, key, marks[key]))
+            else:
+                plan.waiting.append(Retraction(before.post_id, before.title, before.url, key, when))
+    word = how.allowed_until
+    unasked = [(b, key, at) for b, key, at in due if word is None or at > word]
+    telling = {b.post_id for b, key, _ in unasked if any(_tells(ledger, b, t) for t in _of(targets, key))}
+    limit = how.limit(plan.live_known)
+    if limit is not None and len(telling) > limit:
+        plan.held = [  # the ones that would delete or tell; the rest wait with them, unsaid
+            Retraction(b.post_id, b.title, b.url, key, at + how.delete_after)
+            for b, key, at in unasked
+            if b.post_id in telling
+        ]
+        held = {(b.post_id, key) for b, key, _ in unasked}
+        due = [(b, key, at) for b, key, at in due if (b.post_id, key) not in held]
+    for before, key, _at in due:
+        for target in _of(targets, key):
+            _plan_retraction(plan, ledger, before, target, stamp)
+        base = remember.get(before.post_id, before)
+        if key == EVERY_TARGET:
+            remember[before.post_id] = replace(base, deleted=True, leaving=())
         else:
-            for target in targets:
-                if not still.goes_to(target.name):
-                    _plan_retraction(plan, ledger, before, target, stamp)
-    return plan
+            rest = tuple((k, at) for k, at in base.leaving if k != key)
+            remember[before.post_id] = replace(base, leaving=rest)
+
+
+def _of(targets: Sequence[TargetSettings], key: str) -> list[TargetSettings]:
+    return [t for t in targets if key in (EVERY_TARGET, t.name)]
 
 
 class _Ledger:
@@ -355,25 +459,48 @@ def _plan_edit(
     ledger.add(d)
 
 
+def _retraction(ledger: _Ledger, gone: KnownPost, target: TargetSettings) -> tuple[list[Delivery], bool]:
+    """What retracting the post from this target does: the unsent deliveries it skips, and
+    whether a ``post.deleted`` goes there (a webhook that asked for it and got the post, or a
+    social target that deletes and may hold a status or record of this life)."""
+    skips = [old for old in ledger.open.get((gone.post_id, target.name), []) if old.event != "post.deleted"]
+    life, published = ledger.current(gone.post_id, target.name)
+    if published is None or ledger.ended(gone.post_id, target.name, life):
+        return skips, False
+    if target.social:
+        if not target.deletes or not ledger.may_hold(gone.post_id, target.name, life):
+            return skips, False
+    elif "post.deleted" not in target.events or published.state != SENT:
+        return skips, False  # the target never got it: nothing to retract
+    return skips, _deleted_key(gone, target, life) not in ledger.by_key
+
+
+def _deleted_key(gone: KnownPost, target: TargetSettings, life: int) -> tuple[str, str, str, str]:
+    revision = gone.revision if life == 0 else life_tag(life)
+    return (gone.post_id, target.name, "post.deleted", revision)
+
+
+def _tells(ledger: _Ledger, gone: KnownPost, target: TargetSettings) -> bool:
+    """Would retracting the post from this target tell it or delete something there?"""
+    return _retraction(ledger, gone, target)[1]
+
+
+def _retracts(ledger: _Ledger, gone: KnownPost, target: TargetSettings) -> bool:
+    """Is there anything to retract on this target (an unsent delivery, or something to tell)?"""
+    skips, tells = _retraction(ledger, gone, target)
+    return bool(skips) or tells
+
+
 def _plan_retraction(plan: Plan, ledger: _Ledger, gone: KnownPost, target: TargetSettings, now: datetime) -> None:
     """The post left this target: nothing unsent goes out, and a target that got it hears it
     went (a webhook that asked for ``post.deleted``) or loses what was made there (a social
     target that deletes: every status or record this life may have made)."""
-    for old in ledger.open.get((gone.post_id, target.name), []):
-        if old.event != "post.deleted":
-            plan.skip[old.id] = "the post was removed before delivery"
-    life, published = ledger.current(gone.post_id, target.name)
-    if published is None or ledger.ended(gone.post_id, target.name, life):
-        return
-    if target.social:
-        if not target.deletes or not ledger.may_hold(gone.post_id, target.name, life):
-            return
-    elif "post.deleted" not in target.events or published.state != SENT:
-        return  # the target never got it: nothing to retract
-    revision = gone.revision if life == 0 else life_tag(life)
-    key = (gone.post_id, target.name, "post.deleted", revision)
-    if key not in ledger.by_key:
-        d = _new(gone.post_id, target.name, "post.deleted", revision, now)
+    skips, tells = _retraction(ledger, gone, target)
+    for old in skips:
+        plan.skip[old.id] = "the post was removed before delivery"
+    if tells:
+        _post_id, _target, event, revision = _deleted_key(gone, target, ledger.current(gone.post_id, target.name)[0])
+        d = _new(gone.post_id, target.name, event, revision, now)
         plan.new.append(d)
         ledger.add(d)
 

@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -50,6 +50,8 @@ from ..core.planning import (
     DeliveryState,
     KnownPost,
     Plan,
+    Retracting,
+    Retraction,
     after_failure,
     due,
     due_at,
@@ -102,6 +104,15 @@ class PublishReport:
     waiting: dict[str, int] = field(default_factory=dict)  # target → due deliveries it cannot take (setup_errors)
     next_attempt: datetime | None = None  # the earliest retry still waiting in the ledger
     now: datetime | None = None  # the moment that decided what is published
+    leaving: list[Retraction] = field(default_factory=list)  # retractions waiting out their window
+    held: list[Retraction] = field(default_factory=list)  # retractions due but held by the guard
+    live_known: int = 0  # posts the ledger knows live: what the guard's share is of
+    guard_limit: int = 0  # how many posts one run retracts without --allow-deletions
+
+    @property
+    def next_retraction(self) -> datetime | None:
+        """When the earliest retraction still waiting comes due."""
+        return min((r.due for r in self.leaving), default=None)
 
     @property
     def failed(self) -> list[Attempt]:
@@ -159,6 +170,7 @@ class Request:
     floor: bool = True  # posts the ledger has seen live stay live although the clock is earlier
     deliver: bool = True  # False: build the feeds only, without the ledger (a daemon whose ledger is lost)
     feeds_url: str = ""  # the feeds' own URLs on this base instead of [feeds] url (`run --preview`)
+    allow_deletions: bool = False  # carry out retractions the guard holds (more at once than its share)
 
 
 @dataclass
@@ -299,11 +311,14 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
     plan, new, snapshots = _plan(run, prepared, changed, live, rows)
     report.planned = sum(1 for d in new if d.state != BASELINE)
     report.baseline = sum(1 for d in plan.new if d.state == BASELINE)  # posts, not feed pings
+    report.leaving, report.held, report.live_known = plan.waiting, plan.held, plan.live_known
+    report.guard_limit = _retracting(run, None).limit(plan.live_known) or 0
     if request.dry_run:
         report.build = final_report(prepared)
         _preview(run, report, plan, rows, new, live, snapshots, post_id)
         return report
     _record(run, plan, new)
+    _note_word(run, plan)
     todo = due(store.open_deliveries(), run.wall(), target=run.target, post=post_id)
     if new or plan.skip or plan.promote or plan.posts or plan.new_targets or todo or request.rebaseline:
         identity = replace(identity, generation=store.bump_generation())
@@ -331,6 +346,7 @@ def _plan(
     store, settings, request = run.store, run.settings, run.request
     known = store.known_posts()
     snaps, socials = _snapshots(settings, live, known)
+    word = run.wall() if request.allow_deletions else _word(store)
     _drop_unrenderable(prepared.report, live)
     plan = plan_posts(
         now=run.now,
@@ -345,6 +361,7 @@ def _plan(
         backfill=request.backfill,
         since=request.since,
         at=run.wall(),
+        retracting=_retracting(run, word),
     )
     digests = (
         {prepared.feed_url(rel): prepared.digest(rel) for rel in prepared.files if prepared.is_feed(rel)}
@@ -358,6 +375,50 @@ def _plan(
     snapshots = store.snapshots(deleting)
     snapshots.update({p.post_id: p.snapshot for p in plan.posts if p.snapshot})
     return plan, plan.new + pings.new, snapshots
+
+
+ALLOW_DELETIONS = "allow_deletions"  # meta: the user's word (`publish --allow-deletions`), as the time it was given
+RETRACTIONS_HELD = "retractions_held"  # meta: the guard held retractions on the last run (for `status`)
+
+
+def _retracting(run: _Run, word: datetime | None) -> Retracting:
+    delivery = run.settings.delivery
+    return Retracting(timedelta(seconds=delivery.delete_after), delivery.max_retractions_percent, word)
+
+
+def _word(store: Store) -> datetime | None:
+    """The user's word, given with `publish --allow-deletions` while another process held the ledger."""
+    value = store.meta(ALLOW_DELETIONS)
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def allow_deletions(site_dir: Path, clock: Clock) -> None:
+    """Record the user's word in the ledger for the process that holds it (a running `syndicate
+    run`, which notices the ledger changed and carries out what the guard held within seconds)."""
+    settings = load_settings(site_dir)
+    state = state_path(site_dir, settings)
+    store = SQLiteStore(state)
+    try:
+        ledger.check(state, True, store.identity(), ledger.read_marks(site_dir, output_dir(site_dir, settings)))
+        store.set_meta(ALLOW_DELETIONS, clock().isoformat())
+    finally:
+        store.close()
+
+
+def _note_word(run: _Run, plan: Plan) -> None:
+    """Keep for `status` whether the guard held retractions; forget the user's word once nothing
+    it covers (retractions noticed before it was given) is left."""
+    store = run.store
+    held = json.dumps({"posts": len({r.post_id for r in plan.held}), "of": plan.live_known}) if plan.held else None
+    if store.meta(RETRACTIONS_HELD) != held:
+        store.set_meta(RETRACTIONS_HELD, held)
+    word = _word(store)
+    after = timedelta(seconds=run.settings.delivery.delete_after)
+    if word is not None and not any(r.due - after <= word for r in plan.waiting + plan.held):
+        store.set_meta(ALLOW_DELETIONS, None)
 
 
 def _snapshots(

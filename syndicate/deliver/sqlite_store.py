@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS posts (
     snapshot TEXT NOT NULL,
     deleted INTEGER NOT NULL DEFAULT 0,
     published TEXT,
-    social TEXT
+    social TEXT,
+    leaving TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
@@ -74,6 +75,7 @@ _COLUMNS = (
     ("posts", "published", "TEXT"),
     ("posts", "social", "TEXT"),  # JSON: social target → digest of the post's text there
     ("attempts", "text", "TEXT"),  # the text a social attempt sent, for previews of edits and deletions
+    ("posts", "leaving", "TEXT"),  # JSON: "*" (the whole post) or a target → when it was seen leaving
 )
 _UNIQUE_KEYS = (
     "CREATE UNIQUE INDEX IF NOT EXISTS deliveries_key ON deliveries (target, key_seq) WHERE key_seq IS NOT NULL"
@@ -97,6 +99,27 @@ def _social(value: str | None) -> tuple[tuple[str, str], ...]:
     except ValueError:
         return ()
     return tuple(sorted((str(k), str(v)) for k, v in got.items())) if isinstance(got, dict) else ()
+
+
+def _leaving(value: str | None) -> tuple[tuple[str, datetime], ...]:
+    try:
+        got = json.loads(value) if value else {}
+    except ValueError:
+        return ()
+    if not isinstance(got, dict):
+        return ()
+    out = []
+    for key, when in got.items():
+        try:
+            at = datetime.fromisoformat(str(when))
+        except ValueError:
+            continue
+        out.append((str(key), at if at.tzinfo else at.replace(tzinfo=UTC)))
+    return tuple(sorted(out))
+
+
+def _leaving_json(marks: tuple[tuple[str, datetime], ...]) -> str | None:
+    return json.dumps({key: when.isoformat() for key, when in marks}, sort_keys=True) if marks else None
 
 
 def _micros(when: datetime) -> int:
@@ -214,6 +237,19 @@ class SQLiteStore:
             meta.get("ledger_id", ""), int(meta.get("clock_id", "0")), int(meta.get("generation", "0")), empty
         )
 
+    def meta(self, key: str) -> str | None:
+        """A value kept in the ledger's meta table (None: not there)."""
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Keep a value in the meta table (None removes it)."""
+        with self._tx() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def bump_generation(self) -> int:
         with self._tx() as db:
             db.execute("UPDATE meta SET value=CAST(value AS INTEGER) + 1 WHERE key='generation'")
@@ -252,6 +288,7 @@ class SQLiteStore:
                 bool(r["deleted"]),
                 _dt(r["published"]) if "published" in r.keys() else None,  # noqa: SIM118
                 _social(r["social"] if "social" in r.keys() else None),  # noqa: SIM118
+                _leaving(r["leaving"] if "leaving" in r.keys() else None),  # noqa: SIM118
             )
             for r in rows
         }
@@ -276,8 +313,8 @@ class SQLiteStore:
         with self._tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO posts"
-                " (post_id, source, url, title, revision, snapshot, deleted, published, social)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " (post_id, source, url, title, revision, snapshot, deleted, published, social, leaving)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         p.post_id,
@@ -289,6 +326,7 @@ class SQLiteStore:
                         int(p.deleted),
                         _ts(p.published),
                         json.dumps(dict(p.social), sort_keys=True) if p.social else None,
+                        _leaving_json(p.leaving),
                     )
                     for p in posts
                     if p.snapshot
@@ -296,7 +334,7 @@ class SQLiteStore:
             )
             db.executemany(
                 "UPDATE posts SET source=?, url=?, title=?, revision=?, deleted=?,"
-                " published=COALESCE(?, published), social=COALESCE(?, social) WHERE post_id=?",
+                " published=COALESCE(?, published), social=COALESCE(?, social), leaving=? WHERE post_id=?",
                 [
                     (
                         p.source,
@@ -306,6 +344,7 @@ class SQLiteStore:
                         int(p.deleted),
                         _ts(p.published),
                         json.dumps(dict(p.social), sort_keys=True) if p.social else None,
+                        _leaving_json(p.leaving),
                         p.post_id,
                     )
                     for p in posts

@@ -53,6 +53,7 @@ from ..core.planning import DEAD, FAILED, SENT
 from ..deliver import ledger
 from ..deliver.publish import Kept, PublishReport, Request, World, publish
 from ..deliver.registry import preload
+from ..deliver.retractions import held_line, retraction
 from ..deliver.secrets import Secrets
 from ..deliver.sqlite_store import SQLiteStore
 from ..deliver.store import LedgerIdentity, lock
@@ -202,6 +203,8 @@ class Daemon:
         self._watched: list[tuple[Path, tuple[int, int] | None]] = []
         self._observer: BaseObserver | None = None
         self._rewatch = False  # SIGHUP: watch the folders anew
+        self._leaving: set[tuple[str, str]] = set()  # retractions waiting out their window, said once each
+        self._guarded: set[tuple[str, str]] = set()  # retractions the guard holds, said once
 
     @property
     def kept(self) -> Kept:
@@ -392,6 +395,7 @@ class Daemon:
         self._setup_errors = set(report.setup_errors)
         for line in report.warnings:
             self.log.event("warning", line)
+        self._note_retractions(report)
         live = len(build.live(self.clock()))
         if build.written or build.removed or reason == "start":
             self.log.event(
@@ -418,6 +422,8 @@ class Daemon:
             "posts": live,
             "rejected": len({p.path for p in build.rejected}),
             "next_retry": report.next_attempt.isoformat(timespec="seconds") if report.next_attempt else None,
+            "retractions_waiting": len(report.leaving),
+            "retractions_held": len(report.held),
         }
         if any(why in reason for why in FULL_SCAN):
             # What a full cycle leaves (every post, the plan) lives long: keep it out of the
@@ -425,6 +431,23 @@ class Daemon:
             gc.collect()
             gc.freeze()
         return report
+
+    def _note_retractions(self, report: PublishReport) -> None:
+        """Say once each when a post starts waiting out its window, and when the guard holds."""
+        waiting = {(r.post_id, r.target) for r in report.leaving}
+        for r in sorted(report.leaving, key=lambda r: (r.due, r.url)):
+            if (r.post_id, r.target) not in self._leaving:
+                self.log.event("leaving", f"{retraction(r)} unless it comes back", post=r.post_id)
+        self._leaving = waiting
+        held = {(r.post_id, r.target) for r in report.held}
+        if held and held != self._guarded:
+            line = held_line(report.held, report.live_known, report.guard_limit, self._guard_percent(report))
+            self.log.event("held", line)
+        self._guarded = held
+
+    @staticmethod
+    def _guard_percent(report: PublishReport) -> int:
+        return report.build.settings.delivery.max_retractions_percent
 
     def _schedule(self, report: PublishReport) -> None:
         now = self.clock()
@@ -437,11 +460,14 @@ class Daemon:
             wanted["retry"] = (
                 max(report.next_attempt, now + RETRY_FLOOR) if report.next_attempt <= now else report.next_attempt
             )
+        if report.next_retraction is not None:  # no file event comes when a post's window ends
+            wanted["retraction"] = report.next_retraction
         for job in self.scheduler.get_jobs():
-            if (job.id.startswith("post:") and job.id not in wanted) or (job.id == "retry" and "retry" not in wanted):
+            if job.id != "periodic" and job.id not in wanted:
                 job.remove()
+        reasons = {"retry": "retry due", "retraction": "retraction due"}
         for job_id, when in wanted.items():
-            reason = "retry due" if job_id == "retry" else "scheduled post due"
+            reason = reasons.get(job_id, "scheduled post due")
             self.scheduler.add_job(
                 self.request,
                 "date",
