@@ -713,3 +713,28 @@ def test_a_feed_file_an_eleventy_template_makes_is_taken_and_its_metadata_read(t
     assert (out / "atom.xml").read_bytes() == atom
     items = json.loads((out / str(config["feeds"]["json"])).read_text(encoding="utf-8"))["items"]
     assert {unquote(urlsplit(i["url"]).path) for i in items} == published
+
+
+def test_hugo_posts_written_in_html_are_published_as_hugo_publishes_them(tmp_path: Path) -> None:
+    """tidyverse.org: 41 of its 361 posts are .html content files (blogdown's output, with front
+    matter); syndicate read Markdown only and left them out. Their body is HTML already: it goes
+    to the feeds as it is (sanitized, URLs absolute), never through Markdown, where its indented
+    lines would become code blocks."""
+    root = tmp_path / "site"
+    write(
+        root,
+        {
+            "hugo.toml": "baseURL = 'https://hugo.example.org/'\ntitle = 'T'\n[params]\nauthor = 'A'\n",
+            "content/posts/one.md": "---\ntitle: One\ndate: 2026-08-11\n---\nx\n",
+            "content/posts/two.html": (
+                '---\ntitle: Two\ndate: 2026-08-12\n---\n<div>\n    <p>Indented <a href="/x/">HTML</a>.</p>\n</div>\n'
+            ),
+        },
+    )
+    published = hugo_pages(root, tmp_path)
+    links, _ = syndicated(root, tmp_path)
+    assert set(links) == published == {"/posts/one/", "/posts/two/"}
+    items = json.loads((tmp_path / "syndicated" / "feed.json").read_text(encoding="utf-8"))["items"]
+    [two] = [i for i in items if i["title"] == "Two"]
+    assert '<p>Indented <a href="https://hugo.example.org/x/">HTML</a>.</p>' in two["content_html"]
+    assert "<pre>" not in two["content_html"] and "&lt;" not in two["content_html"]

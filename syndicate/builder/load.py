@@ -17,7 +17,7 @@ from ..core.bodies import MAX_FILE_BYTES, post_body, relative
 from ..core.feeds import settle_conflicts
 from ..core.markup import render_body
 from ..core.model import Content, Post, Problem, RenderArgs, Settings
-from ..core.posts import FileTimes, parse_post
+from ..core.posts import FileTimes, body_args, parse_post
 from ..core.sources import source_prefix
 from ..core.templating import Site, resolve, shown
 from ..errors import ContentError, FileUnreadable
@@ -96,7 +96,7 @@ def render_file(
         body = post_body(source, data, generator, content_dir, site_url, links, site)
     except ContentError:
         return "", ""  # changed or gone since it was parsed: the next build parses it again
-    return render_body(body, url, *args)
+    return render_body(body, url, *body_args(source, args))
 
 
 def load_posts(

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from .sources import MARKDOWN_SUFFIXES
+from .sources import HTML_SUFFIXES, MARKDOWN_SUFFIXES
 
 GENERATORS = ("syndicate", "jekyll", "hugo", "zola", "eleventy", "astro", "pelican")
 
@@ -229,7 +229,8 @@ DIALECTS: dict[str, Dialect] = {
         post_folders=("_posts",),
         skip_folders=("_drafts",),
         own_keys=_JEKYLL_KEYS,
-        other_formats=(".html", ".textile"),
+        suffixes=MARKDOWN_SUFFIXES + HTML_SUFFIXES,  # a post in _posts/ may be HTML, with front matter
+        other_formats=(".textile",),
     ),
     "hugo": Dialect(
         "hugo",
@@ -244,7 +245,8 @@ DIALECTS: dict[str, Dialect] = {
         date_as_written=True,
         own_keys=_HUGO_KEYS,
         bundle_resources=True,
-        other_formats=(".html", ".htm", ".adoc", ".asciidoc", ".ad", ".org", ".pdc", ".pandoc", ".rst"),
+        suffixes=MARKDOWN_SUFFIXES + HTML_SUFFIXES,  # a content file may be HTML, with front matter
+        other_formats=(".adoc", ".asciidoc", ".ad", ".org", ".pdc", ".pandoc", ".rst"),
     ),
     "zola": Dialect(
         "zola",

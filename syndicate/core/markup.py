@@ -181,6 +181,9 @@ def renderer_for(engine: str, extensions: tuple[str, ...], tagfilter: bool = Tru
     return cache[key]
 
 
+HTML_BODY = "html"  # the "engine" of a post whose body is HTML already
+
+
 def render_body(
     body: str,
     base_url: str,
@@ -196,7 +199,10 @@ def render_body(
     ``summary_length`` characters. With ``sanitize`` the HTML keeps only what feed readers
     show (see :func:`sanitize_html`). Module-level and picklable, so a worker process can run it.
     """
-    rendered = renderer_for(engine, extensions, tagfilter=not sanitize).render(body).rstrip("\n")
+    if engine == HTML_BODY:  # a post written in HTML (Hugo's and Jekyll's .html content): as it is
+        rendered = body.strip("\n")
+    else:
+        rendered = renderer_for(engine, extensions, tagfilter=not sanitize).render(body).rstrip("\n")
     html, head = split_more(rendered)
     if sanitize:
         html = sanitize_html(html, base_url, embeds)

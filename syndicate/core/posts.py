@@ -23,11 +23,12 @@ from .bodies import XML_ILLEGAL, clean_text, prepared, relative
 from .dates import parse_when, read_when
 from .dialects import GENERATORS, README_NAMES, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
 from .frontmatter import FrontMatter, type_name
-from .markup import render_body
-from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, Settings, media_type
+from .markup import HTML_BODY, render_body
+from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, RenderArgs, Settings, media_type
 from .permalinks import UrlFacts, expand, normal_template, own_url, pattern_for, placeholders, values
 from .slugs import slug_problem, tag_key
 from .social import template_problem
+from .sources import written_in_html
 
 MAX_TAG_LENGTH = 100
 MAX_TAGS = 100
@@ -650,7 +651,7 @@ def _parse(
     body, found = prepared(path, fm, rel, d, settings.site.url, {}, settings.content.site)  # links: see builder/load.py
     if found.warning():
         doc.warn(None, found.warning() or "")
-    make = partial(render_body, body, url, *settings.render_args)
+    make = partial(render_body, body, url, *body_args(path, settings.render_args))
     shown = (image.url, image.mime_type, image.length) if image else None
     seen: tuple[object, ...] = (title, url, summary, tags, shown, published.isoformat(), updated.isoformat())
     seen += (author, lang, content_warning)
@@ -685,3 +686,9 @@ def _parse(
         terms=terms,
         refs=found.refs,
     )
+
+
+def body_args(source: str, args: RenderArgs) -> RenderArgs:
+    """How a post's body is made HTML: the site's Markdown renderer, or none for a post written in
+    HTML (its engine is :data:`syndicate.core.markup.HTML_BODY`; sanitized and made absolute all the same)."""
+    return (HTML_BODY, *args[1:]) if written_in_html(source) else args

@@ -5,6 +5,12 @@ post's name costs no import of YAML or Markdown."""
 from __future__ import annotations
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
+HTML_SUFFIXES = (".html", ".htm")  # posts whose body is HTML already (Hugo's and Jekyll's): never run through Markdown
+
+
+def written_in_html(source: str) -> bool:
+    """Is this post file's body HTML (rendered as it is), not Markdown?"""
+    return source.lower().endswith(HTML_SUFFIXES)
 
 
 def is_post_file(name: str, suffixes: tuple[str, ...] = MARKDOWN_SUFFIXES) -> bool:
