@@ -580,6 +580,8 @@ def _parse(
     except ContentError:
         if file_name(path, strict=True).lower() in README_NAMES:
             raise _Skip("a README without front matter, not a post") from None
+        if written_in_html(path):  # a whole page (a rendered preview beside index.md) or a resource
+            raise _Skip("an HTML file without front matter (a page or a resource of its own), not a post") from None
         raise
     doc = _Doc(path, fm, problems)
     if fm.cut_at is not None:
