@@ -8,6 +8,8 @@ folder that is deployed, and delivers nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import CONFIG, Site
@@ -135,3 +137,15 @@ def test_a_zola_date_from_path_and_a_folder_post_are_named_as_what_they_are(site
     run = site.run("check")
     assert "date 2024-03-05 taken from its own `path` (blog/2024/03/05/moved)" in run.err
     assert "other/index.md" in run.err and "index page of a listing" not in run.err
+
+
+def test_a_command_run_from_a_folder_that_was_deleted_says_so_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m syndicate check'
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr == "error: the current folder no longer exists (deleted or moved): cd into the site again\n"

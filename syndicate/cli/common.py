@@ -3,6 +3,7 @@ line, the dates given on the command line, problems as people read them."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -173,9 +174,12 @@ def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Pat
     from ..config import CONFIG_PATH
     from ..detect import find_site
 
-    here = Path.cwd()
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted: the command says what is missing
+        return Path(".")
     found = find_site(here, CONFIG_PATH)
-    return Path(".") if found is None or found == here.resolve() else found
+    return Path(".") if found is None or found == here else found
 
 
 SITE_HELP = (
@@ -205,3 +209,7 @@ def main(site: Path | None) -> None:
                 4 some deliveries failed · 5 another syndicate is delivering ·
                 6 the delivery ledger is missing, unreadable or not this site's
     """
+    try:
+        os.getcwd()
+    except OSError:
+        fail(EXIT_CONFIG, "the current folder no longer exists (deleted or moved): cd into the site again")
