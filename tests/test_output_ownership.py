@@ -172,7 +172,7 @@ def test_output_settings_that_would_mix_the_feeds_with_the_posts_are_refused(sit
         ('index = "../index.html"', "[output] index must be a plain path"),
         ('index = "tags/index.html"', "[output] index = 'tags/index.html' is in a folder of taxonomy feeds"),
         ('index = "x.html"\nopml = "x.html"', "[output] index and opml must be two different files"),
-        ('dir = "bell\\u0007"', "must be a folder name the file system takes"),  # was built into, silently
+        ('dir = "bell\\u0007"', "[output] dir contains a control character U+0007"),  # was built into, silently
         (f'dir = "{"a" * 5000}"', "each part at most 255 bytes"),  # was a traceback (File name too long)
     ):
         site.config(CONFIG + f"\n[output]\n{value}\n")

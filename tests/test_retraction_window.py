@@ -177,12 +177,14 @@ def test_a_git_checkout_of_a_branch_without_the_posts_and_back_deletes_nothing(
     run = peers.daemon()
     try:
         git(site, "checkout", "-q", "redesign")
-        time.sleep(1.5)  # a look at the other branch
+        # a look at the other branch: long enough for the daemon to see the posts leave (waited
+        # for, not slept: how soon a cycle runs is the machine's business)
+        run.wait_for(lambda: len(run.events("leaving")) == 3, timeout=WINDOW, what="the posts seen leaving")
         git(site, "checkout", "-q", "main")
         time.sleep(WINDOW + 2.5)
         assert deletions(run) == [] and not run.events("delivered")
         assert ids(api) == before
-        assert len(run.events("leaving")) == 3, "the daemon saw the posts leave (and come back)"
+        assert len(run.events("leaving")) == 3, "each seen leaving once (and coming back)"
     finally:
         assert stop(run) == 0
     assert not any("Traceback" in line for line in run.raw)
