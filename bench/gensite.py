@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SITE_TITLE = "Bench blog"
-SITE_URL = "https://example.org/"
+# Not example.org: an older `init` wrote that as a stand-in, and a site holding it delivers nothing.
+SITE_URL = "https://example.com/"
 BASE_DATE = datetime(2024, 1, 1, tzinfo=UTC)  # newest possible post date
 YEARS = 5  # posts are spread over this many years before BASE_DATE
 ZIPF_EXPONENT = 1.0
