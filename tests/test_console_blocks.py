@@ -1,7 +1,9 @@
-"""The README's console blocks are real output of the current code.
+"""The console blocks of the README and of every page of the documentation site (docs/) are
+real output of the current code.
 
 A block marked ``<!-- runnable -->`` (or ``<!-- runnable: SETUP -->``, a shell line run first,
-unseen) is run on a fresh copy of the sample site, command by command, under a clock pinned
+unseen, with $REPO naming the repository, so a page can start from one of docs/examples/) is
+run on a fresh copy of the sample site, command by command, under a clock pinned
 to 2026-11-26 12:00 UTC (libfaketime, so the scheduled post stays scheduled), and what the
 commands print (stderr first, as a terminal shows it) must be the block's lines, with
 durations, times of day and ports normalized. The others (the daemon's log, runs against the
@@ -21,7 +23,7 @@ import pytest
 
 from tests.conftest import REPO
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"<!-- (runnable(?:: (?P<setup>.*?))?|recorded[^>]*) -->\n```console\n(.*?)```", re.S)
 PINNED = "2026-11-26 12:00:00"
 
@@ -33,24 +35,37 @@ def normalize(text: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines()]
 
 
-def runnable() -> list[tuple[str, str]]:
-    return [(m.group("setup") or "", m.group(3)) for m in BLOCK.finditer(README) if m.group(1).startswith("runnable")]
+def text(page: Path) -> str:
+    return page.read_text(encoding="utf-8")
 
 
-def test_every_console_block_is_runnable_or_says_where_it_came_from() -> None:
-    fences = README.count("```console\n")
-    marked = len(BLOCK.findall(README))
+def runnable() -> list[tuple[str, str, str]]:
+    return [
+        (page.relative_to(REPO).as_posix(), m.group("setup") or "", m.group(3))
+        for page in PAGES
+        for m in BLOCK.finditer(text(page))
+        if m.group(1).startswith("runnable")
+    ]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(REPO).as_posix())
+def test_every_console_block_is_runnable_or_says_where_it_came_from(page: Path) -> None:
+    fences = text(page).count("```console\n")
+    marked = len(BLOCK.findall(text(page)))
     assert marked == fences, f"{fences - marked} console block(s) carry no <!-- runnable --> or <!-- recorded --> mark"
+
+
+def test_most_console_blocks_run() -> None:
     assert len(runnable()) >= 4
 
 
 @pytest.mark.skipif(shutil.which("faketime") is None and os.environ.get("CI") != "true", reason="needs faketime")
-@pytest.mark.parametrize(("setup", "block"), runnable(), ids=lambda v: v.split("\n", 1)[0][:40])
-def test_a_runnable_console_block_is_what_the_code_prints(tmp_path: Path, setup: str, block: str) -> None:
+@pytest.mark.parametrize(("page", "setup", "block"), runnable(), ids=lambda v: v.split("\n", 1)[0][:40])
+def test_a_runnable_console_block_is_what_the_code_prints(tmp_path: Path, page: str, setup: str, block: str) -> None:
     site = tmp_path / "site"
     shutil.copytree(REPO / "content", site / "content")
     shutil.copytree(REPO / "config", site / "config")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200", "REPO": str(REPO)}
     env.pop("SYNDICATE_TRACE", None)
     if setup:
         subprocess.run(["bash", "-c", setup], cwd=site, env=env, check=True, capture_output=True, timeout=120)
@@ -75,7 +90,7 @@ def test_a_runnable_console_block_is_what_the_code_prints(tmp_path: Path, setup:
             )
             last_code = done.returncode
             got = done.stderr + done.stdout
-        assert matches(normalize(got), normalize("\n".join(expected))), (command, got)
+        assert matches(normalize(got), normalize("\n".join(expected))), (page, command, got)
 
 
 def matches(got: list[str], expected: list[str]) -> bool:
