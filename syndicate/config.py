@@ -550,7 +550,7 @@ _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-# ~65 lines: each key of a [[targets]] table is checked in the order the README lists them,
+# ~65 lines: each key of a [[targets]] table is checked in the order docs/reference/config.md lists them,
 # with the message that names it; cutting it would split one table's rules in two.
 def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
     """[[targets]]: unique names, a known kind with the keys it needs (and no other), secrets
@@ -666,7 +666,7 @@ def load_settings(site_dir: Path) -> Settings:
                 path=shown,
             )
         raise ConfigError(
-            f"no config file; create {CONFIG_PATH} with a [site] section (see README), "
+            f"no config file; create {CONFIG_PATH} with a [site] section (see docs/reference/config.md), "
             "or pass --site DIR for a site elsewhere",
             path=shown,
         )

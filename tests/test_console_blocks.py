@@ -3,11 +3,12 @@ real output of the current code.
 
 A block marked ``<!-- runnable -->`` (or ``<!-- runnable: SETUP -->``, a shell line run first,
 unseen, with $REPO naming the repository, so a page can start from one of docs/examples/) is
-run on a fresh copy of the sample site, command by command, under a clock pinned
-to 2026-11-26 12:00 UTC (libfaketime, so the scheduled post stays scheduled), and what the
-commands print (stderr first, as a terminal shows it) must be the block's lines, with
-durations, times of day and ports normalized. The others (the daemon's log, runs against the
-syndication peers) are marked ``<!-- recorded: … -->`` with where they were recorded.
+run on a fresh copy of the sample site, command by command, under a clock pinned to 2026-11-26
+12:00 UTC (libfaketime, so the scheduled post stays scheduled; an ``export NAME=VALUE`` line
+lasts for the block's later commands), and what the commands print (stderr first, as a
+terminal shows it) must be the block's lines, with durations, times of day and ports
+normalized. The others (the daemon's log, runs against the syndication peers) are marked
+``<!-- recorded: … -->`` with where they were recorded.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def test_a_runnable_console_block_is_what_the_code_prints(tmp_path: Path, page: 
     site = tmp_path / "site"
     shutil.copytree(REPO / "content", site / "content")
     shutil.copytree(REPO / "config", site / "config")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200", "REPO": str(REPO)}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "COLUMNS": "200"}
+    env["REPO"] = str(REPO)
     env.pop("SYNDICATE_TRACE", None)
     if setup:
         subprocess.run(["bash", "-c", setup], cwd=site, env=env, check=True, capture_output=True, timeout=120)
@@ -79,6 +81,9 @@ def test_a_runnable_console_block_is_what_the_code_prints(tmp_path: Path, page: 
     for command, expected in commands:
         if command == "echo $?":
             got = f"{last_code}\n"
+        elif m := re.fullmatch(r"export (\w+)=(\S*)", command):  # lasts for the block's later commands
+            env[m.group(1)] = m.group(2)
+            got = ""
         else:
             done = subprocess.run(
                 ["faketime", PINNED, "bash", "-c", command],

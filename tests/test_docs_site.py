@@ -25,5 +25,5 @@ def test_the_documentation_site_builds_strict(tmp_path: Path) -> None:
     commands = (tmp_path / "site" / "reference" / "commands" / "index.html").read_text(encoding="utf-8")
     from syndicate.cli import main
 
-    for name in main.commands:  # type: ignore[attr-defined]
+    for name in main.commands:
         assert f"syndicate {name}" in commands, f"the commands page lacks `syndicate {name}`"

@@ -46,7 +46,7 @@ def take_permalink(d: Draft, pattern: str, source: str, translate: Translator, d
         "permalink",
         default,
         f"the generator's default: {source} could not be translated",
-        "[site] permalink: write a pattern that gives the posts' live URLs (README: [site] permalink)",
+        "[site] permalink: write a pattern that gives the posts' live URLs (see docs/reference/config.md)",
     )
     d.warnings.append(f"permalink {pattern!r} ({source.split(' = ')[0]}) {why}; wrote the generator's default")
 

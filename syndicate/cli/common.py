@@ -46,7 +46,7 @@ def one_line_errors() -> Iterator[None]:
 
 def parse_date(value: str, option: str, example: str) -> datetime:
     """The one reader of dates given on the command line: ISO 8601, ``Z`` for UTC; a date or
-    time without an offset is UTC (README, "Commands")."""
+    time without an offset is UTC (docs/reference/commands.md)."""
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -165,7 +165,7 @@ def _print_notes(site: Path, notes: list[Problem], shown_each: int = 3) -> None:
 
 def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
     """``--site`` given to the command, else to `syndicate` itself (before the command), else the
-    site the current folder is in, found as git finds a repository (README, "Commands")."""
+    site the current folder is in, found as git finds a repository (docs/reference/commands.md)."""
     if value is not None:
         return value
     given = ctx.find_root().params.get("site")

@@ -150,7 +150,7 @@ def publish_cmd(
             click.echo(text)
         if not report.previews:
             if not report.build.settings.targets and not report.build.settings.hubs:
-                click.echo("nothing to send: no target is configured (see [[targets]] in the README)")
+                click.echo("nothing to send: no target is configured (see [[targets]] in docs/reference/config.md)")
             else:
                 click.echo("nothing to send")
         sys.exit(EXIT_REJECTED if report.build.rejected else EXIT_OK)

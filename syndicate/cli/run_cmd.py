@@ -27,7 +27,13 @@ from .common import (
     default=None,
     help="Where the feeds go.  [default: [output] dir, else SITE/public; with --preview .syndicate/preview]",
 )
-@click.option("--log-format", type=click.Choice(["human", "json"]), default="human", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(["human", "json"]),
+    default="human",
+    show_default=True,
+    help="human: one aligned line per event; json: one JSON object per line, for a log collector.",
+)
 @click.option("--poll", is_flag=True, help="Poll for changes every second (for file systems that give no events).")
 @click.option("--access-log", is_flag=True, help="Log every HTTP request too.")
 @click.option(

@@ -74,7 +74,7 @@ def write_marks(site_dir: Path, out_dir: Path, identity: LedgerIdentity, newest:
             "ledger": identity.id,
             "generation": identity.generation,
             "newest": newest.isoformat() if newest else None,
-            "about": "written by syndicate publish: the delivery ledger this site publishes with (see README)",
+            "about": "written by syndicate publish: the ledger this site publishes with (docs/running/backups.md)",
         },
         indent=1,
     )
