@@ -27,3 +27,4 @@ def test_the_documentation_site_builds_strict(tmp_path: Path) -> None:
 
     for name in main.commands:
         assert f"syndicate {name}" in commands, f"the commands page lacks `syndicate {name}`"
+    assert "Sentinel" not in commands, "a click default shown as its sentinel (mkdocs-click's table style does that)"
