@@ -14,6 +14,7 @@ names are shown.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,13 @@ from pathlib import Path
 from .core.model import printable as shown
 from .errors import ContentError, FileUnreadable
 
+# os.fsdecode turns each byte that is not UTF-8 into a lone surrogate, U+DC80..U+DCFF.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
 
 def name_problem(name: str) -> str | None:
     """Why a file name cannot be a post's (None: it can)."""
-    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in name):
+    if not name.isascii() and _NOT_UTF8.search(name):
         return "the file name is not valid UTF-8; rename the file (its URL and messages need readable text)"
     return None
 

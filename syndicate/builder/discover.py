@@ -60,12 +60,23 @@ class Scanned:
 _NOT_READ = "\x00not a post in any format syndicate reads"
 
 
+def link_roots(site_dir: Path, settings: Settings) -> tuple[Path, tuple[Path, ...]]:
+    """The folders a post file that is a link may lead into: the site and ``[content]
+    allow_links_to``, resolved (once per scan: ``resolve`` costs a system call per path part)."""
+    return site_dir.resolve(), tuple((site_dir / folder).resolve() for folder in settings.content.allow_links_to)
+
+
 def scanned(
-    source: str, path: str, site_dir: Path, settings: Settings, bundles: frozenset[str] = frozenset()
+    source: str,
+    path: str,
+    site_dir: Path,
+    settings: Settings,
+    bundles: frozenset[str] = frozenset(),
+    roots: tuple[Path, tuple[Path, ...]] | None = None,
 ) -> Scanned:
     """One post file as a scan finds it: readable (with its stat signature), or the reason it is
     not, or (severity "skipped") why it is no post: a section index, a README, a page, a bundle's
-    resource (``bundles``: the folders that hold an index.md)."""
+    resource (``bundles``: the folders that hold an index.md). ``roots``: :func:`link_roots`."""
     prefix = source_prefix(settings.content.dir)
     rel = source[len(prefix) :]
     d = dialect(settings.content.generator)
@@ -80,8 +91,8 @@ def scanned(
     why = name_problem(source)
     if why:
         return Scanned(printable(source), path, "", why)
-    allowed = tuple((site_dir / folder).resolve() for folder in settings.content.allow_links_to)
-    found = examine(path, site_dir.resolve(), allowed)
+    site_root, allowed = roots or link_roots(site_dir, settings)
+    found = examine(path, site_root, allowed)
     if found.st is None:
         return Scanned(source, path, "", found.problem, "warning" if found.severity == "warning" else "error")
     return Scanned(source, found.path, stat_signature(found.st))
@@ -98,7 +109,8 @@ def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
     d = dialect(settings.content.generator)
     files = list(find_post_files(content_dir, d))
     bundles = bundle_folders(rel for rel, _ in files) if d.bundle_resources else frozenset()
-    found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles) for rel, entry in files]
+    roots = link_roots(site_dir, settings)
+    found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles, roots) for rel, entry in files]
     found.sort(key=lambda f: f.source)
     return [f for f in found if f.error != _NOT_READ]
 
