@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from syndicate.errors import DeliveryFailed
 from tests.conftest import REPO
 
 PAGE = REPO / "docs" / "troubleshooting.md"
@@ -431,3 +432,16 @@ def test_a_helper_passes_its_callers_messages_to_the_scan(tmp_path: Path) -> Non
     )
     made = Scan(Code(tmp_path)).made
     assert sorted(m.shown() for m in made if lines_of(m.template)) == ["the <…> is wrong; fix it"]
+
+
+def test_a_mastodon_refusal_carries_the_instances_own_words() -> None:
+    """`HTTP 403 Forbidden` alone does not say what to do; the instance's words do (a token
+    without the scope, a text it would not take): they are the delivery's last error."""
+    from tests.test_channels import PAYLOAD, delivery, mastodon, send
+
+    words = "This action is outside the authorized scopes"
+    channel, _ = mastodon(lambda r: (403, {}, {"error": words}))
+    with pytest.raises(DeliveryFailed) as info:
+        send(channel, delivery("toot"), PAYLOAD)
+    assert info.value.failure.message == f"HTTP 403 Forbidden: {words}"
+    assert info.value.failure.permanent
