@@ -49,7 +49,9 @@ SINKS: dict[str, tuple[int | None, str]] = {
         ["ConfigError", "UnsafePathError", "OutputError", "StoreError", "LockedError", "LedgerLostError"],
         (0, "message"),
     ),
-    **dict.fromkeys(["FetchRefused", "_AddressRefused", "FitError", "ImageRejected", "DeadlinePassed"], (0, "message")),
+    **dict.fromkeys(
+        ["FetchRefused", "_AddressRefused", "FitError", "ImageRejected", "DeadlinePassed", "KeyTaken"], (0, "message")
+    ),
     "ContentError": (1, "message"),
     "FileUnreadable": (1, "message"),
     "Failure": (0, "message"),
