@@ -165,10 +165,13 @@ def params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
 
 
 def assigned(fn: ast.AST, name: str) -> list[ast.expr]:
-    """What the function assigns to a local name (``x = …``, ``a, x = …`` takes the tuple's part)."""
+    """What the function assigns to a local name (``x = …``, ``a, x = …`` takes the tuple's part;
+    what ``x += …`` adds is one more of its values)."""
     out: list[ast.expr] = []
     for node in ast.walk(fn):
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+            out.append(node.value)
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 if isinstance(target, ast.Name) and target.id == name:
                     out.append(node.value)
@@ -325,11 +328,11 @@ class Scan:
             fn = self.code.function_of(expr)
             values = assigned(fn, expr.id) if fn is not None else []
             for value in values:
-                if isinstance(value, ast.Call | ast.JoinedStr | ast.IfExp):
+                if isinstance(value, ast.Call | ast.JoinedStr | ast.IfExp | ast.Constant):
                     self._inner(value, at)
             if fn is not None and not values and expr.id in params(fn):
                 self._helper(fn, expr.id)
-        elif isinstance(expr, ast.IfExp | ast.JoinedStr):
+        elif isinstance(expr, ast.IfExp | ast.JoinedStr | ast.Constant):
             self.message(expr, "part", at)
         elif isinstance(expr, ast.Call) and len(self.code.defs.get(callee(expr) or "", [])) == 1:
             self._returns(self.code.defs[callee(expr) or ""][0], f"{callee(expr)}()")
