@@ -172,7 +172,8 @@ class MastodonChannel:
             if code is None:
                 raise DeliveryFailed(Failure(f"unexpected answer: {type(e).__name__}")) from None
             reason = e.args[2] if len(e.args) > 2 and isinstance(e.args[2], str) else ""
-            failure = classify_http(code, reason, {}, now)
+            words = _words(e)  # what the instance said: "This action is outside the authorized scopes"
+            failure = classify_http(code, f"{reason}: {words}" if reason and words else reason or words, {}, now)
             if code == 401:
                 failure = Failure("HTTP 401: the access token was refused; check token_env", permanent=True)
             raise DeliveryFailed(failure) from None
@@ -318,7 +319,7 @@ class MastodonChannel:
     def _upload_refused(self, post: Post, url: str, e: MastodonAPIError) -> None:
         """The warning for an image the instance would not take (its own words, when it gave some)."""
         assert self.images is not None
-        reason = e.args[3] if len(e.args) > 3 and isinstance(e.args[3], str) else ""
+        reason = _words(e)
         self.images.warn(post, url, f"the instance refused it (HTTP {_status(e)}{': ' + reason if reason else ''})")
 
     def _post(self, delivery: Delivery, payload: Payload, text: str, media_ids: list[Any] | None) -> Any:
@@ -375,3 +376,9 @@ def _description(alt: str | None) -> str | None:
 def _status(e: MastodonAPIError) -> int | None:
     code = e.args[1] if len(e.args) > 1 else None
     return code if isinstance(code, int) else None
+
+
+def _words(e: MastodonAPIError) -> str:
+    """What the instance said about a refusal (its JSON ``error``), on one line, or ""."""
+    said = e.args[3] if len(e.args) > 3 and isinstance(e.args[3], str) else ""
+    return " ".join(said.split())[:300]
