@@ -41,6 +41,7 @@ SHIPPED = {
     "contrib/systemd/syndicate.service": "systemd.md",
     "contrib/cron/syndicate.cron": "cron.md",
     "contrib/cron/syndicate-publish": "cron.md",
+    "contrib/cron/syndicate-backup.cron": "backups.md",
     "contrib/nginx/syndicate-proxy.conf": "proxy.md",
     "contrib/nginx/syndicate-static.conf": "proxy.md",
     "contrib/caddy/Caddyfile-proxy": "proxy.md",
@@ -335,6 +336,27 @@ def test_sqlite_copies_the_ledger_of_a_running_daemon_whole(daemon: Daemon, tmp_
         assert done.returncode == 0 and done.stderr == "", done.stderr
     assert ledger_id(one) == ledger_id(two) == ledger_id(ledger)
     assert health(daemon.port)[0] == 200
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 program (Debian: sqlite3)")
+def test_the_nightly_backup_line_copies_the_ledger_and_keeps_two_weeks(daemon: Daemon, tmp_path: Path) -> None:
+    [line] = [x for x in shipped("contrib/cron/syndicate-backup.cron").splitlines() if x[:1].isdigit()]
+    fields = line.split(maxsplit=6)
+    assert fields[:5] == ["15", "3", "*", "*", "*"] and fields[5] == unit_values("User")[0]
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    old = backups / "state-2000-01-01.db"
+    old.write_bytes(b"")
+    os.utime(old, (0, 0))
+    # cron turns \% into %, and runs the rest with sh
+    command = (
+        fields[6].replace("\\%", "%").replace(SITE, str(daemon.site)).replace("/var/backups/syndicate", str(backups))
+    )
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    [copy] = backups.iterdir()
+    assert re.fullmatch(r"state-\d{4}-\d\d-\d\d\.db", copy.name), copy.name
+    assert ledger_id(copy) == ledger_id(daemon.site / ".syndicate" / "state.db")
 
 
 # -- nginx and Caddy -------------------------------------------------------------------------
