@@ -93,6 +93,11 @@ def check_cmd(site: Path, now: str | None) -> None:
         click.echo(f"{shown_config(site)}: error: {line}; publish and run deliver nothing until then", err=True)
     for line in _published_config(site, report):
         click.echo(f"warning: {line}", err=True)
+    from ..deliver.ledger import lost
+
+    gone = lost(site, report.settings, Path(report.out))
+    if gone:
+        click.echo(f"warning: {gone}", err=True)
     status = "problems found" if report.rejected or report.refused or unfinished else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
     sys.exit(EXIT_CONFIG if unfinished else build_exit(report))

@@ -113,6 +113,27 @@ def check(ledger: Path, existed: bool, identity: LedgerIdentity, marks: list[Mar
     )
 
 
+def lost(site_dir: Path, settings: Settings, out_dir: Path) -> str | None:
+    """Why `publish` and `run` would not deliver with the ledger as it is (missing, empty, another
+    one, older than the marks, unreadable), or None; read-only, for `check`."""
+    if not settings.targets:
+        return None  # nothing to skip or repeat: no ledger is needed
+    path = state_path(site_dir, settings)
+    existed = path.is_file()
+    try:
+        identity = LedgerIdentity("", 0, 0, True)
+        if existed:
+            store = SQLiteStore(path, readonly=True)
+            try:
+                identity = store.identity()
+            finally:
+                store.close()
+        check(path, existed, identity, read_marks(site_dir, out_dir))
+    except StoreError as e:  # LedgerLostError too
+        return str(e)
+    return None
+
+
 def announced_until(site_dir: Path, settings: Settings) -> datetime | None:
     """The date of the newest post the ledger has seen live: a clock that steps back behind it must
     not take posts that went out off the feeds again. None without a readable ledger (a build

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import uuid
@@ -155,6 +156,15 @@ def unreadable(path: Path, e: BaseException) -> StoreError:
     )
 
 
+def not_writable(path: Path, e: BaseException) -> StoreError:
+    """A ledger in a folder this process cannot write (a read-only file system, a sandbox that left it
+    out, another owner): SQLite writes beside a ledger (its -wal and -shm files) even to read it."""
+    return StoreError(
+        f"{path}: cannot open the delivery ledger ({e}): its folder {path.parent} is not writable here"
+        " (a read-only file system, or another user's folder); SQLite writes beside the ledger even to read it"
+    )
+
+
 def _wrap(path: Path, e: sqlite3.Error) -> StoreError:
     if type(e) is sqlite3.DatabaseError:  # "file is not a database", "database disk image is malformed"
         return unreadable(path, e)
@@ -183,6 +193,8 @@ class SQLiteStore:
                 self._migrate()
             self.db.row_factory = sqlite3.Row
         except sqlite3.DatabaseError as e:
+            if getattr(e, "sqlite_errorname", "") == "SQLITE_CANTOPEN" and not os.access(path.parent, os.W_OK):
+                raise not_writable(path, e) from e  # the ledger may be fine: do not say "restore it"
             raise unreadable(path, e) from e
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"{path}: cannot open the delivery ledger: {e}") from e

@@ -57,7 +57,7 @@ from ..deliver.retractions import held_line, retraction
 from ..deliver.secrets import Secrets
 from ..deliver.sqlite_store import SQLiteStore
 from ..deliver.store import LedgerIdentity, lock
-from ..errors import ConfigError, LedgerLostError, LockedError, StoreError, SyndicateError
+from ..errors import ConfigError, LedgerLostError, LockedError, OutputError, StoreError, SyndicateError
 from .log import EventLog
 from .server import ServerState, make_server
 
@@ -307,10 +307,10 @@ class Daemon:
             self._let_go()
             if self._held is None:  # said once; what it said stays on /healthz until delivery resumes
                 self._held = f"{cause}{e}"
+                ways = "is back or one of these has run" if "\n  syndicate publish" in self._held else "can be read"
                 self.log.event(
                     "held",
-                    f"{self._held}\nthe feeds are still built and served; delivery resumes when the ledger is"
-                    " back or one of these has run",
+                    f"{self._held}\nthe feeds are still built and served; delivery resumes when the ledger {ways}",
                 )
             return False
         except LockedError:
@@ -593,7 +593,7 @@ class Daemon:
             ledger.check(path, existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
 
     def run(self) -> None:
-        """Until SIGTERM/SIGINT. Raises ConfigError, LockedError, LedgerLostError, StoreError, OSError."""
+        """Until SIGTERM/SIGINT. Raises ConfigError, OutputError, LockedError, LedgerLostError, StoreError, OSError."""
         settings = load_settings(self.site_dir)
         self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
         if self.preview and self._out_arg is None:  # never the folder that is deployed: its URLs are local
@@ -611,7 +611,10 @@ class Daemon:
             at_exit.callback(self._let_go)  # the ledger's lock, if held, goes when the daemon stops
             if not self.preview:  # a preview delivers nothing: it leaves the ledger to `publish`
                 self._take_ledger(settings)
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # not "cannot serve on HOST:PORT", which run_cmd says of the socket
+                raise OutputError(f"cannot make the output folder {self.out_dir}: {e.strerror or e}") from None
             self.server_state = ServerState(
                 self.out_dir,
                 settings,
