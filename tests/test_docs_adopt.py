@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from syndicate.adopt import SiteFiles, adopt
 
-
-
 # -- bugs the pages found ---------------------------------------------------------------------
 
 
