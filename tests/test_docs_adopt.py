@@ -33,3 +33,14 @@ def test_a_hugo_blog_of_leaf_bundles_has_its_posts_folder_as_main_section() -> N
     adopted = adopt(SiteFiles("hugo", "hugo.toml", {"hugo.toml": "baseURL = 'https://h.example/'\n"}, files))
     assert adopted.sections.value == ("posts",)
     assert adopted.sections.source == "the folder of content/ with the most Markdown files (3)"
+
+
+def test_publish_says_its_feeds_go_to_the_output_folder_of_the_config() -> None:
+    """An adopted site builds into [output] dir (.syndicate/public), and so does `publish`; its
+    --help said SITE/public, which the pages (and the generated commands reference) repeated."""
+    from click.testing import CliRunner
+
+    from syndicate.cli import main
+
+    shown = CliRunner().invoke(main, ["publish", "--help"], terminal_width=200).output
+    assert "[default: [output] dir, else SITE/public]" in shown
