@@ -12,7 +12,17 @@ stay true.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 from syndicate.adopt import SiteFiles, adopt
+from tests.conftest import NOW, REPO, Run
+
+EXAMPLES = REPO / "docs" / "examples"
 
 # -- bugs the pages found ---------------------------------------------------------------------
 
@@ -44,3 +54,42 @@ def test_publish_says_its_feeds_go_to_the_output_folder_of_the_config() -> None:
 
     shown = CliRunner().invoke(main, ["publish", "--help"], terminal_width=200).output
     assert "[default: [output] dir, else SITE/public]" in shown
+
+
+def test_check_names_the_files_in_the_way_in_the_folder_a_deploy_builds_into(tmp_path: Path) -> None:
+    """The deploy of an adopted site is `syndicate build --out <the generator's folder>`, but
+    `check` looked only in [output] dir (.syndicate/public): a file of the generator's in the way
+    (its feed, when [feeds] names it) was named first by the build, which exits 3. `check --out`
+    names it before."""
+    site = adopted_example("hugo", tmp_path)
+    config = site / "config" / "syndicate.toml"
+    config.write_text(re.sub(r"(?m)^rss = .*$", 'rss = "index.xml"', config.read_text(encoding="utf-8")))
+    (site / "public").mkdir()
+    (site / "public" / "index.xml").write_text("<rss/>\n")  # Hugo's feed
+    assert syndicate(site, "check").code == 0  # .syndicate/public holds nothing
+    run = syndicate(site, "check", "--out", "public")
+    assert run.code == 3, run.err
+    assert "public/index.xml: was not written by syndicate" in run.err
+    assert "name it in [output] take_over" in run.err
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def adopted_example(generator: str, tmp_path: Path) -> Path:
+    """A copy of docs/examples/<generator>/ that `syndicate init` adopted."""
+    site = tmp_path / generator
+    shutil.copytree(EXAMPLES / generator, site)
+    run = syndicate(site, "init")
+    assert run.code == 0, run.out + run.err
+    return site
+
+
+def syndicate(site: Path, *args: str) -> Run:
+    """The real command line in the site folder, at the console blocks' pinned moment."""
+    command = [sys.executable, "-m", "syndicate", *args]
+    if args[0] in ("build", "check", "posts", "feeds"):
+        command += ["--now", NOW.isoformat()]
+    env = {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "error"}
+    done = subprocess.run(command, cwd=site, capture_output=True, text=True, timeout=120, env=env)
+    return Run(done.returncode, done.stdout, done.stderr)
