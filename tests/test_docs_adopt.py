@@ -7,8 +7,9 @@ of one of docs/examples/). This file keeps the other code on the pages true: eac
 checked here, by its kind:
 
 - ``text``: a listing of the example's files: each one exists;
-- ``toml`` that is a file of the example (its hugo.toml…): the file, byte for byte;
-- ``yaml`` (GitHub Actions steps), ``toml`` with ``[build]`` (netlify.toml), ``sh`` (a deploy
+- a config (``toml``, ``yaml``, ``python``, ``js``…) that is a file of the example (its hugo.toml…):
+  the file, byte for byte;
+- ``yaml`` steps (GitHub Actions), ``toml`` with ``[build]`` (netlify.toml), ``sh`` (a deploy
   script): the generator builds first, then ``syndicate build --out`` adds the feeds to the
   very folder `init` names for that generator, and that folder is what is deployed;
 - ``toml`` with ``take_over``: applied to the config `init` wrote for the example, a build
@@ -68,7 +69,7 @@ def checked_blocks() -> list[tuple[str, int, str, str]]:
 def kind(language: str, text: str) -> str:
     if language == "text":
         return "listing"
-    if language == "yaml":
+    if language == "yaml" and text.lstrip().startswith("- "):
         return "actions"
     if language == "sh":
         return "script"
@@ -78,7 +79,7 @@ def kind(language: str, text: str) -> str:
         return "take_over"
     if language == "toml" and text.startswith("[site]"):
         return "settings"
-    if language == "toml":
+    if language in ("toml", "yaml", "python", "js", "ts", "json"):
         return "file"
     return f"unknown ({language})"
 
