@@ -7,8 +7,8 @@ of one of docs/examples/). This file keeps the other code on the pages true: eac
 checked here, by its kind:
 
 - ``text``: a listing of the example's files: each one exists;
-- a config (``toml``, ``yaml``, ``python``, ``js``…) that is a file of the example (its hugo.toml…):
-  the file, byte for byte;
+- a config or a post (``toml``, ``yaml``, ``python``, ``json``, ``markdown``…) that is a file
+  of the example (its hugo.toml…): the file, byte for byte;
 - ``yaml`` steps (GitHub Actions), ``toml`` with ``[build]`` (netlify.toml), ``sh`` (a deploy
   script): the generator builds first, then ``syndicate build --out`` adds the feeds to the
   very folder `init` names for that generator, and that folder is what is deployed;
@@ -79,7 +79,7 @@ def kind(language: str, text: str) -> str:
         return "take_over"
     if language == "toml" and text.startswith("[site]"):
         return "settings"
-    if language in ("toml", "yaml", "python", "js", "ts", "json"):
+    if language in ("toml", "yaml", "python", "js", "ts", "json", "markdown"):
         return "file"
     return f"unknown ({language})"
 
