@@ -6,7 +6,7 @@ import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..core.dialects import dialect
+from ..core.dialects import bundle_folders, dialect, file_stem
 from .draft import Draft, person
 from .model import Value
 from .permalinks import take_folder_permalink, take_permalink, translate_colon
@@ -167,13 +167,22 @@ def _biggest_section(d: Draft, folder: str) -> None:
     content folder itself holds more posts than that section."""
     counts: dict[str, int] = {}
     loose = 0
-    for rel in under(folder, d.site.files):
-        top, _, rest = rel.partition("/")
-        if is_post(rel) and posixpath.basename(rel).rsplit(".", 1)[0] not in ("_index", "index"):
-            if rest:
-                counts[top] = counts.get(top, 0) + 1
-            else:
-                loose += 1
+    files = [rel for rel in under(folder, d.site.files) if is_post(rel)]
+    bundles = bundle_folders(files)
+    for rel in files:
+        folders = rel.split("/")[:-1]
+        stem = file_stem(rel)
+        # A leaf bundle (slug/index.md) is one page, in the folder its own folder is in; other
+        # Markdown beside or under a bundle's index.md is one of its resources, not a page.
+        own = len(folders) - 1 if stem == "index" else len(folders)
+        if stem == "_index" or (stem == "index" and not folders):
+            continue
+        if any("/".join(folders[:n]) in bundles for n in range(1, own + 1)):
+            continue
+        if own:
+            counts[folders[0]] = counts.get(folders[0], 0) + 1
+        else:
+            loose += 1
     best = min(counts, key=lambda s: (-counts[s], s), default=None)
     if best is not None and counts[best] > loose:
         d.set("sections", (best,), f"the folder of {folder}/ with the most Markdown files ({counts[best]})")

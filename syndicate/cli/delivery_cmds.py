@@ -55,7 +55,7 @@ from .show import plural, post_counts, print_table
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the feeds go.  [default: SITE/public]",
+    help="Where the feeds go.  [default: [output] dir, else SITE/public]",
 )
 @click.option(
     "--now",

@@ -67,8 +67,15 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
 
 @main.command("check")
 @site_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The folder a build would write to, for files in the way (a generator's output, before"
+    " `build --out` adds the feeds).  [default: [output] dir, else SITE/public]",
+)
 @now_option
-def check_cmd(site: Path, now: str | None) -> None:
+def check_cmd(site: Path, out: Path | None, now: str | None) -> None:
     """Check the config and every post without writing anything.
 
     Prints one line per problem (file:line: error|warning: what to fix); exits 2
@@ -81,8 +88,8 @@ def check_cmd(site: Path, now: str | None) -> None:
     from ..builder.pipeline import in_the_way
     from ..config import output_dir
 
-    report.refused = in_the_way(site, report)
-    report.out = str(output_dir(site, report.settings))
+    report.refused = in_the_way(site, report, out)
+    report.out = str(output_dir(site, report.settings, out))
     report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
