@@ -666,8 +666,8 @@ def load_settings(site_dir: Path) -> Settings:
                 path=shown,
             )
         raise ConfigError(
-            f"no config file; create {CONFIG_PATH} with a [site] section (see docs/reference/config.md), "
-            "or pass --site DIR for a site elsewhere",
+            f"no config file; run `syndicate init` to write {CONFIG_PATH} for the posts here (its [site] section:"
+            " docs/reference/config.md), or pass --site DIR for a site elsewhere",
             path=shown,
         )
     try:

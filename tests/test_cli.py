@@ -60,7 +60,7 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        (None, "config/syndicate.toml: no config file; create config/syndicate.toml"),
+        (None, "config/syndicate.toml: no config file; run `syndicate init` to write config/syndicate.toml"),
         ("[site\ntitle='x'", "config/syndicate.toml: not valid TOML: "),
         (
             CONFIG.replace('url = "https://example.com/"', 'url = "example.com"'),

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+PAGES = [REPO / "README.md", *sorted(p for p in (REPO / "docs").rglob("*.md") if "examples" not in p.parts)]
 BLOCK = re.compile(r"<!-- (runnable(?:: (?P<setup>.*?))?|recorded[^>]*) -->\n```console\n(.*?)```", re.S)
 PINNED = "2026-11-26 12:00:00"
 
