@@ -300,3 +300,42 @@ def test_a_retried_post_deleted_still_carries_the_post(site: Site) -> None:
     bodies = [json.loads(r.body) for r in rec.requests]
     assert [b["type"] for b in bodies] == ["post.published", "post.deleted", "post.deleted"]
     assert bodies[2]["data"]["title"] == "Soon gone" and bodies[2] == bodies[1]
+
+
+@pytest.mark.parametrize("after_baseline", [False, True], ids=["first run", "after the baseline"])
+def test_a_backfill_of_one_post_or_one_target_sends_only_that(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory, after_baseline: bool
+) -> None:
+    """`--backfill --post X` and `--backfill --target T` send what they name, and the next plain
+    run sends nothing more (they made every baseline post pending, for every target, and the
+    next run sent them all)."""
+    one, two = webhook_receiver_factory(secret=SECRET), webhook_receiver_factory(secret=SECRET)
+    site.config(
+        CONFIG
+        + "".join(
+            f'\n[[targets]]\nname = "{name}"\nkind = "webhook"\nurl = "{r.url}"\nsecret_env = "HOOK_SECRET"\n'
+            for name, r in (("one", one), ("two", two))
+        )
+    )
+    for name in ("a", "b", "c"):
+        write_post(site, name, name.upper())
+    if after_baseline:
+        assert "6 recorded as baseline" in publish(site)[1]
+
+    def sent() -> list[str]:
+        return sorted(
+            f"{n}:{json.loads(d['body'])['data']['title']}"
+            for n, r in (("one", one), ("two", two))
+            for d in r.deliveries()
+        )
+
+    code, out, _ = publish(site, "--backfill", "--post", "a")
+    assert code == 0 and sent() == ["one:A", "two:A"], out
+    code, out, _ = publish(site, "--backfill", "--target", "one", "--post", "b")
+    assert code == 0 and sent() == ["one:A", "one:B", "two:A"], out
+    code, out, _ = publish(site)
+    assert code == 0 and "sent " not in out and len(sent()) == 3, out
+    code, out, _ = publish(site, "--backfill", "--target", "two")
+    assert code == 0 and sent() == ["one:A", "one:B", "two:A", "two:B", "two:C"], out
+    code, out, _ = publish(site)
+    assert code == 0 and "sent " not in out and len(sent()) == 5, out

@@ -37,7 +37,8 @@ from .show import plural, post_counts, print_table
 @click.option(
     "--backfill",
     is_flag=True,
-    help="Also send posts published before a target was added (normally recorded as baseline, not sent).",
+    help="Also send posts published before a target was added (normally recorded as baseline, not sent);"
+    " with --post or --target, only that post or that target's.",
 )
 @click.option("--since", metavar="DATE", help="With --backfill: only posts published on or after DATE.")
 @click.option(

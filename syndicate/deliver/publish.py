@@ -308,7 +308,7 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
     live = {p.id: p for p in prepared.report.live(run.now)}
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
     rows = store.deliveries() if request.dry_run else store.delivery_keys()
-    plan, new, snapshots = _plan(run, prepared, changed, live, rows)
+    plan, new, snapshots = _plan(run, prepared, changed, live, rows, post_id)
     report.planned = sum(1 for d in new if d.state != BASELINE)
     report.baseline = sum(1 for d in plan.new if d.state == BASELINE)  # posts, not feed pings
     report.leaving, report.held, report.live_known = plan.waiting, plan.held, plan.live_known
@@ -340,9 +340,15 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
 
 
 def _plan(
-    run: _Run, prepared: UnwrittenBuild, changed: list[str], live: dict[str, Post], rows: list[Delivery]
+    run: _Run,
+    prepared: UnwrittenBuild,
+    changed: list[str],
+    live: dict[str, Post],
+    rows: list[Delivery],
+    post_id: str | None,
 ) -> tuple[Plan, list[Delivery], dict[str, str]]:
-    """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about."""
+    """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about;
+    a backfill covers only the post and the target the run is narrowed to (``--post``, ``--target``)."""
     store, settings, request = run.store, run.settings, run.request
     known = store.known_posts()
     snaps, socials = _snapshots(settings, live, known)
@@ -360,6 +366,7 @@ def _plan(
         deliveries=rows,
         backfill=request.backfill,
         since=request.since,
+        only=(post_id, run.target),
         at=run.wall(),
         retracting=_retracting(run, word),
     )
