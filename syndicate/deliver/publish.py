@@ -492,7 +492,7 @@ def _preview(
     secrets = run.world.secrets
     pending = [d for d in rows if d.id not in plan.skip] + [d for d in new if d.state != BASELINE]
     pending = [replace(d, state=PENDING) if d.id in plan.promote else d for d in pending]
-    channels = Channels(run.settings, run.site_dir, secrets, requests.Session())
+    channels = Channels(run.settings, run.site_dir, secrets, requests.Session(), run.store.identity().clock_id)
     try:
         for d in due(pending, run.wall(), target=run.target, post=post_id):
             if d.state in (SENDING, SENT):
