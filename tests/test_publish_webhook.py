@@ -339,3 +339,22 @@ def test_a_backfill_of_one_post_or_one_target_sends_only_that(
     assert code == 0 and sent() == ["one:A", "one:B", "two:A", "two:B", "two:C"], out
     code, out, _ = publish(site)
     assert code == 0 and "sent " not in out and len(sent()) == 5, out
+
+
+def test_status_finds_a_post_gone_from_the_content_folder_by_its_slug_or_file(site: Site) -> None:
+    """`status --post` names a post by id, URL, slug or file; a post whose file was removed (its
+    retraction waiting, or done) was found by its full URL only: "no post 'gone'"."""
+    with recorder() as rec:
+        configure(site, rec.url)
+        site.config(
+            (site.root / "config" / "syndicate.toml").read_text().replace("delete_after = 0", "delete_after = 600")
+        )
+        publish(site)
+        write_post(site, "gone", "Soon gone")
+        assert publish(site)[0] == 0
+        (site.content / "gone.md").unlink()
+        publish(site)
+        for ref in ("gone", "gone.md", "content/gone.md", "https://example.com/blog/gone/"):
+            run = site.run("status", "--post", ref)
+            assert run.code == 0 and "Soon gone" in run.out and "retractions waiting" in run.out, (ref, run.err)
+        assert site.run("status", "--post", "never-was").code == 2

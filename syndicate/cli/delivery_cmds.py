@@ -229,7 +229,7 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
             held = store.meta("retractions_held")
         finally:
             store.close()
-        post_id = resolve_post(site, settings, post, titles) if post else None
+        post_id = resolve_post(site, settings, post, known) if post else None
     if target:
         rows = [d for d in rows if d.target.removeprefix(WEBSUB_PREFIX) == target or d.target == target]
     if post_id:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -631,13 +631,20 @@ def _resolve_post(ref: str, posts: list[Post]) -> str:
     raise ConfigError(f"no post {ref!r}; give its id, URL, slug or file (see `syndicate posts`)")
 
 
-def resolve_post(site_dir: Path, settings: Settings, ref: str, known: dict[str, str] | None = None) -> str:
-    """The post id that ``--post REF`` means, the same way for every command: an id or URL the
-    ledger knows, else the id, URL, slug or file of a post in the content folder (ConfigError)."""
+def resolve_post(site_dir: Path, settings: Settings, ref: str, known: Mapping[str, KnownPost] | None = None) -> str:
+    """The post id that ``--post REF`` means, the same way for every command: an id the ledger
+    knows, else the id, URL, slug or file of a post in the content folder, else the URL, file or
+    last URL segment of a post the ledger knows that is no longer there (ConfigError)."""
     if known and ref in known:
         return ref
     prepared = prepare(site_dir, datetime.now(UTC), render=False, settings=settings)
-    return _resolve_post(ref, prepared.report.posts)
+    try:
+        return _resolve_post(ref, prepared.report.posts)
+    except ConfigError:
+        for k in (known or {}).values():  # gone from the content folder: its retraction waiting, or done
+            if ref in (k.url, k.source) or k.source.endswith("/" + ref) or k.url.rstrip("/").rsplit("/", 1)[-1] == ref:
+                return k.post_id
+        raise
 
 
 def check_target(settings: Settings, name: str) -> str:
