@@ -123,6 +123,25 @@ def test_an_unknown_outcome_is_settled_with_get_record_not_a_second_post(
     assert len(records(reader, did)) == 1
 
 
+def test_the_dry_run_of_a_deletion_names_the_record_it_deletes(
+    site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
+) -> None:
+    """The preview made record keys with clock id 0, not the ledger's: a deletion's dry run named
+    a second record key that was never made (the real run deleted the right one)."""
+    handle, password, did = account
+    configure(site, bluesky_pds, handle)
+    publish(site, password)
+    post(site)
+    publish(site, password)
+    [rec] = records(reader, did)
+    rkey = rec.uri.rsplit("/", 1)[-1]
+    (site.content / "sky.md").unlink()
+    code, out = publish(site, password, "--dry-run")
+    assert code == 0 and f"delete the record {rkey}\n" in out, out
+    code, out = publish(site, password)
+    assert code == 0 and "1 record(s) deleted" in out and records(reader, did) == []
+
+
 def test_content_warnings_become_self_labels_or_a_prefix(
     site: Site, bluesky_pds: BlueskyPds, account: tuple[str, str, str], reader: Client
 ) -> None:

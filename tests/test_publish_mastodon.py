@@ -177,6 +177,41 @@ def test_a_bad_token_is_dead_with_a_hint_and_never_printed(
     assert code == 0 and len(statuses(api)) == 1
 
 
+def test_a_token_without_a_scope_it_needs_is_dead_with_the_scopes_named(
+    site: Site, mastodon_peer: MastodonMock, api: Mastodon
+) -> None:
+    """After an attempt whose answer never came, the retry looks through the account's statuses
+    (GET verify_credentials and the account's statuses: read scopes). A token made with the write
+    scopes alone got "HTTP 403 Forbidden" and nothing more; the line now names the scopes."""
+    configure(site, mastodon_peer)
+    publish(site, mastodon_peer)
+    long_post(site)
+    publish(site, mastodon_peer)
+    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
+    with db:  # as if the process had died before the answer came (the status was made)
+        db.execute("UPDATE attempts SET finished_at = NULL, outcome = NULL")
+        db.execute("UPDATE deliveries SET state = 'sending', remote_id = NULL WHERE target = 'masto'")
+    db.close()
+    mastodon_peer.add_fault(
+        {
+            "match": {"methods": ["GET"], "path": "/api/v1/accounts/verify_credentials"},
+            "effect": {
+                "type": "status",
+                "status": 403,
+                "body": {"error": "This action is outside the authorized scopes"},
+            },
+            "count": 1,
+        }
+    )
+    code, out = publish(site, mastodon_peer)
+    assert code == 4 and "dead    masto" in out, out
+    assert "This action is outside the authorized scopes" in out, out
+    assert "read:statuses" in out and "write:media" in out and "syndicate retry" in out, out
+    assert site.run("retry").code == 0
+    code, out = publish(site, mastodon_peer)
+    assert code == 0 and len(statuses(api)) == 1, out
+
+
 def test_a_content_warning_becomes_spoiler_text(site: Site, mastodon_peer: MastodonMock, api: Mastodon) -> None:
     configure(site, mastodon_peer)
     publish(site, mastodon_peer)

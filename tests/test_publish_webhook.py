@@ -300,3 +300,61 @@ def test_a_retried_post_deleted_still_carries_the_post(site: Site) -> None:
     bodies = [json.loads(r.body) for r in rec.requests]
     assert [b["type"] for b in bodies] == ["post.published", "post.deleted", "post.deleted"]
     assert bodies[2]["data"]["title"] == "Soon gone" and bodies[2] == bodies[1]
+
+
+@pytest.mark.parametrize("after_baseline", [False, True], ids=["first run", "after the baseline"])
+def test_a_backfill_of_one_post_or_one_target_sends_only_that(
+    site: Site, webhook_receiver_factory: WebhookReceiverFactory, after_baseline: bool
+) -> None:
+    """`--backfill --post X` and `--backfill --target T` send what they name, and the next plain
+    run sends nothing more (they made every baseline post pending, for every target, and the
+    next run sent them all)."""
+    one, two = webhook_receiver_factory(secret=SECRET), webhook_receiver_factory(secret=SECRET)
+    site.config(
+        CONFIG
+        + "".join(
+            f'\n[[targets]]\nname = "{name}"\nkind = "webhook"\nurl = "{r.url}"\nsecret_env = "HOOK_SECRET"\n'
+            for name, r in (("one", one), ("two", two))
+        )
+    )
+    for name in ("a", "b", "c"):
+        write_post(site, name, name.upper())
+    if after_baseline:
+        assert "6 recorded as baseline" in publish(site)[1]
+
+    def sent() -> list[str]:
+        return sorted(
+            f"{n}:{json.loads(d['body'])['data']['title']}"
+            for n, r in (("one", one), ("two", two))
+            for d in r.deliveries()
+        )
+
+    code, out, _ = publish(site, "--backfill", "--post", "a")
+    assert code == 0 and sent() == ["one:A", "two:A"], out
+    code, out, _ = publish(site, "--backfill", "--target", "one", "--post", "b")
+    assert code == 0 and sent() == ["one:A", "one:B", "two:A"], out
+    code, out, _ = publish(site)
+    assert code == 0 and "sent " not in out and len(sent()) == 3, out
+    code, out, _ = publish(site, "--backfill", "--target", "two")
+    assert code == 0 and sent() == ["one:A", "one:B", "two:A", "two:B", "two:C"], out
+    code, out, _ = publish(site)
+    assert code == 0 and "sent " not in out and len(sent()) == 5, out
+
+
+def test_status_finds_a_post_gone_from_the_content_folder_by_its_slug_or_file(site: Site) -> None:
+    """`status --post` names a post by id, URL, slug or file; a post whose file was removed (its
+    retraction waiting, or done) was found by its full URL only: "no post 'gone'"."""
+    with recorder() as rec:
+        configure(site, rec.url)
+        site.config(
+            (site.root / "config" / "syndicate.toml").read_text().replace("delete_after = 0", "delete_after = 600")
+        )
+        publish(site)
+        write_post(site, "gone", "Soon gone")
+        assert publish(site)[0] == 0
+        (site.content / "gone.md").unlink()
+        publish(site)
+        for ref in ("gone", "gone.md", "content/gone.md", "https://example.com/blog/gone/"):
+            run = site.run("status", "--post", ref)
+            assert run.code == 0 and "Soon gone" in run.out and "retractions waiting" in run.out, (ref, run.err)
+        assert site.run("status", "--post", "never-was").code == 2

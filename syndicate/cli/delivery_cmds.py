@@ -37,7 +37,8 @@ from .show import plural, post_counts, print_table
 @click.option(
     "--backfill",
     is_flag=True,
-    help="Also send posts published before a target was added (normally recorded as baseline, not sent).",
+    help="Also send posts published before a target was added (normally recorded as baseline, not sent);"
+    " with --post or --target, only that post or that target's.",
 )
 @click.option("--since", metavar="DATE", help="With --backfill: only posts published on or after DATE.")
 @click.option(
@@ -228,7 +229,7 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
             held = store.meta("retractions_held")
         finally:
             store.close()
-        post_id = resolve_post(site, settings, post, titles) if post else None
+        post_id = resolve_post(site, settings, post, known) if post else None
     if target:
         rows = [d for d in rows if d.target.removeprefix(WEBSUB_PREFIX) == target or d.target == target]
     if post_id:

@@ -218,6 +218,7 @@ def plan_posts(
     deliveries: Iterable[Delivery],
     backfill: bool = False,
     since: datetime | None = None,
+    only: tuple[str | None, str | None] = (None, None),
     at: datetime | None = None,
     social: Callable[[Post], tuple[tuple[str, str], ...]] | None = None,
     retracting: Retracting | None = None,
@@ -229,7 +230,8 @@ def plan_posts(
 
     - A target seen for the first time gets the posts already published as *baseline*
       (recorded, not sent). ``backfill`` sends them after all (those published at or after
-      ``since``, if given), now or on any later run.
+      ``since``, if given), now or on any later run; ``only`` (a post id, a target name) narrows
+      it to one post or one target, as ``--post`` and ``--target`` narrow a run.
     - A live post with no ``post.published`` row for a target is new there.
     - A known post whose revision changed gets ``post.updated`` for webhook targets that
       asked for it, once its ``post.published`` was sent; older unsent updates are skipped.
@@ -256,8 +258,9 @@ def plan_posts(
     digests = social or (lambda p: tuple((t.name, social_digest(p, t)) for t in socials))
     remember: dict[str, KnownPost] = {}
     for post in live:
+        back = backfill and (since is None or post.published >= since) and only[0] in (None, post.id)
         for target in targets:
-            _plan_published(plan, ledger, post, target, stamp, backfill and (since is None or post.published >= since))
+            _plan_published(plan, ledger, post, target, stamp, back and only[1] in (None, target.name))
         before = known.get(post.id)
         if before is None or before.deleted or before.revision != post.revision:
             now_digests = digests(post) if socials else ()

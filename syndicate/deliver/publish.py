@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -308,7 +308,7 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
     live = {p.id: p for p in prepared.report.live(run.now)}
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
     rows = store.deliveries() if request.dry_run else store.delivery_keys()
-    plan, new, snapshots = _plan(run, prepared, changed, live, rows)
+    plan, new, snapshots = _plan(run, prepared, changed, live, rows, post_id)
     report.planned = sum(1 for d in new if d.state != BASELINE)
     report.baseline = sum(1 for d in plan.new if d.state == BASELINE)  # posts, not feed pings
     report.leaving, report.held, report.live_known = plan.waiting, plan.held, plan.live_known
@@ -340,9 +340,15 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
 
 
 def _plan(
-    run: _Run, prepared: UnwrittenBuild, changed: list[str], live: dict[str, Post], rows: list[Delivery]
+    run: _Run,
+    prepared: UnwrittenBuild,
+    changed: list[str],
+    live: dict[str, Post],
+    rows: list[Delivery],
+    post_id: str | None,
 ) -> tuple[Plan, list[Delivery], dict[str, str]]:
-    """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about."""
+    """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about;
+    a backfill covers only the post and the target the run is narrowed to (``--post``, ``--target``)."""
     store, settings, request = run.store, run.settings, run.request
     known = store.known_posts()
     snaps, socials = _snapshots(settings, live, known)
@@ -360,6 +366,7 @@ def _plan(
         deliveries=rows,
         backfill=request.backfill,
         since=request.since,
+        only=(post_id, run.target),
         at=run.wall(),
         retracting=_retracting(run, word),
     )
@@ -485,7 +492,7 @@ def _preview(
     secrets = run.world.secrets
     pending = [d for d in rows if d.id not in plan.skip] + [d for d in new if d.state != BASELINE]
     pending = [replace(d, state=PENDING) if d.id in plan.promote else d for d in pending]
-    channels = Channels(run.settings, run.site_dir, secrets, requests.Session())
+    channels = Channels(run.settings, run.site_dir, secrets, requests.Session(), run.store.identity().clock_id)
     try:
         for d in due(pending, run.wall(), target=run.target, post=post_id):
             if d.state in (SENDING, SENT):
@@ -624,13 +631,20 @@ def _resolve_post(ref: str, posts: list[Post]) -> str:
     raise ConfigError(f"no post {ref!r}; give its id, URL, slug or file (see `syndicate posts`)")
 
 
-def resolve_post(site_dir: Path, settings: Settings, ref: str, known: dict[str, str] | None = None) -> str:
-    """The post id that ``--post REF`` means, the same way for every command: an id or URL the
-    ledger knows, else the id, URL, slug or file of a post in the content folder (ConfigError)."""
+def resolve_post(site_dir: Path, settings: Settings, ref: str, known: Mapping[str, KnownPost] | None = None) -> str:
+    """The post id that ``--post REF`` means, the same way for every command: an id the ledger
+    knows, else the id, URL, slug or file of a post in the content folder, else the URL, file or
+    last URL segment of a post the ledger knows that is no longer there (ConfigError)."""
     if known and ref in known:
         return ref
     prepared = prepare(site_dir, datetime.now(UTC), render=False, settings=settings)
-    return _resolve_post(ref, prepared.report.posts)
+    try:
+        return _resolve_post(ref, prepared.report.posts)
+    except ConfigError:
+        for k in (known or {}).values():  # gone from the content folder: its retraction waiting, or done
+            if ref in (k.url, k.source) or k.source.endswith("/" + ref) or k.url.rstrip("/").rsplit("/", 1)[-1] == ref:
+                return k.post_id
+        raise
 
 
 def check_target(settings: Settings, name: str) -> str:

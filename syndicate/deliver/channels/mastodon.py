@@ -40,6 +40,16 @@ DEFAULT_IMAGE_BYTES = 16 * 1024 * 1024  # Mastodon's own limits, for an instance
 DEFAULT_IMAGE_PIXELS = 33_177_600  # 7680 x 4320
 MAX_DESCRIPTION = 1500  # characters of alt text Mastodon takes (MediaAttachment::MAX_DESCRIPTION_LENGTH)
 _REFUSED_MEDIA = (413, 415, 422)  # an upload the instance will never take: the status goes without it
+# What the access token must be allowed (Preferences → Development → the application's scopes):
+# statuses are posted, edited and deleted (write:statuses), images uploaded (write:media), and
+# after an attempt whose answer never came the account's own statuses are looked through
+# (verify_credentials: profile or read:accounts; the account's statuses: read:statuses).
+SCOPES = ("write:statuses", "write:media", "read:statuses", "profile")
+SCOPES_HINT = (
+    "the access token may lack a scope: syndicate needs write:statuses, write:media, read:statuses and"
+    " profile (or read:accounts); give the application those, put its new token in token_env, then run"
+    " `syndicate retry`"
+)
 RECONCILE_PAGES = 5  # of 40 statuses, looked through for a status made by an attempt of unknown outcome
 
 
@@ -176,6 +186,9 @@ class MastodonChannel:
             failure = classify_http(code, f"{reason}: {words}" if reason and words else reason or words, {}, now)
             if code == 401:
                 failure = Failure("HTTP 401: the access token was refused; check token_env", permanent=True)
+            elif code == 403:
+                said = e.args[3] if len(e.args) > 3 and isinstance(e.args[3], str) else reason
+                failure = Failure(f"HTTP 403: {said or 'forbidden'}; {SCOPES_HINT}", permanent=True)
             raise DeliveryFailed(failure) from None
         if not _mentions(status, post.url):
             # The Idempotency-Key is this delivery's id: an answer about another post means the
