@@ -101,7 +101,7 @@ def deploy_folder(page: str) -> str:
 
 
 def test_each_page_has_its_example_and_the_blocks_are_of_known_kinds() -> None:
-    assert sorted(p.name for p in EXAMPLES.iterdir()) == sorted(PAGES)
+    assert sorted(p.name for p in EXAMPLES.iterdir() if p.name != "webhook") == sorted(PAGES)  # webhook: syndication's
     assert all(not k.startswith("unknown") for k in IDS), IDS
     for page in PAGES:
         kinds = {kind(lang, text) for p, _, lang, text in BLOCKS if p == page}

@@ -440,13 +440,18 @@ def test_a_helper_passes_its_callers_messages_to_the_scan(tmp_path: Path) -> Non
 
 
 def test_a_mastodon_refusal_carries_the_instances_own_words() -> None:
-    """`HTTP 403 Forbidden` alone does not say what to do; the instance's words do (a token
-    without the scope, a text it would not take): they are the delivery's last error."""
+    """`HTTP 422 Unprocessable Entity` alone does not say what to do; the instance's words do (a
+    text it would not take, a token without the scope): they are the delivery's last error."""
     from tests.test_channels import PAYLOAD, delivery, mastodon, send
 
-    words = "This action is outside the authorized scopes"
-    channel, _ = mastodon(lambda r: (403, {}, {"error": words}))
+    words = "Validation failed: Text character limit of 500 exceeded"
+    channel, _ = mastodon(lambda r: (422, {}, {"error": words}))
     with pytest.raises(DeliveryFailed) as info:
         send(channel, delivery("toot"), PAYLOAD)
-    assert info.value.failure.message == f"HTTP 403 Forbidden: {words}"
+    assert info.value.failure.message.startswith(f"HTTP 422 Unprocessable Entity: {words}")
     assert info.value.failure.permanent
+    scopes = "This action is outside the authorized scopes"
+    channel, _ = mastodon(lambda r: (403, {}, {"error": scopes}))
+    with pytest.raises(DeliveryFailed) as info:
+        send(channel, delivery("toot"), PAYLOAD)
+    assert info.value.failure.message.startswith(f"HTTP 403: {scopes}; the access token may lack a scope")

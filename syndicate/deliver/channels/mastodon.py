@@ -187,8 +187,7 @@ class MastodonChannel:
             if code == 401:
                 failure = Failure("HTTP 401: the access token was refused; check token_env", permanent=True)
             elif code == 403:
-                said = e.args[3] if len(e.args) > 3 and isinstance(e.args[3], str) else reason
-                failure = Failure(f"HTTP 403: {said or 'forbidden'}; {SCOPES_HINT}", permanent=True)
+                failure = Failure(f"HTTP 403: {words or reason or 'forbidden'}; {SCOPES_HINT}", permanent=True)
             raise DeliveryFailed(failure) from None
         if not _mentions(status, post.url):
             # The Idempotency-Key is this delivery's id: an answer about another post means the
