@@ -184,6 +184,9 @@ def test_retry_after_is_honoured_and_permanent_errors_and_the_last_attempt_are_d
     assert after_failure(_delivery(1), Failure("HTTP 404", permanent=True), NOW, settings, rng)[0] == DEAD
     state, next_at, why = after_failure(_delivery(8), Failure("HTTP 503"), NOW, settings, rng)
     assert state == DEAD and next_at is None and why == "gave up after 8 attempts; last: HTTP 503"
+    once = DeliverySettings(max_attempts=1)
+    why = after_failure(_delivery(1), Failure("HTTP 503"), NOW, once, rng)[2]
+    assert why == "gave up after 1 attempt; last: HTTP 503"  # it said "1 attempts"
 
 
 def test_due_takes_open_rows_whose_time_has_come_and_interrupted_sends() -> None:

@@ -589,7 +589,8 @@ def after_failure(
     if failure.permanent:
         return DEAD, None, failure.message
     if d.attempts >= settings.max_attempts:
-        return DEAD, None, f"gave up after {d.attempts} attempts; last: {failure.message}"
+        tries = "1 attempt" if d.attempts == 1 else f"{d.attempts} attempts"
+        return DEAD, None, f"gave up after {tries}; last: {failure.message}"
     schedule = settings.retry_schedule or (60,)
     base = schedule[min(max(d.attempts, 1) - 1, len(schedule) - 1)]
     delay = base * rng.uniform(0.8, 1.2)  # jitter: many failed deliveries must not retry in lockstep
