@@ -517,27 +517,19 @@ def test_the_caddyfiles_are_valid_and_formatted(tmp_path: Path, name: str) -> No
     assert '"level":"warn"' not in done.stderr, done.stderr  # e.g. "Caddyfile input is not formatted"
 
 
+def caddy_command(tmp_path: Path, config: str) -> list[str]:
+    """`caddy run` on this Caddyfile, its state kept in tmp_path (not the user's home)."""
+    home = [f"HOME={tmp_path}", f"XDG_DATA_HOME={tmp_path}", f"XDG_CONFIG_HOME={tmp_path}"]
+    return ["env", *home, "caddy", "run", "--adapter", "caddyfile", "--config", str(caddyfile(tmp_path, config))]
+
+
 @needs_caddy
 def test_caddy_in_front_of_the_daemon_passes_its_answers_on(daemon: Daemon, tmp_path: Path, web_server: Any) -> None:
     port = free_port()
     config = listen_here(shipped("contrib/caddy/Caddyfile-proxy"), port).replace(
         "127.0.0.1:8080", f"127.0.0.1:{daemon.port}"
     )
-    web_server(
-        [
-            "env",
-            f"HOME={tmp_path}",
-            f"XDG_DATA_HOME={tmp_path}",
-            f"XDG_CONFIG_HOME={tmp_path}",
-            "caddy",
-            "run",
-            "--adapter",
-            "caddyfile",
-            "--config",
-            str(caddyfile(tmp_path, config)),
-        ],
-        port,
-    )
+    web_server(caddy_command(tmp_path, config), port)
     same_answers(daemon.port, port, hub_links=True)
     assert get(port, "healthz")[0] == 200  # asked from 127.0.0.1: allowed
 
@@ -550,21 +542,7 @@ def test_caddy_serving_the_output_folder_answers_as_the_daemon_does(
     config = listen_here(shipped("contrib/caddy/Caddyfile-static"), port).replace(
         f"{SITE}/public", str(daemon.site / "public")
     )
-    web_server(
-        [
-            "env",
-            f"HOME={tmp_path}",
-            f"XDG_DATA_HOME={tmp_path}",
-            f"XDG_CONFIG_HOME={tmp_path}",
-            "caddy",
-            "run",
-            "--adapter",
-            "caddyfile",
-            "--config",
-            str(caddyfile(tmp_path, config)),
-        ],
-        port,
-    )
+    web_server(caddy_command(tmp_path, config), port)
     same_answers(daemon.port, port, hub_links=False)
     other_files_keep_their_types(daemon.site, port)
 
