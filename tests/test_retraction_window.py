@@ -7,10 +7,12 @@ waking itself for it; half the content folder gone at once is held until `syndic
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -204,11 +206,16 @@ def test_dry_run_and_status_show_a_pending_retraction_and_a_post_back_in_time_ke
     assert code == 0 and "retractions waiting" in out and "delete the status" not in out, out
     shown = site.run("status")
     assert shown.code == 0 and "retractions waiting" in shown.out and "Post 0" in shown.out, shown
+    as_json = json.loads(site.run("status", "--json").out)  # it had no retractions at all
+    [waiting] = as_json["retractions"]
+    assert waiting["url"] == "https://example.com/blog/p00/" and waiting["target"] is None, waiting
+    assert waiting["due"] > datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") and not as_json["retractions_held"]
     assert ids(api) == before
     peers.write(0, title="Post 0, back with a new title")
     code, out = peers.publish()
     assert code == 0 and "status edited" in out and "post.published" not in out, out  # at most an edit
     assert ids(api) == before and "retractions" not in site.run("status").out
+    assert json.loads(site.run("status", "--json").out)["retractions"] == []
 
 
 def test_half_the_content_folder_gone_is_held_until_publish_allow_deletions(
@@ -224,6 +231,8 @@ def test_half_the_content_folder_gone_is_held_until_publish_allow_deletions(
     assert "more than 5" in out and "syndicate publish --allow-deletions" in out and "Post 0 (" in out, out
     assert len(ids(api)) == 12
     assert "retractions held" in site.run("status").out
+    held = json.loads(site.run("status", "--json").out)
+    assert held["retractions_held"] and len(held["retractions"]) == 6
     assert peers.publish("--dry-run")[1].count("delete the status") == 0
     assert peers.publish()[0] == 4 and len(ids(api)) == 12  # still held, run after run
     code, out = peers.publish("--allow-deletions")

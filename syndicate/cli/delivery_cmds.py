@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from ..core.model import Links, Settings
-from ..core.planning import Delivery, DeliveryState, KnownPost
+from ..core.planning import EVERY_TARGET, Delivery, DeliveryState, KnownPost, Retraction
 from ..deliver.retractions import held_line, retraction_list, waiting_line
 from .common import (
     EXIT_DELIVERY,
@@ -238,7 +238,8 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
     if not show_all:
         rows = [d for d in rows if d.state not in (BASELINE, SKIPPED)]
     if as_json:
-        click.echo(_status_json(rows, known, syndication_links(rows + hidden)))
+        leaving = _retractions(settings, known, post_id, target)
+        click.echo(_status_json(rows, known, syndication_links(rows + hidden), leaving, held is not None))
         return
     if not rows and not hidden:
         click.echo("nothing delivered yet" + ("" if target or post else ": run `syndicate publish`"))
@@ -283,16 +284,7 @@ def _status_retractions(
 ) -> None:
     """The retractions noticed and not carried out: waiting out [delivery] delete_after, due (the
     next run carries them out), or held by the guard (waiting for `publish --allow-deletions`)."""
-    from ..core.planning import EVERY_TARGET, Retraction
-
-    after = timedelta(seconds=settings.delivery.delete_after)
-    pending = [
-        Retraction(k.post_id, k.title, k.url, key, when + after)
-        for k in known.values()
-        if not k.deleted and (post_id is None or k.post_id == post_id)
-        for key, when in k.leaving
-        if target is None or key in (EVERY_TARGET, target)
-    ]
+    pending = _retractions(settings, known, post_id, target)
     if not pending:
         return
     now = datetime.now(UTC)
@@ -309,8 +301,29 @@ def _status_retractions(
         click.echo(f"retractions due (the next `syndicate publish` carries them out):{retraction_list(due)}")
 
 
-def _status_json(rows: list[Delivery], known: dict[str, KnownPost], links: dict[str, Links]) -> str:
-    """`status --json`: sorted, so that the same ledger prints the same bytes."""
+def _retractions(
+    settings: Settings, known: dict[str, KnownPost], post_id: str | None, target: str | None
+) -> list[Retraction]:
+    """The retractions the ledger noticed and has not carried out, each with when it is due."""
+    after = timedelta(seconds=settings.delivery.delete_after)
+    return [
+        Retraction(k.post_id, k.title, k.url, key, when + after)
+        for k in known.values()
+        if not k.deleted and (post_id is None or k.post_id == post_id)
+        for key, when in k.leaving
+        if target is None or key in (EVERY_TARGET, target)
+    ]
+
+
+def _status_json(
+    rows: list[Delivery],
+    known: dict[str, KnownPost],
+    links: dict[str, Links],
+    leaving: list[Retraction],
+    held: bool,
+) -> str:
+    """`status --json`: sorted, so that the same ledger prints the same bytes (a retraction says
+    when it is due, not whether it is due now: the reader compares with its own clock)."""
     from ..core.planning import WEBSUB_PREFIX
 
     def when(value: datetime | None) -> str | None:
@@ -344,7 +357,18 @@ def _status_json(rows: list[Delivery], known: dict[str, KnownPost], links: dict[
         )
     for entry in posts.values():
         entry["deliveries"].sort(key=lambda r: (r["target"], r["created"] or "", r["event"]))
-    return json.dumps({"posts": posts}, ensure_ascii=False, indent=2, sort_keys=True)
+    retractions = [
+        {
+            "id": r.post_id,
+            "title": r.title,
+            "url": r.url,
+            "target": None if r.target == EVERY_TARGET else r.target,  # None: every target
+            "due": when(r.due),
+        }
+        for r in sorted(leaving, key=lambda r: (r.due, r.url, r.target))
+    ]
+    document = {"posts": posts, "retractions": retractions, "retractions_held": held}
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True)
 
 
 @main.command("retry")
