@@ -670,6 +670,17 @@ def test_hugo_config_folder_and_case_insensitive_keys() -> None:
     assert adopted.permalink.source == "config/_default/permalinks.yaml: permalinks.posts = '/:year/:title/'"
 
 
+def test_hugos_locale_key_is_the_language() -> None:
+    # Hugo 0.158 renamed languageCode to locale; a real blog's config.toml has `locale = "en-us"`
+    for text, source in (
+        ("locale = 'en-us'\n", "hugo.toml: locale"),
+        ("languageCode = 'de-de'\nlocale = 'fr-fr'\n", "hugo.toml: locale"),
+        ("[languages.en]\nlocale = 'en-gb'\n", "hugo.toml: languages.en.locale"),
+    ):
+        adopted = adopt(SiteFiles("hugo", "hugo.toml", {"hugo.toml": text}, ("content/posts/a.md",)))
+        assert adopted.language.source == source, text
+
+
 def test_a_hugo_taxonomys_permalink_is_not_taken_for_the_posts() -> None:
     texts = {"hugo.toml": "[permalinks]\ntags = '/topic/:slug/'\nnotes = '/n/:slug/'\n"}
     adopted = adopt(SiteFiles("hugo", "hugo.toml", texts, ("content/a.md", "content/b.md")))
