@@ -681,6 +681,31 @@ def test_hugos_locale_key_is_the_language() -> None:
         assert adopted.language.source == source, text
 
 
+def test_init_again_after_a_build_does_not_take_syndicates_own_files_for_the_generators(tmp_path: Path) -> None:
+    # init --force after `syndicate build --out public` saw syndicate's feed.xml, atom.xml, feed.json
+    # and feeds/ in public/ and renamed its feeds ("not atom.xml: Hugo writes those")
+    root = write(
+        tmp_path / "blog",
+        {
+            "hugo.toml": "baseURL = 'https://h.example/'\ntitle = 'H'\n[params]\nauthor = 'A'\n",
+            "content/posts/a.md": "---\ntitle: A\ndate: 2024-01-05\ntags: [x]\n---\nHi\n",
+            "public/index.xml": "<rss/>\n",  # Hugo's own
+            "public/tags/x/index.xml": "<rss/>\n",
+        },
+    )
+    assert run(root, "init").code == 0
+    first = config_of(root)
+    assert run(root, "build", "--out", "public").code == 0
+    assert (root / "public" / "feed.xml").is_file() and (root / "public" / "feeds" / "index.html").is_file()
+    again = run(root, "init", "--force")
+    assert again.code == 0, again.err
+    assert config_of(root) == first, again.out
+    assert "writes those" not in again.out
+    (root / "public" / "atom.xml").write_text("changed by hand\n", encoding="utf-8")  # no longer syndicate's
+    assert run(root, "init", "--force").code == 0
+    assert config_of(root)["feeds"]["atom"] != "atom.xml"
+
+
 def test_a_hugo_taxonomys_permalink_is_not_taken_for_the_posts() -> None:
     texts = {"hugo.toml": "[permalinks]\ntags = '/topic/:slug/'\nnotes = '/n/:slug/'\n"}
     adopted = adopt(SiteFiles("hugo", "hugo.toml", texts, ("content/a.md", "content/b.md")))
