@@ -706,6 +706,21 @@ def test_init_again_after_a_build_does_not_take_syndicates_own_files_for_the_gen
     assert config_of(root)["feeds"]["atom"] != "atom.xml"
 
 
+def test_a_jekyll_sites_own_feed_page_is_a_name_syndicates_feeds_do_not_take() -> None:
+    # a blog's own atom.xml (a Liquid page at the top, no jekyll-feed) lands in _site/atom.xml:
+    # init chose atom.xml for syndicate's Atom feed, and the deploy's build exited 3
+    texts = {"_config.yml": "title: T\nurl: https://t.example\nauthor: A\n"}
+    files = ("_config.yml", "atom.xml", "feed.json", "_posts/2024-01-05-a.md", "_drafts/rss.xml", "x/feed.atom.xml")
+    adopted = adopt(SiteFiles("jekyll", "_config.yml", texts, files))
+    assert adopted.feeds_atom is not None and adopted.feeds_json is not None and adopted.feeds_rss is not None
+    assert (adopted.feeds_rss.value, adopted.feeds_atom.value, adopted.feeds_json.value) == (
+        "rss.xml",
+        "feed.atom.xml",
+        "syndicate.json",
+    )
+    assert adopted.feeds_atom.source == "not atom.xml: Jekyll writes those (a file of the site = 'atom.xml')"
+
+
 def test_a_hugo_taxonomys_permalink_is_not_taken_for_the_posts() -> None:
     texts = {"hugo.toml": "[permalinks]\ntags = '/topic/:slug/'\nnotes = '/n/:slug/'\n"}
     adopted = adopt(SiteFiles("hugo", "hugo.toml", texts, ("content/a.md", "content/b.md")))
