@@ -670,6 +670,57 @@ def test_hugo_config_folder_and_case_insensitive_keys() -> None:
     assert adopted.permalink.source == "config/_default/permalinks.yaml: permalinks.posts = '/:year/:title/'"
 
 
+def test_hugos_locale_key_is_the_language() -> None:
+    # Hugo 0.158 renamed languageCode to locale; a real blog's config.toml has `locale = "en-us"`
+    for text, source in (
+        ("locale = 'en-us'\n", "hugo.toml: locale"),
+        ("languageCode = 'de-de'\nlocale = 'fr-fr'\n", "hugo.toml: locale"),
+        ("[languages.en]\nlocale = 'en-gb'\n", "hugo.toml: languages.en.locale"),
+    ):
+        adopted = adopt(SiteFiles("hugo", "hugo.toml", {"hugo.toml": text}, ("content/posts/a.md",)))
+        assert adopted.language.source == source, text
+
+
+def test_init_again_after_a_build_does_not_take_syndicates_own_files_for_the_generators(tmp_path: Path) -> None:
+    # init --force after `syndicate build --out public` saw syndicate's feed.xml, atom.xml, feed.json
+    # and feeds/ in public/ and renamed its feeds ("not atom.xml: Hugo writes those")
+    root = write(
+        tmp_path / "blog",
+        {
+            "hugo.toml": "baseURL = 'https://h.example/'\ntitle = 'H'\n[params]\nauthor = 'A'\n",
+            "content/posts/a.md": "---\ntitle: A\ndate: 2024-01-05\ntags: [x]\n---\nHi\n",
+            "public/index.xml": "<rss/>\n",  # Hugo's own
+            "public/tags/x/index.xml": "<rss/>\n",
+        },
+    )
+    assert run(root, "init").code == 0
+    first = config_of(root)
+    assert run(root, "build", "--out", "public").code == 0
+    assert (root / "public" / "feed.xml").is_file() and (root / "public" / "feeds" / "index.html").is_file()
+    again = run(root, "init", "--force")
+    assert again.code == 0, again.err
+    assert config_of(root) == first, again.out
+    assert "writes those" not in again.out
+    (root / "public" / "atom.xml").write_text("changed by hand\n", encoding="utf-8")  # no longer syndicate's
+    assert run(root, "init", "--force").code == 0
+    assert config_of(root)["feeds"]["atom"] != "atom.xml"
+
+
+def test_a_jekyll_sites_own_feed_page_is_a_name_syndicates_feeds_do_not_take() -> None:
+    # a blog's own atom.xml (a Liquid page at the top, no jekyll-feed) lands in _site/atom.xml:
+    # init chose atom.xml for syndicate's Atom feed, and the deploy's build exited 3
+    texts = {"_config.yml": "title: T\nurl: https://t.example\nauthor: A\n"}
+    files = ("_config.yml", "atom.xml", "feed.json", "_posts/2024-01-05-a.md", "_drafts/rss.xml", "x/feed.atom.xml")
+    adopted = adopt(SiteFiles("jekyll", "_config.yml", texts, files))
+    assert adopted.feeds_atom is not None and adopted.feeds_json is not None and adopted.feeds_rss is not None
+    assert (adopted.feeds_rss.value, adopted.feeds_atom.value, adopted.feeds_json.value) == (
+        "rss.xml",
+        "feed.atom.xml",
+        "syndicate.json",
+    )
+    assert adopted.feeds_atom.source == "not atom.xml: Jekyll writes those (a file of the site = 'atom.xml')"
+
+
 def test_a_hugo_taxonomys_permalink_is_not_taken_for_the_posts() -> None:
     texts = {"hugo.toml": "[permalinks]\ntags = '/topic/:slug/'\nnotes = '/n/:slug/'\n"}
     adopted = adopt(SiteFiles("hugo", "hugo.toml", texts, ("content/a.md", "content/b.md")))

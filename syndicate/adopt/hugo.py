@@ -35,8 +35,12 @@ def adopt_hugo(d: Draft) -> None:
     d.set("description", as_text(params.get("description")), at("params.description"))
     d.set("timezone", as_text(cfg.get("timezone")), at("timeZone"))
     d.set("timezone", "UTC", "Hugo's default")
-    for key, name in (("languagecode", "languageCode"), ("defaultcontentlanguage", "defaultContentLanguage")):
+    # Hugo 0.158 renamed languageCode to locale; the default language's own value comes first
+    for key, name in (("locale", "locale"), ("languagecode", "languageCode")):
+        d.set("language", as_language(lang.get(key)), at(f"languages.{code}.{name}"))
+    for key, name in (("locale", "locale"), ("languagecode", "languageCode")):
         d.set("language", as_language(cfg.get(key)), at(name))
+    d.set("language", as_language(cfg.get("defaultcontentlanguage")), at("defaultContentLanguage"))
     rss = as_table(as_table(cfg.get("outputformats")).get("rss"))
     if as_text(rss.get("basename")):  # Hugo's RSS feeds are <baseName>.xml (index.xml by default)
         d.feed_named(f"{as_text(rss.get('basename'))}.xml", at("outputFormats.RSS.baseName"))

@@ -55,6 +55,9 @@ def adopt_jekyll(d: Draft) -> None:
         d.checks.append(CONFIG_PUBLISHED.format(ev=ev))
     d.set("taxonomies", ("tags", "categories"), "Jekyll's tags and categories")
     inside = under(folder, d.site.files)
+    for name in inside:  # Jekyll copies (or renders) a top-level atom.xml or feed.json to the same name
+        if "/" not in name and not name.startswith(("_", ".")) and name.endswith((".xml", ".json")):
+            d.feed_named(name, "a file of the site")
     found = sorted({f[: f.index("_posts/") + 6] for f in inside if is_post(f) and "_posts" in f.split("/")[:-1]})
     if found:  # a section is a folder at the top of dir; Jekyll's _posts/ may be anywhere: all of them
         d.default("sections", (), f"every _posts/ folder, as Jekyll reads them (found: {', '.join(found)})")

@@ -3,7 +3,9 @@ never a FIFO) and writing config/syndicate.toml atomically, never over an existi
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -105,16 +107,35 @@ def adopt_site(site_dir: Path) -> Adopted:
 
 def built_names(site_dir: Path, folder: str, most: int = MAX_FILES) -> frozenset[str]:
     """The file names (and paths, for the first two levels) in a generator's output folder inside
-    the site; links are not followed, and at most ``most`` files are looked at."""
+    the site; links are not followed, and at most ``most`` files are looked at. Files a
+    ``syndicate build --out`` wrote there (named in its record, their bytes unchanged) are not the
+    generator's: init run again after a build keeps the names it chose."""
+    from ..builder.owned import RECORD, Ownership
+
     root = site_dir / folder
     if not root.is_dir() or root.is_symlink() or not inside(os.path.realpath(root), os.path.realpath(site_dir)):
         return frozenset()
+    ownership = Ownership(root)
+
+    def ours(rel: str) -> bool:
+        if rel == RECORD:
+            return True
+        if rel not in ownership.digests:
+            return False
+        path = root / rel
+        with contextlib.suppress(OSError):
+            st = path.lstat()
+            return stat.S_ISREG(st.st_mode) and ownership.owns(rel, path.read_bytes(), st)
+        return False
+
     names: set[str] = set()
     seen = 0
     for top, dirs, files in os.walk(root, followlinks=False):
         rel = os.path.relpath(top, root).replace(os.sep, "/")
         depth = 0 if rel == "." else rel.count("/") + 1
         for name in files:
+            if ours(name if depth == 0 else f"{rel}/{name}"):
+                continue
             names.add(name)
             if depth < 2:
                 names.add(name if depth == 0 else f"{rel}/{name}")
