@@ -106,6 +106,25 @@ def test_a_stale_tag_feed_is_removed_only_when_syndicate_wrote_its_bytes(site: S
     assert "2 removed" in run.out
 
 
+def test_a_renamed_feed_takes_its_old_files_away_but_not_one_changed_since(site: Site) -> None:
+    """[feeds] rss renamed: the old feed.xml (the site's and each tag's) stayed in the output folder,
+    frozen, still listed as syndicate's, and went out with every deploy (a newcomer's trial)."""
+    _post(site, "a", "[python, rust]")
+    assert site.run("build").code == 0
+    (site.public / "tags" / "rust" / "feed.xml").write_text("someone's own file now")
+    renamed = CONFIG.replace("items = 20", 'items = 20\nrss = "rss.xml"')
+    site.config(renamed + '\n[output]\nopml = "subscriptions.opml"\n')
+    run = site.run("build")
+    assert run.code == 0, run.err
+    assert (site.public / "rss.xml").is_file() and (site.public / "tags" / "python" / "rss.xml").is_file()
+    assert not (site.public / "feed.xml").exists() and not (site.public / "tags" / "python" / "feed.xml").exists()
+    assert not (site.public / "feeds.opml").exists() and (site.public / "subscriptions.opml").is_file()
+    assert (site.public / "tags" / "rust" / "feed.xml").read_text() == "someone's own file now"
+    assert "3 removed" in run.out, run.out
+    again = site.run("build")
+    assert again.code == 0 and "removed" not in again.out, again.out
+
+
 def test_an_output_folder_from_before_the_record_is_still_syndicates(site: Site) -> None:
     """An upgrade: the last build's manifest vouches for the files it wrote, until the record exists."""
     _post(site)

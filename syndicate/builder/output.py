@@ -127,6 +127,27 @@ def make_folders(root: Path, rels: Iterable[str], pool: ThreadPoolExecutor | Non
     return paths
 
 
+def remove_files(root: Path, rels: Iterable[str]) -> list[str]:
+    """Delete these files of the output folder (already vouched for as syndicate's), and each
+    folder they leave empty, up to ``root``. Returns what was removed."""
+    removed: list[str] = []
+    for rel in rels:
+        path = root / rel
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(rel)
+        parent = path.parent
+        while parent != root and root in parent.parents:
+            try:
+                parent.rmdir()  # only succeeds when nothing else is left in it
+            except OSError:
+                break
+            parent = parent.parent
+    return removed
+
+
 def remove_stale(
     root: Path, folder: str, names: Iterable[str], keep: set[str], ours: Callable[[str], bool] = lambda rel: True
 ) -> list[str]:

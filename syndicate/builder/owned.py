@@ -132,6 +132,12 @@ class Ownership:
         except OSError:
             return False
 
+    def leftovers(self, made: set[str]) -> list[str]:
+        """The files syndicate wrote that a build no longer makes (``made``: every file it makes),
+        their bytes still its own: a feed renamed, a taxonomy, a tag folder or an index page
+        dropped. They may be deleted; a file changed since is somebody else's and stays."""
+        return sorted(rel for rel in self.digests if rel not in made and self.release(rel))
+
     def removed(self, rels: Iterable[str]) -> None:
         """These files are gone by syndicate's hand: they are nobody's now."""
         self._append([(rel, None) for rel in rels])

@@ -19,7 +19,7 @@ from ..core.model import Post, Problem, Settings
 from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
-from .output import FileStat, digest, file_stat, remove_stale, same_bytes, write_all
+from .output import FileStat, digest, file_stat, remove_files, remove_stale, same_bytes, write_all
 from .owned import Ownership
 from .report import STATE_DIR, BuildReport, Progress, trace
 
@@ -264,6 +264,10 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
                 gone = remove_stale(prepared.out, folder, names, keep, ownership.release)
                 ownership.removed(gone)
                 report.removed += gone
+        if ownership is not None:  # and every other file of ours it no longer makes (a feed renamed)
+            gone = remove_files(prepared.out, ownership.leftovers(keep))
+            ownership.removed(gone)
+            report.removed += gone
     if ownership is not None:
         _record_unchanged(prepared, ownership, refused)
     report.refused = {rel: refused[rel] for rel in sorted(refused)}
