@@ -13,6 +13,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+FAKETIME_LIB = "/usr/$LIB/faketime/libfaketime.so.1"  # ld.so expands $LIB, as the faketime wrapper has it
+
+
+def faked(cmd: list[str], spec: str) -> list[str]:
+    """``cmd`` under libfaketime with ``FAKETIME=spec`` ("-950d", "+5m", "-925386" seconds), the
+    library loaded directly, not by the `faketime` wrapper: the wrapper keeps a named semaphore and
+    a shared-memory segment per process id in /dev/shm, which a run killed by SIGKILL leaves
+    behind, and a later wrapper that gets the same pid refuses to start ("sem_open: File exists",
+    seen in a clean-clone CI run). Without them each process keeps the same offset on its own."""
+    return ["env", f"LD_PRELOAD={FAKETIME_LIB}", f"FAKETIME={spec}", *cmd]
+
+
+def offset_to(moment: datetime) -> str:
+    """The FAKETIME spec that puts the clock at ``moment`` now (and lets it run from there)."""
+    return f"{round(moment.timestamp() - datetime.now(UTC).timestamp()):+d}"
+
 
 CONFIG = """\
 [site]

@@ -18,11 +18,12 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, faked, offset_to
 
 PAGES = [REPO / "README.md", *sorted(p for p in (REPO / "docs").rglob("*.md") if "examples" not in p.parts)]
 BLOCK = re.compile(r"<!-- (runnable(?:: (?P<setup>.*?))?|recorded[^>]*) -->\n```console\n(.*?)```", re.S)
@@ -86,7 +87,7 @@ def test_a_runnable_console_block_is_what_the_code_prints(tmp_path: Path, page: 
             got = ""
         else:
             done = subprocess.run(
-                ["faketime", PINNED, "bash", "-c", command],
+                faked(["bash", "-c", command], offset_to(datetime.fromisoformat(PINNED).replace(tzinfo=UTC))),
                 cwd=site,
                 env=env,
                 capture_output=True,

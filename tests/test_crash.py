@@ -38,7 +38,7 @@ import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 from mastodon import Mastodon
 
-from tests.conftest import AT_ONCE, CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site, faked
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, in_ci, new_webhook_secret
 
 KILLS = int(os.environ.get("SYNDICATE_CRASH_KILLS", "6"))
@@ -146,7 +146,7 @@ class Peers:
 
 def _faked(cmd: list[str], offset: str | None) -> list[str]:
     """The command under libfaketime, its clock moved by ``offset`` ("-950d", "+5m"), when asked."""
-    return ["faketime", "-f", offset, *cmd] if offset else cmd
+    return faked(cmd, offset) if offset else cmd
 
 
 def _statuses(peer: MastodonMock) -> list[Any]:

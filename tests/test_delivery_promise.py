@@ -29,7 +29,7 @@ from syndicate.core.planning import plan_posts
 from syndicate.deliver.fetch import Fetched
 from syndicate.deliver.sqlite_store import SQLiteStore
 from syndicate.deliver.store import StoreError
-from tests.conftest import AT_ONCE, CONFIG, Site
+from tests.conftest import AT_ONCE, CONFIG, Site, faked
 from tests.httpd import Answer, recorder
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, new_webhook_secret
 from tests.test_daemon import Running, start, stop
@@ -217,7 +217,7 @@ def test_a_real_clock_stepping_back_keeps_what_went_out_in_the_feeds_and_retract
     publish(site, now=None)
     env = {**os.environ, **HOOK_ENV, "PYTHONWARNINGS": "error"}
     for command in ("build", "publish"):  # under a clock 950 days behind: before the post's date
-        cmd = ["faketime", "-f", "-950d", sys.executable, "-m", "syndicate", command]
+        cmd = faked([sys.executable, "-m", "syndicate", command], "-950d")
         run = subprocess.run(cmd, cwd=site.root, env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0 and "Traceback" not in run.stderr, run
         assert "Sent last year" in (site.public / "feed.xml").read_text(), command
