@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -145,34 +144,4 @@ def remove_files(root: Path, rels: Iterable[str]) -> list[str]:
             except OSError:
                 break
             parent = parent.parent
-    return removed
-
-
-def remove_stale(
-    root: Path, folder: str, names: Iterable[str], keep: set[str], ours: Callable[[str], bool] = lambda rel: True
-) -> list[str]:
-    """Delete our own feed files under ``root/folder/*/`` that this build no longer makes.
-
-    Only files named like ours (``names``) in direct sub-folders of ``folder``, and only those
-    ``ours`` vouches for (syndicate wrote their bytes), are touched, so anything else a user or a
-    generator keeps in the output folder survives. Returns what was removed.
-    """
-    removed: list[str] = []
-    base = root / folder
-    if not base.is_dir() or base.is_symlink():
-        return removed
-    wanted = set(names)
-    for sub in sorted(base.iterdir()):
-        if not sub.is_dir() or sub.is_symlink():
-            continue
-        for name in sorted(wanted):
-            rel = f"{folder}/{sub.name}/{name}"
-            if rel in keep or not (sub / name).is_file():
-                continue
-            if not ours(rel):
-                continue
-            (sub / name).unlink()
-            removed.append(rel)
-        with contextlib.suppress(OSError):
-            sub.rmdir()  # only succeeds when nothing else is left in it
     return removed

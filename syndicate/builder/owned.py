@@ -136,7 +136,8 @@ class Ownership:
         """The files syndicate wrote that a build no longer makes (``made``: every file it makes),
         their bytes still its own: a feed renamed, a taxonomy, a tag folder or an index page
         dropped. They may be deleted; a file changed since is somebody else's and stays."""
-        return sorted(rel for rel in self.digests if rel not in made and self.release(rel))
+        known = self.digests.keys() | {rel for rel, kept in self.legacy.items() if kept is not None}
+        return sorted(rel for rel in known if rel not in made and self.release(rel))
 
     def removed(self, rels: Iterable[str]) -> None:
         """These files are gone by syndicate's hand: they are nobody's now."""

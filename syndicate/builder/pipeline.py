@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import load_settings, output_dir
-from ..core.feeds import IncrementalPlan, feed_file_names, feed_folders, is_feed_file, output_url, plan_feeds
+from ..core.feeds import IncrementalPlan, is_feed_file, output_url, plan_feeds
 from ..core.model import Post, Problem, Settings
 from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
-from .output import FileStat, digest, file_stat, remove_files, remove_stale, same_bytes, write_all
+from .output import FileStat, digest, file_stat, remove_files, same_bytes, write_all
 from .owned import Ownership
 from .report import STATE_DIR, BuildReport, Progress, trace
 
@@ -243,7 +243,7 @@ def _reject(
 def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
     """Bring the output folder up to date and save the cache, never writing over or deleting a
     file syndicate did not write (each such file is reported). Raises OutputError."""
-    report, settings, ownership = prepared.report, prepared.report.settings, prepared.ownership
+    report, ownership = prepared.report, prepared.ownership
     by_workers = [rel for rel in prepared.changed() if rel in prepared.known]  # written already
     held = {rel: prepared.outputs[rel] for rel in prepared.changed() if rel in prepared.outputs}
     refused = dict(prepared.refused)
@@ -254,20 +254,11 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
     trace(f"{len(report.written)} files written")
     if prepared.memo is not None:
         prepared.memo.checked(prepared.out, [*prepared._compared, *by_workers])
-    names = tuple(feed_file_names(settings).values())
-    if not prepared.trusted or prepared.memo is None or prepared.memo.feeds_changed:
-        keep = set(prepared.files)
-        for folder in feed_folders(settings):
-            if ownership is None:
-                report.removed += remove_stale(prepared.out, folder, names, keep)
-            else:
-                gone = remove_stale(prepared.out, folder, names, keep, ownership.release)
-                ownership.removed(gone)
-                report.removed += gone
-        if ownership is not None:  # and every other file of ours it no longer makes (a feed renamed)
-            gone = remove_files(prepared.out, ownership.leftovers(keep))
-            ownership.removed(gone)
-            report.removed += gone
+    feeds_may_go = not prepared.trusted or prepared.memo is None or prepared.memo.feeds_changed
+    if ownership is not None and feeds_may_go:  # every file of ours it no longer makes: a tag gone, a feed renamed
+        gone = remove_files(prepared.out, ownership.leftovers(set(prepared.files)))
+        ownership.removed(gone)
+        report.removed += gone
     if ownership is not None:
         _record_unchanged(prepared, ownership, refused)
     report.refused = {rel: refused[rel] for rel in sorted(refused)}
