@@ -39,12 +39,12 @@ import yaml
 
 from syndicate.adopt import SiteFiles, adopt, adopt_site
 from syndicate.builder.owned import taken_over
+from tests import docblocks
 from tests.conftest import NOW, REPO, Run
 
 DOCS = REPO / "docs" / "adopt"
 EXAMPLES = REPO / "docs" / "examples"
 PAGES = ("hugo", "jekyll", "zola", "eleventy", "astro", "pelican", "plain")
-CHECKED = re.compile(r"<!-- checked: tests/test_docs_adopt\.py -->\n```(\w+)\n(.*?)```", re.S)
 # The command that builds each generator's site, as a deploy runs it.
 BUILDS = {
     "hugo": "hugo",
@@ -60,9 +60,9 @@ BUILDS = {
 def checked_blocks() -> list[tuple[str, int, str, str]]:
     """(page, n, language, text) for each checked block of the pages."""
     return [
-        (page, n, m.group(1), m.group(2))
+        (page, n, b.lang, b.text)
         for page in PAGES
-        for n, m in enumerate(CHECKED.finditer((DOCS / f"{page}.md").read_text(encoding="utf-8")))
+        for n, b in enumerate(docblocks.checked_blocks(DOCS / f"{page}.md", "test_docs_adopt.py"))
     ]
 
 

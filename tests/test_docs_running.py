@@ -33,10 +33,10 @@ from typing import Any
 
 import pytest
 
+from tests import docblocks
 from tests.conftest import REPO
 
 PAGES = REPO / "docs" / "running"
-CHECKED = re.compile(r"<!-- checked: tests/test_docs_running\.py -->\n```[\w-]*\n(.*?)```", re.S)
 SHIPPED = {
     "contrib/systemd/syndicate.service": "systemd.md",
     "contrib/cron/syndicate.cron": "cron.md",
@@ -57,7 +57,7 @@ def shipped(name: str) -> str:
 
 
 def checked_blocks(page: str) -> list[str]:
-    return CHECKED.findall((PAGES / page).read_text(encoding="utf-8"))
+    return [b.text for b in docblocks.checked_blocks(PAGES / page, "test_docs_running.py")]
 
 
 def test_every_file_in_contrib_is_shown_on_its_page_as_it_is() -> None:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -35,16 +35,13 @@ from syndicate.core.model import DeliverySettings
 from syndicate.deliver.channels.mastodon import SCOPES
 from syndicate.deliver.channels.webhook import decode_secret, sign
 from tests.conftest import REPO, Site
+from tests.docblocks import Block, checked_blocks
 from tests.httpd import recorder
 from tests.peers.fixtures import free_port, http_request, in_ci, new_webhook_secret, require_modules, run_peer
 
 PAGES = REPO / "docs" / "syndication"
+TEST = "test_docs_syndication.py"
 EXAMPLES = REPO / "docs" / "examples" / "webhook"
-CHECKED = re.compile(
-    r"^(?P<indent>[ ]*)<!-- checked: tests/test_docs_syndication\.py -->\n"
-    r"(?P=indent)```(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)```$",
-    re.M | re.S,
-)
 TARGET = """
 [delivery]
 delete_after = 0
@@ -58,33 +55,13 @@ events = ["post.published", "post.updated", "post.deleted"]
 """
 
 
-@dataclass(frozen=True)
-class Block:
-    page: str
-    lang: str
-    title: str
-    text: str
-
-
-def checked_blocks(page: Path) -> list[Block]:
-    """The checked fenced blocks of a page, their indentation (inside a tab) removed."""
-    out = []
-    for m in CHECKED.finditer(page.read_text(encoding="utf-8")):
-        indent = len(m.group("indent"))
-        info = m.group("info").split()
-        title = re.search(r'title="([^"]*)"', m.group("info"))
-        text = "".join(line[indent:] if line.strip() else "\n" for line in m.group("body").splitlines(keepends=True))
-        out.append(Block(page.name, info[0] if info else "", title.group(1) if title else "", text))
-    return out
-
-
 def block(page: str, lang: str, title: str = "") -> Block:
-    [found] = [b for b in checked_blocks(PAGES / page) if b.lang == lang and (not title or b.title == title)]
+    [found] = [b for b in checked_blocks(PAGES / page, TEST) if b.lang == lang and (not title or b.title == title)]
     return found
 
 
 def test_the_pages_check_their_blocks() -> None:
-    kinds = sorted((b.page, b.lang) for b in checked_blocks(PAGES / "webhook.md"))
+    kinds = sorted((b.page, b.lang) for b in checked_blocks(PAGES / "webhook.md", TEST))
     assert kinds == [("webhook.md", x) for x in ("js", "json", "markdown", "python", "sh", "toml")], kinds
 
 
@@ -124,7 +101,9 @@ def ships(site: Site) -> Path:
     return path
 
 
-@pytest.mark.parametrize("toml", [b for p in sorted(PAGES.glob("*.md")) for b in checked_blocks(p) if b.lang == "toml"])
+@pytest.mark.parametrize(
+    "toml", [b for p in sorted(PAGES.glob("*.md")) for b in checked_blocks(p, TEST) if b.lang == "toml"]
+)
 def test_every_config_block_passes_check(sample_site: Site, toml: Block) -> None:
     config = sample_site.root / "config" / "syndicate.toml"
     config.write_text(config.read_text(encoding="utf-8") + "\n" + toml.text, encoding="utf-8")
