@@ -125,6 +125,29 @@ def test_a_renamed_feed_takes_its_old_files_away_but_not_one_changed_since(site:
     assert again.code == 0 and "removed" not in again.out, again.out
 
 
+def test_a_record_that_names_a_file_outside_the_output_folder_never_deletes_it(site: Site, tmp_path: Path) -> None:
+    """The record is a file in a folder others write too (a theme's static files are copied into
+    Hugo's public/): a line naming ``../x``, or a file behind a link out of the folder, with the
+    digest of that file's bytes, must not make a build delete it."""
+    _post(site)
+    assert site.run("build").code == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not the output folder's")
+    (site.public / "away").symlink_to(outside)
+    mark = hashlib.sha256(b"not the output folder's").hexdigest()[:16]
+    with (site.public / RECORD).open("a") as record:
+        record.write(f'["../../outside/keep.txt", "{mark}"]\n["away/keep.txt", "{mark}"]\n')
+    behind = site.root.parent / "keep.txt"
+    behind.write_text("not the output folder's")
+    with (site.public / RECORD).open("a") as record:
+        record.write(f'["../../keep.txt", "{mark}"]\n')
+    _post(site, "second")  # a build with work to do, which takes away what it no longer makes
+    run = site.run("build")
+    assert run.code == 0, run.err
+    assert (outside / "keep.txt").is_file() and behind.is_file()
+
+
 def test_an_output_folder_from_before_the_record_is_still_syndicates(site: Site) -> None:
     """An upgrade: the last build's manifest vouches for the files it wrote, until the record exists."""
     _post(site)

@@ -128,13 +128,14 @@ def make_folders(root: Path, rels: Iterable[str], pool: ThreadPoolExecutor | Non
 
 def remove_files(root: Path, rels: Iterable[str]) -> list[str]:
     """Delete these files of the output folder (already vouched for as syndicate's), and each
-    folder they leave empty, up to ``root``. Returns what was removed."""
+    folder they leave empty, up to ``root``. A path that would leave the output folder (a record
+    that names ``../x``, a folder that is a link out of it) is skipped. Returns what was removed."""
     removed: list[str] = []
     for rel in rels:
-        path = root / rel
         try:
+            path = safe_join(root, rel)
             path.unlink()
-        except FileNotFoundError:
+        except (UnsafePathError, FileNotFoundError):
             continue
         removed.append(rel)
         parent = path.parent
