@@ -441,11 +441,32 @@ def stand_ins(settings: Settings) -> list[str]:
 
 
 def output_dir(site_dir: Path, settings: Settings, out: Path | None = None) -> Path:
-    """The output folder: ``--out`` when given, else ``[output] dir`` (relative to the site)."""
-    if out is not None:
-        return out
-    folder = Path(settings.output.dir)
-    return folder if folder.is_absolute() else site_dir / folder
+    """The output folder: ``--out`` when given, else ``[output] dir`` (relative to the site).
+    Raises ConfigError for a folder given as a path (``--out``, an absolute ``[output] dir``)
+    that is the site itself or holds or lies in its posts or its config, as the config refuses a
+    relative ``[output] dir``: the feeds would be written among the posts."""
+    if out is None:
+        folder = Path(settings.output.dir)
+        if not folder.is_absolute():
+            return site_dir / folder  # checked by parse_settings
+        out = folder
+    _own_folder(site_dir, settings, out)
+    return out
+
+
+def _own_folder(site_dir: Path, settings: Settings, out: Path) -> None:
+    real = out.resolve()
+    site = site_dir.resolve()
+    what = "--out" if out != Path(settings.output.dir) else "[output] dir"
+    if real == site:
+        raise ConfigError(f"{what} {out} is the site folder itself; choose a folder of its own, like public")
+    for mine, why in ((site_dir / settings.content.dir, "the posts"), (site_dir / "config", "the config")):
+        folder = mine.resolve()
+        if folder == site:
+            continue  # a generator that keeps its posts at the top of the site (Jekyll, Eleventy)
+        holds = real in folder.parents and site in real.parents  # a folder of the site around it
+        if real == folder or folder in real.parents or holds:
+            raise ConfigError(f"{what} {out} would mix the feeds with {why} ({mine}); choose a folder of its own")
 
 
 def _feed_folders(feeds: FeedSettings, content: ContentSettings, output: OutputSettings, path: str) -> None:

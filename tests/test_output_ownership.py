@@ -234,3 +234,15 @@ def test_files_left_alone_by_the_parallel_renderer_are_counted_once(site: Site) 
     assert "built 51 feeds (155 files)" in run.out
     assert "public/: 154 written, 0 unchanged, 1 left alone (not syndicate's)" in run.out
     assert (site.public / "tags" / "t7" / "atom.xml").read_text() == "<feed>the generator's</feed>"
+
+
+def test_out_may_not_be_the_site_or_hold_or_lie_in_its_posts_or_config(site: Site) -> None:
+    """`[output] dir = "content"` was refused, `build --out content` wrote the feeds among the posts."""
+    _post(site)
+    before = sorted(p.name for p in site.content.iterdir())
+    for out, why in (("content", "the posts"), ("content/feeds", "the posts"), (".", "the site folder itself")):
+        for command in ("build", "check"):
+            run = site.run(command, "--out", out)
+            assert run.code == 2 and why in run.err and "choose a folder of its own" in run.err, (out, run)
+    assert sorted(p.name for p in site.content.iterdir()) == before
+    assert site.run("build", "--out", str(site.root.parent / "elsewhere")).code == 0  # a folder of its own

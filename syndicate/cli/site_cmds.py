@@ -19,6 +19,7 @@ from .common import (
     main,
     moment_of,
     now_option,
+    one_line_errors,
     report_problems,
     run_build,
     site_option,
@@ -88,8 +89,9 @@ def check_cmd(site: Path, out: Path | None, now: str | None) -> None:
     from ..builder.pipeline import in_the_way
     from ..config import output_dir
 
-    report.refused = in_the_way(site, report, out)
-    report.out = str(output_dir(site, report.settings, out))
+    with one_line_errors():  # --out that is no folder of its own (ConfigError)
+        report.refused = in_the_way(site, report, out)
+        report.out = str(output_dir(site, report.settings, out))
     report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
