@@ -13,7 +13,6 @@ is skipped.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from dataclasses import asdict, fields
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 
 from .. import __version__
 from ..core.model import Content, Image, Post, Problem
+from ..quick import signature
 
 SCHEMA_VERSION = 6  # 4: live_from, expires, terms; 5: social; 6: refs
 # Bump when the bytes a feed renders to, or what a post file is read as, change for the same input
@@ -38,8 +38,7 @@ def _stamped(db: sqlite3.Connection) -> bool:
     return rows == _STAMP
 
 
-def stat_signature(st: os.stat_result) -> str:
-    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+stat_signature = signature  # one definition: the stamp (syndicate/quick.py) compares the same
 
 
 def post_to_json(post: Post) -> str:

@@ -14,10 +14,13 @@ from ..core.model import Post, Settings, Severity, printable
 from ..core.sources import is_post_file, source_prefix
 from ..errors import ContentError
 from ..files import examine, name_problem
+from ..quick import Recorder
 from .cache import CachedPost, stat_signature
 
 
-def find_post_files(content_dir: Path, d: Dialect | None = None) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def find_post_files(
+    content_dir: Path, d: Dialect | None = None, seen: Recorder | None = None
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(path relative to ``content_dir``, entry) for each post file, in a stable order.
 
     Hidden files and folders, editor temp and backup files, and non-Markdown files are
@@ -26,23 +29,31 @@ def find_post_files(content_dir: Path, d: Dialect | None = None) -> Iterator[tup
     file may be read (a link, a FIFO) is :func:`examine`'s to say.
     """
     d = d or dialect("syndicate")
+    suffixes = d.suffixes + d.other_formats
     stack = [(content_dir, "")]
     while stack:
         folder, prefix = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
+            if seen is not None:
+                seen.unreadable(str(folder))
             continue
         subdirs = []
+        names: list[tuple[str, bool]] = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir(follow_symlinks=False):
+            is_dir = entry.is_dir(follow_symlinks=False)
+            names.append((entry.name, is_dir))
+            if is_dir:
                 if prune_folder(d, entry.name, not prefix):
                     continue
                 subdirs.append((Path(entry.path), f"{prefix}{entry.name}/"))
-            elif is_post_file(entry.name, d.suffixes + d.other_formats):
+            elif is_post_file(entry.name, suffixes):
                 yield f"{prefix}{entry.name}", entry
+        if seen is not None:
+            seen.folder(str(folder), names)
         stack.extend(reversed(subdirs))
 
 
@@ -98,8 +109,9 @@ def scanned(
     return Scanned(source, found.path, stat_signature(found.st))
 
 
-def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
-    """Every post file under the content folder, with its stat signature. Raises ContentError."""
+def scan(site_dir: Path, settings: Settings, seen: Recorder | None = None) -> list[Scanned]:
+    """Every post file under the content folder, with its stat signature; ``seen`` records the
+    folders' listings and the files' signatures (syndicate/quick.py). Raises ContentError."""
     content_dir = site_dir / settings.content.dir
     prefix = source_prefix(settings.content.dir)
     if not content_dir.is_dir():
@@ -107,10 +119,15 @@ def scan(site_dir: Path, settings: Settings) -> list[Scanned]:
             prefix.rstrip("/") or ".", f"content folder {content_dir} not found; create it or set [content] dir"
         )
     d = dialect(settings.content.generator)
-    files = list(find_post_files(content_dir, d))
+    files = list(find_post_files(content_dir, d, seen))
     bundles = bundle_folders(rel for rel, _ in files) if d.bundle_resources else frozenset()
     roots = link_roots(site_dir, settings)
     found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles, roots) for rel, entry in files]
+    if seen is not None:
+        for (rel, entry), f in zip(files, found, strict=True):
+            # a link (its target may change under it) or a file examine() refused: no stamp
+            doubtful = not f.signature and f.severity != "skipped" and name_problem(prefix + rel) is None
+            seen.file(entry.path, f.signature, entry.is_symlink() or doubtful)
     found.sort(key=lambda f: f.source)
     return [f for f in found if f.error != _NOT_READ]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from .. import __version__
 from ..core.feeds import feed_folders, live_window
 from ..core.model import Problem, Settings
+from ..quick import subfolders
 from .cache import RENDER_FORMAT, PostCache
 from .discover import Scanned
 from .output import FileStat, file_stat
@@ -31,16 +31,9 @@ def manifest_key(out: Path) -> str:
     return f"manifest {out.resolve()}"
 
 
-def _subfolders(folder: Path) -> list[str]:
-    try:
-        return sorted(e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
-    except OSError:
-        return []
-
-
 def _term_folders(out: Path, settings: Settings) -> list[list[Any]]:
     """Each folder of term feeds and its sub-folders (a removed one means a build has work)."""
-    return [[folder, _subfolders(out / folder)] for folder in feed_folders(settings)]
+    return [[folder, subfolders(str(out / folder))] for folder in feed_folders(settings)]
 
 
 def manifest(
@@ -93,18 +86,24 @@ def up_to_date(
             return None
         if _term_folders(out, settings) != m["tags"]:
             return None
-        t = m["tally"]
-        report = BuildReport(settings, problems=[Problem(*p) for p in m["problems"]], files=len(m["outputs"]))
-        report.refused = {str(rel): str(why) for rel, why in m.get("refused", {}).items()}
-        report.out = str(out)
-        report.stored_tally = Tally(
-            t["live"],
-            t["drafts"],
-            tuple((datetime.fromisoformat(when), source) for when, source in t["scheduled"]),
-            t["rejected"],
-            t["feeds"],
-            t.get("expired", 0),
-        )
+        return replayed(settings, m, out)
     except (ValueError, KeyError, TypeError):
         return None  # an unreadable manifest: build
+
+
+def replayed(settings: Settings, m: dict[str, Any], out: Path) -> BuildReport:
+    """The report of a build that changes nothing, from the manifest ``m`` of the last one.
+    Raises ValueError, KeyError, TypeError for a manifest that does not read."""
+    t = m["tally"]
+    report = BuildReport(settings, problems=[Problem(*p) for p in m["problems"]], files=len(m["outputs"]))
+    report.refused = {str(rel): str(why) for rel, why in m.get("refused", {}).items()}
+    report.out = str(out)
+    report.stored_tally = Tally(
+        t["live"],
+        t["drafts"],
+        tuple((datetime.fromisoformat(when), source) for when, source in t["scheduled"]),
+        t["rejected"],
+        t["feeds"],
+        t.get("expired", 0),
+    )
     return report

@@ -10,17 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import OutputError, UnsafePathError
+from ..quick import out_stat
 
 FileStat = list[int]  # size, mtime in ns, inode: what tells that a file is as it was left
 
 
 def file_stat(path: Path) -> FileStat | None:
     """The stat of an output file (None when it is missing)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return out_stat(str(path))
 
 
 def digest(data: bytes) -> str:

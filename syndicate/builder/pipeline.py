@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..config import load_settings, output_dir
 from ..core.feeds import IncrementalPlan, is_feed_file, output_url, plan_feeds
 from ..core.model import Post, Problem, Settings
+from ..quick import Recorder
 from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
@@ -336,13 +337,15 @@ def build(
     settings = load_settings(site_dir)
     cache = PostCache(site_dir / STATE_DIR / "cache.db" if use_cache else None)
     files = None
+    seen = Recorder() if write and use_cache else None
     if write and use_cache:
         out = output_dir(site_dir, settings, out_dir)
-        files = scan(site_dir, settings)
+        files = scan(site_dir, settings, seen)
         report = up_to_date(settings, cache, files, out, now)
         if report is not None:
             trace("nothing changed since the last build")
             report.seconds = time.perf_counter() - started
+            report.seen = _with_manifest(seen, cache, out)
             return report
     prepared = prepare(
         site_dir,
@@ -357,4 +360,20 @@ def build(
         links=links(settings) if links is not None and write else None,
     )
     prepared.started = started
-    return write_outputs(prepared) if write else final_report(prepared)
+    if not write:
+        return final_report(prepared)
+    report = write_outputs(prepared)
+    report.seen = _with_manifest(seen, cache, prepared.out)
+    return report
+
+
+def _with_manifest(seen: Recorder | None, cache: PostCache, out: Path) -> Recorder | None:
+    """What the scan saw, with the manifest the build left (for the stamp: syndicate/quick.py)."""
+    raw = cache.meta(manifest_key(out)) if seen is not None else None
+    if seen is None or raw is None:
+        return None
+    try:
+        seen.manifest = json.loads(raw)
+    except ValueError:
+        return None
+    return seen

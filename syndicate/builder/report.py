@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.model import Feed, Post, Problem, Settings
+from ..quick import Recorder
 
 STATE_DIR = ".syndicate"
 _TRACE = bool(os.environ.get("SYNDICATE_TRACE"))
@@ -55,6 +56,7 @@ class BuildReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     stored_tally: Tally | None = None  # from the manifest, when nothing changed and no post was loaded
+    seen: Recorder | None = None  # what the scan saw and the manifest, for the stamp (syndicate/quick.py)
 
     def tally(self, now: datetime) -> Tally:
         if self.stored_tally is not None:

@@ -64,15 +64,20 @@ def parse_now(value: str | None) -> datetime:
 def moment_of(site: Path, value: str | None) -> datetime:
     """``--now``, else the clock, but never before the newest post the ledger has seen live: a
     clock that stepped back (a VM restored, NTP) does not take posts that went out off the feeds."""
+    return moment_and_floor(site, value)[0]
+
+
+def moment_and_floor(site: Path, value: str | None) -> tuple[datetime, datetime | None]:
+    """(:func:`moment_of`, the ledger's floor it applied: None with ``--now`` or no ledger)."""
     if value:
-        return parse_now(value)
+        return parse_now(value), None
     from ..config import load_settings
     from ..deliver import ledger
 
     with one_line_errors():
         until = ledger.announced_until(site, load_settings(site))
     now = parse_now(None)
-    return max(now, until) if until is not None else now
+    return (max(now, until) if until is not None else now), until
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -124,22 +129,30 @@ def run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_c
 
 
 def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> None:
+    """One line per problem (errors and warnings), then the build's notes, on stderr (see
+    :func:`problem_lines`)."""
+    for line in problem_lines(site, report, every=every):
+        click.echo(line, err=True)
+
+
+def problem_lines(site: Path, report: BuildReport, *, every: bool = False) -> list[str]:
     """One line per problem (errors and warnings), then the build's notes. Files that are no
     posts and how values were found are counted in one line, or (``every``: `check`) listed."""
+    lines = []
     for problem in sorted(report.problems, key=lambda p: (p.path, p.line or 0)):
         if problem.severity in ("error", "warning"):
-            click.echo(shown(site, problem), err=True)
+            lines.append(shown(site, problem))
     for rel, why in report.refused.items():
-        click.echo(refused_line(report.settings, output_place(site, Path(report.out) / rel), rel, why), err=True)
+        lines.append(refused_line(report.settings, output_place(site, Path(report.out) / rel), rel, why))
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
+        lines.append(f"note: {note}")
     if every:
-        _print_notes(site, report.info)
+        lines += _notes(site, report.info)
         if report.skipped:
             what = "not a post" if len(report.skipped) == 1 else "not posts"
-            click.echo(f"skipped {plural(len(report.skipped), 'file')}, {what}:", err=True)
+            lines.append(f"skipped {plural(len(report.skipped), 'file')}, {what}:")
             for problem in sorted(report.skipped, key=lambda p: p.path):
-                click.echo(f"  {printable(place(site, problem.path))}: {printable(problem.message)}", err=True)
+                lines.append(f"  {printable(place(site, problem.path))}: {printable(problem.message)}")
     elif report.skipped:
         count = plural(len(report.skipped), "file")
         what = (
@@ -147,20 +160,22 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
             if len(report.skipped) == 1
             else ("that are not posts; `syndicate check` lists them")
         )
-        click.echo(f"note: skipped {count} {what}", err=True)
+        lines.append(f"note: skipped {count} {what}")
+    return lines
 
 
-def _print_notes(site: Path, notes: list[Problem], shown_each: int = 3) -> None:
+def _notes(site: Path, notes: list[Problem], shown_each: int = 3) -> list[str]:
     """How values were found, a few of each kind and a count of the rest: a Jekyll blog of a
     thousand posts dated by their file names gets four lines, not a thousand."""
     kinds: dict[str, list[Problem]] = {}
     for note in sorted(notes, key=lambda p: p.path):
         kinds.setdefault(re.sub(r"\d", "0", note.message), []).append(note)
+    lines = []
     for same in kinds.values():
-        for note in same[:shown_each]:
-            click.echo(shown(site, note), err=True)
+        lines += [shown(site, note) for note in same[:shown_each]]
         if len(same) > shown_each:
-            click.echo(f"note: … and {len(same) - shown_each} more like these", err=True)
+            lines.append(f"note: … and {len(same) - shown_each} more like these")
+    return lines
 
 
 def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:

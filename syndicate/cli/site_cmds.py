@@ -17,9 +17,11 @@ from .common import (
     EXIT_REJECTED,
     build_exit,
     main,
+    moment_and_floor,
     moment_of,
     now_option,
     one_line_errors,
+    problem_lines,
     report_problems,
     run_build,
     site_option,
@@ -45,25 +47,34 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     Files whose bytes did not change are left alone. Exits 1 when a post was
     rejected: its problem is printed and the other posts are still published.
     """
-    moment = moment_of(site, now)
+    moment, floor = moment_and_floor(site, now)
     report = run_build(site, out, moment, write=True, use_cache=not no_cache)
-    report_problems(site, report)
     from ..config import output_dir
 
     out_dir = output_dir(site, report.settings, out)
+    for line in problem_lines(site, report):
+        click.echo(line, err=True)
+    click.echo(build_lines(report, moment, out_dir, f"{report.seconds:.2f}"))
+    if report.seen is not None:
+        from .stamp import leave_stamp
+
+        leave_stamp(site, report, moment, floor, out_dir)
+    sys.exit(build_exit(report))
+
+
+def build_lines(report: BuildReport, moment: datetime, out_dir: Path, seconds: str) -> str:
+    """What `build` prints on stdout after a build (the problems go to stderr first)."""
     tally = report.tally(moment)
-    click.echo(
-        f"built {plural(tally.feeds, 'feed')} ({report.files} files) from {post_counts(report, moment)}"
-        f" in {report.seconds:.2f} s"
-    )
+    counts = post_counts(report, moment)
+    lines = [f"built {plural(tally.feeds, 'feed')} ({report.files} files) from {counts} in {seconds} s"]
     unchanged = report.files - len(report.written) - len(report.refused)
     removed = f", {len(report.removed)} removed" if report.removed else ""
     refused = f", {len(report.refused)} left alone (not syndicate's)" if report.refused else ""
-    click.echo(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}{refused}")
+    lines.append(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}{refused}")
     if tally.scheduled:
         when, source = tally.scheduled[0]
-        click.echo(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {source}")
-    sys.exit(build_exit(report))
+        lines.append(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {source}")
+    return "\n".join(lines)
 
 
 @main.command("check")

@@ -1,0 +1,53 @@
+"""What `build` leaves for the next `syndicate build` to tell, before importing the rest of
+syndicate, that nothing changed (syndicate/quick.py): the build's inputs and what a rerun prints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from .. import __version__, quick
+from ..builder.manifest import replayed
+from ..builder.report import STATE_DIR, BuildReport
+from ..config import CONFIG_PATH
+from ..deliver.ledger import state_path
+from .common import build_exit, problem_lines
+
+
+def leave_stamp(site: Path, report: BuildReport, moment: datetime, floor: datetime | None, out_dir: Path) -> None:
+    """Write the stamp of this build (or remove an old one when this build cannot have one)."""
+    from .site_cmds import build_lines
+
+    seen = report.seen
+    if quick.ARGV is None or seen is None or seen.manifest is None:
+        return  # not the `syndicate` command itself (a test's runner), or no manifest
+    m = seen.manifest
+    settings = report.settings
+    try:
+        rerun = replayed(settings, m, out_dir)  # what the full command prints when nothing changed
+        outputs, terms, window = m["outputs"], m["tags"], (m["from"], m["until"])
+    except (ValueError, KeyError, TypeError):
+        quick.remove_stamp(str(site))
+        return
+    ledger = state_path(site, settings)
+    cache = site / STATE_DIR / "cache.db"
+    folders_are = {str(ledger): False}
+    if settings.content.static:
+        folders_are[str(site / settings.content.static)] = True
+    quick.write_stamp(
+        str(site),
+        argv=quick.ARGV,
+        seen=seen,
+        watched=[str(site / CONFIG_PATH)],
+        state_files=[str(p) for p in (ledger, Path(f"{ledger}-wal"), cache, Path(f"{cache}-wal"))],
+        folders_are=folders_are,
+        out=str(out_dir),
+        outputs=outputs,
+        terms=terms,
+        window=window,
+        floor=floor.isoformat() if floor else None,
+        stdout=build_lines(rerun, moment, out_dir, quick.SECONDS) + "\n",
+        stderr="".join(f"{line}\n" for line in problem_lines(site, rerun)),
+        code=build_exit(rerun),
+        version=__version__,
+    )

@@ -1,0 +1,305 @@
+"""`syndicate build` when nothing changed, told before the rest of syndicate is imported.
+
+A build that changes nothing is told from stats alone (builder/manifest.py), but getting there
+imports the command line, the config parser and the model: three times what it takes to stat
+every file of a 10,000-post site. So each full build leaves a *stamp* (``.syndicate/quick.json``)
+with everything that decided it and what a rerun would print, and the command's entry point
+(:func:`main`) checks the stamp first, with the standard library only:
+
+- the same command line, current folder, syndicate version and Python;
+- the config file, the ledger and the cache with the same stats (size, mtime, ctime, inode), and
+  the folders the config names still what they were (the static folder a folder, the ledger no folder);
+- every folder the scan went through listing the same names (hidden ones aside), each a folder or
+  not as before, and every file the scan looked at with the same stat signature, none a link
+  (a link's target can change under an unchanged link: a site with one gets no stamp);
+- every output file with the stat the last build left, each term folder holding the same
+  sub-folders;
+- the clock inside the window in which the same posts are live (as the manifest says), the
+  ledger's floor for it (``moment_of``) applied as the full command does.
+
+Then it prints what the full command printed for such a rerun (its time aside) and exits with its
+code. Anything else, or any doubt (a stamp that does not read, an option it does not know, a file
+edited in the two seconds before the stamp was written: a later edit in the same clock tick would
+keep its stat), and the full command runs, exactly as without the stamp, and writes a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import sys
+import time
+from datetime import UTC, datetime
+
+TYPE_CHECKING = False  # typing is not imported: this module runs before anything else (see above)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
+
+STAMP = os.path.join(".syndicate", "quick.json")
+FORMAT = 1
+RACY_NS = 2_000_000_000  # a file changed this close to the stamp may change again with the same stat
+SECONDS = "\x00seconds\x00"  # where the printed lines hold the build's time
+ARGV: list[str] | None = None  # the command line, when syndicate runs as the `syndicate` command
+
+Stat = list[int]
+
+
+def signature(st: os.stat_result) -> str:
+    """A file's stat signature (builder/cache.py's ``stat_signature``)."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def out_stat(path: str) -> Stat | None:
+    """The stat an output file is remembered by (builder/output.py's ``file_stat``)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def listing(names: Iterable[tuple[str, bool]]) -> str:
+    """What a folder holds as far as a scan cares: its names (hidden ones aside), each marked when
+    it is a folder, as a short hash."""
+    shown = sorted(f"{name}/" if is_dir else name for name, is_dir in names if not name.startswith("."))
+    return _hash(shown)
+
+
+def _hash(items: Iterable[str]) -> str:
+    return hashlib.sha256("\x00".join(items).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def folder_listing(folder: str) -> str | None:
+    try:
+        with os.scandir(folder) as entries:
+            return listing((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
+    except OSError:
+        return None
+
+
+def subfolders(folder: str) -> list[str]:
+    """The sub-folders of a folder of term feeds (builder/manifest.py)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def file_id(path: str) -> Stat | None:
+    """What tells that a state file (config, ledger, cache) changed: size, mtime, ctime, inode."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, stat.S_IFMT(st.st_mode)]
+
+
+def command_key(argv: Sequence[str]) -> tuple[str | None, str | None] | None:
+    """(--site, --out) of a plain `syndicate [--site S] build [--site S] [--out O]`, else None."""
+    site: str | None = None
+    out: str | None = None
+    seen_build = False
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if arg == "build" and not seen_build:
+            seen_build = True
+        elif name in ("--site", "--out") and (eq or i + 1 < len(args)):
+            if not eq:
+                i += 1
+                value = args[i]
+            if name == "--out" and not seen_build:
+                return None
+            if name == "--site":
+                site = value
+            else:
+                out = value
+        else:
+            return None
+        i += 1
+    return (site, out) if seen_build else None
+
+
+class Recorder:
+    """What a scan saw, for the stamp: folders with their listings, files with their stats."""
+
+    def __init__(self) -> None:
+        self.folders: list[tuple[str, str | None]] = []
+        self.files: list[tuple[str, str]] = []  # (path, stat signature) of each file read
+        self.doubtful = False  # a post file that is a link, or was not examined: no stamp
+        self.manifest: dict[str, Any] | None = None  # the build's manifest (builder/manifest.py), once written
+
+    def folder(self, path: str, names: Iterable[tuple[str, bool]]) -> None:
+        self.folders.append((path, listing(names)))
+
+    def unreadable(self, path: str) -> None:
+        self.folders.append((path, None))
+
+    def file(self, path: str, sig: str, doubtful: bool = False) -> None:
+        """A post file (with the signature the build read it by; "" when it is not read: its
+        name says why, and the folder's listing keeps it)."""
+        if sig:
+            self.files.append((path, sig))
+        self.doubtful = self.doubtful or doubtful
+
+
+def write_stamp(
+    site: str,
+    *,
+    argv: Sequence[str],
+    seen: Recorder,
+    watched: Sequence[str],
+    state_files: Sequence[str],
+    folders_are: dict[str, bool],
+    out: str,
+    outputs: dict[str, Stat | None],
+    terms: list[list[Any]],
+    window: tuple[str | None, str | None],
+    floor: str | None,
+    stdout: str,
+    stderr: str,
+    code: int,
+    version: str,
+) -> bool:
+    """Write the stamp (see the module's doc); False when this build cannot have one."""
+    path = os.path.join(site, STAMP)
+    key = command_key(argv)
+    racy = time.time_ns() - RACY_NS
+    if key is None or seen.doubtful or os.environ.get("SYNDICATE_TRACE") or any(_racy(s, racy) for _, s in seen.files):
+        remove_stamp(site)
+        return False
+    config = {name: file_id(name) for name in watched}
+    if any(f is None or max(f[1], f[2]) >= racy or stat.S_ISLNK(f[4]) for f in config.values()):
+        remove_stamp(site)
+        return False
+    stamp = {
+        "format": FORMAT,
+        "version": version,
+        "python": sys.version,
+        "argv": [key[0], key[1]],
+        "cwd": os.getcwd(),
+        "config": config,
+        "state": {name: file_id(name) for name in state_files},
+        "folders_are": folders_are,
+        "folders": [list(f) for f in seen.folders],
+        "files": [path for path, _ in seen.files],
+        "signatures": _hash(sig for _, sig in seen.files),
+        "out": out,
+        "outputs": list(outputs),
+        "output_stats": _hash(repr(stat) for stat in outputs.values()),
+        "terms": terms,
+        "window": list(window),
+        "floor": floor,
+        "stdout": stdout,
+        "stderr": stderr,
+        "code": code,
+    }
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            json.dump(stamp, f)
+        os.replace(tmp, path)
+    except OSError:
+        remove_stamp(site)
+        return False
+    return True
+
+
+def _racy(sig: str, since: int) -> bool:
+    """Was the file changed after ``since`` (ns)? A later change in the same clock tick and of
+    the same size would keep its signature."""
+    _, mtime, ctime, _ = sig.split(":")
+    return max(int(mtime), int(ctime)) >= since
+
+
+def remove_stamp(site: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(site, STAMP))
+
+
+def _moment(floor: str | None, clock: Callable[[], datetime]) -> datetime:
+    """The moment the full command would build for (cli.common.moment_of, without --now)."""
+    now = clock().replace(microsecond=0)
+    if floor is not None:
+        now = max(now, datetime.fromisoformat(floor))
+    return now
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> int | None:
+    """The exit code after printing what the full command would, when the stamp shows that
+    nothing changed (``clock``: the time now); None when the full command must run."""
+    started = time.perf_counter()
+    key = command_key(argv)
+    if key is None or os.environ.get("SYNDICATE_TRACE"):
+        return None
+    site = key[0] if key[0] is not None else "."
+    try:
+        with open(os.path.join(site, STAMP), encoding="ascii") as f:
+            stamp = json.load(f)
+        if not _holds(stamp, key, clock or _now):
+            return None
+        stdout, stderr, code = stamp["stdout"], stamp["stderr"], int(stamp["code"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    took = f"{time.perf_counter() - started:.2f}"
+    if stderr:
+        sys.stderr.write(stderr)
+        sys.stderr.flush()
+    sys.stdout.write(stdout.replace(SECONDS, took))
+    sys.stdout.flush()
+    return code
+
+
+def _holds(stamp: dict[str, Any], key: tuple[str | None, str | None], clock: Callable[[], datetime]) -> bool:
+    """Is everything the stamp was written from still so? (See the module's doc.)"""
+    from . import __version__
+
+    if stamp["format"] != FORMAT or stamp["version"] != __version__ or stamp["python"] != sys.version:
+        return False
+    if stamp["argv"] != [key[0], key[1]] or stamp["cwd"] != os.getcwd():
+        return False
+    for name, was in (*stamp["config"].items(), *stamp["state"].items()):
+        if file_id(name) != was:
+            return False
+    for name, is_dir in stamp["folders_are"].items():
+        if os.path.isdir(name) != is_dir:
+            return False
+    since, until = stamp["window"]
+    now = _moment(stamp["floor"], clock)
+    if (since and now < datetime.fromisoformat(since)) or (until and now >= datetime.fromisoformat(until)):
+        return False
+    try:
+        signatures = [signature(os.lstat(name)) for name in stamp["files"]]
+    except OSError:
+        return False
+    if _hash(signatures) != stamp["signatures"]:
+        return False
+    if any(folder_listing(name) != was for name, was in stamp["folders"]):
+        return False
+    out = stamp["out"]
+    if _hash(repr(out_stat(os.path.join(out, rel))) for rel in stamp["outputs"]) != stamp["output_stats"]:
+        return False
+    return all(subfolders(os.path.join(out, folder)) == names for folder, names in stamp["terms"])
+
+
+def main() -> None:
+    """The `syndicate` command: the stamp first, then (almost always) the full command."""
+    global ARGV
+    code = replay(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    ARGV = sys.argv[1:]
+    from .cli import main as full
+
+    full()
