@@ -277,3 +277,25 @@ def test_a_file_changed_within_the_racy_window_gets_no_stamp(site: Site) -> None
     assert not (site.root / quick.STAMP).exists()
     assert _stamp_with(site, old)
     assert (site.root / quick.STAMP).exists()
+
+
+def test_a_config_edited_while_the_build_runs_gets_no_stamp(
+    site: Site, run: Callable[..., Outcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build read the old config; a stamp taken after it would vouch for the new one."""
+    from syndicate.cli import site_cmds
+
+    config = site.root / "config" / "syndicate.toml"
+    real = site_cmds.run_build  # type: ignore[attr-defined]
+
+    def edited_meanwhile(*args: object, **kwargs: object) -> object:
+        report = real(*args, **kwargs)  # type: ignore[arg-type]
+        config.write_text(config.read_text().replace("Test Site", "Test Sites"), encoding="utf-8")
+        return report
+
+    monkeypatch.setattr(site_cmds, "run_build", edited_meanwhile)
+    run("build")
+    assert not (site.root / quick.STAMP).exists()
+    monkeypatch.setattr(site_cmds, "run_build", real)
+    run("build")
+    assert replayed("build")

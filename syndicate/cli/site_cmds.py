@@ -47,6 +47,9 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     Files whose bytes did not change are left alone. Exits 1 when a post was
     rejected: its problem is printed and the other posts are still published.
     """
+    from .stamp import leave_stamp, read_before
+
+    before = read_before(site)
     moment, floor = moment_and_floor(site, now)
     report = run_build(site, out, moment, write=True, use_cache=not no_cache)
     from ..config import output_dir
@@ -56,9 +59,7 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
         click.echo(line, err=True)
     click.echo(build_lines(report, moment, out_dir, f"{report.seconds:.2f}"))
     if report.seen is not None:
-        from .stamp import leave_stamp
-
-        leave_stamp(site, report, moment, floor, out_dir)
+        leave_stamp(site, report, moment, floor, out_dir, before)
     sys.exit(build_exit(report))
 
 

@@ -14,13 +14,40 @@ from ..deliver.ledger import state_path
 from .common import build_exit, problem_lines
 
 
-def leave_stamp(site: Path, report: BuildReport, moment: datetime, floor: datetime | None, out_dir: Path) -> None:
-    """Write the stamp of this build (or remove an old one when this build cannot have one)."""
+def read_before(site: Path) -> dict[str, list[int] | None]:
+    """The stats of the files a build reads before it starts (the config, the ledger), taken
+    before the build reads them: one that changes while it runs gets the build no stamp."""
+    if quick.ARGV is None:
+        return {}
+    from ..config import load_settings
+    from ..errors import SyndicateError
+
+    try:
+        ledger = state_path(site, load_settings(site))
+    except SyndicateError:
+        return {}
+    names = [str(site / CONFIG_PATH), str(ledger), f"{ledger}-wal"]
+    return {name: quick.file_id(name) for name in names}
+
+
+def leave_stamp(
+    site: Path,
+    report: BuildReport,
+    moment: datetime,
+    floor: datetime | None,
+    out_dir: Path,
+    before: dict[str, list[int] | None],
+) -> None:
+    """Write the stamp of this build (or remove an old one when this build cannot have one);
+    ``before``: :func:`read_before`."""
     from .site_cmds import build_lines
 
     seen = report.seen
     if quick.ARGV is None or seen is None or seen.manifest is None:
         return  # not the `syndicate` command itself (a test's runner), or no manifest
+    if not before or any(quick.file_id(name) != was for name, was in before.items()):
+        quick.remove_stamp(str(site))
+        return  # the config or the ledger changed while the build ran
     m = seen.manifest
     settings = report.settings
     try:
