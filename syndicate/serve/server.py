@@ -4,8 +4,10 @@ The answers are made by :class:`FeedApp`, an ASGI application, from the files on
 connections are uvicorn's (httptools, asyncio), run in a thread of the daemon on a socket the
 daemon bound itself (so a port in use is an error at start, and ``--port 0`` works), with:
 
-- a listen backlog of 2048, and every connection kept alive (HTTP/1.1) for 5 s of quiet;
-- a request whose headers have not all arrived 30 s after it began is closed (slowloris);
+- a listen backlog of 2048, every waiting connection accepted as soon as the socket is readable
+  (libuv takes one per turn of the loop; see :class:`_Acceptor`), and every connection kept alive
+  (HTTP/1.1) for 5 s of quiet;
+- a request whose headers have not all arrived 20 s after it began is closed (slowloris);
 - a client that resets, a malformed request or a date from another millennium is an answer
   (or a closed connection), never a traceback in the log.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import gzip
 import hashlib
 import json
@@ -47,6 +50,7 @@ BACKLOG = 2048
 HEADER_TIMEOUT = 20.0  # seconds a request may take to send its headers
 KEEP_ALIVE = 5  # seconds a quiet keep-alive connection is kept open
 GZIP_CACHE = 4096  # gzip variants kept in memory
+ACCEPT_RETRY = 0.5  # seconds before accepting again when the process is out of file descriptors
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -330,6 +334,99 @@ class _HeaderTimeout(HttpToolsProtocol):
             self.transport.close()
 
 
+class _Acceptor(asyncio.AbstractServer):
+    """A listening socket, drained whole each time it is readable.
+
+    libuv (uvloop's core; since 1.45, "don't accept() connections in a loop") accepts one
+    connection per turn of the event loop. A turn that answers hundreds of busy keep-alive
+    connections takes tens of milliseconds, so under load new connections were taken at 20–50 a
+    second and a burst of 1,000 waited in the kernel's queue for up to 20 s, their requests
+    unread (wrk counts them as timeouts). Here every waiting connection (at most a backlog's
+    worth) is accepted in the turn that sees the socket readable, as asyncio's own loop does,
+    and handed to uvloop as an accepted socket: the transports are uvloop's either way."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        factory: Callable[[], asyncio.Protocol],
+        backlog: int,
+    ) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._factory = factory
+        self._backlog = backlog
+        self._serving = False
+        self._opening: set[asyncio.Task[None]] = set()
+
+    def _listen(self) -> None:
+        if not self._serving:
+            self._serving = True
+            self._loop.add_reader(self._sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        for _ in range(self._backlog):
+            try:
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return  # none left
+            except ConnectionAbortedError:
+                continue  # the client gave up while it waited
+            except OSError as e:
+                if e.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                # Out of file descriptors: the connections wait in the queue; try again shortly
+                # (libuv would close them all, and uvloop would then close the listening socket).
+                self._loop.remove_reader(self._sock.fileno())
+                self._serving = False
+                self._loop.call_later(ACCEPT_RETRY, self._listen)
+                return
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = self._loop.create_task(self._open(conn))
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
+
+    async def _open(self, conn: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, conn)
+        except OSError:
+            conn.close()  # reset before it could be served
+
+    def close(self) -> None:
+        if self._serving:
+            self._loop.remove_reader(self._sock.fileno())
+            self._serving = False
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def is_serving(self) -> bool:
+        return self._serving
+
+    async def start_serving(self) -> None:
+        self._listen()
+
+    async def serve_forever(self) -> None:
+        raise NotImplementedError("uvicorn runs its own main loop")
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+class _Loop(uvloop.Loop):
+    """uvloop, with a socket given to ``create_server`` served by :class:`_Acceptor` (how uvicorn
+    serves sockets it is handed; any other ``create_server`` is uvloop's)."""
+
+    async def create_server(self, protocol_factory: Any, *args: Any, **kwargs: Any) -> asyncio.AbstractServer:  # type: ignore[override]
+        sock = kwargs.get("sock")
+        if sock is None or args or kwargs.get("ssl") is not None:
+            return await super().create_server(protocol_factory, *args, **kwargs)
+        server = _Acceptor(self, sock, protocol_factory, kwargs.get("backlog") or BACKLOG)
+        server._listen()
+        return server
+
+
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket (raises OSError: the port is taken, the address is not ours)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -376,7 +473,7 @@ class FeedServer:
         self._thread.start()
 
     def _run(self) -> None:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # libuv: a third faster here
+        with asyncio.Runner(loop_factory=_Loop) as runner:  # libuv: a third faster here
             runner.run(self._server.serve(sockets=[self.sock]))
 
     def stop(self) -> None:
