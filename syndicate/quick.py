@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 STAMP = os.path.join(".syndicate", "quick.json")
 FORMAT = 1
+MAX_STAMP_BYTES = 256 * 1024 * 1024  # a stamp for 100,000 posts takes 6 MB
 RACY_NS = 2_000_000_000  # a file changed this close to the stamp may change again with the same stat
 SECONDS = "\x00seconds\x00"  # where the printed lines hold the build's time
 ARGV: list[str] | None = None  # the command line, when syndicate runs as the `syndicate` command
@@ -245,12 +246,13 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
         return None
     site = key[0] if key[0] is not None else "."
     try:
-        with open(os.path.join(site, STAMP), encoding="ascii") as f:
-            stamp = json.load(f)
-        if not _holds(stamp, key, clock or _now):
+        stamp = read_stamp(os.path.join(site, STAMP))
+        if stamp is None or not _holds(stamp, key, clock or _now):
             return None
-        stdout, stderr, code = stamp["stdout"], stamp["stderr"], int(stamp["code"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        stdout, stderr, code = stamp["stdout"], stamp["stderr"], stamp["code"]
+        if not (isinstance(stdout, str) and isinstance(stderr, str) and type(code) is int and 0 <= code < 256):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
     took = f"{time.perf_counter() - started:.2f}"
     if stderr:
@@ -259,6 +261,19 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
     sys.stdout.write(stdout.replace(SECONDS, took))
     sys.stdout.flush()
     return code
+
+
+def read_stamp(path: str) -> Any:
+    """The stamp's JSON, or None for one that is not a regular file of at most MAX_STAMP_BYTES:
+    a link is not followed (out of the site), a FIFO not waited for, /dev/zero not read.
+    Raises OSError, ValueError, RecursionError (JSON nested too deep)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STAMP_BYTES:
+            return None
+        data = f.read(MAX_STAMP_BYTES + 1)
+    return None if len(data) > MAX_STAMP_BYTES else json.loads(data.decode("ascii"))
 
 
 def _holds(stamp: dict[str, Any], key: tuple[str | None, str | None], clock: Callable[[], datetime]) -> bool:

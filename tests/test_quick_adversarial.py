@@ -1,0 +1,79 @@
+"""Attacks on the stamp (syndicate/quick.py) as a user, an editor, a co-author, a file system or
+a hand-edited `.syndicate/quick.json` would make them: the stamp must never answer what the full
+`syndicate build` would not, never hang, crash, follow a link or write over a file it did not write."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from syndicate import quick
+from tests import test_quick as base
+from tests.conftest import Site
+
+run = base.run  # the fixture: `syndicate ARGS` through the command's entry point, from the site folder
+Outcome = base.Outcome
+replayed = base.replayed
+
+
+def _stamp(site: Site) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((site.root / quick.STAMP).read_text(encoding="ascii"))
+    return data
+
+
+def _plant(site: Site, stamp: object) -> None:
+    (site.root / quick.STAMP).write_text(json.dumps(stamp), encoding="ascii")
+
+
+def test_a_stamp_that_is_a_fifo_is_not_waited_for(site: Site) -> None:
+    base.write_site(site)
+    (site.root / ".syndicate").mkdir()
+    os.mkfifo(site.root / quick.STAMP)
+    cmd = [sys.executable, "-m", "syndicate", "build"]
+    done = subprocess.run(cmd, cwd=site.root, capture_output=True, text=True, timeout=30)
+    assert "written" in done.stdout, done.stderr
+
+
+def test_a_stamp_that_is_a_link_is_not_followed(site: Site, run: Callable[..., Outcome], tmp_path: Any) -> None:
+    """A link planted in `.syndicate` would have syndicate read a file outside the site."""
+    run("build")
+    assert replayed("build")
+    outside = tmp_path / "elsewhere.json"
+    (site.root / quick.STAMP).rename(outside)
+    (site.root / quick.STAMP).symlink_to(outside)
+    assert not replayed("build")
+
+
+def test_a_stamp_over_the_size_limit_is_not_read(
+    site: Site, run: Callable[..., Outcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sparse file of gigabytes (`truncate -s 8G`) must not be read into memory."""
+    run("build")
+    monkeypatch.setattr(quick, "MAX_STAMP_BYTES", (site.root / quick.STAMP).stat().st_size - 1, raising=False)
+    assert not replayed("build")
+
+
+def test_a_stamp_nested_too_deep_is_ignored(site: Site, run: Callable[..., Outcome]) -> None:
+    run("build")
+    (site.root / quick.STAMP).write_text("[" * 100_000, encoding="ascii")
+    assert not replayed("build")  # no RecursionError
+    assert "written" in run("build")[1]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("stdout", 5), ("stderr", [1]), ("code", 10**30), ("code", 300), ("code", -1), ("code", "0"), ("code", True)],
+)
+def test_a_stamp_with_a_wrong_type_runs_the_full_build(
+    site: Site, run: Callable[..., Outcome], field: str, value: object
+) -> None:
+    """Whatever the stamp says, no traceback, and no exit code the full command never gives."""
+    run("build")
+    _plant(site, {**_stamp(site), field: value})
+    assert not replayed("build")
