@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 STAMP = os.path.join(".syndicate", "quick.json")
+CONFIG = os.path.join("config", "syndicate.toml")  # config.CONFIG_PATH, the file the full command reads first
 FORMAT = 1
 MAX_STAMP_BYTES = 256 * 1024 * 1024  # a stamp for 100,000 posts takes 6 MB
 RACY_NS = 2_000_000_000  # a file changed this close to the stamp may change again with the same stat
@@ -247,7 +248,7 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
     site = key[0] if key[0] is not None else "."
     try:
         stamp = read_stamp(os.path.join(site, STAMP))
-        if stamp is None or not _holds(stamp, key, clock or _now):
+        if stamp is None or not _holds(stamp, site, key, clock or _now):
             return None
         stdout, stderr, code = stamp["stdout"], stamp["stderr"], stamp["code"]
         if not (isinstance(stdout, str) and isinstance(stderr, str) and type(code) is int and 0 <= code < 256):
@@ -276,13 +277,17 @@ def read_stamp(path: str) -> Any:
     return None if len(data) > MAX_STAMP_BYTES else json.loads(data.decode("ascii"))
 
 
-def _holds(stamp: dict[str, Any], key: tuple[str | None, str | None], clock: Callable[[], datetime]) -> bool:
-    """Is everything the stamp was written from still so? (See the module's doc.)"""
+def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None], clock: Callable[[], datetime]) -> bool:
+    """Is everything the stamp was written from still so? (See the module's doc.) A stamp vouches
+    for the config of this site, as it was then: one written (or planted) without it never holds."""
     from . import __version__
 
     if stamp["format"] != FORMAT or stamp["version"] != __version__ or stamp["python"] != sys.version:
         return False
     if stamp["argv"] != [key[0], key[1]] or stamp["cwd"] != os.getcwd():
+        return False
+    config = file_id(os.path.join(site, CONFIG))
+    if config is None or config not in stamp["config"].values():
         return False
     for name, was in (*stamp["config"].items(), *stamp["state"].items()):
         if file_id(name) != was:

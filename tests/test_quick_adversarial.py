@@ -77,3 +77,22 @@ def test_a_stamp_with_a_wrong_type_runs_the_full_build(
     run("build")
     _plant(site, {**_stamp(site), field: value})
     assert not replayed("build")
+
+
+def test_a_stamp_that_names_no_config_never_holds(site: Site, run: Callable[..., Outcome]) -> None:
+    """A stamp planted (or committed by a co-author) with nothing to check would print whatever it
+    says, exit 0 and build nothing: a stamp must vouch for the config the full command reads, by
+    its stat (inode and ctime: nobody writes that stamp but a build of this very file)."""
+    from syndicate.config import CONFIG_PATH
+
+    run("build")
+    empty = quick._hash([])
+    planted = {
+        **_stamp(site),
+        **{"config": {}, "state": {}, "folders_are": {}, "files": [], "signatures": empty, "folders": []},
+        **{"outputs": [], "output_stats": empty, "terms": [], "window": [None, None], "floor": None},
+        **{"stdout": "all is well\n", "stderr": "", "code": 0},
+    }
+    _plant(site, planted)
+    assert not replayed("build")
+    assert str(CONFIG_PATH) == quick.CONFIG  # the file quick.py looks for is the one the full command reads
