@@ -205,10 +205,18 @@ def write_stamp(
     }
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w", encoding="ascii") as f:
+        # a new file, never one already there: a link planted at this name would be written through
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError:
+        remove_stamp(site)
+        return False
+    try:
+        with open(fd, "w", encoding="ascii") as f:
             json.dump(stamp, f)
         os.replace(tmp, path)
     except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # the file this build created
         remove_stamp(site)
         return False
     return True

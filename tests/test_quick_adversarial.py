@@ -96,3 +96,19 @@ def test_a_stamp_that_names_no_config_never_holds(site: Site, run: Callable[...,
     _plant(site, planted)
     assert not replayed("build")
     assert str(CONFIG_PATH) == quick.CONFIG  # the file quick.py looks for is the one the full command reads
+
+
+def test_a_link_planted_at_the_stamps_temporary_name_is_not_written_through(
+    site: Site, run: Callable[..., Outcome], tmp_path: Any
+) -> None:
+    """The stamp is written to `quick.json.<pid>.tmp` first: a link there (pids are easy to
+    guess) must not have a build write over a file syndicate did not write."""
+    victim = tmp_path / "precious.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    (site.root / ".syndicate").mkdir()
+    tmp = site.root / f"{quick.STAMP}.{os.getpid()}.tmp"
+    tmp.symlink_to(victim)
+    run("build")
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert not (site.root / quick.STAMP).is_symlink()
+    assert tmp.is_symlink()  # left as it was: not syndicate's
