@@ -6,7 +6,8 @@ every file of a 10,000-post site. So each full build leaves a *stamp* (``.syndic
 with everything that decided it and what a rerun would print, and the command's entry point
 (:func:`main`) checks the stamp first, with the standard library only:
 
-- the same command line, current folder, syndicate version and Python;
+- the same command line, current folder, syndicate version and Python, and the same real paths
+  (links resolved) for the site, its content, config and output folders;
 - the config file, the ledger and the cache with the same stats (size, mtime, ctime, inode), and
   the folders the config names still what they were (the static folder a folder, the ledger no folder);
 - every folder the scan went through listing the same names (hidden ones aside), each a folder or
@@ -169,8 +170,11 @@ def write_stamp(
     stderr: str,
     code: int,
     version: str,
+    real: Sequence[str] = (),
 ) -> bool:
-    """Write the stamp (see the module's doc); False when this build cannot have one."""
+    """Write the stamp (see the module's doc); False when this build cannot have one. ``real``:
+    the folders whose real path (links resolved) the build printed or compared (the site, its
+    output folder...): a link re-pointed or a folder moved under one changes what it prints."""
     path = os.path.join(site, STAMP)
     key = command_key(argv)
     racy = time.time_ns() - RACY_NS
@@ -187,6 +191,7 @@ def write_stamp(
         "python": sys.version,
         "argv": [key[0], key[1]],
         "cwd": os.getcwd(),
+        "real": {name: os.path.realpath(name) for name in real},
         "config": config,
         "state": {name: file_id(name) for name in state_files},
         "folders_are": folders_are,
@@ -300,6 +305,8 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
     for name, was in (*stamp["config"].items(), *stamp["state"].items()):
         if file_id(name) != was:
             return False
+    if any(os.path.realpath(name) != was for name, was in stamp["real"].items()):
+        return False
     for name, is_dir in stamp["folders_are"].items():
         if os.path.isdir(name) != is_dir:
             return False

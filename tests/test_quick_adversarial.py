@@ -112,3 +112,36 @@ def test_a_link_planted_at_the_stamps_temporary_name_is_not_written_through(
     assert victim.read_text(encoding="utf-8") == "precious\n"
     assert not (site.root / quick.STAMP).is_symlink()
     assert tmp.is_symlink()  # left as it was: not syndicate's
+
+
+def test_a_site_reached_through_a_link_that_now_leads_elsewhere_runs_the_full_build(
+    site: Site, run: Callable[..., Outcome], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """`syndicate --site current build` from elsewhere prints the site's real path; the site moved
+    (`mv v1 v2`, the link re-pointed: no file's stat changes) prints another one."""
+    current = tmp_path / "current"
+    current.symlink_to(site.root)
+    monkeypatch.chdir(tmp_path)
+    run("--site", "current", "build")
+    assert str(site.root) in run("--site", "current", "build")[2]
+    assert replayed("--site", "current", "build")
+    moved = tmp_path / "moved"
+    site.root.rename(moved)
+    current.unlink()
+    current.symlink_to(moved)
+    assert not replayed("--site", "current", "build")
+    assert str(moved) in run("--site", "current", "build")[2]
+
+
+def test_an_output_folder_moved_among_the_posts_runs_the_full_build(
+    site: Site, run: Callable[..., Outcome], tmp_path: Any
+) -> None:
+    """The full command refuses an output folder inside the content folder (exit 2), even a hidden
+    one reached through a link: the scan does not list hidden names, and no output file changed."""
+    out = tmp_path / "out"
+    run("build", "--out", str(out))
+    assert replayed("build", "--out", str(out))
+    out.rename(site.content / ".out")
+    out.symlink_to(site.content / ".out")
+    assert not replayed("build", "--out", str(out))
+    assert run("build", "--out", str(out))[0] == 2

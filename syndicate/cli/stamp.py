@@ -77,4 +77,5 @@ def leave_stamp(
         stderr="".join(f"{line}\n" for line in problem_lines(site, rerun)),
         code=build_exit(rerun),
         version=__version__,
+        real=[str(p) for p in (site, out_dir, site / settings.content.dir, site / CONFIG_PATH.parent)],
     )
