@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -270,9 +271,9 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
         return None
     took = f"{time.perf_counter() - started:.2f}"
     if stderr:
-        sys.stderr.write(stderr)
+        sys.stderr.write(_as_echoed(stderr, sys.stderr))
         sys.stderr.flush()
-    sys.stdout.write(stdout.replace(SECONDS, took))
+    sys.stdout.write(_as_echoed(stdout.replace(SECONDS, took), sys.stdout))
     sys.stdout.flush()
     return code
 
@@ -288,6 +289,20 @@ def read_stamp(path: str) -> Any:
             return None
         data = f.read(MAX_STAMP_BYTES + 1)
     return None if len(data) > MAX_STAMP_BYTES else json.loads(data.decode("ascii"))
+
+
+# click.echo's: what it strips from a line written to a stream that is not a terminal
+_ANSI = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")
+
+
+def _as_echoed(text: str, stream: Any) -> str:
+    """``text`` as click.echo writes it to ``stream`` (the full command prints with it): escape
+    sequences stripped unless the stream is a terminal."""
+    try:
+        tty = stream.isatty()
+    except Exception:  # click's isatty: any failure means "not a terminal"
+        tty = False
+    return text if tty else _ANSI.sub("", text)
 
 
 def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None], clock: Callable[[], datetime]) -> bool:

@@ -145,3 +145,17 @@ def test_an_output_folder_moved_among_the_posts_runs_the_full_build(
     out.symlink_to(site.content / ".out")
     assert not replayed("build", "--out", str(out))
     assert run("build", "--out", str(out))[0] == 2
+
+
+def test_escape_sequences_are_stripped_as_the_full_command_strips_them(site: Site, run: Callable[..., Outcome]) -> None:
+    """The full command prints with click.echo, which strips escape sequences from what goes to a
+    file or a pipe (not to a terminal): a scheduled post's name with one is printed as is."""
+    date = base._date(base.timedelta(days=29))  # the next one scheduled
+    post = f"---\ntitle: Red\nslug: red\ndate: {date}\n---\nRed.\n"
+    site.post("later/\x1b[31mred.md", post)
+    run("build")
+    full = run("build")
+    assert "later/red.md" in full[1], full
+    assert replayed("build")
+    again = run("build")
+    assert base.same(full, again), (full, again)
