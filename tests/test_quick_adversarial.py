@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -150,7 +151,7 @@ def test_an_output_folder_moved_among_the_posts_runs_the_full_build(
 def test_escape_sequences_are_stripped_as_the_full_command_strips_them(site: Site, run: Callable[..., Outcome]) -> None:
     """The full command prints with click.echo, which strips escape sequences from what goes to a
     file or a pipe (not to a terminal): a scheduled post's name with one is printed as is."""
-    date = base._date(base.timedelta(days=29))  # the next one scheduled
+    date = base._date(timedelta(days=29))  # the next one scheduled
     post = f"---\ntitle: Red\nslug: red\ndate: {date}\n---\nRed.\n"
     site.post("later/\x1b[31mred.md", post)
     run("build")
