@@ -8,8 +8,9 @@ with everything that decided it and what a rerun would print, and the command's 
 
 - the same command line, current folder, syndicate version and Python, and the same real paths
   (links resolved) for the site, its content, config and output folders;
-- the config file, the ledger and the cache with the same stats (size, mtime, ctime, inode), and
-  the folders the config names still what they were (the static folder a folder, the ledger no folder);
+- the config file (the site's own: a stamp that does not name it never holds), the ledger and the
+  cache with the same stats (size, mtime, ctime, inode), none a link, and the folders the config
+  names still what they were (the static folder a folder, the ledger no folder);
 - every folder the scan went through listing the same names (hidden ones aside), each a folder or
   not as before, and every file the scan looked at with the same stat signature, none a link
   (a link's target can change under an unchanged link: a site with one gets no stamp);
@@ -18,10 +19,11 @@ with everything that decided it and what a rerun would print, and the command's 
 - the clock inside the window in which the same posts are live (as the manifest says), the
   ledger's floor for it (``moment_of``) applied as the full command does.
 
-Then it prints what the full command printed for such a rerun (its time aside) and exits with its
-code. Anything else, or any doubt (a stamp that does not read, an option it does not know, a file
-edited in the two seconds before the stamp was written: a later edit in the same clock tick would
-keep its stat), and the full command runs, exactly as without the stamp, and writes a new one.
+Then it prints what the full command printed for such a rerun (its time aside; escape sequences
+stripped off a stream that is no terminal, as click.echo does) and exits with its code. Anything
+else, or any doubt (a stamp that does not read or is no regular file, an option it does not know,
+a file edited in the two seconds before the build started: a later edit in the same clock tick
+would keep its stat), and the full command runs, exactly as without the stamp, and writes a new one.
 """
 
 from __future__ import annotations
@@ -172,13 +174,16 @@ def write_stamp(
     code: int,
     version: str,
     real: Sequence[str] = (),
+    since: int | None = None,
 ) -> bool:
     """Write the stamp (see the module's doc); False when this build cannot have one. ``real``:
     the folders whose real path (links resolved) the build printed or compared (the site, its
-    output folder...): a link re-pointed or a folder moved under one changes what it prints."""
+    output folder...): a link re-pointed or a folder moved under one changes what it prints.
+    ``since``: when the build started (time.time_ns(); else now): a file changed in the RACY_NS
+    before it is racy, as the build read it after that (a long build: not only before the stamp)."""
     path = os.path.join(site, STAMP)
     key = command_key(argv)
-    racy = time.time_ns() - RACY_NS
+    racy = (time.time_ns() if since is None else min(since, time.time_ns())) - RACY_NS
     if key is None or seen.doubtful or os.environ.get("SYNDICATE_TRACE") or any(_racy(s, racy) for _, s in seen.files):
         remove_stamp(site)
         return False
@@ -186,6 +191,10 @@ def write_stamp(
     if any(f is None or max(f[1], f[2]) >= racy or stat.S_ISLNK(f[4]) for f in config.values()):
         remove_stamp(site)
         return False
+    state = {name: file_id(name) for name in state_files}
+    if any(f is not None and stat.S_ISLNK(f[4]) for f in state.values()):
+        remove_stamp(site)
+        return False  # a ledger that is a link: what it leads to changes under an unchanged link
     stamp = {
         "format": FORMAT,
         "version": version,
@@ -194,7 +203,7 @@ def write_stamp(
         "cwd": os.getcwd(),
         "real": {name: os.path.realpath(name) for name in real},
         "config": config,
-        "state": {name: file_id(name) for name in state_files},
+        "state": state,
         "folders_are": folders_are,
         "folders": [list(f) for f in seen.folders],
         "files": [path for path, _ in seen.files],

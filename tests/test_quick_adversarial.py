@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -160,3 +161,52 @@ def test_escape_sequences_are_stripped_as_the_full_command_strips_them(site: Sit
     assert replayed("build")
     again = run("build")
     assert base.same(full, again), (full, again)
+
+
+def test_a_ledger_that_is_a_link_gets_no_stamp(site: Site, run: Callable[..., Outcome], tmp_path: Any) -> None:
+    """The full command reads the ledger every time (its floor for the clock, the syndication
+    links): when it is a link, what it leads to changes and the link's own stat does not."""
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(b"")
+    (site.root / ".syndicate").mkdir()
+    (site.root / ".syndicate" / "state.db").symlink_to(ledger)
+    run("build")
+    run("build")
+    ledger.write_bytes(b"SQLite format 3\x00")
+    assert not replayed("build")
+
+
+def test_a_ledger_changed_just_before_the_build_gets_no_stamp(site: Site, run: Callable[..., Outcome]) -> None:
+    """A ledger written in the same clock tick as the build read it (a `syndicate publish` just
+    before) may be written again with the same stat: as for a post or the config, no stamp."""
+    (site.root / ".syndicate").mkdir()
+    ledger = site.root / ".syndicate" / "state.db"
+    ledger.write_bytes(b"")
+    soon = time.time_ns() + 60_000_000_000  # RACY_NS is 0 here: "within the window" is "from now on"
+    os.utime(ledger, ns=(soon, soon))
+    run("build")
+    assert not (site.root / quick.STAMP).exists()
+
+
+def test_files_saved_just_before_a_long_build_get_no_stamp(
+    site: Site, run: Callable[..., Outcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Racy is measured from when the build read the files, not from when it wrote the stamp: the
+    config (and the posts) saved just before a build that then runs longer than RACY_NS could be
+    saved again in the same clock tick (a coarse file system: 1 s, 2 s) with the same size after
+    the build read them."""
+    from syndicate.cli import site_cmds
+
+    real = site_cmds.run_build  # type: ignore[attr-defined]
+
+    def long(*args: object, **kwargs: object) -> object:
+        report = real(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.6)
+        return report
+
+    monkeypatch.setattr(site_cmds, "run_build", long)
+    monkeypatch.setattr(quick, "RACY_NS", 400_000_000)
+    config = site.root / "config" / "syndicate.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("Test Site", "Test Sits"), encoding="utf-8")
+    run("build")
+    assert not (site.root / quick.STAMP).exists()

@@ -3,6 +3,7 @@ syndicate, that nothing changed (syndicate/quick.py): the build's inputs and wha
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -13,21 +14,26 @@ from ..config import CONFIG_PATH
 from ..deliver.ledger import state_path
 from .common import build_exit, problem_lines
 
+Before = tuple[int, dict[str, list[int] | None]]
 
-def read_before(site: Path) -> dict[str, list[int] | None]:
-    """The stats of the files a build reads before it starts (the config, the ledger), taken
-    before the build reads them: one that changes while it runs gets the build no stamp."""
+
+def read_before(site: Path) -> Before | None:
+    """When the build started (ns) and the stats of the files a build reads before it starts (the
+    config, the ledger), taken before the build reads them: one that changes while it runs, or
+    changed in the RACY_NS before it started (it may change again with the same stat), gets the
+    build no stamp."""
     if quick.ARGV is None:
-        return {}
+        return None
+    started = time.time_ns()
     from ..config import load_settings
     from ..errors import SyndicateError
 
     try:
         ledger = state_path(site, load_settings(site))
     except SyndicateError:
-        return {}
+        return None
     names = [str(site / CONFIG_PATH), str(ledger), f"{ledger}-wal"]
-    return {name: quick.file_id(name) for name in names}
+    return started, {name: quick.file_id(name) for name in names}
 
 
 def leave_stamp(
@@ -36,7 +42,7 @@ def leave_stamp(
     moment: datetime,
     floor: datetime | None,
     out_dir: Path,
-    before: dict[str, list[int] | None],
+    before: Before | None,
 ) -> None:
     """Write the stamp of this build (or remove an old one when this build cannot have one);
     ``before``: :func:`read_before`."""
@@ -45,9 +51,13 @@ def leave_stamp(
     seen = report.seen
     if quick.ARGV is None or seen is None or seen.manifest is None:
         return  # not the `syndicate` command itself (a test's runner), or no manifest
-    if not before or any(quick.file_id(name) != was for name, was in before.items()):
+    if before is None or any(quick.file_id(name) != was for name, was in before[1].items()):
         quick.remove_stamp(str(site))
         return  # the config or the ledger changed while the build ran
+    started, read = before
+    if any(was is not None and max(was[1], was[2]) >= started - quick.RACY_NS for was in read.values()):
+        quick.remove_stamp(str(site))
+        return  # ... or just before it started: it may have changed again since, with the same stat
     m = seen.manifest
     settings = report.settings
     try:
@@ -78,4 +88,5 @@ def leave_stamp(
         code=build_exit(rerun),
         version=__version__,
         real=[str(p) for p in (site, out_dir, site / settings.content.dir, site / CONFIG_PATH.parent)],
+        since=started,
     )
