@@ -6,8 +6,8 @@ every file of a 10,000-post site. So each full build leaves a *stamp* (``.syndic
 with everything that decided it and what a rerun would print, and the command's entry point
 (:func:`main`) checks the stamp first, with the standard library only:
 
-- the same command line, current folder, syndicate version and Python, and the same real paths
-  (links resolved) for the site, its content, config and output folders;
+- the same command line, current folder, syndicate version, Python and file name encoding, and
+  the same real paths (links resolved) for the site, its content, config and output folders;
 - the config file (the site's own: a stamp that does not name it never holds), the ledger and the
   cache with the same stats (size, mtime, ctime, inode), none a link, and the folders the config
   names still what they were (the static folder a folder, the ledger no folder);
@@ -28,6 +28,7 @@ would keep its stat), and the full command runs, exactly as without the stamp, a
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import json
@@ -199,6 +200,7 @@ def write_stamp(
         "format": FORMAT,
         "version": version,
         "python": sys.version,
+        "fs": [sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()],
         "argv": [key[0], key[1]],
         "cwd": os.getcwd(),
         "real": {name: os.path.realpath(name) for name in real},
@@ -276,6 +278,8 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
         stdout, stderr, code = stamp["stdout"], stamp["stderr"], stamp["code"]
         if not (isinstance(stdout, str) and isinstance(stderr, str) and type(code) is int and 0 <= code < 256):
             return None
+        if _ascii(sys.stdout) or _ascii(sys.stderr):
+            return None  # click.echo writes UTF-8 to a stream set to ASCII (PYTHONIOENCODING=ascii)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
     took = f"{time.perf_counter() - started:.2f}"
@@ -304,6 +308,14 @@ def read_stamp(path: str) -> Any:
 _ANSI = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")
 
 
+def _ascii(stream: Any) -> bool:
+    """click's "misconfigured" stream (``_stream_is_misconfigured``), which it rewraps."""
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "ascii"
+    except LookupError:
+        return False
+
+
 def _as_echoed(text: str, stream: Any) -> str:
     """``text`` as click.echo writes it to ``stream`` (the full command prints with it): escape
     sequences stripped unless the stream is a terminal."""
@@ -321,6 +333,8 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
 
     if stamp["format"] != FORMAT or stamp["version"] != __version__ or stamp["python"] != sys.version:
         return False
+    if stamp["fs"] != [sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()]:
+        return False  # how file names decode decides which are posts (not UTF-8: none)
     if stamp["argv"] != [key[0], key[1]] or stamp["cwd"] != os.getcwd():
         return False
     config = file_id(os.path.join(site, CONFIG))

@@ -17,7 +17,7 @@ import pytest
 
 from syndicate import quick
 from tests import test_quick as base
-from tests.conftest import Site
+from tests.conftest import Site, faked
 
 run = base.run  # the fixture: `syndicate ARGS` through the command's entry point, from the site folder
 Outcome = base.Outcome
@@ -210,3 +210,35 @@ def test_files_saved_just_before_a_long_build_get_no_stamp(
     config.write_text(config.read_text(encoding="utf-8").replace("Test Site", "Test Sits"), encoding="utf-8")
     run("build")
     assert not (site.root / quick.STAMP).exists()
+
+
+def _command(site: Site, env: dict[str, str]) -> Outcome:
+    """The real command, the clock 10 s ahead (the files just written are not racy)."""
+    cmd = faked([sys.executable, "-m", "syndicate", "build"], "+10s")
+    done = subprocess.run(cmd, cwd=site.root, capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_stamp_left_with_another_file_name_encoding_is_not_taken(site: Site, run: Callable[..., Outcome]) -> None:
+    """With `PYTHONUTF8=0 LC_ALL=C` (a cron job, a service) file names decode as ASCII: café.md is
+    no valid name then, and the stamp that build leaves must not answer a UTF-8 run, which
+    publishes café.md (the folder's listing is the same bytes)."""
+    site.post("café.md", base.POST.format(title="Café", date=base._date(timedelta(days=-1)), tag="c"))
+    ascii_run = _command(site, {"PYTHONUTF8": "0", "LC_ALL": "C", "LANG": "C"})
+    assert "not valid UTF-8" in ascii_run[2], ascii_run
+    assert (site.root / quick.STAMP).exists()
+    assert not replayed("build")
+    assert "not valid UTF-8" not in run("build")[2]
+
+
+def test_a_stream_set_to_ascii_gets_what_the_full_command_prints(site: Site) -> None:
+    """click.echo writes UTF-8 to a stream set to ASCII (PYTHONIOENCODING=ascii); the stamp's
+    lines must not end in a UnicodeEncodeError."""
+    base.write_site(site)
+    site.post("later/café.md", base.POST.format(title="Café", date=base._date(timedelta(days=20)), tag="c"))
+    _command(site, {})
+    (site.root / quick.STAMP).unlink()
+    full = _command(site, {"PYTHONIOENCODING": "ascii"})  # the full command: it leaves a stamp
+    assert "café.md" in full[1] and (site.root / quick.STAMP).exists(), full
+    again = _command(site, {"PYTHONIOENCODING": "ascii"})
+    assert base.same(full, again), (full, again)
