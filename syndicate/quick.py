@@ -142,6 +142,7 @@ class Recorder:
         self.files: list[tuple[str, str]] = []  # (path, stat signature) of each file read
         self.doubtful = False  # a post file that is a link, or was not examined: no stamp
         self.manifest: dict[str, Any] | None = None  # the build's manifest (builder/manifest.py), once written
+        self.scanned: list[Any] | None = None  # what the scan returned (builder/discover.py): the manifest's inputs
 
     def folder(self, path: str, names: Iterable[tuple[str, bool]]) -> None:
         self.folders.append((path, listing(names)))

@@ -242,3 +242,42 @@ def test_a_stream_set_to_ascii_gets_what_the_full_command_prints(site: Site) -> 
     assert "café.md" in full[1] and (site.root / quick.STAMP).exists(), full
     again = _command(site, {"PYTHONIOENCODING": "ascii"})
     assert base.same(full, again), (full, again)
+
+
+def test_a_manifest_another_build_saved_meanwhile_gets_no_stamp(
+    site: Site, run: Callable[..., Outcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two builds at once: a slow one that read one.md before it was edited, and a fast one after.
+    The slow one writes its (old) files and saves its manifest after the fast one saved its own,
+    before the fast one writes its stamp: the stamp must not pair the fast one's scan (the edited
+    post) with the slow one's outputs, which the full command would rebuild."""
+    from syndicate.builder import pipeline
+    from syndicate.builder.cache import PostCache
+    from syndicate.builder.manifest import manifest_key
+
+    run("build")
+    cache_path = site.root / ".syndicate" / "cache.db"
+    key = manifest_key(site.public)
+    old = json.loads(PostCache(cache_path).meta(key) or "{}")
+    old_bytes = {rel: (site.public / rel).read_bytes() for rel in old["outputs"]}
+    one = site.content / "one.md"
+    one.write_text(one.read_text(encoding="utf-8").replace("Some words", "Other words"), encoding="utf-8")
+    real = pipeline._with_manifest
+
+    def slow_build_finishes_meanwhile(*args: Any) -> Any:
+        for rel, data in old_bytes.items():
+            (site.public / f"{rel}.tmp").write_bytes(data)
+            os.replace(site.public / f"{rel}.tmp", site.public / rel)
+        other = PostCache(cache_path)
+        stats = {rel: quick.out_stat(str(site.public / rel)) for rel in old_bytes}
+        other.put_meta(key, json.dumps({**old, "outputs": stats}))
+        other.save()
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "_with_manifest", slow_build_finishes_meanwhile)
+    assert "written" in run("build")[1]
+    monkeypatch.setattr(pipeline, "_with_manifest", real)
+    assert b"Other words" not in (site.public / "feed.json").read_bytes()  # the slow build's
+    assert not replayed("build")
+    run("build")
+    assert b"Other words" in (site.public / "feed.json").read_bytes()

@@ -129,7 +129,10 @@ def scan(site_dir: Path, settings: Settings, seen: Recorder | None = None) -> li
             doubtful = not f.signature and f.severity != "skipped" and name_problem(prefix + rel) is None
             seen.file(entry.path, f.signature, entry.is_symlink() or doubtful)
     found.sort(key=lambda f: f.source)
-    return [f for f in found if f.error != _NOT_READ]
+    result = [f for f in found if f.error != _NOT_READ]
+    if seen is not None:
+        seen.scanned = result
+    return result
 
 
 class PostIndex:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import __version__, quick
-from ..builder.manifest import replayed
+from ..builder.manifest import inputs_key, replayed
 from ..builder.report import STATE_DIR, BuildReport
 from ..config import CONFIG_PATH
 from ..deliver.ledger import state_path
@@ -61,6 +61,9 @@ def leave_stamp(
     m = seen.manifest
     settings = report.settings
     try:
+        if seen.scanned is None or m["inputs"] != inputs_key(settings, seen.scanned, out_dir):
+            quick.remove_stamp(str(site))
+            return  # the manifest of another build, saved since this one saved its own (or not saved)
         rerun = replayed(settings, m, out_dir)  # what the full command prints when nothing changed
         outputs, terms, window = m["outputs"], m["tags"], (m["from"], m["until"])
     except (ValueError, KeyError, TypeError):
