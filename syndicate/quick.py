@@ -279,6 +279,7 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
         stdout, stderr, code = stamp["stdout"], stamp["stderr"], stamp["code"]
         if not (isinstance(stdout, str) and isinstance(stderr, str) and type(code) is int and 0 <= code < 256):
             return None
+        (stdout + stderr).encode("utf-8")  # UnicodeEncodeError (a lone surrogate): no build wrote it
         if _ascii(sys.stdout) or _ascii(sys.stderr):
             return None  # click.echo writes UTF-8 to a stream set to ASCII (PYTHONIOENCODING=ascii)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):

@@ -70,7 +70,10 @@ def test_a_stamp_nested_too_deep_is_ignored(site: Site, run: Callable[..., Outco
 
 @pytest.mark.parametrize(
     "field, value",
-    [("stdout", 5), ("stderr", [1]), ("code", 10**30), ("code", 300), ("code", -1), ("code", "0"), ("code", True)],
+    [
+        *[("stdout", 5), ("stderr", [1]), ("stdout", "\udcff"), ("stderr", "\udcff")],
+        *[("code", 10**30), ("code", 300), ("code", -1), ("code", "0"), ("code", True)],
+    ],
 )
 def test_a_stamp_with_a_wrong_type_runs_the_full_build(
     site: Site, run: Callable[..., Outcome], field: str, value: object
