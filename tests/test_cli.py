@@ -293,3 +293,11 @@ def test_posts_lists_rejected_files_too(site: Site) -> None:
     assert run.code == 1
     [row] = [line for line in run.out.splitlines() if line.startswith("rejected")]
     assert row.endswith("content/bad.md") and "date is missing" in row
+
+
+def test_the_next_scheduled_post_is_named_printably(site: Site) -> None:
+    """A file name can hold an escape sequence; `build` must not send it to the terminal."""
+    site.post("\x1b[31mred.md", "---\ntitle: Red\nslug: red\ndate: 2099-01-01\n---\nLater.\n")
+    done = site.run("build")
+    assert "next scheduled:" in done.out, done
+    assert "\x1b" not in done.out and "\\x1b[31mred.md" in done.out

@@ -74,7 +74,7 @@ def build_lines(report: BuildReport, moment: datetime, out_dir: Path, seconds: s
     lines.append(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}{refused}")
     if tally.scheduled:
         when, source = tally.scheduled[0]
-        lines.append(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {source}")
+        lines.append(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {printable(source)}")
     return "\n".join(lines)
 
 
