@@ -8,8 +8,11 @@ published despite looking dangerous.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -143,3 +146,28 @@ def test_a_huge_file_is_rejected_without_reading_it_into_the_feeds(site: Site) -
     run = site.run("check")
     assert run.code == 1
     assert run.err.startswith("content/big.md: error: file is 4.8 MiB; a post may be at most 4 MiB")
+
+
+def _without_root_powers(cmd: list[str]) -> list[str]:
+    """Root reads any folder: drop the capabilities that let it, so permissions count."""
+    if os.geteuid() != 0:
+        return cmd
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", "--bounding-set", caps, "--inh-caps", caps, *cmd]
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="needs setpriv to drop root's powers")
+def test_a_folder_that_cannot_be_read_is_named_not_skipped_in_silence(site: Site) -> None:
+    site.post("ok.md", "---\ntitle: Fine\ndate: 2024-01-01\n---\nHere.\n")
+    site.post("private/hidden.md", "---\ntitle: Hidden\ndate: 2024-01-02\n---\nThere.\n")
+    (site.content / "private").chmod(0)
+    try:
+        cmd = _without_root_powers([sys.executable, "-m", "syndicate", "build", "--now", "2026-01-01T00:00:00Z"])
+        done = subprocess.run(cmd, cwd=site.root, capture_output=True, text=True, timeout=60)
+    finally:
+        (site.content / "private").chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert "content/private: warning: cannot read this folder (Permission denied): the posts in it are skipped" in (
+        done.stderr
+    )
+    assert "from 1 published post" in done.stdout

@@ -19,14 +19,19 @@ from .cache import CachedPost, stat_signature
 
 
 def find_post_files(
-    content_dir: Path, d: Dialect | None = None, seen: Recorder | None = None
+    content_dir: Path,
+    d: Dialect | None = None,
+    seen: Recorder | None = None,
+    unreadable: list[tuple[str, str]] | None = None,
 ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(path relative to ``content_dir``, entry) for each post file, in a stable order.
 
     Hidden files and folders, editor temp and backup files, and non-Markdown files are
     skipped, as are the folders no generator keeps posts in (node_modules, its output and
     templates: :func:`prune_folder`); symlinked folders are not followed (no loops). Whether a
-    file may be read (a link, a FIFO) is :func:`examine`'s to say.
+    file may be read (a link, a FIFO) is :func:`examine`'s to say. ``seen`` records each folder's
+    listing (for the stamp of a build: syndicate/quick.py); ``unreadable`` gets each folder that
+    cannot be listed (relative path with a trailing slash, why).
     """
     d = d or dialect("syndicate")
     suffixes = d.suffixes + d.other_formats
@@ -35,9 +40,11 @@ def find_post_files(
         folder, prefix = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
+        except OSError as e:
             if seen is not None:
                 seen.unreadable(str(folder))
+            if unreadable is not None:
+                unreadable.append((prefix, e.strerror or str(e)))
             continue
         subdirs = []
         names: list[tuple[str, bool]] = []
@@ -69,6 +76,7 @@ class Scanned:
 
 
 _NOT_READ = "\x00not a post in any format syndicate reads"
+_CLOSED = "cannot read this folder ({why}): the posts in it are skipped; make it readable by the user syndicate runs as"
 
 
 def link_roots(site_dir: Path, settings: Settings) -> tuple[Path, tuple[Path, ...]]:
@@ -119,7 +127,8 @@ def scan(site_dir: Path, settings: Settings, seen: Recorder | None = None) -> li
             prefix.rstrip("/") or ".", f"content folder {content_dir} not found; create it or set [content] dir"
         )
     d = dialect(settings.content.generator)
-    files = list(find_post_files(content_dir, d, seen))
+    closed: list[tuple[str, str]] = []
+    files = list(find_post_files(content_dir, d, seen, closed))
     bundles = bundle_folders(rel for rel, _ in files) if d.bundle_resources else frozenset()
     roots = link_roots(site_dir, settings)
     found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles, roots) for rel, entry in files]
@@ -128,6 +137,9 @@ def scan(site_dir: Path, settings: Settings, seen: Recorder | None = None) -> li
             # a link (its target may change under it) or a file examine() refused: no stamp
             doubtful = not f.signature and f.severity != "skipped" and name_problem(prefix + rel) is None
             seen.file(entry.path, f.signature, entry.is_symlink() or doubtful)
+    for rel, why in closed:  # its posts are not lost in silence
+        folder = (prefix + rel).rstrip("/") or "."
+        found.append(Scanned(printable(folder), folder, "", _CLOSED.format(why=why), "warning"))
     found.sort(key=lambda f: f.source)
     result = [f for f in found if f.error != _NOT_READ]
     if seen is not None:
