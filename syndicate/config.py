@@ -35,13 +35,14 @@ from .core.model import (
     Settings,
     SiteSettings,
     TargetSettings,
+    printable,
 )
 from .core.permalinks import normal_template, unknown_tokens
 from .core.planning import MAX_RETRY_DELAY
 from .core.slugs import slug_problem
 from .core.social import template_problem
 from .errors import ConfigError, ContentError
-from .files import read_limited
+from .files import name_problem, read_limited
 
 CONFIG_PATH = Path("config") / "syndicate.toml"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -451,7 +452,16 @@ def output_dir(site_dir: Path, settings: Settings, out: Path | None = None) -> P
             return site_dir / folder  # checked by parse_settings
         out = folder
     _own_folder(site_dir, settings, out)
+    _utf8_folder(out, "--out" if out != Path(settings.output.dir) else "[output] dir")
     return out
+
+
+def _utf8_folder(folder: Path, what: str) -> None:
+    """A folder whose path is not valid UTF-8 cannot be named in the cache, the ledger or a message
+    that others read (each keeps text): refused at once, before anything is written."""
+    path = str(folder.absolute())
+    if name_problem(path):
+        raise ConfigError(f"{what} {printable(path)} is not valid UTF-8; rename it or choose another folder")
 
 
 def _own_folder(site_dir: Path, settings: Settings, out: Path) -> None:
@@ -674,6 +684,7 @@ def load_settings(site_dir: Path) -> Settings:
     """Read ``config/syndicate.toml`` under ``site_dir`` (a regular file of at most 1 MiB: a FIFO
     put there never hangs a command) and check what only the disk can tell."""
     path = site_dir / CONFIG_PATH
+    _utf8_folder(site_dir, "the site folder")
     shown = shown_config(site_dir)
     if not path.exists() and not path.is_symlink():
         from .detect import detect_generator  # only here: a configured site never pays for it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -301,3 +302,18 @@ def test_the_next_scheduled_post_is_named_printably(site: Site) -> None:
     done = site.run("build")
     assert "next scheduled:" in done.out, done
     assert "\x1b" not in done.out and "\\x1b[31mred.md" in done.out
+
+
+def test_a_folder_whose_name_is_not_utf8_is_refused_in_one_line(site: Site, tmp_path: Path) -> None:
+    """The cache, the ledger and the messages keep text: such a path used to end the build in a
+    traceback after the feeds were written."""
+    site.post("a.md", "---\ntitle: A\ndate: 2024-01-01\n---\nA.\n")
+    done = site.run("build", "--out", os.fsdecode(b"pub\xff"))
+    assert done.code == 2 and "Traceback" not in done.err, done
+    assert done.err.strip().endswith("pub\\xff is not valid UTF-8; rename it or choose another folder")
+    moved = tmp_path / os.fsdecode(b"s\xff")
+    site.root.rename(moved)
+    done = Site(moved).run("build")
+    assert done.code == 2 and "Traceback" not in done.err, done
+    assert "error: the site folder " in done.err and "s\\xff is not valid UTF-8" in done.err
+    assert not (moved / "public").exists()
