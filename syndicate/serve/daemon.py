@@ -11,10 +11,12 @@ Threads:
 - APScheduler wakes the worker at each scheduled post's date and at the ledger's next
   retry time; after a restart both are rebuilt from content and ledger by the first cycle;
 - the HTTP server serves the output folder (see :mod:`syndicate.serve.server`);
-- the main thread runs the first cycle before any other thread exists (so a big site's
-  first build may fork its workers), then waits for SIGTERM/SIGINT (finish the delivery in flight, exit 0) and
-  SIGHUP (reload the config: the next cycle reads it; a bad one is logged and the last good
-  state keeps serving).
+- the main thread starts the server at once when the output folder holds a build of ours
+  (the first cycle then catches up in the worker, /healthz saying "starting"); on a folder
+  with nothing of ours it runs the first cycle before any other thread exists (so a big
+  site's first build may fork its workers) and serves after. Then it waits for SIGTERM/SIGINT
+  (finish the delivery in flight, exit 0) and SIGHUP (reload the config: the next cycle reads
+  it; a bad one is logged and the last good state keeps serving).
 
 The site's lock is held for the daemon's whole life, so a second daemon or a `publish`
 on the same site is refused with a clear message.
@@ -43,6 +45,7 @@ from watchdog.observers.polling import PollingObserver
 
 from ..builder.cache import PostCache
 from ..builder.discover import ContentWatch
+from ..builder.owned import RECORD
 from ..builder.report import STATE_DIR, refused_line
 from ..builder.skip import IncrementalRender
 from ..config import CONFIG_PATH, load_settings, output_dir, stand_ins
@@ -66,6 +69,7 @@ SAFETY_NET = timedelta(minutes=10)  # a full cycle even if no event came (lost i
 SELF_CHECK = 2.0  # seconds between looks at the disk: output files, watched folders, the ledger
 FAILED_CYCLE_RETRY = (2.0, 60.0)  # after a failed cycle, the next is tried after 2 s, doubling up to 60 s
 STALE_AFTER = 120.0  # seconds a cycle may run before /healthz calls the daemon stale
+CATCHING_UP = "catching up: the feeds on disk are served as the last run left them while the first build runs"
 
 
 # A file closed after writing, or renamed into place, is complete: act at once (a few ms to
@@ -397,7 +401,7 @@ class Daemon:
             self.log.event("warning", line)
         self._note_retractions(report)
         live = len(build.live(self.clock()))
-        if build.written or build.removed or reason == "start":
+        if build.written or build.removed or "start" in reason.split(", "):
             self.log.event(
                 "built",
                 f"{len(build.written)} written, {len(build.removed)} removed, {build.files} files, "
@@ -563,6 +567,8 @@ class Daemon:
     def report_health(self) -> dict[str, Any]:
         """What /healthz says: "ok" only when the last cycle succeeded and none is stuck."""
         health = dict(self.health)
+        if health.get("status") != "starting" and health.get("problem") == CATCHING_UP:
+            del health["problem"]  # the first cycle failed: what failed is said instead
         busy = self._busy_since
         if busy is not None and time.monotonic() - busy > STALE_AFTER:
             health.update(status="stale", problem=f"a cycle has been running for {time.monotonic() - busy:.0f} s")
@@ -627,23 +633,37 @@ class Daemon:
                 shown = f"[{self.host}]" if ":" in self.host else self.host
                 self._preview_url = f"http://{shown}:{self.port}/"
             self._install_signals()
-            # The first cycle runs before any other thread exists, so a big site's first build
-            # can fork its workers (see builder.workers.Workers); the feeds are on disk before serving.
-            self._guarded_cycle("start")
+            # An output folder a build of ours left is served at once, and the first cycle catches
+            # up behind it in the worker thread (/healthz says "starting" until it is done); its
+            # workers, if it needs any (a lost cache), are spawned, as every later cycle's are.
+            # A folder with nothing of ours in it has nothing to serve: the first cycle runs
+            # before any other thread exists, so a big first build can fork its workers (see
+            # builder.workers.Workers), and the server starts once the feeds are on disk.
+            early = (self.out_dir / RECORD).is_file()
+            if early:
+                self.health = {"status": "starting", "problem": CATCHING_UP}
+            else:
+                self._guarded_cycle("start")
             server.start()
+            if early:
+                self._watch()  # before the first cycle: a save while it runs makes one more
             self._worker_thread = threading.Thread(target=self._worker, name="worker", daemon=True)
             self._worker_thread.start()
             self.scheduler.start()
             self.scheduler.add_job(
                 self.request, "interval", seconds=SAFETY_NET.total_seconds(), args=["periodic"], id="periodic"
             )
-            self._watch()
             base = f"http://{self.host}:{self.port}/"
             index = settings.output.index.removesuffix("index.html")
             every = f" (all feeds: {base}{index})" if settings.output.index else ""
             said = " (preview: feed links on this address; nothing is delivered)" if self.preview else ""
+            said += " (catching up: the feeds on disk are served while the first build runs)" if early else ""
             self.log.event("serving", f"feeds at {base}{settings.feeds.rss}{every} from {self.out_dir}{said}", url=base)
-            self.request("watching")  # what changed while the first cycle ran, before anything watched
+            if early:
+                self.request("start")
+            else:
+                self._watch()
+                self.request("watching")  # what changed while the first cycle ran, before anything watched
             try:
                 while not self.stop.wait(SELF_CHECK):
                     self.self_check()
