@@ -20,7 +20,7 @@ from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
 from .output import FileStat, digest, file_stat, remove_files, same_bytes, write_all
-from .owned import Ownership
+from .owned import RECORD, Ownership
 from .report import STATE_DIR, BuildReport, Progress, trace
 
 SYNDICATION_FILE = "syndication.json"  # post URL → its copies on social targets (a site with social targets)
@@ -152,7 +152,7 @@ def prepare(
         rendered = Rendered({}, {})
         memo = memo or IncrementalRender()  # fingerprints in the cache let a fresh process skip unchanged feeds
         trust = watch is not None and not watch.last_full  # after a file event, not a full scan
-        ownership = Ownership(out, _last_outputs(cache, out), settings.output.take_over) if write and render else None
+        ownership = _ownership(memo, out, cache, settings) if write and render else None
         while render:
             rendered = memo.render(
                 report.feeds,
@@ -211,6 +211,18 @@ def in_the_way(site_dir: Path, report: BuildReport, out_dir: Path | None = None)
     cache = PostCache(site_dir / STATE_DIR / "cache.db")
     ownership = Ownership(out, _last_outputs(cache, out), settings.output.take_over)
     return {rel: why for rel in sorted(rels) if (why := ownership.in_the_way(rel))}
+
+
+def _ownership(memo: IncrementalRender, out: Path, cache: PostCache, settings: Settings) -> Ownership:
+    """The record of the output folder's files: the one the last build of this process kept, when
+    the file on disk is still as it left it (a daemon's cycle reads it only after another writer),
+    else read anew; the last manifest vouches for the files only where there is no record yet."""
+    kept = memo.ownership
+    if kept is not None and kept.root == out and kept.take_over == settings.output.take_over and kept.is_current():
+        return kept
+    legacy = {} if (out / RECORD).is_file() else _last_outputs(cache, out)
+    memo.ownership = Ownership(out, legacy, settings.output.take_over)
+    return memo.ownership
 
 
 def _last_outputs(cache: PostCache, out: Path) -> dict[str, FileStat | None]:
