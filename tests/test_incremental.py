@@ -41,7 +41,7 @@ def make(n: int, day: int, tags: list[str], draft: bool, title: str = "") -> Pos
 
 Step = tuple[str, int, int, list[str], bool]  # what, which file, a day (or days to wait), tags, draft
 steps = st.tuples(
-    st.sampled_from(["save", "save", "delete", "retitle", "time"]),
+    st.sampled_from(["save", "save", "delete", "retitle", "time", "reorder"]),
     st.integers(0, 12),
     st.integers(-30, 30),
     st.lists(st.sampled_from(TAGS), max_size=3),
@@ -65,6 +65,8 @@ def test_incremental_planning_equals_planning_everything(script: list[Step], ful
             posts[n] = replace(posts[n], title=posts[n].title + "!", revision=posts[n].revision + "!")
         elif kind == "time":
             now += timedelta(days=day // 2)
+        elif kind == "reorder":  # the same posts in another order: nothing changed
+            posts = dict(sorted(posts.items(), key=lambda kv: (kv[0] * (day or 1)) % 13))
         current = list(posts.values())
         assert plan.plan(current, SETTINGS, now) == plan_feeds(current, SETTINGS, now)
 
@@ -157,3 +159,26 @@ def test_a_watched_hugo_bundle_s_index_coming_and_going_changes_what_its_sibling
     (bundle / "index.md").unlink()
     watch.note(str(bundle / "index.md"))
     assert [s for s, _ in check()] == ["content/posts/trip/notes.md"]
+
+
+def test_a_post_taken_from_the_middle_or_edited_in_place_is_replanned_as_a_full_plan_would() -> None:
+    """The planner compares the posts with the last call's side by side: an edit in place, a post
+    appended, one taken out of the middle (which shifts the others) all plan what planning
+    everything plans, and a reorder of the same posts plans nothing again."""
+    plan = IncrementalPlan()
+    plan.FULL_ABOVE = 4
+    now = START + timedelta(days=100)
+    posts = [make(n, n, [TAGS[n % 3]], False) for n in range(30)]
+    assert plan.plan(posts, SETTINGS, now) == plan_feeds(posts, SETTINGS, now)
+    posts[7] = make(7, 60, [TAGS[2]], False, title="edited")  # was "ai", is "Feeds"
+    assert plan.plan(posts, SETTINGS, now) == plan_feeds(posts, SETTINGS, now)
+    assert plan.replanned == 1 + 2  # the site feed and the tags it was and is in
+    posts.append(make(40, 70, [TAGS[2]], False))
+    assert plan.plan(posts, SETTINGS, now) == plan_feeds(posts, SETTINGS, now)
+    assert plan.replanned == 2
+    del posts[3]
+    assert plan.plan(posts, SETTINGS, now) == plan_feeds(posts, SETTINGS, now)
+    assert plan.replanned == 2  # the others shifted, but they are the same posts
+    posts.reverse()
+    assert plan.plan(posts, SETTINGS, now) == plan_feeds(posts, SETTINGS, now)
+    assert plan.replanned == 1  # the site feed only
