@@ -198,6 +198,9 @@ class Kept:
     planner: IncrementalPlan | None = None
     holds_lock: bool = False
     links: dict[str, Links] | None = None  # the syndication links as of the last run (a lock holder's only)
+    # The date of the newest post its ledger has seen live, as the last run left it (a lock
+    # holder's only, kept by the caller between runs: nobody else records posts in that ledger).
+    floor: dict[str, datetime | None] | None = None
 
 
 @dataclass
@@ -213,6 +216,7 @@ class _Run:
     out: Path
     now: datetime
     target: str | None
+    known: dict[str, KnownPost] | None = None  # the ledger's posts, once read by the plan
 
     def wall(self) -> datetime:
         return (self.world.wall or self.world.clock)()
@@ -232,9 +236,9 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     state = state_path(site_dir, settings)
     out = output_dir(site_dir, settings, request.out_dir)
     now = world.clock()
-    if request.floor and (until := ledger.announced_until(site_dir, settings)) is not None:
-        now = max(now, until)  # a clock that stepped back does not take published posts off
     kept = kept or Kept()
+    if request.floor and (until := _floor(site_dir, settings, kept, request)) is not None:
+        now = max(now, until)  # a clock that stepped back does not take published posts off
     if not request.deliver:
         return _build_only(site_dir, settings, request, kept, now)
     unfinished = stand_ins(settings) if settings.targets or settings.hubs else []
@@ -260,6 +264,40 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
             return report
         finally:
             store.close()
+
+
+def _floor(site_dir: Path, settings: Settings, kept: Kept, request: Request) -> datetime | None:
+    """:func:`ledger.announced_until`, read once by a lock holder that delivers (then kept up to
+    date by :func:`_keep_floor` as it records posts), else every run."""
+    memo = kept.floor if kept.holds_lock and request.deliver and not request.dry_run else None
+    if memo is not None and "floor" in memo:
+        return memo["floor"]
+    until = ledger.announced_until(site_dir, settings)
+    if memo is not None:
+        memo["floor"] = until
+    return until
+
+
+def _keep_floor(run: _Run, plan: Plan) -> None:
+    """The newest date among the live posts the ledger knows, after this run recorded ``plan.posts``:
+    a later date raises it; a post retracted, or moved earlier from the newest date, makes the next
+    run read it from the ledger again."""
+    memo = run.kept.floor
+    if memo is None or "floor" not in memo or not plan.posts:
+        return
+    floor, known = memo["floor"], run.known or {}
+    for p in plan.posts:
+        old = known.get(p.post_id)
+        was = old.published if old is not None and not old.deleted else None
+        if (
+            p.deleted
+            or p.published is None
+            or (was is not None and p.published < was and floor is not None and was >= floor)
+        ):
+            memo.pop("floor")
+            return
+        floor = p.published if floor is None else max(floor, p.published)
+    memo["floor"] = floor
 
 
 def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept, now: datetime) -> PublishReport:
@@ -318,11 +356,14 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
         _preview(run, report, plan, rows, new, live, snapshots, post_id)
         return report
     _record(run, plan, new)
+    _keep_floor(run, plan)
     _note_word(run, plan)
     todo = due(store.open_deliveries(), run.wall(), target=run.target, post=post_id)
     if new or plan.skip or plan.promote or plan.posts or plan.new_targets or todo or request.rebaseline:
         identity = replace(identity, generation=store.bump_generation())
-        ledger.write_marks(run.site_dir, run.out, identity, store.newest_published())
+        floor = run.kept.floor
+        newest = floor["floor"] if floor is not None and "floor" in floor else store.newest_published()
+        ledger.write_marks(run.site_dir, run.out, identity, newest)
     _deliver(run, report, todo, live, snapshots)
     run.kept.links = links
     if any(a.outcome == SENT for a in report.attempts) or plan.skip:
@@ -350,7 +391,7 @@ def _plan(
     """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about;
     a backfill covers only the post and the target the run is narrowed to (``--post``, ``--target``)."""
     store, settings, request = run.store, run.settings, run.request
-    known = store.known_posts()
+    known = run.known = store.known_posts()
     snaps, socials = _snapshots(settings, live, known)
     word = run.wall() if request.allow_deletions else _word(store)
     _drop_unrenderable(prepared.report, live)

@@ -188,6 +188,7 @@ class Daemon:
         self.watch = ContentWatch()
         self.planner = IncrementalPlan()
         self.cache = PostCache(site_dir / STATE_DIR / "cache.db")
+        self._floor: dict[str, datetime | None] = {}  # the ledger's newest live post, once read (publish keeps it)
         self._problems: set[Problem] = set()
         self._setup_errors: set[str] = set()
         self._refused: set[str] = set()  # output files left alone (not syndicate's), said once each
@@ -213,7 +214,7 @@ class Daemon:
     @property
     def kept(self) -> Kept:
         """What this process keeps between its cycles (it holds the ledger lock all along)."""
-        return Kept(self.cache, self.memo, self.watch, self.planner, holds_lock=True)
+        return Kept(self.cache, self.memo, self.watch, self.planner, holds_lock=True, floor=self._floor)
 
     @property
     def world(self) -> World:
@@ -278,6 +279,7 @@ class Daemon:
         self.memo = IncrementalRender()
         self.planner = IncrementalPlan()
         self.cache = PostCache(self.site_dir / STATE_DIR / "cache.db")
+        self._floor.clear()
         self.watch.rescan_all()
 
     def _ledger_replaced(self) -> bool:
@@ -326,6 +328,7 @@ class Daemon:
             self.log.event("resumed", f"the delivery ledger {path} is this site's again: delivering")
             self._held = None
             self.planner = IncrementalPlan()  # planned against another ledger: plan anew
+            self._floor.clear()
             self.watch.rescan_all()
         return True
 
@@ -555,6 +558,7 @@ class Daemon:
                 reasons.append("output changed")
             if self._ledger_path is not None and _mtimes(self._ledger_path) != self._ledger_seen:
                 self._ledger_seen = _mtimes(self._ledger_path)
+                self._floor.clear()  # another process wrote to it: read it again
                 reasons.append("ledger changed")
             if self._failures and time.monotonic() >= self._retry_at:
                 self._retry_at = time.monotonic() + FAILED_CYCLE_RETRY[1]  # until the cycle reports back
