@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from bisect import bisect_left, insort
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,7 @@ class ContentWatch:
     def __init__(self) -> None:
         self._mx = threading.Lock()
         self._files: dict[str, Scanned] | None = None
+        self._order: list[str] = []  # the keys of _files, sorted (kept sorted as files come and go)
         self._where: Path | None = None
         self.index = PostIndex()  # load_posts' result for these files
         self._paths: set[str] = set()
@@ -167,6 +169,7 @@ class ContentWatch:
         self.changed = None if full else set()
         if full:
             self._files = {f.source: f for f in scan(site_dir, settings)}
+            self._order = sorted(self._files)
             self._where = where
         else:
             assert self._files is not None
@@ -174,9 +177,24 @@ class ContentWatch:
             for path in paths:
                 if not self._patch(where, prefix, path):
                     self._files = {f.source: f for f in scan(site_dir, settings)}
+                    self._order = sorted(self._files)
                     self.last_full, self.changed = True, None
                     break
-        return [self._files[k] for k in sorted(self._files)]
+        files = self._files
+        return [files[k] for k in self._order]
+
+    def _drop(self, source: str) -> None:
+        assert self._files is not None
+        if self._files.pop(source, None) is not None:
+            i = bisect_left(self._order, source)
+            if i < len(self._order) and self._order[i] == source:
+                del self._order[i]
+
+    def _put(self, found: Scanned) -> None:
+        assert self._files is not None
+        if found.source not in self._files:
+            insort(self._order, found.source)
+        self._files[found.source] = found
 
     def _patch(self, where: Path, prefix: str, path: str) -> bool:
         """Apply one reported path; False when only a full scan can tell what happened."""
@@ -199,7 +217,7 @@ class ContentWatch:
             return False  # a bundle's index.md came or went: its folder's other files changed what they are
         if not os.path.lexists(path):
             for known in (source, printable(source)):
-                self._files.pop(known, None)
+                self._drop(known)
                 if self.changed is not None:
                     self.changed.add(known)
             return True
@@ -210,5 +228,5 @@ class ContentWatch:
         found = scanned(source, path, self._site, self._settings, bundles)
         if self.changed is not None:
             self.changed.add(found.source)  # a name that is not UTF-8 is known by its escaped form
-        self._files[found.source] = found
+        self._put(found)
         return True
