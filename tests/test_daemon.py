@@ -527,3 +527,17 @@ def test_a_saved_post_rewrites_exactly_the_feeds_it_was_and_is_in(site: Site) ->
         assert changed - BOOKKEEPING == _feed_files("tags/delta"), sorted(changed)
     finally:
         assert stop(run) == 0
+
+
+def test_a_build_after_the_daemon_stops_knows_from_stats_alone_that_nothing_changed(site: Site) -> None:
+    """A save's cycle leaves the manifest (what `build` reads to tell nothing changed) for a quiet
+    moment; the daemon makes it then, and at the latest when it stops."""
+    site.post("first.md", "---\ntitle: First\ndate: 2024-06-01\ntags: [a]\n---\nx\n")
+    run = start(site)
+    try:
+        site.post("second.md", "---\ntitle: Second\ndate: 2024-06-02\ntags: [a]\n---\nx\n")
+        run.wait_for(lambda: len(run.events("built")) >= 2, what="the cycle after the save")
+    finally:
+        assert stop(run) == 0  # at once: before the daemon was quiet for long
+    done = site.run("build", env={"SYNDICATE_TRACE": "1"})
+    assert done.code == 0 and "nothing changed since the last build" in done.err, done.err

@@ -252,9 +252,13 @@ def _reject(
             index.entries[post.source] = entry
 
 
-def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
+def write_outputs(prepared: UnwrittenBuild, later: list[Callable[[], None]] | None = None) -> BuildReport:
     """Bring the output folder up to date and save the cache, never writing over or deleting a
-    file syndicate did not write (each such file is reported). Raises OutputError."""
+    file syndicate did not write (each such file is reported). Raises OutputError.
+
+    With ``later`` (a long-running process), the manifest a later build reads is not made now:
+    ``later`` holds what makes it, for the caller to run once it is idle (a manifest that is not
+    the last one only makes that build look at everything: it never matches the disk)."""
     report, ownership = prepared.report, prepared.ownership
     by_workers = [rel for rel in prepared.changed() if rel in prepared.known]  # written already
     held = {rel: prepared.outputs[rel] for rel in prepared.changed() if rel in prepared.outputs}
@@ -278,12 +282,24 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
     if refused and prepared.memo is not None:
         prepared.memo.forget(prepared.out, prepared.cache if prepared.cache.path else None, refused)
     if prepared.cache.path is not None and prepared.now is not None and prepared.inputs is not None:
-        outputs = {rel: _known_stat(prepared, rel) for rel in prepared.files}
-        kept = manifest(report, prepared.out, outputs, prepared.inputs(), prepared.now)
-        prepared.cache.put_meta(manifest_key(prepared.out), json.dumps(kept, ensure_ascii=False))
+        if later is None:
+            _put_manifest(prepared)
+        else:
+            later[:] = [partial(_put_manifest, prepared, save=True)]
     prepared.cache.save()
     trace("cache saved")
     return final_report(prepared)
+
+
+def _put_manifest(prepared: UnwrittenBuild, save: bool = False) -> None:
+    """Keep in the cache what a later build needs to tell from stats alone that nothing changed."""
+    assert prepared.now is not None and prepared.inputs is not None
+    outputs = {rel: _known_stat(prepared, rel) for rel in prepared.files}
+    kept = manifest(prepared.report, prepared.out, outputs, prepared.inputs(), prepared.now)
+    prepared.cache.put_meta(manifest_key(prepared.out), json.dumps(kept, ensure_ascii=False))
+    if save:
+        prepared.cache.save()
+        trace("manifest saved")
 
 
 def _record_unchanged(prepared: UnwrittenBuild, ownership: Ownership, refused: dict[str, str]) -> None:

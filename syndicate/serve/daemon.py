@@ -54,7 +54,7 @@ from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
 from ..core.planning import DEAD, FAILED, SENT
 from ..deliver import ledger
-from ..deliver.publish import Kept, PublishReport, Request, World, publish
+from ..deliver.publish import Kept, LedgerMemo, PublishReport, Request, World, publish
 from ..deliver.registry import preload
 from ..deliver.retractions import held_line, retraction
 from ..deliver.secrets import Secrets
@@ -69,6 +69,7 @@ SAFETY_NET = timedelta(minutes=10)  # a full cycle even if no event came (lost i
 SELF_CHECK = 2.0  # seconds between looks at the disk: output files, watched folders, the ledger
 FAILED_CYCLE_RETRY = (2.0, 60.0)  # after a failed cycle, the next is tried after 2 s, doubling up to 60 s
 STALE_AFTER = 120.0  # seconds a cycle may run before /healthz calls the daemon stale
+QUIET = 2.0  # seconds without a cycle before the last one's manifest is made (a save's cycle does not wait for it)
 CATCHING_UP = "catching up: the feeds on disk are served as the last run left them while the first build runs"
 
 
@@ -188,7 +189,9 @@ class Daemon:
         self.watch = ContentWatch()
         self.planner = IncrementalPlan()
         self.cache = PostCache(site_dir / STATE_DIR / "cache.db")
-        self._floor: dict[str, datetime | None] = {}  # the ledger's newest live post, once read (publish keeps it)
+        self._ledger_memo = LedgerMemo()  # what publish keeps of the ledger this process holds
+        self._later: list[Callable[[], None]] = []  # the last cycle's manifest, made once the daemon is quiet
+        self._quiet_since = 0.0  # monotonic time the last cycle ended
         self._problems: set[Problem] = set()
         self._setup_errors: set[str] = set()
         self._refused: set[str] = set()  # output files left alone (not syndicate's), said once each
@@ -214,7 +217,15 @@ class Daemon:
     @property
     def kept(self) -> Kept:
         """What this process keeps between its cycles (it holds the ledger lock all along)."""
-        return Kept(self.cache, self.memo, self.watch, self.planner, holds_lock=True, floor=self._floor)
+        return Kept(
+            self.cache,
+            self.memo,
+            self.watch,
+            self.planner,
+            holds_lock=True,
+            ledger=self._ledger_memo,
+            later=self._later,
+        )
 
     @property
     def world(self) -> World:
@@ -243,11 +254,24 @@ class Daemon:
     def _worker(self) -> None:
         while not self.stop.is_set():
             if not self._wake.wait(timeout=0.5):
+                if self._later and time.monotonic() - self._quiet_since >= QUIET:
+                    self._idle_work()
                 continue
             self._wake.clear()
             with self._mx:
                 reasons, self._reasons = self._reasons, set()
             self._guarded_cycle(", ".join(sorted(reasons)) or "wake")
+
+    def _idle_work(self) -> None:
+        """What the last cycle left for a quiet moment (the manifest a later `build` reads to tell
+        that nothing changed); it fails as a cycle fails, and the next cycle leaves it again."""
+        with self._busy:
+            work, self._later[:] = list(self._later), []
+            try:
+                for job in work:
+                    job()
+            except Exception as e:  # the tail of the last cycle: failed as a cycle fails
+                self._failed(f"cycle failed: {type(e).__name__}: {e}", "failing")
 
     def _guarded_cycle(self, reason: str) -> None:
         try:
@@ -263,6 +287,7 @@ class Daemon:
                 return self._cycle(reason)
             finally:
                 self._busy_since = None
+                self._quiet_since = time.monotonic()
                 self._ledger_seen = _mtimes(self._ledger_path)  # our own writes are not news
                 gc.enable()
 
@@ -279,7 +304,8 @@ class Daemon:
         self.memo = IncrementalRender()
         self.planner = IncrementalPlan()
         self.cache = PostCache(self.site_dir / STATE_DIR / "cache.db")
-        self._floor.clear()
+        self._ledger_memo.clear()
+        self._later.clear()
         self.watch.rescan_all()
 
     def _ledger_replaced(self) -> bool:
@@ -328,7 +354,7 @@ class Daemon:
             self.log.event("resumed", f"the delivery ledger {path} is this site's again: delivering")
             self._held = None
             self.planner = IncrementalPlan()  # planned against another ledger: plan anew
-            self._floor.clear()
+            self._ledger_memo.clear()
             self.watch.rescan_all()
         return True
 
@@ -558,7 +584,7 @@ class Daemon:
                 reasons.append("output changed")
             if self._ledger_path is not None and _mtimes(self._ledger_path) != self._ledger_seen:
                 self._ledger_seen = _mtimes(self._ledger_path)
-                self._floor.clear()  # another process wrote to it: read it again
+                self._ledger_memo.clear()  # another process wrote to it: read it again
                 reasons.append("ledger changed")
             if self._failures and time.monotonic() >= self._retry_at:
                 self._retry_at = time.monotonic() + FAILED_CYCLE_RETRY[1]  # until the cycle reports back
@@ -681,6 +707,8 @@ class Daemon:
                     self._timer.cancel()
                 self._wake.set()
                 self._worker_thread.join(timeout=120)
+                if not self._worker_thread.is_alive():
+                    self._idle_work()  # the manifest of the last cycle, for the next build
                 server.stop()
                 if self._observer is not None:
                     self._observer.join(timeout=5)
