@@ -9,12 +9,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.builder.cache import PostCache
-from syndicate.builder.discover import ContentWatch
+from syndicate.builder.cache import CachedPost, PostCache
+from syndicate.builder.discover import ContentWatch, PostIndex
 from syndicate.builder.load import load_posts
 from syndicate.config import load_settings
-from syndicate.core.feeds import IncrementalPlan, plan_feeds
-from syndicate.core.model import Content, FeedSettings, Post, Settings, SiteSettings
+from syndicate.core.feeds import IncrementalPlan, plan_feeds, settle_conflicts
+from syndicate.core.model import Content, FeedSettings, Post, Problem, Settings, SiteSettings
 from tests.conftest import CONFIG, Site
 
 SETTINGS = Settings(SiteSettings(title="T", url="https://e.com/", author="A"), feeds=FeedSettings(items=3))
@@ -182,3 +182,61 @@ def test_a_post_taken_from_the_middle_or_edited_in_place_is_replanned_as_a_full_
     posts.reverse()
     assert plan.plan(posts, SETTINGS, now) == plan_feeds(posts, SETTINGS, now)
     assert plan.replanned == 1  # the site feed only
+
+
+def _fresh(index: PostIndex) -> tuple[list[Post], list[Problem], list[Post], list[Problem]]:
+    posts = [e.post for e in index.entries.values() if e.post is not None]
+    problems = [p for e in index.entries.values() for p in e.problems]
+    return (posts, problems, *settle_conflicts(posts))
+
+
+edits = st.tuples(
+    st.sampled_from(["save", "save", "save", "delete", "break", "share"]), st.integers(0, 9), st.integers(0, 3)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(edits, min_size=1, max_size=3), max_size=12))
+def test_the_post_index_patched_where_files_changed_gathers_what_a_full_pass_gathers(
+    cycles: list[list[tuple[str, int, int]]],
+) -> None:
+    """The daemon's loader patches the last cycle's posts, problems and conflicts where the saved
+    files are; in the same order, whatever the files did (came, went, broke, shared a URL)."""
+    index = PostIndex()
+    index.gather(None)
+    for cycle in cycles:
+        changed = set()
+        for kind, n, version in cycle:
+            source = f"content/{n}.md"
+            changed.add(source)
+            if kind == "delete":
+                index.entries.pop(source, None)
+                continue
+            if kind == "break":
+                entry = CachedPost("sig", "key", None, [Problem(source, "broken")])
+            else:
+                post = replace(make(n, n + version, [], False), source=source, revision=f"{n}-{version}")
+                if kind == "share":
+                    post = replace(post, url="https://e.com/shared/")
+                entry = CachedPost("sig", "key", post, [])
+            index.entries[source] = entry  # an update keeps its place; a new file comes last
+        assert index.gather(changed) == _fresh(index)
+
+
+def test_a_file_gone_and_back_in_one_cycle_is_gathered_at_its_new_place() -> None:
+    index = PostIndex()
+    index.gather(None)
+
+    def save(n: int, version: int) -> None:
+        source = f"content/{n}.md"
+        post = replace(make(n, n + version, [], False), source=source, revision=f"{n}-{version}")
+        index.entries[source] = CachedPost("sig", "key", post, [])
+
+    for n in range(4):
+        save(n, 0)
+    assert index.gather({f"content/{n}.md" for n in range(4)}) == _fresh(index)
+    del index.entries["content/1.md"]
+    save(1, 1)  # now the last entry
+    assert index.gather({"content/1.md"}) == _fresh(index)
+    save(3, 2)  # in place
+    assert index.gather({"content/3.md"}) == _fresh(index)

@@ -250,6 +250,7 @@ def _reject(
         cache.put(post.source, entry)
         if index is not None:
             index.entries[post.source] = entry
+            index.changed_behind()
 
 
 def write_outputs(prepared: UnwrittenBuild, later: list[Callable[[], None]] | None = None) -> BuildReport:
