@@ -203,6 +203,7 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=10_000, help="synthetic site size; 0 for the sample site only")
     parser.add_argument("--runs", type=int, default=5, help="saves measured per site")
     parser.add_argument("--site", type=Path, help="measure this prepared site in place (a copy: it is changed)")
+    parser.add_argument("--each", action="store_true", help="print every save's times too")
     args = parser.parse_args()
     rows = []
     if args.site:
@@ -221,6 +222,12 @@ def main() -> int:
                 f"{row['site']:<10} {row['posts']:>6} {label:<28} {statistics.median(values):>9.0f}"
                 f" {min(values):>7.0f} {max(values):>7.0f} {_p99(values):>7.0f}"
             )
+        if args.each:
+            for key in ("disk", "webhook"):
+                print(
+                    f"{row['site']:<10} {row['posts']:>6} {key}, each save:",
+                    " ".join(f"{v * 1000:.0f}" for v in row[key]),
+                )
         print(f"{row['site']:<10} {row['posts']:>6} {'daemon start → serving':<28} {row['serving_s'] * 1000:>9.0f}")
         print(f"{row['site']:<10} {row['posts']:>6} {'start → first cycle done':<28} {row['startup_s'] * 1000:>9.0f}")
         print(f"{row['site']:<10} {row['posts']:>6} {'daemon peak memory, MB':<28} {row['peak_mb']:>9.0f}")
