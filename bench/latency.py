@@ -190,6 +190,7 @@ def measure_site(site: Path, label: str, posts: int, runs: int) -> dict[str, Any
         "disk": disk,
         "webhook": webhook,
         "peak_mb": peak,
+        "built": [str(e.get("message", "")) for e in events if e.get("event") == "built"],
     }
 
 
@@ -223,6 +224,8 @@ def main() -> int:
                 f" {min(values):>7.0f} {max(values):>7.0f} {_p99(values):>7.0f}"
             )
         if args.each:
+            for line in row["built"]:
+                print(f"{row['site']:<10} {row['posts']:>6} built: {line}")
             for key in ("disk", "webhook"):
                 print(
                     f"{row['site']:<10} {row['posts']:>6} {key}, each save:",
