@@ -460,8 +460,12 @@ class Daemon:
         }
         if any(why in reason for why in FULL_SCAN):
             # What a full cycle leaves (every post, the plan) lives long: keep it out of the
-            # garbage collector's scans, which otherwise pause a save's cycle by tens of ms.
-            gc.collect()
+            # garbage collector's scans, which otherwise pause a save's cycle by tens of ms. The
+            # first leaves next to no garbage (39 unreachable objects among 1.1 million at 100k
+            # posts) and collecting it would take 1-2 s, which a save just after the start would
+            # wait for: it is frozen as it is; later ones collect only what came since.
+            if self._cycles > 1:
+                gc.collect()
             gc.freeze()
         return report
 
