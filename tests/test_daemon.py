@@ -76,7 +76,7 @@ def _reader(run: Running) -> None:
                 run.lines.append({"event": "unparsed", "message": line})
 
 
-def start(site: Site, *args: str, env: dict[str, str] | None = None) -> Running:
+def start(site: Site, *args: str, env: dict[str, str] | None = None, built: bool = True) -> Running:
     cmd = [sys.executable, "-m", "syndicate", "run", "--port", "0", "--log-format", "json", "--access-log", *args]
     full_env = {**os.environ, "PYTHONWARNINGS": "error", "HOOK_SECRET": SECRET, **(env or {})}
     proc = subprocess.Popen(
@@ -87,7 +87,8 @@ def start(site: Site, *args: str, env: dict[str, str] | None = None) -> Running:
     run.thread.start()
     run.wait_for(lambda: bool(run.events("serving")), what="the daemon to serve")
     run.url = run.events("serving")[0]["url"]
-    run.wait_for(lambda: bool(run.events("built")), what="the first build")
+    if built:
+        run.wait_for(lambda: bool(run.events("built")), what="the first build")
     return run
 
 
@@ -434,3 +435,109 @@ def test_a_jekyll_site_is_watched_as_it_is_new_category_folders_too(tmp_path: Pa
     finally:
         assert stop(run) == 0
     assert not any("Traceback" in line for line in run.raw)
+
+
+def test_the_feeds_on_disk_are_served_at_once_while_the_first_cycle_catches_up(site: Site) -> None:
+    site.config(CONFIG + '\n[content]\nrenderer = "markdown"\nrender_timeout = 3\n')
+    site.post("old.md", "---\ntitle: Old post\ndate: 2024-06-01\n---\nx\n")
+    assert site.run("build").code == 0
+    old = (site.public / "feed.xml").read_bytes()
+    # Added while the daemon was down: its first cycle gives the nested post 3 s to render.
+    site.post("nested.md", "---\ntitle: Nested\ndate: 2024-06-02\n---\n" + "[a](" * 20_000 + "\n")
+    site.post("new.md", "---\ntitle: New post\ndate: 2024-06-03\n---\nx\n")
+    run = start(site, built=False)
+    try:
+        status, _, body = run.get("feed.xml")
+        assert (status, body) == (200, old), "the last run's feed, answered before the first cycle ends"
+        status, _, raw = run.get("healthz")
+        health = json.loads(raw)
+        assert status == 503 and health["status"] == "starting" and "catching up" in health["problem"], health
+        assert not run.events("built")
+        run.wait_for(lambda: bool(run.events("built")), timeout=30, what="the first cycle")
+        assert b"New post" in run.get("feed.xml")[2]
+        status, _, raw = run.get("healthz")
+        assert status == 200 and json.loads(raw)["status"] == "ok" and json.loads(raw)["rejected"] == 1
+    finally:
+        assert stop(run) == 0
+    assert not any("Traceback" in line for line in run.raw)
+
+
+def test_a_first_start_with_nothing_on_disk_serves_once_the_feeds_are_built(site: Site) -> None:
+    """Nothing of ours to serve: the first build runs before the server and any other thread (so
+    a big one may fork its workers), and the first answer is already the built feed."""
+    site.post("first.md", "---\ntitle: First post\ndate: 2024-06-01\n---\nx\n")
+    run = start(site, built=False)
+    try:
+        kinds = [line.get("event") for line in run.lines]
+        assert kinds[:2] == ["built", "serving"], kinds
+        assert b"First post" in run.get("feed.xml")[2]
+        assert json.loads(run.get("healthz")[2])["status"] == "ok"
+    finally:
+        assert stop(run) == 0
+
+
+def _stats(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file under ``folder`` (hidden ones too): (inode, mtime, size)."""
+    found = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            st = path.stat()
+            found[path.relative_to(folder).as_posix()] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+# Hidden, never served: the record of the files syndicate wrote (a line per write) and the mark of
+# the ledger that recorded the post (see docs/running/backups.md).
+BOOKKEEPING = {".syndicate-files", ".syndicate-ledger.json"}
+
+
+def _feed_files(*folders: str) -> set[str]:
+    return {f"{folder}/{name}".lstrip("/") for folder in folders for name in ("feed.xml", "atom.xml", "feed.json")}
+
+
+def test_a_saved_post_rewrites_exactly_the_feeds_it_was_and_is_in(site: Site) -> None:
+    """Nothing else in the output folder is touched: every other file keeps its inode and mtime.
+    Alpha and gamma keep 20 posts shown (the index's counts do not move); delta's posts are
+    older than the site feed's 20."""
+    for n in range(21):
+        site.post(f"alpha-{n}.md", f"---\ntitle: Alpha {n}\ndate: 2024-03-{n + 1:02d}\ntags: [alpha]\n---\nA.\n")
+        site.post(f"gamma-{n}.md", f"---\ntitle: Gamma {n}\ndate: 2024-04-{n + 1:02d}\ntags: [gamma]\n---\nG.\n")
+    site.post("beta.md", "---\ntitle: Beta\ndate: 2024-02-01\ntags: [beta]\n---\nB.\n")
+    site.post("delta.md", "---\ntitle: Delta\ndate: 2023-01-01\ntags: [delta]\n---\nD.\n")
+    moving = site.post("moving.md", "---\ntitle: Moving\ndate: 2024-06-01\ntags: [alpha, beta]\n---\nM.\n")
+    run = start(site)
+    try:
+        time.sleep(1.1)  # a rewritten file gets another mtime even on a file system with coarse timestamps
+        before = _stats(site.public)
+        moving.write_text("---\ntitle: Moved\ndate: 2024-06-01\ntags: [beta, gamma]\n---\nM.\n")
+        run.wait_for(lambda: len(run.events("built")) >= 2, what="the cycle after the save")
+        after = _stats(site.public)
+        changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
+        was_and_is = _feed_files("", "tags/alpha", "tags/beta", "tags/gamma")
+        assert changed - BOOKKEEPING == was_and_is, sorted(changed)
+        assert b"Moved" in (site.public / "tags" / "gamma" / "feed.xml").read_bytes()
+        assert b"Moved" not in (site.public / "tags" / "alpha" / "feed.xml").read_bytes()
+
+        time.sleep(1.1)
+        before = after
+        (site.content / "delta.md").write_text("---\ntitle: Delta again\ndate: 2023-01-01\ntags: [delta]\n---\nD.\n")
+        run.wait_for(lambda: len(run.events("built")) >= 3, what="the cycle after the second save")
+        after = _stats(site.public)
+        changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
+        assert changed - BOOKKEEPING == _feed_files("tags/delta"), sorted(changed)
+    finally:
+        assert stop(run) == 0
+
+
+def test_a_build_after_the_daemon_stops_knows_from_stats_alone_that_nothing_changed(site: Site) -> None:
+    """A save's cycle leaves the manifest (what `build` reads to tell nothing changed) for a quiet
+    moment; the daemon makes it then, and at the latest when it stops."""
+    site.post("first.md", "---\ntitle: First\ndate: 2024-06-01\ntags: [a]\n---\nx\n")
+    run = start(site)
+    try:
+        site.post("second.md", "---\ntitle: Second\ndate: 2024-06-02\ntags: [a]\n---\nx\n")
+        run.wait_for(lambda: len(run.events("built")) >= 2, what="the cycle after the save")
+    finally:
+        assert stop(run) == 0  # at once: before the daemon was quiet for long
+    done = site.run("build", env={"SYNDICATE_TRACE": "1"})
+    assert done.code == 0 and "nothing changed since the last build" in done.err, done.err

@@ -246,3 +246,22 @@ def test_out_may_not_be_the_site_or_hold_or_lie_in_its_posts_or_config(site: Sit
             assert run.code == 2 and why in run.err and "choose a folder of its own" in run.err, (out, run)
     assert sorted(p.name for p in site.content.iterdir()) == before
     assert site.run("build", "--out", str(site.root.parent / "elsewhere")).code == 0  # a folder of its own
+
+
+def test_a_kept_record_is_read_again_only_after_another_writer(tmp_path: Path) -> None:
+    """A daemon keeps its record between cycles (one stat instead of reading it): its own claims
+    and compactions keep it current; a claim by another process makes it read the file again."""
+    kept = Ownership(tmp_path)
+    assert not kept.is_current()  # no record yet
+    kept.claim({"feed.xml": b"one"})
+    assert kept.is_current()
+    other = Ownership(tmp_path)
+    other.claim({"tags/a/feed.xml": b"two"})
+    assert not kept.is_current() and "tags/a/feed.xml" not in kept.digests
+    kept = Ownership(tmp_path)
+    assert kept.is_current() and "tags/a/feed.xml" in kept.digests
+    for n in range(200):
+        kept.claim({"feed.xml": f"{n}".encode()})
+    kept.compact({"feed.xml": hashlib.sha256(b"199").hexdigest()[:16]})
+    assert kept.is_current() and kept.lines == len(Ownership(tmp_path).digests) == 2
+    assert kept.digests == Ownership(tmp_path).digests

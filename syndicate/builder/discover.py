@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from ..core.dialects import Dialect, bundle_folders, dialect, file_stem, prune_folder, skip_reason
-from ..core.model import Post, Settings, Severity, printable
+from ..core.feeds import settle_conflicts
+from ..core.model import Post, Problem, Settings, Severity, printable
 from ..core.sources import is_post_file, source_prefix
 from ..errors import ContentError
 from ..files import examine, name_problem
@@ -149,12 +152,98 @@ def scan(site_dir: Path, settings: Settings, seen: Recorder | None = None) -> li
 
 class PostIndex:
     """What :func:`load_posts` found, kept by a long-running process between its cycles, so
-    that a cycle after a file event looks only at the files that changed."""
+    that a cycle after a file event looks only at the files that changed: the entries, and
+    what :meth:`gather` made of them (patched where those files are, not made again)."""
 
     def __init__(self) -> None:
         self.entries: dict[str, CachedPost] = {}
         self.key: str | None = None
         self.linked: dict[str, tuple[Post, Post]] = {}  # source → (post as parsed, with its links: load.link_posts)
+        self._posts: list[Post] = []  # the entries' posts, in the entries' order
+        self._sources: list[str] = []  # the entry of each of _posts
+        self._at: dict[str, int] = {}  # source → its post's place in _posts
+        self._problems: list[Problem] = []  # the entries' problems, in the entries' order
+        self._with_problems: set[str] = set()
+        self._urls: dict[str, int] = {}  # how many posts have each URL, each id
+        self._ids: dict[str, int] = {}
+        self._shared = 0  # URLs and ids more than one post has
+        self.with_refs = 0  # posts whose bodies link to other files (load.link_posts)
+        self._valid = False
+
+    def gather(self, changed: Iterable[str] | None) -> tuple[list[Post], list[Problem], list[Post], list[Problem]]:
+        """(the entries' posts, their problems, the posts :func:`settle_conflicts` keeps, its
+        problems), as a pass over every entry gives them: after a cycle that changed only the
+        entries of ``changed`` (None: unknown), by patching the last call's where they are. A
+        post that comes or goes anywhere but at the end, or a shared URL or id, takes a full pass."""
+        if changed is None or not self._valid or not self._patched(set(changed)):
+            self._rebuild()
+        posts = list(self._posts)
+        if self._shared:
+            kept, conflicts = settle_conflicts(posts)
+        else:
+            kept, conflicts = list(posts), []  # what settle_conflicts gives when nothing is shared
+        return posts, list(self._problems), kept, conflicts
+
+    def changed_behind(self) -> None:
+        """An entry was changed outside :func:`load_posts` (a post rejected after it was loaded):
+        the next :meth:`gather` makes everything again."""
+        self._valid = False
+
+    def _rebuild(self) -> None:
+        self._sources = [source for source, e in self.entries.items() if e.post is not None]
+        self._posts = [e.post for e in self.entries.values() if e.post is not None]
+        self._at = {source: i for i, source in enumerate(self._sources)}
+        self._with_problems = {source for source, e in self.entries.items() if e.problems}
+        self._problems = [p for e in self.entries.values() for p in e.problems]
+        self._urls, self._ids, self.with_refs, self._shared = {}, {}, 0, 0
+        for p in self._posts:
+            self._count(p, 1)
+        self._valid = True
+
+    def _count(self, p: Post, n: int) -> None:
+        """Count a post in (n=1) or out (n=-1): its URL, its id, whether it has links to resolve."""
+        self.with_refs += n if p.refs else 0
+        for counts, key in ((self._urls, p.url), (self._ids, p.id)):
+            before = counts.get(key, 0)
+            counts[key] = before + n
+            self._shared += (before + n > 1) - (before > 1)
+            if not counts[key]:
+                del counts[key]
+
+    def _patched(self, changed: set[str]) -> bool:
+        """Patch the last call's lists for the entries of ``changed``; False when only a full pass
+        can. An entry changed in place keeps its place; one that came (a new file) is among the
+        last ``len(changed)`` entries, whose posts are laid again at the end of the list."""
+        tail = list(islice(reversed(self.entries), len(changed)))[::-1]
+        in_tail = set(tail)
+        for source in changed - in_tail:
+            entry = self.entries.get(source)
+            post = entry.post if entry is not None else None
+            at = self._at.get(source)
+            if at is not None and post is not None:
+                self._count(self._posts[at], -1)
+                self._posts[at] = post
+                self._count(post, 1)
+            elif at is not None or post is not None:
+                return False  # a post gone, or come in the middle: the places of the others move
+        cut = min((self._at[s] for s in tail if s in self._at), default=len(self._posts))
+        if any(source not in in_tail for source in self._sources[cut:]):
+            return False
+        for source, post in zip(self._sources[cut:], self._posts[cut:], strict=True):
+            self._count(post, -1)
+            del self._at[source]
+        del self._sources[cut:], self._posts[cut:]
+        for source in tail:
+            post = self.entries[source].post
+            if post is not None:
+                self._at[source] = len(self._posts)
+                self._sources.append(source)
+                self._posts.append(post)
+                self._count(post, 1)
+        if any(s in self._with_problems or ((e := self.entries.get(s)) is not None and e.problems) for s in changed):
+            self._with_problems = {source for source, e in self.entries.items() if e.problems}
+            self._problems = [p for e in self.entries.values() for p in e.problems]
+        return True
 
 
 class ContentWatch:
@@ -169,6 +258,8 @@ class ContentWatch:
     def __init__(self) -> None:
         self._mx = threading.Lock()
         self._files: dict[str, Scanned] | None = None
+        self._order: list[str] = []  # the keys of _files, sorted (kept sorted as files come and go)
+        self._list: list[Scanned] = []  # the values of _files in that order
         self._where: Path | None = None
         self.index = PostIndex()  # load_posts' result for these files
         self._paths: set[str] = set()
@@ -198,17 +289,38 @@ class ContentWatch:
         self.last_full = full
         self.changed = None if full else set()
         if full:
-            self._files = {f.source: f for f in scan(site_dir, settings)}
+            self._sorted({f.source: f for f in scan(site_dir, settings)})
             self._where = where
         else:
             assert self._files is not None
             prefix = source_prefix(settings.content.dir)
             for path in paths:
                 if not self._patch(where, prefix, path):
-                    self._files = {f.source: f for f in scan(site_dir, settings)}
+                    self._sorted({f.source: f for f in scan(site_dir, settings)})
                     self.last_full, self.changed = True, None
                     break
-        return [self._files[k] for k in sorted(self._files)]
+        return list(self._list)  # a copy: the build that gets it may keep it after the next scan
+
+    def _sorted(self, files: dict[str, Scanned]) -> None:
+        self._files, self._order = files, sorted(files)
+        self._list = [files[k] for k in self._order]
+
+    def _drop(self, source: str) -> None:
+        assert self._files is not None
+        if self._files.pop(source, None) is not None:
+            i = bisect_left(self._order, source)
+            if i < len(self._order) and self._order[i] == source:
+                del self._order[i], self._list[i]
+
+    def _put(self, found: Scanned) -> None:
+        assert self._files is not None
+        i = bisect_left(self._order, found.source)
+        if found.source in self._files:
+            self._list[i] = found
+        else:
+            self._order.insert(i, found.source)
+            self._list.insert(i, found)
+        self._files[found.source] = found
 
     def _patch(self, where: Path, prefix: str, path: str) -> bool:
         """Apply one reported path; False when only a full scan can tell what happened."""
@@ -231,7 +343,7 @@ class ContentWatch:
             return False  # a bundle's index.md came or went: its folder's other files changed what they are
         if not os.path.lexists(path):
             for known in (source, printable(source)):
-                self._files.pop(known, None)
+                self._drop(known)
                 if self.changed is not None:
                     self.changed.add(known)
             return True
@@ -242,5 +354,5 @@ class ContentWatch:
         found = scanned(source, path, self._site, self._settings, bundles)
         if self.changed is not None:
             self.changed.add(found.source)  # a name that is not UTF-8 is known by its escaped form
-        self._files[found.source] = found
+        self._put(found)
         return True

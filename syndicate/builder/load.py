@@ -152,10 +152,15 @@ def load_posts(
         entries = resolved
         if index is not None:
             index.entries, index.key = dict(resolved), key
-    posts = [e.post for e in entries.values() if e.post is not None]
-    problems = [p for e in entries.values() for p in e.problems]
-    kept, conflicts = settle_conflicts(posts)
-    kept, unlinked = link_posts(kept, site_dir, settings, {f.source: f.path for f in files}, index)
+    if index is not None:  # a long-running process: patched where the changed files are
+        posts, problems, kept, conflicts = index.gather(changed if incremental else None)
+    else:
+        posts = [e.post for e in entries.values() if e.post is not None]
+        problems = [p for e in entries.values() for p in e.problems]
+        kept, conflicts = settle_conflicts(posts)
+    unlinked: list[Problem] = []
+    if index is None or index.with_refs:
+        kept, unlinked = link_posts(kept, site_dir, settings, {f.source: f.path for f in files}, index)
     return kept, problems + conflicts + unlinked, len(jobs)
 
 

@@ -47,16 +47,26 @@ class Ownership:
         self.digests: dict[str, set[str]] = {}
         self.lines = 0
         self.found = False
+        self._seen: tuple[int, int, int] | None = None  # the record's stat when this object last read or wrote it
         self._read()
         # An output folder written before the record existed: its last build's manifest vouches
         # for the files it lists, as long as each is still as that build left it.
         self.legacy = {} if self.found else dict(legacy or {})
 
+    def is_current(self) -> bool:
+        """Is the record on disk as this object last read or wrote it (one stat)? A long-running
+        process then keeps this object from one build to the next instead of reading the record
+        again; any other writer (a `build` beside it, forked workers) changes its size or inode."""
+        return self._seen is not None and _stat_of(self.root / RECORD) == self._seen
+
     def _read(self) -> None:
         try:
-            text = (self.root / RECORD).read_text(encoding="utf-8", errors="replace")
+            with open(self.root / RECORD, "rb") as f:
+                seen = _stat_key(os.fstat(f.fileno()))  # before reading: lines appended since make it stale
+                text = f.read().decode("utf-8", errors="replace")
         except OSError:
             return
+        self._seen = seen
         self.found = True
         for line in text.splitlines():
             if not line or line.startswith("#"):
@@ -157,9 +167,13 @@ class Ownership:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             try:
-                if os.fstat(fd).st_size == 0:
+                before = os.fstat(fd)
+                if before.st_size == 0:
                     text = _HEADER + text
                 os.write(fd, text.encode("utf-8"))  # one write: a line is never split between processes
+                # current still only if nobody else wrote since this object last looked
+                ours = self._seen == _stat_key(before) or before.st_size == 0
+                self._seen = _stat_key(os.fstat(fd)) if ours else None
             finally:
                 os.close(fd)
         except OSError as e:
@@ -171,7 +185,7 @@ class Ownership:
         """After a build that finished: when the record has grown past twice its files, rewrite it
         with one line per file. ``current`` (rel → digest) are this build's files; any other path the
         record names keeps what it had."""
-        fresh = Ownership(self.root)  # with what forked workers appended
+        fresh = self if self.is_current() else Ownership(self.root)  # with what forked workers appended
         if fresh.lines <= 2 * len(fresh.digests) + 64:
             return
         kept = {rel: sorted(digs) for rel, digs in fresh.digests.items() if rel not in current}
@@ -184,9 +198,23 @@ class Ownership:
                     f.write(_HEADER + "".join(line + "\n" for line in sorted(lines)))
                 os.chmod(tmp, 0o644)
                 os.replace(tmp, self.root / RECORD)
+                self.digests = {rel: set(digs) for rel, digs in kept.items()}
+                self.digests.update({rel: {dig} for rel, dig in current.items()})
+                self.lines, self._seen = len(lines), _stat_of(self.root / RECORD)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _stat_of(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _stat_key(os.stat(path))
+    except OSError:
+        return None
 
 
 def taken_over(rel: str, patterns: tuple[str, ...]) -> bool:

@@ -21,7 +21,7 @@ from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
 from .output import FileStat, digest, file_stat, remove_files, same_bytes, write_all
-from .owned import Ownership
+from .owned import RECORD, Ownership
 from .report import STATE_DIR, BuildReport, Progress, trace
 
 SYNDICATION_FILE = "syndication.json"  # post URL → its copies on social targets (a site with social targets)
@@ -153,7 +153,7 @@ def prepare(
         rendered = Rendered({}, {})
         memo = memo or IncrementalRender()  # fingerprints in the cache let a fresh process skip unchanged feeds
         trust = watch is not None and not watch.last_full  # after a file event, not a full scan
-        ownership = Ownership(out, _last_outputs(cache, out), settings.output.take_over) if write and render else None
+        ownership = _ownership(memo, out, cache, settings) if write and render else None
         while render:
             rendered = memo.render(
                 report.feeds,
@@ -214,6 +214,18 @@ def in_the_way(site_dir: Path, report: BuildReport, out_dir: Path | None = None)
     return {rel: why for rel in sorted(rels) if (why := ownership.in_the_way(rel))}
 
 
+def _ownership(memo: IncrementalRender, out: Path, cache: PostCache, settings: Settings) -> Ownership:
+    """The record of the output folder's files: the one the last build of this process kept, when
+    the file on disk is still as it left it (a daemon's cycle reads it only after another writer),
+    else read anew; the last manifest vouches for the files only where there is no record yet."""
+    kept = memo.ownership
+    if kept is not None and kept.root == out and kept.take_over == settings.output.take_over and kept.is_current():
+        return kept
+    legacy = {} if (out / RECORD).is_file() else _last_outputs(cache, out)
+    memo.ownership = Ownership(out, legacy, settings.output.take_over)
+    return memo.ownership
+
+
 def _last_outputs(cache: PostCache, out: Path) -> dict[str, FileStat | None]:
     """The output files the last build left, with their stats (its manifest), for an output folder
     written before syndicate kept the record of its files."""
@@ -239,11 +251,16 @@ def _reject(
         cache.put(post.source, entry)
         if index is not None:
             index.entries[post.source] = entry
+            index.changed_behind()
 
 
-def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
+def write_outputs(prepared: UnwrittenBuild, later: list[Callable[[], None]] | None = None) -> BuildReport:
     """Bring the output folder up to date and save the cache, never writing over or deleting a
-    file syndicate did not write (each such file is reported). Raises OutputError."""
+    file syndicate did not write (each such file is reported). Raises OutputError.
+
+    With ``later`` (a long-running process), the manifest a later build reads is not made now:
+    ``later`` holds what makes it, for the caller to run once it is idle (a manifest that is not
+    the last one only makes that build look at everything: it never matches the disk)."""
     report, ownership = prepared.report, prepared.ownership
     by_workers = [rel for rel in prepared.changed() if rel in prepared.known]  # written already
     held = {rel: prepared.outputs[rel] for rel in prepared.changed() if rel in prepared.outputs}
@@ -267,12 +284,24 @@ def write_outputs(prepared: UnwrittenBuild) -> BuildReport:
     if refused and prepared.memo is not None:
         prepared.memo.forget(prepared.out, prepared.cache if prepared.cache.path else None, refused)
     if prepared.cache.path is not None and prepared.now is not None and prepared.inputs is not None:
-        outputs = {rel: _known_stat(prepared, rel) for rel in prepared.files}
-        kept = manifest(report, prepared.out, outputs, prepared.inputs(), prepared.now)
-        prepared.cache.put_meta(manifest_key(prepared.out), json.dumps(kept, ensure_ascii=False))
+        if later is None:
+            _put_manifest(prepared)
+        else:
+            later[:] = [partial(_put_manifest, prepared, save=True)]
     prepared.cache.save()
     trace("cache saved")
     return final_report(prepared)
+
+
+def _put_manifest(prepared: UnwrittenBuild, save: bool = False) -> None:
+    """Keep in the cache what a later build needs to tell from stats alone that nothing changed."""
+    assert prepared.now is not None and prepared.inputs is not None
+    outputs = {rel: _known_stat(prepared, rel) for rel in prepared.files}
+    kept = manifest(prepared.report, prepared.out, outputs, prepared.inputs(), prepared.now)
+    prepared.cache.put_meta(manifest_key(prepared.out), json.dumps(kept, ensure_ascii=False))
+    if save:
+        prepared.cache.save()
+        trace("manifest saved")
 
 
 def _record_unchanged(prepared: UnwrittenBuild, ownership: Ownership, refused: dict[str, str]) -> None:

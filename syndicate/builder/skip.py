@@ -59,6 +59,7 @@ class IncrementalRender:
         self._entries: EntryMemo = {}  # the entries the last call rendered in this process
         self._entries_base: Any = None
         self._links: Mapping[str, Links] = NO_LINKS  # the syndication links of the last call
+        self.ownership: Ownership | None = None  # the output folder's record, kept between builds (pipeline)
 
     def checked(self, out: Path, rels: Iterable[str]) -> None:
         """These files are now on disk as rendered: remember their stats."""
@@ -160,8 +161,10 @@ class IncrementalRender:
                 result.outputs.update(files)
                 done[feed.key] = (fingerprint, {rel: (len(data), digest(data)) for rel, data in files.items()})
         if cache is not None:
-            for feed_key, (fingerprint, files) in done.items():
-                cache.put_feed_print(f"{out_dir}\x1f{feed_key}", _feed_print(fingerprint, files))
+            for feed, _ in todo:  # the others' prints are in the cache already: they came from there, or went there
+                if feed.key in done:
+                    fingerprint, files = done[feed.key]
+                    cache.put_feed_print(f"{out_dir}\x1f{feed.key}", _feed_print(fingerprint, files))
         self.feeds_changed = done.keys() != self._feeds.keys()
         self._feeds = done
         self._planned = {feed.key: feed for feed in feeds}

@@ -7,9 +7,11 @@ A feed is keyed by its folder under the output folder: ``tags/python`` for the t
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import compress
+from operator import is_not
 
 from .dialects import dialect
 from .model import FEED_FORMATS, ContentSettings, Feed, FeedLinks, FeedSettings, Post, Problem, Settings
@@ -228,6 +230,8 @@ class IncrementalPlan:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._posts: dict[str, Post] = {}  # source → post, as of the last call
+        self._given: list[Post] = []  # the posts of the last call, in the order given
+        self._keys: list[str] = []  # the term feeds' keys, in order
         self._live: list[Post] = []  # newest first
         self._members: dict[str, list[Post]] = {}
         self._slugs: dict[str, str] = {}
@@ -236,9 +240,7 @@ class IncrementalPlan:
         self.replanned = 0  # feeds planned by the last call
 
     def plan(self, posts: Sequence[Post], settings: Settings, now: datetime) -> list[Feed]:
-        current = {p.source: p for p in posts}
-        gone = [p for source, p in self._posts.items() if current.get(source) is not p]
-        new = [p for source, p in current.items() if self._posts.get(source) is not p]
+        gone, new = self._changes(posts)
         low, high = self._window
         if (
             settings != self._settings
@@ -246,15 +248,15 @@ class IncrementalPlan:
             or len(gone) + len(new) > self.FULL_ABOVE
             or not (low <= now and (high is None or now < high))
         ):
-            return self._full(current, settings, now)
+            return self._full({p.source: p for p in posts}, settings, now)
         gone_live = [p for p in gone if p.is_live(now)]
         new_live = [p for p in new if p.is_live(now)]
         if any(p.next_change(now) for p in new) and self._next_change(new, now) != high:
-            return self._full(current, settings, now)  # a new scheduled or expiring post moves the window
+            return self._full({p.source: p for p in posts}, settings, now)  # a scheduled post: the window moves
         wanted = taxonomies(settings)
         touched = {k for p in gone_live + new_live for k in _member_keys(p, wanted)}
         gone_ids = {id(p) for p in gone_live}
-        live = [p for p in self._live if id(p) not in gone_ids]
+        live = _without(self._live, gone_live)
         for p in new_live:
             insort(live, p, key=_order)
         members = dict(self._members)
@@ -268,21 +270,41 @@ class IncrementalPlan:
             else:
                 members.pop(key, None)
         if members.keys() != self._members.keys():
-            return self._full(current, settings, now)  # a tag appeared or vanished: slugs may change
+            return self._full({p.source: p for p in posts}, settings, now)  # a tag appeared or vanished
         feeds = dict(self._feeds)
         feeds[""] = _site_feed(settings, live)
         for key in touched:
             feeds[key] = _tag_feed(settings, key, self._slugs[key], members[key])
-        self._posts, self._live, self._members, self._feeds = current, live, members, feeds
+        for p in gone:
+            del self._posts[p.source]
+        self._posts.update({p.source: p for p in new})
+        self._given, self._live, self._members, self._feeds = list(posts), live, members, feeds
         self._window = (max(low, _last_change(new, now)), high)
         self.replanned = 1 + len(touched)
         return self._ordered()
+
+    def _changes(self, posts: Sequence[Post]) -> tuple[list[Post], list[Post]]:
+        """(the posts of the last call that are not in ``posts``, the posts that were not in it), by
+        identity. The loader keeps its order from call to call (a new file's post comes last): the
+        two lists are compared side by side at C speed, and only where they differ is looked at; a
+        post taken out of the middle shifts the rest, and then each source is looked up."""
+        prev, n = self._given, min(len(self._given), len(posts))
+        odd = list(compress(range(n), map(is_not, prev, posts)))
+        if len(odd) <= self.FULL_ABOVE:
+            gone = [prev[i] for i in odd] + list(prev[n:])
+            new = [posts[i] for i in odd] + list(posts[n:])
+            if len(gone) + len(new) <= 2 * self.FULL_ABOVE:
+                both = {id(p) for p in gone} & {id(p) for p in new}  # moved, not changed
+                return [p for p in gone if id(p) not in both], [p for p in new if id(p) not in both]
+        current = {p.source: p for p in posts}
+        gone = [p for source, p in self._posts.items() if current.get(source) is not p]
+        return gone, [p for source, p in current.items() if self._posts.get(source) is not p]
 
     def _next_change(self, posts: Iterable[Post], now: datetime) -> datetime | None:
         return min((t for p in posts if (t := p.next_change(now)) is not None), default=None)
 
     def _full(self, current: dict[str, Post], settings: Settings, now: datetime) -> list[Feed]:
-        self._settings, self._posts = settings, current
+        self._settings, self._posts, self._given = settings, current, list(current.values())
         self._live = newest_first(p for p in current.values() if p.is_live(now))
         self._members = _members(self._live, taxonomies(settings)) if settings.feeds.tag_feeds else {}
         self._slugs = _slugs(self._members)
@@ -291,12 +313,23 @@ class IncrementalPlan:
             self._feeds[key] = _tag_feed(settings, key, self._slugs[key], members)
         self._window = (_last_change(current.values(), now), self._next_change(current.values(), now))
         self.replanned = len(self._feeds)
+        self._keys = _in_order((k for k in self._feeds if k), self._slugs, settings)
         return self._ordered()
 
     def _ordered(self) -> list[Feed]:
-        assert self._settings is not None
-        keys = _in_order((k for k in self._feeds if k), self._slugs, self._settings)
-        return [self._feeds[""], *(self._feeds[k] for k in keys)]
+        return [self._feeds[""], *(self._feeds[k] for k in self._keys)]  # the same terms: the same order
+
+
+def _without(live: list[Post], gone: list[Post]) -> list[Post]:
+    """``live`` (newest first) without the ``gone`` posts, each found by bisection."""
+    live = list(live)
+    for p in gone:
+        i = bisect_left(live, _order(p), key=_order)
+        if i < len(live) and live[i] is p:
+            del live[i]
+        else:  # not where its order puts it: look everywhere
+            live = [q for q in live if q is not p]
+    return live
 
 
 def live_window(posts: Iterable[Post], now: datetime) -> tuple[datetime | None, datetime | None]:

@@ -68,13 +68,13 @@ from .channels.base import Channel, Held, Payload
 from .ledger import state_path
 from .registry import Channels
 from .secrets import Secrets
-from .sqlite_store import SQLiteStore
+from .sqlite_store import SQLiteStore, remembered
 from .store import LedgerIdentity, Store, lock
 
 Clock = Callable[[], datetime]
 Echo = Callable[[str], None]
 
-__all__ = ["Kept", "PublishReport", "Request", "Secrets", "World", "publish", "retry", "state_path"]
+__all__ = ["Kept", "LedgerMemo", "PublishReport", "Request", "Secrets", "World", "publish", "retry", "state_path"]
 
 
 @dataclass
@@ -198,6 +198,23 @@ class Kept:
     planner: IncrementalPlan | None = None
     holds_lock: bool = False
     links: dict[str, Links] | None = None  # the syndication links as of the last run (a lock holder's only)
+    ledger: LedgerMemo | None = None  # what a lock holder keeps of its ledger between runs
+    later: list[Callable[[], None]] | None = None  # work for when it is idle: the manifest (see write_outputs)
+
+
+@dataclass
+class LedgerMemo:
+    """What a lock holder that delivers keeps of its ledger from one run to the next instead of
+    reading it again (nobody else records posts in a ledger while it holds the lock): the date
+    of the newest live post and the posts the ledger knows, each kept up to date with what the
+    run records. The holder calls ``clear`` when another process may have written to it."""
+
+    floor: datetime | None = None
+    has_floor: bool = False
+    posts: dict[str, KnownPost] | None = None
+
+    def clear(self) -> None:
+        self.floor, self.has_floor, self.posts = None, False, None
 
 
 @dataclass
@@ -213,6 +230,7 @@ class _Run:
     out: Path
     now: datetime
     target: str | None
+    known: dict[str, KnownPost] | None = None  # the ledger's posts, once read by the plan
 
     def wall(self) -> datetime:
         return (self.world.wall or self.world.clock)()
@@ -232,9 +250,9 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     state = state_path(site_dir, settings)
     out = output_dir(site_dir, settings, request.out_dir)
     now = world.clock()
-    if request.floor and (until := ledger.announced_until(site_dir, settings)) is not None:
-        now = max(now, until)  # a clock that stepped back does not take published posts off
     kept = kept or Kept()
+    if request.floor and (until := _floor(site_dir, settings, kept, request)) is not None:
+        now = max(now, until)  # a clock that stepped back does not take published posts off
     if not request.deliver:
         return _build_only(site_dir, settings, request, kept, now)
     unfinished = stand_ins(settings) if settings.targets or settings.hubs else []
@@ -262,6 +280,58 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
             store.close()
 
 
+def _memo(kept: Kept, request: Request) -> LedgerMemo | None:
+    return kept.ledger if kept.holds_lock and request.deliver and not request.dry_run else None
+
+
+def _floor(site_dir: Path, settings: Settings, kept: Kept, request: Request) -> datetime | None:
+    """:func:`ledger.announced_until`, read once by a lock holder that delivers (then kept up to
+    date by :func:`_remember` as it records posts), else every run."""
+    memo = _memo(kept, request)
+    if memo is not None and memo.has_floor:
+        return memo.floor
+    until = ledger.announced_until(site_dir, settings)
+    if memo is not None:
+        memo.floor, memo.has_floor = until, True
+    return until
+
+
+def _known(run: _Run) -> dict[str, KnownPost]:
+    """The posts the ledger knows: read once by a lock holder that delivers, else every run."""
+    memo = _memo(run.kept, run.request)
+    if memo is not None and memo.posts is not None:
+        return memo.posts
+    known = run.store.known_posts()
+    if memo is not None:
+        memo.posts = dict(known)
+    return known
+
+
+def _remember(run: _Run, plan: Plan) -> None:
+    """After ``plan.posts`` were recorded: what the lock holder keeps becomes what reading the ledger
+    again would give. The newest date is raised by a later one; a post retracted, or moved earlier
+    from the newest date, makes the next run read it from the ledger again."""
+    memo = _memo(run.kept, run.request)
+    if memo is None or not plan.posts:
+        return
+    known = run.known or {}
+    if memo.has_floor:
+        floor = memo.floor
+        for p in plan.posts:
+            old = known.get(p.post_id)
+            was = old.published if old is not None and not old.deleted else None
+            moved = was is not None and floor is not None and was >= floor and (p.published or was) < was
+            if p.deleted or p.published is None or moved:
+                memo.floor, memo.has_floor = None, False
+                break
+            floor = p.published if floor is None else max(floor, p.published)
+        else:
+            memo.floor = floor
+    if memo.posts is not None:
+        memo.posts = dict(memo.posts)  # not the dict this run planned with
+        remembered(memo.posts, plan.posts)
+
+
 def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept, now: datetime) -> PublishReport:
     """The feeds, built and written as `publish` writes them, with the copies the ledger knows (if
     it can be read), and nothing planned, recorded or sent: the ledger is not even locked."""
@@ -278,7 +348,7 @@ def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept
         settings=settings,
         links=ledger.syndication_of(site_dir, settings),
     )
-    return PublishReport(write_outputs(prepared), now=now)
+    return PublishReport(write_outputs(prepared, kept.later), now=now)
 
 
 def _build(run: _Run, links: dict[str, Links]) -> UnwrittenBuild:
@@ -303,7 +373,7 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
     links = run.kept.links if run.kept.links is not None and run.kept.holds_lock else _links(run)
     prepared = _build(run, links)
     changed = prepared.changed()
-    report = PublishReport(prepared.report if request.dry_run else write_outputs(prepared), now=run.now)
+    report = PublishReport(prepared.report if request.dry_run else write_outputs(prepared, run.kept.later), now=run.now)
     changed = [rel for rel in changed if rel not in report.build.refused]  # no hub hears of a file left alone
     live = {p.id: p for p in prepared.report.live(run.now)}
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
@@ -318,18 +388,21 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
         _preview(run, report, plan, rows, new, live, snapshots, post_id)
         return report
     _record(run, plan, new)
+    _remember(run, plan)
     _note_word(run, plan)
     todo = due(store.open_deliveries(), run.wall(), target=run.target, post=post_id)
     if new or plan.skip or plan.promote or plan.posts or plan.new_targets or todo or request.rebaseline:
         identity = replace(identity, generation=store.bump_generation())
-        ledger.write_marks(run.site_dir, run.out, identity, store.newest_published())
+        memo = _memo(run.kept, request)
+        newest = memo.floor if memo is not None and memo.has_floor else store.newest_published()
+        ledger.write_marks(run.site_dir, run.out, identity, newest)
     _deliver(run, report, todo, live, snapshots)
     run.kept.links = links
     if any(a.outcome == SENT for a in report.attempts) or plan.skip:
         fresh = _links(run)
         run.kept.links = fresh
         if fresh != links:  # the copies just made (or deleted) show in the JSON Feed and syndication.json now
-            again = write_outputs(_build(run, fresh))
+            again = write_outputs(_build(run, fresh), run.kept.later)
             report.build.written = sorted(set(report.build.written) | set(again.written))
     later = run.wall()
     report.next_attempt = min(
@@ -350,7 +423,7 @@ def _plan(
     """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about;
     a backfill covers only the post and the target the run is narrowed to (``--post``, ``--target``)."""
     store, settings, request = run.store, run.settings, run.request
-    known = store.known_posts()
+    known = run.known = _known(run)
     snaps, socials = _snapshots(settings, live, known)
     word = run.wall() if request.allow_deletions else _word(store)
     _drop_unrenderable(prepared.report, live)

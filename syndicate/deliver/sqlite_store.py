@@ -543,3 +543,31 @@ class SQLiteStore:
             else:
                 db.execute("UPDATE targets SET disabled_reason=NULL")
         return int(count)
+
+
+def remembered(known: dict[str, KnownPost], posts: Iterable[KnownPost]) -> None:
+    """Bring ``known`` (what :meth:`SQLiteStore.known_posts` returned) to what it would return after
+    :meth:`SQLiteStore.save_posts` of ``posts``: the same statements, applied in memory (the
+    values go through the same text forms, so they compare and print the same)."""
+    for p in posts:
+        social = json.dumps(dict(p.social), sort_keys=True) if p.social else None
+        old = known.get(p.post_id)
+        if p.snapshot:  # INSERT OR REPLACE: every column anew
+            published, kept_social = _ts(p.published), social
+        elif old is not None:  # UPDATE: the date and the digests kept when none is given
+            published = _ts(p.published) or _ts(old.published)
+            kept_social = social or (json.dumps(dict(old.social), sort_keys=True) if old.social else None)
+        else:
+            continue  # an UPDATE of a row that is not there
+        known[p.post_id] = KnownPost(
+            p.post_id,
+            p.source,
+            p.url,
+            p.title,
+            p.revision,
+            "",
+            bool(p.deleted),
+            _dt(published),
+            _social(kept_social),
+            _leaving(_leaving_json(p.leaving)),
+        )
