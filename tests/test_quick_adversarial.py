@@ -152,15 +152,17 @@ def test_an_output_folder_moved_among_the_posts_runs_the_full_build(
     assert run("build", "--out", str(out))[0] == 2
 
 
-def test_escape_sequences_are_stripped_as_the_full_command_strips_them(site: Site, run: Callable[..., Outcome]) -> None:
-    """The full command prints with click.echo, which strips escape sequences from what goes to a
-    file or a pipe (not to a terminal): a scheduled post's name with one is printed as is."""
+def test_a_name_with_an_escape_sequence_is_printed_as_the_full_command_prints_it(
+    site: Site, run: Callable[..., Outcome]
+) -> None:
+    """The full command names a scheduled post printably (the escape sequence escaped); the
+    stamp replays those very lines."""
     date = base._date(timedelta(days=29))  # the next one scheduled
     post = f"---\ntitle: Red\nslug: red\ndate: {date}\n---\nRed.\n"
     site.post("later/\x1b[31mred.md", post)
     run("build")
     full = run("build")
-    assert "later/red.md" in full[1], full
+    assert "later/\\x1b[31mred.md" in full[1] and "\x1b" not in full[1], full
     assert replayed("build")
     again = run("build")
     assert base.same(full, again), (full, again)
