@@ -146,11 +146,12 @@ def render_and_write(job: tuple[Feed, Settings, Path, dict[str, Links]]) -> tupl
     files = render_feed(feed, settings, _entries, links)
     _bound_worker_memory(feed)
     changed = {rel: data for rel, data in files.items() if not same_bytes(out / rel, data)}
+    digests = {rel: digest(data) for rel, data in files.items()}  # once: 200 MB of feeds at 10,000 posts
     refused: dict[str, str] = {}
     if changed:
         paths = make_folders(out, changed)
         if OWNERSHIP is not None:
-            refused = OWNERSHIP.claim(changed)
+            refused = OWNERSHIP.claim(changed, digests)
         _to_write.extend((paths[rel], data) for rel, data in changed.items() if rel not in refused)
-    done = {rel: (len(data), digest(data), rel in changed) for rel, data in files.items() if rel not in refused}
+    done = {rel: (len(data), digests[rel], rel in changed) for rel, data in files.items() if rel not in refused}
     return done, refused
