@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import threading
 from pathlib import Path
@@ -83,3 +84,21 @@ def test_a_write_that_fails_in_a_worker_is_one_clear_line_and_exit_3(site: Site,
     assert run.code == 3, run.err
     assert run.err.startswith("error: cannot write ") and "tags" in run.err and "Traceback" not in run.err
     assert len(run.err.strip().splitlines()) == 1
+
+
+def _collector(_: int) -> tuple[int, bool]:
+    return gc.get_freeze_count(), gc.isenabled()
+
+
+def test_forked_workers_inherit_a_frozen_heap_and_collect_their_own_garbage() -> None:
+    """Their collector never scans (so never copies) the posts they inherit; this process's does
+    not collect while results arrive, and collects again after."""
+    pool = Workers()
+    if not (pool.forks and pool.worth_it(PARALLEL_MIN)):
+        pytest.skip("needs fork and two cores")
+    try:
+        states = pool.map(_collector, list(range(PARALLEL_MIN)))
+        assert all(frozen > 0 and enabled for frozen, enabled in states)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

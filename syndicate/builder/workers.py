@@ -3,6 +3,7 @@ big batches, and (in a forked CLI) feeds rendered and written by the workers the
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -78,14 +79,27 @@ class Workers:
             step = max(1, len(jobs) // (self.cores * 4))
             ranges = [(i, min(i + step, len(jobs))) for i in range(0, len(jobs), step)]
             _FORKED = (fn, jobs)
+            # What the workers inherit (every post) is frozen: their collector never scans it, so
+            # never writes to its pages (which copy-on-write would copy into each worker), and
+            # neither does this process's. While the results come in (long-lived posts, nothing
+            # to collect) this process does not collect at all, and they are frozen too; the
+            # workers collect their own garbage.
+            gc.freeze()
+            collecting = gc.isenabled()
+            gc.disable()
             try:
-                with ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("fork")) as pool:
+                with ProcessPoolExecutor(
+                    self.cores, mp_context=multiprocessing.get_context("fork"), initializer=gc.enable
+                ) as pool:
                     for part in pool.map(_run_range, ranges):
                         out.extend(part)
                         if progress:
                             progress(len(out), len(jobs))
             finally:
                 _FORKED = None
+                gc.freeze()
+                if collecting:
+                    gc.enable()
             return out
         if self._spawned is None:
             self._spawned = ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("spawn"))
