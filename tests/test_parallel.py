@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import shutil
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from syndicate.builder import workers
 from syndicate.builder.owned import RECORD
 from syndicate.builder.pipeline import build
 from syndicate.builder.workers import PARALLEL_MIN, Workers
+from syndicate.errors import OutputError
 from tests.conftest import NOW, Site
 
 
@@ -44,6 +47,23 @@ def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: 
         if p.is_file() and p.name != RECORD
     }
     assert a == b and len(a) > 20
+
+
+def test_the_rows_parsing_workers_make_for_the_cache_are_those_this_process_makes(site: Site, tmp_path: Path) -> None:
+    for n in range(PARALLEL_MIN + 2):
+        extra = f"summary: S{n} & <b>\nthumb: /i/{n}.png\nauthor: Ada\n" if n % 2 else "lang: de\n"
+        site.post(
+            f"p{n:03d}.md", f"---\ntitle: Post {n} ’\ndate: 2024-01-0{n % 9 + 1}\ntags: [a, b{n}]\n{extra}---\nB.\n"
+        )
+    site.post("broken.md", "---\ntitle: [\n---\n")
+    rows = {}
+    for name, threshold in (("parallel", "2"), ("serial", "100000")):
+        copy = tmp_path / name
+        shutil.copytree(site.root, copy)
+        assert Site(copy).run("build", env={"SYNDICATE_PARALLEL_MIN": threshold}).code == 1
+        with closing(sqlite3.connect(copy / ".syndicate" / "cache.db")) as db:
+            rows[name] = db.execute("SELECT path, render_key, post, problems FROM posts ORDER BY path").fetchall()
+    assert rows["parallel"] == rows["serial"] and len(rows["serial"]) == PARALLEL_MIN + 3
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -102,3 +122,20 @@ def test_forked_workers_inherit_a_frozen_heap_and_collect_their_own_garbage() ->
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_posts_parsed_on_every_core_are_cached_even_when_the_build_then_fails(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers make each post's cache row; it is saved as soon as they are done (and let go,
+    for memory), so a build that cannot write its feeds has still read every post once."""
+    for n in range(6):
+        site.post(f"p{n}.md", f"---\ntitle: Post {n}\ndate: 2024-03-0{n + 1}\ntags: [t{n}]\n---\nBody.\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tags").write_text("a file where the tags folder should be")
+    monkeypatch.setattr(workers, "PARALLEL_MIN", 2)
+    with pytest.raises(OutputError):
+        build(site.root, NOW, out_dir=out)
+    (out / "tags").unlink()
+    assert build(site.root, NOW, out_dir=out).parsed == 0
