@@ -20,6 +20,7 @@ from .owned import Ownership
 from .report import Progress
 
 PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # jobs before worker processes pay off
+RANGE_MAX = 1000  # jobs a forked worker takes at once
 
 
 def _make(job: tuple[Callable[[], tuple[str, str]], float]) -> tuple[str, str] | str:
@@ -76,7 +77,9 @@ class Workers:
                     progress(len(out), len(jobs))
             return out
         if self.forks:
-            step = max(1, len(jobs) // (self.cores * 4))
+            # Small ranges: a worker's results (and the files a feed worker holds until its range
+            # is written) stay small, and the last range leaves a core idle only briefly.
+            step = max(1, min(RANGE_MAX, len(jobs) // (self.cores * 16)))
             ranges = [(i, min(i + step, len(jobs))) for i in range(0, len(jobs), step)]
             _FORKED = (fn, jobs)
             # What the workers inherit (every post) is frozen: their collector never scans it, so
