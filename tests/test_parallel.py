@@ -16,7 +16,7 @@ from syndicate.builder.owned import RECORD
 from syndicate.builder.pipeline import build
 from syndicate.builder.workers import PARALLEL_MIN, Workers
 from syndicate.errors import OutputError
-from tests.conftest import NOW, Site
+from tests.conftest import CONFIG, NOW, Site
 
 
 def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: Path) -> None:
@@ -122,6 +122,21 @@ def test_forked_workers_inherit_a_frozen_heap_and_collect_their_own_garbage() ->
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_a_post_a_forked_writer_cannot_render_in_time_is_rejected_and_every_file_counted(site: Site) -> None:
+    """Forked writers make the HTML of the posts their feeds show: one too slow to render is rejected,
+    the feeds are planned without it, and the files written before that are counted as written."""
+    site.config(CONFIG + '\n[content]\nrenderer = "markdown"\nrender_timeout = 1\n')
+    site.post("nested.md", "---\ntitle: Nested\ndate: 2024-06-01\ntags: [slow]\n---\n" + "[a](" * 20_000 + "\n")
+    for n in range(12):
+        site.post(f"p{n:02d}.md", f"---\ntitle: Post {n}\ndate: 2024-05-{n + 1:02d}\ntags: [t{n}]\n---\nBody {n}.\n")
+    run = site.run("build", env={"SYNDICATE_PARALLEL_MIN": "2"})
+    assert run.code == 1 and "content/nested.md: error: rendering took longer than 1 s" in run.err
+    feeds = 1 + 12  # the site's and one per tag; the slow post's tag has no post left
+    assert f"{feeds * 3 + 2} written, 0 unchanged" in run.out  # and index.html, feeds.opml
+    assert "Nested" not in (site.public / "feed.xml").read_text()
+    assert "Post 11" in (site.public / "tags" / "t11" / "feed.xml").read_text()
 
 
 def test_posts_parsed_on_every_core_are_cached_even_when_the_build_then_fails(
