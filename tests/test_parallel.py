@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,8 @@ from syndicate.builder import workers
 from syndicate.builder.owned import RECORD
 from syndicate.builder.pipeline import build
 from syndicate.builder.workers import PARALLEL_MIN, Workers
-from tests.conftest import NOW, Site
+from syndicate.errors import OutputError
+from tests.conftest import CONFIG, NOW, Site
 
 
 def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: Path) -> None:
@@ -43,6 +47,23 @@ def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: 
         if p.is_file() and p.name != RECORD
     }
     assert a == b and len(a) > 20
+
+
+def test_the_rows_parsing_workers_make_for_the_cache_are_those_this_process_makes(site: Site, tmp_path: Path) -> None:
+    for n in range(PARALLEL_MIN + 2):
+        extra = f"summary: S{n} & <b>\nthumb: /i/{n}.png\nauthor: Ada\n" if n % 2 else "lang: de\n"
+        site.post(
+            f"p{n:03d}.md", f"---\ntitle: Post {n} ’\ndate: 2024-01-0{n % 9 + 1}\ntags: [a, b{n}]\n{extra}---\nB.\n"
+        )
+    site.post("broken.md", "---\ntitle: [\n---\n")
+    rows = {}
+    for name, threshold in (("parallel", "2"), ("serial", "100000")):
+        copy = tmp_path / name
+        shutil.copytree(site.root, copy)
+        assert Site(copy).run("build", env={"SYNDICATE_PARALLEL_MIN": threshold}).code == 1
+        with closing(sqlite3.connect(copy / ".syndicate" / "cache.db")) as db:
+            rows[name] = db.execute("SELECT path, render_key, post, problems FROM posts ORDER BY path").fetchall()
+    assert rows["parallel"] == rows["serial"] and len(rows["serial"]) == PARALLEL_MIN + 3
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -83,3 +104,53 @@ def test_a_write_that_fails_in_a_worker_is_one_clear_line_and_exit_3(site: Site,
     assert run.code == 3, run.err
     assert run.err.startswith("error: cannot write ") and "tags" in run.err and "Traceback" not in run.err
     assert len(run.err.strip().splitlines()) == 1
+
+
+def _collector(_: int) -> tuple[int, bool]:
+    return gc.get_freeze_count(), gc.isenabled()
+
+
+def test_forked_workers_inherit_a_frozen_heap_and_collect_their_own_garbage() -> None:
+    """Their collector never scans (so never copies) the posts they inherit; this process's does
+    not collect while results arrive, and collects again after."""
+    pool = Workers()
+    if not (pool.forks and pool.worth_it(PARALLEL_MIN)):
+        pytest.skip("needs fork and two cores")
+    try:
+        states = pool.map(_collector, list(range(PARALLEL_MIN)))
+        assert all(frozen > 0 and enabled for frozen, enabled in states)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+
+
+def test_a_post_a_forked_writer_cannot_render_in_time_is_rejected_and_every_file_counted(site: Site) -> None:
+    """Forked writers make the HTML of the posts their feeds show: one too slow to render is rejected,
+    the feeds are planned without it, and the files written before that are counted as written."""
+    site.config(CONFIG + '\n[content]\nrenderer = "markdown"\nrender_timeout = 1\n')
+    site.post("nested.md", "---\ntitle: Nested\ndate: 2024-06-01\ntags: [slow]\n---\n" + "[a](" * 20_000 + "\n")
+    for n in range(12):
+        site.post(f"p{n:02d}.md", f"---\ntitle: Post {n}\ndate: 2024-05-{n + 1:02d}\ntags: [t{n}]\n---\nBody {n}.\n")
+    run = site.run("build", env={"SYNDICATE_PARALLEL_MIN": "2"})
+    assert run.code == 1 and "content/nested.md: error: rendering took longer than 1 s" in run.err
+    feeds = 1 + 12  # the site's and one per tag; the slow post's tag has no post left
+    assert f"{feeds * 3 + 2} written, 0 unchanged" in run.out  # and index.html, feeds.opml
+    assert "Nested" not in (site.public / "feed.xml").read_text()
+    assert "Post 11" in (site.public / "tags" / "t11" / "feed.xml").read_text()
+
+
+def test_posts_parsed_on_every_core_are_cached_even_when_the_build_then_fails(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers make each post's cache row; it is saved as soon as they are done (and let go,
+    for memory), so a build that cannot write its feeds has still read every post once."""
+    for n in range(6):
+        site.post(f"p{n}.md", f"---\ntitle: Post {n}\ndate: 2024-03-0{n + 1}\ntags: [t{n}]\n---\nBody.\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tags").write_text("a file where the tags folder should be")
+    monkeypatch.setattr(workers, "PARALLEL_MIN", 2)
+    with pytest.raises(OutputError):
+        build(site.root, NOW, out_dir=out)
+    (out / "tags").unlink()
+    assert build(site.root, NOW, out_dir=out).parsed == 0

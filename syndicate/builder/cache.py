@@ -71,15 +71,20 @@ def post_from_json(text: str) -> Post:
 
 class CachedPost:
     """What the cache keeps of one post file: valid while the file's stat ``signature`` and the
-    settings' ``render_key`` are those it was made with; ``post`` is None for a rejected file."""
+    settings' ``render_key`` are those it was made with; ``post`` is None for a rejected file.
+    ``row``: the post as the cache stores it (:func:`post_to_json`), when the worker that parsed
+    it made it already (on every core, rather than in this process after the build)."""
 
-    __slots__ = ("post", "problems", "render_key", "signature")
+    __slots__ = ("post", "problems", "render_key", "row", "signature")
 
-    def __init__(self, signature: str, render_key: str, post: Post | None, problems: list[Problem]) -> None:
+    def __init__(
+        self, signature: str, render_key: str, post: Post | None, problems: list[Problem], row: str | None = None
+    ) -> None:
         self.signature = signature
         self.render_key = render_key
         self.post = post
         self.problems = problems
+        self.row = row
 
 
 class PostCache:
@@ -199,45 +204,56 @@ class PostCache:
             del self.entries[rel]
             self._dirty[rel] = None
 
-    def save(self) -> None:
-        """Save changed posts and feed fingerprints; call it only after the files are written."""
-        if self.path is None or not (self._dirty or self._dirty_prints or self._dirty_meta):
+    def save(self, posts_only: bool = False) -> None:
+        """Save changed posts and feed fingerprints; call it only after the files are written.
+        ``posts_only``: the changed posts alone, which may be saved at any time (what a post file
+        is read as does not depend on what a build writes); their rows are let go (memory)."""
+        if self.path is None or not (self._dirty or (not posts_only and (self._dirty_prints or self._dirty_meta))):
             return
         try:
-            self._save(self.path)
+            self._save(self.path, posts_only)
         except sqlite3.DatabaseError:  # a corrupt file: it is only a cache, start a new one
             try:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-                self._save(self.path)
+                self._save(self.path, posts_only)
             except (sqlite3.Error, OSError) as e:
                 self.warning = f"{self.path}: could not save the cache ({e}); the next build re-reads every post"
         except OSError as e:
             self.warning = f"{self.path}: could not save the cache ({e}); the next build re-reads every post"
+        for entry in self._dirty.values():
+            if entry is not None:
+                entry.row = None
         self._dirty.clear()
-        self._dirty_prints.clear()
-        self._dirty_meta.clear()
+        if not posts_only:
+            self._dirty_prints.clear()
+            self._dirty_meta.clear()
 
-    def _save(self, path: Path) -> None:
+    def _save(self, path: Path, posts_only: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect(path)
         try:
             with db:
-                db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)", list(self._dirty_prints.items()))
-                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._dirty_meta.items()))
-                for rel, entry in self._dirty.items():
-                    if entry is None:
-                        db.execute("DELETE FROM posts WHERE path=?", (rel,))
-                        continue
-                    db.execute(
-                        "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)",
+                if not posts_only:
+                    db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)", list(self._dirty_prints.items()))
+                    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._dirty_meta.items()))
+                gone = [(rel,) for rel, entry in self._dirty.items() if entry is None]
+                db.executemany("DELETE FROM posts WHERE path=?", gone)
+                db.executemany(
+                    "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)",
+                    (
                         (
                             rel,
                             entry.signature,
                             entry.render_key,
-                            post_to_json(entry.post) if entry.post else None,
-                            json.dumps([asdict(p) for p in entry.problems], ensure_ascii=False),
-                        ),
-                    )
+                            (entry.row or post_to_json(entry.post)) if entry.post else None,
+                            json.dumps([asdict(p) for p in entry.problems], ensure_ascii=False)
+                            if entry.problems
+                            else "[]",
+                        )
+                        for rel, entry in self._dirty.items()
+                        if entry is not None
+                    ),
+                )
         finally:
             db.close()

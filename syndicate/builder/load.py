@@ -22,7 +22,7 @@ from ..core.sources import source_prefix
 from ..core.templating import Site, resolve, shown
 from ..errors import ContentError, FileUnreadable
 from ..files import read_limited
-from .cache import CachedPost, PostCache
+from .cache import CachedPost, PostCache, post_to_json
 from .discover import PostIndex, Scanned, scan
 from .report import Progress
 from .workers import Workers
@@ -35,11 +35,15 @@ class Parsed(NamedTuple):
     post: Post | None
     problems: list[Problem]
     lasting: bool = True  # what a later build of the same file and settings would find (cache it)
+    row: str | None = None  # the post as the cache keeps it, made by the worker (see CachedPost)
 
 
-def _parse_file(job: tuple[str, str, Settings]) -> Parsed:
+Job = tuple[str, str, Settings, bool]  # source, path, settings, whether the cache will keep the post
+
+
+def _parse_file(job: Job) -> Parsed:
     """Read and parse one file (in a worker process, or inline)."""
-    source, path, settings = job
+    source, path, settings, _ = job
     try:
         data = read_limited(path, MAX_FILE_BYTES, source)
     except FileUnreadable as e:
@@ -61,11 +65,14 @@ def _times(path: str) -> FileTimes | None:
     return FileTimes(datetime.fromtimestamp(st.st_mtime, UTC), datetime.fromtimestamp(born, UTC))
 
 
-def _parse_file_light(job: tuple[str, str, Settings]) -> Parsed:
-    """As :func:`_parse_file`, but the post remembers its file, not its body (less to send back)."""
+def _parse_file_light(job: Job) -> Parsed:
+    """As :func:`_parse_file`, but the post remembers its file, not its body (less to send back),
+    and comes with its cache row when the cache will keep it."""
     parsed = _parse_file(job)
     if parsed.post is not None:
         parsed.post.content.set_recipe(file_recipe(job[0], job[1], parsed.post.url, job[2]))
+        if job[3] and parsed.lasting:
+            return parsed._replace(row=post_to_json(parsed.post))
     return parsed
 
 
@@ -120,7 +127,8 @@ def load_posts(
     incremental = index is not None and changed is not None and index.key == key
     subset = [f for f in files if f.source in changed] if incremental and changed is not None else files
     resolved: dict[str, CachedPost] = {}
-    jobs: list[tuple[str, str, Settings]] = []
+    jobs: list[Job] = []
+    cached = cache.path is not None
     signatures: dict[str, str] = {}
     for f in subset:
         if f.error:
@@ -128,7 +136,7 @@ def load_posts(
             continue
         hit = cache.get(f.source, f.signature, key)
         if hit is None:
-            jobs.append((f.source, f.path, settings))
+            jobs.append((f.source, f.path, settings, cached))
             signatures[f.source] = f.signature
             continue
         if hit.post is not None and hit.post.content.needs_recipe:
@@ -136,10 +144,12 @@ def load_posts(
         resolved[f.source] = hit
     workers = workers or Workers()
     parse = _parse_file_light if workers.worth_it(len(jobs)) else _parse_file
-    for (source, _, _), (post, found, lasting) in zip(jobs, workers.map(parse, jobs, progress), strict=True):
-        resolved[source] = CachedPost(signatures[source], key, post, found)
+    for (source, *_), (post, found, lasting, row) in zip(jobs, workers.map(parse, jobs, progress), strict=True):
+        resolved[source] = CachedPost(signatures[source], key, post, found, row)
         if lasting:
             cache.put(source, resolved[source])
+    if parse is _parse_file_light and cached:
+        cache.save(posts_only=True)  # the rows the workers made, saved now and let go: memory for the render
     if incremental and index is not None and changed is not None:
         gone = changed - resolved.keys()
         for source in gone:

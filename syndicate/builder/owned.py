@@ -90,15 +90,15 @@ class Ownership:
         kept = self.legacy.get(rel)
         return kept is not None and kept == [st.st_size, st.st_mtime_ns, st.st_ino]
 
-    def claim(self, files: Mapping[str, bytes]) -> dict[str, str]:
-        """Before writing ``files`` (rel → new bytes; paths already checked): record the claim on
-        each path syndicate may write and return the others, rel → why not."""
+    def claim(self, files: Mapping[str, bytes], digests: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Before writing ``files`` (rel → new bytes; paths already checked; ``digests``: theirs, when
+        known): record the claim on each path syndicate may write and return the others, rel → why not."""
         refused: dict[str, str] = {}
         claims: list[tuple[str, str | None]] = []
         for rel, data in files.items():
             why = self._why_not(rel, data)
             if why is None:
-                claims.append((rel, digest(data)))
+                claims.append((rel, digests[rel] if digests is not None else digest(data)))
             else:
                 refused[rel] = why
         self._append(claims)

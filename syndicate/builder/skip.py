@@ -18,7 +18,7 @@ from . import workers as workers_module
 from .cache import RENDER_FORMAT, PostCache
 from .output import digest, file_stat
 from .owned import Ownership
-from .workers import Workers, make_contents, render_and_write, render_forked
+from .workers import Workers, failed_posts, make_contents, render_and_write, render_forked
 
 FileInfo = tuple[int, str]  # an output file's size and digest
 
@@ -60,6 +60,7 @@ class IncrementalRender:
         self._entries_base: Any = None
         self._links: Mapping[str, Links] = NO_LINKS  # the syndication links of the last call
         self.ownership: Ownership | None = None  # the output folder's record, kept between builds (pipeline)
+        self._written_early: set[str] = set()  # written by a call that then found a post it could not make
 
     def checked(self, out: Path, rels: Iterable[str]) -> None:
         """These files are now on disk as rendered: remember their stats."""
@@ -131,26 +132,37 @@ class IncrementalRender:
         for _, files in done.values():
             result.known.update({rel: (size, dig, False) for rel, (size, dig) in files.items()})
         workers = workers or Workers()
-        # Each post's HTML is made once, on every core when there are many, each within the
-        # render timeout; a post that cannot be made sends the caller back to plan without it.
-        failed = make_contents((p for feed, _ in todo for p in feed.posts), workers, settings.content.render_timeout)
+        timeout = settings.content.render_timeout
+        # Each post's HTML is made within the render timeout: by the forked writers, for the posts
+        # their feeds show, or first, once, on every core when there are many. A post that cannot be
+        # made sends the caller back to plan without it.
+        writers = workers.forks and workers.worth_it(len(todo)) and write
+        failed = [] if writers else make_contents((p for feed, _ in todo for p in feed.posts), workers, timeout)
         if failed:
             result.failed = failed
             return result  # nothing rendered, nothing remembered
-        if workers.forks and workers.worth_it(len(todo)) and write:
-            # Forked workers inherit the posts with their HTML, render the feeds and write the
-            # files themselves: 200 MB of feeds never cross a pipe or sit in this process's memory.
-            jobs = [(feed, settings, out_dir, _links_of(feed, links)) for feed, _ in todo]
+        if writers:
+            # Forked workers inherit the posts, make their HTML, render the feeds and write the
+            # files themselves: neither the posts' HTML nor 200 MB of feeds cross a pipe or sit in
+            # this process's memory.
+            jobs = [(feed, settings, out_dir, _links_of(feed, links), timeout) for feed, _ in todo]
             workers_module.OWNERSHIP = ownership  # inherited by the forked workers
             try:
                 made = workers.map(render_and_write, jobs)
             finally:
                 workers_module.OWNERSHIP = None
-            for (feed, fingerprint), (files, refused) in zip(todo, made, strict=True):
-                result.known.update(files)
+            result.failed = failed_posts((feed for feed, _ in todo), made)
+            if result.failed:  # the other feeds are written: the next call finds their bytes, and says so
+                self._written_early |= {rel for files, _, _ in made for rel, (_, _, wrote) in files.items() if wrote}
+                return result
+            for (feed, fingerprint), (files, refused, _) in zip(todo, made, strict=True):
+                result.known.update(
+                    {rel: (n, dig, wrote or rel in self._written_early) for rel, (n, dig, wrote) in files.items()}
+                )
                 result.refused.update(refused)
                 if not refused:
                     done[feed.key] = (fingerprint, {rel: (size, dig) for rel, (size, dig, _) in files.items()})
+            self._written_early.clear()
         else:
             if workers.forks and workers.worth_it(len(todo)):
                 jobs2 = [(feed, settings, _links_of(feed, links)) for feed, _ in todo]

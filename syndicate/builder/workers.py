@@ -1,8 +1,10 @@
 """The process pool of a build: posts' HTML made within the render deadline, on every core for
-big batches, and (in a forked CLI) feeds rendered and written by the workers themselves."""
+big batches, and (in a forked CLI) feeds rendered and written by the workers themselves, which
+make the HTML of the posts their feeds show."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -11,14 +13,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..core.model import Feed, Links, Post, Settings
-from ..core.render import EntryMemo, render_feed
+from ..core.model import Content, Feed, Links, Post, Settings
+from ..core.render import EntryMemo, entry_keys, render_feed
 from ..deadline import DeadlinePassed, call_with_deadline
 from .output import digest, make_folders, replace_file, same_bytes
 from .owned import Ownership
 from .report import Progress
 
 PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # jobs before worker processes pay off
+RANGE_MAX = 1000  # jobs a forked worker takes at once
 
 
 def _make(job: tuple[Callable[[], tuple[str, str]], float]) -> tuple[str, str] | str:
@@ -75,17 +78,32 @@ class Workers:
                     progress(len(out), len(jobs))
             return out
         if self.forks:
-            step = max(1, len(jobs) // (self.cores * 4))
+            # Small ranges: a worker's results (and the files a feed worker holds until its range
+            # is written) stay small, and the last range leaves a core idle only briefly.
+            step = max(1, min(RANGE_MAX, len(jobs) // (self.cores * 16)))
             ranges = [(i, min(i + step, len(jobs))) for i in range(0, len(jobs), step)]
             _FORKED = (fn, jobs)
+            # What the workers inherit (every post) is frozen: their collector never scans it, so
+            # never writes to its pages (which copy-on-write would copy into each worker), and
+            # neither does this process's. While the results come in (long-lived posts, nothing
+            # to collect) this process does not collect at all, and they are frozen too; the
+            # workers collect their own garbage.
+            gc.freeze()
+            collecting = gc.isenabled()
+            gc.disable()
             try:
-                with ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("fork")) as pool:
+                with ProcessPoolExecutor(
+                    self.cores, mp_context=multiprocessing.get_context("fork"), initializer=gc.enable
+                ) as pool:
                     for part in pool.map(_run_range, ranges):
                         out.extend(part)
                         if progress:
                             progress(len(out), len(jobs))
             finally:
                 _FORKED = None
+                gc.freeze()
+                if collecting:
+                    gc.enable()
             return out
         if self._spawned is None:
             self._spawned = ProcessPoolExecutor(self.cores, mp_context=multiprocessing.get_context("spawn"))
@@ -139,18 +157,58 @@ OWNERSHIP: Ownership | None = None  # set before the fork: which files of the ou
 FileDone = dict[str, tuple[int, str, bool]]  # rel → size, digest, written now
 
 
-def render_and_write(job: tuple[Feed, Settings, Path, dict[str, Links]]) -> tuple[FileDone, dict[str, str]]:
-    """In a forked worker: render one feed and bring its files up to date on disk, never over a
-    file syndicate did not write (those are returned, rel → why, and left as they are)."""
-    feed, settings, out, links = job
+def render_and_write(
+    job: tuple[Feed, Settings, Path, dict[str, Links], float],
+) -> tuple[FileDone, dict[str, str], dict[str, str]]:
+    """In a forked worker: make the HTML its posts need (each within ``timeout`` seconds), render
+    one feed and bring its files up to date on disk, never over a file syndicate did not write
+    (those are returned, rel → why, and left as they are). A post whose HTML cannot be made is
+    returned (source → why) and nothing of the feed is rendered."""
+    feed, settings, out, links, timeout = job
+    made, failed = _make_html(feed, links, timeout)
+    if failed:
+        return {}, {}, failed
     files = render_feed(feed, settings, _entries, links)
+    for content in made:  # its entries are made: the HTML is not kept (memory), but made again if needed
+        content.release()
     _bound_worker_memory(feed)
     changed = {rel: data for rel, data in files.items() if not same_bytes(out / rel, data)}
+    digests = {rel: digest(data) for rel, data in files.items()}  # once: 200 MB of feeds at 10,000 posts
     refused: dict[str, str] = {}
     if changed:
         paths = make_folders(out, changed)
         if OWNERSHIP is not None:
-            refused = OWNERSHIP.claim(changed)
+            refused = OWNERSHIP.claim(changed, digests)
         _to_write.extend((paths[rel], data) for rel, data in changed.items() if rel not in refused)
-    done = {rel: (len(data), digest(data), rel in changed) for rel, data in files.items() if rel not in refused}
-    return done, refused
+    done = {rel: (len(data), digests[rel], rel in changed) for rel, data in files.items() if rel not in refused}
+    return done, refused, {}
+
+
+def _make_html(feed: Feed, links: dict[str, Links], timeout: float) -> tuple[list[Content], dict[str, str]]:
+    """The HTML of the feed's posts whose entries this worker has not made yet (each post of a
+    feed whose entries were made earlier needs none); the contents made, and the posts that could
+    not be made, source → why."""
+    made: list[Content] = []
+    failed: dict[str, str] = {}
+    for post in feed.posts:
+        content = post.content
+        if content.ready or all(key in _entries for key in entry_keys(post, links.get(post.id, ()))):
+            continue
+        result = _make((content.recipe(), timeout))
+        if isinstance(result, str):
+            failed[post.source] = result
+        else:
+            content.fill(*result)
+            made.append(content)
+    return made, failed
+
+
+def failed_posts(feeds: Iterable[Feed], made: Iterable[tuple[FileDone, dict[str, str], dict[str, str]]]) -> list[Post]:
+    """The posts forked writers could not make the HTML of (their ``content.failed`` says why)."""
+    why = {source: reason for _, _, failed in made for source, reason in failed.items()}
+    if not why:
+        return []
+    posts = {p.id: p for feed in feeds for p in feed.posts if p.source in why}
+    for post in posts.values():
+        post.content.fail(why[post.source])
+    return list(posts.values())

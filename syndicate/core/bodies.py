@@ -23,6 +23,21 @@ from .templating import Context, Found, expand
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # XML 1.0 forbids these even as character references; HTML readers choke on them too.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# In UTF-8 those are these single bytes (never part of a longer sequence) and U+FFFE/U+FFFF's
+# three: a file whose bytes hold none of them is clean, told faster than by the pattern.
+_ILLEGAL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
+def may_hold_illegal(data: bytes) -> bool:
+    """Could the text of these UTF-8 bytes hold a character :data:`XML_ILLEGAL` matches? (False:
+    surely not; ~6 µs for 8 KB where the pattern takes ~40.)"""
+    if len(data.translate(None, _ILLEGAL_BYTES)) != len(data):
+        return True
+    return data.find(b"\xef\xbf") >= 0 and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def decode(path: str, data: bytes) -> str:
@@ -52,7 +67,9 @@ def post_body(
     For making a post's HTML later from its file, without parsing its front matter again.
     Raises ContentError for a file :func:`parse_post` would reject the same way.
     """
-    text = XML_ILLEGAL.sub("", decode(path, data).replace("\r\n", "\n").replace("\r", "\n"))
+    text = _newlines(decode(path, data))
+    if may_hold_illegal(data):
+        text = XML_ILLEGAL.sub("", text)
     d = dialect(generator)
     fm = frontmatter.split(path, text, pelican=d.name == "pelican")
     return prepared(path, fm, relative(path, content_dir), d, site_url, dict(links), site)[0]
@@ -156,8 +173,8 @@ def clean_text(path: str, data: bytes, problems: list[Problem]) -> str:
     ``\\n``, control characters XML forbids removed (a warning)."""
     if len(data) > MAX_FILE_BYTES:
         raise ContentError(path, f"file is {len(data) // 1024 // 1024} MiB; a post may be at most 4 MiB")
-    text = decode(path, data).replace("\r\n", "\n").replace("\r", "\n")
-    bad = XML_ILLEGAL.search(text)
+    text = _newlines(decode(path, data))
+    bad = XML_ILLEGAL.search(text) if may_hold_illegal(data) else None
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
         count = len(XML_ILLEGAL.findall(text))

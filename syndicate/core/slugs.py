@@ -120,6 +120,9 @@ def slug_from_filename(stem: str) -> str:
     return "-".join(unicodedata.normalize("NFC", stem).split())
 
 
+_ASCII_CZ = re.compile("[\x00-\x20\x7f]")  # the ASCII characters of Unicode's categories C and Z
+
+
 def slug_problem(slug: str) -> str | None:
     """Why a slug cannot be used in a URL path segment, or None when it is fine."""
     if not slug:
@@ -128,7 +131,7 @@ def slug_problem(slug: str) -> str | None:
         return f"slug {slug!r} contains a slash; a slug is one path segment"
     if slug.startswith(".") or ".." in slug:
         return f"slug {slug!r} starts with '.' or contains '..'"
-    if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in slug) or " " in slug:
+    if _ASCII_CZ.search(slug) is not None if slug.isascii() else any(unicodedata.category(c)[0] in "CZ" for c in slug):
         return f"slug {slug!r} contains spaces or control characters; use hyphens"
     if len(slug) > 200:
         return "slug is longer than 200 characters"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..model import Feed, Links, Settings
-from .jsonfeed import NO_LINKS, render_json
+from ..model import Feed, Links, Post, Settings
+from .jsonfeed import NO_LINKS, memo_key, render_json
 from .xmlfeeds import EntryMemo, render_atom, render_rss
 
 RENDERERS: dict[str, Callable[[Feed, Settings, EntryMemo | None], bytes]] = {
@@ -31,4 +31,9 @@ def render_feed(
     return {feed.links.paths[fmt]: out[feed.links.paths[fmt]] for fmt in RENDERERS}
 
 
-__all__ = ["EntryMemo", "render_atom", "render_feed", "render_json", "render_rss"]
+def entry_keys(post: Post, links: Links = ()) -> tuple[tuple[str, str, str], ...]:
+    """Where a render memo keeps ``post``'s entries, one per format (``links``: its syndication links)."""
+    return ("rss", post.id, post.revision), ("atom", post.id, post.revision), memo_key(post, links)
+
+
+__all__ = ["EntryMemo", "entry_keys", "render_atom", "render_feed", "render_json", "render_rss"]

@@ -66,13 +66,13 @@ def render_json(
     ``links``: post id → its syndication links."""
     memo = {} if memo is None else memo
 
-    def item(post: Post) -> str:
+    def item(post: Post) -> bytes:
         own = links.get(post.id, ())
         key = memo_key(post, own)
-        text = memo.get(key)
-        if text is None:
-            text = memo[key] = item_text(post, own, item_id(post, settings))
-        return str(text)
+        data: bytes | None = memo.get(key)
+        if data is None:
+            data = memo[key] = item_text(post, own, item_id(post, settings)).encode("utf-8")
+        return data
 
     doc: dict[str, Any] = {
         "version": VERSION,
@@ -88,8 +88,8 @@ def render_json(
     head = json.dumps(doc, ensure_ascii=False, indent=2)[:-2]  # without the closing "\n}"
     if not feed.posts:
         return (head + ',\n  "items": []\n}\n').encode("utf-8")
-    body = ",\n    ".join(item(p) for p in feed.posts)
-    return (head + ',\n  "items": [\n    ' + body + "\n  ]\n}\n").encode("utf-8")
+    body = b",\n    ".join([item(p) for p in feed.posts])
+    return b"".join([(head + ',\n  "items": [\n    ').encode("utf-8"), body, b"\n  ]\n}\n"])
 
 
 def render_syndication(posts: list[Post], links: Mapping[str, Links]) -> bytes:

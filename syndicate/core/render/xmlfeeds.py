@@ -1,4 +1,5 @@
-"""Feed → RSS 2.0 and Atom 1.0 bytes with feedgen. Pure: no clock, no I/O.
+"""Feed → RSS 2.0 and Atom 1.0 bytes: the document with feedgen, each entry written as text
+(once per post, shared by the feeds it is in). Pure: no clock, no I/O.
 
 feedgen is imported only here. Its traps (see docs/dev.md) and how this module avoids them:
 
@@ -7,21 +8,21 @@ feedgen is imported only here. Its traps (see docs/dev.md) and how this module a
 - ``add_entry()`` prepends: we append, in the order the feed planner chose;
 - RSS ``<channel><link>`` is the *last* link added and ``atom:link`` the *first* rel=self:
   we add self first and the home page last;
-- Atom entry links lose ``rel``/``type``, RSS gets no ``rel=hub``, items get no
-  ``media:thumbnail`` outside a ``media:group``: a small extension of our own
-  (:class:`_Extra`) writes those elements itself.
+- RSS gets no ``rel=hub``: a small extension of our own (:class:`_Extra`) writes it;
+- Atom entry links lose ``rel``/``type``, items get no ``media:thumbnail`` outside a
+  ``media:group``: entries are written by :func:`_rss_item` and :func:`_atom_entry`, as feedgen
+  and lxml wrote them with those elements added.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 from typing import Any
 
-from feedgen.entry import FeedEntry
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
-from feedgen.util import xml_elem
 from lxml import etree
 
 from ..itemids import item_id
@@ -31,7 +32,6 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR = "syndicate"
 GENERATOR_URI = "https://github.com/syndicate-feeds/syndicate"
 
@@ -61,64 +61,9 @@ class _Extra(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
 _QUOTES_MARKUP = re.compile(r"</[A-Za-z][\w-]*\s*>")
 
 
-class _ExtraEntry(BaseEntryExtension):  # type: ignore[misc]
-    """Entry-level: links with rel/type in Atom; dc:creator and media:thumbnail in RSS."""
-
-    def __init__(self) -> None:
-        self.post: Post | None = None
-        self.author = ""
-
-    def extend_atom(self, entry: Any) -> Any:
-        post = self.post
-        assert post is not None
-        if post.lang:
-            entry.set(XML_LANG, post.lang)
-        for name in ("title", "summary"):  # text that quotes markup goes as escaped HTML
-            element = entry.find(name)
-            if element is not None and element.text and _QUOTES_MARKUP.search(element.text):
-                element.set("type", "html")
-                element.text = html.escape(element.text, quote=False)
-        # feedgen builds Atom elements without a namespace and writes xmlns on the root as
-        # an attribute, so ours must be unqualified too, or lxml adds an "ns0:" prefix.
-        # feedgen wrote a rel-less link (which Atom reads as alternate); give it its type.
-        for link in entry.findall("link"):
-            link.set("rel", "alternate")
-            link.set("type", "text/html")
-        if post.image:
-            anchor = entry.find("link")
-            enclosure = etree.Element(
-                "link",
-                rel="enclosure",
-                type=post.image.mime_type,
-                href=post.image.url,
-            )
-            if post.image.length:
-                enclosure.set("length", str(post.image.length))
-            if anchor is not None:
-                anchor.addnext(enclosure)
-            else:
-                entry.append(enclosure)
-        return entry
-
-    def extend_rss(self, item: Any) -> Any:
-        post = self.post
-        assert post is not None
-        if self.author:
-            creator = etree.Element(f"{{{DC_NS}}}creator")
-            creator.text = self.author
-            guid = item.find("guid")
-            if guid is not None:
-                guid.addprevious(creator)
-            else:
-                item.append(creator)
-        if post.image:
-            etree.SubElement(item, f"{{{MEDIA_NS}}}thumbnail", url=post.image.url)
-        return item
-
-
 def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.register_extension("syndicate", _Extra, _ExtraEntry, atom=fmt == "atom", rss=fmt == "rss")
+    fg.register_extension("syndicate", _Extra, None, atom=fmt == "atom", rss=fmt == "rss")
     fg.syndicate.hubs = feed.hubs
     if fmt == "rss":
         fg.syndicate.namespaces = {"dc": DC_NS, "media": MEDIA_NS}
@@ -131,79 +76,124 @@ def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
     return fg
 
 
-EntryMemo = dict[tuple[str, str, str], Any]  # (format, post id, revision) → one post's entry, shared by feeds
+EntryMemo = dict[tuple[str, str, str], Any]  # (format, post id, revision) → a post's entry in UTF-8, shared by feeds
 
 
-def _entry(fmt: str, post: Post, settings: Settings) -> Any:
-    """The feedgen entry of one post."""
-    fe = FeedEntry()
-    fe.register_extension("syndicate", _ExtraEntry, atom=fmt == "atom", rss=fmt == "rss")
-    fe.syndicate.post = post
-    fe.syndicate.author = post.author or settings.site.author
-    fe.title(post.title)
-    fe.link(href=post.url)
-    ident = item_id(post, settings)
-    fe.guid(ident, permalink=ident == post.url)
-    fe.updated(post.updated)
-    fe.published(post.published)
-    fe.pubDate(post.published)
-    for tag in post.tags:
-        fe.category(term=tag)
-    if fmt == "rss":
-        if post.summary:
-            fe.description(html.escape(post.summary, quote=False))  # RSS descriptions are HTML
-        if post.content_html:
-            fe.content(post.content_html)  # escaped, not CDATA: lxml refuses "]]>" in CDATA
-        if post.image:
-            fe.enclosure(url=post.image.url, length=str(post.image.length), type=post.image.mime_type)
-    else:
-        if post.author:
-            fe.author({"name": post.author})
-        if post.summary:
-            fe.summary(post.summary, type="text")
-        fe.content(post.content_html or post.summary or post.title, type="html")
-    return fe
-
-
-RSS_NAMESPACES = {"dc": DC_NS, "media": MEDIA_NS, "atom": ATOM_NS, "content": CONTENT_NS}  # as feedgen's <rss>
-
-
-def _item_xml(fmt: str, post: Post, settings: Settings, memo: EntryMemo) -> str:
-    """One post's <item> or <entry>, serialized as it appears inside a feed: made once per
-    post and build, then shared by every feed the post is in (most posts are in several).
-
-    feedgen builds the element; lxml serializes it inside a scratch document with the same
-    root and namespaces as a real feed, so the indentation and the namespace prefixes are
-    exactly those of the feed it is spliced into.
-    """
+def _item_xml(fmt: str, post: Post, settings: Settings, memo: EntryMemo) -> bytes:
+    """One post's <item> or <entry> in UTF-8, as it appears inside a feed: made once per post and
+    build (its <item> and its <entry> together: they share the escaped HTML), then shared by
+    every feed the post is in (most posts are in several)."""
     key = (fmt, post.id, post.revision)
-    text = memo.get(key)
-    if text is None:
-        fe = _entry(fmt, post, settings)
-        if fmt == "rss":
-            root = etree.Element("rss", nsmap=RSS_NAMESPACES)
-            etree.SubElement(root, "channel").append(fe.rss_entry())
-            whole = etree.tostring(root, pretty_print=True, encoding="unicode")
-            text = _plain_text_refs(whole[whole.index("    <item>") : whole.rindex("  </channel>")])
-        else:
-            root = xml_elem("feed", xmlns=ATOM_NS)
-            root.append(fe.atom_entry())
-            whole = etree.tostring(root, pretty_print=True, encoding="unicode")
-            text = whole[whole.index("  <entry") : whole.rindex("</feed>")]
-        if "xmlns" in text.split(">", 1)[0]:
-            raise AssertionError(f"an entry of {post.source} declares a namespace of its own")
-        memo[key] = text
-    return str(text)
+    data: bytes | None = memo.get(key)
+    if data is None:
+        html_text = post.content_html
+        escaped = _text(html_text) if html_text else ""
+        memo[("rss", post.id, post.revision)] = _rss_item(post, settings, escaped).encode("utf-8")
+        memo[("atom", post.id, post.revision)] = _atom_entry(post, settings, escaped).encode("utf-8")
+        data = memo[key]
+    return data
 
 
-_PLAIN = re.compile(r"(<(title|category|dc:creator)(?: [^>]*)?>)([^<]*)(</\2>)")
+# An entry is written as text, element by element, in the order and with the escaping feedgen's
+# FeedEntry (rss_entry, atom_entry) and lxml's pretty-printed serialization gave it, byte for byte
+# (tests/test_feed_entries.py holds them to that): building a tree of lxml elements through
+# feedgen for each entry cost ~0.35 ms a post, most of the render of a cold build.
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _text(value: str) -> str:
+    """Text content as libxml2 escapes it (``str.replace`` is many times faster than ``translate``)."""
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace("\r", "&#13;") if "\r" in value else value
+
+
+def _attr(value: str) -> str:
+    """An attribute value as libxml2 escapes it."""
+    value = _text(value).replace('"', "&quot;")
+    return value.replace("\n", "&#10;").replace("\t", "&#9;") if "\n" in value or "\t" in value else value
+
+
+def _plain(value: str) -> str:
+    """An item's plain text (title, category, dc:creator) as the RSS profile asks: ``&`` and ``<``
+    as hexadecimal references (see :func:`_plain_text_refs`). Its description is HTML (the
+    summary, escaped)."""
+    return _text(value).replace("&amp;", "&#x26;").replace("&lt;", "&#x3C;")
+
+
+def _rfc2822(when: datetime) -> str:
+    """feedgen's ``formatRFC2822``: strftime in the C locale, whatever the process's."""
+    day, month = _DAYS[when.weekday()], _MONTHS[when.month - 1]
+    return when.strftime(f"{day}, %d {month} %Y %H:%M:%S %z")
+
+
+def _rss_item(post: Post, settings: Settings, html_text: str) -> str:
+    """``html_text``: the post's HTML, escaped."""
+    ident = item_id(post, settings)
+    summary = post.summary
+    out = ["    <item>\n", f"      <title>{_plain(post.title)}</title>\n", f"      <link>{_text(post.url)}</link>\n"]
+    if summary:  # RSS descriptions are HTML: the plain summary goes in escaped
+        out.append(f"      <description>{_text(html.escape(summary, quote=False))}</description>\n")
+        if html_text:  # escaped, not CDATA: a post may hold "]]>"
+            out.append(f"      <content:encoded>{html_text}</content:encoded>\n")
+    elif html_text:
+        out.append(f"      <description>{html_text}</description>\n")
+    author = post.author or settings.site.author
+    if author:
+        out.append(f"      <dc:creator>{_plain(author)}</dc:creator>\n")
+    permalink = "true" if ident == post.url else "false"
+    out.append(f'      <guid isPermaLink="{permalink}">{_text(ident)}</guid>\n')
+    out += [f"      <category>{_plain(tag)}</category>\n" for tag in post.tags]
+    image = post.image
+    if image:
+        out.append(
+            f'      <enclosure url="{_attr(image.url)}" length="{_attr(str(image.length))}"'
+            f' type="{_attr(image.mime_type)}"/>\n'
+        )
+    out.append(f"      <pubDate>{_rfc2822(post.published)}</pubDate>\n")
+    if image:
+        out.append(f'      <media:thumbnail url="{_attr(image.url)}"/>\n')
+    out.append("    </item>\n")
+    return "".join(out)
+
+
+def _quoted(name: str, value: str, kind: str = "") -> str:
+    """An Atom text construct; text that quotes markup goes as escaped HTML (see docs/dev.md)."""
+    if _QUOTES_MARKUP.search(value):
+        return f'    <{name} type="html">{_text(html.escape(value, quote=False))}</{name}>\n'
+    return f"    <{name}{kind}>{_text(value)}</{name}>\n"
+
+
+def _atom_entry(post: Post, settings: Settings, html_text: str) -> str:
+    """``html_text``: the post's HTML, escaped."""
+    summary = post.summary
+    lang = f' xml:lang="{_attr(post.lang)}"' if post.lang else ""
+    out = [f"  <entry{lang}>\n", f"    <id>{_text(item_id(post, settings))}</id>\n", _quoted("title", post.title)]
+    out.append(f"    <updated>{post.updated.isoformat()}</updated>\n")
+    if post.author:
+        out.append(f"    <author>\n      <name>{_text(post.author)}</name>\n    </author>\n")
+    content = html_text or _text(summary or post.title)
+    out.append(f'    <content type="html">{content}</content>\n')
+    out.append(f'    <link href="{_attr(post.url)}" rel="alternate" type="text/html"/>\n')
+    image = post.image
+    if image:
+        length = f' length="{_attr(str(image.length))}"' if image.length else ""
+        out.append(f'    <link rel="enclosure" type="{_attr(image.mime_type)}" href="{_attr(image.url)}"{length}/>\n')
+    if summary:
+        out.append(_quoted("summary", summary, ' type="text"'))
+    out += [f'    <category term="{_attr(tag)}"/>\n' for tag in post.tags]
+    out.append(f"    <published>{post.published.isoformat()}</published>\n")
+    out.append("  </entry>\n")
+    return "".join(out)
+
+
 _PLAIN_CHANNEL = re.compile(r"(<(title|description|category|dc:creator)(?: [^>]*)?>)([^<]*)(</\2>)")
 
 
-def _plain_text_refs(xml: str, elements: re.Pattern[str] = _PLAIN) -> str:
+def _plain_text_refs(xml: str, elements: re.Pattern[str] = _PLAIN_CHANNEL) -> str:
     """RSS's plain-text elements with ``&`` and ``<`` as hexadecimal character references, as the
     RSS Best Practices Profile asks (readers that take RSS titles for HTML then show them right).
-    An item's description is HTML (the summary, escaped); the channel's is plain text."""
+    The channel's description is plain text; an item's is HTML (see :func:`_plain`)."""
 
     def refs(m: re.Match[str]) -> str:
         text = m.group(3).replace("&amp;", "&#x26;").replace("&lt;", "&#x3C;")
@@ -212,12 +202,12 @@ def _plain_text_refs(xml: str, elements: re.Pattern[str] = _PLAIN) -> str:
     return elements.sub(refs, xml) if "&" in xml else xml
 
 
-def _splice(document: bytes, before: bytes, items: list[str]) -> bytes:
+def _splice(document: bytes, before: bytes, items: list[bytes]) -> bytes:
     """Insert the entries' XML before the last ``before`` (the closing tag of the feed)."""
     if not items:
         return document
     at = document.rindex(before)
-    return document[:at] + "".join(items).encode("utf-8") + document[at:]
+    return b"".join([document[:at], *items, document[at:]])
 
 
 def render_rss(feed: Feed, settings: Settings, memo: EntryMemo | None = None) -> bytes:
@@ -227,7 +217,7 @@ def render_rss(feed: Feed, settings: Settings, memo: EntryMemo | None = None) ->
     fg.link(href=feed.links.urls["rss"], rel="self", type=MIME_TYPES["rss"])
     fg.link(href=feed.home_url, rel="alternate")
     head = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True).decode()
-    channel = _plain_text_refs(head, _PLAIN_CHANNEL).encode()
+    channel = _plain_text_refs(head).encode()
     return _splice(channel, b"  </channel>\n", [_item_xml("rss", p, settings, memo) for p in feed.posts])
 
 
