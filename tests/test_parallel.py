@@ -47,6 +47,9 @@ def test_parallel_and_serial_parsing_give_identical_feeds(site: Site, tmp_path: 
         if p.is_file() and p.name != RECORD
     }
     assert a == b and len(a) > 20
+    # the record of what syndicate wrote: one header, however many workers appended at once
+    record = (tmp_path / "parallel" / RECORD).read_text(encoding="utf-8")
+    assert record.startswith("# written by syndicate") and record.count("# written by syndicate") == 1
 
 
 def test_the_rows_parsing_workers_make_for_the_cache_are_those_this_process_makes(site: Site, tmp_path: Path) -> None:

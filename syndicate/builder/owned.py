@@ -153,8 +153,19 @@ class Ownership:
         """These files are gone by syndicate's hand: they are nobody's now."""
         self._append([(rel, None) for rel in rels])
 
-    def _append(self, claims: list[tuple[str, str | None]]) -> None:
-        if not claims:
+    def begin(self) -> None:
+        """Start the record (its header line) before forked workers append to it: two workers
+        appending to an empty record at once would each write the header."""
+        path = self.root / RECORD
+        try:
+            if path.stat().st_size > 0:
+                return
+        except OSError:
+            pass
+        self._append([], force=True)
+
+    def _append(self, claims: list[tuple[str, str | None]], force: bool = False) -> None:
+        if not claims and not force:
             return
         text = "".join(json.dumps([rel, dig], ensure_ascii=False) + "\n" for rel, dig in claims)
         for rel, dig in claims:

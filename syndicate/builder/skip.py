@@ -146,6 +146,8 @@ class IncrementalRender:
             # files themselves: neither the posts' HTML nor 200 MB of feeds cross a pipe or sit in
             # this process's memory.
             jobs = [(feed, settings, out_dir, _links_of(feed, links), timeout) for feed, _ in todo]
+            if ownership is not None:
+                ownership.begin()  # the record's header, once, before the workers append to it
             workers_module.OWNERSHIP = ownership  # inherited by the forked workers
             try:
                 made = workers.map(render_and_write, jobs)
