@@ -42,12 +42,14 @@ the goal and whether it is met.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -139,17 +141,28 @@ class Measure:
         return max(c.peak_mb for c in self.runs)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL a child started in a session of its own, and every process of it (forked workers too)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def run_child(cmd: Sequence[str], cwd: Path, timeout: float) -> Child:
     """Run ``cmd`` to completion (killed after ``timeout`` s); wall time, CPU time (of that
     process) and peak memory (with its workers)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        killer = threading.Timer(timeout, proc.kill)
+        proc = subprocess.Popen(
+            list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+        )
+        killer = threading.Timer(timeout, kill_group, args=(proc.pid,))
         killer.start()
         sampler = PeakMemory(proc.pid).start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C: no build left running, its forked workers included
+            kill_group(proc.pid)
+            raise
         finally:
             killer.cancel()
             tree_mb = sampler.stop()
@@ -385,7 +398,12 @@ class Daemon:
         with self.log.open("wb") as log:
             self.started = time.perf_counter()
             self.proc = subprocess.Popen(
-                [*cmd, "--log-format", "json"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                [*cmd, "--log-format", "json"],
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         self.url = f"http://{HOST}:{self.port}/feed.xml"
 
@@ -424,7 +442,7 @@ class Daemon:
             try:
                 self.proc.wait(timeout=min(self.timeout, 300))
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                kill_group(self.proc.pid)
                 self.proc.wait()
 
 
