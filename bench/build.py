@@ -28,9 +28,9 @@ and the daemon (`syndicate run`; --no-daemon skips these):
     start to serving     spawn to the first 200 for /feed.xml, cache warm and feeds on disk
     save → disk          a new post saved, until the three files of the site feed and of its
                          tag hold it (bench/latency.py); median, p99 and max of --saves saves
-    1,000 connections    wrk -c1000 for --serve-seconds on /feed.xml of the running daemon, and
-                         of nginx serving the same folder (bench/serve.py when it offers the
-                         measure, else the adapter below; --no-serve skips it)
+    1,000 connections    wrk -c1000 for --serve-seconds on /feed.xml of the daemon, then of nginx
+                         serving the same folder: bench/serve.py's load_row when it has one,
+                         else own_thousand_connections below (--no-serve skips it)
 
 Cold builds of sites over 20,000 posts run once (--cold-runs), Hugo's are stopped after
 --hugo-timeout seconds (600) and the table says so. Every build must exit 0, print nothing on
@@ -298,7 +298,7 @@ class Tier:
     feeds: int = 0
     hugo: Hugo | None = None
     serving: float | None = None  # daemon spawn → first 200, seconds
-    server: dict[str, Any] | None = None  # 1,000 connections (see thousand_connections)
+    server: dict[str, Any] | None = None  # 1,000 connections (see measure_serving)
     daemon: dict[str, Any] | None = None  # bench/latency.py's answer
 
     @property
@@ -453,7 +453,8 @@ class Daemon:
 
 def _wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     """wrk -c``connections`` on ``url``: requests/s, requests, socket errors and timeouts, non-2xx/3xx."""
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout=10s", "--latency", url]
+    # --timeout 2s, wrk's default, as bench/serve.py's load_row: a request waiting longer is a timeout
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout=2s", "--latency", url]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in ", out)
@@ -501,8 +502,8 @@ def _nginx(public: Path, work: Path) -> tuple[subprocess.Popen[bytes], int] | No
 
 
 def own_thousand_connections(public: Path, daemon_url: str, work: Path, seconds: int) -> dict[str, Any]:
-    """The adapter used while bench/serve.py offers no ``thousand_connections``: wrk -c1000 on the
-    daemon's /feed.xml, then on nginx serving the same folder (when installed)."""
+    """The adapter used while bench/serve.py offers no ``load_row``: wrk -c1000 on the daemon's
+    /feed.xml, then on nginx serving the same folder (when installed)."""
     result: dict[str, Any] = {"syndicate": _wrk(daemon_url, seconds, 1000), "nginx": None}
     started = _nginx(public, work)
     if started is not None:
@@ -520,38 +521,63 @@ def own_thousand_connections(public: Path, daemon_url: str, work: Path, seconds:
     return result
 
 
-def thousand_connections(public: Path, daemon_url: str, work: Path, seconds: int) -> dict[str, Any]:
-    """1,000 concurrent connections on the running daemon and on nginx serving the same folder.
-
-    bench/serve.py's ``thousand_connections(url, public, seconds)`` when it has one (the same
-    answer: {"syndicate": {...}, "nginx": {...} or None}, each with rps, requests, errors,
-    timeouts and non2xx), else :func:`own_thousand_connections`."""
+def serve_load_row() -> Callable[..., dict[str, Any]] | None:
+    """bench/serve.py's ``load_row(connections, seconds, site=…)`` (issue 23's row, its own daemon
+    and nginx on the site), when that version of it is here; None: use :func:`own_thousand_connections`."""
     import serve
 
-    theirs: Callable[..., dict[str, Any]] | None = getattr(serve, "thousand_connections", None)
-    if theirs is not None and {"url", "public", "seconds"} <= set(inspect.signature(theirs).parameters):
-        answer = theirs(url=daemon_url, public=public, seconds=seconds)
-        answer.setdefault("source", "bench/serve.py")
-        return answer
-    return {**own_thousand_connections(public, daemon_url, work, seconds), "source": "bench/build.py"}
+    theirs: Callable[..., dict[str, Any]] | None = getattr(serve, "load_row", None)
+    if theirs is None or not {"connections", "seconds", "site"} <= set(inspect.signature(theirs).parameters):
+        return None
+    return theirs
+
+
+def from_load_row(row: dict[str, Any]) -> dict[str, Any]:
+    """serve.load_row's answer in the shape of :func:`own_thousand_connections`'s. Its ``errors``
+    are socket errors and answers other than 2xx/3xx together, so they are all counted there."""
+    nginx = row.get("nginx_requests_per_s")
+    return {
+        "syndicate": {
+            "rps": float(row["requests_per_s"]),
+            "requests": int(row["requests"]),
+            "errors": int(row["errors"]),
+            "timeouts": int(row["timeouts"]),
+            "non2xx": 0,
+        },
+        "nginx": {"rps": float(nginx)} if nginx else None,
+        "source": "bench/serve.py load_row",
+    }
 
 
 def measure_serving(tier: Tier, work: Path, timeout: float, serve_seconds: int | None) -> None:
     """Spawn `syndicate run` on the built site (cache warm, feeds on disk): seconds to the first 200;
-    then, with ``serve_seconds``, 1,000 connections once its first cycle is done."""
+    then, with ``serve_seconds``, 1,000 connections: bench/serve.py's ``load_row`` on the site (its
+    own daemon, once this one is stopped: two daemons on one site would share its lock), else
+    this daemon once its first cycle is done, and nginx beside it."""
     if sys.stderr.isatty():
         print("  daemon: start to serving…", file=sys.stderr, flush=True)
     os.chmod(work, 0o755)  # nginx's worker (nobody, when started by root) must reach the folder
+    load_row = serve_load_row() if serve_seconds else None
     daemon = Daemon(tier.site, work, timeout)
     try:
         tier.serving = daemon.until_serving()
-        if serve_seconds:
+        if serve_seconds and load_row is None:
             daemon.until_built()
             if sys.stderr.isatty():
                 print(f"  1,000 connections, {serve_seconds} s each…", file=sys.stderr, flush=True)
-            tier.server = thousand_connections(tier.out, daemon.url, work, serve_seconds)
+            tier.server = {
+                **own_thousand_connections(tier.out, daemon.url, work, serve_seconds),
+                "source": "bench/build.py",
+            }
     finally:
         daemon.stop()
+    if serve_seconds and load_row is not None:
+        if sys.stderr.isatty():
+            print(f"  1,000 connections (bench/serve.py), {serve_seconds} s each…", file=sys.stderr, flush=True)
+        try:
+            tier.server = from_load_row(load_row(connections=1000, seconds=serve_seconds, site=tier.site))
+        except SystemExit as e:  # serve.py's way to say a server did not come up
+            raise BenchError(f"bench/serve.py: {e}") from None
 
 
 def measure_saves(tier: Tier, saves: int) -> None:
@@ -598,6 +624,8 @@ def print_table(tier: Tier) -> None:
             )
     if tier.serving is not None:
         print(f"daemon: spawn → first 200 for /feed.xml {tier.serving:.2f} s")
+    if tier.server is not None:
+        print(f"1,000 connections: measured by {tier.server['source']}")
     if tier.daemon is not None:
         ms = [v * 1000 for v in tier.daemon["disk"]]
         hook = [v * 1000 for v in tier.daemon["webhook"]]
