@@ -16,13 +16,17 @@ from pathlib import Path
 
 
 def _parents() -> dict[int, list[int]]:
-    """pid → its children's pids, from every /proc/PID/stat (the parent is the 4th field)."""
+    """pid → its children's pids, from every /proc/PID/stat (the parent is the 4th field). A process
+    that ends meanwhile is skipped (a glob of /proc raised ProcessLookupError and ended the sampler)."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         with contextlib.suppress(OSError, ValueError, IndexError):
-            text = stat.read_text()
-            ppid = int(text[text.rindex(")") + 2 :].split()[1])  # after "pid (comm) state"
-            children.setdefault(ppid, []).append(int(stat.parent.name))
+            with open(f"/proc/{name}/stat", "rb") as f:
+                text = f.read()
+            ppid = int(text[text.rindex(b")") + 2 :].split()[1])  # after "pid (comm) state"
+            children.setdefault(ppid, []).append(int(name))
     return children
 
 
