@@ -4,7 +4,7 @@ A build that changes nothing is told from stats alone (builder/manifest.py), but
 imports the command line, the config parser and the model: three times what it takes to stat
 every file of a 10,000-post site. So each full build leaves a *stamp* (``.syndicate/quick.json``)
 with everything that decided it and what a rerun would print, and the command's entry point
-(:func:`main`) checks the stamp first, with the standard library only:
+(syndicate/command.py) asks :func:`replay` first, which uses the standard library only:
 
 - the same command line, current folder, syndicate version, Python and file name encoding, and
   the same real paths (links resolved) for the site, its content, config and output folders;
@@ -366,15 +366,3 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
     if _hash(repr(out_stat(os.path.join(out, rel))) for rel in stamp["outputs"]) != stamp["output_stats"]:
         return False
     return all(subfolders(os.path.join(out, folder)) == names for folder, names in stamp["terms"])
-
-
-def main() -> None:
-    """The `syndicate` command: the stamp first, then (almost always) the full command."""
-    global ARGV
-    code = replay(sys.argv[1:])
-    if code is not None:
-        sys.exit(code)
-    ARGV = sys.argv[1:]
-    from .cli import main as full
-
-    full()

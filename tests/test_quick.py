@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syndicate import quick
+from syndicate import command, quick
 from tests.conftest import Site, faked
 
 POST = """\
@@ -42,7 +42,7 @@ def write_site(site: Site) -> None:
 
 @pytest.fixture
 def run(site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Outcome]:
-    """`syndicate ARGS` in this process, through the command's entry point (quick.main), from the site folder.
+    """`syndicate ARGS` in this process, through the command's entry point (syndicate/command.py), from the site folder.
     Files written in the test count as older than the stamp (RACY_NS 0): the tests change them on purpose."""
     monkeypatch.chdir(site.root)
     monkeypatch.setattr(quick, "RACY_NS", 0)
@@ -53,7 +53,7 @@ def run(site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
         monkeypatch.setattr(quick, "ARGV", None)
         capsys.readouterr()
         with pytest.raises(SystemExit) as ended:
-            quick.main()
+            command.main()
         captured = capsys.readouterr()
         return int(ended.value.code or 0), captured.out, captured.err
 
