@@ -5,10 +5,27 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 import click
 
 from ..builder.report import BuildReport
+from ..core.model import printable
+
+
+def build_lines(report: BuildReport, moment: datetime, out_dir: Path, seconds: str) -> str:
+    """What `build` prints on stdout after a build (the problems go to stderr first)."""
+    tally = report.tally(moment)
+    counts = post_counts(report, moment)
+    lines = [f"built {plural(tally.feeds, 'feed')} ({report.files} files) from {counts} in {seconds} s"]
+    unchanged = report.files - len(report.written) - len(report.refused)
+    removed = f", {len(report.removed)} removed" if report.removed else ""
+    refused = f", {len(report.refused)} left alone (not syndicate's)" if report.refused else ""
+    lines.append(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}{refused}")
+    if tally.scheduled:
+        when, source = tally.scheduled[0]
+        lines.append(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {printable(source)}")
+    return "\n".join(lines)
 
 
 def post_counts(report: BuildReport, now: datetime) -> str:

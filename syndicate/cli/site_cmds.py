@@ -26,7 +26,7 @@ from .common import (
     run_build,
     site_option,
 )
-from .show import plural, post_counts, print_table
+from .show import build_lines, plural, post_counts, print_table
 
 
 @main.command("build")
@@ -61,21 +61,6 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     if report.seen is not None:
         leave_stamp(site, report, moment, floor, out_dir, before)
     sys.exit(build_exit(report))
-
-
-def build_lines(report: BuildReport, moment: datetime, out_dir: Path, seconds: str) -> str:
-    """What `build` prints on stdout after a build (the problems go to stderr first)."""
-    tally = report.tally(moment)
-    counts = post_counts(report, moment)
-    lines = [f"built {plural(tally.feeds, 'feed')} ({report.files} files) from {counts} in {seconds} s"]
-    unchanged = report.files - len(report.written) - len(report.refused)
-    removed = f", {len(report.removed)} removed" if report.removed else ""
-    refused = f", {len(report.refused)} left alone (not syndicate's)" if report.refused else ""
-    lines.append(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}{refused}")
-    if tally.scheduled:
-        when, source = tally.scheduled[0]
-        lines.append(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {printable(source)}")
-    return "\n".join(lines)
 
 
 @main.command("check")

@@ -13,6 +13,7 @@ from ..builder.report import STATE_DIR, BuildReport
 from ..config import CONFIG_PATH
 from ..deliver.ledger import state_path
 from .common import build_exit, problem_lines
+from .show import build_lines
 
 Before = tuple[int, dict[str, list[int] | None]]
 
@@ -46,8 +47,6 @@ def leave_stamp(
 ) -> None:
     """Write the stamp of this build (or remove an old one when this build cannot have one);
     ``before``: :func:`read_before`."""
-    from .site_cmds import build_lines
-
     seen = report.seen
     if quick.ARGV is None or seen is None or seen.manifest is None:
         return  # not the `syndicate` command itself (a test's runner), or no manifest
