@@ -101,6 +101,8 @@ class PostCache:
         self._feed_prints: dict[str, str] = {}  # "<output folder>\x1f<feed key>" → what was rendered there
         self._dirty_prints: dict[str, str] = {}
         self._dirty_meta: dict[str, str] = {}
+        self._dirty_plans: dict[str, str | None] = {}
+        self.partial = False  # only some rows read (see read_some): never a whole-cache operation
         self.warning: str | None = None
 
     @property
@@ -136,6 +138,62 @@ class PostCache:
     def put_meta(self, key: str, value: str) -> None:
         self._dirty_meta[key] = value
 
+    def _read(self, query: str, args: tuple[str | int, ...] = ()) -> list[tuple[Any, ...]] | None:
+        """Rows of one query of a cache of this syndicate's, read-only; None when there is none."""
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+            try:
+                return db.execute(query, args).fetchall() if _stamped(db) else None
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+
+    def signatures(self) -> dict[str, tuple[str, str]] | None:
+        """Each cached post file's (stat signature, render key), without reading its post."""
+        rows = self._read("SELECT path, signature, render_key FROM posts")
+        return None if rows is None else {path: (sig, key) for path, sig, key in rows}
+
+    def rows(self, sources: list[str]) -> dict[str, CachedPost] | None:
+        """The kept rows of these post files (not all: a build of a few edited posts, builder/edit.py);
+        None when the cache cannot be read."""
+        rows = self._read(f"SELECT * FROM posts WHERE path IN ({','.join('?' * len(sources))})", tuple(sources))
+        if rows is None:
+            return None
+        try:
+            return {
+                p: CachedPost(
+                    sig, key, post_from_json(post) if post else None, [Problem(**x) for x in json.loads(problems)]
+                )
+                for p, sig, key, post, problems in rows
+            }
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def hold_only(self, print_keys: set[str]) -> None:
+        """From now on, know only these feeds' fingerprints and no post (builder/edit.py): what is
+        put is saved as usual; nothing may ask for the whole cache."""
+        keys = sorted(print_keys)
+        prints = self._read(
+            f"SELECT key, fingerprint FROM feeds WHERE key IN ({','.join('?' * len(keys))})", tuple(keys)
+        )
+        self._entries, self._feed_prints, self.partial = {}, dict(prints or []), True
+
+    def plans(self, keys: list[str]) -> dict[str, str] | None:
+        """The kept plans (see put_plan) of these feed keys; None when the cache cannot be read."""
+        rows = self._read(f"SELECT key, plan FROM plans WHERE key IN ({','.join('?' * len(keys))})", tuple(keys))
+        return None if rows is None else dict(rows)
+
+    def all_plans(self, prefix: str) -> dict[str, str]:
+        rows = self._read("SELECT key, plan FROM plans WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return dict(rows or [])
+
+    def put_plan(self, key: str, plan: str | None) -> None:
+        """What a feed showed when it was last rendered (builder/edit.py reads it); None: gone."""
+        self._dirty_plans[key] = plan
+
     def _connect(self, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=10)
         db.execute("PRAGMA journal_mode=WAL")
@@ -145,9 +203,11 @@ class PostCache:
         )
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS feeds (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS plans (key TEXT PRIMARY KEY, plan TEXT NOT NULL)")
         if not _stamped(db):
             db.execute("DELETE FROM posts")
             db.execute("DELETE FROM feeds")
+            db.execute("DELETE FROM plans")
             db.execute("DELETE FROM meta")
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(_STAMP.items()))
             db.commit()
@@ -200,6 +260,7 @@ class PostCache:
                 self._dirty[rel] = None
 
     def forget_missing(self, present: set[str]) -> None:
+        assert not self.partial, "a cache read in part knows only some posts"
         for rel in [r for r in self.entries if r not in present]:
             del self.entries[rel]
             self._dirty[rel] = None
@@ -208,7 +269,8 @@ class PostCache:
         """Save changed posts and feed fingerprints; call it only after the files are written.
         ``posts_only``: the changed posts alone, which may be saved at any time (what a post file
         is read as does not depend on what a build writes); their rows are let go (memory)."""
-        if self.path is None or not (self._dirty or (not posts_only and (self._dirty_prints or self._dirty_meta))):
+        later = self._dirty_prints or self._dirty_meta or self._dirty_plans
+        if self.path is None or not (self._dirty or (not posts_only and later)):
             return
         try:
             self._save(self.path, posts_only)
@@ -228,6 +290,7 @@ class PostCache:
         if not posts_only:
             self._dirty_prints.clear()
             self._dirty_meta.clear()
+            self._dirty_plans.clear()
 
     def _save(self, path: Path, posts_only: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,6 +299,11 @@ class PostCache:
             with db:
                 if not posts_only:
                     db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)", list(self._dirty_prints.items()))
+                    plans = self._dirty_plans.items()
+                    db.executemany("DELETE FROM plans WHERE key=?", [(k,) for k, plan in plans if plan is None])
+                    db.executemany(
+                        "INSERT OR REPLACE INTO plans VALUES (?, ?)", [(k, v) for k, v in plans if v is not None]
+                    )
                     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._dirty_meta.items()))
                 gone = [(rel,) for rel, entry in self._dirty.items() if entry is None]
                 db.executemany("DELETE FROM posts WHERE path=?", gone)

@@ -54,6 +54,11 @@ def _parse_file(job: Job) -> Parsed:
     return Parsed(result.post, result.problems)
 
 
+def parse_one(source: str, path: str, settings: Settings) -> Parsed:
+    """One post file read and parsed here (builder/edit.py), as a build reads it."""
+    return _parse_file((source, path, settings, True))
+
+
 def _times(path: str) -> FileTimes | None:
     """A file's modified and created times (Eleventy's ``date: Last Modified`` / ``Created``);
     where the system keeps no birth time, the earlier of its change and modify times."""

@@ -37,7 +37,12 @@ def _term_folders(out: Path, settings: Settings) -> list[list[Any]]:
 
 
 def manifest(
-    report: BuildReport, out: Path, outputs: dict[str, FileStat | None], inputs: str, now: datetime
+    report: BuildReport,
+    out: Path,
+    outputs: dict[str, FileStat | None],
+    inputs: str,
+    now: datetime,
+    links: str | None = None,
 ) -> dict[str, Any]:
     """What a later build needs to tell, from stats alone, that it would change nothing: the
     inputs' hash, the window of ``now`` in which the same posts are live, every output file's stat."""
@@ -51,6 +56,7 @@ def manifest(
         "tags": _term_folders(out, report.settings),
         "problems": [[p.path, p.message, p.line, p.severity] for p in report.problems],
         "refused": report.refused,
+        "links": links,  # a hash of the syndication links rendered (builder/edit.py)
         "tally": {
             "live": tally.live,
             "drafts": tally.drafts,
@@ -76,19 +82,24 @@ def up_to_date(
         return None
     try:
         m = json.loads(raw)
-        if m["inputs"] != inputs_key(settings, files, out):
+        if m["inputs"] != inputs_key(settings, files, out) or not in_window(m, now):
             return None
-        if (m["from"] and now < datetime.fromisoformat(m["from"])) or (
-            m["until"] and now >= datetime.fromisoformat(m["until"])
-        ):
-            return None
-        if any(file_stat(out / rel) != stat for rel, stat in m["outputs"].items()):
-            return None
-        if _term_folders(out, settings) != m["tags"]:
-            return None
-        return replayed(settings, m, out)
+        return replayed(settings, m, out) if outputs_hold(m, settings, out) else None
     except (ValueError, KeyError, TypeError):
         return None  # an unreadable manifest: build
+
+
+def in_window(m: dict[str, Any], now: datetime) -> bool:
+    """Are the same posts live at ``now`` as at the build of manifest ``m``?"""
+    since, until = m["from"], m["until"]
+    return not ((since and now < datetime.fromisoformat(since)) or (until and now >= datetime.fromisoformat(until)))
+
+
+def outputs_hold(m: dict[str, Any], settings: Settings, out: Path) -> bool:
+    """Is every output file as the build of manifest ``m`` left it, and each term folder?"""
+    if any(file_stat(out / rel) != stat for rel, stat in m["outputs"].items()):
+        return False
+    return bool(_term_folders(out, settings) == m["tags"])
 
 
 def replayed(settings: Settings, m: dict[str, Any], out: Path) -> BuildReport:

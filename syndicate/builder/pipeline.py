@@ -19,6 +19,7 @@ from ..core.model import Post, Problem, Settings
 from ..quick import Recorder
 from .cache import CachedPost, PostCache
 from .discover import ContentWatch, PostIndex, Scanned, scan
+from .edit import edited_build, keep_plans, links_key
 from .manifest import inputs_key, manifest, manifest_key, up_to_date
 from .output import FileStat, digest, file_stat, remove_files, same_bytes, write_all
 from .owned import RECORD, Ownership
@@ -52,6 +53,7 @@ class UnwrittenBuild:
     trusted: bool = False  # a daemon cycle after a file event: the output folder is as it left it
     ownership: Ownership | None = None  # which files of the output folder syndicate wrote (when writing)
     refused: dict[str, str] = field(default_factory=dict)  # files left alone: not syndicate's (rel → why)
+    links_key: str | None = None  # a hash of the syndication links rendered (builder/edit.py)
     _changed: list[str] | None = None
     _compared: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
@@ -197,6 +199,7 @@ def prepare(
         trust,
         ownership,
         rendered.refused,
+        links_key=links_key(links or {}),
     )
 
 
@@ -297,8 +300,10 @@ def _put_manifest(prepared: UnwrittenBuild, save: bool = False) -> None:
     """Keep in the cache what a later build needs to tell from stats alone that nothing changed."""
     assert prepared.now is not None and prepared.inputs is not None
     outputs = {rel: _known_stat(prepared, rel) for rel in prepared.files}
-    kept = manifest(prepared.report, prepared.out, outputs, prepared.inputs(), prepared.now)
+    inputs = prepared.inputs()
+    kept = manifest(prepared.report, prepared.out, outputs, inputs, prepared.now, prepared.links_key)
     prepared.cache.put_meta(manifest_key(prepared.out), json.dumps(kept, ensure_ascii=False))
+    keep_plans(prepared.cache, prepared.out, prepared.report.feeds, inputs)
     if save:
         prepared.cache.save()
         trace("manifest saved")
@@ -376,6 +381,13 @@ def build(
             report.seconds = time.perf_counter() - started
             report.seen = _with_manifest(seen, cache, out)
             return report
+        if cache.path is not None:
+            report = edited_build(settings, cache.path, files, out, now, links)
+            if report is not None:
+                trace("a few posts edited in place: only their feeds made again")
+                report.seconds = time.perf_counter() - started
+                report.seen = _with_manifest(seen, cache, out)
+                return report
     prepared = prepare(
         site_dir,
         now,

@@ -108,12 +108,14 @@ class IncrementalRender:
         trust: bool = False,
         links: Mapping[str, Links] = NO_LINKS,
         ownership: Ownership | None = None,
+        pages: bool = True,
     ) -> Rendered:
         """The files of ``feeds``, and the pages ([output] index and opml). With ``write``, feeds rendered by
         forked workers are written by the workers themselves (see :class:`UnwrittenBuild`).
         ``links`` (post id → its copies on social targets) are in the JSON Feed items: a feed
         one of whose posts got or lost a link is rendered again. Workers write only where
-        ``ownership`` allows; a feed with a file they refused is not remembered as done."""
+        ``ownership`` allows; a feed with a file they refused is not remembered as done. Without
+        ``pages``, ``feeds`` are some of the site's (builder/edit.py): the pages are left as they are."""
         base = (
             __version__,
             RENDER_FORMAT,
@@ -181,6 +183,9 @@ class IncrementalRender:
                     cache.put_feed_print(f"{out_dir}\x1f{feed.key}", _feed_print(fingerprint, files))
         self.feeds_changed = done.keys() != self._feeds.keys()
         self._feeds = done
+        self.rendered = len(todo)
+        if not pages:
+            return result
         self._planned = {feed.key: feed for feed in feeds}
         pages_key = (base, tuple((f.key, f.title, f.tag, len(f.posts)) for f in feeds))
         if self._pages is None or self._pages[0] != pages_key:
@@ -191,7 +196,6 @@ class IncrementalRender:
             result.outputs[index] = self._pages[1]
         if opml:
             result.outputs[opml] = self._pages[2]
-        self.rendered = len(todo)
         return result
 
     def _to_render(

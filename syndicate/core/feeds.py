@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import compress
 from operator import is_not
+from typing import Any
 
 from .dialects import dialect
 from .model import FEED_FORMATS, ContentSettings, Feed, FeedLinks, FeedSettings, Post, Problem, Settings
@@ -346,3 +347,46 @@ def _last_change(posts: Iterable[Post], now: datetime) -> datetime:
     back before it would change the feeds."""
     past = [t for p in posts if not p.draft for t in (p.goes_live, p.expires) if t is not None and t <= now]
     return max(past, default=EPOCH)
+
+
+# What a feed showed, kept between processes (builder/edit.py): a build of a few edited posts
+# that moved none of them makes the feeds that show them again from it, without the other posts.
+
+Plan = list[Any]  # [feed key, title, description, folder, tag, taxonomy, updated (ISO), [sources shown]]
+
+
+def plan_key(feed: Feed) -> str:
+    """The feed's member key: "" for the site's, ``taxonomy\x1fterm key`` for a term's."""
+    return "" if feed.tag is None else f"{feed.taxonomy}{_SEP}{tag_key(feed.tag)}"
+
+
+def post_plan_keys(post: Post, settings: Settings) -> list[str]:
+    """The plan keys of the feeds a live post is in (with the feeds' settings)."""
+    keys = [""]
+    if settings.feeds.tag_feeds:
+        keys += list(_member_keys(post, taxonomies(settings)))
+    return keys
+
+
+def feed_plan(feed: Feed) -> Plan:
+    rss = feed.links.paths["rss"]
+    folder = rss.rsplit("/", 1)[0] if "/" in rss else ""
+    sources = [p.source for p in feed.posts]
+    return [feed.key, feed.title, feed.description, folder, feed.tag, feed.taxonomy, feed.updated.isoformat(), sources]
+
+
+def feed_from_plan(plan: Plan, settings: Settings, posts: Sequence[Post]) -> Feed:
+    """The feed a plan describes, showing ``posts`` (those of the plan's sources, in its order)."""
+    key, title, description, folder, tag, taxonomy, updated, _ = plan
+    return Feed(
+        key=key,
+        title=title,
+        description=description,
+        home_url=settings.site.url,
+        links=_links(settings, folder),
+        posts=tuple(posts),
+        updated=datetime.fromisoformat(updated),
+        tag=tag,
+        hubs=settings.hubs,
+        taxonomy=taxonomy,
+    )

@@ -1,0 +1,227 @@
+"""A rebuild after a few posts were edited in place: only the feeds that show them are made again,
+from what the last build kept (its manifest, the cache's rows of those feeds' posts and each
+feed's plan), without reading the other posts. builder/pipeline.py asks here after the no-change
+check and before the whole build; None sends it the whole way, which is always right.
+
+It answers only when the answer is the whole build's, byte for byte:
+
+- the last build's inputs (code, settings, output folder, every post file's stat) are today's
+  but for the edited files, whose cache rows are the posts that build read (the inputs' hash,
+  taken with those rows' stats, is the manifest's); every output file is as that build left it,
+  the clock in the same live window, no file left alone (refused), the same syndication links;
+- each edited post parses, was and is accepted, and keeps what decides where it shows (id, URL,
+  dates, terms, draft, publish and expiry dates) and links to no other post by template code, nor
+  does a post it is shown beside (their URLs come from the whole site);
+- at most MOST posts edited, and the output folder has a record of syndicate's files.
+
+The feeds whose plan (builder/cache.py: what each feed showed) holds an edited post are rendered;
+the fingerprints skip the rest, as in the whole build. Then the manifest, the cache rows and the
+feeds' fingerprints are brought up to date, so the next build (no-change, edit, or whole) starts
+from this one as if the whole build had run. tests/test_edit_build.py holds it equal to the whole
+build over random edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..core.feeds import feed_from_plan, feed_plan, plan_key, post_plan_keys
+from ..core.model import Feed, Links, Post, Settings
+from .cache import CachedPost, PostCache, post_to_json
+from .discover import Scanned
+from .manifest import in_window, inputs_key, manifest_key, outputs_hold, replayed
+from .output import digest, file_stat, same_bytes, write_all
+from .owned import Ownership
+from .report import BuildReport
+
+MOST = 16  # edited posts beyond which the whole build is as quick
+
+
+def plans_key(out: Path) -> str:
+    """The meta key that says which build the kept plans are of (its inputs' hash)."""
+    return f"plans {out.resolve()}"
+
+
+def _plan_row_key(out: Path, key: str) -> str:
+    return f"{out.resolve()}\x00{key}"
+
+
+def links_key(links: Mapping[str, Links]) -> str:
+    """A hash of the syndication links a build rendered with."""
+    return hashlib.sha256(repr(sorted(links.items())).encode()).hexdigest()
+
+
+def keep_plans(cache: PostCache, out: Path, feeds: list[Feed], inputs: str) -> None:
+    """After a whole build: each feed's plan, where it changed, and which build they are of."""
+    prefix = _plan_row_key(out, "")
+    kept = cache.all_plans(prefix)
+    made = {_plan_row_key(out, plan_key(feed)): json.dumps(feed_plan(feed), ensure_ascii=False) for feed in feeds}
+    for key, plan in made.items():
+        if kept.get(key) != plan:
+            cache.put_plan(key, plan)
+    for key in kept.keys() - made.keys():
+        cache.put_plan(key, None)
+    cache.put_meta(plans_key(out), inputs)
+
+
+def _moved(old: Post, new: Post) -> bool:
+    """Does the edit change where the post shows (or is it linked by template code)?"""
+    fields = ("id", "url", "published", "updated", "tags", "terms", "draft", "live_from", "expires")
+    return any(getattr(old, f) != getattr(new, f) for f in fields) or bool(old.refs or new.refs)
+
+
+def edited_build(
+    settings: Settings,
+    path: Path,
+    files: list[Scanned],
+    out: Path,
+    now: datetime,
+    links: Callable[[Settings], Mapping[str, Links]] | None,
+) -> BuildReport | None:
+    """The report of a build that made only the feeds showing the posts edited since the last
+    build (``path``: the cache's), or None when the whole build must run (see the module's doc)."""
+    cache = PostCache(path)
+    raw = cache.meta(manifest_key(out))
+    if raw is None or cache.meta(plans_key(out)) is None:
+        return None
+    try:
+        m: dict[str, Any] = json.loads(raw)
+        if m.get("refused") or not in_window(m, now) or not outputs_hold(m, settings, out):
+            return None
+        if cache.meta(plans_key(out)) != m["inputs"]:
+            return None
+        edited = _edited(cache, settings, files, out, m["inputs"])
+        if not edited:
+            return None
+        return _build(cache, settings, edited, files, out, m, links)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _edited(cache: PostCache, settings: Settings, files: list[Scanned], out: Path, inputs: str) -> list[Scanned]:
+    """The post files edited since the last build, when all else is as it read it (see the
+    module's doc); [] when the whole build must run."""
+    kept = cache.signatures()
+    if kept is None:
+        return []
+    key = settings.render_key()
+    edited: list[Scanned] = []
+    then: list[Scanned] = []
+    for f in files:
+        was = kept.get(f.source) if not f.error else None
+        if was is not None and was[0] != f.signature and was[1] == key:
+            edited.append(f)
+            then.append(replace(f, signature=was[0]))
+        else:
+            then.append(f)
+    if not edited or len(edited) > MOST or inputs_key(settings, then, out) != inputs:
+        return []
+    return edited
+
+
+def _build(
+    cache: PostCache,
+    settings: Settings,
+    edited: list[Scanned],
+    files: list[Scanned],
+    out: Path,
+    m: dict[str, Any],
+    links: Callable[[Settings], Mapping[str, Links]] | None,
+) -> BuildReport | None:
+    from .load import file_recipe, parse_one
+
+    sources = [f.source for f in edited]
+    old = cache.rows(sources)
+    if old is None:
+        return None
+    rejected = {p[0] for p in m["problems"] if p[3] == "error"}
+    new: dict[str, CachedPost] = {}
+    for f in edited:
+        was = old.get(f.source)
+        parsed = parse_one(f.source, f.path, settings)
+        if was is None or was.post is None or parsed.post is None or not parsed.lasting or f.source in rejected:
+            return None
+        if any(p.severity == "error" for p in parsed.problems) or _moved(was.post, parsed.post):
+            return None
+        new[f.source] = CachedPost(f.signature, settings.render_key(), parsed.post, parsed.problems)
+    plan_keys = list(dict.fromkeys(k for e in new.values() if e.post for k in post_plan_keys(e.post, settings)))
+    plans = cache.plans([_plan_row_key(out, k) for k in plan_keys])
+    if plans is None:
+        return None
+    shown = [json.loads(plan) for plan in plans.values()]
+    shown = [plan for plan in shown if any(s in new for s in plan[7])]
+    members = sorted({s for plan in shown for s in plan[7]} - new.keys())
+    rows = cache.rows(members)
+    if rows is None or any(rows.get(s) is None or rows[s].post is None for s in members):
+        return None
+    paths = {f.source: f.path for f in files}
+    posts: dict[str, Post] = {}
+    for source, entry in [*rows.items(), *new.items()]:
+        post = entry.post
+        assert post is not None
+        if post.refs:
+            return None
+        if post.content.needs_recipe:
+            post.content.set_recipe(file_recipe(source, paths[source], post.url, settings))
+        posts[source] = post
+    given = links(settings) if links is not None else {}
+    if m.get("links") != links_key(given):
+        return None
+    feeds = [feed_from_plan(plan, settings, [posts[s] for s in plan[7]]) for plan in shown]
+    return _write(cache, settings, feeds, new, files, out, m, given)
+
+
+def _write(
+    cache: PostCache,
+    settings: Settings,
+    feeds: list[Feed],
+    new: dict[str, CachedPost],
+    files: list[Scanned],
+    out: Path,
+    m: dict[str, Any],
+    links: Mapping[str, Links],
+) -> BuildReport | None:
+    from .skip import IncrementalRender
+    from .workers import Workers
+
+    root = out.resolve()
+    ownership = Ownership(out)
+    if not ownership.found:
+        return None  # an output folder from before the record: the whole build starts one
+    cache.hold_only({f"{root}\x1f{feed.key}" for feed in feeds})
+    workers = Workers()
+    try:
+        rendered = IncrementalRender().render(feeds, settings, cache, root, workers, links=links, pages=False)
+    finally:
+        workers.close()
+    if rendered.failed:
+        return None
+    held = {rel: data for rel, data in rendered.outputs.items() if not same_bytes(out / rel, data)}
+    if ownership.claim(held):
+        return None  # a file that is not syndicate's: the whole build says so
+    written = write_all(out, held)
+    ownership.compact({rel: digest(held[rel]) for rel in written})  # when it has grown: as the whole build
+    for rel in written:
+        m["outputs"][rel] = file_stat(out / rel)
+    m["inputs"] = inputs_key(settings, files, out)
+    m["problems"] = [p for p in m["problems"] if p[0] not in new] + [
+        [p.path, p.message, p.line, p.severity] for e in new.values() for p in e.problems
+    ]
+    for source, entry in new.items():
+        assert entry.post is not None
+        entry.row = post_to_json(entry.post)
+        cache.put(source, entry)
+    cache.put_meta(manifest_key(out), json.dumps(m, ensure_ascii=False))
+    cache.put_meta(plans_key(out), m["inputs"])
+    cache.save()
+    report = replayed(settings, m, out)
+    report.written = written
+    if cache.warning:
+        report.notes.append(cache.warning)
+    return report

@@ -1,0 +1,200 @@
+"""A rebuild after a few posts were edited in place makes only their feeds again (builder/edit.py):
+whatever the edits, it must leave what the whole build leaves, byte for byte, and say the same."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from syndicate.builder import pipeline
+from syndicate.builder.owned import RECORD
+from syndicate.builder.report import BuildReport
+from syndicate.cli.common import problem_lines
+from syndicate.cli.show import build_lines
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+CONFIG = """\
+[site]
+title = "Edits"
+url = "https://example.com/"
+author = "Ed"
+permalink = "/blog/{slug}/"
+
+[feeds]
+items = 3
+"""
+TAGS = ["Python", "Feeds", "Go", "Rust"]
+POSTS = 12
+
+
+def post_text(n: int, *, title: str = "", day: int = 0, tags: tuple[str, ...] = (), draft: bool = False) -> str:
+    """Post ``n``: its day of May (a later one when ``day`` is given), its tags, a body."""
+    tags = tags or (TAGS[n % 4], TAGS[(n * 3) % 4])
+    when = f"2026-05-{(day or n + 1):02d}T10:00:00Z"
+    return (
+        f'---\ntitle: "{title or f"Post {n}"}"\ndate: {when}\ntags: [{", ".join(tags)}]\n'
+        f"draft: {'true' if draft else 'false'}\n---\n\nThe body of post {n}, with *emphasis*.\n"
+    )
+
+
+def make_site(root: Path) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "syndicate.toml").write_text(CONFIG, encoding="utf-8")
+    (root / "content").mkdir()
+    for n in range(POSTS):
+        (root / "content" / f"p{n:02d}.md").write_text(post_text(n), encoding="utf-8")
+    return root
+
+
+@contextmanager
+def watching() -> Iterator[list[bool]]:
+    """Each build's answer from the edit path (True: it made the build)."""
+    taken: list[bool] = []
+    real = vars(pipeline)["edited_build"]
+
+    def spy(*args: Any, **kwargs: Any) -> BuildReport | None:
+        report: BuildReport | None = real(*args, **kwargs)
+        taken.append(report is not None)
+        return report
+
+    vars(pipeline)["edited_build"] = spy
+    try:
+        yield taken
+    finally:
+        vars(pipeline)["edited_build"] = real
+
+
+def build(root: Path) -> BuildReport:
+    return pipeline.build(root, NOW)
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    out = root / "public"
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != RECORD}
+
+
+def said(root: Path, report: BuildReport) -> tuple[str, list[str]]:
+    """What the command prints for this build (its time and folder aside)."""
+    return build_lines(report, NOW, Path("public"), "T"), [
+        line.replace(str(root), "SITE") for line in problem_lines(root, report)
+    ]
+
+
+KINDS = ["body", "body", "title", "touch", "same", "tags", "date", "later", "draft", "broken"]
+
+
+def edit(root: Path, n: int, kind: str, round_: int) -> None:
+    path = root / "content" / f"p{n:02d}.md"
+    text = path.read_text(encoding="utf-8")
+    if kind == "body":
+        path.write_text(text + f"More in round {round_}.\n", encoding="utf-8")
+    elif kind == "title":
+        path.write_text(text.replace('title: "', f'title: "R{round_} ', 1), encoding="utf-8")
+    elif kind == "touch":
+        st_ = path.stat()
+        os.utime(path, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000 * (round_ + 1)))
+    elif kind == "same":
+        path.write_text(text, encoding="utf-8")  # the same bytes again: a new stat, nothing to write
+    elif kind == "tags":
+        path.write_text(post_text(n, tags=("Go", f"New{round_}")), encoding="utf-8")
+    elif kind == "date":
+        path.write_text(post_text(n, day=28 - round_), encoding="utf-8")
+    elif kind == "later":  # scheduled: live after NOW
+        path.write_text(post_text(n).replace("2026-05-", "2026-07-", 1), encoding="utf-8")
+    elif kind == "draft":
+        path.write_text(post_text(n, draft=True), encoding="utf-8")
+    else:
+        path.write_text("---\ntitle: [unclosed\n---\nbroken\n", encoding="utf-8")
+
+
+Round = list[tuple[int, str]]
+
+
+def placing(text: str) -> list[str]:
+    """The front-matter lines that decide where a post shows (all but its title)."""
+    return [line for line in text.split("\n---\n", 1)[0].splitlines() if not line.startswith("title:")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(st.tuples(st.integers(0, POSTS - 1), st.sampled_from(KINDS)), min_size=1, max_size=3), max_size=3)
+)
+def test_an_edit_build_leaves_what_the_whole_build_leaves(rounds: list[Round]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        site = make_site(Path(tmp) / "site")
+        build(site)
+        broken: set[int] = set()
+        for i, edits in enumerate(rounds):
+            texts = {n: (site / "content" / f"p{n:02d}.md").read_text(encoding="utf-8") for n, _ in edits}
+            for n, kind in edits:
+                edit(site, n, kind, i)
+            whole = Path(tmp) / f"whole-{i}"
+            shutil.copytree(site, whole)  # new inodes: the copy's build takes the whole way
+            with watching() as taken:
+                report = build(site)
+            with watching() as whole_taken:
+                whole_report = build(whole)
+            assert whole_taken == [False]
+            assert outputs(site) == outputs(whole)
+            assert sorted(report.written) == sorted(whole_report.written)
+            assert said(site, report) == said(whole, whole_report)
+            after = {n: (site / "content" / f"p{n:02d}.md").read_text(encoding="utf-8") for n, _ in edits}
+            broken = {n for n in broken | after.keys() if "[unclosed" in after.get(n, "[unclosed")}
+            in_place = not broken & after.keys() and all(placing(texts[n]) == placing(after[n]) for n in after)
+            assert taken == [in_place] or (not in_place and taken in ([], [False]))
+            again = build(site)
+            assert again.written == [] and outputs(site) == outputs(whole)
+
+
+def test_an_edited_post_rewrites_only_the_feeds_that_show_it(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site")
+    build(site)
+    before = {rel: (site / "public" / rel).stat().st_ino for rel in outputs(site)}
+    edit(site, POSTS - 1, "body", 0)  # the newest post: the site's feeds and its two tags'
+    with watching() as taken:
+        report = build(site)
+    assert taken == [True]
+    shows = [
+        f"{folder}{name}"
+        for folder in ("", "tags/feeds/", "tags/rust/")
+        for name in ("atom.xml", "feed.json", "feed.xml")
+    ]
+    assert sorted(report.written) == sorted(shows)
+    after = {rel: (site / "public" / rel).stat().st_ino for rel in outputs(site)}
+    assert {rel for rel in before if before[rel] != after[rel]} == set(shows)
+    assert "More in round 0." in (site / "public" / "feed.json").read_text(encoding="utf-8")
+
+
+def test_a_post_read_by_another_build_since_the_last_one_is_not_missed(tmp_path: Path) -> None:
+    """A build into another folder reads an edited post into the cache (its row now newer than the
+    last build of public/): the next build of public/ must still show that edit, with its own."""
+    site = make_site(tmp_path / "site")
+    build(site)
+    edit(site, POSTS - 1, "body", 0)
+    pipeline.build(site, NOW, out_dir=tmp_path / "elsewhere")
+    edit(site, POSTS - 2, "body", 1)
+    with watching() as taken:
+        build(site)
+    assert taken == [False]  # the whole way
+    shown = (site / "public" / "feed.json").read_text(encoding="utf-8")
+    assert "More in round 0." in shown and "More in round 1." in shown
+
+
+def test_an_output_file_changed_by_hand_sends_the_build_the_whole_way(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site")
+    build(site)
+    (site / "public" / "tags" / "go" / "feed.xml").unlink()
+    edit(site, POSTS - 1, "body", 0)
+    with watching() as taken:
+        report = build(site)
+    assert taken == [False]
+    assert "tags/go/feed.xml" in report.written
