@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.cli import main
+from syndicate.cli.all_commands import main
 from tests.conftest import CONFIG, Site
 
 MASTO = '\n[[targets]]\nname = "m"\nkind = "mastodon"\ninstance = "https://m.example"\ntoken_env = "T"\n'
@@ -18,6 +18,16 @@ COMMANDS = sorted(main.commands)
 
 def test_there_are_the_nine_commands_the_readme_lists() -> None:
     assert COMMANDS == ["build", "check", "feeds", "init", "posts", "publish", "retry", "run", "status"]
+
+
+def test_each_command_is_where_the_command_line_looks_for_it() -> None:
+    """`syndicate` imports a command's module when it runs it: each name must lead to its module."""
+    from syndicate.cli.common import Commands
+
+    assert sorted(Commands.WHERE) == COMMANDS
+    for name, module in Commands.WHERE.items():
+        command = main.commands[name]
+        assert command.callback is not None and command.callback.__module__ == f"syndicate.cli.{module}"
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -12,7 +12,7 @@ import click
 import pytest
 
 from syndicate import config as config_module
-from syndicate.cli import main
+from syndicate.cli.all_commands import main
 from syndicate.config import parse_settings
 from syndicate.core.model import (
     ContentSettings,

@@ -266,7 +266,7 @@ def test_publish_says_its_feeds_go_to_the_output_folder_of_the_config() -> None:
     --help said SITE/public, which the pages (and the generated commands reference) repeated."""
     from click.testing import CliRunner
 
-    from syndicate.cli import main
+    from syndicate.cli.all_commands import main
 
     shown = CliRunner().invoke(main, ["publish", "--help"], terminal_width=200).output
     assert "[default: [output] dir, else SITE/public]" in shown

@@ -23,7 +23,7 @@ def test_the_documentation_site_builds_strict(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-4000:]
     commands = (tmp_path / "site" / "reference" / "commands" / "index.html").read_text(encoding="utf-8")
-    from syndicate.cli import main
+    from syndicate.cli.all_commands import main
 
     for name in main.commands:
         assert f"syndicate {name}" in commands, f"the commands page lacks `syndicate {name}`"

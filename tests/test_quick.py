@@ -214,7 +214,7 @@ def test_a_stamp_that_does_not_read_is_ignored(site: Site, run: Callable[..., Ou
 def test_a_runner_that_is_not_the_command_leaves_no_stamp(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from syndicate.cli import main
+    from syndicate.cli.all_commands import main
 
     write_site(site)
     monkeypatch.chdir(site.root)

@@ -11,7 +11,6 @@ Exit codes (every command):
     6  the delivery ledger is missing, unreadable or not this site's: nothing was sent
 """
 
-from . import delivery_cmds, init_cmd, run_cmd, site_cmds  # noqa: F401 (init_cmd: registers `syndicate init`)
 from .common import (
     EXIT_BUSY,
     EXIT_CONFIG,
@@ -32,9 +31,6 @@ __all__ = [
     "EXIT_OK",
     "EXIT_OUTPUT",
     "EXIT_REJECTED",
-    "delivery_cmds",
     "exit_code",
     "main",
-    "run_cmd",
-    "site_cmds",
 ]
