@@ -4,6 +4,7 @@ and lxml serialized them: the reference here is the code that did, run on any po
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -15,7 +16,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndicate.core.model import Content, Image, Post, Settings, SiteSettings
+from syndicate.core.model import Content, Feed, FeedLinks, Image, Post, Settings, SiteSettings
+from syndicate.core.render import entry_bytes, render_feed, replace_entry
 from syndicate.core.render.xmlfeeds import ATOM_NS, DC_NS, MEDIA_NS, _item_xml
 
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
@@ -172,3 +174,38 @@ def test_an_entry_is_written_as_feedgen_and_lxml_wrote_it(post: Post, author: st
     config = site(author)
     for fmt in ("rss", "atom"):
         assert _item_xml(fmt, post, config, {}) == feedgen_entry(fmt, post, config).encode("utf-8")
+
+
+def feed_of(shown: list[Post], config: Settings) -> Feed:
+    return Feed(
+        key="",
+        title="T & <b>",
+        description="D",
+        home_url="https://example.com/",
+        links=FeedLinks(
+            paths={"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"},
+            urls={f: f"https://example.com/{f}" for f in ("rss", "atom", "json")},
+        ),
+        posts=tuple(shown),
+        updated=datetime(2025, 1, 2, tzinfo=UTC),
+        hubs=("https://hub.example/",),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@example(shown=[SAMPLE, SAMPLE], new=SAMPLE, index=1)
+@given(shown=st.lists(posts(), min_size=1, max_size=4), new=posts(), index=st.integers(0, 3))
+def test_an_entry_replaced_in_place_gives_the_feed_rendered_with_it(shown: list[Post], new: Post, index: int) -> None:
+    """A rebuild after an edit (builder/edit.py) replaces the post's entry in the feed files the last
+    build wrote: the bytes must be those of the feed rendered again with the edited post."""
+    index %= len(shown)
+    shown = [replace(p, revision=f"r{i}") for i, p in enumerate(shown)]  # a render shares entries by id and revision
+    new = replace(new, revision="edited")
+    config = site("Ada")
+    old = render_feed(feed_of(shown, config), config)
+    again = render_feed(feed_of([*shown[:index], new, *shown[index + 1 :]], config), config)
+    paths = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
+    for fmt, rel in paths.items():
+        entry = entry_bytes(fmt, new, config)
+        assert replace_entry(fmt, old[rel], index, len(shown), entry) == again[rel]
+        assert replace_entry(fmt, old[rel], index, len(shown) + 1, entry) is None  # not the feed it thinks

@@ -87,6 +87,7 @@ from syndicate.core import render
 from syndicate.core import social
 settings = parse_settings(sys.argv[1])  # the shell's part: the config (time zones, extensions)
 import cmarkgfm, markdown  # the renderers' libraries load themselves once, as in any build
+import feedgen.feed, feedgen.ext.base, lxml.etree  # imported by the first feed document a process makes (core/render/xmlfeeds.py)
 seen = []
 def hook(event, args):
     if event in ("open", "os.listdir", "os.scandir", "subprocess.Popen", "socket.connect", "socket.__new__",

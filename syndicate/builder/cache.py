@@ -197,6 +197,7 @@ class PostCache:
     def _connect(self, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=10)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # a cache: a power cut may lose the last save, never corrupt it
         db.execute(
             "CREATE TABLE IF NOT EXISTS posts (path TEXT PRIMARY KEY, signature TEXT NOT NULL,"
             " render_key TEXT NOT NULL, post TEXT, problems TEXT NOT NULL)"

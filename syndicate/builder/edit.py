@@ -31,14 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..core.feeds import feed_from_plan, feed_plan, plan_key, post_plan_keys
+from ..core.feeds import Plan, feed_from_plan, feed_plan, plan_key, post_plan_keys
 from ..core.model import Feed, Links, Post, Settings
 from .cache import CachedPost, PostCache, post_to_json
 from .discover import Scanned
 from .manifest import in_window, inputs_key, manifest_key, outputs_hold, replayed
 from .output import digest, file_stat, same_bytes, write_all
 from .owned import Ownership
-from .report import BuildReport
+from .report import BuildReport, trace
 
 MOST = 16  # edited posts beyond which the whole build is as quick
 
@@ -99,6 +99,7 @@ def edited_build(
         edited = _edited(cache, settings, files, out, m["inputs"])
         if not edited:
             return None
+        trace(f"{len(edited)} posts edited since the last build")
         return _build(cache, settings, edited, files, out, m, links)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -134,10 +135,10 @@ def _build(
     m: dict[str, Any],
     links: Callable[[Settings], Mapping[str, Links]] | None,
 ) -> BuildReport | None:
-    from .load import file_recipe, parse_one
+    from .parse import parse_one
 
-    sources = [f.source for f in edited]
-    old = cache.rows(sources)
+    trace("parser loaded")
+    old = cache.rows([f.source for f in edited])
     if old is None:
         return None
     rejected = {p[0] for p in m["problems"] if p[3] == "error"}
@@ -150,59 +151,71 @@ def _build(
         if any(p.severity == "error" for p in parsed.problems) or _moved(was.post, parsed.post):
             return None
         new[f.source] = CachedPost(f.signature, settings.render_key(), parsed.post, parsed.problems)
-    plan_keys = list(dict.fromkeys(k for e in new.values() if e.post for k in post_plan_keys(e.post, settings)))
-    plans = cache.plans([_plan_row_key(out, k) for k in plan_keys])
-    if plans is None:
-        return None
-    shown = [json.loads(plan) for plan in plans.values()]
-    shown = [plan for plan in shown if any(s in new for s in plan[7])]
-    members = sorted({s for plan in shown for s in plan[7]} - new.keys())
-    rows = cache.rows(members)
-    if rows is None or any(rows.get(s) is None or rows[s].post is None for s in members):
-        return None
-    paths = {f.source: f.path for f in files}
-    posts: dict[str, Post] = {}
-    for source, entry in [*rows.items(), *new.items()]:
-        post = entry.post
-        assert post is not None
-        if post.refs:
-            return None
-        if post.content.needs_recipe:
-            post.content.set_recipe(file_recipe(source, paths[source], post.url, settings))
-        posts[source] = post
+    trace("edited posts parsed")
+    keys = list(dict.fromkeys(k for e in new.values() if e.post for k in post_plan_keys(e.post, settings)))
+    plans = cache.plans([_plan_row_key(out, k) for k in keys])
     given = links(settings) if links is not None else {}
-    if m.get("links") != links_key(given):
+    if plans is None or m.get("links") != links_key(given):
         return None
-    feeds = [feed_from_plan(plan, settings, [posts[s] for s in plan[7]]) for plan in shown]
-    return _write(cache, settings, feeds, new, files, out, m, given)
+    read: dict[str, Plan] = {key: json.loads(text) for key, text in plans.items()}
+    shown = {key: plan for key, plan in read.items() if any(s in new for s, _, _ in plan[7])}
+    return _write(cache, settings, shown, new, files, out, m, given)
 
 
 def _write(
     cache: PostCache,
     settings: Settings,
-    feeds: list[Feed],
+    plans: dict[str, Plan],
     new: dict[str, CachedPost],
     files: list[Scanned],
     out: Path,
     m: dict[str, Any],
     links: Mapping[str, Links],
 ) -> BuildReport | None:
-    from .skip import IncrementalRender
-    from .workers import Workers
+    """Each feed that shows an edited post: its files on disk with the post's entries replaced (core
+    render's replace_entry), its fingerprint and plan kept; then the manifest and the cache rows."""
+    from ..core.render import EntryMemo, entry_bytes, replace_entry
+    from .parse import make_html
+    from .skip import feed_fingerprint, feed_print, render_base
 
     root = out.resolve()
     ownership = Ownership(out)
     if not ownership.found:
         return None  # an output folder from before the record: the whole build starts one
-    cache.hold_only({f"{root}\x1f{feed.key}" for feed in feeds})
-    workers = Workers()
-    try:
-        rendered = IncrementalRender().render(feeds, settings, cache, root, workers, links=links, pages=False)
-    finally:
-        workers.close()
-    if rendered.failed:
-        return None
-    held = {rel: data for rel, data in rendered.outputs.items() if not same_bytes(out / rel, data)}
+    cache.hold_only({f"{root}\x1f{plan[0]}" for plan in plans.values()})  # no other row is read
+    base = render_base(settings)
+    memo: EntryMemo = {}
+    made: dict[str, bytes] = {}
+    edited = {source: e.post for source, e in new.items() if e.post is not None}
+    for one in edited.values():
+        if not one.content.ready:
+            html = make_html((one.content.recipe(), settings.content.render_timeout))
+            if isinstance(html, str):
+                return None  # a post whose HTML cannot be made: the whole build rejects it
+            one.content.fill(*html)
+    for key, plan in plans.items():
+        feed = feed_from_plan(plan, settings)
+        shown = plan[7]
+        for fmt, rel in feed.links.paths.items():
+            try:
+                data: bytes | None = (out / rel).read_bytes()
+            except OSError:
+                return None
+            for i, (source, _, _) in enumerate(shown):
+                post = edited.get(source)
+                if post is not None and data is not None:
+                    text = entry_bytes(fmt, post, settings, links.get(post.id, ()), memo)
+                    data = replace_entry(fmt, data, i, len(shown), text)
+            if data is None:
+                return None  # not the file its plan says: the whole build makes it again
+            made[rel] = data
+        plan[7] = [[s, edited[s].id, edited[s].revision] if s in edited else [s, i, r] for s, i, r in shown]
+        fingerprint = feed_fingerprint(base, feed, [(i, r) for _, i, r in plan[7]], links)
+        sizes = {rel: (len(made[rel]), digest(made[rel])) for rel in feed.links.paths.values()}
+        cache.put_plan(key, json.dumps(plan, ensure_ascii=False))
+        cache.put_feed_print(f"{root}\x1f{feed.key}", feed_print(fingerprint, sizes))
+    trace(f"{len(plans)} feeds show them")
+    held = {rel: data for rel, data in made.items() if not same_bytes(out / rel, data)}
     if ownership.claim(held):
         return None  # a file that is not syndicate's: the whole build says so
     written = write_all(out, held)
@@ -220,6 +233,7 @@ def _write(
     cache.put_meta(manifest_key(out), json.dumps(m, ensure_ascii=False))
     cache.put_meta(plans_key(out), m["inputs"])
     cache.save()
+    trace(f"{len(written)} files written, cache saved")
     report = replayed(settings, m, out)
     report.written = written
     if cache.warning:

@@ -5,75 +5,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
 
 from ..core.bodies import MAX_FILE_BYTES, post_body, relative
 from ..core.feeds import settle_conflicts
 from ..core.markup import render_body
 from ..core.model import Content, Post, Problem, RenderArgs, Settings
-from ..core.posts import FileTimes, body_args, parse_post
+from ..core.posts import body_args
 from ..core.sources import source_prefix
 from ..core.templating import Site, resolve, shown
-from ..errors import ContentError, FileUnreadable
+from ..errors import ContentError
 from ..files import read_limited
 from .cache import CachedPost, PostCache, post_to_json
 from .discover import PostIndex, Scanned, scan
+from .parse import Job, Parsed, parse_file
 from .report import Progress
 from .workers import Workers
-
-
-class Parsed(NamedTuple):
-    """One file, read and parsed: the post (None if rejected), its problems, and whether a later
-    build would find the same (``lasting``: cache it) or the read may work next time."""
-
-    post: Post | None
-    problems: list[Problem]
-    lasting: bool = True  # what a later build of the same file and settings would find (cache it)
-    row: str | None = None  # the post as the cache keeps it, made by the worker (see CachedPost)
-
-
-Job = tuple[str, str, Settings, bool]  # source, path, settings, whether the cache will keep the post
-
-
-def _parse_file(job: Job) -> Parsed:
-    """Read and parse one file (in a worker process, or inline)."""
-    source, path, settings, _ = job
-    try:
-        data = read_limited(path, MAX_FILE_BYTES, source)
-    except FileUnreadable as e:
-        return Parsed(None, [Problem(source, e.message)], lasting=False)
-    except ContentError as e:
-        return Parsed(None, [Problem(source, e.message)])
-    result = parse_post(source, data, settings, _times(path) if settings.content.generator == "eleventy" else None)
-    return Parsed(result.post, result.problems)
-
-
-def parse_one(source: str, path: str, settings: Settings) -> Parsed:
-    """One post file read and parsed here (builder/edit.py), as a build reads it."""
-    return _parse_file((source, path, settings, True))
-
-
-def _times(path: str) -> FileTimes | None:
-    """A file's modified and created times (Eleventy's ``date: Last Modified`` / ``Created``);
-    where the system keeps no birth time, the earlier of its change and modify times."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    born = getattr(st, "st_birthtime", None) or min(st.st_ctime, st.st_mtime)
-    return FileTimes(datetime.fromtimestamp(st.st_mtime, UTC), datetime.fromtimestamp(born, UTC))
 
 
 def _parse_file_light(job: Job) -> Parsed:
     """As :func:`_parse_file`, but the post remembers its file, not its body (less to send back),
     and comes with its cache row when the cache will keep it."""
-    parsed = _parse_file(job)
+    parsed = parse_file(job)
     if parsed.post is not None:
         parsed.post.content.set_recipe(file_recipe(job[0], job[1], parsed.post.url, job[2]))
         if job[3] and parsed.lasting:
@@ -148,7 +104,7 @@ def load_posts(
             hit.post.content.set_recipe(file_recipe(f.source, f.path, hit.post.url, settings))
         resolved[f.source] = hit
     workers = workers or Workers()
-    parse = _parse_file_light if workers.worth_it(len(jobs)) else _parse_file
+    parse = _parse_file_light if workers.worth_it(len(jobs)) else parse_file
     for (source, *_), (post, found, lasting, row) in zip(jobs, workers.map(parse, jobs, progress), strict=True):
         resolved[source] = CachedPost(signatures[source], key, post, found, row)
         if lasting:

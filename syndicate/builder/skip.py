@@ -116,15 +116,7 @@ class IncrementalRender:
         one of whose posts got or lost a link is rendered again. Workers write only where
         ``ownership`` allows; a feed with a file they refused is not remembered as done. Without
         ``pages``, ``feeds`` are some of the site's (builder/edit.py): the pages are left as they are."""
-        base = (
-            __version__,
-            RENDER_FORMAT,
-            settings.render_key(),
-            repr(settings.feeds),
-            settings.hubs,
-            settings.site,
-            settings.output.take_over,
-        )
+        base = render_base(settings)
         if out_dir != self._out:
             self._feeds, self.stats, self._out, self._planned = {}, {}, out_dir, {}
         moved = {k for k in links.keys() | self._links.keys() if links.get(k) != self._links.get(k)}
@@ -180,7 +172,7 @@ class IncrementalRender:
             for feed, _ in todo:  # the others' prints are in the cache already: they came from there, or went there
                 if feed.key in done:
                     fingerprint, files = done[feed.key]
-                    cache.put_feed_print(f"{out_dir}\x1f{feed.key}", _feed_print(fingerprint, files))
+                    cache.put_feed_print(f"{out_dir}\x1f{feed.key}", feed_print(fingerprint, files))
         self.feeds_changed = done.keys() != self._feeds.keys()
         self._feeds = done
         self.rendered = len(todo)
@@ -218,9 +210,7 @@ class IncrementalRender:
             if hit is not None and kept:  # the planner kept it, and its posts' links are the same: unchanged
                 fingerprint = hit[0]
             else:
-                posts = tuple((p.id, p.revision, links.get(p.id, ())) for p in feed.posts)
-                key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
-                fingerprint = hashlib.sha256(repr(key).encode()).hexdigest()
+                fingerprint = feed_fingerprint(base, feed, [(p.id, p.revision) for p in feed.posts], links)
             if hit is not None and hit[0] == fingerprint and self._on_disk(out_dir, hit[1], trust, True):
                 done[feed.key] = hit
                 continue
@@ -251,12 +241,33 @@ class IncrementalRender:
         return rendered
 
 
+def render_base(settings: Settings) -> Any:
+    """What every feed's fingerprint holds: the code and the settings that decide its bytes."""
+    return (
+        __version__,
+        RENDER_FORMAT,
+        settings.render_key(),
+        repr(settings.feeds),
+        settings.hubs,
+        settings.site,
+        settings.output.take_over,
+    )
+
+
+def feed_fingerprint(base: Any, feed: Feed, shown: list[tuple[str, str]], links: Mapping[str, Links]) -> str:
+    """A hash of what one feed's files are made from: ``base`` (:func:`render_base`), the feed's own
+    fields, and its posts (``shown``: the id and revision of each) with their syndication links."""
+    posts = tuple((ident, revision, links.get(ident, ())) for ident, revision in shown)
+    key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
+    return hashlib.sha256(repr(key).encode()).hexdigest()
+
+
 def _links_of(feed: Feed, links: Mapping[str, Links]) -> dict[str, Links]:
     """The links of a feed's posts only: what a worker needs to render it."""
     return {p.id: links[p.id] for p in feed.posts if p.id in links}
 
 
-def _feed_print(fingerprint: str, files: dict[str, FileInfo]) -> str:
+def feed_print(fingerprint: str, files: dict[str, FileInfo]) -> str:
     """How a feed's fingerprint and files are kept in the cache (fields split by ASCII separators)."""
     return "\x1e".join([fingerprint, *(f"{rel}\x1f{size}\x1f{dig}" for rel, (size, dig) in sorted(files.items()))])
 

@@ -15,28 +15,13 @@ from typing import Any
 
 from ..core.model import Content, Feed, Links, Post, Settings
 from ..core.render import EntryMemo, entry_keys, render_feed
-from ..deadline import DeadlinePassed, call_with_deadline
 from .output import digest, make_folders, replace_file, same_bytes
 from .owned import Ownership
+from .parse import make_html
 from .report import Progress
 
 PARALLEL_MIN = int(os.environ.get("SYNDICATE_PARALLEL_MIN", "48"))  # jobs before worker processes pay off
 RANGE_MAX = 1000  # jobs a forked worker takes at once
-
-
-def _make(job: tuple[Callable[[], tuple[str, str]], float]) -> tuple[str, str] | str:
-    """One post's HTML and summary, or why it could not be made: no post may hold a build or the
-    daemon longer than ``[content] render_timeout`` (Python-Markdown is quadratic on some inputs)."""
-    recipe, seconds = job
-    try:
-        return call_with_deadline(recipe, seconds)
-    except DeadlinePassed:
-        return (
-            f"rendering took longer than {seconds:g} s (deeply nested brackets or tags?); simplify the post"
-            " or raise [content] render_timeout"
-        )
-    except RecursionError:
-        return "the Markdown is nested too deeply to render; simplify the post"
 
 
 _FORKED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None  # what forked workers inherit
@@ -124,7 +109,7 @@ def make_contents(posts: Iterable[Post], workers: Workers | None = None, timeout
     ``timeout`` seconds. Returns the posts whose HTML could not be made (``content.failed`` says why)."""
     posts = list(posts)
     todo = list({id(p.content): p.content for p in posts if not p.content.ready}.values())
-    results = (workers or Workers()).map(_make, [(c.recipe(), timeout) for c in todo])
+    results = (workers or Workers()).map(make_html, [(c.recipe(), timeout) for c in todo])
     for content, result in zip(todo, results, strict=True):
         if isinstance(result, str):
             content.fail(result)
@@ -194,7 +179,7 @@ def _make_html(feed: Feed, links: dict[str, Links], timeout: float) -> tuple[lis
         content = post.content
         if content.ready or all(key in _entries for key in entry_keys(post, links.get(post.id, ()))):
             continue
-        result = _make((content.recipe(), timeout))
+        result = make_html((content.recipe(), timeout))
         if isinstance(result, str):
             failed[post.source] = result
         else:

@@ -352,7 +352,7 @@ def _last_change(posts: Iterable[Post], now: datetime) -> datetime:
 # What a feed showed, kept between processes (builder/edit.py): a build of a few edited posts
 # that moved none of them makes the feeds that show them again from it, without the other posts.
 
-Plan = list[Any]  # [feed key, title, description, folder, tag, taxonomy, updated (ISO), [sources shown]]
+Plan = list[Any]  # [feed key, title, description, folder, tag, taxonomy, updated (ISO), [[source, id, revision]…]]
 
 
 def plan_key(feed: Feed) -> str:
@@ -371,12 +371,12 @@ def post_plan_keys(post: Post, settings: Settings) -> list[str]:
 def feed_plan(feed: Feed) -> Plan:
     rss = feed.links.paths["rss"]
     folder = rss.rsplit("/", 1)[0] if "/" in rss else ""
-    sources = [p.source for p in feed.posts]
-    return [feed.key, feed.title, feed.description, folder, feed.tag, feed.taxonomy, feed.updated.isoformat(), sources]
+    shown = [[p.source, p.id, p.revision] for p in feed.posts]
+    return [feed.key, feed.title, feed.description, folder, feed.tag, feed.taxonomy, feed.updated.isoformat(), shown]
 
 
-def feed_from_plan(plan: Plan, settings: Settings, posts: Sequence[Post]) -> Feed:
-    """The feed a plan describes, showing ``posts`` (those of the plan's sources, in its order)."""
+def feed_from_plan(plan: Plan, settings: Settings, posts: Sequence[Post] = ()) -> Feed:
+    """The feed a plan describes, showing ``posts`` (none: its own fields only)."""
     key, title, description, folder, tag, taxonomy, updated, _ = plan
     return Feed(
         key=key,

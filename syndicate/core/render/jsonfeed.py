@@ -13,6 +13,9 @@ from ..model import Feed, Links, Post, Settings
 NO_LINKS: Mapping[str, Links] = {}
 
 VERSION = "https://jsonfeed.org/version/1.1"
+ITEMS_START = b',\n  "items": [\n    '  # what the items follow, and what is between two, and what ends them
+ITEMS_BETWEEN = b",\n    "
+ITEMS_END = b"\n  ]\n}\n"
 
 
 def rfc3339(when: datetime) -> str:
@@ -88,8 +91,8 @@ def render_json(
     head = json.dumps(doc, ensure_ascii=False, indent=2)[:-2]  # without the closing "\n}"
     if not feed.posts:
         return (head + ',\n  "items": []\n}\n').encode("utf-8")
-    body = b",\n    ".join([item(p) for p in feed.posts])
-    return b"".join([(head + ',\n  "items": [\n    ').encode("utf-8"), body, b"\n  ]\n}\n"])
+    body = ITEMS_BETWEEN.join([item(p) for p in feed.posts])
+    return b"".join([head.encode("utf-8"), ITEMS_START, body, ITEMS_END])
 
 
 def render_syndication(posts: list[Post], links: Mapping[str, Links]) -> bytes:

@@ -8,7 +8,7 @@ feedgen is imported only here. Its traps (see docs/dev.md) and how this module a
 - ``add_entry()`` prepends: we append, in the order the feed planner chose;
 - RSS ``<channel><link>`` is the *last* link added and ``atom:link`` the *first* rel=self:
   we add self first and the home page last;
-- RSS gets no ``rel=hub``: a small extension of our own (:class:`_Extra`) writes it;
+- RSS gets no ``rel=hub``: a small extension of our own (``_Extra``, made by :func:`_extension`) writes it;
 - Atom entry links lose ``rel``/``type``, items get no ``media:thumbnail`` outside a
   ``media:group``: entries are written by :func:`_rss_item` and :func:`_atom_entry`, as feedgen
   and lxml wrote them with those elements added.
@@ -21,10 +21,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from feedgen.ext.base import BaseExtension
-from feedgen.feed import FeedGenerator
-from lxml import etree
-
 from ..itemids import item_id
 from ..model import MIME_TYPES, Feed, Post, Settings
 
@@ -36,24 +32,38 @@ GENERATOR = "syndicate"
 GENERATOR_URI = "https://github.com/syndicate-feeds/syndicate"
 
 
-class _Extra(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
-    """Feed-level: ``atom:link rel=hub`` in RSS (feedgen only writes rel=self there)."""
+_EXTRA: Any = None  # feedgen's extension class of ours, made on first use (see _extension)
 
-    def __init__(self) -> None:
-        self.hubs: tuple[str, ...] = ()
-        self.namespaces: dict[str, str] = {}
 
-    def extend_ns(self) -> dict[str, str]:
-        return self.namespaces
+def _extension() -> Any:
+    """:class:`_Extra`, defined when a feed document is first made: feedgen and lxml are imported
+    then, not by a rebuild that only writes entries (builder/edit.py)."""
+    global _EXTRA
+    if _EXTRA is None:
+        from feedgen.ext.base import BaseExtension
+        from lxml import etree
 
-    def extend_rss(self, feed: Any) -> Any:
-        channel = feed[0]
-        self_link = channel.find(f"{{{ATOM_NS}}}link")
-        at = list(channel).index(self_link) + 1 if self_link is not None else len(channel)
-        for offset, hub in enumerate(self.hubs):
-            link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
-            channel.insert(at + offset, link)
-        return feed
+        class _Extra(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
+            """Feed-level: ``atom:link rel=hub`` in RSS (feedgen only writes rel=self there)."""
+
+            def __init__(self) -> None:
+                self.hubs: tuple[str, ...] = ()
+                self.namespaces: dict[str, str] = {}
+
+            def extend_ns(self) -> dict[str, str]:
+                return self.namespaces
+
+            def extend_rss(self, feed: Any) -> Any:
+                channel = feed[0]
+                self_link = channel.find(f"{{{ATOM_NS}}}link")
+                at = list(channel).index(self_link) + 1 if self_link is not None else len(channel)
+                for offset, hub in enumerate(self.hubs):
+                    link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
+                    channel.insert(at + offset, link)
+                return feed
+
+        _EXTRA = _Extra
+    return _EXTRA
 
 
 # A text construct holding something like an end tag ("Why </div> is optional") is taken for
@@ -61,9 +71,11 @@ class _Extra(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
 _QUOTES_MARKUP = re.compile(r"</[A-Za-z][\w-]*\s*>")
 
 
-def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
+def _generator(settings: Settings, feed: Feed, fmt: str) -> Any:
+    from feedgen.feed import FeedGenerator
+
     fg = FeedGenerator()
-    fg.register_extension("syndicate", _Extra, None, atom=fmt == "atom", rss=fmt == "rss")
+    fg.register_extension("syndicate", _extension(), None, atom=fmt == "atom", rss=fmt == "rss")
     fg.syndicate.hubs = feed.hubs
     if fmt == "rss":
         fg.syndicate.namespaces = {"dc": DC_NS, "media": MEDIA_NS}
@@ -76,6 +88,8 @@ def _generator(settings: Settings, feed: Feed, fmt: str) -> FeedGenerator:
     return fg
 
 
+ENTRY_START = {"rss": b"    <item>\n", "atom": b"  <entry"}  # how entries begin and end (an Atom one may have xml:lang)
+ENTRY_END = {"rss": b"    </item>\n", "atom": b"  </entry>\n"}
 EntryMemo = dict[tuple[str, str, str], Any]  # (format, post id, revision) → a post's entry in UTF-8, shared by feeds
 
 
