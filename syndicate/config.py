@@ -23,6 +23,7 @@ from .core.images import SOCIAL_IMAGE_LIMIT
 from .core.model import (
     CONTENT_FIELDS,
     EVENTS,
+    MAX_RETRY_DELAY,
     ON_DELETE,
     ON_EDIT,
     PERMALINK_FIELDS,
@@ -37,10 +38,8 @@ from .core.model import (
     TargetSettings,
     printable,
 )
-from .core.permalinks import normal_template, unknown_tokens
-from .core.planning import MAX_RETRY_DELAY
+from .core.permalinks import normal_template, template_problem, unknown_tokens
 from .core.slugs import slug_problem
-from .core.social import template_problem
 from .errors import ConfigError, ContentError
 from .files import name_problem, read_limited
 

@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from syndicate.config import parse_settings
-from syndicate.core.model import TargetSettings
-from syndicate.core.planning import MAX_RETRY_DELAY, PENDING, Delivery
+from syndicate.core.model import MAX_RETRY_DELAY, TargetSettings
+from syndicate.core.planning import PENDING, Delivery
 from syndicate.core.posts import parse_post
 from syndicate.deliver.channels.base import Payload, classify_http, retry_after_seconds
 from syndicate.deliver.channels.mastodon import MastodonChannel

@@ -4,8 +4,8 @@ and lxml serialized them: the reference here is the code that did, run on any po
 from __future__ import annotations
 
 import html
-from dataclasses import replace
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 

@@ -87,7 +87,8 @@ from syndicate.core import render
 from syndicate.core import social
 settings = parse_settings(sys.argv[1])  # the shell's part: the config (time zones, extensions)
 import cmarkgfm, markdown  # the renderers' libraries load themselves once, as in any build
-import feedgen.feed, feedgen.ext.base, lxml.etree  # imported by the first feed document a process makes (core/render/xmlfeeds.py)
+# loaded by the first feed document a process makes, the first non-ASCII title (xmlfeeds.py, dialects.py)
+import anyascii, feedgen.feed, feedgen.ext.base, lxml.etree
 seen = []
 def hook(event, args):
     if event in ("open", "os.listdir", "os.scandir", "subprocess.Popen", "socket.connect", "socket.__new__",

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from stat import S_ISREG
 
 from ..core.dialects import Dialect, bundle_folders, dialect, file_stem, prune_folder, skip_reason
 from ..core.feeds import settle_conflicts
@@ -95,24 +96,31 @@ def scanned(
     settings: Settings,
     bundles: frozenset[str] = frozenset(),
     roots: tuple[Path, tuple[Path, ...]] | None = None,
+    d: Dialect | None = None,
 ) -> Scanned:
     """One post file as a scan finds it: readable (with its stat signature), or the reason it is
     not, or (severity "skipped") why it is no post: a section index, a README, a page, a bundle's
-    resource (``bundles``: the folders that hold an index.md). ``roots``: :func:`link_roots`."""
-    prefix = source_prefix(settings.content.dir)
-    rel = source[len(prefix) :]
-    d = dialect(settings.content.generator)
+    resource (``bundles``: the folders that hold an index.md). ``roots``: :func:`link_roots`;
+    ``d``: the site's dialect (both once per scan)."""
+    rel = source[len(source_prefix(settings.content.dir)) :]
+    d = d or dialect(settings.content.generator)
     skip = skip_reason(d, settings.content.sections, rel, bundles)
-    if not is_post_file(rel.rsplit("/", 1)[-1], d.suffixes):  # another format the generator publishes
+    if d.other_formats and not is_post_file(rel.rsplit("/", 1)[-1], d.suffixes):  # another format it publishes
         if skip is not None:
             return Scanned(source, path, "", _NOT_READ, "skipped")  # a page or template: not worth a line
         ext = "." + rel.rsplit(".", 1)[-1]
         skip = f"a {ext} post, which {d.name.capitalize()} publishes but syndicate does not read (it reads Markdown)"
     if skip:
         return Scanned(printable(source), path, "", skip, "skipped")
-    why = name_problem(source)
+    why = None if source.isascii() else name_problem(source)
     if why:
         return Scanned(printable(source), path, "", why)
+    try:
+        st = os.lstat(path)
+    except OSError:
+        st = None
+    if st is not None and S_ISREG(st.st_mode):  # the common case, at one system call: a regular file
+        return Scanned(source, path, stat_signature(st))
     site_root, allowed = roots or link_roots(site_dir, settings)
     found = examine(path, site_root, allowed)
     if found.st is None:
@@ -134,7 +142,7 @@ def scan(site_dir: Path, settings: Settings, seen: Recorder | None = None) -> li
     files = list(find_post_files(content_dir, d, seen, closed))
     bundles = bundle_folders(rel for rel, _ in files) if d.bundle_resources else frozenset()
     roots = link_roots(site_dir, settings)
-    found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles, roots) for rel, entry in files]
+    found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles, roots, d) for rel, entry in files]
     if seen is not None:
         for (rel, entry), f in zip(files, found, strict=True):
             # a link (its target may change under it) or a file examine() refused: no stamp

@@ -175,8 +175,8 @@ def _write(
     """Each feed that shows an edited post: its files on disk with the post's entries replaced (core
     render's replace_entry), its fingerprint and plan kept; then the manifest and the cache rows."""
     from ..core.render import EntryMemo, entry_bytes, replace_entry
+    from .fingerprints import feed_fingerprint, feed_print, render_base
     from .parse import make_html
-    from .skip import feed_fingerprint, feed_print, render_base
 
     root = out.resolve()
     ownership = Ownership(out)

@@ -6,11 +6,14 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import OutputError, UnsafePathError
 from ..quick import out_stat
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 FileStat = list[int]  # size, mtime in ns, inode: what tells that a file is as it was left
 
@@ -88,6 +91,9 @@ def replace_file(path: Path, data: bytes) -> bool:
     return True
 
 
+SERIAL_UP_TO = 16  # files written one after the other: threads pay off for more (a one-post edit writes ~12)
+
+
 def write_all(root: Path, files: dict[str, bytes]) -> list[str]:
     """Atomically write each file unless it already holds exactly its bytes; returns those
     written, in sorted order.
@@ -100,9 +106,11 @@ def write_all(root: Path, files: dict[str, bytes]) -> list[str]:
     written; each folder is checked and made once; the files are written by a few threads.
     """
     rels = sorted(files)
-    if len(rels) <= 2:
+    if len(rels) <= SERIAL_UP_TO:
         paths = make_folders(root, rels)
         return [rel for rel in rels if replace_file(paths[rel], files[rel])]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(16, len(rels))) as pool:
         paths = make_folders(root, rels, pool)
         done = list(pool.map(lambda rel: replace_file(paths[rel], files[rel]), rels))

@@ -3,24 +3,21 @@ daemon and in the cache across processes, so that an unchanged feed is never ren
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..core.model import Feed, Links, Post, Settings
 from ..core.render import EntryMemo, render_feed
 from ..core.render.jsonfeed import NO_LINKS, memo_key
 from ..core.render.pages import render_index, render_opml
 from . import workers as workers_module
-from .cache import RENDER_FORMAT, PostCache
+from .cache import PostCache
+from .fingerprints import FileInfo, feed_fingerprint, feed_print, read_feed_print, render_base
 from .output import digest, file_stat
 from .owned import Ownership
 from .workers import Workers, failed_posts, make_contents, render_and_write, render_forked
-
-FileInfo = tuple[int, str]  # an output file's size and digest
 
 KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next call may reuse
 
@@ -214,7 +211,7 @@ class IncrementalRender:
             if hit is not None and hit[0] == fingerprint and self._on_disk(out_dir, hit[1], trust, True):
                 done[feed.key] = hit
                 continue
-            stored = _read_feed_print(cache.feed_prints.get(f"{out_dir}\x1f{feed.key}", "")) if cache else None
+            stored = read_feed_print(cache.feed_prints.get(f"{out_dir}\x1f{feed.key}", "")) if cache else None
             if stored is not None and stored[0] == fingerprint and self._on_disk(out_dir, stored[1], trust, False):
                 done[feed.key] = stored
                 continue
@@ -241,44 +238,6 @@ class IncrementalRender:
         return rendered
 
 
-def render_base(settings: Settings) -> Any:
-    """What every feed's fingerprint holds: the code and the settings that decide its bytes."""
-    return (
-        __version__,
-        RENDER_FORMAT,
-        settings.render_key(),
-        repr(settings.feeds),
-        settings.hubs,
-        settings.site,
-        settings.output.take_over,
-    )
-
-
-def feed_fingerprint(base: Any, feed: Feed, shown: list[tuple[str, str]], links: Mapping[str, Links]) -> str:
-    """A hash of what one feed's files are made from: ``base`` (:func:`render_base`), the feed's own
-    fields, and its posts (``shown``: the id and revision of each) with their syndication links."""
-    posts = tuple((ident, revision, links.get(ident, ())) for ident, revision in shown)
-    key = (base, feed.title, feed.description, feed.updated, feed.links.urls["rss"], posts)
-    return hashlib.sha256(repr(key).encode()).hexdigest()
-
-
 def _links_of(feed: Feed, links: Mapping[str, Links]) -> dict[str, Links]:
     """The links of a feed's posts only: what a worker needs to render it."""
     return {p.id: links[p.id] for p in feed.posts if p.id in links}
-
-
-def feed_print(fingerprint: str, files: dict[str, FileInfo]) -> str:
-    """How a feed's fingerprint and files are kept in the cache (fields split by ASCII separators)."""
-    return "\x1e".join([fingerprint, *(f"{rel}\x1f{size}\x1f{dig}" for rel, (size, dig) in sorted(files.items()))])
-
-
-def _read_feed_print(text: str) -> tuple[str, dict[str, FileInfo]] | None:
-    try:
-        fingerprint, *files = text.split("\x1e")
-        parsed = {}
-        for item in files:
-            rel, size, dig = item.split("\x1f")
-            parsed[rel] = (int(size), dig)
-    except ValueError:
-        return None
-    return (fingerprint, parsed) if fingerprint and parsed else None

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from anyascii import anyascii
-
 from .sources import HTML_SUFFIXES, MARKDOWN_SUFFIXES
 
 GENERATORS = ("syndicate", "jekyll", "hugo", "zola", "eleventy", "astro", "pelican")
@@ -62,6 +60,8 @@ def _ascii(text: str) -> str:
     character a word of its own ("東京" → "Dong Jing ")."""
     if text.isascii():
         return text
+    from anyascii import anyascii  # its tables load on the first non-ASCII title, not with every command
+
     return "".join(anyascii(ch) + (" " if "\u3400" <= ch <= "\u9fff" else "") for ch in text)
 
 

@@ -156,6 +156,7 @@ ON_EDIT: dict[str, tuple[str, ...]] = {"mastodon": ("update", "ignore"), "bluesk
 ON_DELETE = ("delete", "ignore")
 # Standard Webhooks' retry schedule: the delay after the 1st, 2nd, … failed attempt.
 RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+MAX_RETRY_DELAY = 30 * 24 * 3600  # seconds: no wait, asked for by config or by a server, is longer
 
 
 @dataclass(frozen=True, slots=True)

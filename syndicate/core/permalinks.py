@@ -18,6 +18,7 @@ so a permalink can be copied from ``_config.yml`` or ``hugo.toml`` as it is:
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,3 +213,19 @@ def own_url(value: Any, d: Dialect, filled: dict[str, str], rel: str) -> tuple[s
     if path is None:
         return None, f"{value.strip()!r} would lead out of its folder ('..'); write the path out"
     return path, None
+
+
+def template_problem(template: str, allowed: frozenset[str]) -> str | None:
+    """Why a ``{placeholder}`` template cannot be used (None: it can). Placeholders are plain names
+    from ``allowed``: no attribute or index access (``{title.__class__}``), no conversion."""
+    try:
+        fields_used = [
+            (name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template) if name is not None
+        ]
+    except ValueError as e:
+        return f"is not a valid template ({e}; write a literal brace as {{{{ or }}}})"
+    for name, spec, conv in fields_used:
+        if name not in allowed or spec or conv:
+            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            return f"uses {shown}; it may use only {', '.join('{' + a + '}' for a in sorted(allowed))}"
+    return None

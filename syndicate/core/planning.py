@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ..errors import Failure
-from .model import DeliverySettings, Links, Post, TargetSettings
+from .model import MAX_RETRY_DELAY, DeliverySettings, Links, Post, TargetSettings
 from .social import social_digest
 
 
@@ -59,7 +59,6 @@ class DeliveryState(enum.StrEnum):
 
 PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = DeliveryState  # short names, same members
 OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
-MAX_RETRY_DELAY = 30 * 24 * 3600  # seconds: no wait, asked for by config or by a server, is longer
 UNKNOWN_OUTCOME_WAIT = 60  # seconds at least before retrying a request that got no answer (it may still land)
 WEBSUB_PREFIX = "websub:"
 FEED_EVENT = "feed.updated"

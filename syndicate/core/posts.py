@@ -25,9 +25,8 @@ from .dialects import GENERATORS, README_NAMES, Dialect, FieldKeys, date_in_path
 from .frontmatter import FrontMatter, type_name
 from .markup import HTML_BODY, render_body
 from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, RenderArgs, Settings, media_type
-from .permalinks import UrlFacts, expand, normal_template, own_url, pattern_for, placeholders, values
+from .permalinks import UrlFacts, expand, normal_template, own_url, pattern_for, placeholders, template_problem, values
 from .slugs import slug_problem, tag_key
-from .social import template_problem
 from .sources import written_in_html
 
 MAX_TAG_LENGTH = 100

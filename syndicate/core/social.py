@@ -263,22 +263,6 @@ def bluesky_label(content_warning: str) -> str | None:
     return BLUESKY_SELF_LABELS.get(content_warning.strip().lower())
 
 
-def template_problem(template: str, allowed: frozenset[str]) -> str | None:
-    """Why a ``{placeholder}`` template cannot be used (None: it can). Placeholders are plain names
-    from ``allowed``: no attribute or index access (``{title.__class__}``), no conversion."""
-    try:
-        fields_used = [
-            (name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template) if name is not None
-        ]
-    except ValueError as e:
-        return f"is not a valid template ({e}; write a literal brace as {{{{ or }}}})"
-    for name, spec, conv in fields_used:
-        if name not in allowed or spec or conv:
-            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
-            return f"uses {shown}; it may use only {', '.join('{' + a + '}' for a in sorted(allowed))}"
-    return None
-
-
 def social_digest(post: Post, target: TargetSettings) -> str:
     """A digest of what a post gives a social target's text: title, summary, URL, tags, content
     warning, images (URL and alt text) and the post's own options for that target. When it

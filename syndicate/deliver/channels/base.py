@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from ...core.images import post_images
-from ...core.model import Post
-from ...core.planning import MAX_RETRY_DELAY, Delivery
+from ...core.model import MAX_RETRY_DELAY, Post
+from ...core.planning import Delivery
 from ...errors import ContentError, Failure
 from ...files import read_limited
 from ..fetch import Fetched, FetchRefused, fetch_image, sniff_image
