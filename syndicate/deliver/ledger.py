@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..core.model import Links, Settings
-from ..core.planning import syndication_links
-from ..errors import LedgerLostError
-from .sqlite_store import SQLiteStore
-from .store import LedgerIdentity, StoreError
+from ..errors import LedgerLostError, StoreError
+
+if TYPE_CHECKING:  # the store (and the planner it holds deliveries in) loads when a ledger is there
+    from .sqlite_store import SQLiteStore
+    from .store import LedgerIdentity
 
 T = TypeVar("T")
 
@@ -118,6 +119,9 @@ def lost(site_dir: Path, settings: Settings, out_dir: Path) -> str | None:
     one, older than the marks, unreadable), or None; read-only, for `check`."""
     if not settings.targets:
         return None  # nothing to skip or repeat: no ledger is needed
+    from .sqlite_store import SQLiteStore
+    from .store import LedgerIdentity
+
     path = state_path(site_dir, settings)
     existed = path.is_file()
     try:
@@ -147,6 +151,8 @@ def syndication_of(site_dir: Path, settings: Settings) -> dict[str, Links]:
     ledger or a social target."""
     if not any(t.social for t in settings.targets):
         return {}
+    from ..core.planning import syndication_links  # here: `build` reads the ledger's floor without the planner
+
     return _read(site_dir, settings, lambda store: syndication_links(store.link_rows()), {})
 
 
@@ -167,6 +173,8 @@ def _read(site_dir: Path, settings: Settings, what: Callable[[SQLiteStore], T], 
     path = state_path(site_dir, settings)
     if not path.is_file():
         return default
+    from .sqlite_store import SQLiteStore
+
     try:
         store = SQLiteStore(path, readonly=True)
     except StoreError:
