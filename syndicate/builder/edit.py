@@ -99,7 +99,7 @@ def edited_build(
         edited = _edited(cache, settings, files, out, m["inputs"])
         if not edited:
             return None
-        trace(f"{len(edited)} posts edited since the last build")
+        trace(f"edited since the last build: {len(edited)} post file(s)")
         return _build(cache, settings, edited, files, out, m, links)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
