@@ -89,7 +89,7 @@ def said(root: Path, report: BuildReport) -> tuple[str, list[str]]:
     ]
 
 
-KINDS = ["body", "body", "title", "touch", "same", "tags", "date", "later", "draft", "broken"]
+KINDS = ["body", "body", "title", "touch", "same", "warn", "tags", "date", "later", "draft", "broken"]
 
 
 def edit(root: Path, n: int, kind: str, round_: int) -> None:
@@ -102,6 +102,8 @@ def edit(root: Path, n: int, kind: str, round_: int) -> None:
     elif kind == "touch":
         st_ = path.stat()
         os.utime(path, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000 * (round_ + 1)))
+    elif kind == "warn":  # a key syndicate does not know: a warning, the post still in place
+        path.write_text(text.replace("draft:", f"titel: typo {round_}\ndraft:", 1), encoding="utf-8")
     elif kind == "same":
         path.write_text(text, encoding="utf-8")  # the same bytes again: a new stat, nothing to write
     elif kind == "tags":
@@ -120,8 +122,9 @@ Round = list[tuple[int, str]]
 
 
 def placing(text: str) -> list[str]:
-    """The front-matter lines that decide where a post shows (all but its title)."""
-    return [line for line in text.split("\n---\n", 1)[0].splitlines() if not line.startswith("title:")]
+    """The front-matter lines that decide where a post shows (all but its title and a misspelt key)."""
+    head = text.split("\n---\n", 1)[0].splitlines()
+    return [line for line in head if not line.startswith(("title:", "titel:"))]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

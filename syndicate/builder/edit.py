@@ -101,7 +101,7 @@ def edited_build(
             return None
         trace(f"edited since the last build: {len(edited)} post file(s)")
         return _build(cache, settings, edited, files, out, m, links)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):  # a cache that does not read
         return None
 
 
