@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import gc
 import hashlib
 import json
 import marshal
@@ -325,6 +326,8 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
     if key is None or os.environ.get("SYNDICATE_TRACE"):
         return None
     site = key[0] if key[0] is not None else "."
+    collecting = gc.isenabled()
+    gc.disable()  # the stamp's 100,000 names and as many stats make no cycles: no passes over them
     try:
         stamp = read_stamp(os.path.join(site, STAMP))
         if stamp is None or not _holds(stamp, site, key, clock or _now):
@@ -337,6 +340,9 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
             return None  # click.echo writes UTF-8 to a stream set to ASCII (PYTHONIOENCODING=ascii)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
+    finally:
+        if collecting:
+            gc.enable()
     took = f"{time.perf_counter() - started:.2f}"
     if stderr:
         sys.stderr.write(_as_echoed(stderr, sys.stderr))
