@@ -92,14 +92,17 @@ def _stats_hash(stats: Iterable[object]) -> str:
 
 
 def by_folder(paths: Iterable[str]) -> list[list[Any]]:
-    """Paths as [folder, [names...]], each run of paths in one folder naming the folder once."""
+    """Paths as [prefix, [names...]] (each path is a prefix and a name joined as they are), each
+    run of paths in one folder naming the folder (up to its last "/") once."""
     groups: list[list[Any]] = []
+    names: list[str] = []
     for path in paths:
-        folder, name = os.path.split(path)
-        if groups and groups[-1][0] == folder:
-            groups[-1][1].append(name)
-        else:
-            groups.append([folder, [name]])
+        folder, slash, name = path.rpartition("/")
+        prefix = folder + slash
+        if not groups or groups[-1][0] != prefix:
+            names = []
+            groups.append([prefix, names])
+        names.append(name)
     return groups
 
 
@@ -229,9 +232,16 @@ def write_stamp(
     path = os.path.join(site, STAMP)
     key = command_key(argv)
     racy = (time.time_ns() if since is None else min(since, time.time_ns())) - RACY_NS
-    if key is None or seen.doubtful or os.environ.get("SYNDICATE_TRACE") or any(_racy(s, racy) for _, s in seen.files):
+    if key is None or seen.doubtful or os.environ.get("SYNDICATE_TRACE"):
         remove_stamp(site)
         return False
+    numbers = []
+    for _, sig in seen.files:
+        n = _numbers(sig)
+        if max(n[1], n[2]) >= racy:  # mtime, ctime: changed in the RACY_NS before the build started, or since
+            remove_stamp(site)  # (a later change in the same clock tick, of the same size, would keep its signature)
+            return False
+        numbers.append(n)
     config = {name: file_id(name) for name in watched}
     if any(f is None or max(f[1], f[2]) >= racy or stat.S_ISLNK(f[4]) for f in config.values()):
         remove_stamp(site)
@@ -255,7 +265,7 @@ def write_stamp(
             [name, listed, _folder_stat(name, racy) if listed is not None else None] for name, listed in seen.folders
         ],
         "files": by_folder(path for path, _ in seen.files),
-        "signatures": _stats_hash(_numbers(sig) for _, sig in seen.files),
+        "signatures": _stats_hash(numbers),
         "out": out,
         "outputs": by_folder(outputs),
         "output_stats": _stats_hash(outputs.values()),
@@ -275,7 +285,7 @@ def write_stamp(
         return False
     try:
         with open(fd, "w", encoding="ascii") as f:
-            json.dump(stamp, f)
+            f.write(json.dumps(stamp))  # not json.dump: it encodes in Python, 48 ms against 35 at 100k posts
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -283,13 +293,6 @@ def write_stamp(
         remove_stamp(site)
         return False
     return True
-
-
-def _racy(sig: str, since: int) -> bool:
-    """Was the file changed after ``since`` (ns)? A later change in the same clock tick and of
-    the same size would keep its signature."""
-    _, mtime, ctime, _ = sig.split(":")
-    return max(int(mtime), int(ctime)) >= since
 
 
 def _folder_stat(folder: str, racy: int) -> list[int] | None:
@@ -423,18 +426,17 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
     lstat = os.lstat
     signatures: list[tuple[int, int, int, int]] = []
     try:
-        for folder, names in stamp["files"]:
-            prefix = os.path.join(folder, "")
+        for prefix, names in stamp["files"]:
             signatures += [signed(lstat(prefix + name)) for name in names]
     except OSError:
         return False
     if _stats_hash(signatures) != stamp["signatures"]:
         return False
-    out = stamp["out"]
+    out = os.path.join(stamp["out"], "")
     stats: list[Stat | None] = []
-    for folder, names in stamp["outputs"]:
-        prefix = os.path.join(out, folder, "")
-        stats += [out_stat(prefix + name) for name in names]
+    for prefix, names in stamp["outputs"]:
+        folder = out + prefix
+        stats += [out_stat(folder + name) for name in names]
     if _stats_hash(stats) != stamp["output_stats"]:
         return False
     return all(subfolders(os.path.join(out, folder)) == names for folder, names in stamp["terms"])

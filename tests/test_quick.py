@@ -378,3 +378,16 @@ def test_the_stamp_is_checked_without_cycle_collection(
     assert not replayed("build")
     assert gc.isenabled()
     assert collecting == [False, False]
+
+
+def test_paths_are_stored_once_per_folder_and_rebuilt_as_they_were() -> None:
+    paths = ["content/a.md", "content/b.md", "content/x/c.md", "content/d.md", "/e.md", "f.md"]
+    groups = quick.by_folder(paths)
+    assert groups == [
+        ["content/", ["a.md", "b.md"]],
+        ["content/x/", ["c.md"]],
+        ["content/", ["d.md"]],
+        ["/", ["e.md"]],
+        ["", ["f.md"]],
+    ]
+    assert [prefix + name for prefix, names in groups for name in names] == paths
