@@ -773,7 +773,7 @@ def large_rows(t: Tier | None, ref: Tier) -> list[Row]:
     """The issue's 100k rows, measured on ``t`` (None: no bigger site in this run)."""
     names = (
         "cold",
-        "no-change",
+        "no-change (at rest)",
         "daemon start to serving (cache warm)",
         "daemon: save → the site's and the tag's feeds on disk",
     )
@@ -810,7 +810,7 @@ def large_rows(t: Tier | None, ref: Tier) -> list[Row]:
     same, base = t.median(SAME), t.median(STAT)
     rows.append(
         (
-            f"{size} no-change (at rest)",
+            f"{size} {names[1]}",
             f"{same:.3f} s = {same / base:.1f}× baseline ({base:.3f} s: stat of {t.files} files)",
             goals[1],
             _met(same <= 0.5),
