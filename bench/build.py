@@ -21,8 +21,8 @@ exit, its peak memory sampled with its worker processes (bench/procmem.py):
                          racy window (syndicate/quick.py's RACY_NS, 2 s) before the build that
                          left the stamp: the stamp answers, as for a writer's next build
     rebuild, 1 edited    one sentence appended to the newest post, then build
-    no change, just edited  the same build right after that one: the edit is in the racy
-                         window, so no stamp was left and the build takes the full check
+    no change, just      the same build right after that one: the edit is in the racy
+      edited             window, so no stamp was left and the build takes the full check
     baseline: python     `python -c pass`
     baseline: + stat     `python -c` that os.stat()s every file under content/, config/ and the
                          output folder: the floor of a no-change build, measured beside it
