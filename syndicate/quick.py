@@ -12,12 +12,20 @@ with everything that decided it and what a rerun would print, and the command's 
   cache with the same stats (size, mtime, ctime, inode), none a link, and the folders the config
   names still what they were (the static folder a folder, the ledger no folder);
 - every folder the scan went through listing the same names (hidden ones aside), each a folder or
-  not as before, and every file the scan looked at with the same stat signature, none a link
+  not as before: told by the folder's own stat when it is the one the stamp took (see below), else
+  by listing it; and every file the scan looked at with the same stat signature, none a link
   (a link's target can change under an unchanged link: a site with one gets no stamp);
 - every output file with the stat the last build left, each term folder holding the same
   sub-folders;
 - the clock inside the window in which the same posts are live (as the manifest says), the
   ledger's floor for it (``moment_of``) applied as the full command does.
+
+A folder's mtime and ctime change whenever a name is added to it, removed from it or renamed in it
+(POSIX asks it of creat, mkdir, unlink, rmdir, rename, link and symlink), so a folder with the stat
+it had when the stamp was written lists what the scan listed, provided no change came in the
+RACY_NS before the build started (one in the same clock tick would keep the stat): the stamp takes
+each folder's stat when it is written and keeps it only when it is older than that. A folder whose
+stat changed (a hidden file added) is listed and compared as before.
 
 Then it prints what the full command printed for such a rerun (its time aside; escape sequences
 stripped off a stream that is no terminal, as click.echo does) and exits with its code. Anything
@@ -30,14 +38,20 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import hashlib
+import gc
 import json
+import marshal
 import os
 import re
 import stat
 import sys
 import time
 from datetime import UTC, datetime
+
+try:
+    from _blake2 import blake2b  # hashlib's BLAKE2 without OpenSSL, whose loading took 3 ms of a 70 ms answer
+except ImportError:  # a Python built without its own BLAKE2
+    from hashlib import blake2b
 
 TYPE_CHECKING = False  # typing is not imported: this module runs before anything else (see above)
 if TYPE_CHECKING:
@@ -46,8 +60,8 @@ if TYPE_CHECKING:
 
 STAMP = os.path.join(".syndicate", "quick.json")
 CONFIG = os.path.join("config", "syndicate.toml")  # config.CONFIG_PATH, the file the full command reads first
-FORMAT = 1
-MAX_STAMP_BYTES = 256 * 1024 * 1024  # a stamp for 100,000 posts takes 6 MB
+FORMAT = 2
+MAX_STAMP_BYTES = 256 * 1024 * 1024  # a stamp for 100,000 posts takes 5 MB
 RACY_NS = 2_000_000_000  # a file changed this close to the stamp may change again with the same stat
 SECONDS = "\x00seconds\x00"  # where the printed lines hold the build's time
 ARGV: list[str] | None = None  # the command line, when syndicate runs as the `syndicate` command
@@ -58,6 +72,38 @@ Stat = list[int]
 def signature(st: os.stat_result) -> str:
     """A file's stat signature (builder/cache.py's ``stat_signature``)."""
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def signed(st: os.stat_result) -> tuple[int, int, int, int]:
+    """The numbers of :func:`signature`, in its order: what the stamp hashes (no text made per file)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _numbers(sig: str) -> tuple[int, ...]:
+    """:func:`signed` of the file a :func:`signature` was taken of."""
+    return tuple(map(int, sig.split(":")))
+
+
+def _stats_hash(stats: Iterable[object]) -> str:
+    """A short hash of stats (tuples or lists of ints, or None). marshal's version 2 writes no
+    back-references, so equal values give equal bytes; it only ever dumps numbers this process
+    computed: nothing is loaded with marshal."""
+    return blake2b(marshal.dumps(list(stats), 2), digest_size=16).hexdigest()
+
+
+def by_folder(paths: Iterable[str]) -> list[list[Any]]:
+    """Paths as [prefix, [names...]] (each path is a prefix and a name joined as they are), each
+    run of paths in one folder naming the folder (up to its last "/") once."""
+    groups: list[list[Any]] = []
+    names: list[str] = []
+    for path in paths:
+        folder, slash, name = path.rpartition("/")
+        prefix = folder + slash
+        if not groups or groups[-1][0] != prefix:
+            names = []
+            groups.append([prefix, names])
+        names.append(name)
+    return groups
 
 
 def out_stat(path: str) -> Stat | None:
@@ -77,7 +123,7 @@ def listing(names: Iterable[tuple[str, bool]]) -> str:
 
 
 def _hash(items: Iterable[str]) -> str:
-    return hashlib.sha256("\x00".join(items).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return blake2b("\x00".join(items).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def folder_listing(folder: str) -> str | None:
@@ -186,9 +232,16 @@ def write_stamp(
     path = os.path.join(site, STAMP)
     key = command_key(argv)
     racy = (time.time_ns() if since is None else min(since, time.time_ns())) - RACY_NS
-    if key is None or seen.doubtful or os.environ.get("SYNDICATE_TRACE") or any(_racy(s, racy) for _, s in seen.files):
+    if key is None or seen.doubtful or os.environ.get("SYNDICATE_TRACE"):
         remove_stamp(site)
         return False
+    numbers = []
+    for _, sig in seen.files:
+        n = _numbers(sig)
+        if max(n[1], n[2]) >= racy:  # mtime, ctime: changed in the RACY_NS before the build started, or since
+            remove_stamp(site)  # (a later change in the same clock tick, of the same size, would keep its signature)
+            return False
+        numbers.append(n)
     config = {name: file_id(name) for name in watched}
     if any(f is None or max(f[1], f[2]) >= racy or stat.S_ISLNK(f[4]) for f in config.values()):
         remove_stamp(site)
@@ -208,12 +261,14 @@ def write_stamp(
         "config": config,
         "state": state,
         "folders_are": folders_are,
-        "folders": [list(f) for f in seen.folders],
-        "files": [path for path, _ in seen.files],
-        "signatures": _hash(sig for _, sig in seen.files),
+        "folders": [
+            [name, listed, _folder_stat(name, racy) if listed is not None else None] for name, listed in seen.folders
+        ],
+        "files": by_folder(path for path, _ in seen.files),
+        "signatures": _stats_hash(numbers),
         "out": out,
-        "outputs": list(outputs),
-        "output_stats": _hash(repr(stat) for stat in outputs.values()),
+        "outputs": by_folder(outputs),
+        "output_stats": _stats_hash(outputs.values()),
         "terms": terms,
         "window": list(window),
         "floor": floor,
@@ -230,7 +285,7 @@ def write_stamp(
         return False
     try:
         with open(fd, "w", encoding="ascii") as f:
-            json.dump(stamp, f)
+            f.write(json.dumps(stamp))  # not json.dump: it encodes in Python, 48 ms against 35 at 100k posts
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -240,11 +295,17 @@ def write_stamp(
     return True
 
 
-def _racy(sig: str, since: int) -> bool:
-    """Was the file changed after ``since`` (ns)? A later change in the same clock tick and of
-    the same size would keep its signature."""
-    _, mtime, ctime, _ = sig.split(":")
-    return max(int(mtime), int(ctime)) >= since
+def _folder_stat(folder: str, racy: int) -> list[int] | None:
+    """The stat a folder's listing is told by (see the module's doc): taken now, after the scan
+    listed it, and kept only when the folder did not change since RACY_NS before the build
+    started, so not between the listing and now either; else None (the folder is listed)."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or max(st.st_mtime_ns, st.st_ctime_ns) >= racy:
+        return None
+    return list(signed(st))
 
 
 def remove_stamp(site: str) -> None:
@@ -272,6 +333,8 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
     if key is None or os.environ.get("SYNDICATE_TRACE"):
         return None
     site = key[0] if key[0] is not None else "."
+    collecting = gc.isenabled()
+    gc.disable()  # the stamp's 100,000 names and as many stats make no cycles: no passes over them
     try:
         stamp = read_stamp(os.path.join(site, STAMP))
         if stamp is None or not _holds(stamp, site, key, clock or _now):
@@ -284,6 +347,9 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
             return None  # click.echo writes UTF-8 to a stream set to ASCII (PYTHONIOENCODING=ascii)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
+    finally:
+        if collecting:
+            gc.enable()
     took = f"{time.perf_counter() - started:.2f}"
     if stderr:
         sys.stderr.write(_as_echoed(stderr, sys.stderr))
@@ -354,15 +420,30 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
     now = _moment(stamp["floor"], clock)
     if (since and now < datetime.fromisoformat(since)) or (until and now >= datetime.fromisoformat(until)):
         return False
+    for name, listed, was in stamp["folders"]:
+        if (was is None or _stat_now(name) != was) and folder_listing(name) != listed:
+            return False
+    lstat = os.lstat
+    signatures: list[tuple[int, int, int, int]] = []
     try:
-        signatures = [signature(os.lstat(name)) for name in stamp["files"]]
+        for prefix, names in stamp["files"]:
+            signatures += [signed(lstat(prefix + name)) for name in names]
     except OSError:
         return False
-    if _hash(signatures) != stamp["signatures"]:
+    if _stats_hash(signatures) != stamp["signatures"]:
         return False
-    if any(folder_listing(name) != was for name, was in stamp["folders"]):
-        return False
-    out = stamp["out"]
-    if _hash(repr(out_stat(os.path.join(out, rel))) for rel in stamp["outputs"]) != stamp["output_stats"]:
+    out = os.path.join(stamp["out"], "")
+    stats: list[Stat | None] = []
+    for prefix, names in stamp["outputs"]:
+        folder = out + prefix
+        stats += [out_stat(folder + name) for name in names]
+    if _stats_hash(stats) != stamp["output_stats"]:
         return False
     return all(subfolders(os.path.join(out, folder)) == names for folder, names in stamp["terms"])
+
+
+def _stat_now(folder: str) -> list[int] | None:
+    try:
+        return list(signed(os.stat(folder)))
+    except OSError:
+        return None

@@ -18,6 +18,8 @@ sys.path.insert(0, str(BENCH))
 import build as bench  # noqa: E402
 import gensite  # noqa: E402
 
+from syndicate import quick  # noqa: E402
+
 QUICK = ["--runs", "1", "--no-hugo", "--no-daemon"]
 
 
@@ -40,11 +42,13 @@ def test_every_goal_row_is_printed_for_a_site_beside_its_reference() -> None:
     goals = done.stdout.split("Goals of issue #23", 1)[1]
     for row in (
         "20/4 cold build",
-        "20 no-change rebuild",
+        "20 no-change rebuild (at rest)",
+        "20 no-change rebuild, just after an edit",
         "20 one post edited",
         "20 daemon: save → every affected feed on disk",
         "40/8 cold",
-        "40 no-change",
+        "40 no-change (at rest)",
+        "40 no-change, just after an edit",
         "40 daemon start to serving (cache warm)",
         "40 daemon: save → the site's and the tag's feeds on disk",
         "feed server, 1,000 concurrent connections",
@@ -99,3 +103,20 @@ def test_p99_is_the_nearest_rank() -> None:
     assert bench.p99([5.0]) == 5.0
     assert bench.p99([float(n) for n in range(1, 21)]) == 20.0  # fewer than 100 values: the maximum
     assert bench.p99([float(n) for n in range(1, 201)]) == 198.0
+
+
+def test_settle_waits_until_every_file_is_older_than_the_racy_window(tmp_path: Path) -> None:
+    """The no-change build at rest is measured after a build that left a stamp, which no file
+    changed in the racy window before it allows."""
+    for part in ("content", "config"):
+        (tmp_path / part).mkdir()
+    (tmp_path / "content" / "old.md").write_text("old\n", encoding="utf-8")
+    past = time.time_ns() - 10 * quick.RACY_NS
+    for path in (tmp_path / "content" / "old.md", tmp_path / "content", tmp_path / "config"):
+        os.utime(path, ns=(past, past))  # mtime only: ctime stays now, as after a copy
+    started = time.monotonic()
+    bench.settle(tmp_path)
+    assert time.monotonic() - started >= quick.RACY_NS / 1e9 - 0.5
+    assert bench.newest_change(tmp_path / "content") < time.time_ns() - quick.RACY_NS
+    started = time.monotonic()
+    assert bench.settle(tmp_path) == 0.0 and time.monotonic() - started < 1

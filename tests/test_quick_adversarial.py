@@ -286,3 +286,18 @@ def test_a_manifest_another_build_saved_meanwhile_gets_no_stamp(
     assert not replayed("build")
     run("build")
     assert b"Other words" in (site.public / "feed.json").read_bytes()
+
+
+def test_a_post_added_and_the_folders_mtime_set_back_runs_the_full_build(
+    site: Site, run: Callable[..., Outcome]
+) -> None:
+    """The stamp tells an unchanged folder by its stat instead of listing it: `touch -d` can set its
+    mtime back after a post was added, but not its ctime."""
+    run("build")
+    assert replayed("build")
+    before = os.stat(site.content)
+    site.post("four.md", base.POST.format(title="Four", date=base._date(timedelta(days=-1)), tag="c"))
+    os.utime(site.content, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert not replayed("build")
+    run("build")
+    assert "Four" in (site.public / "feed.xml").read_text(encoding="utf-8")
