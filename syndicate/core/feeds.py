@@ -123,6 +123,20 @@ def _feed(
 ) -> Feed:
     shown = tuple(posts[: settings.feeds.items])
     updated = max((p.updated for p in shown), default=EMPTY_FEED_DATE)
+    return _made(settings, key, title, description, folder, shown, updated, tag, taxonomy)
+
+
+def _made(
+    settings: Settings,
+    key: str,
+    title: str,
+    description: str,
+    folder: str,
+    shown: tuple[Post, ...],
+    updated: datetime,
+    tag: str | None,
+    taxonomy: str,
+) -> Feed:
     return Feed(
         key=key,
         title=title,
@@ -375,18 +389,8 @@ def feed_plan(feed: Feed) -> Plan:
     return [feed.key, feed.title, feed.description, folder, feed.tag, feed.taxonomy, feed.updated.isoformat(), shown]
 
 
-def feed_from_plan(plan: Plan, settings: Settings, posts: Sequence[Post] = ()) -> Feed:
-    """The feed a plan describes, showing ``posts`` (none: its own fields only)."""
+def feed_from_plan(plan: Plan, settings: Settings) -> Feed:
+    """The feed a plan describes: its own fields (where its files are, what their headers say),
+    without its posts."""
     key, title, description, folder, tag, taxonomy, updated, _ = plan
-    return Feed(
-        key=key,
-        title=title,
-        description=description,
-        home_url=settings.site.url,
-        links=_links(settings, folder),
-        posts=tuple(posts),
-        updated=datetime.fromisoformat(updated),
-        tag=tag,
-        hubs=settings.hubs,
-        taxonomy=taxonomy,
-    )
+    return _made(settings, key, title, description, folder, (), datetime.fromisoformat(updated), tag, taxonomy)
