@@ -89,20 +89,26 @@ def edited_build(
     cache = PostCache(path)
     raw = cache.meta(manifest_key(out))
     if raw is None or cache.meta(plans_key(out)) is None:
-        return None
+        return _whole("no manifest or plans of the last build")
     try:
         m: dict[str, Any] = json.loads(raw)
         if m.get("refused") or not in_window(m, now) or not outputs_hold(m, settings, out):
-            return None
+            return _whole("files left alone, the clock out of the live window, or the output changed")
         if cache.meta(plans_key(out)) != m["inputs"]:
-            return None
+            return _whole("the plans are of another build")
         edited = _edited(cache, settings, files, out, m["inputs"])
         if not edited:
-            return None
+            return _whole("other inputs changed (settings, files added or removed, or many edited)")
         trace(f"edited since the last build: {len(edited)} post file(s)")
         return _build(cache, settings, edited, files, out, m, links)
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError):  # a cache that does not read
-        return None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return _whole("a cache that does not read")
+
+
+def _whole(why: str) -> BuildReport | None:
+    """None: the whole build must run (why, with SYNDICATE_TRACE)."""
+    trace(f"the whole build: {why}")
+    return None
 
 
 def _edited(cache: PostCache, settings: Settings, files: list[Scanned], out: Path, inputs: str) -> list[Scanned]:
@@ -140,23 +146,25 @@ def _build(
     trace("parser loaded")
     old = cache.rows([f.source for f in edited])
     if old is None:
-        return None
+        return _whole("a cache that does not read")
     rejected = {p[0] for p in m["problems"] if p[3] == "error"}
     new: dict[str, CachedPost] = {}
     for f in edited:
         was = old.get(f.source)
         parsed = parse_one(f.source, f.path, settings)
         if was is None or was.post is None or parsed.post is None or not parsed.lasting or f.source in rejected:
-            return None
-        if any(p.severity == "error" for p in parsed.problems) or _moved(was.post, parsed.post):
-            return None
+            return _whole(f"{f.source} was or is rejected")
+        if any(p.severity == "error" for p in parsed.problems):
+            return _whole(f"{f.source} is rejected")
+        if _moved(was.post, parsed.post):
+            return _whole(f"{f.source} moved (its id, URL, dates, terms or state) or links to other posts")
         new[f.source] = CachedPost(f.signature, settings.render_key(), parsed.post, parsed.problems)
     trace("edited posts parsed")
     keys = list(dict.fromkeys(k for e in new.values() if e.post for k in post_plan_keys(e.post, settings)))
     plans = cache.plans([_plan_row_key(out, k) for k in keys])
     given = links(settings) if links is not None else {}
     if plans is None or m.get("links") != links_key(given):
-        return None
+        return _whole("no plans, or the syndication links changed")
     read: dict[str, Plan] = {key: json.loads(text) for key, text in plans.items()}
     shown = {key: plan for key, plan in read.items() if any(s in new for s, _, _ in plan[7])}
     return _write(cache, settings, shown, new, files, out, m, given)
@@ -181,7 +189,7 @@ def _write(
     root = out.resolve()
     ownership = Ownership(out)
     if not ownership.found:
-        return None  # an output folder from before the record: the whole build starts one
+        return _whole("no record of syndicate's files in the output folder yet")
     cache.hold_only({f"{root}\x1f{plan[0]}" for plan in plans.values()})  # no other row is read
     base = render_base(settings)
     memo: EntryMemo = {}
@@ -191,7 +199,7 @@ def _write(
         if not one.content.ready:
             html = make_html((one.content.recipe(), settings.content.render_timeout))
             if isinstance(html, str):
-                return None  # a post whose HTML cannot be made: the whole build rejects it
+                return _whole("a post whose HTML cannot be made")  # the whole build rejects it
             one.content.fill(*html)
     for key, plan in plans.items():
         feed = feed_from_plan(plan, settings)
@@ -200,14 +208,14 @@ def _write(
             try:
                 data: bytes | None = (out / rel).read_bytes()
             except OSError:
-                return None
+                return _whole(f"{rel} cannot be read")
             for i, (source, _, _) in enumerate(shown):
                 post = edited.get(source)
                 if post is not None and data is not None:
                     text = entry_bytes(fmt, post, settings, links.get(post.id, ()), memo)
                     data = replace_entry(fmt, data, i, len(shown), text)
             if data is None:
-                return None  # not the file its plan says: the whole build makes it again
+                return _whole(f"{rel} is not the file its plan says")
             made[rel] = data
         plan[7] = [[s, edited[s].id, edited[s].revision] if s in edited else [s, i, r] for s, i, r in shown]
         fingerprint = feed_fingerprint(base, feed, [(i, r) for _, i, r in plan[7]], links)
@@ -217,7 +225,7 @@ def _write(
     trace(f"{len(plans)} feeds show them")
     held = {rel: data for rel, data in made.items() if not same_bytes(out / rel, data)}
     if ownership.claim(held):
-        return None  # a file that is not syndicate's: the whole build says so
+        return _whole("a file in the way that is not syndicate's")  # the whole build says so
     written = write_all(out, held)
     ownership.compact({rel: digest(held[rel]) for rel in written})  # when it has grown: as the whole build
     for rel in written:
