@@ -4,8 +4,12 @@ whatever the edits, it must leave what the whole build leaves, byte for byte, an
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -201,3 +205,30 @@ def test_an_output_file_changed_by_hand_sends_the_build_the_whole_way(tmp_path: 
         report = build(site)
     assert taken == [False]
     assert "tags/go/feed.xml" in report.written
+
+
+def test_an_edit_build_killed_anywhere_leaves_what_the_next_build_mends(tmp_path: Path) -> None:
+    """SIGKILL at random moments of edit builds (after the parse, amid the writes, before the cache
+    is saved): the next build leaves exactly what a fresh whole build of the same posts does."""
+    site = make_site(tmp_path / "site")
+    for n in range(POSTS, 40):  # enough posts that a build takes a while to kill inside
+        (site / "content" / f"p{n:02d}.md").write_text(post_text(n % 28), encoding="utf-8")
+    build(site)
+    rng = random.Random(7)
+    cmd = [sys.executable, "-m", "syndicate", "build", "--now", NOW.isoformat()]
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    for trial in range(12):
+        edit(site, rng.choice([25, 26, 27]), "body", trial)  # the newest: shown in the site's feeds
+        proc = subprocess.Popen(cmd, cwd=site, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.kill()
+        proc.wait(timeout=30)
+    done = subprocess.run(cmd, cwd=site, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    fresh = tmp_path / "fresh"
+    shutil.copytree(site / "content", fresh / "content")
+    shutil.copytree(site / "config", fresh / "config")
+    pipeline.build(fresh, NOW, use_cache=False)
+    assert outputs(site) == outputs(fresh)
+    again = subprocess.run(cmd, cwd=site, env=env, capture_output=True, text=True, timeout=120)
+    assert "0 written" in again.stdout, again.stdout
