@@ -83,9 +83,11 @@ def edited_build(
     out: Path,
     now: datetime,
     links: Callable[[Settings], Mapping[str, Links]] | None,
+    inputs: str,
 ) -> BuildReport | None:
     """The report of a build that made only the feeds showing the posts edited since the last
-    build (``path``: the cache's), or None when the whole build must run (see the module's doc)."""
+    build (``path``: the cache's; ``inputs``: :func:`inputs_key` of ``files``), or None when the
+    whole build must run (see the module's doc)."""
     cache = PostCache(path)
     raw = cache.meta(manifest_key(out))
     if raw is None or cache.meta(plans_key(out)) is None:
@@ -100,7 +102,7 @@ def edited_build(
         if not edited:
             return _whole("other inputs changed (settings, files added or removed, or many edited)")
         trace(f"edited since the last build: {len(edited)} post file(s)")
-        return _build(cache, settings, edited, files, out, m, links)
+        return _build(cache, settings, edited, out, m, links, inputs)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         return _whole("a cache that does not read")
 
@@ -136,10 +138,10 @@ def _build(
     cache: PostCache,
     settings: Settings,
     edited: list[Scanned],
-    files: list[Scanned],
     out: Path,
     m: dict[str, Any],
     links: Callable[[Settings], Mapping[str, Links]] | None,
+    inputs: str,
 ) -> BuildReport | None:
     from .parse import parse_one
 
@@ -167,7 +169,7 @@ def _build(
         return _whole("no plans, or the syndication links changed")
     read: dict[str, Plan] = {key: json.loads(text) for key, text in plans.items()}
     shown = {key: plan for key, plan in read.items() if any(s in new for s, _, _ in plan[7])}
-    return _write(cache, settings, shown, new, files, out, m, given)
+    return _write(cache, settings, shown, new, out, m, given, inputs)
 
 
 def _write(
@@ -175,10 +177,10 @@ def _write(
     settings: Settings,
     plans: dict[str, Plan],
     new: dict[str, CachedPost],
-    files: list[Scanned],
     out: Path,
     m: dict[str, Any],
     links: Mapping[str, Links],
+    inputs: str,
 ) -> BuildReport | None:
     """Each feed that shows an edited post: its files on disk with the post's entries replaced (core
     render's replace_entry), its fingerprint and plan kept; then the manifest and the cache rows."""
@@ -230,7 +232,7 @@ def _write(
     ownership.compact({rel: digest(held[rel]) for rel in written})  # when it has grown: as the whole build
     for rel in written:
         m["outputs"][rel] = file_stat(out / rel)
-    m["inputs"] = inputs_key(settings, files, out)
+    m["inputs"] = inputs
     m["problems"] = [p for p in m["problems"] if p[0] not in new] + [
         [p.path, p.message, p.line, p.severity] for e in new.values() for p in e.problems
     ]

@@ -69,20 +69,21 @@ def manifest(
 
 
 def up_to_date(
-    settings: Settings, cache: PostCache, files: list[Scanned], out: Path, now: datetime
+    settings: Settings, cache: PostCache, files: list[Scanned], out: Path, now: datetime, inputs: str | None = None
 ) -> BuildReport | None:
     """The last build's report if a build now would change nothing, else None.
 
     True when the code, the settings and every post file's stat signature are those of the
     last build, ``now`` lies between its newest live post and its next scheduled one, and
     every output file is as that build left it (size, mtime, inode). No post is read.
+    ``inputs``: :func:`inputs_key` of these, when the caller made it already.
     """
     raw = cache.meta(manifest_key(out))
     if raw is None:
         return None
     try:
         m = json.loads(raw)
-        if m["inputs"] != inputs_key(settings, files, out) or not in_window(m, now):
+        if m["inputs"] != (inputs or inputs_key(settings, files, out)) or not in_window(m, now):
             return None
         return replayed(settings, m, out) if outputs_hold(m, settings, out) else None
     except (ValueError, KeyError, TypeError):
