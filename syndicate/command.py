@@ -16,4 +16,7 @@ def main() -> None:
     quick.ARGV = sys.argv[1:]  # the full command may leave a stamp for this command line
     from .cli import main as full
 
-    full()
+    try:
+        full()
+    finally:
+        quick.LSTATS.clear()  # this command's: never a later one's

@@ -65,6 +65,9 @@ MAX_STAMP_BYTES = 256 * 1024 * 1024  # a stamp for 100,000 posts takes 5 MB
 RACY_NS = 2_000_000_000  # a file changed this close to the stamp may change again with the same stat
 SECONDS = "\x00seconds\x00"  # where the printed lines hold the build's time
 ARGV: list[str] | None = None  # the command line, when syndicate runs as the `syndicate` command
+# The lstat of each post file, taken by a stamp check that then failed on one of them: the scan of
+# the same command (builder/discover.py) takes each from here once; command.main empties it after.
+LSTATS: dict[str, os.stat_result] = {}
 
 Stat = list[int]
 
@@ -424,13 +427,16 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
         if (was is None or _stat_now(name) != was) and folder_listing(name) != listed:
             return False
     lstat = os.lstat
-    signatures: list[tuple[int, int, int, int]] = []
+    posts: list[os.stat_result] = []
     try:
         for prefix, names in stamp["files"]:
-            signatures += [signed(lstat(prefix + name)) for name in names]
+            posts += [lstat(prefix + name) for name in names]
     except OSError:
         return False
-    if _stats_hash(signatures) != stamp["signatures"]:
+    if _stats_hash(map(signed, posts)) != stamp["signatures"]:
+        # a post changed: the full command's scan takes these stats rather than stat every file again
+        paths = (prefix + name for prefix, names in stamp["files"] for name in names)
+        LSTATS.update(zip(paths, posts, strict=True))
         return False
     out = os.path.join(stamp["out"], "")
     stats: list[Stat | None] = []

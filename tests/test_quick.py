@@ -391,3 +391,30 @@ def test_paths_are_stored_once_per_folder_and_rebuilt_as_they_were() -> None:
         ["", ["f.md"]],
     ]
     assert [prefix + name for prefix, names in groups for name in names] == paths
+
+
+def test_the_stats_a_failed_check_took_serve_its_own_build_only(
+    site: Site, run: Callable[..., Outcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stamp check that fails on an edited post hands the stats it took to the scan of the same
+    command (one lstat per post, not two), which writes what a build without the stamp writes; the
+    next command in the process starts from none of them."""
+    run("build")
+    one = site.content / "one.md"
+    one.write_text(one.read_text().replace("Some", "Some more"))
+    posts = {str(p.relative_to(site.root)) for p in site.content.rglob("*.md")}
+    seen: list[str] = []
+    real = os.lstat
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path) in posts:
+            seen.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", counting)
+    edited = run("build")
+    assert edited[0] == 1 and "written" in edited[1] and "0 written" not in edited[1], edited
+    assert {"content/one.md", "content/two.md"} <= set(seen)
+    assert len(seen) == len(set(seen)), "each post file stat-ed once"
+    assert quick.LSTATS == {}
+    assert "more" in (site.public / "feed.json").read_text(encoding="utf-8")

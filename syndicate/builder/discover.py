@@ -18,7 +18,7 @@ from ..core.model import Post, Problem, Settings, Severity, printable
 from ..core.sources import is_post_file, source_prefix
 from ..errors import ContentError
 from ..files import examine, name_problem
-from ..quick import Recorder
+from ..quick import LSTATS, Recorder
 from .cache import CachedPost, stat_signature
 
 
@@ -116,7 +116,7 @@ def scanned(
     if why:
         return Scanned(printable(source), path, "", why)
     try:
-        st = os.lstat(path)
+        st = LSTATS.pop(path, None) or os.lstat(path)  # the one the stamp check took, if it did
     except OSError:
         st = None
     if st is not None and S_ISREG(st.st_mode):  # the common case, at one system call: a regular file
