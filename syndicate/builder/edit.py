@@ -1,7 +1,8 @@
-"""A rebuild after a few posts were edited in place: only the feeds that show them are made again,
-from what the last build kept (its manifest, the cache's rows of those feeds' posts and each
-feed's plan), without reading the other posts. builder/pipeline.py asks here after the no-change
-check and before the whole build; None sends it the whole way, which is always right.
+"""A rebuild after a few posts were edited in place: only the feeds that show them are written
+again, from what the last build kept (its manifest, the edited posts' cache rows, each feed's
+plan and its files on disk), without reading any other post. builder/pipeline.py asks here after
+the no-change check and before the whole build; None sends it the whole way, which is always
+right (with SYNDICATE_TRACE it says why).
 
 It answers only when the answer is the whole build's, byte for byte:
 
@@ -9,16 +10,15 @@ It answers only when the answer is the whole build's, byte for byte:
   but for the edited files, whose cache rows are the posts that build read (the inputs' hash,
   taken with those rows' stats, is the manifest's); every output file is as that build left it,
   the clock in the same live window, no file left alone (refused), the same syndication links;
-- each edited post parses, was and is accepted, and keeps what decides where it shows (id, URL,
-  dates, terms, draft, publish and expiry dates) and links to no other post by template code, nor
-  does a post it is shown beside (their URLs come from the whole site);
+- each edited post parses, was and is accepted, keeps what decides where it shows (id, URL,
+  dates, terms, draft, publish and expiry dates) and links to no other post by template code;
 - at most MOST posts edited, and the output folder has a record of syndicate's files.
 
-The feeds whose plan (builder/cache.py: what each feed showed) holds an edited post are rendered;
-the fingerprints skip the rest, as in the whole build. Then the manifest, the cache rows and the
-feeds' fingerprints are brought up to date, so the next build (no-change, edit, or whole) starts
-from this one as if the whole build had run. tests/test_edit_build.py holds it equal to the whole
-build over random edits.
+Then the feeds that show an edited post are exactly those it was and is in, with the same own
+fields: its entries in their files are replaced by its new ones (core/render's replace_entry),
+and the manifest, the plans, the fingerprints and the cache rows are brought up to date, so the
+next build (no-change, edit, or whole) starts from this one as if the whole build had run.
+tests/test_edit_build.py holds it to the whole build over random rounds of edits.
 """
 
 from __future__ import annotations
