@@ -187,17 +187,23 @@ class Recorder:
     """What a scan saw, for the stamp: folders with their listings, files with their stats."""
 
     def __init__(self) -> None:
-        self.folders: list[tuple[str, str | None]] = []
+        self._folders: list[tuple[str, list[tuple[str, bool]] | None]] = []  # listed: hashed if a stamp is made
         self.files: list[tuple[str, str]] = []  # (path, stat signature) of each file read
+        self.read_anew: list[str] = []  # the signatures of the files this build parsed: the likeliest racy ones
         self.doubtful = False  # a post file that is a link, or was not examined: no stamp
         self.manifest: dict[str, Any] | None = None  # the build's manifest (builder/manifest.py), once written
         self.scanned: list[Any] | None = None  # what the scan returned (builder/discover.py): the manifest's inputs
 
     def folder(self, path: str, names: Iterable[tuple[str, bool]]) -> None:
-        self.folders.append((path, listing(names)))
+        self._folders.append((path, list(names)))
 
     def unreadable(self, path: str) -> None:
-        self.folders.append((path, None))
+        self._folders.append((path, None))
+
+    @property
+    def folders(self) -> list[tuple[str, str | None]]:
+        """Each folder the scan went through and its :func:`listing` (None: it could not be listed)."""
+        return [(path, None if names is None else listing(names)) for path, names in self._folders]
 
     def file(self, path: str, sig: str, doubtful: bool = False) -> None:
         """A post file (with the signature the build read it by; "" when it is not read: its
@@ -236,6 +242,9 @@ def write_stamp(
     key = command_key(argv)
     racy = (time.time_ns() if since is None else min(since, time.time_ns())) - RACY_NS
     if key is None or seen.doubtful or os.environ.get("SYNDICATE_TRACE"):
+        remove_stamp(site)
+        return False
+    if any(_racy(sig, racy) for sig in seen.read_anew):  # first the files just read: an edit build's
         remove_stamp(site)
         return False
     numbers = []
@@ -446,6 +455,12 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
     if _stats_hash(stats) != stamp["output_stats"]:
         return False
     return all(subfolders(os.path.join(out, folder)) == names for folder, names in stamp["terms"])
+
+
+def _racy(sig: str, since: int) -> bool:
+    """Was the file of this signature changed at or after ``since`` (ns)?"""
+    n = _numbers(sig)
+    return max(n[1], n[2]) >= since
 
 
 def _stat_now(folder: str) -> list[int] | None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from ..core.feeds import Plan, feed_from_plan, feed_plan, plan_key, post_plan_keys
 from ..core.model import Feed, Links, Post, Settings
+from ..quick import Recorder
 from .cache import CachedPost, PostCache, post_to_json
 from .discover import Scanned
 from .manifest import in_window, inputs_key, manifest_key, outputs_hold, replayed
@@ -84,10 +85,11 @@ def edited_build(
     now: datetime,
     links: Callable[[Settings], Mapping[str, Links]] | None,
     inputs: str,
+    seen: Recorder | None = None,
 ) -> BuildReport | None:
     """The report of a build that made only the feeds showing the posts edited since the last
     build (``path``: the cache's; ``inputs``: :func:`inputs_key` of ``files``), or None when the
-    whole build must run (see the module's doc)."""
+    whole build must run (see the module's doc). ``seen`` learns which files it read anew."""
     cache = PostCache(path)
     raw = cache.meta(manifest_key(out))
     if raw is None or cache.meta(plans_key(out)) is None:
@@ -102,6 +104,8 @@ def edited_build(
         if not edited:
             return _whole("other inputs changed (settings, files added or removed, or many edited)")
         trace(f"edited since the last build: {len(edited)} post file(s)")
+        if seen is not None:
+            seen.read_anew = [f.signature for f in edited]  # the stamp looks at these first
         return _build(cache, settings, edited, out, m, links, inputs)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         return _whole("a cache that does not read")

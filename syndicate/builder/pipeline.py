@@ -383,7 +383,7 @@ def build(
             report.seen = _with_manifest(seen, cache, out)
             return report
         if cache.path is not None:
-            report = edited_build(settings, cache.path, files, out, now, links, inputs)
+            report = edited_build(settings, cache.path, files, out, now, links, inputs, seen)
             if report is not None:
                 trace("a few posts edited in place: only their feeds made again")
                 report.seconds = time.perf_counter() - started
