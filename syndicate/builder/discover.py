@@ -97,12 +97,13 @@ def scanned(
     bundles: frozenset[str] = frozenset(),
     roots: tuple[Path, tuple[Path, ...]] | None = None,
     d: Dialect | None = None,
+    rel: str | None = None,
 ) -> Scanned:
     """One post file as a scan finds it: readable (with its stat signature), or the reason it is
     not, or (severity "skipped") why it is no post: a section index, a README, a page, a bundle's
     resource (``bundles``: the folders that hold an index.md). ``roots``: :func:`link_roots`;
-    ``d``: the site's dialect (both once per scan)."""
-    rel = source[len(source_prefix(settings.content.dir)) :]
+    ``d``: the site's dialect and ``rel`` the path under the content folder (known to a scan)."""
+    rel = source[len(source_prefix(settings.content.dir)) :] if rel is None else rel
     d = d or dialect(settings.content.generator)
     skip = skip_reason(d, settings.content.sections, rel, bundles)
     if d.other_formats and not is_post_file(rel.rsplit("/", 1)[-1], d.suffixes):  # another format it publishes
@@ -142,7 +143,7 @@ def scan(site_dir: Path, settings: Settings, seen: Recorder | None = None) -> li
     files = list(find_post_files(content_dir, d, seen, closed))
     bundles = bundle_folders(rel for rel, _ in files) if d.bundle_resources else frozenset()
     roots = link_roots(site_dir, settings)
-    found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles, roots, d) for rel, entry in files]
+    found = [scanned(prefix + rel, entry.path, site_dir, settings, bundles, roots, d, rel) for rel, entry in files]
     if seen is not None:
         for (rel, entry), f in zip(files, found, strict=True):
             # a link (its target may change under it) or a file examine() refused: no stamp

@@ -320,6 +320,8 @@ README_NAMES = frozenset({"readme", "license", "licence", "changelog", "contribu
 def skip_reason(d: Dialect, sections: tuple[str, ...], rel: str, bundles: frozenset[str] = frozenset()) -> str | None:
     """Why the Markdown file at ``rel`` (relative to the content folder) is not a post, or None.
     ``bundles``: the folders that hold an ``index`` file (:func:`bundle_folders`)."""
+    if not d.adopted and not sections:
+        return None  # syndicate's own sites: every Markdown file is a post, as ever
     parts = rel.split("/")
     folders, name = parts[:-1], parts[-1]
     stem = name.rsplit(".", 1)[0]
