@@ -96,10 +96,12 @@ def edited_build(
         return _whole("no manifest or plans of the last build")
     try:
         m: dict[str, Any] = json.loads(raw)
+        trace("manifest read")
         if m.get("refused") or not in_window(m, now) or not outputs_hold(m, settings, out):
             return _whole("files left alone, the clock out of the live window, or the output changed")
         if cache.meta(plans_key(out)) != m["inputs"]:
             return _whole("the plans are of another build")
+        trace("output as the last build left it")
         edited = _edited(cache, settings, files, out, m["inputs"])
         if not edited:
             return _whole("other inputs changed (settings, files added or removed, or many edited)")

@@ -375,6 +375,7 @@ def build(
     if write and use_cache:
         out = output_dir(site_dir, settings, out_dir)
         files = scan(site_dir, settings, seen)
+        trace(f"content scanned ({len(files)} files)")
         inputs = inputs_key(settings, files, out)  # once: 0.05 s at 100,000 posts
         report = up_to_date(settings, cache, files, out, now, inputs)
         if report is not None:
