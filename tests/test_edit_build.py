@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -232,3 +233,22 @@ def test_an_edit_build_killed_anywhere_leaves_what_the_next_build_mends(tmp_path
     assert outputs(site) == outputs(fresh)
     again = subprocess.run(cmd, cwd=site, env=env, capture_output=True, text=True, timeout=120)
     assert "0 written" in again.stdout, again.stdout
+
+
+def test_the_cache_keeps_one_plan_per_feed_and_none_for_a_feed_gone(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site")
+    build(site)
+
+    def planned() -> set[str]:
+        db = sqlite3.connect(site / ".syndicate" / "cache.db")
+        try:
+            return {feed for (feed,) in db.execute("SELECT feed FROM feed_plans")}
+        finally:
+            db.close()
+
+    tags = {f"tags\x1f{t.lower()}" for t in TAGS}
+    assert planned() == {""} | tags  # the site's feed and each tag's
+    for n in range(POSTS):  # no post is tagged Go any more: its feed is gone, and so is its plan
+        (site / "content" / f"p{n:02d}.md").write_text(post_text(n, tags=("Rust",)), encoding="utf-8")
+    build(site)
+    assert planned() == {"", "tags\x1frust"}

@@ -101,7 +101,7 @@ class PostCache:
         self._feed_prints: dict[str, str] = {}  # "<output folder>\x1f<feed key>" → what was rendered there
         self._dirty_prints: dict[str, str] = {}
         self._dirty_meta: dict[str, str] = {}
-        self._dirty_plans: dict[str, str | None] = {}
+        self._dirty_plans: dict[tuple[str, str], str | None] = {}  # (output folder, feed) → its plan
         self.partial = False  # only some rows read (see read_some): never a whole-cache operation
         self.warning: str | None = None
 
@@ -138,7 +138,7 @@ class PostCache:
     def put_meta(self, key: str, value: str) -> None:
         self._dirty_meta[key] = value
 
-    def _read(self, query: str, args: tuple[str | int, ...] = ()) -> list[tuple[Any, ...]] | None:
+    def _read(self, query: str, args: tuple[str, ...] = ()) -> list[tuple[Any, ...]] | None:
         """Rows of one query of a cache of this syndicate's, read-only; None when there is none."""
         if self.path is None or not self.path.exists():
             return None
@@ -181,18 +181,20 @@ class PostCache:
         )
         self._entries, self._feed_prints, self.partial = {}, dict(prints or []), True
 
-    def plans(self, keys: list[str]) -> dict[str, str] | None:
-        """The kept plans (see put_plan) of these feed keys; None when the cache cannot be read."""
-        rows = self._read(f"SELECT key, plan FROM plans WHERE key IN ({','.join('?' * len(keys))})", tuple(keys))
+    def plans(self, out: str, feeds: list[str]) -> dict[str, str] | None:
+        """The kept plans (see put_plan) of these feeds (plan keys) of output folder ``out``; None
+        when the cache cannot be read."""
+        marks = ",".join("?" * len(feeds))
+        rows = self._read(f"SELECT feed, plan FROM feed_plans WHERE out = ? AND feed IN ({marks})", (out, *feeds))
         return None if rows is None else dict(rows)
 
-    def all_plans(self, prefix: str) -> dict[str, str]:
-        rows = self._read("SELECT key, plan FROM plans WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
-        return dict(rows or [])
+    def all_plans(self, out: str) -> dict[str, str]:
+        return dict(self._read("SELECT feed, plan FROM feed_plans WHERE out = ?", (out,)) or [])
 
-    def put_plan(self, key: str, plan: str | None) -> None:
-        """What a feed showed when it was last rendered (builder/edit.py reads it); None: gone."""
-        self._dirty_plans[key] = plan
+    def put_plan(self, out: str, feed: str, plan: str | None) -> None:
+        """What a feed of output folder ``out`` showed when it was last rendered (builder/edit.py
+        reads it); None: the feed is gone."""
+        self._dirty_plans[(out, feed)] = plan
 
     def _connect(self, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=10)
@@ -204,11 +206,14 @@ class PostCache:
         )
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS feeds (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)")
-        db.execute("CREATE TABLE IF NOT EXISTS plans (key TEXT PRIMARY KEY, plan TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS feed_plans (out TEXT NOT NULL, feed TEXT NOT NULL, plan TEXT NOT NULL,"
+            " PRIMARY KEY (out, feed))"
+        )
         if not _stamped(db):
             db.execute("DELETE FROM posts")
             db.execute("DELETE FROM feeds")
-            db.execute("DELETE FROM plans")
+            db.execute("DELETE FROM feed_plans")
             db.execute("DELETE FROM meta")
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(_STAMP.items()))
             db.commit()
@@ -301,9 +306,10 @@ class PostCache:
                 if not posts_only:
                     db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)", list(self._dirty_prints.items()))
                     plans = self._dirty_plans.items()
-                    db.executemany("DELETE FROM plans WHERE key=?", [(k,) for k, plan in plans if plan is None])
+                    db.executemany("DELETE FROM feed_plans WHERE out=? AND feed=?", [k for k, v in plans if v is None])
                     db.executemany(
-                        "INSERT OR REPLACE INTO plans VALUES (?, ?)", [(k, v) for k, v in plans if v is not None]
+                        "INSERT OR REPLACE INTO feed_plans VALUES (?, ?, ?)",
+                        [(*k, v) for k, v in plans if v is not None],
                     )
                     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._dirty_meta.items()))
                 gone = [(rel,) for rel, entry in self._dirty.items() if entry is None]

@@ -49,10 +49,6 @@ def plans_key(out: Path) -> str:
     return f"plans {out.resolve()}"
 
 
-def _plan_row_key(out: Path, key: str) -> str:
-    return f"{out.resolve()}\x00{key}"
-
-
 def links_key(links: Mapping[str, Links]) -> str:
     """A hash of the syndication links a build rendered with."""
     return hashlib.sha256(repr(sorted(links.items())).encode()).hexdigest()
@@ -60,14 +56,14 @@ def links_key(links: Mapping[str, Links]) -> str:
 
 def keep_plans(cache: PostCache, out: Path, feeds: list[Feed], inputs: str) -> None:
     """After a whole build: each feed's plan, where it changed, and which build they are of."""
-    prefix = _plan_row_key(out, "")
-    kept = cache.all_plans(prefix)
-    made = {_plan_row_key(out, plan_key(feed)): json.dumps(feed_plan(feed), ensure_ascii=False) for feed in feeds}
+    root = str(out.resolve())
+    kept = cache.all_plans(root)
+    made = {plan_key(feed): json.dumps(feed_plan(feed), ensure_ascii=False) for feed in feeds}
     for key, plan in made.items():
         if kept.get(key) != plan:
-            cache.put_plan(key, plan)
+            cache.put_plan(root, key, plan)
     for key in kept.keys() - made.keys():
-        cache.put_plan(key, None)
+        cache.put_plan(root, key, None)
     cache.put_meta(plans_key(out), inputs)
 
 
@@ -169,7 +165,7 @@ def _build(
         new[f.source] = CachedPost(f.signature, settings.render_key(), parsed.post, parsed.problems)
     trace("edited posts parsed")
     keys = list(dict.fromkeys(k for e in new.values() if e.post for k in post_plan_keys(e.post, settings)))
-    plans = cache.plans([_plan_row_key(out, k) for k in keys])
+    plans = cache.plans(str(out.resolve()), keys)
     given = links(settings) if links is not None else {}
     if plans is None or m.get("links") != links_key(given):
         return _whole("no plans, or the syndication links changed")
@@ -228,7 +224,7 @@ def _write(
         plan[7] = [[s, edited[s].id, edited[s].revision] if s in edited else [s, i, r] for s, i, r in shown]
         fingerprint = feed_fingerprint(base, feed, [(i, r) for _, i, r in plan[7]], links)
         sizes = {rel: (len(made[rel]), digest(made[rel])) for rel in feed.links.paths.values()}
-        cache.put_plan(key, json.dumps(plan, ensure_ascii=False))
+        cache.put_plan(str(root), key, json.dumps(plan, ensure_ascii=False))
         cache.put_feed_print(f"{root}\x1f{feed.key}", feed_print(fingerprint, sizes))
     trace(f"{len(plans)} feeds show them")
     held = {rel: data for rel, data in made.items() if not same_bytes(out / rel, data)}
