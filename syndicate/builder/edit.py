@@ -55,16 +55,28 @@ def links_key(links: Mapping[str, Links]) -> str:
 
 
 def keep_plans(cache: PostCache, out: Path, feeds: list[Feed], inputs: str) -> None:
-    """After a whole build: each feed's plan, where it changed, and which build they are of."""
+    """After a whole build: each feed's plan, where it changed, and which build they are of. A
+    long-running process (the daemon) keeps what it wrote: a feed its planner kept (the same object)
+    is not written out again, nor are the plans read back, while no other process wrote them."""
     root = str(out.resolve())
-    kept = cache.all_plans(root)
-    made = {plan_key(feed): json.dumps(feed_plan(feed), ensure_ascii=False) for feed in feeds}
-    for key, plan in made.items():
-        if kept.get(key) != plan:
-            cache.put_plan(root, key, plan)
+    memo = cache.plans_memo.get(root)
+    if memo is not None and cache.meta(plans_key(out)) == memo[0]:
+        known = memo[1]
+        kept = {key: text for key, (_, text) in known.items()}
+    else:
+        known, kept = {}, cache.all_plans(root)
+    made: dict[str, tuple[Feed, str]] = {}
+    for feed in feeds:
+        key = plan_key(feed)
+        was = known.get(key)
+        text = was[1] if was is not None and was[0] is feed else json.dumps(feed_plan(feed), ensure_ascii=False)
+        made[key] = (feed, text)
+        if kept.get(key) != text:
+            cache.put_plan(root, key, text)
     for key in kept.keys() - made.keys():
         cache.put_plan(root, key, None)
     cache.put_meta(plans_key(out), inputs)
+    cache.plans_memo[root] = (inputs, made)
 
 
 def _moved(old: Post, new: Post) -> bool:
