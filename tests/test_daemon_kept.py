@@ -181,3 +181,28 @@ def _rows(site: Site) -> list[tuple[object, ...]]:
         return sorted((d.post_id, d.target, d.event, d.revision, d.state, d.attempts) for d in store.delivery_keys())
     finally:
         store.close()
+
+
+def test_a_target_added_to_the_config_reads_no_post_again_and_renders_no_feed(site: Site) -> None:
+    """bench/latency.py adds a webhook target: the daemon read every post again and rendered every
+    feed again (76 s at 100,000 posts), for feeds that do not depend on targets. Now only a post
+    that names targets (syndicate:) is read again (what it names may exist now), no feed is
+    rendered again and no feed file is written."""
+    site.config(CONFIG)
+    for name in ("a", "b"):
+        site.post(f"{name}.md", f"---\ntitle: {name}\ndate: 2024-01-01 12:00\ntags: [t]\n---\nx\n")
+    site.post("c.md", "---\ntitle: c\ndate: 2024-01-02 12:00\nsyndicate: [hook]\n---\nx\n")
+    watch = ContentWatch()
+    kept = Kept(PostCache(site.root / ".syndicate" / "cache.db"), IncrementalRender(), watch, IncrementalPlan())
+    kept.holds_lock, kept.ledger = True, LedgerMemo()
+    first = publish(site.root, Request(), World(lambda: NOW), kept).build
+    assert any("'hook' is not a target" in p.message for p in first.problems)
+    public = site.root / "public"
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in public.rglob("*") if p.is_file()}
+    site.config(CONFIG + HOOK_TARGET)
+    watch.note(str(site.root / "config" / "syndicate.toml"))
+    again = publish(site.root, Request(), World(lambda: NOW), kept).build
+    assert again.parsed == 1 and not any("'hook' is not a target" in p.message for p in again.problems)
+    assert kept.memo is not None and kept.memo.rendered == 0
+    feeds = {p: s for p, s in before.items() if p.name in ("feed.xml", "atom.xml", "feed.json")}
+    assert len(feeds) == 6 and all((p.stat().st_ino, p.stat().st_mtime_ns) == s for p, s in feeds.items())
