@@ -240,14 +240,16 @@ class _Run:
         return (self.world.wall or self.world.clock)()
 
 
-def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = None) -> PublishReport:
+def publish(
+    site_dir: Path, request: Request, world: World, kept: Kept | None = None, settings: Settings | None = None
+) -> PublishReport:
     """Build the feeds, then deliver what is due; with ``request.dry_run``, write and send nothing.
 
     Phases: open the ledger (locked, and the one this site published with) → build → plan →
-    record every intent → preview | send → what is next. Raises ConfigError, LedgerLostError,
-    StoreError, LockedError, OutputError.
+    record every intent → preview | send → what is next. ``settings``: the config, when the caller
+    has just read it. Raises ConfigError, LedgerLostError, StoreError, LockedError, OutputError.
     """
-    settings = load_settings(site_dir)
+    settings = settings or load_settings(site_dir)
     if request.feeds_url:
         settings = replace(settings, feeds=replace(settings.feeds, url=request.feeds_url))
     target = check_target(settings, request.target) if request.target is not None else None
@@ -271,6 +273,11 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     if not existed and not trusted:  # refuse before a new, empty ledger is made
         ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
     with lock(state) if not kept.holds_lock and not request.dry_run else nullcontext():
+        # A lock holder that knows the syndication links (the daemon) writes the feeds before it
+        # opens the ledger: a save's feeds need nothing of it, and nothing is sent before the check.
+        early = None
+        if _memo(kept, request) is not None and kept.links is not None:
+            early = _written(_prepare(site_dir, now, request, kept, settings, kept.links), kept)
         store = SQLiteStore(state, readonly=request.dry_run)
         try:
             identity = store.identity()
@@ -279,7 +286,7 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
             run = _Run(site_dir, request, world, kept, settings, store, out, now, target)
             run.known_targets = set() if request.rebaseline else set(store.known_targets())
             run.retracting = _retracting(run, run.wall() if request.allow_deletions else _word(store))
-            report = _publish(run, identity)
+            report = _publish(run, identity, early)
             report.warnings[:0] = [f"{line} (a real run delivers nothing until then)" for line in unfinished]
             return report
         finally:
@@ -362,28 +369,47 @@ def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept
 
 
 def _build(run: _Run, links: dict[str, Links]) -> UnwrittenBuild:
-    request = run.request
+    return _prepare(run.site_dir, run.now, run.request, run.kept, run.settings, links)
+
+
+def _prepare(
+    site_dir: Path, now: datetime, request: Request, kept: Kept, settings: Settings, links: dict[str, Links]
+) -> UnwrittenBuild:
     return prepare(
-        run.site_dir,
-        run.now,
+        site_dir,
+        now,
         out_dir=request.out_dir,
         use_cache=request.use_cache,
-        cache=run.kept.cache,
-        memo=run.kept.memo,
-        watch=run.kept.watch,
-        planner=run.kept.planner,
+        cache=kept.cache,
+        memo=kept.memo,
+        watch=kept.watch,
+        planner=kept.planner,
         write=not request.dry_run,
-        settings=run.settings,
+        settings=settings,
         links=links,
     )
 
 
-def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
-    store, request = run.store, run.request
-    links = run.kept.links if run.kept.links is not None and run.kept.holds_lock else _links(run)
-    prepared = _build(run, links)
+Written = tuple[UnwrittenBuild, list[str], BuildReport]  # the build, the files it changes, its report
+
+
+def _written(prepared: UnwrittenBuild, kept: Kept) -> Written:
     changed = prepared.changed()
-    report = PublishReport(prepared.report if request.dry_run else write_outputs(prepared, run.kept.later), now=run.now)
+    return prepared, changed, write_outputs(prepared, kept.later)
+
+
+def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) -> PublishReport:
+    store, request = run.store, run.request
+    if early is not None:  # written before the ledger was opened, with the links the last run left
+        links = run.kept.links or {}
+        prepared, changed, built = early
+        report = PublishReport(built, now=run.now)
+    else:
+        links = run.kept.links if run.kept.links is not None and run.kept.holds_lock else _links(run)
+        prepared = _build(run, links)
+        changed = prepared.changed()
+        built = prepared.report if request.dry_run else write_outputs(prepared, run.kept.later)
+        report = PublishReport(built, now=run.now)
     changed = [rel for rel in changed if rel not in report.build.refused]  # no hub hears of a file left alone
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
     planner = _incremental(run)
