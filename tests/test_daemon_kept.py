@@ -215,14 +215,17 @@ def test_a_saves_feeds_are_written_before_the_ledger_is_opened(site: Site) -> No
     check. A ledger that cannot be read still stops the run, after the feeds are on disk."""
     site.config(CONFIG + AT_ONCE + HOOK_TARGET)
     _post(site, "a", "2024-01-01")
-    watch = ContentWatch()
-    kept = Kept(PostCache(site.root / ".syndicate" / "cache.db"), IncrementalRender(), watch, IncrementalPlan())
-    kept.holds_lock, kept.ledger = True, LedgerMemo()
-    publish(site.root, Request(), World(lambda: NOW), kept)
+    watch, cache, memo = ContentWatch(), PostCache(site.root / ".syndicate" / "cache.db"), LedgerMemo()
+    render, plan = IncrementalRender(), IncrementalPlan()
+
+    def kept() -> Kept:  # as the daemon makes it for each cycle
+        return Kept(cache, render, watch, plan, holds_lock=True, ledger=memo)
+
+    publish(site.root, Request(), World(lambda: NOW), kept())
     state = ledger.state_path(site.root, load_settings(site.root))
     state.write_bytes(b"not a ledger" * 100)
     _post(site, "b", "2024-02-01")
     watch.note(str(site.content / "b.md"))
     with pytest.raises(SyndicateError):
-        publish(site.root, Request(), World(lambda: NOW), kept)
+        publish(site.root, Request(), World(lambda: NOW), kept())
     assert "<title>b</title>" in (site.root / "public" / "feed.xml").read_text()

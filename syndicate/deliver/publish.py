@@ -213,9 +213,10 @@ class LedgerMemo:
     has_floor: bool = False
     posts: dict[str, KnownPost] | None = None
     plan: IncrementalPosts = field(default_factory=IncrementalPosts)  # planning only what may have changed
+    links: dict[str, Links] | None = None  # the syndication links as of the last run
 
     def clear(self) -> None:
-        self.floor, self.has_floor, self.posts, self.plan = None, False, None, IncrementalPosts()
+        self.floor, self.has_floor, self.posts, self.plan, self.links = None, False, None, IncrementalPosts(), None
 
 
 @dataclass
@@ -276,8 +277,8 @@ def publish(
         # A lock holder that knows the syndication links (the daemon) writes the feeds before it
         # opens the ledger: a save's feeds need nothing of it, and nothing is sent before the check.
         early = None
-        if _memo(kept, request) is not None and kept.links is not None:
-            early = _written(_prepare(site_dir, now, request, kept, settings, kept.links), kept)
+        if (links := _kept_links(kept, request)) is not None and _memo(kept, request) is not None:
+            early = _written(_prepare(site_dir, now, request, kept, settings, links), kept)
         store = SQLiteStore(state, readonly=request.dry_run)
         try:
             identity = store.identity()
@@ -401,11 +402,12 @@ def _written(prepared: UnwrittenBuild, kept: Kept) -> Written:
 def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) -> PublishReport:
     store, request = run.store, run.request
     if early is not None:  # written before the ledger was opened, with the links the last run left
-        links = run.kept.links or {}
+        links = _kept_links(run.kept, request) or {}
         prepared, changed, built = early
         report = PublishReport(built, now=run.now)
     else:
-        links = run.kept.links if run.kept.links is not None and run.kept.holds_lock else _links(run)
+        kept_links = _kept_links(run.kept, request)
+        links = kept_links if kept_links is not None else _links(run)
         prepared = _build(run, links)
         changed = prepared.changed()
         built = prepared.report if request.dry_run else write_outputs(prepared, run.kept.later)
@@ -443,10 +445,10 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
     _deliver(run, report, todo, live, snapshots)
     if planner is not None and run.kept.ledger is not None and run.kept.ledger.posts is not None:
         planner.recorded(plan, before, run.kept.ledger.posts, run.dropped)
-    run.kept.links = links
+    _keep_links(run, links)
     if any(a.outcome == SENT for a in report.attempts) or plan.skip:
         fresh = _links(run)
-        run.kept.links = fresh
+        _keep_links(run, fresh)
         if fresh != links:  # the copies just made (or deleted) show in the JSON Feed and syndication.json now
             again = write_outputs(_build(run, fresh), run.kept.later)
             report.build.written = sorted(set(report.build.written) | set(again.written))
@@ -752,6 +754,22 @@ def _line(a: Attempt) -> str:
     target = d.target.removeprefix(WEBSUB_PREFIX)
     what = d.post_id
     return f"{a.outcome:<6}  {target}  {d.event}  {what}" + (f"  {a.detail}" if a.detail else "")
+
+
+def _kept_links(kept: Kept, request: Request) -> dict[str, Links] | None:
+    """The syndication links as a lock holder's last run left them (None: read them from the ledger).
+    The daemon keeps them in its LedgerMemo, which it clears when another process writes the ledger."""
+    memo = _memo(kept, request)
+    if memo is not None and memo.links is not None:
+        return memo.links
+    return kept.links if kept.holds_lock else None
+
+
+def _keep_links(run: _Run, links: dict[str, Links]) -> None:
+    run.kept.links = links
+    memo = _memo(run.kept, run.request)
+    if memo is not None:
+        memo.links = links
 
 
 def _links(run: _Run) -> dict[str, Links]:
