@@ -133,12 +133,12 @@ def _edited(cache: PostCache, settings: Settings, files: list[Scanned], out: Pat
     kept = cache.signatures()
     if kept is None:
         return []
-    key = settings.render_key()
+    keys = (settings.render_key(), settings.render_key(targets=False))  # as load_posts keeps them
     edited: list[Scanned] = []
     then: list[Scanned] = []
     for f in files:
         was = kept.get(f.source) if not f.error else None
-        if was is not None and was[0] != f.signature and was[1] == key:
+        if was is not None and was[0] != f.signature and was[1] in keys:
             edited.append(f)
             then.append(replace(f, signature=was[0]))
         else:
@@ -174,7 +174,8 @@ def _build(
             return _whole(f"{f.source} is rejected")
         if _moved(was.post, parsed.post):
             return _whole(f"{f.source} moved (its id, URL, dates, terms or state) or links to other posts")
-        new[f.source] = CachedPost(f.signature, settings.render_key(), parsed.post, parsed.problems)
+        valid = settings.render_key(targets=parsed.post.names_targets)  # as load_posts keeps it
+        new[f.source] = CachedPost(f.signature, valid, parsed.post, parsed.problems)
     trace("edited posts parsed")
     keys = list(dict.fromkeys(k for e in new.values() if e.post for k in post_plan_keys(e.post, settings)))
     plans = cache.plans(str(out.resolve()), keys)

@@ -19,7 +19,7 @@ def render_base(settings: Settings) -> Any:
     return (
         __version__,
         RENDER_FORMAT,
-        settings.render_key(),
+        settings.render_key(targets=False),  # a target changes no feed (a social one: links)
         repr(settings.feeds),
         settings.hubs,
         settings.site,

@@ -84,6 +84,7 @@ def load_posts(
     call and the sources that ``changed`` since (None: unknown), only those are looked at.
     """
     key = settings.render_key()
+    plain = settings.render_key(targets=False)  # a post that names no target is read the same with any
     files = scan(site_dir, settings) if files is None else files
     incremental = index is not None and changed is not None and index.key == key
     subset = [f for f in files if f.source in changed] if incremental and changed is not None else files
@@ -95,7 +96,7 @@ def load_posts(
         if f.error:
             resolved[f.source] = CachedPost("", key, None, [Problem(f.source, f.error, severity=f.severity)])
             continue
-        hit = cache.get(f.source, f.signature, key)
+        hit = cache.get(f.source, f.signature, plain) or cache.get(f.source, f.signature, key)
         if hit is None:
             jobs.append((f.source, f.path, settings, cached))
             signatures[f.source] = f.signature
@@ -106,7 +107,8 @@ def load_posts(
     workers = workers or Workers()
     parse = _parse_file_light if workers.worth_it(len(jobs)) else parse_file
     for (source, *_), (post, found, lasting, row) in zip(jobs, workers.map(parse, jobs, progress), strict=True):
-        resolved[source] = CachedPost(signatures[source], key, post, found, row)
+        valid = plain if post is not None and not post.names_targets else key
+        resolved[source] = CachedPost(signatures[source], valid, post, found, row)
         if lasting:
             cache.put(source, resolved[source])
     if parse is _parse_file_light and cached:

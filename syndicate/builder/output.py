@@ -106,7 +106,7 @@ def write_all(root: Path, files: dict[str, bytes]) -> list[str]:
     written; each folder is checked and made once; the files are written by a few threads.
     """
     rels = sorted(files)
-    if len(rels) <= SERIAL_UP_TO:
+    if len(rels) <= SERIAL_UP_TO:  # a one-post edit, a daemon's save: threads cost more than they save
         paths = make_folders(root, rels)
         return [rel for rel in rels if replace_file(paths[rel], files[rel])]
     from concurrent.futures import ThreadPoolExecutor

@@ -298,6 +298,17 @@ class IncrementalPlan:
         self.replanned = 1 + len(touched)
         return self._ordered()
 
+    @property
+    def live(self) -> int:
+        """How many posts were live at the last call's ``now``."""
+        return len(self._live)
+
+    @property
+    def next_change(self) -> datetime | None:
+        """The earliest moment after the last call's ``now`` at which a post may go live or expire
+        (when the daemon must plan again although no file changed)."""
+        return self._window[1]
+
     def _changes(self, posts: Sequence[Post]) -> tuple[list[Post], list[Post]]:
         """(the posts of the last call that are not in ``posts``, the posts that were not in it), by
         identity. The loader keeps its order from call to call (a new file's post comes last): the

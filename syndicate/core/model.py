@@ -247,17 +247,19 @@ class Settings:
         c = self.content
         return (c.renderer, c.markdown_extensions, self.feeds.summary_length, c.sanitize, c.embed_hosts)
 
-    def render_key(self) -> str:
+    def render_key(self, targets: bool = True) -> str:
         """A hash of every setting that changes how one post file is turned into a Post.
 
-        Cached posts are reused only while this is unchanged.
+        Cached posts are reused only while this is unchanged. Without ``targets``: for a post that
+        names no target (see ``Post.names_targets``) and for the feeds, which do not depend on them.
         """
         data = {
             "site": asdict(self.site),
             "content": asdict(self.content),
             "summary_length": self.feeds.summary_length,
-            "targets": sorted(t.name for t in self.targets),  # posts warn about unknown target names
         }
+        if targets:
+            data["targets"] = sorted(t.name for t in self.targets)  # posts warn about unknown target names
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -382,6 +384,7 @@ class Post:
     terms: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (taxonomy, its terms) for each taxonomy with any
     social: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # per target: its options (text, visibility)
     refs: tuple[str, ...] = ()  # the files its body links to with template code (core/templating.py)
+    names_targets: bool = False  # its front matter names targets (syndicate:): it is read with the config's
 
     @property
     def content_html(self) -> str:

@@ -32,9 +32,12 @@ from __future__ import annotations
 import enum
 import random
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import compress
+from operator import is_not
+from typing import Any
 
 from ..errors import Failure
 from .model import MAX_RETRY_DELAY, DeliverySettings, Links, Post, TargetSettings
@@ -221,6 +224,7 @@ def plan_posts(
     at: datetime | None = None,
     social: Callable[[Post], tuple[tuple[str, str], ...]] | None = None,
     retracting: Retracting | None = None,
+    live_known: int | None = None,
 ) -> Plan:
     """Decide the new deliveries for ``posts`` (every accepted post: live, draft or scheduled).
 
@@ -246,6 +250,9 @@ def plan_posts(
       is not treated as removed, and a known post dated after ``now`` (a clock stepped back)
       stays as it is.
     - A post that comes back after its life on a target ended is published there again.
+
+    ``live_known`` (see :class:`IncrementalPosts`): how many posts the whole ledger knows live,
+    when ``known`` holds only some of them.
     """
     plan = Plan()
     ledger = _Ledger(deliveries)
@@ -279,6 +286,7 @@ def plan_posts(
                 published=post.published,
                 social=now_digests,
             )
+    plan.live_known = sum(1 for k in known.values() if not k.deleted) if live_known is None else live_known
     _plan_retractions(plan, ledger, remember, known, present, unreadable_sources, targets, now, stamp, retracting)
     plan.posts = list(remember.values())
     return plan
@@ -303,7 +311,6 @@ def _plan_retractions(
     for before in known.values():
         if before.deleted:
             continue
-        plan.live_known += 1
         still = present.get(before.post_id)
         if still is None and before.source in unreadable_sources:
             continue  # a typo in the file is not a removal
@@ -505,6 +512,144 @@ def _plan_retraction(plan: Plan, ledger: _Ledger, gone: KnownPost, target: Targe
         d = _new(gone.post_id, target.name, event, revision, now)
         plan.new.append(d)
         ledger.add(d)
+
+
+class IncrementalPosts:
+    """:func:`plan_posts` for the process that holds the ledger from run to run (the daemon): a run
+    plans only the posts that may have something to plan, and gets the plan that a call with every
+    post would give (a hypothesis test compares the two over sequences of edits, removals, drafts,
+    opt-outs, scheduled posts, outcomes and clock moves).
+
+    A post is planned again when its object changed (added, edited, removed: the loader hands back
+    the same object for an unchanged file), while it waits out a retraction window or is held by
+    the guard (its ``leaving`` marks), while it is gone but not retracted (its file unreadable), and
+    while its HTML cannot be made. Any other post planned nothing the last time and plans nothing
+    now, as long as what that depended on is the same: ``inputs`` (the targets, the targets the
+    ledger knows, how retractions are treated), which posts are live (the clock has not passed a
+    post's date or expiry since), and the ledger, which no other process wrote to (the caller then
+    starts a new one). Otherwise every post is planned.
+
+    Use: ``ids = which(posts, now, inputs)`` (None: every post), :meth:`live` and :meth:`plan` with
+    those ids, and :meth:`recorded` once the plan is in the ledger. A run that does not get there
+    (it failed) makes the next one plan every post.
+    """
+
+    FULL_ABOVE = 2000  # posts to plan at once beyond which reading every row of the ledger is as cheap
+
+    def __init__(self) -> None:
+        self._given: list[Post] = []  # the posts of the last call, in the order given
+        self._by_id: dict[str, Post] = {}
+        self._inputs: object = None
+        self._since: datetime | None = None  # ``now`` of the last recorded run; None: plan every post
+        self._until: datetime | None = None  # the earliest moment after it at which a post's liveness changes
+        self._watch: set[str] = set()  # posts planned on every run
+        self._ids: set[str] | None = None  # what this run plans (None: every post)
+        self._new: list[Post] = []  # the posts this run found new
+        self._now: datetime | None = None
+        self.live_known = 0  # posts the ledger knows live (not retracted), as of the last recorded run
+
+    def which(self, posts: Sequence[Post], now: datetime, inputs: object) -> set[str] | None:
+        """The ids of the posts this run must plan, or None: every post."""
+        since, until = self._since, self._until
+        self._since = None  # until :meth:`recorded`
+        changed = None
+        if since is not None and inputs == self._inputs and since <= now and (until is None or now < until):
+            changed = _changed(self._given, posts, self._by_id, self.FULL_ABOVE)
+        self._given, self._inputs, self._now = list(posts), inputs, now
+        if changed is not None:
+            gone, new = changed
+            for p in gone:
+                if self._by_id.get(p.id) is p:
+                    del self._by_id[p.id]
+            self._by_id.update((p.id, p) for p in new)
+            ids = {p.id for p in gone} | {p.id for p in new} | self._watch
+            if len(ids) <= self.FULL_ABOVE:
+                self._ids, self._new = ids, new
+                return ids
+        self._by_id = {p.id: p for p in posts}
+        self._ids, self._new = None, list(posts)
+        return None
+
+    def live(self, ids: Iterable[str], now: datetime) -> dict[str, Post]:
+        """The live posts among these ids."""
+        return {i: p for i in ids if (p := self._by_id.get(i)) is not None and p.is_live(now)}
+
+    def plan(
+        self,
+        ids: set[str] | None,
+        *,
+        posts: Sequence[Post],
+        known: Mapping[str, KnownPost],
+        dropped: Collection[str] = (),
+        **given: Any,
+    ) -> Plan:
+        """:func:`plan_posts` of every post (``ids`` None), or of these posts only, with the rows of
+        the ledger that are theirs (``deliveries``); ``dropped``: posts taken out of this run
+        (their HTML could not be made)."""
+        if ids is None:
+            every = [p for p in posts if p.id not in dropped] if dropped else posts
+            return plan_posts(posts=every, known=known, **given)
+        ordered = sorted(ids)
+        mine = [p for i in ordered if (p := self._by_id.get(i)) is not None and i not in dropped]
+        theirs = {i: known[i] for i in ordered if i in known}
+        return plan_posts(posts=mine, known=theirs, live_known=self.live_known, **given)
+
+    def recorded(
+        self,
+        plan: Plan,
+        before: Mapping[str, KnownPost | None],
+        known: Mapping[str, KnownPost],
+        dropped: Collection[str] = (),
+    ) -> None:
+        """The plan is in the ledger: ``known`` is what the ledger now knows of the posts, ``before``
+        what it knew of ``plan.posts`` before; ``dropped``: posts whose HTML could not be made."""
+        now, ids = self._now, self._ids
+        assert now is not None
+        if ids is None:
+            self.live_known = sum(1 for k in known.values() if not k.deleted)
+            self._until = min((t for p in self._given if (t := p.next_change(now)) is not None), default=None)
+            candidates: Iterable[str] = known.keys()
+        else:
+            for k in plan.posts:
+                old, new = before.get(k.post_id), known.get(k.post_id)
+                self.live_known += (new is not None and not new.deleted) - (old is not None and not old.deleted)
+            later = [t for p in self._new if (t := p.next_change(now)) is not None]
+            if later:
+                self._until = min(later) if self._until is None else min(self._until, *later)
+            candidates = ids  # the watched posts among them
+        dropped = set(dropped)
+        self._watch = {i for i in [*candidates, *dropped] if self._again(i, known.get(i), dropped)}
+        self._since, self._ids, self._new = now, None, []
+
+    def _again(self, post_id: str, known: KnownPost | None, dropped: set[str]) -> bool:
+        """Must this post be planned on every run until something changes?"""
+        post = self._by_id.get(post_id)
+        if post_id in dropped or (post is not None and post.content.failed):
+            return True  # its HTML cannot be made: every run drops it again
+        if known is None or known.deleted:
+            return False
+        return bool(known.leaving) or post is None  # waiting, held, or gone but not retracted
+
+
+def _changed(
+    given: list[Post], posts: Sequence[Post], by_id: Mapping[str, Post], limit: int
+) -> tuple[list[Post], list[Post]] | None:
+    """(the posts of the last call that are not in ``posts``, the posts that were not in it), by
+    identity, or None when there are more than ``limit``. The loader keeps its order from call to
+    call (a new file's post comes last): the lists are compared side by side at C speed; a post
+    taken out of the middle shifts the rest, and then each id is looked up."""
+    n = min(len(given), len(posts))
+    odd = list(compress(range(n), map(is_not, given, posts)))
+    if len(odd) <= limit:
+        gone = [given[i] for i in odd] + given[n:]
+        new = [posts[i] for i in odd] + list(posts[n:])
+        if len(gone) + len(new) <= 2 * limit:
+            both = {id(p) for p in gone} & {id(p) for p in new}  # moved, not changed
+            return [p for p in gone if id(p) not in both], [p for p in new if id(p) not in both]
+    current = {p.id: p for p in posts}
+    gone = [p for i, p in by_id.items() if current.get(i) is not p]
+    new = [p for i, p in current.items() if by_id.get(i) is not p]
+    return (gone, new) if len(gone) + len(new) <= limit else None
 
 
 def held(rows: Iterable[Delivery], d: Delivery) -> list[Delivery]:

@@ -686,6 +686,7 @@ def _parse(
         expires=expires,
         terms=terms,
         refs=found.refs,
+        names_targets=meta.get("syndicate") not in (None, True, False),
     )
 
 

@@ -48,6 +48,7 @@ from ..core.planning import (
     WEBSUB_PREFIX,
     Delivery,
     DeliveryState,
+    IncrementalPosts,
     KnownPost,
     Plan,
     Retracting,
@@ -57,7 +58,6 @@ from ..core.planning import (
     due_at,
     held,
     plan_pings,
-    plan_posts,
     syndication_links,
 )
 from ..core.render.jsonfeed import json_item
@@ -212,9 +212,11 @@ class LedgerMemo:
     floor: datetime | None = None
     has_floor: bool = False
     posts: dict[str, KnownPost] | None = None
+    plan: IncrementalPosts = field(default_factory=IncrementalPosts)  # planning only what may have changed
+    links: dict[str, Links] | None = None  # the syndication links as of the last run
 
     def clear(self) -> None:
-        self.floor, self.has_floor, self.posts = None, False, None
+        self.floor, self.has_floor, self.posts, self.plan, self.links = None, False, None, IncrementalPosts(), None
 
 
 @dataclass
@@ -231,19 +233,24 @@ class _Run:
     now: datetime
     target: str | None
     known: dict[str, KnownPost] | None = None  # the ledger's posts, once read by the plan
+    known_targets: set[str] = field(default_factory=set)  # the targets the ledger knows (none: a rebaseline)
+    retracting: Retracting = field(default_factory=Retracting)  # how retractions are treated, the user's word
+    dropped: set[str] = field(default_factory=set)  # posts whose HTML could not be made: out of this run
 
     def wall(self) -> datetime:
         return (self.world.wall or self.world.clock)()
 
 
-def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = None) -> PublishReport:
+def publish(
+    site_dir: Path, request: Request, world: World, kept: Kept | None = None, settings: Settings | None = None
+) -> PublishReport:
     """Build the feeds, then deliver what is due; with ``request.dry_run``, write and send nothing.
 
     Phases: open the ledger (locked, and the one this site published with) → build → plan →
-    record every intent → preview | send → what is next. Raises ConfigError, LedgerLostError,
-    StoreError, LockedError, OutputError.
+    record every intent → preview | send → what is next. ``settings``: the config, when the caller
+    has just read it. Raises ConfigError, LedgerLostError, StoreError, LockedError, OutputError.
     """
-    settings = load_settings(site_dir)
+    settings = settings or load_settings(site_dir)
     if request.feeds_url:
         settings = replace(settings, feeds=replace(settings.feeds, url=request.feeds_url))
     target = check_target(settings, request.target) if request.target is not None else None
@@ -267,13 +274,20 @@ def publish(site_dir: Path, request: Request, world: World, kept: Kept | None = 
     if not existed and not trusted:  # refuse before a new, empty ledger is made
         ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
     with lock(state) if not kept.holds_lock and not request.dry_run else nullcontext():
+        # A lock holder that knows the syndication links (the daemon) writes the feeds before it
+        # opens the ledger: a save's feeds need nothing of it, and nothing is sent before the check.
+        early = None
+        if (links := _kept_links(kept, request)) is not None and _memo(kept, request) is not None:
+            early = _written(_prepare(site_dir, now, request, kept, settings, links), kept)
         store = SQLiteStore(state, readonly=request.dry_run)
         try:
             identity = store.identity()
             if not trusted:
                 ledger.check(state, existed, identity, ledger.read_marks(site_dir, out))
             run = _Run(site_dir, request, world, kept, settings, store, out, now, target)
-            report = _publish(run, identity)
+            run.known_targets = set() if request.rebaseline else set(store.known_targets())
+            run.retracting = _retracting(run, run.wall() if request.allow_deletions else _word(store))
+            report = _publish(run, identity, early)
             report.warnings[:0] = [f"{line} (a real run delivers nothing until then)" for line in unfinished]
             return report
         finally:
@@ -307,13 +321,14 @@ def _known(run: _Run) -> dict[str, KnownPost]:
     return known
 
 
-def _remember(run: _Run, plan: Plan) -> None:
+def _remember(run: _Run, plan: Plan) -> dict[str, KnownPost | None]:
     """After ``plan.posts`` were recorded: what the lock holder keeps becomes what reading the ledger
     again would give. The newest date is raised by a later one; a post retracted, or moved earlier
-    from the newest date, makes the next run read it from the ledger again."""
+    from the newest date, makes the next run read it from the ledger again. Returns what it kept
+    of these posts before."""
     memo = _memo(run.kept, run.request)
     if memo is None or not plan.posts:
-        return
+        return {}
     known = run.known or {}
     if memo.has_floor:
         floor = memo.floor
@@ -327,9 +342,12 @@ def _remember(run: _Run, plan: Plan) -> None:
             floor = p.published if floor is None else max(floor, p.published)
         else:
             memo.floor = floor
-    if memo.posts is not None:
-        memo.posts = dict(memo.posts)  # not the dict this run planned with
-        remembered(memo.posts, plan.posts)
+    if memo.posts is None:
+        return {}
+    before = {p.post_id: memo.posts.get(p.post_id) for p in plan.posts}
+    memo.posts = dict(memo.posts)  # not the dict this run planned with
+    remembered(memo.posts, plan.posts)
+    return before
 
 
 def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept, now: datetime) -> PublishReport:
@@ -352,33 +370,58 @@ def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept
 
 
 def _build(run: _Run, links: dict[str, Links]) -> UnwrittenBuild:
-    request = run.request
+    return _prepare(run.site_dir, run.now, run.request, run.kept, run.settings, links)
+
+
+def _prepare(
+    site_dir: Path, now: datetime, request: Request, kept: Kept, settings: Settings, links: dict[str, Links]
+) -> UnwrittenBuild:
     return prepare(
-        run.site_dir,
-        run.now,
+        site_dir,
+        now,
         out_dir=request.out_dir,
         use_cache=request.use_cache,
-        cache=run.kept.cache,
-        memo=run.kept.memo,
-        watch=run.kept.watch,
-        planner=run.kept.planner,
+        cache=kept.cache,
+        memo=kept.memo,
+        watch=kept.watch,
+        planner=kept.planner,
         write=not request.dry_run,
-        settings=run.settings,
+        settings=settings,
         links=links,
     )
 
 
-def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
-    store, request = run.store, run.request
-    links = run.kept.links if run.kept.links is not None and run.kept.holds_lock else _links(run)
-    prepared = _build(run, links)
+Written = tuple[UnwrittenBuild, list[str], BuildReport]  # the build, the files it changes, its report
+
+
+def _written(prepared: UnwrittenBuild, kept: Kept) -> Written:
     changed = prepared.changed()
-    report = PublishReport(prepared.report if request.dry_run else write_outputs(prepared, run.kept.later), now=run.now)
+    return prepared, changed, write_outputs(prepared, kept.later)
+
+
+def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) -> PublishReport:
+    store, request = run.store, run.request
+    if early is not None:  # written before the ledger was opened, with the links the last run left
+        links = _kept_links(run.kept, request) or {}
+        prepared, changed, built = early
+        report = PublishReport(built, now=run.now)
+    else:
+        kept_links = _kept_links(run.kept, request)
+        links = kept_links if kept_links is not None else _links(run)
+        prepared = _build(run, links)
+        changed = prepared.changed()
+        built = prepared.report if request.dry_run else write_outputs(prepared, run.kept.later)
+        report = PublishReport(built, now=run.now)
     changed = [rel for rel in changed if rel not in report.build.refused]  # no hub hears of a file left alone
-    live = {p.id: p for p in prepared.report.live(run.now)}
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
-    rows = store.deliveries() if request.dry_run else store.delivery_keys()
-    plan, new, snapshots = _plan(run, prepared, changed, live, rows, post_id)
+    planner = _incremental(run)
+    ids = planner.which(prepared.report.posts, run.now, _inputs(run)) if planner is not None else None
+    if planner is not None and ids is not None:  # the posts that may have something to plan, and their rows
+        live, rows = planner.live(ids, run.now), store.delivery_keys(ids)
+    else:
+        live = {p.id: p for p in prepared.report.live(run.now)}
+        rows = store.deliveries() if request.dry_run else store.delivery_keys()
+    plan, new, snapshots = _plan(run, prepared, changed, live, rows, post_id, ids)
     report.planned = sum(1 for d in new if d.state != BASELINE)
     report.baseline = sum(1 for d in plan.new if d.state == BASELINE)  # posts, not feed pings
     report.leaving, report.held, report.live_known = plan.waiting, plan.held, plan.live_known
@@ -388,19 +431,24 @@ def _publish(run: _Run, identity: LedgerIdentity) -> PublishReport:
         _preview(run, report, plan, rows, new, live, snapshots, post_id)
         return report
     _record(run, plan, new)
-    _remember(run, plan)
+    before = _remember(run, plan)
     _note_word(run, plan)
     todo = due(store.open_deliveries(), run.wall(), target=run.target, post=post_id)
+    if planner is not None and ids is not None:  # what is due of the other posts (retries)
+        wanted = {d.post_id for d in todo} - live.keys() - run.dropped
+        live.update((i, p) for i, p in planner.live(wanted, run.now).items() if not p.content.failed)
     if new or plan.skip or plan.promote or plan.posts or plan.new_targets or todo or request.rebaseline:
         identity = replace(identity, generation=store.bump_generation())
         memo = _memo(run.kept, request)
         newest = memo.floor if memo is not None and memo.has_floor else store.newest_published()
         ledger.write_marks(run.site_dir, run.out, identity, newest)
     _deliver(run, report, todo, live, snapshots)
-    run.kept.links = links
+    if planner is not None and run.kept.ledger is not None and run.kept.ledger.posts is not None:
+        planner.recorded(plan, before, run.kept.ledger.posts, run.dropped)
+    _keep_links(run, links)
     if any(a.outcome == SENT for a in report.attempts) or plan.skip:
         fresh = _links(run)
-        run.kept.links = fresh
+        _keep_links(run, fresh)
         if fresh != links:  # the copies just made (or deleted) show in the JSON Feed and syndication.json now
             again = write_outputs(_build(run, fresh), run.kept.later)
             report.build.written = sorted(set(report.build.written) | set(again.written))
@@ -419,39 +467,45 @@ def _plan(
     live: dict[str, Post],
     rows: list[Delivery],
     post_id: str | None,
+    ids: set[str] | None = None,
 ) -> tuple[Plan, list[Delivery], dict[str, str]]:
     """The new deliveries (posts and WebSub pings) and the snapshots of the posts they are about;
-    a backfill covers only the post and the target the run is narrowed to (``--post``, ``--target``)."""
+    a backfill covers only the post and the target the run is narrowed to (``--post``, ``--target``).
+    With ``ids`` (see :class:`IncrementalPosts`), ``live`` and ``rows`` are those of these posts only."""
     store, settings, request = run.store, run.settings, run.request
     known = run.known = _known(run)
     snaps, socials = _snapshots(settings, live, known)
-    word = run.wall() if request.allow_deletions else _word(store)
-    _drop_unrenderable(prepared.report, live)
-    plan = plan_posts(
+    run.dropped |= _drop_unrenderable(prepared.report, live)
+    planner = _incremental(run)
+    plan = (planner.plan if planner is not None else IncrementalPosts().plan)(
+        ids,
         now=run.now,
         posts=prepared.report.posts,
+        dropped=run.dropped,
         snapshot=lambda p: snaps.get(p.id) or json_snapshot(p),
         social=lambda p: socials.get(p.id, ()),
         unreadable_sources={p.path for p in prepared.report.rejected},
         known=known,
         targets=settings.targets,
-        known_targets=set() if request.rebaseline else set(store.known_targets()),
+        known_targets=run.known_targets,
         deliveries=rows,
         backfill=request.backfill,
         since=request.since,
         only=(post_id, run.target),
         at=run.wall(),
-        retracting=_retracting(run, word),
+        retracting=run.retracting,
     )
     digests = (
         {prepared.feed_url(rel): prepared.digest(rel) for rel in prepared.files if prepared.is_feed(rel)}
         if settings.hubs
         else {}
     )
-    pings = plan_pings(run.wall(), digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, rows)
+    feed_rows = rows if ids is None else store.delivery_keys(digests.keys()) if digests else []
+    pings = plan_pings(run.wall(), digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, feed_rows)
     plan.skip.update(pings.skip)
     deleting = {d.post_id for d in plan.new if d.event == "post.deleted"}
-    deleting |= {d.post_id for d in rows if d.event == "post.deleted" and d.state in OPEN_STATES}
+    unsent = rows if ids is None else store.open_deliveries()  # every post's, not only the planned ones'
+    deleting |= {d.post_id for d in unsent if d.event == "post.deleted" and d.state in OPEN_STATES}
     snapshots = store.snapshots(deleting)
     snapshots.update({p.post_id: p.snapshot for p in plan.posts if p.snapshot})
     return plan, plan.new + pings.new, snapshots
@@ -459,6 +513,18 @@ def _plan(
 
 ALLOW_DELETIONS = "allow_deletions"  # meta: the user's word (`publish --allow-deletions`), as the time it was given
 RETRACTIONS_HELD = "retractions_held"  # meta: the guard held retractions on the last run (for `status`)
+
+
+def _incremental(run: _Run) -> IncrementalPosts | None:
+    """The lock holder's delivery planner, which plans only the posts that may have something to
+    plan; None when every post must be planned (no lock holder, a backfill, a rebaseline)."""
+    memo = _memo(run.kept, run.request)
+    return memo.plan if memo is not None and not run.request.backfill and not run.request.rebaseline else None
+
+
+def _inputs(run: _Run) -> tuple[object, ...]:
+    """What planning depends on besides the posts and the ledger (see :class:`IncrementalPosts`)."""
+    return (run.settings.targets, frozenset(run.known_targets), run.retracting)
 
 
 def _retracting(run: _Run, word: datetime | None) -> Retracting:
@@ -539,16 +605,17 @@ def _record(run: _Run, plan: Plan, new: list[Delivery]) -> None:
     store.save_posts(plan.posts)
 
 
-def _drop_unrenderable(build: BuildReport, live: dict[str, Post]) -> None:
+def _drop_unrenderable(build: BuildReport, live: dict[str, Post]) -> set[str]:
     """Posts whose HTML could not be made are rejected (a problem line), never sent and never
-    taken for removed."""
+    taken for removed; returns their ids."""
     failed = [p for p in live.values() if p.content.failed]
     for post in failed:
         build.problems.append(Problem(post.source, post.content.failed or "cannot be rendered"))
         del live[post.id]
-    if failed:
-        gone = {p.id for p in failed}
+    gone = {p.id for p in failed}
+    if gone:
         build.posts = [p for p in build.posts if p.id not in gone]
+    return gone
 
 
 def _preview(
@@ -591,7 +658,7 @@ def _deliver(
     store, settings, world = run.store, run.settings, run.world
     disabled = {name for name, reason in store.known_targets().items() if reason}
     make_contents((live[d.post_id] for d in todo if d.post_id in live), None, settings.content.render_timeout)
-    _drop_unrenderable(report.build, live)
+    run.dropped |= _drop_unrenderable(report.build, live)
     waiting: dict[str, int] = {}  # target → retryable failures in a row
     session = requests.Session()
     session.headers["User-Agent"] = "syndicate"
@@ -687,6 +754,22 @@ def _line(a: Attempt) -> str:
     target = d.target.removeprefix(WEBSUB_PREFIX)
     what = d.post_id
     return f"{a.outcome:<6}  {target}  {d.event}  {what}" + (f"  {a.detail}" if a.detail else "")
+
+
+def _kept_links(kept: Kept, request: Request) -> dict[str, Links] | None:
+    """The syndication links as a lock holder's last run left them (None: read them from the ledger).
+    The daemon keeps them in its LedgerMemo, which it clears when another process writes the ledger."""
+    memo = _memo(kept, request)
+    if memo is not None and memo.links is not None:
+        return memo.links
+    return kept.links if kept.holds_lock else None
+
+
+def _keep_links(run: _Run, links: dict[str, Links]) -> None:
+    run.kept.links = links
+    memo = _memo(run.kept, run.request)
+    if memo is not None:
+        memo.links = links
 
 
 def _links(run: _Run) -> dict[str, Links]:

@@ -9,7 +9,7 @@ import os
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +84,7 @@ _UNIQUE_KEYS = (
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+KEYS_AT_ONCE = 500  # post ids in one query (SQLite allows 999 parameters in older versions)
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -241,8 +242,8 @@ class SQLiteStore:
     # identity
     def identity(self) -> LedgerIdentity:
         meta = {r["key"]: r["value"] for r in self._query("SELECT key, value FROM meta")}
-        counts = self._query(
-            "SELECT (SELECT COUNT(*) FROM targets) + (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM deliveries)"
+        counts = self._query(  # whether any row is there, not how many (a count read 200,000 rows: 5 ms)
+            "SELECT EXISTS (SELECT 1 FROM targets) OR EXISTS (SELECT 1 FROM posts) OR EXISTS (SELECT 1 FROM deliveries)"
         )
         empty = not counts or counts[0][0] == 0
         return LedgerIdentity(
@@ -368,13 +369,20 @@ class SQLiteStore:
     def deliveries(self) -> list[Delivery]:
         return [_row(r) for r in self._query("SELECT * FROM deliveries ORDER BY created_at, id")]
 
-    def delivery_keys(self) -> list[Delivery]:
-        """Every delivery with only what planning reads (ids, keys, states): fast on big ledgers.
-
-        Dates are not loaded (``created_at`` is the epoch); use :meth:`deliveries` for them.
+    def delivery_keys(self, post_ids: Collection[str] | None = None) -> list[Delivery]:
+        """Every delivery (or those of these posts) with only what planning reads (ids, keys,
+        states): fast on big ledgers. Dates are not loaded (``created_at`` is the epoch); use
+        :meth:`deliveries` for them.
         """
         sql = "SELECT id, post_id, target, event, revision, state, attempts FROM deliveries"
-        return [Delivery(r[0], r[1], r[2], r[3], r[4], _STATES[r[5]], _EPOCH, r[6]) for r in self._query(sql)]
+        if post_ids is None:
+            rows = self._query(sql)
+        else:  # the key's index, a few hundred posts a query
+            ids, rows = sorted(post_ids), []
+            for i in range(0, len(ids), KEYS_AT_ONCE):
+                part = ids[i : i + KEYS_AT_ONCE]
+                rows += self._query(f"{sql} WHERE post_id IN ({', '.join('?' * len(part))})", part)
+        return [Delivery(r[0], r[1], r[2], r[3], r[4], _STATES[r[5]], _EPOCH, r[6]) for r in rows]
 
     def link_rows(self) -> list[Delivery]:
         """What :func:`syndicate.core.planning.syndication_links` reads: the rows of social posts
