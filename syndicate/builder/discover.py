@@ -18,7 +18,7 @@ from ..core.model import Post, Problem, Settings, Severity, printable
 from ..core.sources import is_post_file, source_prefix
 from ..errors import ContentError
 from ..files import examine, name_problem
-from ..quick import LSTATS, Recorder
+from ..quick import LSTATS, Recorder, signature_of
 from .cache import CachedPost, stat_signature
 
 
@@ -116,8 +116,11 @@ def scanned(
     why = None if source.isascii() else name_problem(source)
     if why:
         return Scanned(printable(source), path, "", why)
+    taken = LSTATS.pop(path, None)  # the stamp check's, if it took one
+    if taken is not None and S_ISREG(taken[1]):
+        return Scanned(source, path, signature_of(taken[0]))
     try:
-        st = LSTATS.pop(path, None) or os.lstat(path)  # the one the stamp check took, if it did
+        st = os.lstat(path)
     except OSError:
         st = None
     if st is not None and S_ISREG(st.st_mode):  # the common case, at one system call: a regular file
