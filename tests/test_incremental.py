@@ -19,7 +19,7 @@ from tests.conftest import CONFIG, Site
 
 SETTINGS = Settings(SiteSettings(title="T", url="https://e.com/", author="A"), feeds=FeedSettings(items=3))
 START = datetime(2026, 1, 1, tzinfo=UTC)
-TAGS = ["AI", "ai", "Feeds", "C++", "c#", "Über", "x", "y"]
+TAGS = ["AI", "ai", "Feeds", "C++", "c#", "Über", "x", "y", "machine learning", "machine_learning", "machine-learning"]
 
 
 def make(n: int, day: int, tags: list[str], draft: bool, title: str = "") -> Post:

@@ -235,9 +235,10 @@ class IncrementalPlan:
     Posts are matched by identity: a post object seen in the last call is unchanged (the
     daemon's cache hands back the same object for an unchanged file). The site feed and
     the feeds of every tag an added, removed or edited post has (before or after) are
-    planned again; the others are the same objects as before. A change of settings, of
-    the set of tags, of which posts are live (``now`` passed a scheduled post), or of many
-    posts at once plans everything again.
+    planned again; the others are the same objects as before. A tag that appears takes its
+    readable slug when no other term has it (readable or hashed). A change of settings, a tag
+    that vanishes or appears with another's slug, a change of which posts are live (``now``
+    passed a scheduled post), or of many posts at once plans everything again.
     """
 
     FULL_ABOVE = 64  # changed posts beyond which planning everything is as cheap
@@ -284,8 +285,13 @@ class IncrementalPlan:
                 members[key] = kept
             else:
                 members.pop(key, None)
-        if members.keys() != self._members.keys():
-            return self._full({p.source: p for p in posts}, settings, now)  # a tag appeared or vanished
+        appeared = members.keys() - self._members.keys()
+        slugs = _with_new_terms(self._slugs, appeared) if not self._members.keys() - members.keys() else None
+        if slugs is None:
+            return self._full({p.source: p for p in posts}, settings, now)  # a tag vanished, or one's slug is taken
+        if appeared:
+            self._slugs = slugs
+            self._keys = _in_order([*self._keys, *appeared], slugs, settings)
         feeds = dict(self._feeds)
         feeds[""] = _site_feed(settings, live)
         for key in touched:
@@ -344,6 +350,29 @@ class IncrementalPlan:
 
     def _ordered(self) -> list[Feed]:
         return [self._feeds[""], *(self._feeds[k] for k in self._keys)]  # the same terms: the same order
+
+
+def _with_new_terms(slugs: dict[str, str], appeared: set[str]) -> dict[str, str] | None:
+    """``slugs`` (member key → slug, as :func:`_slugs` made them) with terms that appeared, when each
+    takes its readable slug and no term's slug changes for it (what :func:`_slugs` of all would
+    give); None when one's readable slug is another term's, readable or hashed (then :func:`_slugs`
+    settles them all again)."""
+    if not appeared:
+        return slugs
+    taken: set[tuple[str, str]] = set()
+    for key, slug in slugs.items():
+        tax, term = key.split(_SEP, 1)
+        taken.add((tax, slug))
+        taken.add((tax, tag_slug(term)))
+    out = dict(slugs)
+    for key in appeared:
+        tax, term = key.split(_SEP, 1)
+        readable = tag_slug(term)
+        if (tax, readable) in taken:
+            return None
+        taken.add((tax, readable))
+        out[key] = readable
+    return out
 
 
 def _without(live: list[Post], gone: list[Post]) -> list[Post]:
