@@ -103,7 +103,7 @@ class PostCache:
         self._dirty_meta: dict[str, str] = {}
         self._dirty_plans: dict[tuple[str, str], str | None] = {}  # (output folder, feed) → its plan
         self.plans_memo: dict[str, tuple[str, dict[str, Any]]] = {}  # a long-lived cache's (builder/edit.py)
-        self.partial = False  # only some rows read (see read_some): never a whole-cache operation
+        self.partial = False  # only some rows known (see hold_only): never a whole-cache operation
         self.warning: str | None = None
 
     @property
