@@ -11,7 +11,7 @@ from typing import Any
 from ..core.model import Feed, Links, Post, Settings
 from ..core.render import EntryMemo, render_feed
 from ..core.render.jsonfeed import NO_LINKS, memo_key
-from ..core.render.pages import render_index, render_opml
+from ..core.render.pages import RowMemo, render_index, render_opml
 from . import workers as workers_module
 from .cache import PostCache
 from .fingerprints import FileInfo, feed_fingerprint, feed_print, read_feed_print, render_base
@@ -49,6 +49,7 @@ class IncrementalRender:
         self._out: Path | None = None
         self._planned: dict[str, Feed] = {}  # the feed objects of the last call
         self._pages: tuple[Any, bytes, bytes] | None = None
+        self._rows: RowMemo = {}  # each feed's row of index.html, as the last call made it
         self._page_rels: set[str] = set()  # where the last call put index.html and feeds.opml
         self.stats: dict[str, list[int] | None] = {}  # output file → its stat when last written or checked
         self.rendered = 0  # feeds rendered by the last call
@@ -176,9 +177,13 @@ class IncrementalRender:
         if not pages:
             return result
         self._planned = {feed.key: feed for feed in feeds}
-        pages_key = (base, tuple((f.key, f.title, f.tag, len(f.posts)) for f in feeds))
-        if self._pages is None or self._pages[0] != pages_key:
-            self._pages = (pages_key, render_index(feeds, settings), render_opml(feeds, settings))
+        shown = tuple((f.key, f.title, f.tag) for f in feeds)
+        opml_key = (base, settings.output.index, settings.output.opml, shown)  # the index also shows the counts
+        index_key = (opml_key, tuple(len(f.posts) for f in feeds))
+        if self._pages is None or self._pages[0] != index_key:
+            same_list = self._pages is not None and self._pages[0][0] == opml_key
+            opml_bytes = self._pages[2] if same_list and self._pages is not None else render_opml(feeds, settings)
+            self._pages = (index_key, render_index(feeds, settings, self._rows), opml_bytes)
         index, opml = settings.output.index, settings.output.opml
         self._page_rels = {rel for rel in (index, opml) if rel}
         if index:

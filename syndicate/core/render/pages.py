@@ -32,24 +32,42 @@ def _relative(rel: str, page: str) -> str:
     return "/".join([".."] * (len(here) - same) + there[same:])
 
 
-def render_index(feeds: Sequence[Feed], settings: Settings) -> bytes:
+RowMemo = dict[tuple[object, ...], tuple[str, str]]  # a feed's index row, kept by a caller between calls
+
+
+def _index_row(feed: Feed, page_rel: str) -> tuple[str, str]:
+    """A feed's three <link> lines for the page's head and its row in the table."""
+    head = "\n".join(
+        f'<link rel="alternate" type="{MIME_TYPES[fmt]}" '
+        f'title="{escape(feed.title)} ({FORMAT_NAMES[fmt]})" href="{escape(feed.links.urls[fmt])}">'
+        for fmt in ("rss", "atom", "json")
+    )
+    links = " · ".join(
+        f'<a href="{escape(_relative(feed.links.paths[fmt], page_rel))}" type="{MIME_TYPES[fmt]}">'
+        f"{FORMAT_NAMES[fmt]}</a>"
+        for fmt in ("rss", "atom", "json")
+    )
+    return head, f"<tr><td>{escape(feed.name)}</td><td>{len(feed.posts)}</td><td>{links}</td></tr>"
+
+
+def render_index(feeds: Sequence[Feed], settings: Settings, memo: RowMemo | None = None) -> bytes:
+    """``index.html``; ``memo``, kept by the caller between calls, holds each feed's row: a save
+    that changes one feed's count makes one row, not 5,000 (tests/test_pages.py)."""
     site = settings.site
     page_rel = settings.output.index or "index.html"
     head = []
     rows = []
+    old = {} if memo is None else dict(memo)
+    if memo is not None:
+        memo.clear()  # what this call shows, no more: it never grows past the site's feeds
     for feed in feeds:
-        for fmt in ("rss", "atom", "json"):
-            head.append(
-                f'<link rel="alternate" type="{MIME_TYPES[fmt]}" '
-                f'title="{escape(feed.title)} ({FORMAT_NAMES[fmt]})" href="{escape(feed.links.urls[fmt])}">'
-            )
-        links = " · ".join(
-            f'<a href="{escape(_relative(feed.links.paths[fmt], page_rel))}" type="{MIME_TYPES[fmt]}">'
-            f"{FORMAT_NAMES[fmt]}</a>"
-            for fmt in ("rss", "atom", "json")
-        )
-        name = escape(feed.name)
-        rows.append(f"<tr><td>{name}</td><td>{len(feed.posts)}</td><td>{links}</td></tr>")
+        urls, paths = tuple(feed.links.urls.values()), tuple(feed.links.paths.values())
+        key = (page_rel, feed.title, feed.name, urls, paths, len(feed.posts))
+        made = old.get(key) or _index_row(feed, page_rel)
+        if memo is not None:
+            memo[key] = made
+        head.append(made[0])
+        rows.append(made[1])
     nl = "\n"
     opml_rel = settings.output.opml
     opml = (
