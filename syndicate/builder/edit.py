@@ -99,15 +99,15 @@ def edited_build(
     build (``path``: the cache's; ``inputs``: :func:`inputs_key` of ``files``), or None when the
     whole build must run (see the module's doc). ``seen`` learns which files it read anew."""
     cache = PostCache(path)
-    raw = cache.meta(manifest_key(out))
-    if raw is None or cache.meta(plans_key(out)) is None:
+    raw, plans_of = cache.meta(manifest_key(out)), cache.meta(plans_key(out))
+    if raw is None or plans_of is None:
         return _whole("no manifest or plans of the last build")
     try:
         m: dict[str, Any] = json.loads(raw)
         trace("manifest read")
         if m.get("refused") or not in_window(m, now) or not outputs_hold(m, settings, out):
             return _whole("files left alone, the clock out of the live window, or the output changed")
-        if cache.meta(plans_key(out)) != m["inputs"]:
+        if plans_of != m["inputs"]:
             return _whole("the plans are of another build")
         trace("output as the last build left it")
         edited = _edited(cache, settings, files, out, m["inputs"])
