@@ -252,3 +252,20 @@ def test_the_cache_keeps_one_plan_per_feed_and_none_for_a_feed_gone(tmp_path: Pa
         (site / "content" / f"p{n:02d}.md").write_text(post_text(n, tags=("Rust",)), encoding="utf-8")
     build(site)
     assert planned() == {"", "tags\x1frust"}
+
+
+def test_why_an_edit_build_takes_the_whole_way_is_one_line_whatever_the_file_is_called(tmp_path: Path) -> None:
+    """SYNDICATE_TRACE names the post that sent the build the whole way: a name with a newline and a
+    bidirectional override is printed escaped, as every other line names files."""
+    site = make_site(tmp_path / "site")
+    odd = site / "content" / "odd\nname \u202eevil.md"
+    odd.write_text(post_text(3), encoding="utf-8")
+    build(site)
+    odd.write_text(post_text(3) + "more\n", encoding="utf-8")
+    env = {**os.environ, "SYNDICATE_TRACE": "1"}
+    cmd = [sys.executable, "-m", "syndicate", "build", "--now", NOW.isoformat()]
+    done = subprocess.run(cmd, cwd=site, env=env, capture_output=True, text=True, timeout=120)
+    whole = [line for line in done.stderr.splitlines() if "the whole build:" in line]
+    assert len(whole) == 1 and "\\u202eevil" in whole[0], done.stderr  # one line, escaped
+    assert not any(line.startswith("name ") for line in done.stderr.splitlines()), done.stderr
+    assert "\u202e" not in done.stderr
