@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.feeds import Plan, feed_from_plan, feed_plan, plan_key, post_plan_keys
-from ..core.model import Feed, Links, Post, Settings, printable
+from ..core.model import Feed, Links, Post, Settings
 from ..quick import Recorder
 from .cache import CachedPost, PostCache, post_to_json
 from .discover import Scanned
@@ -123,7 +123,7 @@ def edited_build(
 
 def _whole(why: str) -> BuildReport | None:
     """None: the whole build must run (why, with SYNDICATE_TRACE)."""
-    trace(f"the whole build: {printable(why)}")  # a file name may hold a newline or an escape
+    trace(f"the whole build: {repr(why)[1:-1]}")  # a file name may hold a newline or an escape: escaped
     return None
 
 
