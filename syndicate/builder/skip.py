@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.model import Feed, Links, Post, Settings
-from ..core.render import EntryMemo, render_feed
+from ..core.render import EntryMemo, entry_keys, render_feed
 from ..core.render.jsonfeed import NO_LINKS, memo_key
 from ..core.render.pages import RowMemo, render_index, render_opml
 from . import workers as workers_module
@@ -121,8 +121,7 @@ class IncrementalRender:
         self._links = links
         result = Rendered({}, {})
         todo, done = self._to_render(feeds, base, cache, out_dir, trust, links, moved)
-        for _, files in done.values():
-            result.known.update({rel: (size, dig, False) for rel, (size, dig) in files.items()})
+        result.known = {rel: (size, dig, False) for _, files in done.values() for rel, (size, dig) in files.items()}
         workers = workers or Workers()
         timeout = settings.content.render_timeout
         # Each post's HTML is made within the render timeout: by the forked writers, for the posts
@@ -222,6 +221,21 @@ class IncrementalRender:
                 continue
             todo.append((feed, fingerprint))
         return todo, done
+
+    def warm(self, feed: Feed, settings: Settings, links: Mapping[str, Links] = NO_LINKS) -> None:
+        """Make ``feed``'s entries (the site feed's) for the next call, when this process has not:
+        after a start whose feeds were all on disk, or were rendered by worker processes, the
+        first save would otherwise make the HTML of the feed's other posts (19 of them) before its
+        files are written. A post whose HTML cannot be made is left to that call, which rejects it."""
+        base = render_base(settings)
+        old = self._entries if self._entries_base == base else {}
+        if all(key in old for p in feed.posts for key in entry_keys(p, links.get(p.id, ()))):
+            return
+        if make_contents(feed.posts, Workers(), settings.content.render_timeout):
+            return
+        entries = dict(old)
+        render_feed(feed, settings, entries, links)
+        self._entries, self._entries_base = entries, base
 
     def _render_here(
         self, todo: list[Feed], feeds: list[Feed], settings: Settings, base: Any, links: Mapping[str, Links]
