@@ -7,7 +7,6 @@ is a setting silently lost.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import MISSING, fields
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .core.addresses import allow_problem
 from .core.dialects import GENERATORS, dialect
 from .core.feeds import taxonomy_folders
+from .core.hints import close_match
 from .core.images import SOCIAL_IMAGE_LIMIT
 from .core.model import (
     CONTENT_FIELDS,
@@ -111,8 +111,8 @@ def _section(raw: dict[str, Any], name: str, cls: type, path: str) -> dict[str, 
     out: dict[str, Any] = {}
     for key, value in section.items():
         if key not in known:
-            hint = difflib.get_close_matches(key, known, n=1)
-            also = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(known))}"
+            hint = close_match(key, known)
+            also = f"; did you mean {hint!r}?" if hint else f"; known keys: {', '.join(sorted(known))}"
             raise ConfigError(f"unknown key {key!r} in [{name}]{also}", path=path)
         default = next(f for f in fields(cls) if f.name == key).default
         want: type = str if default is None or default is MISSING else type(default)
@@ -147,8 +147,8 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
     allowed = {"site", "feeds", "content", "websub", "targets", "delivery", "state", "output"}
     for key in raw:
         if key not in allowed:
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            raise ConfigError(f"unknown section [{key}]" + (f"; did you mean [{hint[0]}]?" if hint else ""), path=path)
+            hint = close_match(key, allowed)
+            raise ConfigError(f"unknown section [{key}]" + (f"; did you mean [{hint}]?" if hint else ""), path=path)
     _unsafe_text(raw, path)
     content = _content(raw, path)
     feeds = _feeds(raw, path)
@@ -274,8 +274,8 @@ def _fields(mapped: object, adopted: bool, path: str) -> tuple[tuple[str, str], 
     out: dict[str, str] = {}
     for field, key in mapped.items():
         if field not in CONTENT_FIELDS:
-            hint = difflib.get_close_matches(field, CONTENT_FIELDS, n=1)
-            also = f"did you mean {hint[0]!r}? " if hint else ""
+            hint = close_match(field, CONTENT_FIELDS)
+            also = f"did you mean {hint!r}? " if hint else ""
             raise ConfigError(
                 f"[content] fields: {field!r} is not a field; {also}fields: {', '.join(CONTENT_FIELDS)}", path=path
             )
@@ -342,8 +342,8 @@ def _content(raw: dict[str, Any], path: str) -> ContentSettings:
             raise ConfigError("[content] filename_metadata may name only (?P<date>…) and (?P<slug>…)", path=path)
     generator = content.get("generator", "syndicate")
     if generator not in GENERATORS:
-        hint = difflib.get_close_matches(str(generator).lower(), GENERATORS, n=1)
-        also = f"; did you mean {hint[0]!r}?" if hint else ""
+        hint = close_match(str(generator).lower(), GENERATORS)
+        also = f"; did you mean {hint!r}?" if hint else ""
         raise ConfigError(f"[content] generator must be one of {', '.join(GENERATORS)}{also}", path=path)
     for key in ("taxonomies", "sections"):
         for name in content.get(key, ()):
@@ -612,8 +612,8 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
             if key not in allowed:
                 other = next((k for k, (r, o) in _KIND_KEYS.items() if key in r or key in o), None)
                 hint = f"; {key} is for {other} targets" if other else ""
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = hint or (f"; did you mean {close[0]!r}?" if close else "")
+                close = close_match(key, allowed)
+                hint = hint or (f"; did you mean {close!r}?" if close else "")
                 raise ConfigError(f"{where}: unknown key {key!r}{hint}", path=path)
         for key in required:
             if not str(entry.get(key, "")).strip():

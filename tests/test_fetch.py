@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from syndicate.core.addresses import is_public_address
+from syndicate.core.addresses import is_public_address, normalize_host
 from syndicate.deliver.fetch import (
     IMAGE_TYPES,
     Fetched,
@@ -756,3 +756,12 @@ def test_a_read_timeout_at_the_deadline_is_said_as_the_deadline_whichever_fires_
     assert not deadline.expired
     said = _reason(requests.exceptions.ReadTimeout(), deadline, 0.05)
     assert said == "timed out (the download took more than 0.05 s)"
+
+
+def test_an_allowed_host_written_in_its_own_script_is_the_host_its_urls_reach() -> None:
+    """`[content] fetch_allow = ["Bücher.example"]` allows the host a URL names as
+    xn--bcher-kva.example (IDNA, UTS #46 mapping: case and the trailing dot as DNS has them);
+    a name IDNA refuses is no host at all."""
+    assert normalize_host("Bücher.Example.") == normalize_host("xn--bcher-kva.example") == "xn--bcher-kva.example"
+    with pytest.raises(ValueError, match="not a valid host name"):
+        normalize_host("a\u200db.example")  # a joiner outside the scripts that allow it

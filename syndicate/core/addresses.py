@@ -7,8 +7,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-import idna
-
 ALLOW_HINT = "syndicate fetches only public addresses (allow a host with [content] fetch_allow)"
 
 
@@ -117,6 +115,8 @@ def normalize_host(host: str) -> str:
     except ValueError:
         pass
     if not host.isascii():
+        import idna  # only for a host name that is not ASCII: not on every command's start
+
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError as e:

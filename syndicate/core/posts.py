@@ -6,7 +6,6 @@ file and, where known, the line. Nothing in this module reads files or the clock
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -23,6 +22,7 @@ from .bodies import XML_ILLEGAL, clean_text, prepared, relative
 from .dates import parse_when, read_when
 from .dialects import GENERATORS, README_NAMES, Dialect, FieldKeys, date_in_path, dialect, file_name, keep_slug
 from .frontmatter import FrontMatter, type_name
+from .hints import close_match
 from .markup import HTML_BODY, render_body
 from .model import PERMALINK_FIELDS, TEMPLATE_FIELDS, Content, Image, Post, Problem, RenderArgs, Settings, media_type
 from .permalinks import UrlFacts, expand, normal_template, own_url, pattern_for, placeholders, template_problem, values
@@ -532,9 +532,9 @@ def _unknown_keys(doc: _Doc, meta: dict[str, Any], d: Dialect, taxonomies: tuple
     for key in meta:
         if key in quiet or key in _EVERY_GENERATOR_KEY:
             continue
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        close = close_match(key, known, cutoff=0.75)
         if close:
-            doc.warn(key, f"unknown key {key!r}; did you mean {close[0]!r}? (it is ignored)")
+            doc.warn(key, f"unknown key {key!r}; did you mean {close!r}? (it is ignored)")
 
 
 _EVERY_GENERATOR_KEY = frozenset().union(*(dialect(n).own_keys for n in GENERATORS))
