@@ -541,3 +541,28 @@ def test_a_build_after_the_daemon_stops_knows_from_stats_alone_that_nothing_chan
         assert stop(run) == 0  # at once: before the daemon was quiet for long
     done = site.run("build", env={"SYNDICATE_TRACE": "1"})
     assert done.code == 0 and "nothing changed since the last build" in done.err, done.err
+
+
+def test_files_deleted_together_are_taken_in_one_cycle_and_a_later_save_in_the_next(site: Site) -> None:
+    """`rm` of many posts (a branch switched, a folder cleaned) reaches the daemon as one event per
+    file; it waits for the burst to end (the last event's few ms) and takes them in one cycle, so
+    the retraction guard and the log see them together; a save after that cycle makes one more."""
+    for n in range(30):
+        site.post(f"old-{n:02d}.md", f"---\ntitle: Old {n}\ndate: 2024-01-{n + 1:02d}\n---\nO.\n")
+    site.post("kept.md", "---\ntitle: Kept\ndate: 2024-03-01\n---\nK.\n")
+    run = start(site)
+    try:
+        assert " 31 posts (start)" in run.events("built")[0]["message"]
+        time.sleep(1.0)  # the folder is watched once the first cycle is done
+        seen = len(run.events("built"))
+        for path in sorted(site.content.glob("old-*.md")):
+            path.unlink()
+        run.wait_for(lambda: len(run.events("built")) > seen, what="the cycle after the deletions")
+        time.sleep(0.5)  # any further cycle the burst would have made
+        built = [e["message"] for e in run.events("built")][seen:]
+        assert len(built) == 1 and " 1 posts (file changed)" in built[0], built
+        site.post("new.md", "---\ntitle: New\ndate: 2024-04-01\n---\nN.\n")
+        run.wait_for(lambda: len(run.events("built")) > seen + 1, what="the cycle after the save")
+        assert " 2 posts (file changed)" in run.events("built")[-1]["message"]
+    finally:
+        assert stop(run) == 0
