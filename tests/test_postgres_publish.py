@@ -1,0 +1,228 @@
+"""`publish` with the ledger in a real PostgreSQL 15 (``[store] url``), driven through the real
+command line against real HTTP receivers on 127.0.0.1 that count what they get: once per post,
+through two runs at once, SIGKILLs mid-delivery and a move from SQLite (`store migrate`); the
+[store] section checked, and every database trouble one line without the password."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import pytest
+
+from syndicate.config import parse_settings
+from syndicate.core.planning import Delivery
+from syndicate.deliver.postgres_store import PostgresStore
+from syndicate.errors import ConfigError
+from tests.conftest import CONFIG, NOW, Site
+from tests.httpd import Answer, Recorder, recorder
+from tests.peers.fixtures import new_webhook_secret
+from tests.pg import PASSWORD
+
+SECRET = new_webhook_secret()
+ENV = {"HOOK_SECRET": SECRET, "LEDGER_PASSWORD": PASSWORD}
+SITE_NAME = "https://example.com/"  # the default [store] site: the site's [site] url
+
+
+def hook(url: str) -> str:
+    return f"""
+[[targets]]
+name = "hooks"
+kind = "webhook"
+url = "{url}"
+secret_env = "HOOK_SECRET"
+events = ["post.published"]
+timeout = 10
+"""
+
+
+def store_section(url: str) -> str:
+    return f'\n[store]\nurl = "{url}"\npassword_env = "LEDGER_PASSWORD"\n'
+
+
+def write_posts(site: Site, count: int, start: int = 1) -> None:
+    for n in range(start, start + count):
+        site.post(f"p{n}.md", f"---\ntitle: Post {n}\ndate: 2024-06-{n:02d}\n---\nBody {n}.\n")
+
+
+def ids_per_post(rec: Recorder) -> dict[str, set[str]]:
+    """Post URL → the webhook-ids it arrived with (one id: delivered once, as receivers count)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for r in list(rec.requests):
+        out[json.loads(r.body)["data"]["url"]].add(r.headers["webhook-id"])
+    return dict(out)
+
+
+def publish(site: Site, env: dict[str, str] | None = None) -> tuple[int, str]:
+    run = site.run("publish", env={**ENV, **(env or {})})
+    assert "Traceback" not in run.err, run.err
+    return run.code, run.out + run.err
+
+
+def ledger_rows(url: str) -> list[Delivery]:
+    store = PostgresStore(url, PASSWORD, SITE_NAME, readonly=True)
+    try:
+        return store.deliveries()
+    finally:
+        store.close()
+
+
+def test_publish_records_in_postgres_and_sends_each_post_once(site: Site, pg_url: str) -> None:
+    with recorder() as rec:
+        site.config(CONFIG + hook(rec.url) + store_section(pg_url))
+        write_posts(site, 3)
+        code, out = publish(site, {})
+        assert code == 0, out
+        assert "3 recorded as baseline" in out, "no flood on the first run, as with SQLite"
+        code, out = publish(site)
+        assert code == 0 and not rec.requests, out
+        write_posts(site, 2, start=4)
+        code, out = site.run("publish", "--dry-run", env=ENV).code, ""
+        assert code == 0 and not rec.requests, "a dry run sends nothing"
+        code, out = publish(site)
+        assert code == 0 and "published: 2 sent" in out, out
+        code, out = publish(site)
+        assert code == 0 and "published: 0 sent" in out, out
+        assert sorted(ids_per_post(rec)) == ["https://example.com/blog/p4/", "https://example.com/blog/p5/"]
+        assert all(len(ids) == 1 for ids in ids_per_post(rec).values()) and len(rec.requests) == 2
+    rows = ledger_rows(pg_url)
+    assert sorted(d.state for d in rows) == ["baseline"] * 3 + ["sent"] * 2
+    assert not (site.root / ".syndicate" / "state.db").exists(), "nothing went to the SQLite file"
+    status = site.run("status", env=ENV)
+    assert status.code == 0 and "3 baseline, 2 sent" in status.out, status
+    assert site.run("retry", env=ENV).code == 0
+
+
+def test_two_publish_runs_at_once_one_delivers_the_other_is_told(site: Site, pg_url: str) -> None:
+    with recorder(default=Answer(delay=1.0)) as rec:
+        site.config(CONFIG + hook(rec.url) + store_section(pg_url))
+        assert publish(site)[0] == 0  # the first run: a ledger, nothing to send
+        write_posts(site, 3)
+        first = subprocess.Popen(
+            [sys.executable, "-m", "syndicate", "publish", "--now", NOW.isoformat()],
+            cwd=site.root,
+            env={**os.environ, **ENV},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not rec.requests:  # the first is delivering (and holds the lock)
+                assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+                time.sleep(0.05)
+            code, out = publish(site)
+            assert code == 5, out
+            assert f"another syndicate (pid {first.pid} on " in out
+            assert "is delivering for this site; wait for it to finish, or stop it first" in out
+            out1, err1 = first.communicate(timeout=120)
+        finally:
+            first.kill()
+        assert first.returncode == 0, out1 + err1
+    assert "published: 3 sent" in out1
+    assert len(rec.requests) == 3 and all(len(ids) == 1 for ids in ids_per_post(rec).values())
+
+
+def test_sigkill_mid_delivery_then_a_rerun_delivers_each_post_once(site: Site, pg_url: str) -> None:
+    rng = random.Random(24)
+    posts = 6
+    with recorder(default=Answer(delay=0.25)) as rec:
+        site.config(CONFIG + hook(rec.url) + store_section(pg_url))
+        assert publish(site)[0] == 0
+        write_posts(site, posts)
+        kills = 0
+        for _ in range(4):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "syndicate", "publish", "--now", NOW.isoformat()],
+                cwd=site.root,
+                env={**os.environ, **ENV},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            seen, deadline = len(rec.requests), time.monotonic() + 60
+            while len(rec.requests) == seen and proc.poll() is None:  # until it is delivering
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.3))  # before, during or after a request's answer
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=60)
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode()
+            proc.stderr.close()
+            assert "Traceback" not in err, err
+        for _ in range(5):  # then clean runs until nothing is open
+            site.run("retry", env=ENV)
+            code, out = publish(site)
+            assert code in (0, 4), out
+            if not any(d.state in ("pending", "sending", "failed") for d in ledger_rows(pg_url)):
+                break
+        got = ids_per_post(rec)
+    assert kills >= 3, "the runs were killed while delivering"
+    assert len(got) == posts, sorted(got)
+    assert all(len(ids) == 1 for ids in got.values()), got  # a repeat carries the same webhook-id
+    assert sorted(d.state for d in ledger_rows(pg_url)) == ["sent"] * posts
+
+
+def test_the_store_section_is_checked() -> None:
+    def refused(store: str) -> str:
+        with pytest.raises(ConfigError) as e:
+            parse_settings(CONFIG + store)
+        return str(e.value)
+
+    line = refused('[store]\nurl = "postgresql://ann:hunter22@db.lan/ledger"\n')
+    assert "hunter22" not in line
+    assert "put it in an environment variable named by [store] password_env" in line
+    assert "hunter22" not in refused('[store]\nurl = "postgresql://ann@db.lan/ledger?password=hunter22"\n')
+    assert "did you mean 'password_env'" in refused('[store]\nurl = "postgresql://db/l"\npasword_env = "X"\n')
+    assert "must be a postgresql:// URL" in refused('[store]\nurl = "mysql://ann@db/l"\n')
+    assert "must name a host and a database" in refused('[store]\nurl = "postgresql://ann@db.lan"\n')
+    assert "[store] url is required" in refused('[store]\npassword_env = "X"\n')
+    assert "environment variable's name" in refused('[store]\nurl = "postgresql://db/l"\npassword_env = "A B"\n')
+    ok = parse_settings(CONFIG + '[store]\nurl = "postgresql://ann@db.lan:5433/ledger"\n')
+    assert ok.store is not None and ok.store.url == "postgresql://ann@db.lan:5433/ledger"
+    assert parse_settings(CONFIG).store is None, "no [store]: the SQLite ledger, as before"
+
+
+def test_check_says_whether_the_database_answers(site: Site, pg_url: str) -> None:
+    write_posts(site, 1)
+    site.config(CONFIG + hook("http://127.0.0.1:9/") + store_section(pg_url))
+    unset = site.run("check", env={"HOOK_SECRET": SECRET})
+    assert unset.code == 2 and "[store] password_env names LEDGER_PASSWORD, which is not set here" in unset.err
+    offline = site.run("check", env=ENV)
+    assert offline.code == 0 and "store:" not in offline.out, offline
+    online = site.run("check", "--connect", env=ENV)
+    assert online.code == 0, online
+    assert f"store: {pg_url} (site '{SITE_NAME}'): connected; no ledger of this site yet" in online.out
+    wrong = site.run("check", "--connect", env={**ENV, "LEDGER_PASSWORD": "guess-" + PASSWORD})
+    assert wrong.code == 6 and "password authentication failed" in wrong.err, wrong
+    assert "guess-" not in wrong.out + wrong.err
+    with_password = pg_url.replace("syndicate@", f"syndicate:{PASSWORD}@")
+    site.config(CONFIG + hook("http://127.0.0.1:9/") + f'\n[store]\nurl = "{with_password}"\n')
+    refused = site.run("check", env=ENV)
+    assert refused.code == 2 and PASSWORD not in refused.out + refused.err
+    assert "put it in an environment variable named by [store] password_env" in refused.err
+
+
+def test_a_wrong_password_or_no_server_stops_publish_with_one_line(site: Site, pg_url: str) -> None:
+    write_posts(site, 1)
+    site.config(CONFIG + hook("http://127.0.0.1:9/") + store_section(pg_url))
+    code, out = publish(site, {"LEDGER_PASSWORD": "guess-" + PASSWORD})
+    assert code == 6 and "guess-" not in out, out
+    assert out.strip().splitlines()[-1].startswith(f"error: {pg_url} (site '{SITE_NAME}'): cannot connect")
+    site.config(CONFIG + hook("http://127.0.0.1:9/") + store_section(pg_url.rsplit(":", 1)[0] + ":1/x"))
+    code, out = publish(site)
+    assert code == 6 and "that PostgreSQL is running" in out and PASSWORD not in out, out
+
+
+def test_run_refuses_a_postgres_store_for_now(site: Site, pg_url: str) -> None:
+    site.config(CONFIG + store_section(pg_url))
+    run = site.run("run", "--port", "0", env=ENV)
+    assert run.code == 2 and "`syndicate run` does not deliver with a [store] url yet" in run.err, run
