@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import pytest
 
 from syndicate.config import parse_settings
-from syndicate.core.planning import Delivery
-from syndicate.deliver.postgres_store import PostgresStore
+from syndicate.core.planning import PENDING, Delivery
+from syndicate.deliver.postgres_store import PostgresStore, copy_ledger
+from syndicate.deliver.sqlite_store import SQLiteStore
 from syndicate.errors import ConfigError
 from tests.conftest import CONFIG, NOW, Site
 from tests.httpd import Answer, Recorder, recorder
@@ -169,6 +171,63 @@ def test_sigkill_mid_delivery_then_a_rerun_delivers_each_post_once(site: Site, p
     assert len(got) == posts, sorted(got)
     assert all(len(ids) == 1 for ids in got.values()), got  # a repeat carries the same webhook-id
     assert sorted(d.state for d in ledger_rows(pg_url)) == ["sent"] * posts
+
+
+def test_migrate_a_sqlite_ledger_then_publish_sends_nothing_again(site: Site, pg_url: str) -> None:
+    with recorder() as rec:
+        site.config(CONFIG + hook(rec.url))
+        assert publish(site)[0] == 0
+        write_posts(site, 3)
+        code, out = publish(site)
+        assert code == 0 and "published: 3 sent" in out, out
+        before = SQLiteStore(site.root / ".syndicate" / "state.db", readonly=True)
+        try:
+            identity, rows = before.identity(), before.deliveries()
+        finally:
+            before.close()
+        moved = site.run("store", "migrate", "--to", pg_url, "--password-env", "LEDGER_PASSWORD", env=ENV)
+        assert moved.code == 0, moved
+        assert f"ledger {identity.id[:8]}, 3 deliveries, 3 attempts, 3 posts, 1 targets" in moved.out
+        assert f'url = "{pg_url}"' in moved.out and 'password_env = "LEDGER_PASSWORD"' in moved.out
+        again = site.run("store", "migrate", "--to", pg_url, "--password-env", "LEDGER_PASSWORD", env=ENV)
+        assert again.code == 2 and "already holds a ledger for this site" in again.err, again
+        site.config(CONFIG + hook(rec.url) + store_section(pg_url))
+        code, out = publish(site)
+        assert code == 0 and "published: 0 sent" in out, out
+        assert len(rec.requests) == 3, "nothing re-sent after the move"
+        write_posts(site, 1, start=4)
+        code, out = publish(site)
+        assert code == 0 and "published: 1 sent" in out, out
+        assert len(rec.requests) == 4 and all(len(ids) == 1 for ids in ids_per_post(rec).values())
+    moved_rows = {d.id: d for d in ledger_rows(pg_url)}
+    assert all(moved_rows[d.id] == d for d in rows), "every row as it was, ids and dates included"
+    store = PostgresStore(pg_url, PASSWORD, SITE_NAME, readonly=True)
+    try:
+        assert store.identity().id == identity.id and store.identity().clock_id == identity.clock_id
+    finally:
+        store.close()
+
+
+def test_migrated_key_counters_go_on_after_the_largest_key(tmp_path: object, pg_url: str) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "state.db"
+    lite = SQLiteStore(path)
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    rows = [Delivery(f"msg_{n}", f"https://e.com/{n}/", "sky", "post.published", "r1", PENDING, now) for n in range(3)]
+    lite.add_deliveries(rows)
+    far = datetime(2030, 1, 1, tzinfo=UTC)  # keys given by a clock far ahead: the counter must pass them
+    keys = [lite.mark_sending(d.id, far, "d", keyed=True).key_seq for d in rows[:2]]
+    counts = copy_ledger(lite.db, pg_url, PASSWORD, "blog")
+    lite.close()
+    assert counts == {"meta": 4, "targets": 0, "posts": 0, "deliveries": 3, "attempts": 2}
+    store = PostgresStore(pg_url, PASSWORD, "blog")
+    try:
+        got = store.mark_sending("msg_2", now, "d", keyed=True).key_seq
+        assert got is not None and all(k is not None and got > k for k in keys)
+        assert [a.digest for a in store.attempts("msg_0")] == ["d"]
+    finally:
+        store.close()
 
 
 def test_the_store_section_is_checked() -> None:

@@ -26,7 +26,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -666,3 +666,93 @@ def exists(url: str, password: str | None, site: str) -> bool:
         return store.meta("ledger_id") is not None
     finally:
         store.close()
+
+
+# `syndicate store migrate`: a site's SQLite ledger copied into the database
+_COPIED = {  # table → its columns, the same in both ledgers (the site column added here)
+    "meta": ("key", "value"),
+    "targets": ("name", "first_seen", "disabled_reason"),
+    "posts": ("post_id", "source", "url", "title", "revision", "snapshot", "deleted", "published", "social", "leaving"),
+    "deliveries": (
+        "id",
+        "post_id",
+        "target",
+        "event",
+        "revision",
+        "state",
+        "created_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "remote_id",
+        "remote_url",
+        "updated_at",
+        "key_seq",
+    ),
+    "attempts": ("delivery_id", "n", "started_at", "digest", "finished_at", "outcome", "detail", "text"),
+}
+_TIMES = {"first_seen", "published", "created_at", "next_attempt_at", "updated_at", "started_at", "finished_at"}
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    at = datetime.fromisoformat(str(value))
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def copy_ledger(sqlite_db: Any, url: str, password: str | None, site: str) -> dict[str, int]:
+    """Copy every row of an open SQLite ledger (``sqlite3.Connection``, migrated to the newest
+    columns, locked by the caller) into the database as ``site``, in one transaction: all of it
+    or nothing. Refused (ConfigError) when the database already holds anything of that site.
+    The key counters start after the largest key each target was given. Returns rows per table."""
+    where = where_of(url, site)
+    pg = _psycopg()
+    conn = connect(url, password, where)
+    counts: dict[str, int] = {}
+    try:
+        migrate_on(conn)
+        with conn.transaction():
+            conn.execute("INSERT INTO sites (site) VALUES (%s) ON CONFLICT DO NOTHING", (site,))
+            conn.execute("SELECT 1 FROM sites WHERE site=%s FOR UPDATE", (site,))  # one copy at a time
+            held = _one(
+                conn.execute(
+                    "SELECT (SELECT value FROM meta WHERE site=%s AND key='ledger_id'),"
+                    " EXISTS (SELECT 1 FROM deliveries WHERE site=%s) OR EXISTS (SELECT 1 FROM posts WHERE site=%s)"
+                    " OR EXISTS (SELECT 1 FROM targets WHERE site=%s)",
+                    (site,) * 4,
+                ).fetchone()
+            )
+            if held[0] is not None or held[1]:
+                ledger = f" (ledger {str(held[0])[:8]})" if held[0] else ""
+                raise ConfigError(
+                    f"{where} already holds a ledger for this site{ledger}; nothing was copied. If it is this"
+                    " site's, name the url in [store] and publish; else give the site another name with --name"
+                    " (and [store] site), or delete the site's rows there first"
+                )
+            for table, columns in _COPIED.items():
+                rows = sqlite_db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                fixed = [
+                    tuple(
+                        _moment(v) if c in _TIMES else bool(v) if c == "deleted" else v
+                        for c, v in zip(columns, r, strict=True)
+                    )
+                    for r in rows
+                ]
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        f"INSERT INTO {table} (site, {', '.join(columns)})"
+                        f" VALUES (%s, {', '.join(['%s'] * len(columns))})",
+                        [(site, *r) for r in fixed],
+                    )
+                counts[table] = len(rows)
+            conn.execute(
+                "INSERT INTO key_seqs (site, target, last) SELECT site, target, MAX(key_seq) FROM deliveries"
+                " WHERE site=%s AND key_seq IS NOT NULL GROUP BY site, target",
+                (site,),
+            )
+    except pg.Error as e:
+        raise _wrap(e, where, "copy the ledger into the database", password) from None
+    finally:
+        conn.close()
+    return counts
