@@ -185,6 +185,11 @@ def test_migrate_a_sqlite_ledger_then_publish_sends_nothing_again(site: Site, pg
             identity, rows = before.identity(), before.deliveries()
         finally:
             before.close()
+        site.config(CONFIG + hook(rec.url) + store_section(pg_url))  # [store] named before the move
+        code, out = publish(site)
+        assert code == 6 and "holds nothing of this site, but this site has published with the SQLite" in out, out
+        assert f"copy it there first with `syndicate store migrate --to {pg_url}`" in out
+        site.config(CONFIG + hook(rec.url))
         moved = site.run("store", "migrate", "--to", pg_url, "--password-env", "LEDGER_PASSWORD", env=ENV)
         assert moved.code == 0, moved
         assert f"ledger {identity.id[:8]}, 3 deliveries, 3 attempts, 3 posts, 1 targets" in moved.out

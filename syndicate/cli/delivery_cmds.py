@@ -220,7 +220,7 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
         existed = where.exists()
         store = where.open(readonly=True)
         try:
-            ledger.check(where.shown, existed, store.identity(), ledger.read_marks(site, output_dir(site, settings)))
+            where.check(existed, store.identity(), ledger.read_marks(site, output_dir(site, settings)))
             rows = store.deliveries()
             known = store.known_posts()
             titles = {k.post_id: k.title for k in known.values()}

@@ -65,6 +65,10 @@ class Place:
     def open(self, *, readonly: bool = False, token: int | None = None) -> Store:
         raise NotImplementedError
 
+    def check(self, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
+        """:func:`check` for the ledger here."""
+        check(self.shown, existed, identity, marks)
+
 
 @dataclass(frozen=True)
 class SQLitePlace(Place):
@@ -93,6 +97,18 @@ class PostgresPlace(Place):
     url: str
     password_env: str
     site: str
+    sqlite: Path  # the SQLite ledger the site would have without [store]
+
+    def check(self, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
+        """A site that published with its SQLite file and gained a [store] section without moving
+        the file there is told to move it (a --rebaseline would forget what the file knows)."""
+        if not existed and marks and self.sqlite.is_file():
+            raise LedgerLostError(
+                f"the delivery ledger {self.shown} holds nothing of this site, but this site has published"
+                f" with the SQLite ledger {self.sqlite}: copy it there first with `syndicate store migrate --to"
+                f" {self.url}` (nothing was sent), or remove [store] to go on with the file"
+            )
+        check(self.shown, existed, identity, marks)
 
     @property
     def shown(self) -> str:
@@ -138,7 +154,9 @@ def site_name(settings: Settings) -> str:
 def place(site_dir: Path, settings: Settings) -> Place:
     """Where this site's ledger is: ``[store] url``, else the SQLite file ``[state] path``."""
     if settings.store is not None:
-        return PostgresPlace(settings.store.url, settings.store.password_env, site_name(settings))
+        return PostgresPlace(
+            settings.store.url, settings.store.password_env, site_name(settings), state_path(site_dir, settings)
+        )
     return SQLitePlace(state_path(site_dir, settings))
 
 
@@ -231,7 +249,7 @@ def lost(site_dir: Path, settings: Settings, out_dir: Path) -> str | None:
                 identity = store.identity()
             finally:
                 store.close()
-        check(where.shown, existed, identity, read_marks(site_dir, out_dir))
+        where.check(existed, identity, read_marks(site_dir, out_dir))
     except (StoreError, ConfigError) as e:  # LedgerLostError too
         return str(e)
     return None

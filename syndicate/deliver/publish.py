@@ -274,7 +274,7 @@ def publish(
     # The user said what the ledger should be; or there is no target, so nothing to skip or repeat.
     trusted = request.rebaseline or request.backfill or not settings.targets
     if not existed and not trusted:  # refuse before a new, empty ledger is made
-        ledger.check(where.shown, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
+        where.check(False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
     with where.lock() if not kept.holds_lock and not request.dry_run else nullcontext() as token:
         # A lock holder that knows the syndication links (the daemon) writes the feeds before it
         # opens the ledger: a save's feeds need nothing of it, and nothing is sent before the check.
@@ -285,7 +285,7 @@ def publish(
         try:
             identity = store.identity()
             if not trusted:
-                ledger.check(where.shown, existed, identity, ledger.read_marks(site_dir, out))
+                where.check(existed, identity, ledger.read_marks(site_dir, out))
             run = _Run(site_dir, request, world, kept, settings, store, out, now, target)
             run.known_targets = set() if request.rebaseline else set(store.known_targets())
             run.retracting = _retracting(run, run.wall() if request.allow_deletions else _word(store))
@@ -550,7 +550,7 @@ def allow_deletions(site_dir: Path, clock: Clock) -> None:
     where = ledger.place(site_dir, settings)
     store = where.open()
     try:
-        ledger.check(where.shown, True, store.identity(), ledger.read_marks(site_dir, output_dir(site_dir, settings)))
+        where.check(True, store.identity(), ledger.read_marks(site_dir, output_dir(site_dir, settings)))
         store.set_meta(ALLOW_DELETIONS, clock().isoformat())
     finally:
         store.close()
@@ -826,11 +826,11 @@ def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str 
     where = ledger.place(site_dir, settings)
     marks = ledger.read_marks(site_dir, output_dir(site_dir, settings))
     if not where.exists():  # nothing was ever recorded, or the ledger is lost (then say so)
-        ledger.check(where.shown, False, LedgerIdentity("", 0, 0, True), marks)
+        where.check(False, LedgerIdentity("", 0, 0, True), marks)
         return 0
     store = where.open()
     try:
-        ledger.check(where.shown, True, store.identity(), marks)
+        where.check(True, store.identity(), marks)
         return store.requeue(target, post_id, clock())
     finally:
         store.close()
