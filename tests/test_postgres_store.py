@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -210,3 +211,24 @@ def test_times_come_back_in_utc_whatever_the_server_zone(pg_url: str, pg_cluster
         assert got == T0 and got.utcoffset() == timedelta(0)
     finally:
         store.close()
+
+
+def test_without_postgresql_the_tests_skip_here_and_fail_under_ci() -> None:
+    """CI must not pass by skipping them: without the binaries, CI=true fails the tests that need them."""
+    one = "tests/test_postgres_store.py::test_sites_share_a_database_and_never_see_each_others_rows"
+    results = {}
+    for ci in ("false", "true"):
+        env = {**ENV, "SYNDICATE_PG_BIN": "/nonexistent/postgresql/bin", "CI": ci}
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsE", one],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        results[ci] = (done.returncode, done.stdout)
+    code, out = results["false"]
+    assert code == 0 and "1 skipped" in out and "PostgreSQL 15 is not installed" in out, out
+    code, out = results["true"]
+    assert code == 1 and "1 error" in out and "CI must not skip the PostgreSQL tests" in out, out
