@@ -203,3 +203,13 @@ def test_keys_stay_unique_after_a_clock_step_back(opener: Opener) -> None:
     seqs = [store.mark_sending(f"msg_{n:04d}", T0 - timedelta(days=n), "d", keyed=True).key_seq for n in range(1, 6)]
     given = [s for s in seqs if s is not None]
     assert len(given) == 5 and given == sorted(given) and len(set(given)) == 5
+
+
+def test_a_nul_in_a_receivers_answer_is_kept_as_a_message_and_stops_nothing(opener: Opener) -> None:
+    store, other = opener(), opener()
+    store.add_deliveries([row(1)])
+    store.mark_sending("msg_0001", T0, "d")
+    store.mark_failed("msg_0001", FAILED, T0, "HTTP 500: bad\x00byte", T0)
+    got = other.get("msg_0001").last_error
+    assert got is not None and got.replace("\x00", "\ufffd") == "HTTP 500: bad\ufffdbyte"
+    assert other.attempts("msg_0001")[-1].outcome == "failed"

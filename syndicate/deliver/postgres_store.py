@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
@@ -238,6 +238,18 @@ def site_lock(url: str, password: str | None, site: str) -> Iterator[int]:
             conn.close()  # the session ends: the server lets go of the lock
 
 
+@overload
+def _text(value: str) -> str: ...
+@overload
+def _text(value: None) -> None: ...
+@overload
+def _text(value: str | None) -> str | None: ...
+def _text(value: str | None) -> str | None:
+    """PostgreSQL's text cannot hold NUL, which a receiver's answer (kept as an attempt's detail) may:
+    it becomes U+FFFD, so one strange answer never stops a run."""
+    return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
+
+
 def _one(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
     if row is None:
         raise StoreError("the database returned no row where one was expected")
@@ -381,7 +393,9 @@ class PostgresStore:
 
     def disable_target(self, name: str, reason: str) -> None:
         with self._tx() as cur:
-            cur.execute("UPDATE targets SET disabled_reason=%s WHERE site=%s AND name=%s", (reason, self.site, name))
+            cur.execute(
+                "UPDATE targets SET disabled_reason=%s WHERE site=%s AND name=%s", (_text(reason), self.site, name)
+            )
 
     def enable_target(self, name: str) -> None:
         with self._tx() as cur:
@@ -433,9 +447,9 @@ class PostgresStore:
                     (
                         self.site,
                         p.post_id,
-                        p.source,
-                        p.url,
-                        p.title,
+                        _text(p.source),
+                        _text(p.url),
+                        _text(p.title),
                         p.revision,
                         p.snapshot,
                         bool(p.deleted),
@@ -453,9 +467,9 @@ class PostgresStore:
                 " WHERE site=%s AND post_id=%s",
                 [
                     (
-                        p.source,
-                        p.url,
-                        p.title,
+                        _text(p.source),
+                        _text(p.url),
+                        _text(p.title),
                         p.revision,
                         bool(p.deleted),
                         p.published,
@@ -547,7 +561,7 @@ class PostgresStore:
             cur.executemany(
                 "UPDATE deliveries SET state=%s, last_error=COALESCE(%s, last_error), updated_at=%s,"
                 " next_attempt_at=%s WHERE site=%s AND id=%s",
-                [(str(state), reason, now, now if state == PENDING else None, self.site, i) for i in ids],
+                [(str(state), _text(reason), now, now if state == PENDING else None, self.site, i) for i in ids],
             )
 
     def _give_key(self, cur: psycopg.Cursor[Any], delivery_id: str, target: str, now: datetime) -> None:
@@ -582,7 +596,7 @@ class PostgresStore:
             cur.execute(
                 "INSERT INTO attempts (site, delivery_id, n, started_at, digest, text) VALUES (%s, %s,"
                 " (SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE site=%s AND delivery_id=%s), %s, %s, %s)",
-                (self.site, delivery_id, self.site, delivery_id, now, digest, text or None),
+                (self.site, delivery_id, self.site, delivery_id, now, _text(digest), _text(text) or None),
             )
         return self.get(delivery_id)
 
@@ -599,7 +613,7 @@ class PostgresStore:
         cur.execute(
             "UPDATE attempts SET finished_at=%s, outcome=%s, detail=%s WHERE site=%s AND delivery_id=%s AND n="
             "(SELECT MAX(n) FROM attempts WHERE site=%s AND delivery_id=%s)",
-            (now, outcome, detail, self.site, delivery_id, self.site, delivery_id),
+            (now, outcome, _text(detail), self.site, delivery_id, self.site, delivery_id),
         )
 
     def mark_sent(self, delivery_id: str, remote_id: str | None, remote_url: str | None, now: datetime) -> None:
@@ -607,7 +621,7 @@ class PostgresStore:
             cur.execute(
                 "UPDATE deliveries SET state=%s, remote_id=%s, remote_url=%s, next_attempt_at=NULL, updated_at=%s,"
                 " last_error=NULL WHERE site=%s AND id=%s",
-                (str(SENT), remote_id, remote_url, now, self.site, delivery_id),
+                (str(SENT), _text(remote_id), _text(remote_url), now, self.site, delivery_id),
             )
             self._finish(cur, delivery_id, str(SENT), remote_url or remote_id, now)
 
@@ -625,7 +639,7 @@ class PostgresStore:
             cur.execute(
                 "UPDATE deliveries SET state=%s, next_attempt_at=%s, last_error=%s, updated_at=%s"
                 " WHERE site=%s AND id=%s",
-                (str(state), next_at, error, now, self.site, delivery_id),
+                (str(state), next_at, _text(error), now, self.site, delivery_id),
             )
             self._finish(cur, delivery_id, "unknown" if unknown else str(state), error, now)
 
