@@ -14,6 +14,7 @@ import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -213,10 +214,8 @@ def test_migrate_a_sqlite_ledger_then_publish_sends_nothing_again(site: Site, pg
         store.close()
 
 
-def test_migrated_key_counters_go_on_after_the_largest_key(tmp_path: object, pg_url: str) -> None:
-    from pathlib import Path
-
-    path = Path(str(tmp_path)) / "state.db"
+def test_migrated_key_counters_go_on_after_the_largest_key(tmp_path: Path, pg_url: str) -> None:
+    path = tmp_path / "state.db"
     lite = SQLiteStore(path)
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     rows = [Delivery(f"msg_{n}", f"https://e.com/{n}/", "sky", "post.published", "r1", PENDING, now) for n in range(3)]
@@ -290,3 +289,19 @@ def test_run_refuses_a_postgres_store_for_now(site: Site, pg_url: str) -> None:
     site.config(CONFIG + store_section(pg_url))
     run = site.run("run", "--port", "0", env=ENV)
     assert run.code == 2 and "`syndicate run` does not deliver with a [store] url yet" in run.err, run
+
+
+def test_without_psycopg_the_store_is_one_line_saying_what_to_install(site: Site, tmp_path: Path) -> None:
+    shim = tmp_path / "no-psycopg"
+    shim.mkdir()
+    (shim / "psycopg.py").write_text("raise ImportError('psycopg is not installed here')\n")
+    env = {**ENV, "PYTHONPATH": f"{shim}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    write_posts(site, 1)
+    site.config(CONFIG + hook("http://127.0.0.1:9/") + store_section("postgresql://syndicate@127.0.0.1:9/ledger"))
+    line = "[store] url needs psycopg, which is not installed: pip install 'syndicate[postgres]'"
+    check = site.run("check", "--connect", env=env)
+    assert check.code == 2 and line in check.err and "Traceback" not in check.err, check
+    run = site.run("publish", env=env)
+    assert run.code == 2 and line in run.err and "Traceback" not in run.err, run
+    build = site.run("build", env=env)
+    assert build.code == 0, "a build goes on without the ledger's links"

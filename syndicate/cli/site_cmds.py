@@ -148,6 +148,9 @@ def _check_store(site: Path, settings: Settings, connect: bool) -> int:
     except StoreError as e:
         click.echo(f"error: {e}", err=True)
         return EXIT_LEDGER
+    except ConfigError as e:  # psycopg is not installed
+        click.echo(f"{shown_config(site)}: error: {e.message}", err=True)
+        return EXIT_CONFIG
     held = f"this site's ledger {identity.id[:8]}" if identity.id else "no ledger of this site yet (publish makes it)"
     click.echo(f"store: {where.shown}: connected; {held}")
     return EXIT_OK
