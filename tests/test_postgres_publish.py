@@ -103,7 +103,7 @@ def test_publish_records_in_postgres_and_sends_each_post_once(site: Site, pg_url
 
 
 def test_two_publish_runs_at_once_one_delivers_the_other_is_told(site: Site, pg_url: str) -> None:
-    with recorder(default=Answer(delay=1.0)) as rec:
+    with recorder(default=Answer(delay=0.5)) as rec:
         site.config(CONFIG + hook(rec.url) + store_section(pg_url))
         assert publish(site)[0] == 0  # the first run: a ledger, nothing to send
         write_posts(site, 3)
