@@ -75,7 +75,7 @@ def main() -> int:
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_crash.py", "-k", selection]
         result = subprocess.run(cmd, cwd=REPO, env=env, timeout=4 * 3600)
         summary = json.loads(report.read_text()) if report.exists() else {}
-    for name in chosen:
+    for name in [n for c in chosen for n in (c, f"{c}_postgres") if n == c or n in summary]:
         print(f"\n{name}")
         for key, value in summary.get(name, {"result": "FAILED (see the pytest output above)"}).items():
             print(f"  {key:<32} {value}")

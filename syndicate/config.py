@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .core.addresses import allow_problem
@@ -35,6 +35,7 @@ from .core.model import (
     OutputSettings,
     Settings,
     SiteSettings,
+    StoreSettings,
     TargetSettings,
     printable,
 )
@@ -144,7 +145,7 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         raise ConfigError(f"not valid TOML: {e}", path=path) from e
     except RecursionError:
         raise ConfigError("not valid TOML: nested too deeply", path=path) from None
-    allowed = {"site", "feeds", "content", "websub", "targets", "delivery", "state", "output"}
+    allowed = {"site", "feeds", "content", "websub", "targets", "delivery", "state", "output", "store"}
     for key in raw:
         if key not in allowed:
             hint = close_match(key, allowed)
@@ -163,6 +164,7 @@ def parse_settings(text: str, path: str = str(CONFIG_PATH)) -> Settings:
         delivery=_delivery(raw, path),
         state_path=_state_path(raw, path),
         output=output,
+        store=_store(raw, path),
     )
 
 
@@ -548,6 +550,51 @@ def _state_path(raw: dict[str, Any], path: str) -> str:
     if ledger and (ledger.endswith(("/", "\\")) or Path(ledger).name in ("", ".", "..") or "\x00" in ledger):
         raise ConfigError(f'[state] path {ledger!r} must name a file, like ".syndicate/state.db"', path=path)
     return state.get("path") or ".syndicate/state.db"
+
+
+def _store(raw: dict[str, Any], path: str) -> StoreSettings | None:
+    """[store]: the ledger in PostgreSQL. A postgresql:// URL with a host and a database and no
+    password in it (a config file is read, copied and committed: a password goes in the
+    environment variable ``password_env`` names, or libpq's PGPASSWORD or ~/.pgpass)."""
+    if "store" not in raw:
+        return None
+    store = _section(raw, "store", StoreSettings, path)
+    url = store.get("url", "")
+    if not url:
+        raise ConfigError('[store] url is required, like url = "postgresql://syndicate@db:5432/ledger"', path=path)
+    why = postgres_url_problem(url)
+    if why:
+        raise ConfigError(f"[store] url {why}", path=path)
+    env = store.get("password_env", "")
+    if env and not _ENV_NAME.match(env):
+        raise ConfigError(f"[store] password_env must be an environment variable's name, not {env!r}", path=path)
+    name = store.get("site", "")
+    if name != name.strip() or (name and not name.isprintable()) or len(name) > 200:
+        raise ConfigError('[store] site must be a name of printable characters (at most 200), like "blog"', path=path)
+    return StoreSettings(**store)
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """What is wrong with a [store] url (None: nothing): a postgresql:// URL with a host and a
+    database and no password in it; the message never repeats the password."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError as e:
+        return f"is not a URL like postgresql://user@host:5432/db ({e})"
+    if parts.scheme not in ("postgresql", "postgres"):
+        shown = f"{parts.scheme}://…" if parts.scheme else "something else"
+        return f"must be a postgresql:// URL like postgresql://user@host:5432/db, not {shown}"
+    if parts.password is not None or "password" in parse_qs(parts.query):
+        return (
+            "holds a password: remove it from the URL and put it in an environment variable named by"
+            " [store] password_env (or in libpq's PGPASSWORD or ~/.pgpass)"
+        )
+    if not parts.hostname or not parts.path.strip("/"):
+        return "must name a host and a database, like postgresql://user@host:5432/db"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "holds spaces or control characters"
+    return None
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

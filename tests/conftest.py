@@ -5,11 +5,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from tests.pg import Cluster, start_cluster
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -107,6 +110,18 @@ def sample_site(tmp_path: Path) -> Site:
     shutil.copytree(REPO / "content", root / "content")
     shutil.copytree(REPO / "config", root / "config")
     return Site(root)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One real PostgreSQL 15 for the whole session (tests/pg.py); skipped without it, failed under CI."""
+    yield from start_cluster()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """The URL (without the password: it is tests.pg.PASSWORD) of a fresh, migrated database."""
+    return pg_cluster.url(pg_cluster.fresh())
 
 
 # Real peers (tests/peers/fixtures.py): imported here, and only here, so each is defined once.

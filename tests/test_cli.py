@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 from syndicate.cli.all_commands import main
@@ -16,8 +17,8 @@ HOOK = '\n[[targets]]\nname = "h"\nkind = "webhook"\nurl = "https://h/"\nsecret_
 COMMANDS = sorted(main.commands)
 
 
-def test_there_are_the_nine_commands_the_readme_lists() -> None:
-    assert COMMANDS == ["build", "check", "feeds", "init", "posts", "publish", "retry", "run", "status"]
+def test_there_are_the_ten_commands_the_manual_lists() -> None:
+    assert COMMANDS == ["build", "check", "feeds", "init", "posts", "publish", "retry", "run", "status", "store"]
 
 
 def test_each_command_is_where_the_command_line_looks_for_it() -> None:
@@ -30,9 +31,16 @@ def test_each_command_is_where_the_command_line_looks_for_it() -> None:
         assert command.callback is not None and command.callback.__module__ == f"syndicate.cli.{module}"
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+LEAVES = [
+    " ".join(path)
+    for name, command in sorted(main.commands.items())
+    for path in ([(name, sub) for sub in sorted(command.commands)] if isinstance(command, click.Group) else [(name,)])
+]
+
+
+@pytest.mark.parametrize("command", LEAVES)
 def test_every_command_has_help(site: Site, command: str) -> None:
-    run = site.run(command, "--help", now=None)
+    run = site.run(*command.split(), "--help", now=None)
     assert run.code == 0
     assert "--site" in run.out and "Usage: python -m syndicate " + command in run.out
 

@@ -40,6 +40,7 @@ from mastodon import Mastodon
 
 from tests.conftest import AT_ONCE, CONFIG, Site, faked
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, in_ci, new_webhook_secret
+from tests.pg import PASSWORD as PG_PASSWORD
 
 KILLS = int(os.environ.get("SYNDICATE_CRASH_KILLS", "6"))
 BURST_POSTS = int(os.environ.get("SYNDICATE_CRASH_BURST_POSTS", "60"))
@@ -63,6 +64,7 @@ class Peers:
     did: str
     env: dict[str, str]
     stderr: list[str] = field(default_factory=list)
+    store_url: str | None = None  # the ledger in PostgreSQL ([store] url), else the SQLite file
 
     def publish(self, *, timeout: float = 300, clock_offset: str | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -93,6 +95,14 @@ class Peers:
         return code
 
     def open_rows(self) -> Counter[str]:
+        if self.store_url is not None:
+            from syndicate.deliver.postgres_store import PostgresStore
+
+            store = PostgresStore(self.store_url, PG_PASSWORD, "https://example.com/", readonly=True)
+            try:
+                return Counter(str(d.state) for d in store.deliveries())
+            finally:
+                store.close()
         path = self.site.root / ".syndicate" / "state.db"
         if not path.exists():
             return Counter()
@@ -186,6 +196,7 @@ def _peers(
     timeout: float = 10,
     sky_extra: str = "",
     delivery: str = AT_ONCE,
+    store_url: str | None = None,
 ) -> Peers:
     secret = new_webhook_secret()
     receiver = factory(statuses=statuses or [], secret=secret)
@@ -217,6 +228,7 @@ password_env = "BSKY_PASSWORD"
 timeout = {timeout}
 {sky_extra}
 """
+        + (f'\n[store]\nurl = "{store_url}"\npassword_env = "LEDGER_PASSWORD"\n' if store_url else "")
     )
     env = {
         **os.environ,
@@ -224,8 +236,9 @@ timeout = {timeout}
         "MASTODON_TOKEN": mastodon.token,
         "BSKY_PASSWORD": password,
         "PYTHONWARNINGS": "error",
+        "LEDGER_PASSWORD": PG_PASSWORD,
     }
-    peers = Peers(site, receiver, mastodon, pds, did, env)
+    peers = Peers(site, receiver, mastodon, pds, did, env, store_url=store_url)
     assert peers.publish().returncode == 0  # the baseline: nothing is sent
     return peers
 
@@ -259,14 +272,18 @@ def _kill_within(proc: subprocess.Popen[bytes], seconds: float) -> bool:
     return False
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
     site: Site,
     webhook_receiver_factory: WebhookReceiverFactory,
     mastodon_peer: MastodonMock,
     bluesky_pds: BlueskyPds,
+    store: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     rng = random.Random(SEED)
-    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds)
+    store_url = request.getfixturevalue("pg_url") if store == "postgres" else None
+    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds, store_url=store_url)
     # slow the Mastodon API a little so that kills land inside deliveries, not only between them
     mastodon_peer.add_fault(
         {"match": {"methods": ["POST"], "path": "/api/v1/statuses"}, "effect": {"type": "latency", "ms": 150}}
@@ -275,7 +292,10 @@ def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
     kills = interrupted = runs = 0
     full_run = 3.0  # seconds a run takes when not killed; kills are spread over all of it
     started = time.monotonic()
-    while kills < KILLS:
+    # CI's small run kills half as often on PostgreSQL (test_postgres_publish kills mid-request too);
+    # bench/crash.py, which sets the count, gets it on both
+    wanted = KILLS if store == "sqlite" or "SYNDICATE_CRASH_KILLS" in os.environ else max(3, KILLS // 2)
+    while kills < wanted:
         urls |= _write_posts(site, len(urls), rng.randint(1, 3))
         proc = peers.start()
         runs += 1
@@ -294,7 +314,7 @@ def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
         **peers.count(urls),
         "seconds": round(time.monotonic() - started, 1),
     }
-    _save("kills", summary)
+    _save("kills" if store == "sqlite" else "kills_postgres", summary)
 
 
 def test_a_burst_of_new_posts_under_sigkill_arrives_once_everywhere(

@@ -228,6 +228,7 @@ class Commands(click.Group):
         "retry": "delivery_cmds",
         "init": "init_cmd",
         "run": "run_cmd",
+        "store": "store_cmds",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -211,17 +211,16 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
     from ..core.planning import BASELINE, PENDING, SKIPPED, WEBSUB_PREFIX, syndication_links
     from ..deliver import ledger
     from ..deliver.publish import check_target, resolve_post
-    from ..deliver.sqlite_store import SQLiteStore
 
     with one_line_errors():
         settings = load_settings(site)
         if target:
             check_target(settings, target)
-        path = ledger.state_path(site, settings)
-        existed = path.is_file()
-        store = SQLiteStore(path, readonly=True)
+        where = ledger.place(site, settings)
+        existed = where.exists()
+        store = where.open(readonly=True)
         try:
-            ledger.check(path, existed, store.identity(), ledger.read_marks(site, output_dir(site, settings)))
+            where.check(existed, store.identity(), ledger.read_marks(site, output_dir(site, settings)))
             rows = store.deliveries()
             known = store.known_posts()
             titles = {k.post_id: k.title for k in known.values()}

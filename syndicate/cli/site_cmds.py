@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from ..builder.report import BuildReport
-from ..core.model import Problem, printable
+from ..core.model import Problem, Settings, printable
 from .common import (
     EXIT_CONFIG,
+    EXIT_LEDGER,
     EXIT_OK,
     EXIT_REJECTED,
     build_exit,
@@ -72,13 +73,20 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     help="The folder a build would write to, for files in the way (a generator's output, before"
     " `build --out` adds the feeds).  [default: [output] dir, else SITE/public]",
 )
+@click.option(
+    "--connect",
+    is_flag=True,
+    help="Also connect to the [store] database and say whether it answers and holds this site's ledger.",
+)
 @now_option
-def check_cmd(site: Path, out: Path | None, now: str | None) -> None:
+def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> None:
     """Check the config and every post without writing anything.
 
     Prints one line per problem (file:line: error|warning: what to fix); exits 2
-    if the config holds a stand-in `init` wrote (CHANGE ME, change-me.invalid),
-    3 if a file syndicate did not write is in the way, 1 if a post would be rejected.
+    if the config holds a stand-in `init` wrote (CHANGE ME, change-me.invalid)
+    or [store] password_env names a variable that is not set, 6 if --connect
+    cannot reach the [store] database, 3 if a file syndicate did not write is in
+    the way, 1 if a post would be rejected.
     """
     moment = moment_of(site, now)
     report = run_build(site, None, moment, write=False, use_cache=True)
@@ -101,12 +109,51 @@ def check_cmd(site: Path, out: Path | None, now: str | None) -> None:
         click.echo(f"warning: {line}", err=True)
     from ..deliver.ledger import lost
 
-    gone = lost(site, report.settings, Path(report.out))
-    if gone:
-        click.echo(f"warning: {gone}", err=True)
-    status = "problems found" if report.rejected or report.refused or unfinished else "ok"
+    store_code = _check_store(site, report.settings, connect)
+    if report.settings.store is None or (connect and store_code == EXIT_OK):  # offline: not the database
+        gone = lost(site, report.settings, Path(report.out))
+        if gone:
+            click.echo(f"warning: {gone}", err=True)
+    status = "problems found" if report.rejected or report.refused or unfinished or store_code else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
-    sys.exit(EXIT_CONFIG if unfinished else build_exit(report))
+    sys.exit(EXIT_CONFIG if unfinished else store_code or build_exit(report))
+
+
+def _check_store(site: Path, settings: Settings, connect: bool) -> int:
+    """[store]: its password variable is set; with ``connect``, the database answers (a line saying
+    whether it holds this site's ledger). The exit code it calls for (0: nothing wrong)."""
+    if settings.store is None:
+        if connect:
+            click.echo("store: the SQLite ledger (no [store] section): nothing to connect to")
+        return EXIT_OK
+    from ..config import shown_config
+    from ..deliver import ledger
+    from ..errors import ConfigError, StoreError
+
+    where = ledger.place(site, settings)
+    try:
+        assert isinstance(where, ledger.PostgresPlace)
+        where.password()
+    except ConfigError as e:
+        click.echo(f"{shown_config(site)}: error: {e.message}", err=True)
+        return EXIT_CONFIG
+    if not connect:
+        return EXIT_OK
+    try:
+        store = where.open(readonly=True)
+        try:
+            identity = store.identity()
+        finally:
+            store.close()
+    except StoreError as e:
+        click.echo(f"error: {e}", err=True)
+        return EXIT_LEDGER
+    except ConfigError as e:  # psycopg is not installed
+        click.echo(f"{shown_config(site)}: error: {e.message}", err=True)
+        return EXIT_CONFIG
+    held = f"this site's ledger {identity.id[:8]}" if identity.id else "no ledger of this site yet (publish makes it)"
+    click.echo(f"store: {where.shown}: connected; {held}")
+    return EXIT_OK
 
 
 def _published_config(site: Path, report: BuildReport) -> list[str]:

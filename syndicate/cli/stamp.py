@@ -30,9 +30,12 @@ def read_before(site: Path) -> Before | None:
     from ..errors import SyndicateError
 
     try:
-        ledger = state_path(site, load_settings(site))
+        settings = load_settings(site)
     except SyndicateError:
         return None
+    if settings.store is not None:
+        return None  # the ledger is in a database, whose changes no file's stat shows: no stamp
+    ledger = state_path(site, settings)
     names = [str(site / CONFIG_PATH), str(ledger), f"{ledger}-wal"]
     return started, {name: quick.file_id(name) for name in names}
 

@@ -107,6 +107,15 @@ class FeedSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """[store] in config/syndicate.toml: the ledger in PostgreSQL instead of SQLite (no section: SQLite)."""
+
+    url: str = ""  # postgresql://user@host:port/db, never with a password in it
+    password_env: str = ""  # the environment variable holding the password ("": libpq's PGPASSWORD or ~/.pgpass)
+    site: str = ""  # the name this site's rows carry in the database ("": the site's [site] url)
+
+
+@dataclass(frozen=True, slots=True)
 class OutputSettings:
     """[output] in config/syndicate.toml: where the build writes, and its two pages."""
 
@@ -221,6 +230,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     state_path: str = ".syndicate/state.db"
     output: OutputSettings = field(default_factory=OutputSettings)
+    store: StoreSettings | None = None  # None: the SQLite ledger at state_path
 
     def target(self, name: str) -> TargetSettings | None:
         return next((t for t in self.targets if t.name == name), None)

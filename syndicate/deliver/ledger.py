@@ -29,8 +29,9 @@ from ..core.model import Links, Settings
 from ..errors import LedgerLostError, StoreError
 
 if TYPE_CHECKING:  # the store (and the planner it holds deliveries in) loads when a ledger is there
-    from .sqlite_store import SQLiteStore
-    from .store import LedgerIdentity
+    from contextlib import AbstractContextManager
+
+    from .store import LedgerIdentity, Store
 
 T = TypeVar("T")
 
@@ -41,6 +42,122 @@ OUTPUT_MARK = ".syndicate-ledger.json"
 def state_path(site_dir: Path, settings: Settings) -> Path:
     path = Path(settings.state_path)
     return path if path.is_absolute() else site_dir / path
+
+
+class Place:
+    """Where a site's ledger is: a SQLite file (:class:`SQLitePlace`), or a site's rows in a
+    PostgreSQL database (:class:`PostgresPlace`, with ``[store] url``). ``shown``: how messages
+    name it (a URL never with its password)."""
+
+    @property
+    def shown(self) -> str:
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        """Whether the ledger is there (a file; the site's ledger id in the database)."""
+        raise NotImplementedError
+
+    def lock(self) -> AbstractContextManager[int | None]:
+        """Hold the site's delivery lock (LockedError at once when another process does); yields
+        the fencing token to open the store with (None for SQLite, whose lock is on the file)."""
+        raise NotImplementedError
+
+    def open(self, *, readonly: bool = False, token: int | None = None) -> Store:
+        raise NotImplementedError
+
+    def check(self, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
+        """:func:`check` for the ledger here."""
+        check(self.shown, existed, identity, marks)
+
+
+@dataclass(frozen=True)
+class SQLitePlace(Place):
+    path: Path
+
+    @property
+    def shown(self) -> str:
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def lock(self) -> AbstractContextManager[int | None]:
+        from .store import lock
+
+        return lock(self.path)
+
+    def open(self, *, readonly: bool = False, token: int | None = None) -> Store:
+        from .sqlite_store import SQLiteStore
+
+        return SQLiteStore(self.path, readonly=readonly)
+
+
+@dataclass(frozen=True)
+class PostgresPlace(Place):
+    url: str
+    password_env: str
+    site: str
+    sqlite: Path  # the SQLite ledger the site would have without [store]
+
+    def check(self, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
+        """A site that published with its SQLite file and gained a [store] section without moving
+        the file there is told to move it (a --rebaseline would forget what the file knows)."""
+        if not existed and marks and self.sqlite.is_file():
+            raise LedgerLostError(
+                f"the delivery ledger {self.shown} holds nothing of this site, but this site has published"
+                f" with the SQLite ledger {self.sqlite}: copy it there first with `syndicate store migrate --to"
+                f" {self.url}` (nothing was sent), or remove [store] to go on with the file"
+            )
+        check(self.shown, existed, identity, marks)
+
+    @property
+    def shown(self) -> str:
+        from .postgres_store import where_of
+
+        return where_of(self.url, self.site)
+
+    def password(self) -> str | None:
+        from .postgres_store import password_of
+
+        return password_of(self.password_env)
+
+    def exists(self) -> bool:
+        from .postgres_store import exists
+
+        return exists(self.url, self.password(), self.site)
+
+    def lock(self) -> AbstractContextManager[int | None]:
+        from .postgres_store import site_lock
+
+        return site_lock(self.url, self.password(), self.site)
+
+    def open(self, *, readonly: bool = False, token: int | None = None) -> Store:
+        from .postgres_store import PostgresStore
+
+        return PostgresStore(self.url, self.password(), self.site, readonly=readonly, token=token)
+
+
+# `syndicate run` keeps the SQLite file's lock for its life (serve/daemon.py); with PostgreSQL it
+# would deliver unlocked, so it refuses (at start, and in every cycle of a daemon whose config
+# gained a [store] section).
+NO_RUN_WITH_STORE = (
+    "`syndicate run` does not deliver with a [store] url yet (the next step of issue 24): run"
+    " `syndicate publish` instead (on a timer), or remove [store] to deliver with the SQLite ledger"
+)
+
+
+def site_name(settings: Settings) -> str:
+    """The name a site's rows carry in a shared database: ``[store] site``, else its ``[site] url``."""
+    return (settings.store.site if settings.store else "") or settings.site.url
+
+
+def place(site_dir: Path, settings: Settings) -> Place:
+    """Where this site's ledger is: ``[store] url``, else the SQLite file ``[state] path``."""
+    if settings.store is not None:
+        return PostgresPlace(
+            settings.store.url, settings.store.password_env, site_name(settings), state_path(site_dir, settings)
+        )
+    return SQLitePlace(state_path(site_dir, settings))
 
 
 @dataclass(frozen=True)
@@ -89,7 +206,7 @@ def write_marks(site_dir: Path, out_dir: Path, identity: LedgerIdentity, newest:
             os.replace(tmp, path)
 
 
-def check(ledger: Path, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
+def check(ledger: Path | str, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
     """Raise LedgerLostError when the marks say this site published with another (or a newer) ledger."""
     if not marks:
         return  # never published: a new ledger is the normal start
@@ -119,21 +236,21 @@ def lost(site_dir: Path, settings: Settings, out_dir: Path) -> str | None:
     one, older than the marks, unreadable), or None; read-only, for `check`."""
     if not settings.targets:
         return None  # nothing to skip or repeat: no ledger is needed
-    from .sqlite_store import SQLiteStore
+    from ..errors import ConfigError
     from .store import LedgerIdentity
 
-    path = state_path(site_dir, settings)
-    existed = path.is_file()
+    where = place(site_dir, settings)
     try:
+        existed = where.exists()
         identity = LedgerIdentity("", 0, 0, True)
         if existed:
-            store = SQLiteStore(path, readonly=True)
+            store = where.open(readonly=True)
             try:
                 identity = store.identity()
             finally:
                 store.close()
-        check(path, existed, identity, read_marks(site_dir, out_dir))
-    except StoreError as e:  # LedgerLostError too
+        where.check(existed, identity, read_marks(site_dir, out_dir))
+    except (StoreError, ConfigError) as e:  # LedgerLostError too
         return str(e)
     return None
 
@@ -167,17 +284,17 @@ def known_revisions(site_dir: Path, settings: Settings) -> dict[str, str]:
     )
 
 
-def _read(site_dir: Path, settings: Settings, what: Callable[[SQLiteStore], T], default: T) -> T:
+def _read(site_dir: Path, settings: Settings, what: Callable[[Store], T], default: T) -> T:
     """Something read from the ledger, read-only, for a command that also works without one
     (``default`` when it is missing or unreadable: `publish` is the one that reports that)."""
-    path = state_path(site_dir, settings)
-    if not path.is_file():
-        return default
-    from .sqlite_store import SQLiteStore
+    from ..errors import ConfigError
 
+    where = place(site_dir, settings)
+    if isinstance(where, SQLitePlace) and not where.exists():
+        return default
     try:
-        store = SQLiteStore(path, readonly=True)
-    except StoreError:
+        store = where.open(readonly=True)
+    except (StoreError, ConfigError):
         return default
     try:
         return what(store)

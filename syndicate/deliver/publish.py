@@ -68,8 +68,8 @@ from .channels.base import Channel, Held, Payload
 from .ledger import state_path
 from .registry import Channels
 from .secrets import Secrets
-from .sqlite_store import SQLiteStore, remembered
-from .store import LedgerIdentity, Store, lock
+from .sqlite_store import remembered
+from .store import LedgerIdentity, Store
 
 Clock = Callable[[], datetime]
 Echo = Callable[[str], None]
@@ -254,7 +254,7 @@ def publish(
     if request.feeds_url:
         settings = replace(settings, feeds=replace(settings.feeds, url=request.feeds_url))
     target = check_target(settings, request.target) if request.target is not None else None
-    state = state_path(site_dir, settings)
+    where = ledger.place(site_dir, settings)
     out = output_dir(site_dir, settings, request.out_dir)
     now = world.clock()
     kept = kept or Kept()
@@ -268,22 +268,24 @@ def publish(
         raise ConfigError(
             f"nothing is delivered while the config holds stand-ins; replace them:{lines}", path=shown_config(site_dir)
         )
-    existed = state.is_file()
+    if kept.holds_lock and settings.store is not None:  # its lock is the SQLite file's (serve/daemon.py)
+        raise ConfigError(ledger.NO_RUN_WITH_STORE, path=shown_config(site_dir))
+    existed = where.exists()
     # The user said what the ledger should be; or there is no target, so nothing to skip or repeat.
     trusted = request.rebaseline or request.backfill or not settings.targets
     if not existed and not trusted:  # refuse before a new, empty ledger is made
-        ledger.check(state, False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
-    with lock(state) if not kept.holds_lock and not request.dry_run else nullcontext():
+        where.check(False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
+    with where.lock() if not kept.holds_lock and not request.dry_run else nullcontext() as token:
         # A lock holder that knows the syndication links (the daemon) writes the feeds before it
         # opens the ledger: a save's feeds need nothing of it, and nothing is sent before the check.
         early = None
         if (links := _kept_links(kept, request)) is not None and _memo(kept, request) is not None:
             early = _written(_prepare(site_dir, now, request, kept, settings, links), kept)
-        store = SQLiteStore(state, readonly=request.dry_run)
+        store = where.open(readonly=request.dry_run, token=token)
         try:
             identity = store.identity()
             if not trusted:
-                ledger.check(state, existed, identity, ledger.read_marks(site_dir, out))
+                where.check(existed, identity, ledger.read_marks(site_dir, out))
             run = _Run(site_dir, request, world, kept, settings, store, out, now, target)
             run.known_targets = set() if request.rebaseline else set(store.known_targets())
             run.retracting = _retracting(run, run.wall() if request.allow_deletions else _word(store))
@@ -545,10 +547,10 @@ def allow_deletions(site_dir: Path, clock: Clock) -> None:
     """Record the user's word in the ledger for the process that holds it (a running `syndicate
     run`, which notices the ledger changed and carries out what the guard held within seconds)."""
     settings = load_settings(site_dir)
-    state = state_path(site_dir, settings)
-    store = SQLiteStore(state)
+    where = ledger.place(site_dir, settings)
+    store = where.open()
     try:
-        ledger.check(state, True, store.identity(), ledger.read_marks(site_dir, output_dir(site_dir, settings)))
+        where.check(True, store.identity(), ledger.read_marks(site_dir, output_dir(site_dir, settings)))
         store.set_meta(ALLOW_DELETIONS, clock().isoformat())
     finally:
         store.close()
@@ -821,14 +823,14 @@ def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str 
     if target is not None:
         target = check_target(settings, target)
     post_id = resolve_post(site_dir, settings, post) if post else None
-    state = state_path(site_dir, settings)
+    where = ledger.place(site_dir, settings)
     marks = ledger.read_marks(site_dir, output_dir(site_dir, settings))
-    if not state.is_file():  # nothing was ever recorded, or the ledger is lost (then say so)
-        ledger.check(state, False, LedgerIdentity("", 0, 0, True), marks)
+    if not where.exists():  # nothing was ever recorded, or the ledger is lost (then say so)
+        where.check(False, LedgerIdentity("", 0, 0, True), marks)
         return 0
-    store = SQLiteStore(state)
+    store = where.open()
     try:
-        ledger.check(state, True, store.identity(), marks)
+        where.check(True, store.identity(), marks)
         return store.requeue(target, post_id, clock())
     finally:
         store.close()

@@ -10,14 +10,12 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
 from ..errors import StoreError
-from .store import AttemptRow, LedgerIdentity
-
-_STATES = {state.value: state for state in DeliveryState}  # a dict lookup per row, not an enum call
+from .store import _EPOCH, _STATES, AttemptRow, LedgerIdentity, _leaving, _leaving_json, _micros, _social
 
 LEDGER_SCHEMA = 2  # 1: the first ledgers (no meta table); 2: meta, attempts, key_seq, posts.published
 
@@ -83,7 +81,6 @@ _UNIQUE_KEYS = (
 )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KEYS_AT_ONCE = 500  # post ids in one query (SQLite allows 999 parameters in older versions)
 
 
@@ -93,39 +90,6 @@ def _ts(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _social(value: str | None) -> tuple[tuple[str, str], ...]:
-    try:
-        got = json.loads(value) if value else {}
-    except ValueError:
-        return ()
-    return tuple(sorted((str(k), str(v)) for k, v in got.items())) if isinstance(got, dict) else ()
-
-
-def _leaving(value: str | None) -> tuple[tuple[str, datetime], ...]:
-    try:
-        got = json.loads(value) if value else {}
-    except ValueError:
-        return ()
-    if not isinstance(got, dict):
-        return ()
-    out = []
-    for key, when in got.items():
-        try:
-            at = datetime.fromisoformat(str(when))
-        except ValueError:
-            continue
-        out.append((str(key), at if at.tzinfo else at.replace(tzinfo=UTC)))
-    return tuple(sorted(out))
-
-
-def _leaving_json(marks: tuple[tuple[str, datetime], ...]) -> str | None:
-    return json.dumps({key: when.isoformat() for key, when in marks}, sort_keys=True) if marks else None
-
-
-def _micros(when: datetime) -> int:
-    return int(when.timestamp() * 1_000_000)
 
 
 def _row(r: sqlite3.Row) -> Delivery:

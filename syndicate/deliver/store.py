@@ -1,5 +1,7 @@
 """The delivery ledger's contract: the ``Store`` protocol that publish uses, its rows, and the lock;
-:mod:`syndicate.deliver.sqlite_store` is the one implementation today, so another store can follow.
+:mod:`syndicate.deliver.sqlite_store` (a file beside the site, the default) and
+:mod:`syndicate.deliver.postgres_store` (``[store] url``: many sites in one database) implement it,
+and ``tests/test_store_contract.py`` holds both to it.
 
 Contract (any implementation):
 - every datetime in and out is timezone-aware UTC;
@@ -21,10 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +35,43 @@ from ..core.planning import Delivery, DeliveryState, KnownPost
 from ..errors import LockedError, StoreError
 
 __all__ = ["AttemptRow", "LedgerIdentity", "LockedError", "Store", "StoreError", "lock"]
+
+# The column forms both stores share (a state's text, the JSON of a post's digests and leaving marks).
+_STATES = {state.value: state for state in DeliveryState}  # a dict lookup per row, not an enum call
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _social(value: str | None) -> tuple[tuple[str, str], ...]:
+    try:
+        got = json.loads(value) if value else {}
+    except ValueError:
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in got.items())) if isinstance(got, dict) else ()
+
+
+def _leaving(value: str | None) -> tuple[tuple[str, datetime], ...]:
+    try:
+        got = json.loads(value) if value else {}
+    except ValueError:
+        return ()
+    if not isinstance(got, dict):
+        return ()
+    out = []
+    for key, when in got.items():
+        try:
+            at = datetime.fromisoformat(str(when))
+        except ValueError:
+            continue
+        out.append((str(key), at if at.tzinfo else at.replace(tzinfo=UTC)))
+    return tuple(sorted(out))
+
+
+def _leaving_json(marks: tuple[tuple[str, datetime], ...]) -> str | None:
+    return json.dumps({key: when.isoformat() for key, when in marks}, sort_keys=True) if marks else None
+
+
+def _micros(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -67,6 +107,7 @@ class Store(Protocol):
     def known_targets(self) -> dict[str, str | None]: ...
     def add_targets(self, names: Iterable[str], now: datetime) -> None: ...
     def disable_target(self, name: str, reason: str) -> None: ...
+    def enable_target(self, name: str) -> None: ...
     def known_posts(self) -> dict[str, KnownPost]: ...
     def snapshots(self, post_ids: Iterable[str]) -> dict[str, str]: ...
     def newest_published(self) -> datetime | None: ...

@@ -48,7 +48,7 @@ from ..builder.discover import ContentWatch
 from ..builder.owned import RECORD
 from ..builder.report import STATE_DIR, refused_line
 from ..builder.skip import IncrementalRender
-from ..config import CONFIG_PATH, load_settings, output_dir, stand_ins
+from ..config import CONFIG_PATH, load_settings, output_dir, shown_config, stand_ins
 from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
@@ -654,6 +654,8 @@ class Daemon:
     def run(self) -> None:
         """Until SIGTERM/SIGINT. Raises ConfigError, OutputError, LockedError, LedgerLostError, StoreError, OSError."""
         settings = load_settings(self.site_dir)
+        if settings.store is not None and not self.preview:
+            raise ConfigError(ledger.NO_RUN_WITH_STORE, path=shown_config(self.site_dir))
         self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
         if self.preview and self._out_arg is None:  # never the folder that is deployed: its URLs are local
             self.out_dir = self.site_dir / STATE_DIR / "preview"

@@ -1,0 +1,1 @@
+"""The stores' schema migrations, plain SQL shipped as package data."""
