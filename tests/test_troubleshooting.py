@@ -49,6 +49,7 @@ SINKS: dict[str, tuple[int | None, str]] = {
         ["ConfigError", "UnsafePathError", "OutputError", "StoreError", "LockedError", "LedgerLostError"],
         (0, "message"),
     ),
+    "BucketError": (0, "message"),  # builder/bucket.py: an upload to a bucket that stopped
     **dict.fromkeys(
         ["FetchRefused", "_AddressRefused", "FitError", "ImageRejected", "DeadlinePassed", "KeyTaken"], (0, "message")
     ),
