@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import CONFIG, NOW, Site
-from tests.peers.fixtures import free_port, missing_dependency, run_peer
+from tests.peers.fixtures import free_port, missing_dependency, require_modules, run_peer
 from tests.s3proxy import Proxy, proxy
 
 BUCKET = "feeds"
@@ -64,7 +64,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if exe is None:
         missing_dependency("the S3 tests need moto's server (pip install 'moto[server]', in the test extra)")
-    pytest.importorskip("obstore", reason="uploading needs obstore (pip install 'syndicate[s3]')")
+    require_modules("uploading to a bucket", "obstore")  # the s3 extra, in the test extra
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with run_peer("moto S3 server", [str(exe), "-H", "127.0.0.1", "-p", str(port)], port=port, log_path=log):
@@ -280,8 +280,8 @@ def test_sigkill_at_random_points_then_a_rerun_leaves_the_bucket_equal_to_the_bu
         for key, data in after_kill.items():  # every object old or new bytes, never a mix
             assert data in (before.get(key), new.get(key)), (trial, key)
         assert new == _local(site, tmp_path / "local"), trial
-        s3.log.clear()
-        assert _build(site).code == 0 and s3.log == []
+    s3.log.clear()
+    assert _build(site).code == 0 and s3.log == []  # the upload the reruns finished is complete
 
 
 def _killer(proc: subprocess.Popen[bytes], at: int, later: float) -> Callable[[str, str], None]:
@@ -407,3 +407,15 @@ def test_run_refuses_a_bucket_it_would_never_upload_to(site: Site) -> None:
     run = site.run("run", "--port", "0")
     assert run.code == 2
     assert "error: [output] url: `syndicate run` does not upload to a bucket yet" in run.err
+
+
+def test_a_service_that_fails_is_named_in_one_line(s3: Proxy, moto: Moto, tmp_path: Path) -> None:
+    site = _site(tmp_path, s3.url)
+    run = site.run("build", "--out", "s3://no-such-bucket/blog/", env=ENV)
+    assert run.code == 3
+    assert run.err.strip() == "error: cannot list s3://no-such-bucket/blog/: HTTP 404 Not Found NoSuchBucket"
+    site.config(CONFIG + f'\n[output]\nendpoint = "http://127.0.0.1:{free_port()}"\n')
+    run = _build(site)
+    assert run.code == 3
+    unreachable = "the service could not be reached (connection failed or timed out)"
+    assert run.err.strip() == f"error: cannot list {URL}: {unreachable}"

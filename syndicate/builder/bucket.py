@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 SYNC_STATE = ".syndicate-sync"  # in the staging folder: MD5s by stat, the record's body, the last complete upload
 THREADS = 8  # PUTs of one rank at a time
 DELETE_BATCH = 1000  # keys per DeleteObjects request
+_COUNT = threading.Lock()  # PUTs of one rank count their requests from a few threads
 
 
 @dataclass
@@ -292,7 +293,8 @@ def _put(
     import obstore
     from obstore.exceptions import AlreadyExistsError, PreconditionError
 
-    report.requests += 1
+    with _COUNT:
+        report.requests += 1
     mode: Any = {"e_tag": f'"{etag}"'} if etag is not None else "create"
     try:
         result = obstore.put(store, rel, data, attributes=attributes, mode=mode, use_multipart=False)
