@@ -419,3 +419,18 @@ def test_a_service_that_fails_is_named_in_one_line(s3: Proxy, moto: Moto, tmp_pa
     assert run.code == 3
     unreachable = "the service could not be reached (connection failed or timed out)"
     assert run.err.strip() == f"error: cannot list {URL}: {unreachable}"
+
+
+def test_output_url_in_the_config_uploads_every_build(s3: Proxy, moto: Moto, tmp_path: Path) -> None:
+    site = _site(tmp_path, s3.url, f'url = "{URL}"\n')
+    run = site.run("build", env=ENV)
+    assert run.code == 0, run.err
+    assert f"uploaded 14 objects to {URL}" in run.out
+    run = site.run("build", env=ENV)  # the full command, never the stamp's replay: it says where the bucket is
+    assert run.code == 0 and f"{URL} holds this build already (no request)" in run.out
+    site.post("a.md", POSTS["a.md"].replace("Alpha.", "Alpha, edited."))
+    run = site.run("publish", env=ENV)
+    assert run.code == 0, run.err
+    assert f"6 objects uploaded to {URL}" in run.out
+    assert _feeds(moto) == _local(site, tmp_path / "local")
+    assert not (site.root / "public").exists()
