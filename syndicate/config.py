@@ -464,6 +464,12 @@ def _bucket_keys(output: dict[str, Any], path: str) -> None:
         raise ConfigError(
             f'[output] region {region[:80]!r} must be a region name like "us-east-1" or "auto"', path=path
         )
+    if output.get("content_encoding", "") not in ("", "gzip"):
+        raise ConfigError(
+            f'[output] content_encoding must be "gzip" or "" (none: the CDN compresses), not'
+            f" {output['content_encoding'][:40]!r}",
+            path=path,
+        )
     for key in ("feed_cache_control", "page_cache_control"):
         value = output.get(key, "")
         if len(value) > 512 or not all(c.isprintable() for c in value):

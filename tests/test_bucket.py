@@ -8,6 +8,7 @@ pinged only once the feeds are in the bucket."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import os
@@ -385,6 +386,7 @@ def test_credentials_come_from_the_environment_or_a_profile_never_the_config(
         ('endpoint = "http://127.0.0.1:9/bucket"', "must have no path, query or fragment"),
         ('region = "US East"', "[output] region 'US East' must be a region name"),
         ('feed_cache_control = "' + "x" * 600 + '"', "[output] feed_cache_control must be one line"),
+        ('content_encoding = "br"', '[output] content_encoding must be "gzip" or ""'),
     ],
 )
 def test_check_refuses_bad_bucket_keys_with_one_line(site: Site, output: str, message: str) -> None:
@@ -434,3 +436,25 @@ def test_output_url_in_the_config_uploads_every_build(s3: Proxy, moto: Moto, tmp
     assert f"6 objects uploaded to {URL}" in run.out
     assert _feeds(moto) == _local(site, tmp_path / "local")
     assert not (site.root / "public").exists()
+
+
+def test_gzip_objects_when_asked_and_only_then(s3: Proxy, moto: Moto, tmp_path: Path) -> None:
+    site = _site(tmp_path, s3.url, 'content_encoding = "gzip"\n')
+    run = _build(site)
+    assert run.code == 0, run.err
+    local = _local(site, tmp_path / "local")
+    stored = _feeds(moto)
+    assert stored.keys() == local.keys()
+    assert {k: gzip.decompress(v) for k, v in stored.items()} == local
+    client = moto.client()
+    assert client.head_object(Bucket=BUCKET, Key=PREFIX + "feed.xml")["ContentEncoding"] == "gzip"
+    s3.log.clear()
+    for state in (site.root / ".syndicate" / "bucket").glob("*/.syndicate-sync"):
+        state.unlink()  # the bucket is compared again: the same compressed bytes, nothing put
+    assert _build(site).code == 0
+    assert [m for m, _, _ in s3.log] == ["GET", "GET"]
+    site.config(CONFIG + f'\n[output]\nendpoint = "{s3.url}"\n')  # encoding dropped: every object again
+    run = _build(site)
+    assert run.code == 0, run.err
+    assert _feeds(moto) == local
+    assert "ContentEncoding" not in client.head_object(Bucket=BUCKET, Key=PREFIX + "feed.xml")

@@ -68,6 +68,9 @@ def test_each_kind_has_its_type_and_cache_control() -> None:
     }
     quiet = parse_settings(CONFIG + '\n[output]\npage_cache_control = ""\n')
     assert headers("index.html", quiet) == {"Content-Type": "text/html; charset=utf-8"}
+    zipped = parse_settings(CONFIG + '\n[output]\ncontent_encoding = "gzip"\n')
+    assert headers("feed.xml", zipped)["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in headers("feed.xml", SETTINGS)
 
 
 @pytest.mark.parametrize(

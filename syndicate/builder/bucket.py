@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -68,7 +69,7 @@ def upload(settings: Settings, staging: Path, bucket: Bucket, env: Mapping[str, 
     env = os.environ if env is None else env
     report = UploadReport(bucket)
     state = _read_state(staging)
-    local = _hashes(staging, state)
+    local = _hashes(staging, state, settings.output.content_encoding)
     done = _done_key(bucket, local, settings)
     if state.get("synced") == done:
         _write_state(staging, state)  # the hashes of files touched but unchanged
@@ -129,13 +130,23 @@ def _headers_key(settings: Settings) -> str:
     """The settings that decide the objects' headers: objects uploaded under others are put again."""
     out = settings.output
     names = (settings.feeds.rss, settings.feeds.atom, settings.feeds.json, out.index, out.opml)
-    return hashlib.sha256(json.dumps([out.feed_cache_control, out.page_cache_control, names]).encode()).hexdigest()[:16]
+    kept = [out.feed_cache_control, out.page_cache_control, out.content_encoding, names]
+    return hashlib.sha256(json.dumps(kept).encode()).hexdigest()[:16]
 
 
-def _hashes(staging: Path, state: dict[str, Any]) -> dict[str, str]:
-    """Key → MD5 of every file of the staging folder (dot files and folders left out: the records,
-    temporary files); a file whose size, mtime and inode are as last hashed is not read."""
-    known: dict[str, list[Any]] = state.get("hashes") or {}
+def encoded(data: bytes, encoding: str) -> bytes:
+    """The bytes an object holds: the file's, or (``[output] content_encoding = "gzip"``) them
+    compressed, the same for the same bytes (no time, no name in the header)."""
+    return gzip.compress(data, compresslevel=9, mtime=0) if encoding == "gzip" else data
+
+
+def _hashes(staging: Path, state: dict[str, Any], encoding: str = "") -> dict[str, str]:
+    """Key → MD5 of every object the staging folder's files make (dot files and folders left out:
+    the records, temporary files); a file whose size, mtime and inode are as last hashed, with the
+    same encoding, is not read."""
+    same = state.get("encoding", "") == encoding
+    known: dict[str, list[Any]] = (state.get("hashes") or {}) if same else {}
+    state["encoding"] = encoding
     fresh: dict[str, list[Any]] = {}
     out: dict[str, str] = {}
     for folder, dirs, files in os.walk(staging):
@@ -156,7 +167,7 @@ def _hashes(staging: Path, state: dict[str, Any]) -> dict[str, str]:
                 md5 = str(was[3])
             else:
                 try:
-                    md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+                    md5 = hashlib.md5(encoded(path.read_bytes(), encoding), usedforsecurity=False).hexdigest()
                 except OSError as e:
                     raise BucketError(f"cannot read {path}: {e.strerror or e}") from e
             fresh[rel] = [*sig, md5]
@@ -327,7 +338,7 @@ def _put_all(
         if failed.is_set():
             return
         try:
-            data = (staging / rel).read_bytes()
+            data = encoded((staging / rel).read_bytes(), settings.output.content_encoding)
         except OSError as e:
             failed.set()
             raise BucketError(f"cannot read {staging / rel}: {e.strerror or e}") from e

@@ -124,6 +124,7 @@ class OutputSettings:
     region: str = ""
     feed_cache_control: str = "max-age=60, stale-while-revalidate=60"  # Cache-Control of feeds in the bucket
     page_cache_control: str = "max-age=300"  # ... and of the other files (index.html, feeds.opml)
+    content_encoding: str = ""  # "gzip": objects stored compressed (Content-Encoding: gzip); "": left to the CDN
 
 
 @dataclass(frozen=True, slots=True)

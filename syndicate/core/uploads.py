@@ -81,6 +81,8 @@ def headers(rel: str, settings: Settings) -> dict[str, str]:
     control = settings.output.feed_cache_control if is_feed_file(settings, rel) else settings.output.page_cache_control
     if control:
         out["Cache-Control"] = control
+    if settings.output.content_encoding:
+        out["Content-Encoding"] = settings.output.content_encoding
     return out
 
 
