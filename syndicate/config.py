@@ -7,6 +7,7 @@ is a setting silently lost.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from dataclasses import MISSING, fields
@@ -41,6 +42,7 @@ from .core.model import (
 )
 from .core.permalinks import normal_template, template_problem, unknown_tokens
 from .core.slugs import slug_problem
+from .core.uploads import Bucket, parse_s3_url
 from .errors import ConfigError, ContentError
 from .files import name_problem, read_limited
 
@@ -368,7 +370,9 @@ def _content(raw: dict[str, Any], path: str) -> ContentSettings:
 def _output(raw: dict[str, Any], path: str, content: ContentSettings) -> OutputSettings:
     """[output]: a folder that is neither the site itself nor holds or lies in its posts; the two
     pages at plain relative paths (or "" for none)."""
+    _no_credentials(raw.get("output"), path)
     output = _section(raw, "output", OutputSettings, path)
+    _bucket_keys(output, path)
     folder = output.get("dir", OutputSettings().dir)
     parts = [p for p in folder.replace("\\", "/").split("/") if p not in ("", ".")]
     if not folder.strip() or "\x00" in folder or "\\" in folder or not parts:
@@ -419,6 +423,80 @@ def _output(raw: dict[str, Any], path: str, content: ContentSettings) -> OutputS
     return OutputSettings(**output)
 
 
+_CREDENTIAL = re.compile(r"access|secret|token|password|credential|(^|_)key($|_)", re.IGNORECASE)
+CREDENTIALS_HINT = (
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, or AWS_PROFILE with a profile"
+    " in ~/.aws/credentials"
+)
+
+
+def _no_credentials(section: object, path: str) -> None:
+    """A credential in [output] is refused by its key alone (its value is never shown): the config
+    file is committed and shared, and a bucket's key must not be."""
+    if isinstance(section, dict):
+        for key in section:
+            if isinstance(key, str) and _CREDENTIAL.search(key):
+                raise ConfigError(
+                    f"[output] {key}: credentials are never read from the config file; {CREDENTIALS_HINT}",
+                    path=path,
+                )
+
+
+def _bucket_keys(output: dict[str, Any], path: str) -> None:
+    """[output] url (s3://bucket/prefix/), endpoint (an http(s) base URL), region, the Cache-Control values."""
+    url = output.get("url", "")
+    if url:
+        try:
+            parse_s3_url(url)
+        except ValueError as e:
+            raise ConfigError(f"[output] url {url[:80]!r} {e}", path=path) from None
+    endpoint = output.get("endpoint", "")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise ConfigError(
+                f'[output] endpoint {endpoint[:80]!r} must be the service\'s base URL like "https://s3.example.com"'
+                " (no credentials in it)",
+                path=path,
+            )
+        if parts.query or parts.fragment or parts.path not in ("", "/"):
+            raise ConfigError(f"[output] endpoint {endpoint[:80]!r} must have no path, query or fragment", path=path)
+    region = output.get("region", "")
+    if region and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", region):
+        raise ConfigError(
+            f'[output] region {region[:80]!r} must be a region name like "us-east-1" or "auto"', path=path
+        )
+    if output.get("content_encoding", "") not in ("", "gzip"):
+        raise ConfigError(
+            f'[output] content_encoding must be "gzip" or "" (none: the CDN compresses), not'
+            f" {output['content_encoding'][:40]!r}",
+            path=path,
+        )
+    for key in ("feed_cache_control", "page_cache_control"):
+        value = output.get(key, "")
+        if len(value) > 512 or not all(c.isprintable() for c in value):
+            raise ConfigError(f"[output] {key} must be one line of at most 512 characters", path=path)
+
+
+def bucket_of(settings: Settings, out: str | None = None) -> Bucket | None:
+    """The bucket a build is uploaded to: ``--out s3://…`` when given, else ``[output] url``
+    (None: the output is a folder). Raises ConfigError for an ``--out`` URL that names no bucket."""
+    url = out if out is not None else settings.output.url
+    if not url:
+        return None
+    try:
+        bucket, prefix = parse_s3_url(url)
+    except ValueError as e:
+        raise ConfigError(f"--out {url[:80]!r} {e}") from None
+    return Bucket(bucket, prefix, settings.output.endpoint, settings.output.region)
+
+
+def staging_dir(site_dir: Path, bucket: Bucket) -> Path:
+    """The folder a build for a bucket is written to before it is uploaded (under .syndicate/)."""
+    where = hashlib.sha256(f"{bucket.endpoint}\n{bucket.url}".encode()).hexdigest()[:10]
+    return site_dir / ".syndicate" / "bucket" / f"{bucket.bucket}-{where}"
+
+
 # What `syndicate init` writes where it found nothing (and the URL an older init wrote): a feed,
 # a toot or a webhook that links to a stand-in is worse than none, so `check` fails on them and
 # `publish` and the daemon deliver nothing until they are replaced.
@@ -447,6 +525,8 @@ def output_dir(site_dir: Path, settings: Settings, out: Path | None = None) -> P
     Raises ConfigError for a folder given as a path (``--out``, an absolute ``[output] dir``)
     that is the site itself or holds or lies in its posts or its config, as the config refuses a
     relative ``[output] dir``: the feeds would be written among the posts."""
+    if out is None and settings.output.url and (bucket := bucket_of(settings)) is not None:
+        return staging_dir(site_dir, bucket)  # built here, then uploaded (builder/bucket.py)
     if out is None:
         folder = Path(settings.output.dir)
         if not folder.is_absolute():

@@ -7,6 +7,8 @@
     │                              reported, never remembered, so the next build reads it again
     ├── UnsafePathError            a write would land outside the output folder              exit 3
     ├── OutputError                the output folder cannot be written                       exit 3
+    │   └── BucketError            the bucket cannot be written, or another writer changed it
+    │                              under us (HTTP 412): the upload stops there               exit 3
     ├── StoreError                 the delivery ledger cannot be read or written             exit 6
     │   ├── LockedError            another syndicate process is delivering for this site     exit 5
     │   └── LedgerLostError        the ledger is missing, empty, another or older than the
@@ -67,6 +69,11 @@ class UnsafePathError(SyndicateError):
 
 class OutputError(SyndicateError):
     """The output folder cannot be written."""
+
+
+class BucketError(OutputError):
+    """The upload to a bucket stopped: no credentials, the service refused or failed, or another
+    writer changed an object since it was listed (a conditional PUT answered 412)."""
 
 
 class StoreError(SyndicateError):

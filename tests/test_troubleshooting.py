@@ -49,6 +49,7 @@ SINKS: dict[str, tuple[int | None, str]] = {
         ["ConfigError", "UnsafePathError", "OutputError", "StoreError", "LockedError", "LedgerLostError"],
         (0, "message"),
     ),
+    "BucketError": (0, "message"),  # builder/bucket.py: an upload to a bucket that stopped
     **dict.fromkeys(
         ["FetchRefused", "_AddressRefused", "FitError", "ImageRejected", "DeadlinePassed", "KeyTaken"], (0, "message")
     ),
@@ -65,7 +66,7 @@ SINKS: dict[str, tuple[int | None, str]] = {
 }
 LISTS = {"warnings", "checks", "notes"}  # X.warnings.append(msg): printed as "warning: …", "check: …"
 SKIP_MAPS = {"skip"}  # plan.skip[delivery] = why: a skipped delivery's reason, in `syndicate status --all`
-SHOWN_VALUE_ERRORS = {"core/dates.py", "core/addresses.py"}  # their ValueErrors reach the user
+SHOWN_VALUE_ERRORS = {"core/dates.py", "core/addresses.py", "core/uploads.py"}  # their ValueErrors reach the user
 ROUTINE_EVENTS = {"built", "serving", "stopping", "stopped", "request", "delivered", "reload"}
 # Functions whose returned text is a message or a part of one, wherever it is used.
 MESSAGE_FUNCTIONS = {

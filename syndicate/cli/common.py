@@ -11,15 +11,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import click
 
 from .. import __version__
 from ..builder.report import BuildReport, refused_line
 from ..core.model import Links, Problem, Settings, printable
-from ..errors import LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
+from ..core.uploads import Bucket
+from ..errors import BucketError, LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
 from .show import plural
+
+if TYPE_CHECKING:
+    from ..builder.bucket import UploadReport
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
 
@@ -41,8 +45,66 @@ def one_line_errors() -> Iterator[None]:
     try:
         yield
     except SyndicateError as e:
-        hint = "; check that the output folder is writable" if isinstance(e, OutputError | UnsafePathError) else ""
+        writable = isinstance(e, OutputError | UnsafePathError) and not isinstance(e, BucketError)
+        hint = "; check that the output folder is writable" if writable else ""
         fail(exit_code(e), f"{e}{hint}")
+
+
+def out_target(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
+    """``--out``: a folder (a Path), or a bucket ``s3://bucket/prefix/`` (kept as text)."""
+    if value is None or value.startswith("s3://"):
+        return value
+    if Path(value).is_file():
+        raise click.BadParameter(f"{value!r} is a file, not a folder", param_hint="--out")
+    return Path(value)
+
+
+OUT_HELP = (
+    "Where the feeds go: a folder, or a bucket as s3://BUCKET/PREFIX/ (built in .syndicate/, then"
+    " uploaded; [output] endpoint and region, credentials from the AWS environment variables or"
+    " profile).  [default: [output] url, else [output] dir, else SITE/public]"
+)
+
+
+def upload_target(site: Path, out: Path | str | None) -> tuple[Bucket | None, Path | None]:
+    """The bucket a command uploads to (``--out s3://…``, else ``[output] url``), and the folder it
+    builds in: a bucket's staging folder under .syndicate/, or ``--out`` as given."""
+    if isinstance(out, Path):
+        return None, out
+    from ..config import bucket_of, load_settings, staging_dir
+
+    with one_line_errors():
+        bucket = bucket_of(load_settings(site), out)
+    if bucket is None:
+        return None, None
+    return bucket, staging_dir(site, bucket) if out is not None else None
+
+
+def upload_lines(site: Path, settings: Settings, out_dir: Path, bucket: Bucket) -> tuple[list[str], list[str], bool]:
+    """Upload the build in ``out_dir`` to ``bucket`` (BucketError: its line, exit 3): (lines for
+    stdout, lines for stderr, whether an object in the way was left alone)."""
+    from ..builder.bucket import upload
+
+    with one_line_errors():
+        done = upload(settings, out_dir, bucket)
+    errors = refused_lines(done)
+    if not done.listed:
+        line = f"{bucket.url} holds this build already (no request)"
+    else:
+        deleted = f", deleted {plural(len(done.deleted), 'object')}" if done.deleted else ""
+        line = (
+            f"uploaded {plural(len(done.uploaded), 'object')} to {bucket.url}{deleted}"
+            f" ({plural(done.requests, 'request')}, {done.seconds:.2f} s)"
+        )
+    return [line], errors, bool(done.refused)
+
+
+def refused_lines(done: UploadReport) -> list[str]:
+    """One line per object in the bucket that syndicate left alone (it did not upload it)."""
+    return [
+        f"error: {done.bucket.url}{rel} {why}; it was left alone: delete it, or choose another prefix"
+        for rel, why in sorted(done.refused.items())
+    ]
 
 
 def parse_date(value: str, option: str, example: str) -> datetime:

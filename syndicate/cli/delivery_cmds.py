@@ -17,14 +17,19 @@ from ..deliver.retractions import held_line, retraction_list, waiting_line
 from .common import (
     EXIT_DELIVERY,
     EXIT_OK,
+    EXIT_OUTPUT,
     EXIT_REJECTED,
+    OUT_HELP,
     build_exit,
     main,
     one_line_errors,
+    out_target,
     parse_date,
     parse_now,
+    refused_lines,
     report_problems,
     site_option,
+    upload_target,
 )
 from .show import plural, post_counts, print_table
 
@@ -52,12 +57,7 @@ from .show import plural, post_counts, print_table
     help="Carry out the retractions held because they were more at once than [delivery] max_retractions_percent"
     " (a running `syndicate run` is told, and does).",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the feeds go.  [default: [output] dir, else SITE/public]",
-)
+@click.option("--out", metavar="DIR|s3://BUCKET/PREFIX/", default=None, callback=out_target, help=OUT_HELP)
 @click.option(
     "--now",
     "now",
@@ -75,7 +75,7 @@ def publish_cmd(
     since: str | None,
     rebaseline: bool,
     allow_deletions: bool,
-    out: Path | None,
+    out: Path | str | None,
     now: str | None,
 ) -> None:
     """Build the feeds, then deliver every new post to every target, once.
@@ -110,6 +110,7 @@ def publish_cmd(
     def clock() -> datetime:
         return fixed or datetime.now(UTC)
 
+    bucket, folder = upload_target(site, out)
     with one_line_errors():
         request = Request(
             dry_run=dry_run,
@@ -118,9 +119,10 @@ def publish_cmd(
             backfill=backfill,
             since=parse_date(since, "--since", "2026-01-01") if since else None,
             rebaseline=rebaseline,
-            out_dir=out,
+            out_dir=folder,
             floor=fixed is None,
             allow_deletions=allow_deletions,
+            bucket=bucket,
         )
         try:
             report = publish(site, request, World(clock, wall=lambda: datetime.now(UTC), echo=click.echo))
@@ -163,6 +165,10 @@ def publish_cmd(
     if report.waiting:
         summary += f", {sum(report.waiting.values())} waiting for a target that cannot be set up"
     summary += f"; feeds: {plural(written, 'file')} written"
+    if report.upload is not None:
+        up = report.upload
+        summary += f", {plural(len(up.uploaded), 'object')} uploaded to {up.bucket.url}"
+        summary += f", {len(up.deleted)} deleted" if up.deleted else ""
     if report.baseline:
         summary += f"; {report.baseline} recorded as baseline (not sent; --backfill sends them)"
     click.echo(summary)
@@ -176,6 +182,10 @@ def publish_cmd(
     if failed or dead or report.setup_errors or report.deferred:
         click.echo("see `syndicate status` for what failed and when it is retried", err=True)
         sys.exit(EXIT_DELIVERY)
+    if report.upload is not None and report.upload.refused:
+        for line in refused_lines(report.upload):
+            click.echo(line, err=True)
+        sys.exit(EXIT_OUTPUT)
     sys.exit(build_exit(report.build))
 
 

@@ -58,6 +58,16 @@ def run_cmd(
     from ..serve.daemon import Daemon
     from ..serve.log import EventLog
 
+    if out is None and not preview:
+        from ..config import load_settings
+        from ..errors import ConfigError
+
+        with one_line_errors():
+            if load_settings(site).output.url:  # the daemon would build beside the bucket and never upload
+                raise ConfigError(
+                    "[output] url: `syndicate run` does not upload to a bucket yet; run `syndicate publish` (from"
+                    " cron) to upload and deliver, or give `run` a folder with --out"
+                )
     secrets = Secrets()
     log = EventLog(log_format, redact=secrets.redact)
     daemon = Daemon(

@@ -15,32 +15,32 @@ from .common import (
     EXIT_CONFIG,
     EXIT_LEDGER,
     EXIT_OK,
+    EXIT_OUTPUT,
     EXIT_REJECTED,
+    OUT_HELP,
     build_exit,
     main,
     moment_and_floor,
     moment_of,
     now_option,
     one_line_errors,
+    out_target,
     problem_lines,
     report_problems,
     run_build,
     site_option,
+    upload_lines,
+    upload_target,
 )
 from .show import build_lines, plural, post_counts, print_table
 
 
 @main.command("build")
 @site_option
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the feeds.  [default: [output] dir, else SITE/public]",
-)
+@click.option("--out", metavar="DIR|s3://BUCKET/PREFIX/", default=None, callback=out_target, help=OUT_HELP)
 @click.option("--no-cache", is_flag=True, help="Re-read every post instead of reusing .syndicate/cache.db.")
 @now_option
-def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> None:
+def build_cmd(site: Path, out: Path | str | None, no_cache: bool, now: str | None) -> None:
     """Write the feeds: RSS, Atom and JSON Feed for the site and each tag.
 
     RSS 2.0, Atom 1.0 and JSON Feed 1.1, for the whole site and for every tag,
@@ -50,15 +50,25 @@ def build_cmd(site: Path, out: Path | None, no_cache: bool, now: str | None) -> 
     """
     from .stamp import leave_stamp, read_before
 
+    bucket, folder = upload_target(site, out)
     before = read_before(site)
     moment, floor = moment_and_floor(site, now)
-    report = run_build(site, out, moment, write=True, use_cache=not no_cache)
+    report = run_build(site, folder, moment, write=True, use_cache=not no_cache)
     from ..config import output_dir
 
-    out_dir = output_dir(site, report.settings, out)
+    out_dir = output_dir(site, report.settings, folder)
     for line in problem_lines(site, report):
         click.echo(line, err=True)
     click.echo(build_lines(report, moment, out_dir, f"{report.seconds:.2f}"))
+    if bucket is not None:  # the stamp knows nothing of the bucket: such a build never leaves one
+        from .. import quick
+
+        quick.remove_stamp(str(site))
+        lines, errors, refused = upload_lines(site, report.settings, out_dir, bucket)
+        click.echo("\n".join(lines))
+        for line in errors:
+            click.echo(line, err=True)
+        sys.exit(EXIT_OUTPUT if refused else build_exit(report))
     if report.seen is not None:
         leave_stamp(site, report, moment, floor, out_dir, before)
     sys.exit(build_exit(report))

@@ -126,6 +126,14 @@ class OutputSettings:
     # subscribers keep their address): paths or fnmatch patterns in the output folder; with any,
     # feed items carry the ids the generator's feeds gave them.
     take_over: tuple[str, ...] = ()
+    # A bucket the build is uploaded to (s3://bucket/prefix/), built first in a folder of .syndicate/;
+    # the service's endpoint ("" = AWS) and region. Credentials come from the environment only.
+    url: str = ""
+    endpoint: str = ""
+    region: str = ""
+    feed_cache_control: str = "max-age=60, stale-while-revalidate=60"  # Cache-Control of feeds in the bucket
+    page_cache_control: str = "max-age=300"  # ... and of the other files (index.html, feeds.opml)
+    content_encoding: str = ""  # "gzip": objects stored compressed (Content-Encoding: gzip); "": left to the CDN
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import requests
 
+from ..builder.bucket import UploadReport
 from ..builder.cache import PostCache
 from ..builder.discover import ContentWatch
 from ..builder.pipeline import UnwrittenBuild, final_report, prepare, write_outputs
@@ -62,6 +63,7 @@ from ..core.planning import (
 )
 from ..core.render.jsonfeed import json_item
 from ..core.social import social_digest
+from ..core.uploads import Bucket
 from ..errors import ConfigError, DeliveryFailed, Failure, KeyTaken
 from . import ledger
 from .channels.base import Channel, Held, Payload
@@ -108,6 +110,7 @@ class PublishReport:
     held: list[Retraction] = field(default_factory=list)  # retractions due but held by the guard
     live_known: int = 0  # posts the ledger knows live: what the guard's share is of
     guard_limit: int = 0  # how many posts one run retracts without --allow-deletions
+    upload: UploadReport | None = None  # what the upload to the bucket did (a bucket output)
 
     @property
     def next_retraction(self) -> datetime | None:
@@ -171,6 +174,7 @@ class Request:
     deliver: bool = True  # False: build the feeds only, without the ledger (a daemon whose ledger is lost)
     feeds_url: str = ""  # the feeds' own URLs on this base instead of [feeds] url (`run --preview`)
     allow_deletions: bool = False  # carry out retractions the guard holds (more at once than its share)
+    bucket: Bucket | None = None  # the feeds are uploaded here before anything is sent (builder/bucket.py)
 
 
 @dataclass
@@ -261,7 +265,9 @@ def publish(
     if request.floor and (until := _floor(site_dir, settings, kept, request)) is not None:
         now = max(now, until)  # a clock that stepped back does not take published posts off
     if not request.deliver:
-        return _build_only(site_dir, settings, request, kept, now)
+        built = _build_only(site_dir, settings, request, kept, now)
+        _upload(request, settings, out, built)
+        return built
     unfinished = stand_ins(settings) if settings.targets or settings.hubs else []
     if unfinished and not request.dry_run:  # a toot that links to a stand-in cannot be taken back
         lines = "".join(f"\n  {line}" for line in unfinished)
@@ -401,6 +407,26 @@ def _written(prepared: UnwrittenBuild, kept: Kept) -> Written:
     return prepared, changed, write_outputs(prepared, kept.later)
 
 
+def _upload(request: Request, settings: Settings, out: Path, report: PublishReport) -> None:
+    """Bring the bucket level with the output folder (a bucket output only; BucketError stops the
+    run before anything is sent); a second upload in one run adds to what the first did."""
+    if request.bucket is None or request.dry_run:
+        return
+    from ..builder.bucket import upload
+
+    done = upload(settings, out, request.bucket)
+    if report.upload is None:
+        report.upload = done
+        return
+    first = report.upload
+    first.uploaded = sorted(set(first.uploaded) | set(done.uploaded))
+    first.deleted = sorted(set(first.deleted) | set(done.deleted))
+    first.refused.update(done.refused)
+    first.requests += done.requests
+    first.listed = first.listed or done.listed
+    first.seconds += done.seconds
+
+
 def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) -> PublishReport:
     store, request = run.store, run.request
     if early is not None:  # written before the ledger was opened, with the links the last run left
@@ -414,7 +440,9 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
         changed = prepared.changed()
         built = prepared.report if request.dry_run else write_outputs(prepared, run.kept.later)
         report = PublishReport(built, now=run.now)
-    changed = [rel for rel in changed if rel not in report.build.refused]  # no hub hears of a file left alone
+    _upload(request, run.settings, run.out, report)  # the feeds are live before any ping or delivery
+    refused = report.build.refused.keys() | (report.upload.refused.keys() if report.upload else set())
+    changed = [rel for rel in changed if rel not in refused]  # no hub hears of a file left alone
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
     planner = _incremental(run)
     ids = planner.which(prepared.report.posts, run.now, _inputs(run)) if planner is not None else None
@@ -454,6 +482,7 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
         if fresh != links:  # the copies just made (or deleted) show in the JSON Feed and syndication.json now
             again = write_outputs(_build(run, fresh), run.kept.later)
             report.build.written = sorted(set(report.build.written) | set(again.written))
+            _upload(request, run.settings, run.out, report)
     later = run.wall()
     report.next_attempt = min(
         (when for d in store.open_deliveries() if d.state != SENDING and (when := due_at(d, later))),

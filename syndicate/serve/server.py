@@ -42,10 +42,10 @@ import uvicorn
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..core.feeds import feed_file_names, is_feed_file, output_url
-from ..core.model import MIME_TYPES, Settings, media_type
+from ..core.feeds import is_feed_file, output_url
+from ..core.model import Settings
+from ..core.uploads import content_type
 
-TEXT_TYPES = {".html": "text/html", ".opml": "text/x-opml", ".xml": "application/xml", ".json": "application/json"}
 BACKLOG = 2048
 HEADER_TIMEOUT = 20.0  # seconds a request may take to send its headers
 KEEP_ALIVE = 5  # seconds a quiet keep-alive connection is kept open
@@ -67,16 +67,6 @@ class ServerState:
     health: Callable[[], dict[str, Any]] = lambda: {"status": "ok"}
     log_request: Callable[[str, str, int], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def content_type(name: str, settings: Settings) -> str:
-    by_name = {file_name: MIME_TYPES[fmt] for fmt, file_name in feed_file_names(settings).items()}
-    if name in by_name:
-        return f"{by_name[name]}; charset=utf-8"
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix in TEXT_TYPES:
-        return f"{TEXT_TYPES[suffix]}; charset=utf-8"
-    return media_type(name)
 
 
 def resolve(out_dir: Path, raw_path: str) -> Path | None:
