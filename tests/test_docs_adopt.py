@@ -263,13 +263,14 @@ def test_a_hugo_blog_of_leaf_bundles_has_its_posts_folder_as_main_section() -> N
 
 def test_publish_says_its_feeds_go_to_the_output_folder_of_the_config() -> None:
     """An adopted site builds into [output] dir (.syndicate/public), and so does `publish`; its
-    --help said SITE/public, which the pages (and the generated commands reference) repeated."""
+    --help said SITE/public, which the pages (and the generated commands reference) repeated; a
+    bucket ([output] url) comes first."""
     from click.testing import CliRunner
 
     from syndicate.cli.all_commands import main
 
     shown = CliRunner().invoke(main, ["publish", "--help"], terminal_width=200).output
-    assert "[default: [output] dir, else SITE/public]" in shown
+    assert "[default: [output] url, else [output] dir, else SITE/public]" in shown
 
 
 def test_check_names_the_files_in_the_way_in_the_folder_a_deploy_builds_into(tmp_path: Path) -> None:
