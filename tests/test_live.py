@@ -46,6 +46,8 @@ class Cdn:
     cache: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     changed: dict[str, float] = field(default_factory=dict)
     purged: list[str] = field(default_factory=list)
+    pages: dict[str, float] = field(default_factory=dict)  # a page's path → seconds of 404 after its first GET
+    asked: dict[str, float] = field(default_factory=dict)  # a page's path → when it was first asked for
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, path: str) -> bytes | None:
@@ -81,6 +83,12 @@ def cdn(moto: Moto) -> Iterator[Cdn]:
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
+            if path in state.pages:  # a post's page (not in the bucket): 404 until it is there
+                with state.lock:
+                    first = state.asked.setdefault(path, time.monotonic())
+                there = time.monotonic() - first >= state.pages[path]
+                self._answer(200 if there else 404, b"<p>Delta.</p>" if there else b"", "")
+                return
             origin = _origin(moto, path)
             with state.lock:
                 entry = state.cache.get(path)
@@ -140,6 +148,7 @@ class Call:
     path: str
     served: bytes | None
     stored: bytes | None
+    page: bytes | None = None  # a webhook: what the new post's page served then
 
 
 @pytest.fixture
@@ -156,7 +165,8 @@ def receivers(cdn: Cdn, moto: Moto) -> Iterator[tuple[str, list[Call]]]:
             else:
                 kind, path = "hook", "/feed.xml"  # the site's feed, which names every new post
             origin = _origin(moto, path)
-            calls.append(Call(kind, at, path, cdn.get(path), origin[1] if origin else None))
+            page = cdn.get("/blog/d/") if kind == "hook" else None
+            calls.append(Call(kind, at, path, cdn.get(path), origin[1] if origin else None, page))
             self.send_response(204)
             self.end_headers()
 
@@ -172,12 +182,16 @@ def receivers(cdn: Cdn, moto: Moto) -> Iterator[tuple[str, list[Call]]]:
         server.server_close()
 
 
-def _site(tmp_path: Path, s3: Proxy, cdn: Cdn, base: str, output: str = "", allow: bool = True) -> Site:
+def _site(
+    tmp_path: Path, s3: Proxy, cdn: Cdn, base: str, output: str = "", allow: bool = True, pages: bool = False
+) -> Site:
     site = Site(tmp_path / "site")
     site.content.mkdir(parents=True)
     config = CONFIG.replace("[feeds]\n", f'[feeds]\nurl = "{cdn.url}/"\n')
+    if pages:  # the posts' pages are behind the CDN too
+        config = config.replace('url = "https://example.com/"', f'url = "{cdn.url}/"')
     timeout = "" if "verify_timeout" in output else "verify_timeout = 10\n"
-    config += f'\n[output]\nendpoint = "{s3.url}"\nverify_interval = 0.2\n{timeout}{output}'
+    config += f'\n[output]\nendpoint = "{s3.url}"\nverify_interval = 0.1\n{timeout}{output}'
     config += f'\n[websub]\nhubs = ["{base}/hub"]\n'
     config += f'\n[[targets]]\nname = "hooks"\nkind = "webhook"\nurl = "{base}/hook"\nsecret_env = "HOOK_SECRET"\n'
     if allow:
@@ -218,7 +232,7 @@ def test_pings_and_webhooks_wait_until_the_cdn_serves_the_new_feeds(
     base, calls = receivers
     site = _site(tmp_path, s3, cdn, base)
     _first(site, calls)
-    cdn.stale_for = 1.5
+    cdn.stale_for = 1.0
     started = time.monotonic()
     code, out, err = _publish(site)
     assert code == 0, err
@@ -226,7 +240,7 @@ def test_pings_and_webhooks_wait_until_the_cdn_serves_the_new_feeds(
     assert kinds == ["hook"] + ["ping"] * 6  # the site's three feeds and red's
     _all_live(calls)
     assert min(c.at for c in calls) - started >= cdn.stale_for  # they waited for the CDN
-    assert "live    6 feed(s) serve their new bytes at" in out
+    assert "live    6 feeds serve their new bytes (" in out
     calls.clear()
     code, out, err = _publish(site)
     assert code == 0 and calls == [] and "live" not in out  # nothing new: nothing checked, nothing sent
@@ -239,14 +253,14 @@ def test_a_cdn_that_never_updates_stops_the_run_then_a_later_run_sends_once(
     tmp_path: Path,
 ) -> None:
     base, calls = receivers
-    site = _site(tmp_path, s3, cdn, base, "verify_timeout = 1.5\n")
+    site = _site(tmp_path, s3, cdn, base, "verify_timeout = 1\n")
     _first(site, calls)
     cdn.stale_for = 3600
     code, out, err = _publish(site)
     assert code == 3 and calls == []
     [line] = err.strip().splitlines()
-    assert "the feeds are not live after 1.5 s (verify_timeout):" in line
-    assert "still serves other bytes" in line and "nothing was sent, the next run checks again" in line
+    assert "error: not live after 1 s (verify_timeout):" in line
+    assert "still serves other bytes (6 of 6 URLs)" in line and "nothing was sent, the next run checks again" in line
     code, out, err = _publish(site)  # nothing to upload now, but what was uploaded is checked again
     assert code == 3 and calls == [] and "live" not in out
     cdn.stale_for = 0  # the CDN is fixed
@@ -257,6 +271,27 @@ def test_a_cdn_that_never_updates_stops_the_run_then_a_later_run_sends_once(
     calls.clear()
     code, _out, err = _publish(site)
     assert code == 0 and calls == []  # exactly once
+
+
+def test_verify_page_waits_for_the_new_posts_page_too(
+    s3: Proxy, cdn: Cdn, receivers: tuple[str, list[Call]], tmp_path: Path
+) -> None:
+    base, calls = receivers
+    site = _site(tmp_path, s3, cdn, base, "verify_page = true\n", pages=True)
+    _first(site, calls)
+    cdn.pages["/blog/d/"] = 1.0  # the page is online a moment after it was first asked for
+    code, out, err = _publish(site)
+    assert code == 0, err
+    [hook] = [c for c in calls if c.kind == "hook"]
+    assert hook.page == b"<p>Delta.</p>"  # told only once the page answers
+    assert "live    6 feeds, 1 post page serve their new bytes (" in out
+    calls.clear()
+    cdn.pages["/blog/e/"] = 3600  # a page that never comes: nothing is sent
+    site.post("e.md", NEW.replace("title: D", "title: E").replace("Delta", "Echo"))
+    config = site.root / "config" / "syndicate.toml"
+    config.write_text(config.read_text().replace("verify_timeout = 10", "verify_timeout = 1"))
+    code, out, err = _publish(site)
+    assert code == 3 and calls == [] and "/blog/e/: HTTP 404 (1 of 7 URLs)" in err
 
 
 PURGE = """\

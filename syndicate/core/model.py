@@ -139,6 +139,7 @@ class OutputSettings:
     verify_live: bool | None = None
     verify_timeout: float = 300.0  # seconds of checking before the run gives up (nothing sent)
     verify_interval: float = 2.0  # the first wait between checks, doubled after each, at most 30 s
+    verify_page: bool = False  # also wait until each post about to be sent answers 200 at its own URL
     purge_command: tuple[str, ...] = ()  # run before the check, the changed public URLs on stdin
     purge_timeout: float = 120.0  # seconds the purge command may take
 

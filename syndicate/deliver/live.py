@@ -6,9 +6,11 @@ Which objects: those the bucket shell (:mod:`syndicate.builder.bucket`) uploaded
 seen live yet (kept in its state before the PUTs, so a run killed after them checks too). Before
 anything is sent: ``[output] purge_command`` is run with their public URLs on stdin, then (when
 :func:`syndicate.core.uploads.live_check` says so) each feed's public URL is fetched, through the
-same guarded session as a post's images, until its ETag or its bytes are the ones uploaded. A
-purge that fails, or a feed still old when ``verify_timeout`` has passed, stops the run with one
-line (BucketError, exit 3) and nothing sent: the deliveries stay in the ledger for the next run.
+same guarded session as a post's images, until its ETag or its bytes are the ones uploaded; with
+``[output] verify_page``, the page of each post about to be sent too, until it answers 200 (its
+URL also goes to the purge command). A purge that fails, or a URL not live when ``verify_timeout``
+has passed, stops the run with one line (BucketError, exit 3) and nothing sent: the deliveries stay
+in the ledger for the next run, which purges and checks again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -39,26 +42,47 @@ def make_live(
     settings: Settings,
     staging: Path,
     bucket: Bucket,
+    pages: list[str] = [],  # noqa: B006  (never changed)
     echo: Callable[[str], None] = lambda line: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Purge, then wait until the feeds uploaded are live (see the module's docstring). Raises
+    """Purge, then wait until the feeds uploaded are live, and with ``[output] verify_page`` the
+    ``pages`` (the URLs of the posts about to be sent) too (see the module's docstring). Raises
     BucketError with one line when they are not; returns at once when nothing waits."""
     waiting = unverified(staging)
-    if not waiting:
-        return
     out = settings.output
+    pages = sorted(set(pages)) if out.verify_page else []
+    if not waiting and not pages:
+        return
     if out.purge_command:
-        purge(list(out.purge_command), sorted(output_url(settings, rel) for rel in waiting), out.purge_timeout)
-    check, _ = live_check(settings, bucket)
-    if check:
-        feeds = {rel: md5 for rel, md5 in waiting.items() if is_feed_file(settings, rel)}
+        urls = {output_url(settings, rel) for rel in waiting} | set(pages)
+        purge(list(out.purge_command), sorted(urls), out.purge_timeout)
+    probes = {url: _Probe(None, None) for url in pages}
+    if live_check(settings, bucket)[0]:
+        for rel, md5 in waiting.items():
+            if is_feed_file(settings, rel):
+                probes[output_url(settings, rel)] = _Probe(md5, staging / rel)
+    if probes:
         started = time.monotonic()
-        _wait(settings, staging, feeds, sleep)
-        if feeds:
-            took = time.monotonic() - started
-            echo(f"live    {len(feeds)} feed(s) serve their new bytes at {settings.feeds_url} ({took:.1f} s)")
+        _wait(settings, probes, sleep)
+        took = time.monotonic() - started
+        feeds = sum(1 for p in probes.values() if p.md5 is not None)
+        what = ", ".join(x for x in (_count(feeds, "feed"), _count(len(pages), "post page")) if x)
+        echo(f"live    {what} serve their new bytes ({took:.1f} s)")
     settle(staging, waiting)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What a URL must serve: the object uploaded (its MD5, and the file it was made from), or
+    (a post's page, not syndicate's) any 200."""
+
+    md5: str | None
+    local: Path | None
+
+
+def _count(n: int, noun: str) -> str:
+    return "" if n == 0 else f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def purge(argv: list[str], urls: list[str], timeout: float) -> None:
@@ -95,33 +119,33 @@ def purge(argv: list[str], urls: list[str], timeout: float) -> None:
         )
 
 
-def _wait(settings: Settings, staging: Path, feeds: dict[str, str], sleep: Callable[[float], None]) -> None:
-    """Fetch each feed's public URL until it serves the bytes uploaded, waiting ``verify_interval``
-    seconds, then twice as long each round (at most MAX_WAIT), ``verify_timeout`` seconds in all."""
+def _wait(settings: Settings, probes: dict[str, _Probe], sleep: Callable[[float], None]) -> None:
+    """Fetch each URL until it serves what it must, waiting ``verify_interval`` seconds, then twice
+    as long each round (at most MAX_WAIT), ``verify_timeout`` seconds in all."""
     out = settings.output
     deadline = time.monotonic() + out.verify_timeout
     wait = out.verify_interval
-    left = dict(feeds)
+    left = dict(probes)
     session = public_session(frozenset(settings.content.fetch_allow))
     why = ""
     try:
         while True:
             first = ""  # the round's first reason: the one with the most time to answer
-            for rel in sorted(left):
+            for url in sorted(left):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                live, reason = _is_live(session, settings, staging, rel, left[rel], min(REQUEST_TIMEOUT, remaining))
+                live, reason = _is_live(session, url, left[url], min(REQUEST_TIMEOUT, remaining))
                 if live:
-                    del left[rel]
+                    del left[url]
                 first = first or reason
             why = first or why
             if not left:
                 return
             if time.monotonic() + wait > deadline:
                 raise BucketError(
-                    f"the feeds are not live after {out.verify_timeout:g} s (verify_timeout): {why}"
-                    f" ({len(left)} of {len(feeds)} feeds); nothing was sent, the next run checks again"
+                    f"not live after {out.verify_timeout:g} s (verify_timeout): {why}"
+                    f" ({len(left)} of {len(probes)} URLs); nothing was sent, the next run checks again"
                 )
             sleep(wait)
             wait = min(wait * 2, MAX_WAIT)
@@ -129,24 +153,21 @@ def _wait(settings: Settings, staging: Path, feeds: dict[str, str], sleep: Calla
         session.close()
 
 
-def _is_live(
-    session: requests.Session, settings: Settings, staging: Path, rel: str, md5: str, timeout: float
-) -> tuple[bool, str]:
-    """Does the public URL of ``rel`` serve the bytes uploaded (``md5`` is the object's)? A 304 to
-    ``If-None-Match`` or the same ETag says so (a CDN that passes on the bucket's ETags), else the
-    body equals the file. A private address refused is final (BucketError): waiting cannot help."""
-    url = output_url(settings, rel)
+def _is_live(session: requests.Session, url: str, probe: _Probe, timeout: float) -> tuple[bool, str]:
+    """Does ``url`` serve what it must? For an object: a 304 to ``If-None-Match`` or the same
+    ETag says so (a CDN that passes on the bucket's ETags), else the body equals the file. A
+    private address refused is final (BucketError): waiting cannot help."""
     try:
-        got = fetch_public(session, url, max_bytes=MAX_FEED_BYTES, timeout=timeout, etag=md5)
+        got = fetch_public(session, url, max_bytes=MAX_FEED_BYTES, timeout=timeout, etag=probe.md5)
     except FetchRefused as e:
         text = str(e)
         if "fetch_allow" in text:
             raise BucketError(f"cannot check that the feeds are live: {text}; nothing was sent") from None
         return False, text
-    if got.status == 304 or got.etag == md5:
+    if probe.md5 is None or got.status == 304 or got.etag == probe.md5:
         return True, ""
     try:
-        local = (staging / rel).read_bytes()
+        local = probe.local.read_bytes() if probe.local is not None else None
     except OSError:
         local = None
     if local is not None and got.body == local:
