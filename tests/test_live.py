@@ -7,6 +7,8 @@ endpoint; a hub and a webhook receiver record when they were called and what the
 from __future__ import annotations
 
 import http.server
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -23,7 +25,7 @@ from syndicate.config import parse_settings
 from syndicate.core.uploads import Bucket, live_check, serves_itself
 from syndicate.deliver.live import purge
 from syndicate.errors import BucketError
-from tests.conftest import CONFIG, Site
+from tests.conftest import CONFIG, NOW, Site
 from tests.s3proxy import Proxy
 from tests.test_bucket import BUCKET, POSTS, PREFIX, URL, Moto
 from tests.test_bucket import ENV as S3_ENV
@@ -308,14 +310,17 @@ def test_a_purge_command_makes_the_wait_short(
     tmp_path: Path,
 ) -> None:
     base, calls = receivers
-    script = tmp_path / "purge.py"
-    script.write_text(PURGE)
-    site = _site(tmp_path, s3, cdn, base, f'purge_command = ["{sys.executable}", "{script}", "{cdn.url}"]\n')
+    site = _site(tmp_path, s3, cdn, base, f'purge_command = ["{sys.executable}", "scripts/purge.py", "{cdn.url}"]\n')
+    (site.root / "scripts").mkdir()
+    (site.root / "scripts" / "purge.py").write_text(PURGE)  # a path relative to the site
     _first(site, calls)
     cdn.purged.clear()
     cdn.stale_for = 3600  # only a purge brings the new bytes
-    code, _out, err = _publish(site)
-    assert code == 0, err
+    elsewhere = [sys.executable, "-m", "syndicate", "publish", "--site", str(site.root), "--out", URL]
+    run = subprocess.run(
+        [*elsewhere, "--now", NOW.isoformat()], cwd=tmp_path, env={**os.environ, **ENV}, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
     assert sorted(c.kind for c in calls) == ["hook"] + ["ping"] * 6
     _all_live(calls)
     assert "/feed.xml" in cdn.purged and "/tags/red/feed.json" in cdn.purged and "/tags/blue/feed.xml" not in cdn.purged

@@ -20,7 +20,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +42,8 @@ def make_live(
     settings: Settings,
     staging: Path,
     bucket: Bucket,
-    pages: list[str] = [],  # noqa: B006  (never changed)
+    pages: Sequence[str] = (),
+    cwd: Path | None = None,
     echo: Callable[[str], None] = lambda line: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
@@ -51,13 +52,13 @@ def make_live(
     BucketError with one line when they are not; returns at once when nothing waits."""
     waiting = unverified(staging)
     out = settings.output
-    pages = sorted(set(pages)) if out.verify_page else []
-    if not waiting and not pages:
+    checked = sorted(set(pages)) if out.verify_page else []
+    if not waiting and not checked:
         return
     if out.purge_command:
-        urls = {output_url(settings, rel) for rel in waiting} | set(pages)
-        purge(list(out.purge_command), sorted(urls), out.purge_timeout)
-    probes = {url: _Probe(None, None) for url in pages}
+        urls = {output_url(settings, rel) for rel in waiting} | set(checked)
+        purge(list(out.purge_command), sorted(urls), out.purge_timeout, cwd)
+    probes = {url: _Probe(None, None) for url in checked}
     if live_check(settings, bucket)[0]:
         for rel, md5 in waiting.items():
             if is_feed_file(settings, rel):
@@ -67,7 +68,7 @@ def make_live(
         _wait(settings, probes, sleep)
         took = time.monotonic() - started
         feeds = sum(1 for p in probes.values() if p.md5 is not None)
-        what = ", ".join(x for x in (_count(feeds, "feed"), _count(len(pages), "post page")) if x)
+        what = ", ".join(x for x in (_count(feeds, "feed"), _count(len(checked), "post page")) if x)
         echo(f"live    {what} serve their new bytes ({took:.1f} s)")
     settle(staging, waiting)
 
@@ -85,9 +86,10 @@ def _count(n: int, noun: str) -> str:
     return "" if n == 0 else f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def purge(argv: list[str], urls: list[str], timeout: float) -> None:
-    """Run the purge command (no shell), the URLs on its stdin one per line, within ``timeout``
-    seconds (then its process group is killed). Its output is not shown: it may hold secrets."""
+def purge(argv: list[str], urls: list[str], timeout: float, cwd: Path | None = None) -> None:
+    """Run the purge command (no shell) in ``cwd`` (the site's folder), the URLs on its stdin one per
+    line, within ``timeout`` seconds (then its process group is killed). Its output is not shown:
+    it may hold secrets."""
     shown = os.path.basename(argv[0])
     try:
         proc = subprocess.Popen(
@@ -96,6 +98,7 @@ def purge(argv: list[str], urls: list[str], timeout: float) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            cwd=cwd,
         )
     except OSError as e:
         raise BucketError(

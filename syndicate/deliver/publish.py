@@ -476,7 +476,7 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
         from .live import make_live
 
         pages = [live[d.post_id].url for d in todo if d.post_id in live and d.event != "post.deleted"]
-        make_live(run.settings, run.out, request.bucket, pages, run.world.echo)
+        make_live(run.settings, run.out, request.bucket, pages, run.site_dir, run.world.echo)
     _deliver(run, report, todo, live, snapshots)
     if planner is not None and run.kept.ledger is not None and run.kept.ledger.posts is not None:
         planner.recorded(plan, before, run.kept.ledger.posts, run.dropped)
