@@ -9,7 +9,9 @@ fetched only when another writer changed it) → plan (:mod:`syndicate.core.uplo
 keys about to be written in the record → PUT each object that differs, term feeds first, then the
 site's feeds, then the other files, then ``index.html`` and ``feeds.opml``, every PUT conditional
 (``If-Match`` the listed ETag, ``If-None-Match: *`` for a new key) → delete the objects syndicate
-uploaded that the build no longer makes → write the record compacted.
+uploaded that the build no longer makes → write the record compacted. The keys about to be put
+are also kept in the local state as not yet seen live (before the PUTs), for
+:mod:`syndicate.deliver.live`, which checks them at their public URLs before anything is sent.
 
 A 412 means another writer changed the bucket since it was listed: the upload stops there with
 one line (BucketError, exit 3). A kill leaves every object old or new (each PUT is atomic), and

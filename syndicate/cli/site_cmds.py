@@ -96,7 +96,9 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
     if the config holds a stand-in `init` wrote (CHANGE ME, change-me.invalid)
     or [store] password_env names a variable that is not set, 6 if --connect
     cannot reach the [store] database, 3 if a file syndicate did not write is in
-    the way, 1 if a post would be rejected.
+    the way, 1 if a post would be rejected. For a bucket ([output] url) it says
+    whether publish waits for the feeds to be live at their public URLs before
+    it sends anything (live check: on or off, and why).
     """
     moment = moment_of(site, now)
     report = run_build(site, None, moment, write=False, use_cache=True)
