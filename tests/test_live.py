@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -273,6 +274,32 @@ def test_a_cdn_that_never_updates_stops_the_run_then_a_later_run_sends_once(
     calls.clear()
     code, _out, err = _publish(site)
     assert code == 0 and calls == []  # exactly once
+
+
+def test_a_run_killed_while_it_waits_leaves_the_check_to_the_next_run(
+    s3: Proxy, cdn: Cdn, receivers: tuple[str, list[Call]], tmp_path: Path
+) -> None:
+    base, calls = receivers
+    site = _site(tmp_path, s3, cdn, base)
+    _first(site, calls)
+    cdn.stale_for = 3600
+    argv = [sys.executable, "-m", "syndicate", "publish", "--out", URL, "--now", NOW.isoformat()]
+    proc = subprocess.Popen(argv, cwd=site.root, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not cdn.changed and time.monotonic() < deadline:  # the upload is done, the check began
+            time.sleep(0.05)
+        assert cdn.changed, "the run never checked the CDN"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert calls == []
+    with cdn.lock:
+        cdn.stale_for, cdn.changed = 1.0, {}  # stale for a second more from the next request on
+    code, out, err = _publish(site)  # nothing left to upload: what the killed run uploaded is checked
+    assert code == 0, err
+    assert sorted(c.kind for c in calls) == ["hook"] + ["ping"] * 6 and "0 objects uploaded" in out
+    _all_live(calls)
 
 
 def test_verify_page_waits_for_the_new_posts_page_too(
