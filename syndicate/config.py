@@ -371,7 +371,15 @@ def _output(raw: dict[str, Any], path: str, content: ContentSettings) -> OutputS
     """[output]: a folder that is neither the site itself nor holds or lies in its posts; the two
     pages at plain relative paths (or "" for none)."""
     _no_credentials(raw.get("output"), path)
+    section = raw.get("output", {})
+    verify = section.get("verify_live") if isinstance(section, dict) else None
+    if verify is not None and not isinstance(verify, bool):
+        raise ConfigError(f"[output] verify_live must be true or false, not {verify!r}", path=path)
+    if isinstance(section, dict):
+        raw = {**raw, "output": {k: v for k, v in section.items() if k != "verify_live"}}
     output = _section(raw, "output", OutputSettings, path)
+    if verify is not None:
+        output["verify_live"] = verify
     _bucket_keys(output, path)
     folder = output.get("dir", OutputSettings().dir)
     parts = [p for p in folder.replace("\\", "/").split("/") if p not in ("", ".")]
@@ -476,6 +484,16 @@ def _bucket_keys(output: dict[str, Any], path: str) -> None:
         value = output.get(key, "")
         if len(value) > 512 or not all(c.isprintable() for c in value):
             raise ConfigError(f"[output] {key} must be one line of at most 512 characters", path=path)
+    for key, most in (("verify_timeout", 3600.0), ("verify_interval", 600.0), ("purge_timeout", 3600.0)):
+        seconds = output.get(key, 1.0)
+        if not 0 < seconds <= most:
+            raise ConfigError(f"[output] {key} must be a number of seconds above 0, at most {most:g}", path=path)
+    command = output.get("purge_command", ())
+    if command and (not command[0] or any("\x00" in part for part in command)):
+        raise ConfigError(
+            '[output] purge_command must be a program and its arguments, like ["purge-cdn", "--zone", "blog"]',
+            path=path,
+        )
 
 
 def bucket_of(settings: Settings, out: str | None = None) -> Bucket | None:

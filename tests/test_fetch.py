@@ -29,6 +29,7 @@ from syndicate.deliver.fetch import (
     Fetched,
     FetchRefused,
     fetch_image,
+    fetch_public,
     public_session,
     sniff_image,
 )
@@ -765,3 +766,29 @@ def test_an_allowed_host_written_in_its_own_script_is_the_host_its_urls_reach() 
     assert normalize_host("Bücher.Example.") == normalize_host("xn--bcher-kva.example") == "xn--bcher-kva.example"
     with pytest.raises(ValueError, match="not a valid host name"):
         normalize_host("a\u200db.example")  # a joiner outside the scripts that allow it
+
+
+# --------------------------------------------------------------------------------------------------
+# fetch_public: any body, conditionally (deliver/live.py checks that a feed is live with it)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_fetch_public_returns_any_body_and_its_etag_and_asks_with_if_none_match() -> None:
+    feed = b"<rss>new</rss>"
+    script = [Answer(200, (("ETag", 'W/"abc"'),), body=feed), Answer(304, (("ETag", '"abc"'),))]
+    with recorder(*script) as rec:
+        got = fetch_public(public_session(LOCAL), rec.url + "/feed.xml", max_bytes=1000, timeout=5)
+        assert (got.status, got.etag, got.body, got.where) == (200, "abc", feed, rec.url + "/feed.xml")
+        again = fetch_public(public_session(LOCAL), rec.url + "/feed.xml", max_bytes=1000, timeout=5, etag="abc")
+        assert (again.status, again.body) == (304, b"")
+        assert "if-none-match" not in rec.requests[0].headers and rec.requests[1].headers["if-none-match"] == '"abc"'
+
+
+def test_fetch_public_keeps_every_rule_of_fetch_image() -> None:
+    with recorder(Answer(200, body=b"x")) as rec:
+        with pytest.raises(FetchRefused) as e:
+            fetch_public(public_session(), rec.url + "/feed.xml", max_bytes=1000, timeout=5)
+        assert str(e.value) == f"{rec.url}/feed.xml: 127.0.0.1 is a loopback address; {HINT}"
+        assert rec.requests == []  # refused before a byte was sent
+    with recorder(Answer(304)) as rec, pytest.raises(FetchRefused, match="HTTP 304"):
+        fetch_public(public_session(LOCAL), rec.url + "/feed.xml", max_bytes=1000, timeout=5)  # not asked for

@@ -9,7 +9,9 @@ fetched only when another writer changed it) → plan (:mod:`syndicate.core.uplo
 keys about to be written in the record → PUT each object that differs, term feeds first, then the
 site's feeds, then the other files, then ``index.html`` and ``feeds.opml``, every PUT conditional
 (``If-Match`` the listed ETag, ``If-None-Match: *`` for a new key) → delete the objects syndicate
-uploaded that the build no longer makes → write the record compacted.
+uploaded that the build no longer makes → write the record compacted. The keys about to be put
+are also kept in the local state as not yet seen live (before the PUTs), for
+:mod:`syndicate.deliver.live`, which checks them at their public URLs before anything is sent.
 
 A 412 means another writer changed the bucket since it was listed: the upload stops there with
 one line (BucketError, exit 3). A kill leaves every object old or new (each PUT is atomic), and
@@ -43,6 +45,7 @@ from ..errors import BucketError
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, S3Store
 
+UNVERIFIED = "unverified"  # in the sync state: key → MD5 of the objects uploaded and not yet seen live
 SYNC_STATE = ".syndicate-sync"  # in the staging folder: MD5s by stat, the record's body, the last complete upload
 THREADS = 8  # PUTs of one rank at a time
 DELETE_BATCH = 1000  # keys per DeleteObjects request
@@ -90,6 +93,10 @@ def upload(settings: Settings, staging: Path, bucket: Bucket, env: Mapping[str, 
     plan = plan_upload(local, remote, ours, settings, rewrite=record.get("headers") != heads)
     report.refused = plan.refused
     state["synced"] = None  # not complete until the end: a kill makes the next run look at the bucket
+    # Not known live until deliver/live.py has seen them at their public URLs: kept before the PUTs,
+    # so that a run killed after them still checks before anything is sent.
+    waiting = {**_unverified(state), **{rel: local[rel] for rel, _ in plan.puts}}
+    state[UNVERIFIED] = {rel: md5 for rel, md5 in waiting.items() if rel not in plan.deletes}
     if plan.puts or plan.learned:
         _write_state(staging, state)
         claimed = {rel: sorted(ours.get(rel, frozenset()) | {local[rel]}) for rel, _ in plan.puts}
@@ -195,6 +202,25 @@ def _write_state(staging: Path, state: Mapping[str, Any]) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _unverified(state: Mapping[str, Any]) -> dict[str, str]:
+    kept = state.get(UNVERIFIED)
+    return {str(k): str(v) for k, v in kept.items()} if isinstance(kept, dict) else {}
+
+
+def unverified(staging: Path) -> dict[str, str]:
+    """The objects uploaded (key → MD5 of their bytes) not yet seen live at their public URLs."""
+    return _unverified(_read_state(staging))
+
+
+def settle(staging: Path, seen: Mapping[str, str]) -> None:
+    """``seen`` (key → MD5) is live: those keys leave the list, unless uploaded again since."""
+    state = _read_state(staging)
+    left = {rel: md5 for rel, md5 in _unverified(state).items() if seen.get(rel) != md5}
+    if left != _unverified(state):
+        state[UNVERIFIED] = left
+        _write_state(staging, state)
 
 
 def _keep_record(state: dict[str, Any], record: Mapping[str, Any], etag: str) -> None:

@@ -96,7 +96,9 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
     if the config holds a stand-in `init` wrote (CHANGE ME, change-me.invalid)
     or [store] password_env names a variable that is not set, 6 if --connect
     cannot reach the [store] database, 3 if a file syndicate did not write is in
-    the way, 1 if a post would be rejected.
+    the way, 1 if a post would be rejected. For a bucket ([output] url) it says
+    whether publish waits for the feeds to be live at their public URLs before
+    it sends anything (live check: on or off, and why).
     """
     moment = moment_of(site, now)
     report = run_build(site, None, moment, write=False, use_cache=True)
@@ -124,9 +126,27 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
         gone = lost(site, report.settings, Path(report.out))
         if gone:
             click.echo(f"warning: {gone}", err=True)
+    for line in _live_lines(report.settings):
+        click.echo(line)
     status = "problems found" if report.rejected or report.refused or unfinished or store_code else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
     sys.exit(EXIT_CONFIG if unfinished else store_code or build_exit(report))
+
+
+def _live_lines(settings: Settings) -> list[str]:
+    """For a bucket output ([output] url): whether publish waits for the feeds to be live at their
+    public URLs before it sends anything, and why; whether a purge command runs first."""
+    from ..config import bucket_of
+    from ..core.uploads import live_check
+
+    bucket = bucket_of(settings)
+    if bucket is None:
+        return []
+    check, why = live_check(settings, bucket)
+    lines = [f"live check: {'on' if check else 'off'} ({why})"]
+    if settings.output.purge_command:
+        lines.append(f"purge: {settings.output.purge_command[0]!r} runs with the changed URLs before anything is sent")
+    return lines
 
 
 def _check_store(site: Path, settings: Settings, connect: bool) -> int:

@@ -134,6 +134,14 @@ class OutputSettings:
     feed_cache_control: str = "max-age=60, stale-while-revalidate=60"  # Cache-Control of feeds in the bucket
     page_cache_control: str = "max-age=300"  # ... and of the other files (index.html, feeds.opml)
     content_encoding: str = ""  # "gzip": objects stored compressed (Content-Encoding: gzip); "": left to the CDN
+    # Live before told (deliver/live.py): nothing is sent until the feeds uploaded serve their new bytes
+    # at their public URLs. None: on unless the feed URLs are the bucket's own (uploads.live_check).
+    verify_live: bool | None = None
+    verify_timeout: float = 300.0  # seconds of checking before the run gives up (nothing sent)
+    verify_interval: float = 2.0  # the first wait between checks, doubled after each, at most 30 s
+    verify_page: bool = False  # also wait until each post about to be sent answers 200 at its own URL
+    purge_command: tuple[str, ...] = ()  # run before the check, the changed public URLs on stdin
+    purge_timeout: float = 120.0  # seconds the purge command may take
 
 
 @dataclass(frozen=True, slots=True)

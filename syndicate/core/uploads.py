@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from .feeds import feed_file_names, is_feed_file
 from .model import MIME_TYPES, Settings, media_type
@@ -125,3 +126,36 @@ def plan_upload(
             plan.refused[rel] = "is an object syndicate did not upload (it was there before, or was changed since)"
     plan.deletes = sorted(rel for rel, md5s in ours.items() if rel not in local and remote.get(rel) in md5s)
     return plan
+
+
+_AWS = re.compile(r"s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?")
+
+
+def serves_itself(feeds_url: str, bucket: Bucket) -> bool:
+    """Are the feed URLs (``[feeds] url``, else ``[site] url``) the bucket's own, path-style
+    (``https://s3.example.com/bucket/…``) or virtual-hosted (``https://bucket.s3.example.com/…``),
+    on the configured endpoint or on AWS's S3 (and its website) endpoints? Then what a GET sees
+    right after a PUT is the new object (S3 reads its writes): no CDN to wait for."""
+    parts = urlsplit(feeds_url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    path = parts.path or "/"
+    name = bucket.bucket
+    own = urlsplit(bucket.endpoint).hostname if bucket.endpoint else None
+    if own is not None:
+        own = own.lower().rstrip(".")
+        same_port = urlsplit(bucket.endpoint).port == parts.port
+        return same_port and ((host == own and path.startswith(f"/{name}/")) or host == f"{name}.{own}")
+    if host.startswith(f"{name}.") and _AWS.fullmatch(host[len(name) + 1 :]):
+        return True
+    return bool(_AWS.fullmatch(host)) and path.startswith(f"/{name}/")
+
+
+def live_check(settings: Settings, bucket: Bucket) -> tuple[bool, str]:
+    """Whether a run waits for the feeds it uploaded to be live at their public URLs before it
+    sends anything (``[output] verify_live``), and why, in words for `check`."""
+    chosen = settings.output.verify_live
+    if chosen is not None:
+        return chosen, f"[output] verify_live = {'true' if chosen else 'false'}"
+    if serves_itself(settings.feeds_url, bucket):
+        return False, f"the feed URLs ({settings.feeds_url}) are the bucket's own"
+    return True, f"the feed URLs ({settings.feeds_url}) are not the bucket's own (a CDN or another server)"

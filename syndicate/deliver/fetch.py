@@ -22,6 +22,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -41,7 +42,9 @@ __all__ = [
     "MAX_REDIRECTS",
     "FetchRefused",
     "Fetched",
+    "Got",
     "fetch_image",
+    "fetch_public",
     "public_session",
     "sniff_image",
 ]
@@ -394,6 +397,34 @@ def fetch_image(session: requests.Session, url: str, *, max_bytes: int, timeout:
     not read. Raises :class:`FetchRefused` for any refusal or failure, ValueError for a session that is not
     a public session.
     """
+    got = _fetch(session, url, {"Accept": _IMAGE_ACCEPT}, max_bytes, timeout)
+    mime_type = sniff_image(got.body)
+    if mime_type is None:
+        raise FetchRefused(f"{got.where}: not an image (JPEG, PNG, GIF, WebP or AVIF)")
+    return Fetched(got.body, mime_type)
+
+
+@dataclass(frozen=True)
+class Got:
+    """What a GET brought: the status (200, or 304 to a conditional GET), the ETag, the body
+    (decoded: as the file was before any Content-Encoding), and the URL as messages show it."""
+
+    status: int
+    etag: str
+    body: bytes
+    where: str
+
+
+def fetch_public(
+    session: requests.Session, url: str, *, max_bytes: int, timeout: float, etag: str | None = None
+) -> Got:
+    """GET ``url`` as :func:`fetch_image` does (a :func:`public_session`, the same bounds and
+    redirect rules), any type of body; with ``etag``, conditionally (``If-None-Match``: a 304
+    says the server's current bytes are those). Raises :class:`FetchRefused`."""
+    return _fetch(session, url, {"If-None-Match": f'"{etag}"'} if etag else {}, max_bytes, timeout)
+
+
+def _fetch(session: requests.Session, url: str, headers: dict[str, str], max_bytes: int, timeout: float) -> Got:
     shown = _show(url)
     deadline_at = time.monotonic() + timeout
     deadline = _Deadline(timeout)
@@ -413,7 +444,7 @@ def fetch_image(session: requests.Session, url: str, *, max_bytes: int, timeout:
                     stream=True,
                     allow_redirects=False,
                     timeout=(remaining, remaining),
-                    headers={"Accept": _IMAGE_ACCEPT, "Accept-Encoding": "identity"},
+                    headers={**headers, "Accept-Encoding": "identity"},
                 )
             except _AddressRefused as e:
                 raise FetchRefused(f"{where}: {e.reason}") from e
@@ -428,6 +459,9 @@ def fetch_image(session: requests.Session, url: str, *, max_bytes: int, timeout:
                         raise FetchRefused(f"{where}: HTTP {resp.status_code} without a Location")
                     current = urljoin(current, location)
                     continue
+                etag = resp.headers.get("ETag", "").strip().removeprefix("W/").strip('"')
+                if resp.status_code == 304 and "If-None-Match" in headers:
+                    return Got(304, etag, b"", where)
                 if resp.status_code != 200:
                     raise FetchRefused(f"{where}: HTTP {resp.status_code}")
                 try:
@@ -441,10 +475,7 @@ def fetch_image(session: requests.Session, url: str, *, max_bytes: int, timeout:
                 deadline.forget()
             if deadline.expired:
                 raise FetchRefused(f"{where}: {_reason(TimeoutError(), deadline, timeout)}")
-            mime_type = sniff_image(data)
-            if mime_type is None:
-                raise FetchRefused(f"{where}: not an image (JPEG, PNG, GIF, WebP or AVIF)")
-            return Fetched(data, mime_type)
+            return Got(200, etag, data, where)
         raise FetchRefused(f"{shown}: more than {MAX_REDIRECTS} redirects")
     finally:
         deadline.stop()
