@@ -249,6 +249,8 @@ def test_the_store_section_is_checked() -> None:
     assert "must name a host and a database" in refused('[store]\nurl = "postgresql://ann@db.lan"\n')
     assert "[store] url is required" in refused('[store]\npassword_env = "X"\n')
     assert "environment variable's name" in refused('[store]\nurl = "postgresql://db/l"\npassword_env = "A B"\n')
+    assert "[store] lease must be seconds from 1 to 3600" in refused('[store]\nurl = "postgresql://db/l"\nlease = 0\n')
+    assert parse_settings(CONFIG + '[store]\nurl = "postgresql://db/l"\nlease = 5\n').store.lease == 5  # type: ignore[union-attr]
     ok = parse_settings(CONFIG + '[store]\nurl = "postgresql://ann@db.lan:5433/ledger"\n')
     assert ok.store is not None and ok.store.url == "postgresql://ann@db.lan:5433/ledger"
     assert parse_settings(CONFIG).store is None, "no [store]: the SQLite ledger, as before"
