@@ -287,12 +287,6 @@ def test_a_wrong_password_or_no_server_stops_publish_with_one_line(site: Site, p
     assert code == 6 and "that PostgreSQL is running" in out and PASSWORD not in out, out
 
 
-def test_run_refuses_a_postgres_store_for_now(site: Site, pg_url: str) -> None:
-    site.config(CONFIG + store_section(pg_url))
-    run = site.run("run", "--port", "0", env=ENV)
-    assert run.code == 2 and "`syndicate run` does not deliver with a [store] url yet" in run.err, run
-
-
 def test_without_psycopg_the_store_is_one_line_saying_what_to_install(site: Site, tmp_path: Path) -> None:
     shim = tmp_path / "no-psycopg"
     shim.mkdir()
