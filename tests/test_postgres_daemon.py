@@ -20,7 +20,7 @@ from tests.conftest import CONFIG, Site
 from tests.httpd import Answer, Recorder, recorder
 from tests.pg import PASSWORD, Cluster
 from tests.test_daemon import Running, start, stop
-from tests.test_postgres_publish import ENV, hook, ids_per_post, store_section
+from tests.test_postgres_publish import ENV, SITE_NAME, hook, ids_per_post, store_section
 
 TTL = 2.0
 
@@ -179,6 +179,27 @@ def test_a_daemon_started_while_the_database_refuses_it_holds_delivery_until_it_
         post([a], 2)
         run.wait_for(lambda: each_once(rec, 1), what="the next post, once")
         assert said(run, "lease", "took this site's lease") and stop(run) == 0
+
+
+def test_a_ledger_deleted_from_the_database_while_running_holds_delivery(
+    tmp_path: Path, pg_url: str, pg_cluster: Cluster
+) -> None:
+    with recorder() as rec:
+        a = machine(tmp_path / "a", rec, pg_url)
+        run = start(a, env=ENV)
+        try:
+            post([a], 1)
+            run.wait_for(lambda: each_once(rec, 1) and (a.root / ".syndicate" / "published.json").exists())
+            db = pg_url.rsplit("/", 1)[1]
+            for table in ("meta", "deliveries", "posts", "targets", "attempts"):
+                pg_cluster.admin(f"DELETE FROM {table} WHERE site='{SITE_NAME}'", db=db)
+            post([a], 2)
+            run.wait_for(lambda: said(run, "held", "lost while running: the delivery ledger"), what="held")
+            assert said(run, "held", "is missing, but this site has published before")
+            time.sleep(0.5)
+            assert each_once(rec, 1) and health(run)[1]["status"] == "held", "the new post waits"
+        finally:
+            assert stop(run) == 0
 
 
 def test_a_daemon_whose_config_gains_a_store_delivers_nothing_until_restarted(tmp_path: Path, pg_url: str) -> None:
