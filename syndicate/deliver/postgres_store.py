@@ -10,7 +10,8 @@ connection of its own, which the server drops with the session when the holder d
 SIGKILL; taking it raises the site's fencing token (``sites.lock_token``), and a store opened
 under the lock checks in every write that the token is still the site's: a process that lost
 its lock (its lock connection cut, another process locked the site since) cannot record
-anything more.
+anything more. `syndicate run` holds its site by a :class:`Lease` instead (a row with an expiry
+by the database's clock, which a standby takes once it has expired), on the same token.
 
 Only :class:`StoreError` leaves this module (``LockedError`` for a lock, ``ConfigError`` for a
 password variable that is not set); a URL in any message is shown without its password.
