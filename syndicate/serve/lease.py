@@ -85,6 +85,9 @@ class LeaseKeeper:
         if holder is None:  # this process holds the site
             if held and lease.nudges != nudges:
                 self.changed.set()
+            if held and self._stopped_delivering:  # renewed after this process's own deadline, before the database's
+                self._stopped_delivering = False
+                self.log.event("lease", "renewed this site's lease before anyone took it: delivering again")
             self.holder = Holder(os.getpid(), socket.gethostname(), lease.expires, True)
             if not held:
                 self._stood_by = self._stopped_delivering = False
