@@ -669,6 +669,8 @@ def _store(raw: dict[str, Any], path: str) -> StoreSettings | None:
     name = store.get("site", "")
     if name != name.strip() or (name and not name.isprintable()) or len(name) > 200:
         raise ConfigError('[store] site must be a name of printable characters (at most 200), like "blog"', path=path)
+    if not 1 <= store.get("lease", 30.0) <= 3600:
+        raise ConfigError("[store] lease must be seconds from 1 to 3600 (an hour), like lease = 30", path=path)
     return StoreSettings(**store)
 
 

@@ -298,14 +298,16 @@ def test_the_health_page_lists_every_field_of_healthz(daemon: Daemon) -> None:
     status, body = health(daemon.port)
     assert status == 200 and body["status"] == "ok"
     documented = set(table_column("health.md", "## The fields"))
-    # An ok answer has these; the others come with a problem (held, failing, degraded, stale).
+    # An ok answer has these; the others come with a problem (held, failing, degraded, stale), or
+    # with a [store] (lease: tests/test_postgres_daemon.py).
     assert set(body) <= documented
-    assert documented - set(body) == {"problem", "last_error", "failures"}
+    assert documented - set(body) == {"problem", "last_error", "failures", "lease"}
 
 
 def logged_events() -> set[str]:
     """Every event kind the daemon can log, from its source."""
     source = (REPO / "syndicate" / "serve" / "daemon.py").read_text(encoding="utf-8")
+    source += (REPO / "syndicate" / "serve" / "lease.py").read_text(encoding="utf-8")  # with a [store]
     kinds = set(re.findall(r'log\.event\(\s*"(\w+)"', source))
     outcomes = re.search(r"kind = \{SENT: \"(\w+)\", FAILED: \"(\w+)\", DEAD: \"(\w+)\"\}", source)
     assert outcomes, "the delivered/retry/dead line of the daemon moved: update this test"

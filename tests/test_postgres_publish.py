@@ -249,6 +249,8 @@ def test_the_store_section_is_checked() -> None:
     assert "must name a host and a database" in refused('[store]\nurl = "postgresql://ann@db.lan"\n')
     assert "[store] url is required" in refused('[store]\npassword_env = "X"\n')
     assert "environment variable's name" in refused('[store]\nurl = "postgresql://db/l"\npassword_env = "A B"\n')
+    assert "[store] lease must be seconds from 1 to 3600" in refused('[store]\nurl = "postgresql://db/l"\nlease = 0\n')
+    assert parse_settings(CONFIG + '[store]\nurl = "postgresql://db/l"\nlease = 5\n').store.lease == 5  # type: ignore[union-attr]
     ok = parse_settings(CONFIG + '[store]\nurl = "postgresql://ann@db.lan:5433/ledger"\n')
     assert ok.store is not None and ok.store.url == "postgresql://ann@db.lan:5433/ledger"
     assert parse_settings(CONFIG).store is None, "no [store]: the SQLite ledger, as before"
@@ -283,12 +285,6 @@ def test_a_wrong_password_or_no_server_stops_publish_with_one_line(site: Site, p
     site.config(CONFIG + hook("http://127.0.0.1:9/") + store_section(pg_url.rsplit(":", 1)[0] + ":1/x"))
     code, out = publish(site)
     assert code == 6 and "that PostgreSQL is running" in out and PASSWORD not in out, out
-
-
-def test_run_refuses_a_postgres_store_for_now(site: Site, pg_url: str) -> None:
-    site.config(CONFIG + store_section(pg_url))
-    run = site.run("run", "--port", "0", env=ENV)
-    assert run.code == 2 and "`syndicate run` does not deliver with a [store] url yet" in run.err, run
 
 
 def test_without_psycopg_the_store_is_one_line_saying_what_to_install(site: Site, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The ledger in a real PostgreSQL 15 (tests/pg.py), where it differs from a file: many sites in
 one database, migrations by processes that start at once, keys given by processes that plan at
 once, the site's lock held by a session the server drops when its holder dies, the fencing
-token that stops a process that lost its lock, and messages that never show the password."""
+token that stops a process that lost its lock, the lease of `syndicate run` (by the database's
+clock, taken once expired), and messages that never show the password."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.core.planning import PENDING, Delivery
-from syndicate.deliver.postgres_store import LOCK_SPACE, PostgresStore, migrations, shown_url, site_lock
+from syndicate.deliver.postgres_store import LOCK_SPACE, Lease, PostgresStore, migrations, shown_url, site_lock
 from syndicate.deliver.store import LockedError, StoreError
 from tests.pg import PASSWORD, Cluster
 
@@ -232,3 +233,42 @@ def test_without_postgresql_the_tests_skip_here_and_fail_under_ci() -> None:
     assert code == 0 and "1 skipped" in out and "PostgreSQL 15 is not installed" in out, out
     code, out = results["true"]
     assert code == 1 and "1 error" in out and "CI must not skip the PostgreSQL tests" in out, out
+
+
+SITE = "https://example.com/"
+
+
+def test_the_lease_by_the_database_clock_and_the_fencing_token(pg_url: str, pg_cluster: Cluster) -> None:
+    one, two = Lease(pg_url, PASSWORD, SITE, 1.0), Lease(pg_url, PASSWORD, SITE, 30.0)
+    try:
+        assert one.take() is None and one.valid() and one.token is not None
+        taken = two.take()
+        assert taken is not None and taken.expires is not None and not two.valid()
+        with pytest.raises(LockedError, match="is delivering for this site"), site_lock(pg_url, PASSWORD, SITE):
+            pass  # a publish meanwhile: refused, exit 5
+        store = PostgresStore(pg_url, PASSWORD, SITE, token=one.token)
+        store.add_deliveries([Delivery("d1", "https://e.com/1/", "hooks", "post.published", "r", PENDING, T0)])
+        assert one.renew() is None
+        time.sleep(1.3)  # paused past its lease: it may not deliver, by its own clock
+        assert not one.valid() and two.take() is None and two.token == one.token + 1
+        assert one.renew() is not None and one.token is None, "the old holder learns it lost the lease"
+        with pytest.raises(LockedError, match="took this site's delivery lock"):
+            store.mark_sending("d1", T0)
+        store.close()
+        left = pg_cluster.admin(  # by the database's clock: now() + the lease
+            f"SELECT extract(epoch FROM lease_expires - now()) FROM sites WHERE site='{SITE}'",
+            db=pg_url.rsplit("/", 1)[1],
+        )
+        assert 20 < float(left) <= 30, left
+        two.release()
+        with site_lock(pg_url, PASSWORD, SITE):  # let go: publish goes on at once
+            held = one.take()  # and a lease is not taken from a publish
+            assert held is not None and held.pid == os.getpid() and held.expires is None and not one.valid()
+        deadline = time.monotonic() + 5  # the server lets go of a closed session's lock a moment later
+        while one.take() is not None:
+            assert time.monotonic() < deadline, "the lease is taken once the publish ended"
+            time.sleep(0.05)
+        assert one.valid()
+    finally:
+        one.release()
+        two.release()

@@ -113,6 +113,7 @@ class StoreSettings:
     url: str = ""  # postgresql://user@host:port/db, never with a password in it
     password_env: str = ""  # the environment variable holding the password ("": libpq's PGPASSWORD or ~/.pgpass)
     site: str = ""  # the name this site's rows carry in the database ("": the site's [site] url)
+    lease: float = 30.0  # seconds a `syndicate run`'s hold on the site lasts unless renewed (renewed every third)
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,12 +137,12 @@ class PostgresPlace(Place):
         return PostgresStore(self.url, self.password(), self.site, readonly=readonly, token=token)
 
 
-# `syndicate run` keeps the SQLite file's lock for its life (serve/daemon.py); with PostgreSQL it
-# would deliver unlocked, so it refuses (at start, and in every cycle of a daemon whose config
-# gained a [store] section).
-NO_RUN_WITH_STORE = (
-    "`syndicate run` does not deliver with a [store] url yet (the next step of issue 24): run"
-    " `syndicate publish` instead (on a timer), or remove [store] to deliver with the SQLite ledger"
+# `syndicate run` holds the ledger it started with (the SQLite file's lock, or a lease on the
+# [store]); a config that names another one since is not delivered with until it restarts.
+STORE_CHANGED = (
+    "the config names another delivery ledger than the one this `syndicate run` started with ([store] added,"
+    " removed or changed): restart it to deliver with it; until then it builds and serves the feeds and delivers"
+    " nothing"
 )
 
 

@@ -10,7 +10,8 @@ connection of its own, which the server drops with the session when the holder d
 SIGKILL; taking it raises the site's fencing token (``sites.lock_token``), and a store opened
 under the lock checks in every write that the token is still the site's: a process that lost
 its lock (its lock connection cut, another process locked the site since) cannot record
-anything more.
+anything more. `syndicate run` holds its site by a :class:`Lease` instead (a row with an expiry
+by the database's clock, which a standby takes once it has expired), on the same token.
 
 Only :class:`StoreError` leaves this module (``LockedError`` for a lock, ``ConfigError`` for a
 password variable that is not set); a URL in any message is shown without its password.
@@ -24,8 +25,10 @@ import os
 import re
 import secrets
 import socket
+import time
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any, overload
@@ -214,10 +217,15 @@ def site_lock(url: str, password: str | None, site: str) -> Iterator[int]:
             conn.execute("INSERT INTO sites (site) VALUES (%s) ON CONFLICT DO NOTHING", (site,))
             n = _one(conn.execute("SELECT n FROM sites WHERE site=%s", (site,)).fetchone())[0]
             got = _one(conn.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (LOCK_SPACE, n)).fetchone())
-            if not got[0]:
-                pid, host = _one(
-                    conn.execute("SELECT lock_pid, lock_host FROM sites WHERE site=%s", (site,)).fetchone()
-                )
+            leased = _one(
+                conn.execute(
+                    "SELECT lock_pid, lock_host, lease_id IS NOT NULL AND lease_expires > now() FROM sites"
+                    " WHERE site=%s",
+                    (site,),
+                ).fetchone()
+            )
+            if not got[0] or leased[2]:  # a publish holds the lock, or a `syndicate run` the lease
+                pid, host = leased[0], leased[1]
                 holder = f"{pid} on {host}" if pid else "unknown"
                 raise LockedError(
                     f"another syndicate (pid {holder}) is delivering for this site; wait for it to finish, or stop it"
@@ -236,6 +244,153 @@ def site_lock(url: str, password: str | None, site: str) -> Iterator[int]:
     finally:
         with contextlib.suppress(Exception):
             conn.close()  # the session ends: the server lets go of the lock
+
+
+def _boottime() -> float:
+    """Seconds on a clock that goes on while the process is stopped (SIGSTOP) and while the machine
+    sleeps (``CLOCK_BOOTTIME``; ``CLOCK_MONOTONIC`` stops during a suspend on Linux)."""
+    boot = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boot) if boot is not None else time.monotonic()
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a site, as the database says: a `syndicate run`'s lease (``expires`` set), a
+    `publish` (the session lock: no expiry), or nobody (``pid`` None)."""
+
+    pid: int | None
+    host: str | None
+    expires: datetime | None  # by the database's clock
+    ours: bool
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}" if self.pid else "nobody"
+
+
+class Lease:
+    """A `syndicate run`'s hold on a site: the row ``sites`` (lease_id, lease_expires, lock_pid,
+    lock_host), with its expiry by PostgreSQL's clock (``now()``), never this host's. Taking it
+    (only when it is free or expired, and no `publish` holds the session lock) raises the fencing
+    token, which every write of a store opened with :attr:`token` checks; the holder renews it
+    (:meth:`renew`) and lets go of it on a clean stop (:meth:`release`). :meth:`valid` says
+    whether this process may still deliver: until ``ttl`` after the start of its last successful
+    take or renewal, on a clock that runs on while the process is stopped (the database's expiry
+    is later still: its ``now()`` was read after that start). A connection of its own, opened
+    again after an error."""
+
+    def __init__(self, url: str, password: str | None, site: str, ttl: float) -> None:
+        self.url, self.site, self.ttl = url, site, ttl
+        self.where = where_of(url, site)
+        self.id = secrets.token_hex(8)  # this holder, apart from a later process with the same pid
+        self.token: int | None = None  # the fencing token while this process holds the lease
+        self._until = 0.0  # _boottime() until which it may deliver
+        self.expires: datetime | None = None  # the lease's expiry in the database, as last taken or renewed
+        self.nudges = 0  # writes beside the holder (sites.nudges), as last taken or renewed
+        self._password = password
+        self._psycopg = _psycopg()
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def valid(self) -> bool:
+        return self.token is not None and _boottime() < self._until
+
+    def _run(self, doing: str, work: Callable[[psycopg.Connection[Any]], Any]) -> Any:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = connect(self.url, self._password, self.where)
+                migrate_on(self._conn)
+                self._conn.execute("INSERT INTO sites (site) VALUES (%s) ON CONFLICT DO NOTHING", (self.site,))
+            return work(self._conn)
+        except self._psycopg.Error as e:
+            self.close()
+            raise _wrap(e, self.where, doing, self._password) from None
+
+    def _holder(self, conn: psycopg.Connection[Any]) -> Holder:
+        pid, host, expires, lease_id = _one(
+            conn.execute(
+                "SELECT lock_pid, lock_host, CASE WHEN lease_expires > now() THEN lease_expires END, lease_id"
+                " FROM sites WHERE site=%s",
+                (self.site,),
+            ).fetchone()
+        )
+        return Holder(pid, host, expires, lease_id == self.id and expires is not None)
+
+    def holder(self) -> Holder:
+        """Who holds the site now (read from the database)."""
+        return self._run("read the site's lease", self._holder)  # type: ignore[no-any-return]
+
+    def take(self) -> Holder | None:
+        """Take the lease if nobody holds the site (None: taken, :attr:`token` raised); else who does.
+        The row is locked while it is decided, so two standbys never both take it; a `publish`
+        holding the session lock keeps it (its try-lock inside this transaction fails)."""
+        started = _boottime()
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[int | None, Holder | None]:
+            with conn.transaction():
+                n = _one(conn.execute("SELECT n FROM sites WHERE site=%s FOR UPDATE", (self.site,)).fetchone())[0]
+                free = _one(
+                    conn.execute("SELECT pg_try_advisory_xact_lock(%s::int4, %s::int4)", (LOCK_SPACE, n)).fetchone()
+                )[0]
+                row = conn.execute(
+                    "UPDATE sites SET lock_token=lock_token+1, lease_id=%s, lock_pid=%s, lock_host=%s, locked_at=now(),"
+                    " lease_expires=now() + make_interval(secs => %s) WHERE site=%s AND %s"
+                    " AND (lease_id IS NULL OR lease_expires <= now()) RETURNING lock_token, lease_expires, nudges",
+                    (self.id, os.getpid(), socket.gethostname(), float(self.ttl), self.site, bool(free)),
+                ).fetchone()
+                if row:
+                    self.expires, self.nudges = row[1], int(row[2])
+                    return int(row[0]), None
+                return None, self._holder(conn)
+
+        token, holder = self._run("take the site's lease", work)
+        if token is not None:
+            self.token, self._until = token, started + self.ttl
+        return holder  # type: ignore[no-any-return]
+
+    def renew(self) -> Holder | None:
+        """Extend the lease to ``ttl`` from the database's now: None when done; else it is no longer
+        this process's (expired, or taken by another: who holds it now), and :attr:`token` is None."""
+        if self.token is None:
+            return self.holder()
+        started = _boottime()
+
+        def work(conn: psycopg.Connection[Any]) -> Holder | None:
+            row = conn.execute(
+                "UPDATE sites SET lease_expires=now() + make_interval(secs => %s) WHERE site=%s AND lease_id=%s"
+                " AND lock_token=%s AND lease_expires > now() RETURNING lease_expires, nudges",
+                (float(self.ttl), self.site, self.id, self.token),
+            ).fetchone()
+            if row:
+                self.expires, self.nudges = row[0], int(row[1])
+                return None
+            return self._holder(conn)
+
+        holder = self._run("renew the site's lease", work)
+        if holder is None:
+            self._until = started + self.ttl
+        else:
+            self.token, self._until = None, 0.0
+        return holder  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        """Let go of the lease (a clean stop): a standby takes it at its next look, not after the ttl."""
+        if self.token is not None:
+            token, self.token, self._until = self.token, None, 0.0
+            with contextlib.suppress(StoreError):
+                self._run(
+                    "let go of the site's lease",
+                    lambda conn: conn.execute(
+                        "UPDATE sites SET lease_id=NULL, lease_expires=NULL WHERE site=%s AND lease_id=%s"
+                        " AND lock_token=%s",
+                        (self.site, self.id, token),
+                    ),
+                )
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
 
 @overload
@@ -331,6 +486,8 @@ class PostgresStore:
                             f"{self.where}: another syndicate took this site's delivery lock while this one held it"
                             " (its connection to the database was cut?); this run stops and records nothing more"
                         )
+                else:  # a write beside the holder (`retry`): the holder's lease keeper notices it
+                    cur.execute("UPDATE sites SET nudges=nudges+1 WHERE site=%s", (self.site,))
                 yield cur
         except self._psycopg.Error as e:
             raise self._wrap(e, doing) from None

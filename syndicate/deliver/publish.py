@@ -204,6 +204,7 @@ class Kept:
     links: dict[str, Links] | None = None  # the syndication links as of the last run (a lock holder's only)
     ledger: LedgerMemo | None = None  # what a lock holder keeps of its ledger between runs
     later: list[Callable[[], None]] | None = None  # work for when it is idle: the manifest (see write_outputs)
+    token: int | None = None  # a lock holder on a PostgreSQL store: its lease's fencing token (serve/lease.py)
 
 
 @dataclass
@@ -274,14 +275,14 @@ def publish(
         raise ConfigError(
             f"nothing is delivered while the config holds stand-ins; replace them:{lines}", path=shown_config(site_dir)
         )
-    if kept.holds_lock and settings.store is not None:  # its lock is the SQLite file's (serve/daemon.py)
-        raise ConfigError(ledger.NO_RUN_WITH_STORE, path=shown_config(site_dir))
+    if kept.holds_lock and (settings.store is not None) != (kept.token is not None):  # holds the other kind
+        raise ConfigError(ledger.STORE_CHANGED, path=shown_config(site_dir))
     existed = where.exists()
     # The user said what the ledger should be; or there is no target, so nothing to skip or repeat.
     trusted = request.rebaseline or request.backfill or not settings.targets
     if not existed and not trusted:  # refuse before a new, empty ledger is made
         where.check(False, LedgerIdentity("", 0, 0, True), ledger.read_marks(site_dir, out))
-    with where.lock() if not kept.holds_lock and not request.dry_run else nullcontext() as token:
+    with where.lock() if not kept.holds_lock and not request.dry_run else nullcontext(kept.token) as token:
         # A lock holder that knows the syndication links (the daemon) writes the feeds before it
         # opens the ledger: a save's feeds need nothing of it, and nothing is sent before the check.
         early = None

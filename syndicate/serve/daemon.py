@@ -19,7 +19,10 @@ Threads:
   it; a bad one is logged and the last good state keeps serving).
 
 The site's lock is held for the daemon's whole life, so a second daemon or a `publish`
-on the same site is refused with a clear message.
+on the same site is refused with a clear message. With a PostgreSQL store (``[store]``) the
+site is held by a lease instead (serve/lease.py, a thread of its own): a second daemon there
+stands by (it builds and serves its feeds, delivers nothing) and takes over once the lease has
+expired; a `publish` is refused.
 """
 
 from __future__ import annotations
@@ -48,19 +51,20 @@ from ..builder.discover import ContentWatch
 from ..builder.owned import RECORD
 from ..builder.report import STATE_DIR, refused_line
 from ..builder.skip import IncrementalRender
-from ..config import CONFIG_PATH, load_settings, output_dir, shown_config, stand_ins
+from ..config import CONFIG_PATH, load_settings, output_dir, stand_ins
 from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
 from ..core.planning import DEAD, FAILED, SENT
 from ..deliver import ledger
+from ..deliver.postgres_store import Lease
 from ..deliver.publish import Kept, LedgerMemo, PublishReport, Request, World, publish
 from ..deliver.registry import preload
 from ..deliver.retractions import held_line, retraction
 from ..deliver.secrets import Secrets
-from ..deliver.sqlite_store import SQLiteStore
 from ..deliver.store import LedgerIdentity, lock
 from ..errors import ConfigError, LedgerLostError, LockedError, OutputError, StoreError, SyndicateError
+from .lease import LeaseKeeper
 from .log import EventLog
 from .server import ServerState, make_server
 
@@ -217,6 +221,10 @@ class Daemon:
         self._rewatch = False  # SIGHUP: watch the folders anew
         self._leaving: set[tuple[str, str]] = set()  # retractions waiting out their window, said once each
         self._guarded: set[tuple[str, str]] = set()  # retractions the guard holds, said once
+        self._place: ledger.Place | None = None  # where the ledger this daemon started with is
+        self._keeper: LeaseKeeper | None = None  # the lease on a [store] (serve/lease.py); None: the SQLite lock
+        self._moved = False  # the config names another ledger since the start: said once, nothing delivered
+        self._took_over = threading.Event()  # set by the lease keeper: the next cycle forgets what it kept
 
     @property
     def kept(self) -> Kept:
@@ -229,11 +237,16 @@ class Daemon:
             holds_lock=True,
             ledger=self._ledger_memo,
             later=self._later,
+            token=self._keeper.token if self._keeper is not None else None,
         )
 
     @property
     def world(self) -> World:
-        return World(self.clock, wall=self.clock, secrets=self.secrets, should_stop=self.stop.is_set)
+        return World(self.clock, wall=self.clock, secrets=self.secrets, should_stop=self._stop_delivering)
+
+    def _stop_delivering(self) -> bool:
+        """Asked to stop, or (on a [store]) the lease was not renewed in time: no more sends."""
+        return self.stop.is_set() or (self._keeper is not None and not self._keeper.delivering())
 
     # -- triggers -------------------------------------------------------------------------
 
@@ -347,16 +360,27 @@ class Daemon:
         the commands that go on; the daemon does not hold the lock then, so that `syndicate publish
         --rebaseline` (or --backfill) can run, and the next cycle takes the ledger again. Raises
         LockedError (another syndicate delivers for this site)."""
-        assert self._ledger_path is not None
-        path = self._ledger_path
+        assert self._place is not None
         try:
-            # Before locking, which would create an empty ledger; then again, on the file locked.
-            self._check_ledger(settings, path.is_file())
-            self._ledger_lock.enter_context(lock(path))
-            self._ledger_id = _file_id(path)
-            self._check_ledger(settings, True)
+            if self._keeper is not None:  # a [store]: the lease (a thread of its own) says when to deliver
+                try:
+                    existed = self._place.exists()
+                except StoreError as e:  # the database does not answer (yet): held, tried again each cycle
+                    raise LedgerLostError(str(e)) from None
+                self._check_ledger(settings, existed)
+                self._keeper.pause(False)
+            else:
+                assert self._ledger_path is not None
+                path = self._ledger_path
+                # Before locking, which would create an empty ledger; then again, on the file locked.
+                self._check_ledger(settings, path.is_file())
+                self._ledger_lock.enter_context(lock(path))
+                self._ledger_id = _file_id(path)
+                self._check_ledger(settings, True)
         except LedgerLostError as e:
             self._let_go()
+            if self._keeper is not None:  # let go of the lease: `publish --rebaseline` may run
+                self._keeper.pause(True)
             if self._held is None:  # said once; what it said stays on /healthz until delivery resumes
                 self._held = f"{cause}{e}"
                 ways = "is back or one of these has run" if "\n  syndicate publish" in self._held else "can be read"
@@ -371,12 +395,29 @@ class Daemon:
                 raise
             return False  # `syndicate publish --rebaseline` is running now: the next cycle takes the ledger
         if self._held is not None:
-            self.log.event("resumed", f"the delivery ledger {path} is this site's again: delivering")
+            self.log.event("resumed", f"the delivery ledger {self._place.shown} is this site's again: delivering")
             self._held = None
             self.planner = IncrementalPlan()  # planned against another ledger: plan anew
             self._ledger_memo.clear()
             self.watch.rescan_all()
         return True
+
+    def _note_moved(self, settings: Settings) -> None:
+        """A config that names another ledger than the one this daemon holds ([store] added, removed
+        or changed; [state] path changed) holds delivery until a restart, said once."""
+        if self.preview or self._place is None:
+            return
+        moved = ledger.place(self.site_dir, settings) != self._place
+        if moved and not self._moved:
+            self.log.event("held", ledger.STORE_CHANGED)
+        elif self._moved and not moved:
+            self.log.event("resumed", f"the config names the delivery ledger {self._place.shown} again: delivering")
+        self._moved = moved
+
+    def _lease_taken(self) -> None:
+        """The lease keeper took the site (from its thread): a cycle, which delivers."""
+        self._took_over.set()
+        self.request("lease taken")
 
     def _note_stand_ins(self, lines: list[str]) -> None:
         """Values `init` could not find (CHANGE ME, change-me.invalid) hold delivery until replaced."""
@@ -406,23 +447,39 @@ class Daemon:
     def _cycle(self, reason: str) -> PublishReport | None:
         started = time.perf_counter()
         self._ledger_replaced()
+        if self._took_over.is_set():  # the lease was taken: another process wrote the ledger meanwhile
+            self._took_over.clear()
+            self.planner = IncrementalPlan()
+            self._ledger_memo.clear()
+            self.watch.rescan_all()
         try:
             settings = load_settings(self.site_dir)
-            if self._held is not None and not self.preview:
+            self._note_moved(settings)
+            if self._held is not None and not self.preview and not self._moved:
                 self._take_ledger(settings)
             self._note_stand_ins(
                 stand_ins(settings) if (settings.targets or settings.hubs) and not self.preview else []
             )
-            deliver = self._held is None and not self._stand_ins and not self.preview
+            kept = self.kept
+            deliver = self._held is None and not self._stand_ins and not self.preview and not self._moved
+            deliver = deliver and (self._keeper is None or kept.token is not None)  # standing by: build only
             request = Request(out_dir=self.out_dir, deliver=deliver, feeds_url=self._preview_url)
-            report = publish(self.site_dir, request, self.world, self.kept, settings)
+            report = publish(self.site_dir, request, self.world, kept, settings)
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
             self.health = {**self.health, "status": "degraded", "last_error": str(e)}
             return None
         except SyndicateError as e:
+            if isinstance(e, LockedError) and self._keeper is not None:
+                self._keeper.lost()  # the token check refused a write: the lease is another's (said there)
+                self.request("lease lost")  # a cycle that builds only, as a standby
+                return None
             # A ledger that went while this cycle ran is said the same way as one that went
             # between cycles: what the daemon says must not depend on when it noticed.
+            if isinstance(e, LedgerLostError) and self._keeper is not None and self._held is None:
+                self._take_ledger(load_settings(self.site_dir), cause="lost while running: ")
+                if self._held is not None:
+                    return self._cycle(reason)
             if not self._ledger_replaced():
                 self._failed(str(e), "failing")
                 return None
@@ -590,7 +647,11 @@ class Daemon:
         - an output file deleted or changed by someone else (`rm -rf public`, a disk freed after
           it filled up) → a cycle that looks at every file and writes what is missing;
         - a watched folder gone or replaced → watch again, and a full cycle;
-        - the ledger changed by another process (`syndicate retry`) → a cycle, which sends it;
+        - the ledger changed by another process (`syndicate retry`) → a cycle, which sends it (the
+          file's mtimes; on a [store], ``sites.nudges`` as the lease keeper last read it);
+        - on a [store], the file checks (the ledger deleted or replaced, its mtimes) have nothing to
+          look at: a ledger lost in the database is found by each cycle's check of its id against
+          the site's marks, and a lease lost by the keeper;
         - the last cycle failed → try again (after 2 s, doubling up to a minute).
         """
         if not self._busy.acquire(blocking=False):
@@ -608,6 +669,10 @@ class Daemon:
             if self._ledger_path is not None and _mtimes(self._ledger_path) != self._ledger_seen:
                 self._ledger_seen = _mtimes(self._ledger_path)
                 self._ledger_memo.clear()  # another process wrote to it: read it again
+                reasons.append("ledger changed")
+            if self._keeper is not None and self._keeper.changed.is_set():  # the same, on a [store]
+                self._keeper.changed.clear()
+                self._ledger_memo.clear()
                 reasons.append("ledger changed")
             if self._failures and time.monotonic() >= self._retry_at:
                 self._retry_at = time.monotonic() + FAILED_CYCLE_RETRY[1]  # until the cycle reports back
@@ -627,6 +692,10 @@ class Daemon:
             health.update(status="stale", problem=f"a cycle has been running for {time.monotonic() - busy:.0f} s")
         elif self._worker_thread is not None and not self._worker_thread.is_alive() and not self.stop.is_set():
             health.update(status="failing", problem="the worker thread stopped")
+        if self._keeper is not None:  # a [store]: who holds the site, till when; a standby is not "ok"
+            health["lease"] = self._keeper.health()
+            if health.get("status") == "ok" and not self._keeper.delivering():
+                health["status"] = "standby"
         return health
 
     _worker_thread: threading.Thread | None = None
@@ -635,11 +704,11 @@ class Daemon:
     def _check_ledger(self, settings: Settings, existed: bool) -> None:
         """Raise LedgerLostError for a ledger that cannot be read, or, when the site has targets, one
         it did not publish with (a site without targets has nothing to skip or repeat)."""
-        path = ledger.state_path(self.site_dir, settings)
+        where = self._place or ledger.place(self.site_dir, settings)
         identity = LedgerIdentity("", 0, 0, True)
         if existed:
             try:
-                store = SQLiteStore(path, readonly=True)
+                store = where.open(readonly=True)
                 try:
                     identity = store.identity()
                 finally:
@@ -649,13 +718,11 @@ class Daemon:
             except StoreError as e:
                 raise LedgerLostError(str(e)) from None
         if settings.targets:
-            ledger.check(path, existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
+            where.check(existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
 
     def run(self) -> None:
         """Until SIGTERM/SIGINT. Raises ConfigError, OutputError, LockedError, LedgerLostError, StoreError, OSError."""
         settings = load_settings(self.site_dir)
-        if settings.store is not None and not self.preview:
-            raise ConfigError(ledger.NO_RUN_WITH_STORE, path=shown_config(self.site_dir))
         self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
         if self.preview and self._out_arg is None:  # never the folder that is deployed: its URLs are local
             self.out_dir = self.site_dir / STATE_DIR / "preview"
@@ -668,11 +735,19 @@ class Daemon:
                 self.log.event("error", f"{e}; its deliveries wait until it is set")
         preload(t.kind for t in settings.targets)  # import now, not in the first delivery
         _warm(settings)  # and load the parser and the renderer now, not in the first save
-        self._ledger_path = ledger.state_path(self.site_dir, settings)
+        self._place = ledger.place(self.site_dir, settings)
+        if isinstance(self._place, ledger.PostgresPlace) and settings.store is not None and not self.preview:
+            lease = Lease(self._place.url, self._place.password(), self._place.site, settings.store.lease)
+            self._keeper = LeaseKeeper(lease, self.log, self._lease_taken)
+        else:
+            self._ledger_path = ledger.state_path(self.site_dir, settings)
         with contextlib.ExitStack() as at_exit:
             at_exit.callback(self._let_go)  # the ledger's lock, if held, goes when the daemon stops
             if not self.preview:  # a preview delivers nothing: it leaves the ledger to `publish`
                 self._take_ledger(settings)
+            if self._keeper is not None:  # its first look now: the first cycle delivers or stands by
+                at_exit.callback(self._keeper.stop)  # a clean stop lets go of the lease at once
+                self._keeper.start()
             try:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
             except OSError as e:  # not "cannot serve on HOST:PORT", which run_cmd says of the socket
