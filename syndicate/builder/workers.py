@@ -306,7 +306,7 @@ def render_feeds(workers: Workers, jobs: Sequence[WriteJob]) -> list[Any]:
 
     Feeds that show the same posts go to the same worker, one after the other (a part per core,
     :func:`shared_order`), and a worker keeps a post's entries until the last feed of its part
-    that shows it: each post's HTML is made about once (at 10,000 posts, 6,000 times for 5,369
+    that shows it: each post's HTML is made about once (at 10,000 posts, 6,100 times for 5,369
     posts shown, where ranges handed out in turn and the oldest half of the entries let go made
     7,200)."""
     order = shared_order([job[0] for job in jobs])
