@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.builder import load, workers
-from syndicate.builder.cache import PostCache
+from syndicate.builder import workers
 from syndicate.builder.owned import RECORD
 from syndicate.builder.parse import make_html
 from syndicate.builder.pipeline import build
@@ -194,40 +193,3 @@ def test_forked_writers_make_each_posts_html_about_once(
     monkeypatch.setattr(workers, "WORKER_ENTRIES", 30)
     assert build(site.root, NOW, out_dir=tmp_path / "tight", use_cache=False).parsed == 84
     assert _files(tmp_path / "tight") == _files(site.public)
-
-
-def test_forked_parsers_save_the_cache_rows_themselves_and_hand_them_back_when_they_cannot(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each parser writes its range's rows to the cache: this process, which waits for all of them
-    before it plans the feeds, saves none. A parser that cannot write them sends them back, and
-    this process saves them as before: the same rows either way."""
-    if not Workers().forks or not Workers().worth_it(PARALLEL_MIN):
-        pytest.skip("needs fork and two cores")
-    for n in range(PARALLEL_MIN + 2):
-        site.post(f"p{n:03d}.md", f"---\ntitle: Post {n}\ndate: 2024-01-0{n % 9 + 1}\ntags: [a, b{n}]\n---\nB.\n")
-    site.post("broken.md", "---\ntitle: [\n---\n")
-    saved_here: list[int] = []
-    real_save = PostCache._save
-
-    def counted(self: PostCache, path: Path, posts_only: bool = False) -> None:
-        saved_here.append(sum(1 for entry in self._dirty.values() if entry is not None))
-        real_save(self, path, posts_only)
-
-    monkeypatch.setattr(PostCache, "_save", counted)
-    rows = {}
-    for name in ("workers", "handed back"):
-        if name == "handed back":
-
-            def refused(path: Path, rows: list[object]) -> None:
-                raise sqlite3.OperationalError("database is locked")
-
-            monkeypatch.setattr(load, "save_rows", refused)
-        copy = tmp_path / name
-        shutil.copytree(site.root, copy)
-        saved_here.clear()
-        assert build(copy, NOW).parsed == PARALLEL_MIN + 3
-        assert sum(saved_here) == (0 if name == "workers" else PARALLEL_MIN + 3)
-        with closing(sqlite3.connect(copy / ".syndicate" / "cache.db")) as db:
-            rows[name] = db.execute("SELECT path, render_key, post, problems FROM posts ORDER BY path").fetchall()
-    assert rows["workers"] == rows["handed back"] and len(rows["workers"]) == PARALLEL_MIN + 3

@@ -251,26 +251,9 @@ class PostCache:
             return entry
         return None
 
-    def put(self, rel: str, entry: CachedPost, saved: bool = False) -> None:
-        """Keep ``entry`` for ``rel``; to be saved, unless a worker ``saved`` its row already."""
+    def put(self, rel: str, entry: CachedPost) -> None:
         self.entries[rel] = entry
-        if saved:
-            self._dirty.pop(rel, None)
-        else:
-            self._dirty[rel] = entry
-
-    def ready_for_rows(self) -> bool:
-        """Make the cache file (its tables and stamp) now, for worker processes to write post rows
-        into (:func:`save_rows`); False when there is none or it cannot be made (then this process
-        saves them, or says why)."""
-        if self.path is None:
-            return False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._connect(self.path).close()
-        except (sqlite3.Error, OSError):
-            return False
-        return True
+        self._dirty[rel] = entry
 
     def put_feed_print(self, key: str, fingerprint: str) -> None:
         if self.feed_prints.get(key) != fingerprint:
@@ -340,7 +323,9 @@ class PostCache:
                             entry.signature,
                             entry.render_key,
                             (entry.row or post_to_json(entry.post)) if entry.post else None,
-                            problems_to_json(entry.problems),
+                            json.dumps([asdict(p) for p in entry.problems], ensure_ascii=False)
+                            if entry.problems
+                            else "[]",
                         )
                         for rel, entry in self._dirty.items()
                         if entry is not None
@@ -348,24 +333,3 @@ class PostCache:
                 )
         finally:
             db.close()
-
-
-def problems_to_json(problems: list[Problem]) -> str:
-    return json.dumps([asdict(p) for p in problems], ensure_ascii=False) if problems else "[]"
-
-
-Row = tuple[str, str, str, str | None, str]  # path, signature, render key, post (JSON), problems (JSON)
-
-
-def save_rows(path: Path, rows: list[Row]) -> None:
-    """Post rows written by a worker process into a cache made ready (PostCache.ready_for_rows), in
-    one transaction. Raises sqlite3.Error or OSError (the rows then go back to be saved as usual)."""
-    db = sqlite3.connect(path, timeout=10)
-    try:
-        db.execute("PRAGMA synchronous=NORMAL")
-        with db:
-            if not _stamped(db):
-                raise sqlite3.DatabaseError("not this syndicate's cache")
-            db.executemany("INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)", rows)
-    finally:
-        db.close()

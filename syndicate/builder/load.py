@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -20,8 +19,7 @@ from ..core.sources import source_prefix
 from ..core.templating import Site, resolve, shown
 from ..errors import ContentError
 from ..files import read_limited
-from . import workers as workers_module
-from .cache import CachedPost, PostCache, Row, post_to_json, problems_to_json, save_rows
+from .cache import CachedPost, PostCache, post_to_json
 from .discover import PostIndex, Scanned, scan
 from .parse import Job, Parsed, parse_file
 from .report import Progress
@@ -37,30 +35,6 @@ def _parse_file_light(job: Job) -> Parsed:
         if job[3] and parsed.lasting:
             return parsed._replace(row=post_to_json(parsed.post))
     return parsed
-
-
-SAVED = "\x00saved"  # a parsed file's row: written to the cache by the worker that parsed it
-_ROWS: tuple[Path, dict[str, str], str, str] | None = None  # set before the fork: the cache, signatures, keys
-
-
-def _save_rows(jobs: Sequence[Job], results: list[Parsed]) -> list[Parsed]:
-    """In a forked parser, after a range: the rows of its posts (and of the files it rejected) go to
-    the cache in one transaction, so that neither they nor their saving wait for this process. If
-    that fails, they go back with the posts, to be saved as before."""
-    assert _ROWS is not None
-    path, signatures, plain, key = _ROWS
-    rows: list[Row] = []
-    for (source, *_), (post, problems, lasting, row) in zip(jobs, results, strict=True):
-        if lasting:
-            valid = plain if post is not None and not post.names_targets else key
-            rows.append(
-                (source, signatures[source], valid, row if post is not None else None, problems_to_json(problems))
-            )
-    try:
-        save_rows(path, rows)
-    except (sqlite3.Error, OSError):
-        return results
-    return [r._replace(row=SAVED) if r.lasting else r for r in results]
 
 
 def file_recipe(
@@ -132,21 +106,11 @@ def load_posts(
         resolved[f.source] = hit
     workers = workers or Workers()
     parse = _parse_file_light if workers.worth_it(len(jobs)) else parse_file
-    global _ROWS
-    if parse is _parse_file_light and workers.forks and cache.ready_for_rows():
-        assert cache.path is not None
-        _ROWS = (cache.path, signatures, plain, key)  # forked parsers save the rows themselves
-        workers_module.AFTER_RANGE = _save_rows
-    try:
-        results = workers.map(parse, jobs, progress)
-    finally:
-        _ROWS, workers_module.AFTER_RANGE = None, None
-    for (source, *_), (post, found, lasting, row) in zip(jobs, results, strict=True):
+    for (source, *_), (post, found, lasting, row) in zip(jobs, workers.map(parse, jobs, progress), strict=True):
         valid = plain if post is not None and not post.names_targets else key
-        saved = row == SAVED  # (a copy: it crossed a pipe)
-        resolved[source] = CachedPost(signatures[source], valid, post, found, None if saved else row)
+        resolved[source] = CachedPost(signatures[source], valid, post, found, row)
         if lasting:
-            cache.put(source, resolved[source], saved)
+            cache.put(source, resolved[source])
     if parse is _parse_file_light and cached:
         cache.save(posts_only=True)  # the rows the workers made, saved now and let go: memory for the render
     if incremental and index is not None and changed is not None:

@@ -30,17 +30,12 @@ _PARTS: Any = None  # with parts: each part's next job and end (lo, hi, lo, hi, 
 _STEP = 1  # with parts: jobs a forked worker takes at once
 
 
-# Set before the fork: what a forked worker does with a range's jobs and results once they are done
-# (builder/load.py: the parsers save the cache rows), and the results it sends back instead.
-AFTER_RANGE: Callable[[Sequence[Any], list[Any]], list[Any]] | None = None
-
-
 def _run_range(bounds: tuple[int, int]) -> list[Any]:
     assert _FORKED is not None
     fn, jobs = _FORKED
     out = [fn(jobs[i]) for i in range(*bounds)]
     _write_pending()
-    return AFTER_RANGE(jobs[bounds[0] : bounds[1]], out) if AFTER_RANGE is not None else out
+    return out
 
 
 def _write_pending() -> None:
