@@ -6,6 +6,8 @@ import gc
 import shutil
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 
 from syndicate.builder import workers
 from syndicate.builder.owned import RECORD
+from syndicate.builder.parse import make_html
 from syndicate.builder.pipeline import build
 from syndicate.builder.workers import PARALLEL_MIN, Workers
 from syndicate.errors import OutputError
@@ -157,3 +160,36 @@ def test_posts_parsed_on_every_core_are_cached_even_when_the_build_then_fails(
         build(site.root, NOW, out_dir=out)
     (out / "tags").unlink()
     assert build(site.root, NOW, out_dir=out).parsed == 0
+
+
+def test_forked_writers_make_each_posts_html_about_once(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Feeds that show the same posts go to the same writer, which keeps a post's entries until the
+    last of its feeds that shows it: a post's HTML is made once, but where one writer takes over
+    the end of another's feeds."""
+    if not (Workers().forks and Workers().cores >= 2):
+        pytest.skip("needs fork and two cores")
+    for n in range(84):  # two groups of tags no post shares; the site's feed shows the newest group's
+        group, k = ("a", n) if n < 40 else ("b", n - 40)
+        tags = ", ".join(f"{group}{(k + i) % 10}" for i in range(3))
+        date = f"2024-0{1 if group == 'b' else 2}-{k // 24 + 1:02d} {k % 24:02d}:00"
+        site.post(f"p{n:02d}.md", f"---\ntitle: Post {n}\ndate: {date}\ntags: [{tags}]\n---\nB.\n")
+    made = tmp_path / "made"
+
+    def counted(job: tuple[Callable[[], tuple[str, str]], float]) -> tuple[str, str] | str:
+        with made.open("a") as f:  # one short line per append: the workers' lines never mix
+            f.write("made\n")
+        time.sleep(0.004)  # as long as a real post takes, not less than a worker takes to start
+        return make_html(job)
+
+    monkeypatch.setattr(workers, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(workers, "make_html", counted)
+    report = build(site.root, NOW, use_cache=False)
+    assert report.parsed == 84 and not report.problems
+    renders = len(made.read_text().splitlines())
+    assert 84 <= renders <= 110, renders  # ranges handed out in turn: ~150
+    # a writer that may keep the entries of 10 posts only lets go of those needed last: same bytes
+    monkeypatch.setattr(workers, "WORKER_ENTRIES", 30)
+    assert build(site.root, NOW, out_dir=tmp_path / "tight", use_cache=False).parsed == 84
+    assert _files(tmp_path / "tight") == _files(site.public)

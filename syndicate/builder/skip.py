@@ -17,7 +17,7 @@ from .cache import PostCache
 from .fingerprints import FileInfo, feed_fingerprint, feed_print, read_feed_print, render_base
 from .output import digest, file_stat
 from .owned import Ownership
-from .workers import Workers, failed_posts, make_contents, render_and_write, render_forked
+from .workers import Workers, failed_posts, make_contents, render_feeds, render_forked
 
 KEEP_ENTRIES_UP_TO = 16  # feeds rendered by one call whose entries the next call may reuse
 
@@ -141,7 +141,7 @@ class IncrementalRender:
                 ownership.begin()  # the record's header, once, before the workers append to it
             workers_module.OWNERSHIP = ownership  # inherited by the forked workers
             try:
-                made = workers.map(render_and_write, jobs)
+                made = render_feeds(workers, jobs)
             finally:
                 workers_module.OWNERSHIP = None
             result.failed = failed_posts((feed for feed, _ in todo), made)

@@ -225,6 +225,9 @@ def safe_yaml(text: str) -> Any:
     """YAML by the safe (C) loader, aliases refused before anything is built: a few bytes of
     aliases can expand to billions of nodes. The one YAML reader of posts and of generators'
     configs. Raises YamlProblem."""
+    flat = _flat_yaml(text)
+    if flat is not _NOT_FLAT:
+        return flat
     try:
         if "*" in text:
             for event in yaml.parse(text, Loader=SafeLoader):
@@ -240,6 +243,89 @@ def safe_yaml(text: str) -> Any:
         ) from None
     except RecursionError:
         raise YamlProblem(0, "nested too deeply") from None
+
+
+# The front matter most posts have, `key: value` lines, read without building YAML's events and
+# nodes in Python (a third of the time it takes to read a post): each line a plain key, then a
+# plain, quoted or empty scalar or a one-line list of them; a plain scalar's type (text, date,
+# number, true/false, null) is the one YAML's resolver gives, made by the same constructor as
+# yaml.load. Anything else (indented lines, comments, escapes, block scalars, tags, anchors,
+# nested flow, ``key:value``, tabs, characters YAML refuses or reads as line breaks) goes to
+# yaml.load: tests/test_frontmatter_fast.py holds this to it over generated documents.
+_NOT_FLAT = object()
+_FLAT_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]{0,99}):(?: +(.*))?")
+_FLAT_QUOTED = re.compile(r"\"([^\"\\]*)\" *|'([^']*)' *")
+_FLAT_ITEM = re.compile(r" *(?:\"([^\"\\,]*)\"|'([^',]*)'|([^\s\-?:,\[\]{}#&*!|>'\"%@`][^:,\[\]{}#]*?)) *")
+_FLAT_PLAIN_START = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`]")
+# A character that is not one of YAML's printable ones, or one it reads as a line break or white
+# space (tab, CR, NEL, LS, PS), or a byte order mark: never read here.
+_FLAT_REFUSED = re.compile(r"[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]")
+_SCALARS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "null", "bool", "int", "float", "timestamp"))
+
+
+class _Scalars(yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """SafeLoader's resolver and scalar constructors, without a parser (they keep no state)."""
+
+    yaml_constructors = SafeLoader.yaml_constructors
+    yaml_implicit_resolvers = SafeLoader.yaml_implicit_resolvers
+
+
+_SCALAR = _Scalars()
+_KEYS: dict[str, Any] = {}  # a key as written → as YAML reads it (`yes` is True)
+
+
+def _flat_yaml(text: str) -> Any:
+    """``text`` as yaml.load reads it when it is flat (see above), else _NOT_FLAT."""
+    if not text.replace("\n", " ").isprintable() if text.isascii() else _FLAT_REFUSED.search(text):
+        return _NOT_FLAT  # (in ASCII, what Python prints is what YAML reads as printable, but tab)
+    out: dict[Any, Any] = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        m = _FLAT_LINE.fullmatch(line)
+        if m is None:
+            return _NOT_FLAT
+        key = _KEYS.get(m.group(1), _NOT_FLAT)
+        if key is _NOT_FLAT:
+            key = _plain(m.group(1))
+            if len(_KEYS) < 1000:  # a few dozen names in a site: each resolved once
+                _KEYS[m.group(1)] = key
+        raw = (m.group(2) or "").rstrip(" ")
+        if key is _NOT_FLAT:
+            return _NOT_FLAT
+        if raw.startswith("[") and raw.endswith("]"):
+            inside = raw[1:-1]
+            items: list[Any] = []
+            for part in inside.split(",") if inside.strip(" ") else ():
+                item = _FLAT_ITEM.fullmatch(part)
+                if item is None:
+                    return _NOT_FLAT
+                quoted = item.group(1) if item.group(1) is not None else item.group(2)
+                items.append(quoted if quoted is not None else _plain(item.group(3)))
+            if _NOT_FLAT in items:
+                return _NOT_FLAT
+            value: Any = items
+        elif raw[:1] in ("'", '"'):
+            quoted_value = _FLAT_QUOTED.fullmatch(raw)
+            if quoted_value is None:
+                return _NOT_FLAT
+            value = quoted_value.group(1) if quoted_value.group(1) is not None else quoted_value.group(2)
+        elif not raw or (_FLAT_PLAIN_START.match(raw) and ": " not in raw and " #" not in raw and raw[-1] != ":"):
+            value = _plain(raw)
+            if value is _NOT_FLAT:
+                return _NOT_FLAT
+        else:
+            return _NOT_FLAT
+        out[key] = value  # a key written twice: the last one, as yaml.load
+    return out if out else _NOT_FLAT
+
+
+def _plain(text: str) -> Any:
+    """A plain scalar as YAML's SafeLoader makes it: the tag its resolver gives, then its constructor."""
+    tag = _SCALAR.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag not in _SCALARS:
+        return _NOT_FLAT  # <<, =, and the like
+    return _SCALAR.yaml_constructors[tag](_SCALAR, yaml.ScalarNode(tag, text))
 
 
 def _yaml(path: str, fm: FrontMatter) -> Any:
