@@ -1,9 +1,10 @@
 """`syndicate run` with a bucket output (`--out s3://…` or `[output] url`), against moto's S3 server
 behind the counting proxy (tests/s3proxy.py), with the real daemon in a subprocess and a webhook
 receiver on 127.0.0.1 that looks in the bucket when it is called: a post saved while it runs
-reaches the bucket, then the receiver, once; a cycle that changed nothing makes no request; a 412
-from another writer is one line, /healthz degraded and nothing sent, and the retry uploads and
-sends once; behind a CDN (tests/test_live.py's), nothing is sent until it serves the new feeds."""
+reaches the bucket, then the receiver, once (an object in the way is said once, the rest goes on);
+a 412 from another writer is one line, /healthz degraded and nothing sent, the retry uploads and
+sends once, and a cycle that changed nothing then makes no request; behind a CDN
+(tests/test_live.py's), nothing is sent until it serves the new feeds."""
 
 from __future__ import annotations
 
@@ -106,29 +107,37 @@ def test_a_post_saved_while_it_runs_reaches_the_bucket_then_the_webhook_once(
     s3: Proxy, moto: Moto, hook: Hook, tmp_path: Path
 ) -> None:
     site = _site(tmp_path, s3, hook, f'url = "{URL}"\n')
+    moto.client().put_object(Bucket=BUCKET, Key=PREFIX + "tags/green/atom.xml", Body=b"hand-made")
     run = start(site, env=ENV)
     try:
         serving = run.events("serving")[0]["message"]
         assert ".syndicate/bucket/" in serving and f"a preview: readers get the feeds from {URL}" in serving
-        run.wait_for(lambda: bool(_feeds(moto)), what="the first upload")
-        assert run.events("uploaded")[0]["message"].startswith(f"14 objects to {URL} (")
+        run.wait_for(lambda: len(_feeds(moto)) == 14, what="the first upload")
+        assert run.events("uploaded")[0]["message"].startswith(f"13 objects to {URL} (")
+        # an object syndicate did not upload, at a key it wants: left alone, said once, the rest goes on
+        [refused] = run.events("error")
+        assert refused["message"] == (
+            f"{URL}tags/green/atom.xml is an object syndicate did not upload (it was there before, or was changed"
+            " since); it was left alone: delete it, or choose another prefix"
+        )
         assert hook.calls == []  # the posts there at the first start are the baseline
         site.post("d.md", NEW)
         run.wait_for(lambda: len(hook.calls) == 1, what="the webhook")
         [seen] = hook.calls
         assert seen is not None and b"Delta" in seen  # called once the new feed was in the bucket
-        # a cycle that changed nothing makes no request to the service
+        # while an object is in the way a cycle lists the bucket again (to say it, once), and does nothing more
         _settled(run)
         s3.log.clear()
         _settled(run)
-        assert s3.log == []
-        assert len(hook.calls) == 1
+        assert [(method, status) for method, _, status in s3.log] == [("GET", 200)]
+        assert len(hook.calls) == 1 and len(run.events("error")) == 1
         assert _health(run)["status"] == "ok"
     finally:
         assert stop(run) == 0
     assert not any("Traceback" in line for line in run.raw)
     assert ENV["AWS_SECRET_ACCESS_KEY"] not in "\n".join(run.raw)
-    assert _feeds(moto) == _local(site, tmp_path / "local")
+    local = _local(site, tmp_path / "local")
+    assert _feeds(moto) == local | {"tags/green/atom.xml": b"hand-made"}
     assert not (site.root / "public").exists()
 
 
@@ -165,7 +174,12 @@ def test_a_412_from_another_writer_sends_nothing_and_the_retry_uploads_and_sends
         assert seen is not None and b"Delta" in seen
         run.wait_for(lambda: _health(run)["status"] == "ok", what="ok again")
         assert [e["message"] for e in run.events("recovered")] == ["a cycle succeeded again after 1 failed"]
-        time.sleep(0.5)
+        # the upload complete, a cycle that changed nothing makes no request to the service
+        s3.hook = None
+        _settled(run)
+        s3.log.clear()
+        _settled(run)
+        assert s3.log == []
         assert len(hook.calls) == 1 and len(run.events("error")) == 1
     finally:
         s3.hook = None
