@@ -4,7 +4,8 @@ receiver on 127.0.0.1 that looks in the bucket when it is called: a post saved w
 reaches the bucket, then the receiver, once (an object in the way is said once, the rest goes on);
 a 412 from another writer is one line, /healthz degraded and nothing sent, the retry uploads and
 sends once, and a cycle that changed nothing then makes no request; behind a CDN
-(tests/test_live.py's), nothing is sent until it serves the new feeds."""
+(tests/test_live.py's), nothing is sent until it serves the new feeds, and SIGTERM ends that wait
+at once (the next start sends once)."""
 
 from __future__ import annotations
 
@@ -204,6 +205,26 @@ def test_run_sends_only_once_the_cdn_serves_the_new_feeds(
         assert sorted(c.kind for c in calls) == ["hook"] + ["ping"] * 6  # the site's three feeds and red's
         _all_live(calls)
         assert min(c.at for c in calls) - started >= cdn.stale_for  # they waited for the CDN
+        # a CDN that does not update: SIGTERM ends the wait at once, nothing sent; the next start sends once
+        calls.clear()
+        cdn.stale_for = 3600
+        site.post("e.md", NEW.replace("title: D", "title: E").replace("Delta", "Echo").replace("01-04", "01-05"))
+        run.wait_for(lambda: bool(cdn.changed), what="the check to begin")
+        asked = time.monotonic()
+        assert stop(run) == 0
+        assert time.monotonic() - asked < 3  # verify_timeout is 10 s
+        assert calls == []
+        said = [e["message"] for e in run.events("stopping")]
+        assert said[0] == "finishing the delivery in flight"
+        assert said[1].startswith("stopped while waiting for the feeds to be live; nothing was sent")
+        with cdn.lock:
+            cdn.stale_for, cdn.changed = 0.0, {}
+        run = start(site, "--out", URL, env=LIVE_ENV)
+        run.wait_for(lambda: len(calls) == 7, what="the webhook and the pings after the restart")
+        assert sorted(c.kind for c in calls) == ["hook"] + ["ping"] * 6
+        assert all(c.stored is not None and b"Echo" in c.stored and c.served == c.stored for c in calls)
+        time.sleep(0.5)
+        assert len(calls) == 7
     finally:
         assert stop(run) == 0
     assert not any("Traceback" in line for line in run.raw)

@@ -443,7 +443,9 @@ class Daemon:
             # A ledger that went while this cycle ran is said the same way as one that went
             # between cycles: what the daemon says must not depend on when it noticed.
             if not self._ledger_replaced():
-                if isinstance(e, BucketError):  # the upload or the live check: nothing was sent
+                if isinstance(e, BucketError) and self.stop.is_set():  # the live check, cut short by SIGTERM
+                    self.log.event("stopping", str(e))
+                elif isinstance(e, BucketError):  # the upload or the live check: nothing was sent
                     self._failed(f"{e} ({UPLOAD_RETRY})", "degraded")
                 else:
                     self._failed(str(e), "failing")
