@@ -240,3 +240,9 @@ def test_run_with_a_bucket_needs_credentials_at_the_start(site: Site, tmp_path: 
     run = site.run("run", "--port", "0", "--preview", "--out", URL, env=ENV)
     assert run.code == 2
     assert "--preview uploads nothing" in run.err
+    daemon = start(site, "--out", "pub", env=bare)  # a folder, as `publish --out DIR`: no bucket, no credentials
+    try:
+        assert daemon.events("serving")[0]["message"].endswith("from pub")
+        assert (site.root / "pub" / "feed.xml").is_file() and not daemon.events("uploaded")
+    finally:
+        assert stop(daemon) == 0

@@ -704,7 +704,8 @@ class Daemon:
         if settings.store is not None and not self.preview:
             raise ConfigError(ledger.NO_RUN_WITH_STORE, path=shown_config(self.site_dir))
         self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
-        self.bucket = None if self.preview else bucket_of(settings, self._out_url)
+        # `--out DIR` is a folder, as for `publish`: [output] url is then not uploaded to
+        self.bucket = None if self.preview or self._out_arg is not None else bucket_of(settings, self._out_url)
         if self.bucket is not None:  # built in its staging folder, uploaded by each cycle (builder/bucket.py)
             check_ready(self.bucket)  # no obstore, no credentials: said now (exit 3), not by every cycle
             self.out_dir = staging_dir(self.site_dir, self.bucket)
