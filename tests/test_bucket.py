@@ -408,13 +408,6 @@ def test_build_out_names_a_bucket_in_its_help(site: Site) -> None:
     assert run.code == 2 and "names no valid bucket" in run.err
 
 
-def test_run_refuses_a_bucket_it_would_never_upload_to(site: Site) -> None:
-    site.config(CONFIG + f'\n[output]\nurl = "{URL}"\n')
-    run = site.run("run", "--port", "0")
-    assert run.code == 2
-    assert "error: [output] url: `syndicate run` does not upload to a bucket yet" in run.err
-
-
 def test_a_service_that_fails_is_named_in_one_line(s3: Proxy, moto: Moto, tmp_path: Path) -> None:
     site = _site(tmp_path, s3.url)
     run = site.run("build", "--out", "s3://no-such-bucket/blog/", env=ENV)

@@ -250,6 +250,12 @@ def credentials(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def check_ready(bucket: Bucket, env: Mapping[str, str] | None = None) -> None:
+    """Raise BucketError when an upload to ``bucket`` could not even start (obstore missing, no
+    credentials, a configuration obstore refuses); no request is made."""
+    _store(bucket, os.environ if env is None else env)
+
+
 def _store(bucket: Bucket, env: Mapping[str, str]) -> S3Store:
     try:
         from obstore.store import S3Store

@@ -13,6 +13,7 @@ from .common import (
     fail,
     main,
     one_line_errors,
+    out_target,
     site_option,
 )
 
@@ -23,9 +24,12 @@ from .common import (
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR|s3://BUCKET/PREFIX/",
     default=None,
-    help="Where the feeds go.  [default: [output] dir, else SITE/public; with --preview .syndicate/preview]",
+    callback=out_target,
+    help="Where the feeds go: a folder, or a bucket as s3://BUCKET/PREFIX/ (built in .syndicate/, uploaded"
+    " after each cycle that changed something, and that folder served as a preview).  [default: [output] url,"
+    " else [output] dir, else SITE/public; with --preview .syndicate/preview]",
 )
 @click.option(
     "--log-format",
@@ -43,7 +47,14 @@ from .common import (
     " deployed folder), and nothing delivered.",
 )
 def run_cmd(
-    site: Path, host: str, port: int, out: Path | None, log_format: str, poll: bool, access_log: bool, preview: bool
+    site: Path,
+    host: str,
+    port: int,
+    out: Path | str | None,
+    log_format: str,
+    poll: bool,
+    access_log: bool,
+    preview: bool,
 ) -> None:
     """Watch the site, publish on change and on time, and serve the feeds.
 
@@ -51,23 +62,17 @@ def run_cmd(
     Rebuilds and delivers (like `publish`) when a post or the config is saved,
     when a scheduled post's date comes, and when a retry is due. Serves the output
     folder at http://HOST:PORT/ for feed readers (ETag, 304, gzip, WebSub Link
-    headers; /healthz). SIGTERM or Ctrl-C finishes the delivery in flight and
-    exits 0; SIGHUP reloads the config. One line per event on stderr.
+    headers; /healthz). With a bucket (--out s3://… or [output] url) each cycle
+    uploads what changed before anything is sent, and the folder served is a
+    preview. SIGTERM or Ctrl-C finishes the delivery in flight and exits 0;
+    SIGHUP reloads the config. One line per event on stderr.
     """
     from ..deliver.secrets import Secrets
     from ..serve.daemon import Daemon
     from ..serve.log import EventLog
 
-    if out is None and not preview:
-        from ..config import load_settings
-        from ..errors import ConfigError
-
-        with one_line_errors():
-            if load_settings(site).output.url:  # the daemon would build beside the bucket and never upload
-                raise ConfigError(
-                    "[output] url: `syndicate run` does not upload to a bucket yet; run `syndicate publish` (from"
-                    " cron) to upload and deliver, or give `run` a folder with --out"
-                )
+    if preview and isinstance(out, str):
+        raise click.UsageError("--preview uploads nothing: give it a folder with --out, or leave --out out")
     secrets = Secrets()
     log = EventLog(log_format, redact=secrets.redact)
     daemon = Daemon(
@@ -75,7 +80,8 @@ def run_cmd(
         host=host,
         port=port,
         log=log,
-        out_dir=out,
+        out_dir=out if isinstance(out, Path) else None,
+        out_url=out if isinstance(out, str) else None,
         poll=poll,
         access_log=access_log,
         preview=preview,

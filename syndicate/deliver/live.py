@@ -82,6 +82,23 @@ class _Probe:
     local: Path | None
 
 
+def stoppable(should_stop: Callable[[], bool]) -> Callable[[float], None]:
+    """The check's wait between two rounds, cut short (BucketError, nothing sent) when the process
+    is asked to stop: a daemon's SIGTERM must not wait out ``verify_timeout``. The deliveries stay in
+    the ledger and the objects on the list of those not seen live, so the next run checks again."""
+
+    def sleep(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if should_stop():
+                raise BucketError(
+                    "stopped while waiting for the feeds to be live; nothing was sent, the next run checks again"
+                )
+            time.sleep(min(left, 0.1))
+
+    return sleep
+
+
 def _count(n: int, noun: str) -> str:
     return "" if n == 0 else f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 

@@ -474,10 +474,11 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
         newest = memo.floor if memo is not None and memo.has_floor else store.newest_published()
         ledger.write_marks(run.site_dir, run.out, identity, newest)
     if todo and request.bucket is not None:  # live before told: BucketError, nothing sent (deliver/live.py)
-        from .live import make_live
+        from .live import make_live, stoppable
 
         pages = [live[d.post_id].url for d in todo if d.post_id in live and d.event != "post.deleted"]
-        make_live(run.settings, run.out, request.bucket, pages, run.site_dir, run.world.echo)
+        sleep = stoppable(run.world.should_stop)  # a daemon asked to stop does not wait out verify_timeout
+        make_live(run.settings, run.out, request.bucket, pages, run.site_dir, run.world.echo, sleep)
     _deliver(run, report, todo, live, snapshots)
     if planner is not None and run.kept.ledger is not None and run.kept.ledger.posts is not None:
         planner.recorded(plan, before, run.kept.ledger.posts, run.dropped)

@@ -10,7 +10,9 @@ Threads:
   deleted 5 ms later, other events after a short quiet period (debounce); bursts make one request;
 - APScheduler wakes the worker at each scheduled post's date and at the ledger's next
   retry time; after a restart both are rebuilt from content and ledger by the first cycle;
-- the HTTP server serves the output folder (see :mod:`syndicate.serve.server`);
+- the HTTP server serves the output folder (see :mod:`syndicate.serve.server`); with a bucket
+  (``--out s3://…`` or ``[output] url``) that is the staging folder each cycle uploads from (as
+  `publish` does: :mod:`syndicate.builder.bucket`), served as the author's preview;
 - the main thread starts the server at once when the output folder holds a build of ours
   (the first cycle then catches up in the worker, /healthz saying "starting"); on a folder
   with nothing of ours it runs the first cycle before any other thread exists (so a big
@@ -46,16 +48,18 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from ..builder.bucket import check_ready
 from ..builder.cache import PostCache
 from ..builder.discover import ContentWatch
 from ..builder.owned import RECORD
 from ..builder.report import STATE_DIR, refused_line
 from ..builder.skip import IncrementalRender
-from ..config import CONFIG_PATH, load_settings, output_dir, stand_ins
+from ..config import CONFIG_PATH, bucket_of, load_settings, output_dir, staging_dir, stand_ins
 from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
 from ..core.planning import DEAD, FAILED, SENT
+from ..core.uploads import Bucket
 from ..deliver import ledger
 from ..deliver.postgres_store import Lease
 from ..deliver.publish import Kept, LedgerMemo, PublishReport, Request, World, publish
@@ -63,7 +67,15 @@ from ..deliver.registry import preload
 from ..deliver.retractions import held_line, retraction
 from ..deliver.secrets import Secrets
 from ..deliver.store import LedgerIdentity, lock
-from ..errors import ConfigError, LedgerLostError, LockedError, OutputError, StoreError, SyndicateError
+from ..errors import (
+    BucketError,
+    ConfigError,
+    LedgerLostError,
+    LockedError,
+    OutputError,
+    StoreError,
+    SyndicateError,
+)
 from .lease import LeaseKeeper
 from .log import EventLog
 from .server import ServerState, make_server
@@ -74,6 +86,7 @@ SELF_CHECK = 2.0  # seconds between looks at the disk: output files, watched fol
 FAILED_CYCLE_RETRY = (2.0, 60.0)  # after a failed cycle, the next is tried after 2 s, doubling up to 60 s
 STALE_AFTER = 120.0  # seconds a cycle may run before /healthz calls the daemon stale
 QUIET = 2.0  # seconds without a cycle before the last one's manifest is made (a save's cycle does not wait for it)
+UPLOAD_RETRY = "nothing was sent; tried again after 2 s, doubling up to a minute"  # after an upload that failed
 CATCHING_UP = "catching up: the feeds on disk are served as the last run left them while the first build runs"
 
 
@@ -167,6 +180,7 @@ class Daemon:
         port: int = 8080,
         log: EventLog,
         out_dir: Path | None = None,
+        out_url: str | None = None,
         poll: bool = False,
         debounce: float = 0.1,
         access_log: bool = False,
@@ -180,6 +194,8 @@ class Daemon:
         self.log = log
         self._out_arg = out_dir  # --out; without it, [output] dir (read when the daemon starts)
         self.out_dir = out_dir if out_dir is not None else site_dir / "public"
+        self._out_url = out_url  # --out s3://…; without it, [output] url (read when the daemon starts)
+        self.bucket: Bucket | None = None  # where each cycle uploads the output folder (builder/bucket.py)
         self.poll = poll
         self.debounce = debounce
         self.access_log = access_log
@@ -203,6 +219,8 @@ class Daemon:
         self._problems: set[Problem] = set()
         self._setup_errors: set[str] = set()
         self._refused: set[str] = set()  # output files left alone (not syndicate's), said once each
+        self._refused_keys: set[str] = set()  # objects in the bucket left alone (not syndicate's), said once each
+        self._config_broken = False  # the last cycle stopped at a config that does not read
         self.health: dict[str, Any] = {"status": "starting"}
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._busy = threading.Lock()  # held by a cycle; the self-check looks only between cycles
@@ -463,11 +481,12 @@ class Daemon:
             kept = self.kept
             deliver = self._held is None and not self._stand_ins and not self.preview and not self._moved
             deliver = deliver and (self._keeper is None or kept.token is not None)  # standing by: build only
-            request = Request(out_dir=self.out_dir, deliver=deliver, feeds_url=self._preview_url)
+            request = Request(out_dir=self.out_dir, deliver=deliver, feeds_url=self._preview_url, bucket=self.bucket)
             report = publish(self.site_dir, request, self.world, kept, settings)
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
             self.health = {**self.health, "status": "degraded", "last_error": str(e)}
+            self._config_broken = True
             return None
         except SyndicateError as e:
             if isinstance(e, LockedError) and self._keeper is not None:
@@ -481,11 +500,17 @@ class Daemon:
                 if self._held is not None:
                     return self._cycle(reason)
             if not self._ledger_replaced():
-                self._failed(str(e), "failing")
+                if isinstance(e, BucketError) and self.stop.is_set():  # the live check, cut short by SIGTERM
+                    self.log.event("stopping", str(e))
+                elif isinstance(e, BucketError):  # the upload or the live check: nothing was sent
+                    self._failed(f"{e} ({UPLOAD_RETRY})", "degraded")
+                else:
+                    self._failed(str(e), "failing")
                 return None
             return self._cycle(reason)  # held now: the feeds are built all the same
-        if self.health.get("status") == "degraded":
+        if self._config_broken:
             self.log.event("recovered", "the config reads again; building with it")
+            self._config_broken = False
         self._recovered()
         build = report.build
         self.server_state.settings = build.settings
@@ -500,6 +525,7 @@ class Daemon:
             line = refused_line(build.settings, str(self.out_dir / rel), rel, build.refused[rel])
             self.log.event("error", line, path=rel)
         self._refused = set(build.refused)
+        self._note_upload(report)
         for line in sorted(set(report.setup_errors) - self._setup_errors):
             self.log.event("error", line)
         self._setup_errors = set(report.setup_errors)
@@ -545,6 +571,27 @@ class Daemon:
                 gc.collect()
             gc.freeze()
         return report
+
+    def _note_upload(self, report: PublishReport) -> None:
+        """Say what the upload to the bucket did (when it made requests), and each object in the
+        bucket left alone (not syndicate's), once."""
+        done = report.upload
+        if done is None:
+            return
+        if done.listed and (done.uploaded or done.deleted):
+            deleted = f", {len(done.deleted)} deleted" if done.deleted else ""
+            self.log.event(
+                "uploaded",
+                f"{len(done.uploaded)} objects to {done.bucket.url}{deleted} ({done.requests} requests,"
+                f" {done.seconds:.2f} s)",
+                uploaded=len(done.uploaded),
+                requests=done.requests,
+            )
+        for rel in sorted(done.refused.keys() - self._refused_keys):
+            line = f"{done.bucket.url}{rel} {done.refused[rel]}; it was left alone: delete it, or choose another prefix"
+            self.log.event("error", line, path=rel)
+        if done.listed:  # a run that made no request knows nothing new of the bucket
+            self._refused_keys = set(done.refused)
 
     def _note_retractions(self, report: PublishReport) -> None:
         """Say once each when a post starts waiting out its window, and when the guard holds."""
@@ -724,6 +771,11 @@ class Daemon:
         """Until SIGTERM/SIGINT. Raises ConfigError, OutputError, LockedError, LedgerLostError, StoreError, OSError."""
         settings = load_settings(self.site_dir)
         self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
+        # `--out DIR` is a folder, as for `publish`: [output] url is then not uploaded to
+        self.bucket = None if self.preview or self._out_arg is not None else bucket_of(settings, self._out_url)
+        if self.bucket is not None:  # built in its staging folder, uploaded by each cycle (builder/bucket.py)
+            check_ready(self.bucket)  # no obstore, no credentials: said now (exit 3), not by every cycle
+            self.out_dir = staging_dir(self.site_dir, self.bucket)
         if self.preview and self._out_arg is None:  # never the folder that is deployed: its URLs are local
             self.out_dir = self.site_dir / STATE_DIR / "preview"
         if not (self.site_dir / settings.content.dir).is_dir():
@@ -789,6 +841,8 @@ class Daemon:
             every = f" (all feeds: {base}{index})" if settings.output.index else ""
             said = " (preview: feed links on this address; nothing is delivered)" if self.preview else ""
             said += " (catching up: the feeds on disk are served while the first build runs)" if early else ""
+            if self.bucket is not None:
+                said += f" (a preview: readers get the feeds from {self.bucket.url}, uploaded after each change)"
             self.log.event("serving", f"feeds at {base}{settings.feeds.rss}{every} from {self.out_dir}{said}", url=base)
             if early:
                 self.request("start")
