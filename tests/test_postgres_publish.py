@@ -346,3 +346,21 @@ def test_a_host_an_hour_off_signs_and_schedules_with_the_databases_clock(
         # due at the database's time plus the backoff (600 s, jittered by ±20 %); SQLite: the host's
         wait = (row.next_attempt_at - started).total_seconds() - (skew if store == "sqlite" else 0)
         assert 600 * 0.8 - 5 <= wait <= 600 * 1.2 + 5, (store, row.next_attempt_at, started)
+
+
+def test_retry_from_a_host_an_hour_ahead_makes_it_due_by_the_databases_clock(site: Site, pg_url: str) -> None:
+    """`syndicate retry` on a machine an hour ahead makes the delivery due now by the database's
+    clock (the time the ledger keeps, not the machine's), and the next `publish` sends it."""
+    with recorder(Answer(status=500)) as rec:
+        site.config(CONFIG + "\n[delivery]\nretry_schedule = [600]\n" + hook(rec.url) + store_section(pg_url))
+        assert publish(site)[0] == 0
+        write_posts(site, 1)
+        assert publish(site)[0] == 4  # failed: retried in ten minutes
+        retried = site.run("retry", env={**ENV, **skewed_env(3600)})
+        assert retried.code == 0, retried
+        (row,) = [d for d in ledger_rows(pg_url) if d.state == "pending"]
+        assert row.next_attempt_at is not None
+        assert abs((row.next_attempt_at - datetime.now(UTC)).total_seconds()) < 60, "due now by the database's clock"
+        code, out = publish(site)
+        assert code == 0 and "published: 1 sent" in out, out
+        assert len(rec.requests) == 2

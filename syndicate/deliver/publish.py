@@ -910,6 +910,6 @@ def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str 
     store = where.open()
     try:
         where.check(True, store.identity(), marks)
-        return store.requeue(target, post_id, clock())
+        return store.requeue(target, post_id, database_clock(store, clock)[0]())  # due by the database's time
     finally:
         store.close()
