@@ -304,8 +304,11 @@ def test_without_psycopg_the_store_is_one_line_saying_what_to_install(site: Site
 
 
 def skewed_env(seconds: int) -> dict[str, str]:
-    """The environment that puts a process's clock ``seconds`` off under libfaketime (tests/conftest.py)."""
-    return {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": f"{seconds:+d}"}
+    """The environment that puts a process's wall clock ``seconds`` off under libfaketime
+    (tests/conftest.py), its monotonic clocks left alone: a host whose clock is wrong (no NTP, a
+    bad RTC) has it wrong in CLOCK_REALTIME only, and a monotonic clock moved back an hour on a
+    machine up for less than that would read below zero."""
+    return {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": f"{seconds:+d}", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 @pytest.mark.parametrize(("store", "skew"), [("postgres", -3600), ("postgres", 3600), ("sqlite", -3600)])
