@@ -266,3 +266,27 @@ def test_a_holder_past_its_own_deadline_but_renewed_in_time_delivers_again(pg_ur
         assert len(taken) == 1 and keeper.health()["role"] == "holder"
     finally:
         keeper.stop()
+
+
+def test_a_daemon_an_hour_behind_signs_with_the_databases_clock_and_says_so_once(tmp_path: Path, pg_url: str) -> None:
+    """`syndicate run` under libfaketime an hour behind: every webhook it sends passes a Standard
+    Webhooks receiver's 5-minute check, and its log says once (not every cycle) that its clock is off."""
+    from standardwebhooks import Webhook
+
+    from tests.test_postgres_publish import SECRET, skewed_env
+
+    with recorder() as rec:
+        site = machine(tmp_path / "a", rec, pg_url)
+        run = start(site, env={**ENV, **skewed_env(-3600)})
+        try:
+            run.wait_for(lambda: said(run, "lease", "took this site's lease"), what="the lease")
+            for n in (1, 2):
+                post([site], n)
+                run.wait_for(lambda n=n: each_once(rec, n), what=f"post {n}, once")  # type: ignore[misc]
+        finally:
+            assert stop(run) == 0
+    for request in rec.requests:
+        Webhook(SECRET).verify(request.body, request.headers)  # raises when out of its 5 minutes
+    off = [e for e in run.events("warning") if "this machine's clock is 3600 s behind the database's" in e["message"]]
+    assert len(off) == 1, run.raw[-30:]
+    assert not any("Traceback" in line for line in run.raw)

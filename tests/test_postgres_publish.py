@@ -23,7 +23,7 @@ from syndicate.core.planning import PENDING, Delivery
 from syndicate.deliver.postgres_store import PostgresStore, copy_ledger
 from syndicate.deliver.sqlite_store import SQLiteStore
 from syndicate.errors import ConfigError
-from tests.conftest import CONFIG, NOW, Site
+from tests.conftest import CONFIG, FAKETIME_LIB, NOW, Site
 from tests.httpd import Answer, Recorder, recorder
 from tests.peers.fixtures import new_webhook_secret
 from tests.pg import PASSWORD
@@ -301,3 +301,69 @@ def test_without_psycopg_the_store_is_one_line_saying_what_to_install(site: Site
     assert run.code == 2 and line in run.err and "Traceback" not in run.err, run
     build = site.run("build", env=env)
     assert build.code == 0, "a build goes on without the ledger's links"
+
+
+def skewed_env(seconds: int) -> dict[str, str]:
+    """The environment that puts a process's wall clock ``seconds`` off under libfaketime
+    (tests/conftest.py), its monotonic clocks left alone: a host whose clock is wrong (no NTP, a
+    bad RTC) has it wrong in CLOCK_REALTIME only, and a monotonic clock moved back an hour on a
+    machine up for less than that would read below zero."""
+    return {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": f"{seconds:+d}", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
+@pytest.mark.parametrize(("store", "skew"), [("postgres", -3600), ("postgres", 3600), ("sqlite", -3600)])
+def test_a_host_an_hour_off_signs_and_schedules_with_the_databases_clock(
+    site: Site, pg_url: str, store: str, skew: int
+) -> None:
+    """A `publish` under libfaketime an hour off: with [store] url its webhook passes a Standard
+    Webhooks receiver's 5-minute check and a retry is due at the database's time plus the
+    backoff, with one line saying the clock is off; with SQLite the host's clock is the ledger's
+    (the signature is an hour off and refused)."""
+    from standardwebhooks import Webhook
+
+    skewed = skewed_env(skew)
+    with recorder(Answer(status=500)) as rec:
+        extra = store_section(pg_url) if store == "postgres" else ""
+        site.config(CONFIG + "\n[delivery]\nretry_schedule = [600]\n" + hook(rec.url) + extra)
+        assert publish(site, skewed)[0] == 0  # the first run: a ledger, nothing to send
+        write_posts(site, 1)
+        started = datetime.now(UTC)
+        code, out = publish(site, skewed)
+        assert code == 4 and "1 to retry" in out, out  # 4: a delivery failed
+        (request,) = rec.requests
+        if store == "sqlite":
+            with pytest.raises(Exception, match=r"too old|too new"):
+                Webhook(SECRET).verify(request.body, request.headers)
+            (row,) = [
+                d
+                for d in SQLiteStore(site.root / ".syndicate" / "state.db", readonly=True).deliveries()
+                if d.state == "failed"
+            ]
+            assert "clock is" not in out
+        else:
+            Webhook(SECRET).verify(request.body, request.headers)  # raises when out of its 5 minutes
+            way = "behind" if skew < 0 else "ahead of"
+            assert f"this machine's clock is 3600 s {way} the database's" in out, out
+            (row,) = [d for d in ledger_rows(pg_url) if d.state == "failed"]
+        assert row.next_attempt_at is not None
+        # due at the database's time plus the backoff (600 s, jittered by ±20 %); SQLite: the host's
+        wait = (row.next_attempt_at - started).total_seconds() - (skew if store == "sqlite" else 0)
+        assert 600 * 0.8 - 5 <= wait <= 600 * 1.2 + 5, (store, row.next_attempt_at, started)
+
+
+def test_retry_from_a_host_an_hour_ahead_makes_it_due_by_the_databases_clock(site: Site, pg_url: str) -> None:
+    """`syndicate retry` on a machine an hour ahead makes the delivery due now by the database's
+    clock (the time the ledger keeps, not the machine's), and the next `publish` sends it."""
+    with recorder(Answer(status=500)) as rec:
+        site.config(CONFIG + "\n[delivery]\nretry_schedule = [600]\n" + hook(rec.url) + store_section(pg_url))
+        assert publish(site)[0] == 0
+        write_posts(site, 1)
+        assert publish(site)[0] == 4  # failed: retried in ten minutes
+        retried = site.run("retry", env={**ENV, **skewed_env(3600)})
+        assert retried.code == 0, retried
+        (row,) = [d for d in ledger_rows(pg_url) if d.state == "pending"]
+        assert row.next_attempt_at is not None
+        assert abs((row.next_attempt_at - datetime.now(UTC)).total_seconds()) < 60, "due now by the database's clock"
+        code, out = publish(site)
+        assert code == 0 and "published: 1 sent" in out, out
+        assert len(rec.requests) == 2

@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
@@ -474,6 +474,15 @@ class PostgresStore:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.db.close()
+
+    def server_time(self) -> datetime:
+        """The database's clock now (``clock_timestamp()``, not the transaction's ``now()``): what
+        every host signs and schedules with (see publish's ``_database_wall``)."""
+        try:
+            row = self.db.execute("SELECT clock_timestamp()").fetchone()
+        except self._psycopg.Error as e:
+            raise self._wrap(e, "read the database's clock") from None
+        return cast(datetime, _one(row)[0])
 
     @contextlib.contextmanager
     def _tx(self, doing: str = "write the delivery ledger") -> Iterator[psycopg.Cursor[Any]]:

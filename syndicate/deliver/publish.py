@@ -205,6 +205,7 @@ class Kept:
     ledger: LedgerMemo | None = None  # what a lock holder keeps of its ledger between runs
     later: list[Callable[[], None]] | None = None  # work for when it is idle: the manifest (see write_outputs)
     token: int | None = None  # a lock holder on a PostgreSQL store: its lease's fencing token (serve/lease.py)
+    clock_off: bool = False  # a lock holder: it said its clock is off from the database's (_database_wall)
 
 
 @dataclass
@@ -290,6 +291,7 @@ def publish(
             early = _written(_prepare(site_dir, now, request, kept, settings, links), kept)
         store = where.open(readonly=request.dry_run, token=token)
         try:
+            world, off = _database_wall(world, store, kept)
             identity = store.identity()
             if not trusted:
                 where.check(existed, identity, ledger.read_marks(site_dir, out))
@@ -297,10 +299,52 @@ def publish(
             run.known_targets = set() if request.rebaseline else set(store.known_targets())
             run.retracting = _retracting(run, run.wall() if request.allow_deletions else _word(store))
             report = _publish(run, identity, early)
+            if off is not None:
+                report.warnings.insert(0, off)
             report.warnings[:0] = [f"{line} (a real run delivers nothing until then)" for line in unfinished]
             return report
         finally:
             store.close()
+
+
+CLOCK_BOUND = 60.0  # seconds: far above a synchronized clock's error and a round trip, a fifth of receivers' 5 minutes
+
+
+def database_clock(store: Store, wall: Clock) -> tuple[Clock, float | None]:
+    """``wall`` corrected to the store's clock when it has one (PostgreSQL), and by how many
+    seconds (None: the store has none, SQLite; ``wall`` is returned as is). What targets see (a
+    webhook's signed timestamp, a record's date) and the due times the ledger keeps then agree
+    across hosts, whatever this host's clock says. Measured against the middle of the round trip."""
+    before = wall()
+    server = store.server_time()
+    if server is None:
+        return wall, None
+    after = wall()
+    offset = server - (before + (after - before) / 2)
+    return (lambda: wall() + offset), offset.total_seconds()
+
+
+def _database_wall(world: World, store: Store, kept: Kept) -> tuple[World, str | None]:
+    """``world`` with its real time (``wall``) from :func:`database_clock`, measured once per run
+    (each daemon cycle), and past ``CLOCK_BOUND`` the line that says so (a lock holder says it
+    again only after its clock was right in between). A World without ``wall`` (tests' fixed
+    times) is left alone."""
+    if world.wall is None:
+        return world, None
+    wall, seconds = database_clock(store, world.wall)
+    if seconds is None:
+        return world, None
+    line = None
+    off = abs(seconds) > CLOCK_BOUND
+    if off and not kept.clock_off:
+        way = "behind" if seconds > 0 else "ahead of"
+        line = (
+            f"this machine's clock is {abs(seconds):.0f} s {way} the database's; syndicate signs and"
+            " schedules with the database's time (set this machine's clock right: NTP)"
+        )
+    if kept.holds_lock:
+        kept.clock_off = off
+    return replace(world, wall=wall), line
 
 
 def _memo(kept: Kept, request: Request) -> LedgerMemo | None:
@@ -867,6 +911,6 @@ def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str 
     store = where.open()
     try:
         where.check(True, store.identity(), marks)
-        return store.requeue(target, post_id, clock())
+        return store.requeue(target, post_id, database_clock(store, clock)[0]())  # due by the database's time
     finally:
         store.close()

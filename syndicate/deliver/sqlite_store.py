@@ -177,6 +177,10 @@ class SQLiteStore:
         )
         self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(LEDGER_SCHEMA),))
 
+    def server_time(self) -> datetime | None:
+        """None: a file has no clock of its own; this host's is the ledger's."""
+        return None
+
     def close(self) -> None:
         self.db.close()
 

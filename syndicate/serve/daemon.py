@@ -243,6 +243,7 @@ class Daemon:
         self._keeper: LeaseKeeper | None = None  # the lease on a [store] (serve/lease.py); None: the SQLite lock
         self._moved = False  # the config names another ledger since the start: said once, nothing delivered
         self._took_over = threading.Event()  # set by the lease keeper: the next cycle forgets what it kept
+        self._clock_off = False  # on a [store]: this machine's clock is off from the database's, as said (publish)
 
     @property
     def kept(self) -> Kept:
@@ -256,6 +257,7 @@ class Daemon:
             ledger=self._ledger_memo,
             later=self._later,
             token=self._keeper.token if self._keeper is not None else None,
+            clock_off=self._clock_off,
         )
 
     @property
@@ -483,6 +485,7 @@ class Daemon:
             deliver = deliver and (self._keeper is None or kept.token is not None)  # standing by: build only
             request = Request(out_dir=self.out_dir, deliver=deliver, feeds_url=self._preview_url, bucket=self.bucket)
             report = publish(self.site_dir, request, self.world, kept, settings)
+            self._clock_off = kept.clock_off  # said once, again only after the clock was right between
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
             self.health = {**self.health, "status": "degraded", "last_error": str(e)}
