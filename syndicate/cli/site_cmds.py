@@ -170,11 +170,7 @@ def _check_store(site: Path, settings: Settings, connect: bool) -> int:
     if not connect:
         return EXIT_OK
     try:
-        store = where.open(readonly=True)
-        try:
-            identity = store.identity()
-        finally:
-            store.close()
+        identity = where.identity()
     except StoreError as e:
         click.echo(f"error: {e}", err=True)
         return EXIT_LEDGER

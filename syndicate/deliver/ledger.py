@@ -65,6 +65,14 @@ class Place:
     def open(self, *, readonly: bool = False, token: int | None = None) -> Store:
         raise NotImplementedError
 
+    def identity(self) -> LedgerIdentity:
+        """The identity of the ledger here, read and closed again (StoreError)."""
+        store = self.open(readonly=True)
+        try:
+            return store.identity()
+        finally:
+            store.close()
+
     def check(self, existed: bool, identity: LedgerIdentity, marks: list[Mark]) -> None:
         """:func:`check` for the ledger here."""
         check(self.shown, existed, identity, marks)
@@ -242,13 +250,7 @@ def lost(site_dir: Path, settings: Settings, out_dir: Path) -> str | None:
     where = place(site_dir, settings)
     try:
         existed = where.exists()
-        identity = LedgerIdentity("", 0, 0, True)
-        if existed:
-            store = where.open(readonly=True)
-            try:
-                identity = store.identity()
-            finally:
-                store.close()
+        identity = where.identity() if existed else LedgerIdentity("", 0, 0, True)
         where.check(existed, identity, read_marks(site_dir, out_dir))
     except (StoreError, ConfigError) as e:  # LedgerLostError too
         return str(e)

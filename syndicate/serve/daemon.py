@@ -758,11 +758,7 @@ class Daemon:
         identity = LedgerIdentity("", 0, 0, True)
         if existed:
             try:
-                store = where.open(readonly=True)
-                try:
-                    identity = store.identity()
-                finally:
-                    store.close()
+                identity = where.identity()
             except LedgerLostError:
                 raise
             except StoreError as e:
