@@ -23,6 +23,7 @@ from syndicate.deliver.publish import Kept, LedgerMemo, Request, World, publish
 from syndicate.deliver.secrets import Secrets
 from syndicate.deliver.sqlite_store import SQLiteStore
 from syndicate.errors import SyndicateError
+from syndicate.site import Site as SiteValue
 from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.httpd import recorder
 from tests.peers.fixtures import new_webhook_secret
@@ -45,7 +46,7 @@ def test_what_the_daemon_keeps_of_its_ledger_is_what_reading_it_gives_after_ever
     newest: list[datetime | None] = []
 
     def run() -> None:
-        publish(site.root, Request(), World(lambda: NOW), kept)
+        publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept)
         truth = ledger.announced_until(site.root, settings)
         assert (memo.floor if memo.has_floor else truth) == truth
         newest.append(truth)
@@ -106,7 +107,7 @@ def test_a_run_of_the_lock_holder_plans_only_the_posts_that_changed(
     kept = Kept(cache, IncrementalRender(), watch, IncrementalPlan(), holds_lock=True, ledger=LedgerMemo())
 
     def run() -> tuple[list[str], list[str]]:
-        publish(site.root, Request(), World(lambda: NOW), kept)
+        publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept)
         return planned[-1]
 
     for name in ("a", "b", "c"):
@@ -161,8 +162,8 @@ def test_the_lock_holder_records_what_runs_that_plan_every_post_record(tmp_path:
                 else:
                     s.post(name, text)
             watch.note(str(sites[0].content / name))
-            publish(sites[0].root, Request(), World(lambda: NOW, secrets=secrets), kept)
-            publish(sites[1].root, Request(), World(lambda: NOW, secrets=secrets))
+            publish(SiteValue.open(sites[0].root), Request(), World(lambda: NOW, secrets=secrets), kept)
+            publish(SiteValue.open(sites[1].root), Request(), World(lambda: NOW, secrets=secrets))
             return [_rows(s) for s in sites]
 
         for name in ("a", "b", "c"):
@@ -199,13 +200,13 @@ def test_a_target_added_to_the_config_reads_no_post_again_and_renders_no_feed(si
     watch = ContentWatch()
     kept = Kept(PostCache(site.root / ".syndicate" / "cache.db"), IncrementalRender(), watch, IncrementalPlan())
     kept.holds_lock, kept.ledger = True, LedgerMemo()
-    first = publish(site.root, Request(), World(lambda: NOW), kept).build
+    first = publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept).build
     assert any("'hook' is not a target" in p.message for p in first.problems)
     public = site.root / "public"
     before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in public.rglob("*") if p.is_file()}
     site.config(CONFIG + HOOK_TARGET)
     watch.note(str(site.root / "config" / "syndicate.toml"))
-    again = publish(site.root, Request(), World(lambda: NOW), kept).build
+    again = publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept).build
     assert again.parsed == 1 and not any("'hook' is not a target" in p.message for p in again.problems)
     assert kept.memo is not None and kept.memo.rendered == 0
     feeds = {p: s for p, s in before.items() if p.name in ("feed.xml", "atom.xml", "feed.json")}
@@ -224,13 +225,13 @@ def test_a_saves_feeds_are_written_before_the_ledger_is_opened(site: Site) -> No
     def kept() -> Kept:  # as the daemon makes it for each cycle
         return Kept(cache, render, watch, plan, holds_lock=True, ledger=memo)
 
-    publish(site.root, Request(), World(lambda: NOW), kept())
+    publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept())
     state = ledger.state_path(site.root, load_settings(site.root))
     state.write_bytes(b"not a ledger" * 100)
     _post(site, "b", "2024-02-01")
     watch.note(str(site.content / "b.md"))
     with pytest.raises(SyndicateError):
-        publish(site.root, Request(), World(lambda: NOW), kept())
+        publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept())
     assert "<title>b</title>" in (site.root / "public" / "feed.xml").read_text()
 
 
@@ -258,11 +259,11 @@ def test_the_first_save_after_a_start_makes_the_html_of_the_saved_post_only(
     cache = PostCache(site.root / ".syndicate" / "cache.db")
     later: list[Callable[[], None]] = []  # what the daemon does when idle (the manifest)
     kept = Kept(cache, IncrementalRender(), watch, IncrementalPlan(), True, ledger=LedgerMemo(), later=later)
-    publish(site.root, Request(), World(lambda: NOW), kept)  # the start: nothing rendered
+    publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept)  # the start: nothing rendered
     made.clear()
     site.post("new.md", "---\ntitle: new\ndate: 2024-02-01 12:00\n---\nfresh words\n")
     watch.note(str(site.content / "new.md"))
-    report = publish(site.root, Request(), World(lambda: NOW), kept)
+    report = publish(SiteValue.open(site.root), Request(), World(lambda: NOW), kept)
     assert made == ["<p>fresh words</p>"]
     assert report.build.written == ["atom.xml", "feed.json", "feed.xml"]
     assert b"<title>new</title>" in (site.root / "public" / "feed.xml").read_bytes()

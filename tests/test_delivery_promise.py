@@ -449,6 +449,7 @@ def test_an_exception_inside_a_client_library_is_a_recorded_failure_and_the_next
     from syndicate.deliver.publish import Request, World
     from syndicate.deliver.publish import publish as publish_in_process
     from syndicate.deliver.secrets import Secrets
+    from syndicate.site import Site as SiteValue
     from tests.test_publish_mastodon import PNG
 
     site.config(
@@ -456,7 +457,7 @@ def test_an_exception_inside_a_client_library_is_a_recorded_failure_and_the_next
         + f'\n[[targets]]\nname = "masto"\nkind = "mastodon"\ninstance = "{mastodon_peer.base_url}"\ntoken_env = "T"\n'
     )
     secrets = Secrets({"T": mastodon_peer.token})
-    publish_in_process(site.root, Request(), World(lambda: datetime.now(UTC), secrets=secrets))
+    publish_in_process(SiteValue.open(site.root), Request(), World(lambda: datetime.now(UTC), secrets=secrets))
     site.post("a.md", "---\ntitle: With a picture\ndate: 2024-06-01\nthumb: https://example.com/a.png\n---\nx\n")
     site.post("b.md", "---\ntitle: Without one\ndate: 2024-06-02\n---\nx\n")
 
@@ -465,7 +466,7 @@ def test_an_exception_inside_a_client_library_is_a_recorded_failure_and_the_next
 
     monkeypatch.setattr(Mastodon, "media_post", broken_upload)
     monkeypatch.setattr("syndicate.deliver.channels.base.ImageSource._get", lambda self, url: Fetched(PNG, "image/png"))
-    report = publish_in_process(site.root, Request(), World(lambda: datetime.now(UTC), secrets=secrets))
+    report = publish_in_process(SiteValue.open(site.root), Request(), World(lambda: datetime.now(UTC), secrets=secrets))
     outcomes = {a.delivery.post_id.rsplit("/", 2)[-2]: (a.outcome, a.detail) for a in report.attempts}
     assert outcomes["b"][0] == "sent"
     assert outcomes["a"][0] == "failed" and "unexpected error: RecursionError" in outcomes["a"][1]

@@ -29,7 +29,6 @@ from .common import (
     refused_lines,
     report_problems,
     site_option,
-    upload_target,
 )
 from .show import plural, post_counts, print_table
 
@@ -110,8 +109,10 @@ def publish_cmd(
     def clock() -> datetime:
         return fixed or datetime.now(UTC)
 
-    bucket, folder = upload_target(site, out)
+    from ..site import Site
+
     with one_line_errors():
+        opened = Site.open(site, out)
         request = Request(
             dry_run=dry_run,
             target=target,
@@ -119,13 +120,11 @@ def publish_cmd(
             backfill=backfill,
             since=parse_date(since, "--since", "2026-01-01") if since else None,
             rebaseline=rebaseline,
-            out_dir=folder,
             floor=fixed is None,
             allow_deletions=allow_deletions,
-            bucket=bucket,
         )
         try:
-            report = publish(site, request, World(clock, wall=lambda: datetime.now(UTC), echo=click.echo))
+            report = publish(opened, request, World(clock, wall=lambda: datetime.now(UTC), echo=click.echo))
         except LockedError as e:
             if not allow_deletions or dry_run:
                 raise

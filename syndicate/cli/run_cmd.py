@@ -73,21 +73,20 @@ def run_cmd(
 
     if preview and isinstance(out, str):
         raise click.UsageError("--preview uploads nothing: give it a folder with --out, or leave --out out")
+    from ..site import Site
+
     secrets = Secrets()
     log = EventLog(log_format, redact=secrets.redact)
-    daemon = Daemon(
-        site,
-        host=host,
-        port=port,
-        log=log,
-        out_dir=out if isinstance(out, Path) else None,
-        out_url=out if isinstance(out, str) else None,
-        poll=poll,
-        access_log=access_log,
-        preview=preview,
-        secrets=secrets,
-    )
     with one_line_errors():
+        daemon = Daemon(
+            Site.open(site, out, preview=preview),
+            host=host,
+            port=port,
+            log=log,
+            poll=poll,
+            access_log=access_log,
+            secrets=secrets,
+        )
         try:
             daemon.run()
         except OSError as e:

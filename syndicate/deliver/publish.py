@@ -65,6 +65,7 @@ from ..core.render.jsonfeed import json_item
 from ..core.social import social_digest
 from ..core.uploads import Bucket
 from ..errors import ConfigError, DeliveryFailed, Failure, KeyTaken
+from ..site import Site
 from . import ledger
 from .channels.base import Channel, Held, Payload
 from .ledger import state_path
@@ -168,13 +169,11 @@ class Request:
     backfill: bool = False  # send posts the first run would record as baseline
     since: datetime | None = None  # with backfill: only posts published since
     rebaseline: bool = False  # record every live post as delivered, send nothing
-    out_dir: Path | None = None  # default: <site>/public
     use_cache: bool = True
     floor: bool = True  # posts the ledger has seen live stay live although the clock is earlier
     deliver: bool = True  # False: build the feeds only, without the ledger (a daemon whose ledger is lost)
     feeds_url: str = ""  # the feeds' own URLs on this base instead of [feeds] url (`run --preview`)
     allow_deletions: bool = False  # carry out retractions the guard holds (more at once than its share)
-    bucket: Bucket | None = None  # the feeds are uploaded here before anything is sent (builder/bucket.py)
 
 
 @dataclass
@@ -229,7 +228,7 @@ class LedgerMemo:
 class _Run:
     """One run's context, made once by :func:`publish` and read by each phase."""
 
-    site_dir: Path
+    site: Site
     request: Request
     world: World
     kept: Kept
@@ -246,29 +245,30 @@ class _Run:
     def wall(self) -> datetime:
         return (self.world.wall or self.world.clock)()
 
+    @property
+    def site_dir(self) -> Path:
+        return self.site.dir
 
-def publish(
-    site_dir: Path, request: Request, world: World, kept: Kept | None = None, settings: Settings | None = None
-) -> PublishReport:
+
+def publish(site: Site, request: Request, world: World, kept: Kept | None = None) -> PublishReport:
     """Build the feeds, then deliver what is due; with ``request.dry_run``, write and send nothing.
 
     Phases: open the ledger (locked, and the one this site published with) → build → plan →
-    record every intent → preview | send → what is next. ``settings``: the config, when the caller
-    has just read it. Raises ConfigError, LedgerLostError, StoreError, LockedError, OutputError.
+    record every intent → preview | send → what is next. The site's settings are its config as
+    the caller last read it. Raises ConfigError, LedgerLostError, StoreError, LockedError, OutputError.
     """
-    settings = settings or load_settings(site_dir)
+    site_dir, settings, out = site.dir, site.settings, site.out
     if request.feeds_url:
         settings = replace(settings, feeds=replace(settings.feeds, url=request.feeds_url))
     target = check_target(settings, request.target) if request.target is not None else None
     where = ledger.place(site_dir, settings)
-    out = output_dir(site_dir, settings, request.out_dir)
     now = world.clock()
     kept = kept or Kept()
     if request.floor and (until := _floor(site_dir, settings, kept, request)) is not None:
         now = max(now, until)  # a clock that stepped back does not take published posts off
     if not request.deliver:
-        built = _build_only(site_dir, settings, request, kept, now)
-        _upload(request, settings, out, built)
+        built = _build_only(site, settings, request, kept, now)
+        _upload(site.bucket, request, settings, out, built)
         return built
     unfinished = stand_ins(settings) if settings.targets or settings.hubs else []
     if unfinished and not request.dry_run:  # a toot that links to a stand-in cannot be taken back
@@ -288,14 +288,14 @@ def publish(
         # opens the ledger: a save's feeds need nothing of it, and nothing is sent before the check.
         early = None
         if (links := _kept_links(kept, request)) is not None and _memo(kept, request) is not None:
-            early = _written(_prepare(site_dir, now, request, kept, settings, links), kept)
+            early = _written(_prepare(site, now, request, kept, settings, links), kept)
         store = where.open(readonly=request.dry_run, token=token)
         try:
             world, off = _database_wall(world, store, kept)
             identity = store.identity()
             if not trusted:
                 where.check(existed, identity, ledger.read_marks(site_dir, out))
-            run = _Run(site_dir, request, world, kept, settings, store, out, now, target)
+            run = _Run(site, request, world, kept, settings, store, out, now, target)
             run.known_targets = set() if request.rebaseline else set(store.known_targets())
             run.retracting = _retracting(run, run.wall() if request.allow_deletions else _word(store))
             report = _publish(run, identity, early)
@@ -403,13 +403,13 @@ def _remember(run: _Run, plan: Plan) -> dict[str, KnownPost | None]:
     return before
 
 
-def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept, now: datetime) -> PublishReport:
+def _build_only(site: Site, settings: Settings, request: Request, kept: Kept, now: datetime) -> PublishReport:
     """The feeds, built and written as `publish` writes them, with the copies the ledger knows (if
     it can be read), and nothing planned, recorded or sent: the ledger is not even locked."""
     prepared = prepare(
-        site_dir,
+        site.dir,
         now,
-        out_dir=request.out_dir,
+        out_dir=site.out_arg,
         use_cache=request.use_cache,
         cache=kept.cache,
         memo=kept.memo,
@@ -417,22 +417,22 @@ def _build_only(site_dir: Path, settings: Settings, request: Request, kept: Kept
         planner=kept.planner,
         write=True,
         settings=settings,
-        links=ledger.syndication_of(site_dir, settings),
+        links=ledger.syndication_of(site.dir, settings),
     )
     return PublishReport(write_outputs(prepared, kept.later), now=now)
 
 
 def _build(run: _Run, links: dict[str, Links]) -> UnwrittenBuild:
-    return _prepare(run.site_dir, run.now, run.request, run.kept, run.settings, links)
+    return _prepare(run.site, run.now, run.request, run.kept, run.settings, links)
 
 
 def _prepare(
-    site_dir: Path, now: datetime, request: Request, kept: Kept, settings: Settings, links: dict[str, Links]
+    site: Site, now: datetime, request: Request, kept: Kept, settings: Settings, links: dict[str, Links]
 ) -> UnwrittenBuild:
     return prepare(
-        site_dir,
+        site.dir,
         now,
-        out_dir=request.out_dir,
+        out_dir=site.out_arg,
         use_cache=request.use_cache,
         cache=kept.cache,
         memo=kept.memo,
@@ -452,14 +452,14 @@ def _written(prepared: UnwrittenBuild, kept: Kept) -> Written:
     return prepared, changed, write_outputs(prepared, kept.later)
 
 
-def _upload(request: Request, settings: Settings, out: Path, report: PublishReport) -> None:
+def _upload(bucket: Bucket | None, request: Request, settings: Settings, out: Path, report: PublishReport) -> None:
     """Bring the bucket level with the output folder (a bucket output only; BucketError stops the
     run before anything is sent); a second upload in one run adds to what the first did."""
-    if request.bucket is None or request.dry_run:
+    if bucket is None or request.dry_run:
         return
     from ..builder.bucket import upload
 
-    done = upload(settings, out, request.bucket)
+    done = upload(settings, out, bucket)
     if report.upload is None:
         report.upload = done
         return
@@ -485,7 +485,7 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
         changed = prepared.changed()
         built = prepared.report if request.dry_run else write_outputs(prepared, run.kept.later)
         report = PublishReport(built, now=run.now)
-    _upload(request, run.settings, run.out, report)  # the feeds are live before any ping or delivery
+    _upload(run.site.bucket, request, run.settings, run.out, report)  # the feeds are live before any ping or delivery
     refused = report.build.refused.keys() | (report.upload.refused.keys() if report.upload else set())
     changed = [rel for rel in changed if rel not in refused]  # no hub hears of a file left alone
     post_id = _resolve_post(request.post, prepared.report.posts) if request.post else None
@@ -517,12 +517,12 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
         memo = _memo(run.kept, request)
         newest = memo.floor if memo is not None and memo.has_floor else store.newest_published()
         ledger.write_marks(run.site_dir, run.out, identity, newest)
-    if todo and request.bucket is not None:  # live before told: BucketError, nothing sent (deliver/live.py)
+    if todo and run.site.bucket is not None:  # live before told: BucketError, nothing sent (deliver/live.py)
         from .live import make_live, stoppable
 
         pages = [live[d.post_id].url for d in todo if d.post_id in live and d.event != "post.deleted"]
         sleep = stoppable(run.world.should_stop)  # a daemon asked to stop does not wait out verify_timeout
-        make_live(run.settings, run.out, request.bucket, pages, run.site_dir, run.world.echo, sleep)
+        make_live(run.settings, run.out, run.site.bucket, pages, run.site_dir, run.world.echo, sleep)
     _deliver(run, report, todo, live, snapshots)
     if planner is not None and run.kept.ledger is not None and run.kept.ledger.posts is not None:
         planner.recorded(plan, before, run.kept.ledger.posts, run.dropped)
@@ -533,7 +533,7 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
         if fresh != links:  # the copies just made (or deleted) show in the JSON Feed and syndication.json now
             again = write_outputs(_build(run, fresh), run.kept.later)
             report.build.written = sorted(set(report.build.written) | set(again.written))
-            _upload(request, run.settings, run.out, report)
+            _upload(run.site.bucket, request, run.settings, run.out, report)
     later = run.wall()
     report.next_attempt = min(
         (when for d in store.open_deliveries() if d.state != SENDING and (when := due_at(d, later))),

@@ -36,6 +36,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -54,7 +55,7 @@ from ..builder.discover import ContentWatch
 from ..builder.owned import RECORD
 from ..builder.report import STATE_DIR, refused_line
 from ..builder.skip import IncrementalRender
-from ..config import CONFIG_PATH, bucket_of, load_settings, output_dir, staging_dir, stand_ins
+from ..config import CONFIG_PATH, load_settings, stand_ins
 from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
@@ -76,9 +77,10 @@ from ..errors import (
     StoreError,
     SyndicateError,
 )
+from ..site import Site
 from .lease import LeaseKeeper
 from .log import EventLog
-from .server import ServerState, make_server
+from .server import FeedServer, ServerState, make_server
 
 RETRY_FLOOR = timedelta(seconds=60)  # a retry that is due but cannot run is not hammered
 SAFETY_NET = timedelta(minutes=10)  # a full cycle even if no event came (lost inotify events)
@@ -174,34 +176,34 @@ class Daemon:
 
     def __init__(
         self,
-        site_dir: Path,
+        site: Site,
         *,
         host: str = "127.0.0.1",
         port: int = 8080,
         log: EventLog,
-        out_dir: Path | None = None,
-        out_url: str | None = None,
         poll: bool = False,
         debounce: float = 0.1,
         access_log: bool = False,
-        preview: bool = False,
         secrets: Secrets | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scheduler: BackgroundScheduler | None = None,
+        slots: threading.Semaphore | None = None,
+        holder: str = "",
     ) -> None:
-        self.site_dir = site_dir
+        # its folder, and where its build goes: the folder it started with, whatever a reload says (site.py)
+        self.site = replace(site, out_arg=site.out)
+        self.site_dir = site.dir
         self.host = host
         self.port = port
         self.log = log
-        self._out_arg = out_dir  # --out; without it, [output] dir (read when the daemon starts)
-        self.out_dir = out_dir if out_dir is not None else site_dir / "public"
-        self._out_url = out_url  # --out s3://…; without it, [output] url (read when the daemon starts)
-        self.bucket: Bucket | None = None  # where each cycle uploads the output folder (builder/bucket.py)
+        self.out_dir = site.out
+        self.bucket: Bucket | None = site.bucket  # where each cycle uploads the output folder (builder/bucket.py)
         self.poll = poll
         self.debounce = debounce
         self.access_log = access_log
         self.preview = (
-            preview  # `run --preview`: feeds on the local address, in a folder of their own; nothing delivered
-        )
+            site.preview
+        )  # `run --preview`: feeds on the local address, in a folder of their own; nothing delivered
         self.secrets = secrets or Secrets()
         self.clock = clock
         self.stop = threading.Event()
@@ -212,7 +214,7 @@ class Daemon:
         self.memo = IncrementalRender()
         self.watch = ContentWatch()
         self.planner = IncrementalPlan()
-        self.cache = PostCache(site_dir / STATE_DIR / "cache.db")
+        self.cache = PostCache(site.dir / STATE_DIR / "cache.db")
         self._ledger_memo = LedgerMemo()  # what publish keeps of the ledger this process holds
         self._later: list[Callable[[], None]] = []  # the last cycle's manifest, made once the daemon is quiet
         self._quiet_since = 0.0  # monotonic time the last cycle ended
@@ -222,7 +224,13 @@ class Daemon:
         self._refused_keys: set[str] = set()  # objects in the bucket left alone (not syndicate's), said once each
         self._config_broken = False  # the last cycle stopped at a config that does not read
         self.health: dict[str, Any] = {"status": "starting"}
-        self.scheduler = BackgroundScheduler(timezone=UTC)
+        # `host` shares one scheduler and a few cycle slots among its sites; each site's jobs carry its name
+        self._own_scheduler = scheduler is None
+        self.scheduler = scheduler if scheduler is not None else BackgroundScheduler(timezone=UTC)
+        self._jobs = f"{site.name}:" if site.name else ""
+        self._slots = slots
+        self._holder = holder  # how the lease names this process's machine ("": its host name)
+        self._at_exit = contextlib.ExitStack()  # what start() took, let go by close()
         self._busy = threading.Lock()  # held by a cycle; the self-check looks only between cycles
         self._busy_since: float | None = None
         self._failures = 0  # cycles in a row that failed
@@ -328,7 +336,11 @@ class Daemon:
 
     def _guarded_cycle(self, reason: str) -> None:
         try:
-            self.cycle(reason)
+            if self._slots is None:
+                self.cycle(reason)
+                return
+            with self._slots:  # `host`: a few cycles at once, whatever the number of sites
+                self.cycle(reason)
         except Exception as e:  # a bug must not kill the daemon; it is logged and the next cycle tries again
             self._failed(f"cycle failed: {type(e).__name__}: {e}", "failing")
 
@@ -483,8 +495,8 @@ class Daemon:
             kept = self.kept
             deliver = self._held is None and not self._stand_ins and not self.preview and not self._moved
             deliver = deliver and (self._keeper is None or kept.token is not None)  # standing by: build only
-            request = Request(out_dir=self.out_dir, deliver=deliver, feeds_url=self._preview_url, bucket=self.bucket)
-            report = publish(self.site_dir, request, self.world, kept, settings)
+            request = Request(deliver=deliver, feeds_url=self._preview_url)
+            report = publish(self.site.with_settings(settings), request, self.world, kept)
             self._clock_off = kept.clock_off  # said once, again only after the clock was right between
         except ConfigError as e:
             self.log.event("config", f"{e}; still serving the last good feeds")
@@ -626,7 +638,8 @@ class Daemon:
         if report.next_retraction is not None:  # no file event comes when a post's window ends
             wanted["retraction"] = report.next_retraction
         for job in self.scheduler.get_jobs():
-            if job.id != "periodic" and job.id not in wanted:
+            name = job.id.removeprefix(self._jobs)
+            if job.id.startswith(self._jobs) and name != "periodic" and name not in wanted:
                 job.remove()
         reasons = {"retry": "retry due", "retraction": "retraction due"}
         for job_id, when in wanted.items():
@@ -636,7 +649,7 @@ class Daemon:
                 "date",
                 run_date=when,
                 args=[reason],
-                id=job_id,
+                id=f"{self._jobs}{job_id}",
                 replace_existing=True,
                 misfire_grace_time=None,
             )
@@ -749,6 +762,7 @@ class Daemon:
         return health
 
     _worker_thread: threading.Thread | None = None
+    _server: FeedServer | None = None
     _preview_url = ""  # the feeds' base under --preview, once the server has its port
 
     def _check_ledger(self, settings: Settings, existed: bool) -> None:
@@ -767,48 +781,13 @@ class Daemon:
             where.check(existed, identity, ledger.read_marks(self.site_dir, self.out_dir))
 
     def run(self) -> None:
-        """Until SIGTERM/SIGINT. Raises ConfigError, OutputError, LockedError, LedgerLostError, StoreError, OSError."""
-        settings = load_settings(self.site_dir)
-        self.out_dir = output_dir(self.site_dir, settings, self._out_arg)
-        # `--out DIR` is a folder, as for `publish`: [output] url is then not uploaded to
-        self.bucket = None if self.preview or self._out_arg is not None else bucket_of(settings, self._out_url)
-        if self.bucket is not None:  # built in its staging folder, uploaded by each cycle (builder/bucket.py)
-            check_ready(self.bucket)  # no obstore, no credentials: said now (exit 3), not by every cycle
-            self.out_dir = staging_dir(self.site_dir, self.bucket)
-        if self.preview and self._out_arg is None:  # never the folder that is deployed: its URLs are local
-            self.out_dir = self.site_dir / STATE_DIR / "preview"
-        if not (self.site_dir / settings.content.dir).is_dir():
-            raise ConfigError(f"content folder {settings.content.dir!r} not found in {self.site_dir}")
-        for target in settings.targets:  # fail fast on missing secrets, naming the variable only
-            try:
-                self.secrets.get(target)
-            except ConfigError as e:
-                self.log.event("error", f"{e}; its deliveries wait until it is set")
-        preload(t.kind for t in settings.targets)  # import now, not in the first delivery
-        _warm(settings)  # and load the parser and the renderer now, not in the first save
-        self._place = ledger.place(self.site_dir, settings)
-        if isinstance(self._place, ledger.PostgresPlace) and settings.store is not None and not self.preview:
-            lease = Lease(self._place.url, self._place.password(), self._place.site, settings.store.lease)
-            self._keeper = LeaseKeeper(lease, self.log, self._lease_taken)
-        else:
-            self._ledger_path = ledger.state_path(self.site_dir, settings)
+        """`syndicate run`: until SIGTERM/SIGINT. Raises ConfigError, OutputError, LockedError,
+        LedgerLostError, StoreError, OSError (the socket)."""
+        settings = self.prepare()
         with contextlib.ExitStack() as at_exit:
-            at_exit.callback(self._let_go)  # the ledger's lock, if held, goes when the daemon stops
-            if not self.preview:  # a preview delivers nothing: it leaves the ledger to `publish`
-                self._take_ledger(settings)
-            if self._keeper is not None:  # its first look now: the first cycle delivers or stands by
-                at_exit.callback(self._keeper.stop)  # a clean stop lets go of the lease at once
-                self._keeper.start()
-            try:
-                self.out_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as e:  # not "cannot serve on HOST:PORT", which run_cmd says of the socket
-                raise OutputError(f"cannot make the output folder {self.out_dir}: {e.strerror or e}") from None
-            self.server_state = ServerState(
-                self.out_dir,
-                settings,
-                health=self.report_health,
-                log_request=(lambda m, p, s: self.log.event("request", f"{m} {p} {s}")) if self.access_log else None,
-            )
+            at_exit.callback(self.close)
+            self.open_ledger(settings)
+            self.server_state = self.state_for(settings)
             server = make_server(self.host, self.port, self.server_state)
             self.port = server.server_address[1]
             if self.preview:
@@ -822,19 +801,11 @@ class Daemon:
             # before any other thread exists, so a big first build can fork its workers (see
             # builder.workers.Workers), and the server starts once the feeds are on disk.
             early = (self.out_dir / RECORD).is_file()
-            if early:
-                self.health = {"status": "starting", "problem": CATCHING_UP}
-            else:
+            if not early:
                 self._guarded_cycle("start")
             server.start()
-            if early:
-                self._watch()  # before the first cycle: a save while it runs makes one more
-            self._worker_thread = threading.Thread(target=self._worker, name="worker", daemon=True)
-            self._worker_thread.start()
-            self.scheduler.start()
-            self.scheduler.add_job(
-                self.request, "interval", seconds=SAFETY_NET.total_seconds(), args=["periodic"], id="periodic"
-            )
+            self._server = server  # stopped by close(), once the delivery in flight is done
+            self.start(first_done=not early)
             base = f"http://{self.host}:{self.port}/"
             index = settings.output.index.removesuffix("index.html")
             every = f" (all feeds: {base}{index})" if settings.output.index else ""
@@ -843,28 +814,117 @@ class Daemon:
             if self.bucket is not None:
                 said += f" (a preview: readers get the feeds from {self.bucket.url}, uploaded after each change)"
             self.log.event("serving", f"feeds at {base}{settings.feeds.rss}{every} from {self.out_dir}{said}", url=base)
-            if early:
-                self.request("start")
-            else:
-                self._watch()
-                self.request("watching")  # what changed while the first cycle ran, before anything watched
+            while not self.stop.wait(SELF_CHECK):
+                self.self_check()
+
+    def prepare(self) -> Settings:
+        """Before anything is taken: the config, the bucket, the content folder, the secrets, the lease.
+        Raises ConfigError, OutputError (a bucket that cannot be reached)."""
+        settings = load_settings(self.site_dir)
+        if self.bucket is not None:  # built in its staging folder, uploaded by each cycle (builder/bucket.py)
+            check_ready(self.bucket)  # no obstore, no credentials: said now (exit 3), not by every cycle
+        if not (self.site_dir / settings.content.dir).is_dir():
+            raise ConfigError(f"content folder {settings.content.dir!r} not found in {self.site_dir}")
+        for target in settings.targets:  # fail fast on missing secrets, naming the variable only
             try:
-                while not self.stop.wait(SELF_CHECK):
-                    self.self_check()
-            finally:
-                in_flight = self._busy_since is not None
-                self.log.event("stopping", "finishing the delivery in flight" if in_flight else "nothing in flight")
-                if self._observer is not None:
-                    self._observer.stop()
-                self.scheduler.shutdown(wait=False)
-                self._wake.set()
-                self._worker_thread.join(timeout=120)
-                if not self._worker_thread.is_alive():
-                    self._idle_work()  # the manifest of the last cycle, for the next build
-                server.stop()
-                if self._observer is not None:
-                    self._observer.join(timeout=5)
-                self.log.event("stopped", "bye")
+                self.secrets.get(target)
+            except ConfigError as e:
+                self.log.event("error", f"{e}; its deliveries wait until it is set")
+        preload(t.kind for t in settings.targets)  # import now, not in the first delivery
+        _warm(settings)  # and load the parser and the renderer now, not in the first save
+        self._place = ledger.place(self.site_dir, settings)
+        if isinstance(self._place, ledger.PostgresPlace) and settings.store is not None and not self.preview:
+            place = self._place
+            lease = Lease(place.url, place.password(), place.site, settings.store.lease, self._holder)
+            self._keeper = LeaseKeeper(lease, self.log, self._lease_taken)
+        else:
+            self._ledger_path = ledger.state_path(self.site_dir, settings)
+        return settings
+
+    def open_ledger(self, settings: Settings) -> None:
+        """Take the ledger (its lock, or on a [store] the lease's first look) and make the output
+        folder; close() lets go of both. Raises LockedError, LedgerLostError, StoreError, OutputError."""
+        self._at_exit.callback(self._let_go)  # the ledger's lock, if held, goes when the daemon stops
+        if not self.preview:  # a preview delivers nothing: it leaves the ledger to `publish`
+            self._take_ledger(settings)
+        if self._keeper is not None:  # its first look now: the first cycle delivers or stands by
+            self._at_exit.callback(self._keeper.stop)  # a clean stop lets go of the lease at once
+            self._keeper.start()
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # not "cannot serve on HOST:PORT", which run_cmd says of the socket
+            raise OutputError(f"cannot make the output folder {self.out_dir}: {e.strerror or e}") from None
+
+    def state_for(self, settings: Settings) -> ServerState:
+        """What the feed server reads of this site (its folder, its settings, its /healthz)."""
+        return ServerState(
+            self.out_dir,
+            settings,
+            health=self.report_health,
+            log_request=(lambda m, p, s: self.log.event("request", f"{m} {p} {s}")) if self.access_log else None,
+        )
+
+    def start(self, *, first_done: bool) -> None:
+        """The threads: the watch, the worker, the scheduler's jobs; and the first cycle, in the
+        worker (``first_done``: it ran already, before any thread existed)."""
+        if not first_done:
+            self.health = {"status": "starting", "problem": CATCHING_UP}
+            self._watch()  # before the first cycle: a save while it runs makes one more
+        self._worker_thread = threading.Thread(
+            target=self._worker, name=f"worker {self.site.name}".rstrip(), daemon=True
+        )
+        self._worker_thread.start()
+        if self._own_scheduler:
+            self.scheduler.start()
+        self.scheduler.add_job(
+            self.request,
+            "interval",
+            seconds=SAFETY_NET.total_seconds(),
+            args=["periodic"],
+            id=f"{self._jobs}periodic",
+            replace_existing=True,
+        )
+        if not first_done:
+            self.request("start")
+        else:
+            self._watch()
+            self.request("watching")  # what changed while the first cycle ran, before anything watched
+
+    def close(self) -> None:
+        """Stop: finish the delivery in flight, leave the last manifest, let go of the ledger and the lease."""
+        self.stop.set()
+        worker = self._worker_thread
+        if worker is None:  # it never started: let go of what open_ledger took, say nothing
+            if self._server is not None:
+                self._server.stop()
+            self._at_exit.close()
+            return
+        in_flight = self._busy_since is not None
+        self.log.event("stopping", "finishing the delivery in flight" if in_flight else "nothing in flight")
+        if self._observer is not None:
+            self._observer.stop()
+        if self._own_scheduler:
+            self.scheduler.shutdown(wait=False)
+        else:
+            for job in self.scheduler.get_jobs():
+                if job.id.startswith(self._jobs):
+                    job.remove()
+        self._wake.set()
+        if worker is not None:
+            worker.join(timeout=120)
+            if not worker.is_alive():
+                self._idle_work()  # the manifest of the last cycle, for the next build
+        if self._server is not None:
+            self._server.stop()
+        if self._observer is not None:
+            self._observer.join(timeout=5)
+        self._at_exit.close()
+        self.log.event("stopped", "bye")
+
+    def reload(self) -> None:
+        """SIGHUP: the next cycle reads the config again, and the folders are watched anew."""
+        self._rewatch = True
+        self.request("config reloaded")
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -875,8 +935,7 @@ class Daemon:
 
         def reload(signum: int, frame: FrameType | None) -> None:
             self.log.event("reload", "SIGHUP: reading the config again and watching the folders anew")
-            self._rewatch = True
-            self.request("config reloaded")
+            self.reload()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)

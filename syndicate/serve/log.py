@@ -5,6 +5,7 @@ Every message passes through a redactor first, so a secret can never reach the l
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import threading
@@ -31,15 +32,25 @@ class EventLog:
         self.redact = redact
         self.clock = clock
         self._lock = threading.Lock()
+        self.site = ""  # `host`: the site the events are of, shown first
+
+    def for_site(self, name: str) -> EventLog:
+        """The same log, each event marked with the site it is of (`host` holds many)."""
+        view = copy.copy(self)
+        view.site = name
+        return view
 
     def event(self, kind: str, message: str, **fields: Any) -> None:
         when = self.clock()
         message = self.redact(message)
         if self.fmt == "json":
             record = {"ts": when.isoformat(timespec="milliseconds"), "event": kind, "message": message}
+            if self.site:
+                record["site"] = self.site
             record.update({k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()})
             line = json.dumps(record, ensure_ascii=False, default=str)
         else:
-            line = f"{when:%Y-%m-%d %H:%M:%S} {kind:<9} {message}"
+            site = f"{self.site}: " if self.site else ""
+            line = f"{when:%Y-%m-%d %H:%M:%S} {kind:<9} {site}{message}"
         with self._lock:
             print(line, file=self.stream, flush=True)
