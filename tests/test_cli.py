@@ -17,8 +17,20 @@ HOOK = '\n[[targets]]\nname = "h"\nkind = "webhook"\nurl = "https://h/"\nsecret_
 COMMANDS = sorted(main.commands)
 
 
-def test_there_are_the_ten_commands_the_manual_lists() -> None:
-    assert COMMANDS == ["build", "check", "feeds", "init", "posts", "publish", "retry", "run", "status", "store"]
+def test_there_are_the_eleven_commands_the_manual_lists() -> None:
+    assert COMMANDS == [
+        "build",
+        "check",
+        "feeds",
+        "host",
+        "init",
+        "posts",
+        "publish",
+        "retry",
+        "run",
+        "status",
+        "store",
+    ]
 
 
 def test_each_command_is_where_the_command_line_looks_for_it() -> None:
@@ -42,7 +54,8 @@ LEAVES = [
 def test_every_command_has_help(site: Site, command: str) -> None:
     run = site.run(*command.split(), "--help", now=None)
     assert run.code == 0
-    assert "--site" in run.out and "Usage: python -m syndicate " + command in run.out
+    assert ("FOLDER" if command == "host" else "--site") in run.out  # host: a folder of sites, not one site
+    assert "Usage: python -m syndicate " + command in run.out
 
 
 def test_top_level_help_lists_commands_exit_codes_and_the_version(site: Site) -> None:

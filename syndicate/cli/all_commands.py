@@ -2,7 +2,7 @@
 page, tests going through them all). `syndicate` itself imports a command's module only when it
 runs it (common.Commands)."""
 
-from . import delivery_cmds, init_cmd, run_cmd, site_cmds, store_cmds  # noqa: F401 (each registers its commands)
+from . import delivery_cmds, host_cmd, init_cmd, run_cmd, site_cmds, store_cmds  # noqa: F401 (each registers its commands)
 from .common import main
 
 __all__ = ["main"]

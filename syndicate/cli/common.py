@@ -290,6 +290,7 @@ class Commands(click.Group):
         "retry": "delivery_cmds",
         "init": "init_cmd",
         "run": "run_cmd",
+        "host": "host_cmd",
         "store": "store_cmds",
     }
 

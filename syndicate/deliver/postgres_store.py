@@ -278,8 +278,9 @@ class Lease:
     is later still: its ``now()`` was read after that start). A connection of its own, opened
     again after an error."""
 
-    def __init__(self, url: str, password: str | None, site: str, ttl: float) -> None:
+    def __init__(self, url: str, password: str | None, site: str, ttl: float, name: str = "") -> None:
         self.url, self.site, self.ttl = url, site, ttl
+        self.name = name or socket.gethostname()  # the holder as others see it (`host --name`, else this machine's)
         self.where = where_of(url, site)
         self.id = secrets.token_hex(8)  # this holder, apart from a later process with the same pid
         self.token: int | None = None  # the fencing token while this process holds the lease
@@ -334,7 +335,7 @@ class Lease:
                     "UPDATE sites SET lock_token=lock_token+1, lease_id=%s, lock_pid=%s, lock_host=%s, locked_at=now(),"
                     " lease_expires=now() + make_interval(secs => %s) WHERE site=%s AND %s"
                     " AND (lease_id IS NULL OR lease_expires <= now()) RETURNING lock_token, lease_expires, nudges",
-                    (self.id, os.getpid(), socket.gethostname(), float(self.ttl), self.site, bool(free)),
+                    (self.id, os.getpid(), self.name, float(self.ttl), self.site, bool(free)),
                 ).fetchone()
                 if row:
                     self.expires, self.nudges = row[1], int(row[2])

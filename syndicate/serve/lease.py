@@ -12,7 +12,6 @@ by: every write it would still try is refused by the token check.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -88,7 +87,7 @@ class LeaseKeeper:
             if held and self._stopped_delivering:  # renewed after this process's own deadline, before the database's
                 self._stopped_delivering = False
                 self.log.event("lease", "renewed this site's lease before anyone took it: delivering again")
-            self.holder = Holder(os.getpid(), socket.gethostname(), lease.expires, True)
+            self.holder = Holder(os.getpid(), lease.name, lease.expires, True)
             if not held:
                 self._stood_by = self._stopped_delivering = False
                 self.log.event(

@@ -437,12 +437,22 @@ def bind(host: str, port: int) -> socket.socket:
 class FeedServer:
     """The app on a bound socket, served by uvicorn in a thread of its own."""
 
-    def __init__(self, sock: socket.socket, state: ServerState, header_timeout: float = HEADER_TIMEOUT) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        state: ServerState | None,
+        header_timeout: float = HEADER_TIMEOUT,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+    ) -> None:
+        """Serve ``state`` (one site), or ``app`` (`host`: serve/vhosts.py)."""
+        if app is None:
+            assert state is not None
+            app = FeedApp(state)
         self.sock = sock
         self.server_address = sock.getsockname()[:2]
         protocol = type("Protocol", (_HeaderTimeout,), {"timeout": header_timeout})
         config = uvicorn.Config(
-            FeedApp(state),
+            app,
             http=protocol,
             loop="uvloop",
             lifespan="off",
