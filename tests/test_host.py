@@ -183,6 +183,31 @@ def test_with_a_store_a_site_keeping_its_ledger_on_disk_is_not_run(host_dir: Pat
         assert stop(run) == 0
 
 
+def test_the_sites_of_a_host_keep_their_leases_on_one_connection(host_dir: Path, pg_url: str) -> None:
+    """PostgreSQL allows 100 connections by default: a host of many sites must not hold one each."""
+    import psycopg
+
+    from tests.pg import PASSWORD
+    from tests.test_postgres_publish import store_section
+
+    names = [f"site{n}" for n in range(6)]
+    for name in names:
+        make_site(host_dir, name, store_section(pg_url) + f"lease = {TTL:g}\n")
+    run = start_host(host_dir, "--store", pg_url, env=ENV)
+    try:
+        run.wait_for(lambda: all(built(run, n) for n in names), what="every site built")
+        run.wait_for(lambda: all(said(run, "lease", n, "took this site's lease") for n in names), what="the leases")
+        time.sleep(TTL)  # a few renewals of each lease
+        with psycopg.connect(pg_url, password=PASSWORD, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'syndicate' AND datname = current_database()"
+            ).fetchone()
+        assert row is not None and row[0] <= 2, f"{row[0]} connections for {len(names)} sites' leases"
+    finally:
+        assert stop(run) == 0
+
+
 def shared_sites(root: Path, recs: list[Recorder], pg_url: str, names: list[str]) -> list[Site]:
     from tests.test_postgres_publish import store_section
 

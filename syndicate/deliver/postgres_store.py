@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -267,6 +268,25 @@ class Holder:
         return f"pid {self.pid} on {self.host}" if self.pid else "nobody"
 
 
+class LeaseLine:
+    """The connection a lease is kept on. Each `syndicate run` has one of its own; `syndicate host`
+    gives the leases of all its sites one line (per database), which they take turns on: a look
+    is one short transaction every third of a lease, so a host of 200 sites holds one connection
+    for its leases, not 200 (PostgreSQL allows 100 by default)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn: psycopg.Connection[Any] | None = None
+        self.sites: set[str] = set()  # sites whose row this connection has made sure of
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
+        self.sites.clear()
+
+
 class Lease:
     """A `syndicate run`'s hold on a site: the row ``sites`` (lease_id, lease_expires, lock_pid,
     lock_host), with its expiry by PostgreSQL's clock (``now()``), never this host's. Taking it
@@ -278,7 +298,9 @@ class Lease:
     is later still: its ``now()`` was read after that start). A connection of its own, opened
     again after an error."""
 
-    def __init__(self, url: str, password: str | None, site: str, ttl: float, name: str = "") -> None:
+    def __init__(
+        self, url: str, password: str | None, site: str, ttl: float, name: str = "", line: LeaseLine | None = None
+    ) -> None:
         self.url, self.site, self.ttl = url, site, ttl
         self.name = name or socket.gethostname()  # the holder as others see it (`host --name`, else this machine's)
         self.where = where_of(url, site)
@@ -289,21 +311,27 @@ class Lease:
         self.nudges = 0  # writes beside the holder (sites.nudges), as last taken or renewed
         self._password = password
         self._psycopg = _psycopg()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._shared = line is not None  # a host's line: its connection outlives this lease
+        self._line = line if line is not None else LeaseLine()
 
     def valid(self) -> bool:
         return self.token is not None and _boottime() < self._until
 
     def _run(self, doing: str, work: Callable[[psycopg.Connection[Any]], Any]) -> Any:
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = connect(self.url, self._password, self.where)
-                migrate_on(self._conn)
-                self._conn.execute("INSERT INTO sites (site) VALUES (%s) ON CONFLICT DO NOTHING", (self.site,))
-            return work(self._conn)
-        except self._psycopg.Error as e:
-            self.close()
-            raise _wrap(e, self.where, doing, self._password) from None
+        line = self._line
+        with line.lock:
+            try:
+                if line.conn is None or line.conn.closed:
+                    line.close()
+                    line.conn = connect(self.url, self._password, self.where)
+                    migrate_on(line.conn)
+                if self.site not in line.sites:
+                    line.conn.execute("INSERT INTO sites (site) VALUES (%s) ON CONFLICT DO NOTHING", (self.site,))
+                    line.sites.add(self.site)
+                return work(line.conn)
+            except self._psycopg.Error as e:
+                line.close()  # opened again by the next look, whoever's it is
+                raise _wrap(e, self.where, doing, self._password) from None
 
     def _holder(self, conn: psycopg.Connection[Any]) -> Holder:
         pid, host, expires, lease_id = _one(
@@ -388,10 +416,9 @@ class Lease:
         self.close()
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+        if not self._shared:
+            with self._line.lock:
+                self._line.close()
 
 
 @overload

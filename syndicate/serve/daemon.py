@@ -62,7 +62,7 @@ from ..core.model import Problem, Settings, printable
 from ..core.planning import DEAD, FAILED, SENT
 from ..core.uploads import Bucket
 from ..deliver import ledger
-from ..deliver.postgres_store import Lease
+from ..deliver.postgres_store import Lease, LeaseLine
 from ..deliver.publish import Kept, LedgerMemo, PublishReport, Request, World, publish
 from ..deliver.registry import preload
 from ..deliver.retractions import held_line, retraction
@@ -189,6 +189,7 @@ class Daemon:
         scheduler: BackgroundScheduler | None = None,
         slots: threading.Semaphore | None = None,
         holder: str = "",
+        lease_line: Callable[[str, str | None], LeaseLine] | None = None,
     ) -> None:
         # its folder, and where its build goes: the folder it started with, whatever a reload says (site.py)
         self.site = replace(site, out_arg=site.out)
@@ -230,6 +231,7 @@ class Daemon:
         self._jobs = f"{site.name}:" if site.name else ""
         self._slots = slots
         self._holder = holder  # how the lease names this process's machine ("": its host name)
+        self._lease_line = lease_line  # `host`: the connection its sites' leases share, per database
         self._at_exit = contextlib.ExitStack()  # what start() took, let go by close()
         self._busy = threading.Lock()  # held by a cycle; the self-check looks only between cycles
         self._busy_since: float | None = None
@@ -835,7 +837,9 @@ class Daemon:
         self._place = ledger.place(self.site_dir, settings)
         if isinstance(self._place, ledger.PostgresPlace) and settings.store is not None and not self.preview:
             place = self._place
-            lease = Lease(place.url, place.password(), place.site, settings.store.lease, self._holder)
+            password = place.password()
+            line = self._lease_line(place.url, password) if self._lease_line is not None else None
+            lease = Lease(place.url, password, place.site, settings.store.lease, self._holder, line)
             self._keeper = LeaseKeeper(lease, self.log, self._lease_taken)
         else:
             self._ledger_path = ledger.state_path(self.site_dir, settings)

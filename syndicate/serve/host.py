@@ -30,6 +30,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from ..config import CONFIG_PATH, load_settings, shown_config
+from ..deliver.postgres_store import LeaseLine
 from ..deliver.secrets import Secrets
 from ..errors import ConfigError, SyndicateError
 from ..site import Site
@@ -111,6 +112,10 @@ class Host:
         self.slots = threading.Semaphore(max(1, jobs))
         self.app = VirtualHosts(self.health)
         self._clashes: dict[str, str] = {}
+        self._lines: dict[tuple[str, str | None], LeaseLine] = {}  # one connection per database for every lease
+
+    def _line(self, url: str, password: str | None) -> LeaseLine:
+        return self._lines.setdefault((url, password), LeaseLine())
 
     # -- the sites --------------------------------------------------------------------------
 
@@ -155,6 +160,7 @@ class Host:
                 scheduler=self.scheduler,
                 slots=self.slots,
                 holder=self.name,
+                lease_line=self._line,
             )
             settings = daemon.prepare()
             daemon.open_ledger(settings)
@@ -241,6 +247,9 @@ class Host:
             for name in sorted(self.sites):
                 self._drop(name, "the host is stopping")
             self.scheduler.shutdown(wait=False)
+            for line in self._lines.values():
+                with line.lock:
+                    line.close()
             server.stop()
             self.log.event("stopped", "bye")
 
