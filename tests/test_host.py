@@ -203,7 +203,8 @@ def test_the_sites_of_a_host_keep_their_leases_on_one_connection(host_dir: Path,
                 "SELECT count(*) FROM pg_stat_activity"
                 " WHERE application_name = 'syndicate' AND datname = current_database()"
             ).fetchone()
-        assert row is not None and row[0] <= 2, f"{row[0]} connections for {len(names)} sites' leases"
+        assert row is not None
+        assert row[0] <= 2, f"{row[0]} connections for {len(names)} sites' leases"
     finally:
         assert stop(run) == 0
 
