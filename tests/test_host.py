@@ -167,6 +167,35 @@ def test_a_new_post_reaches_each_sites_receiver_once(host_dir: Path) -> None:
         assert shown.returncode == 0 and "hooks" in shown.stdout, shown
 
 
+def test_a_sites_backfill_does_not_hold_up_another_sites_new_post(host_dir: Path) -> None:
+    """One slot (--jobs 1), a site with 30 new posts to a receiver that takes 0.2 s each (6 s in all):
+    the other site's post, saved just after, goes out within a turn, not after the 30."""
+    from tests.httpd import Answer
+
+    with recorder(default=Answer(delay=0.2)) as slow, recorder() as quick:
+        busy = make_site(host_dir, "busy", hook(slow.url))
+        other = make_site(host_dir, "other", hook(quick.url))
+        run = start_host(host_dir, "--jobs", "1", env=ENV)
+        try:
+            run.wait_for(lambda: built(run, "busy") and built(run, "other"), what="both built")
+            for n in range(30):
+                busy.post(f"b{n:02d}.md", f"---\ntitle: Busy {n}\ndate: 2024-06-03\n---\nNews {n}.\n")
+            run.wait_for(lambda: len(slow.requests) >= 3, what="the backfill under way")
+            saved = time.monotonic()
+            other.post("news.md", "---\ntitle: Other news\ndate: 2024-06-03\n---\nNews.\n")
+            run.wait_for(lambda: len(quick.requests) == 1, what="the other site's post", timeout=20)
+            waited = time.monotonic() - saved
+            assert len(slow.requests) < 30, "the other site's post waited for the whole backfill"
+            assert waited < 4, f"{waited:.1f} s for a post while another site delivered"
+            run.wait_for(lambda: len(slow.requests) == 30, what="the rest of the backfill", timeout=30)
+            time.sleep(0.5)
+            got = ids_per_post(slow)
+            assert len(got) == 30 and all(len(ids) == 1 for ids in got.values()) and len(slow.requests) == 30
+        finally:
+            assert stop(run) == 0
+    assert not any("Traceback" in line for line in run.raw)
+
+
 def test_with_a_store_a_site_keeping_its_ledger_on_disk_is_not_run(host_dir: Path, pg_url: str) -> None:
     from tests.test_postgres_publish import store_section
 

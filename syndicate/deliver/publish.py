@@ -188,6 +188,7 @@ class World:
     secrets: Secrets = field(default_factory=Secrets)
     echo: Echo = lambda line: None
     should_stop: Callable[[], bool] = lambda: False
+    should_yield: Callable[[], bool] = lambda: False  # `host`: others wait for a turn; the rest of the sends wait
 
 
 @dataclass
@@ -747,8 +748,8 @@ def _deliver(
     channels = Channels(settings, run.site_dir, world.secrets, session, store.identity().clock_id)
     try:
         for d in todo:
-            if world.should_stop():
-                break  # asked to stop: the delivery in flight is done, the rest wait
+            if world.should_stop() or world.should_yield():
+                break  # asked to stop, or to let another site have its turn: the rest wait for the next cycle
             if d.target in disabled:
                 continue
             if waiting.get(d.target, 0) >= BACK_OFF_AFTER:

@@ -81,6 +81,7 @@ from ..site import Site
 from .lease import LeaseKeeper
 from .log import EventLog
 from .server import FeedServer, ServerState, make_server
+from .slots import TURN, Slots
 
 RETRY_FLOOR = timedelta(seconds=60)  # a retry that is due but cannot run is not hammered
 SAFETY_NET = timedelta(minutes=10)  # a full cycle even if no event came (lost inotify events)
@@ -187,7 +188,7 @@ class Daemon:
         secrets: Secrets | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scheduler: BackgroundScheduler | None = None,
-        slots: threading.Semaphore | None = None,
+        slots: Slots | None = None,
         holder: str = "",
         lease_line: Callable[[str, str | None], LeaseLine] | None = None,
     ) -> None:
@@ -230,6 +231,7 @@ class Daemon:
         self.scheduler = scheduler if scheduler is not None else BackgroundScheduler(timezone=UTC)
         self._jobs = f"{site.name}:" if site.name else ""
         self._slots = slots
+        self._yielded = False  # the last cycle gave its slot up with deliveries left (`host`)
         self._holder = holder  # how the lease names this process's machine ("": its host name)
         self._lease_line = lease_line  # `host`: the connection its sites' leases share, per database
         self._at_exit = contextlib.ExitStack()  # what start() took, let go by close()
@@ -272,7 +274,22 @@ class Daemon:
 
     @property
     def world(self) -> World:
-        return World(self.clock, wall=self.clock, secrets=self.secrets, should_stop=self._stop_delivering)
+        return World(
+            self.clock,
+            wall=self.clock,
+            secrets=self.secrets,
+            should_stop=self._stop_delivering,
+            should_yield=self._yield,
+        )
+
+    def _yield(self) -> bool:
+        """`host`: this cycle has had its turn (it delivered for TURN seconds) and other sites wait for a
+        slot: it stops after the delivery in flight and takes its place at the back of the line."""
+        started = self._busy_since
+        if self._slots is None or started is None or time.monotonic() - started < TURN or not self._slots.waiting():
+            return False
+        self._yielded = True
+        return True
 
     def _stop_delivering(self) -> bool:
         """Asked to stop, or (on a [store]) the lease was not renewed in time: no more sends."""
@@ -343,6 +360,9 @@ class Daemon:
                 return
             with self._slots:  # `host`: a few cycles at once, whatever the number of sites
                 self.cycle(reason)
+            if self._yielded:  # it gave its turn up with deliveries left: in line again for the rest
+                self._yielded = False
+                self.request("its turn again")
         except Exception as e:  # a bug must not kill the daemon; it is logged and the next cycle tries again
             self._failed(f"cycle failed: {type(e).__name__}: {e}", "failing")
 

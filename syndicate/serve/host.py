@@ -37,6 +37,7 @@ from ..site import Site
 from .daemon import SELF_CHECK, Daemon
 from .log import EventLog
 from .server import FeedServer, bind
+from .slots import Slots
 from .vhosts import VirtualHosts
 
 OK_STATES = ("ok", "standby", "starting", "held")  # a site doing its work (held: waiting for the user's word)
@@ -109,7 +110,7 @@ class Host:
         self.sites: dict[str, Daemon] = {}
         self.broken: dict[str, _Broken] = {}
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self.slots = threading.Semaphore(max(1, jobs))
+        self.slots = Slots(jobs)
         self.app = VirtualHosts(self.health)
         self._clashes: dict[str, str] = {}
         self._lines: dict[tuple[str, str | None], LeaseLine] = {}  # one connection per database for every lease
