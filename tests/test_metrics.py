@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
+from syndicate.deliver.ledger import SQLitePlace
+from syndicate.deliver.sqlite_store import SQLiteStore
+from syndicate.serve.metrics import Exposition, LedgerTally, SiteMetrics
 from tests import docblocks
 from tests.conftest import CONFIG, REPO, Site
 from tests.httpd import Recorder, recorder
 from tests.test_daemon import Running, hook_config, start, stop
+from tests.test_store_contract import T0, row
 
 SITE = "https://example.com/"
 PAGE = REPO / "docs" / "running" / "metrics.md"
@@ -31,12 +38,12 @@ def scrape(run: Running, accept: str = "") -> tuple[str, str]:
     return headers["content-type"], body.decode()
 
 
+def samples_of(text: str) -> Iterable[Sample]:
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
 def samples(text: str) -> Samples:
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    return {(s.name, frozenset(s.labels.items())): s.value for s in samples_of(text)}
 
 
 def value(got: Samples, name: str, **labels: str) -> float:
@@ -111,3 +118,34 @@ def test_the_scrape_on_the_metrics_page_is_what_the_daemon_answers(daemon: tuple
     shown = VARIES.sub(r"\1 …", block.text)
     got = VARIES.sub(r"\1 …", scrape(run)[1])
     assert shown == got, f"docs/running/metrics.md shows another scrape; this one is:\n{got}"
+
+
+def test_one_exposition_reports_each_site_it_is_given_and_two_share_nothing(tmp_path: Path) -> None:
+    """What `syndicate host` will do: one process, many sites, each series labelled with its site."""
+    clock = lambda: T0  # noqa: E731
+    sites = []
+    for name, pending in (("a", 1), ("b", 2)):
+        store = SQLiteStore(tmp_path / f"{name}.db")
+        store.add_deliveries([row(n, at=T0 - timedelta(minutes=n)) for n in range(1, pending + 1)])
+        store.close()
+        sites.append(SiteMetrics(f"https://{name}.example/", LedgerTally(SQLitePlace(tmp_path / f"{name}.db"), clock)))
+    a, b = sites
+    a.request_served(200)
+    b.request_served(404)
+    b.lease_taken(over=True)
+    b.lease_taken(over=False)  # a first take, of a free lease: no takeover
+    text = Exposition(lambda: sites).render("")[1].decode()
+    assert text.count("# TYPE syndicate_deliveries gauge") == 1, "one family, a series per site"
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in samples_of(text)}
+
+    def of(name: str, site: str, **labels: str) -> float:
+        return got[(name, tuple(sorted({"site": f"https://{site}.example/", **labels}.items())))]
+
+    lane = {"target": "hooks", "kind": "unknown", "state": "pending"}  # no cycle yet: no kinds from a config
+    assert of("syndicate_deliveries", "a", **lane) == 1 and of("syndicate_deliveries", "b", **lane) == 2
+    assert 120 <= of("syndicate_oldest_due_seconds", "b", target="hooks", kind="unknown") < 121
+    assert of("syndicate_feed_requests_total", "a", status="200") == 1
+    assert ("syndicate_feed_requests_total", (("site", "https://a.example/"), ("status", "404"))) not in got
+    assert of("syndicate_lease_takeovers_total", "b") == 1 and of("syndicate_lease_takeovers_total", "a") == 0
+    alone = Exposition(lambda: [SiteMetrics("https://c.example/")]).render("")[1].decode()
+    assert "a.example" not in alone and 'site="https://c.example/"' in alone, "a registry of its own"

@@ -80,6 +80,10 @@ def test_every_site_and_lane_with_its_counts_and_what_is_late(tmp_path: Path, st
     assert (b["sent"], b["failed"], b["dead"], b["late"]) == (0, 2, 0, 2)
     assert 3660 <= b["waited_seconds"] < 3700 and b["oldest_due"].endswith("Z")
 
+    code, out, _ = status(tmp_path, "--store", store, "--all", "--target", "hooks", env={"PGPASSWORD": PASSWORD})
+    header = out.splitlines()[0].split()
+    assert code == 4 and header[7:9] == ["BASELINE", "SKIPPED"] and len(out.splitlines()) > 3, out
+
     code, out, _ = status(tmp_path, "--store", store, "--target", "other", env={"PGPASSWORD": PASSWORD})
     assert code == 0 and rows(out) == {(A, "-"): ["0"] * 6, (B, "-"): ["0"] * 6}, out
 
