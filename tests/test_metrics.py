@@ -17,6 +17,7 @@ from prometheus_client.samples import Sample
 
 from syndicate.deliver.ledger import SQLitePlace
 from syndicate.deliver.sqlite_store import SQLiteStore
+from syndicate.deliver.store import Store
 from syndicate.serve.metrics import Exposition, LedgerTally, SiteMetrics
 from tests import docblocks
 from tests.conftest import CONFIG, REPO, Site
@@ -149,3 +150,29 @@ def test_one_exposition_reports_each_site_it_is_given_and_two_share_nothing(tmp_
     assert of("syndicate_lease_takeovers_total", "b") == 1 and of("syndicate_lease_takeovers_total", "a") == 0
     alone = Exposition(lambda: [SiteMetrics("https://c.example/")]).render("")[1].decode()
     assert "a.example" not in alone and 'site="https://c.example/"' in alone, "a registry of its own"
+
+
+class CountingPlace(SQLitePlace):
+    """A real SQLite ledger that counts how often it is opened (each open: one aggregate query)."""
+
+    opened = 0
+
+    def open(self, *, readonly: bool = False, token: int | None = None) -> Store:
+        type(self).opened += 1
+        return super().open(readonly=readonly, token=token)
+
+
+def test_the_ledger_is_read_once_however_many_scrapes_until_it_is_stale_or_a_cycle_wrote(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "state.db").close()
+    tally = LedgerTally(CountingPlace(tmp_path / "state.db"), lambda: T0, ttl=0.3)
+    exposition = Exposition(lambda: [SiteMetrics("https://example.com/", tally)])
+    for _ in range(5):
+        exposition.render("")
+    assert CountingPlace.opened == 1
+    tally.forget()  # what a cycle that recorded something does
+    exposition.render("")
+    exposition.render("")
+    assert CountingPlace.opened == 2
+    time.sleep(0.35)
+    exposition.render("")
+    assert CountingPlace.opened == 3
