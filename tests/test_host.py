@@ -158,6 +158,19 @@ def test_a_new_post_reaches_each_sites_receiver_once(host_dir: Path) -> None:
             assert len(rec_a.requests) == 1 and len(rec_b.requests) == 1
             assert json.loads(rec_a.requests[0].body)["data"]["title"] == "New on alpha"
             assert json.loads(rec_b.requests[0].body)["data"]["title"] == "New on beta"
+            # The host's /metrics: every site's series, each labelled with its site.
+            from prometheus_client.parser import text_string_to_metric_families
+
+            code, body = fetch(run, "127.0.0.1", "/metrics")
+            samples = [s for f in text_string_to_metric_families(body.decode()) for s in f.samples]
+            sent = {
+                s.labels["site"]: s.value
+                for s in samples
+                if s.name == "syndicate_deliveries" and s.labels["state"] == "sent"
+            }
+            assert code == 200 and sent == {"https://alpha.example/": 1.0, "https://beta.example/": 1.0}, sent
+            code, body = fetch(run, "alpha.example", "/metrics")  # a site's own, by its host name
+            assert code == 200 and b'site="https://alpha.example/"' in body and b"beta.example" not in body
         finally:
             assert stop(run) == 0
         # Each site's ledger is its own: `status` in its folder says what went where.

@@ -24,6 +24,7 @@ from tests.conftest import CONFIG, Site
 from tests.httpd import Answer, Recorder, recorder
 from tests.pg import PASSWORD, Cluster
 from tests.test_daemon import Running, start, stop
+from tests.test_metrics import samples, value
 from tests.test_postgres_publish import ENV, SITE_NAME, hook, ids_per_post, store_section
 
 TTL = 2.0
@@ -97,6 +98,7 @@ def test_one_delivers_the_standby_takes_over_after_a_sigkill(two: tuple[Recorder
         assert shown["lease"]["role"] == "standby" and f"pid {first.proc.pid} on " in shown["lease"]["holder"]  # type: ignore[index]
         code, shown = health(first)
         assert code == 200 and shown["lease"]["role"] == "holder" and shown["lease"]["expires"], shown  # type: ignore[index]
+        assert value(samples(first.get("/metrics")[2].decode()), "syndicate_lease_takeovers_total") == 0  # free: taken
         refused = a.run("publish", env=ENV)
         assert refused.code == 5 and f"another syndicate (pid {first.proc.pid} on " in refused.err, refused
         assert "is delivering for this site" in refused.err
@@ -111,6 +113,9 @@ def test_one_delivers_the_standby_takes_over_after_a_sigkill(two: tuple[Recorder
         second.wait_for(lambda: bool(second.events("delivered")), what="the standby to log it")
         code, shown = health(second)
         assert code == 200 and shown["lease"]["role"] == "holder", shown  # type: ignore[index]
+        scraped = samples(second.get("/metrics")[2].decode())  # the ledger in the database, as /metrics reads it
+        assert value(scraped, "syndicate_lease_takeovers_total") == 1 and value(scraped, "syndicate_ledger_up") == 1
+        assert value(scraped, "syndicate_deliveries", target="hooks", kind="webhook", state="sent") == 3
     finally:
         stop(first, signal.SIGKILL)
         assert stop(second) == 0

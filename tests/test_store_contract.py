@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from syndicate.core.lanes import lanes, waited
 from syndicate.core.planning import DEAD, FAILED, PENDING, SENDING, SENT, SKIPPED, Delivery, KnownPost
 from syndicate.deliver.store import Store, StoreError
 
@@ -213,3 +214,36 @@ def test_a_nul_in_a_receivers_answer_is_kept_as_a_message_and_stops_nothing(open
     got = other.get("msg_0001").last_error
     assert got is not None and got.replace("\x00", "\ufffd") == "HTTP 500: bad\ufffdbyte"
     assert other.attempts("msg_0001")[-1].outcome == "failed"
+
+
+def test_the_tally_counts_each_lane_with_its_oldest_due_and_its_late_deliveries(opener: Opener) -> None:
+    store, other = opener(), opener()
+    hour_ago, minutes_ago = T0 - timedelta(hours=1), T0 - timedelta(minutes=5)
+    store.add_deliveries([row(1, at=hour_ago), row(2, at=minutes_ago), row(3, "sky", at=minutes_ago), row(4)])
+    store.add_deliveries([row(5, at=hour_ago), row(6, at=hour_ago), row(7, at=hour_ago), row(8, at=hour_ago)])
+    store.mark_sending("msg_0004", T0)
+    store.mark_sent("msg_0004", None, None, T0)
+    store.mark_sending("msg_0005", hour_ago)
+    store.mark_failed("msg_0005", FAILED, T0 + timedelta(minutes=5), "500", hour_ago)  # not due yet
+    store.mark_sending("msg_0006", hour_ago)
+    store.mark_failed("msg_0006", FAILED, T0 - timedelta(minutes=40), "500", hour_ago)  # due 40 min ago: late
+    store.mark_sending("msg_0007", hour_ago)
+    store.mark_failed("msg_0007", DEAD, None, "410 Gone", hour_ago)
+    store.set_state(["msg_0008"], SKIPPED, "removed before it was sent", T0)
+    got = {(t.target, t.state): t for t in other.tally(T0, T0 - timedelta(minutes=30))}
+    assert {key: t.count for key, t in got.items()} == {
+        ("hooks", "pending"): 2,
+        ("hooks", "sent"): 1,
+        ("hooks", "failed"): 2,
+        ("hooks", "dead"): 1,
+        ("hooks", "skipped"): 1,
+        ("sky", "pending"): 1,
+    }
+    assert got["hooks", "pending"].oldest_due == hour_ago and got["hooks", "pending"].late == 1
+    assert got["hooks", "failed"].oldest_due == T0 - timedelta(minutes=40) and got["hooks", "failed"].late == 1
+    assert got["sky", "pending"].oldest_due == minutes_ago and got["sky", "pending"].late == 0
+    assert got["hooks", "sent"].oldest_due is None and got["hooks", "dead"].late == 0
+    [hooks, sky] = lanes(other.tally(T0, T0 - timedelta(minutes=30)))
+    assert (hooks.target, hooks.count("pending"), hooks.count("failed"), hooks.late) == ("hooks", 2, 2, 2)
+    assert hooks.oldest_due == hour_ago and waited(hooks, T0) == 3600.0
+    assert (sky.oldest_due, waited(sky, T0), sky.count("sent")) == (minutes_ago, 300.0, 0)

@@ -210,12 +210,58 @@ def _tell_the_holder(site: Path, e: Exception) -> NoReturn:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print it as JSON: each post's deliveries and its syndication links."
 )
-def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool, as_json: bool) -> None:
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="Every site in this PostgreSQL database instead (postgresql://USER@HOST:PORT/DB, no password in it):"
+    " each lane (site × target) with its counts, its oldest due delivery and how many are late. Reads only"
+    " the database, not the site folder; exits 4 when a delivery is late.",
+)
+@click.option(
+    "--password-env",
+    metavar="NAME",
+    default=None,
+    help="With --store: the environment variable holding the password.  [default: libpq's PGPASSWORD or ~/.pgpass]",
+)
+@click.option(
+    "--late-after",
+    metavar="MINUTES",
+    type=click.IntRange(0),
+    default=None,
+    help="With --store: a delivery due for longer than this is late.  [default: 15]",
+)
+def status_cmd(
+    site: Path,
+    target: str | None,
+    post: str | None,
+    show_all: bool,
+    as_json: bool,
+    store_url: str | None,
+    password_env: str | None,
+    late_after: int | None,
+) -> None:
     """Show what went where: post × target, state, remote URL, attempts, next retry, last error.
 
     With --json, one JSON document: for each post (by URL) its title, its syndication links
     (target → the URL of its copy there, as in syndication.json) and its deliveries.
+
+    \b
+    With --store URL, every site in a PostgreSQL store instead, one line per
+    lane (site × target): how many deliveries were sent, are pending, being
+    sent, failed (to retry) or dead, how many are late (due for longer than
+    --late-after minutes, by the database's clock) and since when the oldest
+    due one waits. --all adds baseline and skipped; --target keeps one target.
     """
+    if store_url is not None:
+        if post:
+            raise click.UsageError("--post reads a site's posts: with --store, status shows every site's lanes")
+        from .store_status import LATE_AFTER, show_store
+
+        show_store(store_url, password_env, LATE_AFTER if late_after is None else late_after, target, show_all, as_json)
+        return
+    if password_env is not None or late_after is not None:
+        raise click.UsageError("--password-env and --late-after go with --store URL")
     from ..config import load_settings, output_dir
     from ..core.planning import BASELINE, PENDING, SKIPPED, WEBSUB_PREFIX, syndication_links
     from ..deliver import ledger

@@ -62,9 +62,9 @@ def run_cmd(
     Rebuilds and delivers (like `publish`) when a post or the config is saved,
     when a scheduled post's date comes, and when a retry is due. Serves the output
     folder at http://HOST:PORT/ for feed readers (ETag, 304, gzip, WebSub Link
-    headers; /healthz). With a bucket (--out s3://… or [output] url) each cycle
-    uploads what changed before anything is sent, and the folder served is a
-    preview. SIGTERM or Ctrl-C finishes the delivery in flight and exits 0;
+    headers; /healthz, and /metrics for Prometheus). With a bucket (--out s3://…
+    or [output] url) each cycle uploads what changed before anything is sent, and
+    the folder served is a preview. SIGTERM or Ctrl-C finishes the delivery in flight and exits 0;
     SIGHUP reloads the config. One line per event on stderr.
     """
     from ..deliver.secrets import Secrets

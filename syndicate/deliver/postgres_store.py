@@ -30,14 +30,25 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any, cast, overload
 from urllib.parse import urlsplit, urlunsplit
 
+from ..core.lanes import Tally
 from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
 from ..errors import ConfigError, LockedError, StoreError
-from .store import _EPOCH, _STATES, AttemptRow, LedgerIdentity, _leaving, _leaving_json, _micros, _social
+from .store import (
+    _EPOCH,
+    _STATES,
+    AttemptRow,
+    LedgerIdentity,
+    _leaving,
+    _leaving_json,
+    _micros,
+    _social,
+    tally_sql,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -837,6 +848,11 @@ class PostgresStore:
             )
             self._finish(cur, delivery_id, "unknown" if unknown else str(state), error, now)
 
+    def tally(self, now: datetime, late_before: datetime) -> list[Tally]:
+        """Per target and state: how many, the oldest due and how many are late (core/lanes.py)."""
+        rows = self._query(tally_sql("%s", "site=%s"), (now, now, late_before, self.site))
+        return [Tally(r[0], r[1], int(r[2]), r[3], int(r[4] or 0)) for r in rows]
+
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
         """Make failed and dead deliveries (matching the filters) due now (see :meth:`SQLiteStore.requeue`)."""
         where, args = "site=%s AND state IN (%s, %s)", [self.site, str(FAILED), str(DEAD)]
@@ -874,6 +890,31 @@ def exists(url: str, password: str | None, site: str) -> bool:
         return store.meta("ledger_id") is not None
     finally:
         store.close()
+
+
+def tally_every_site(url: str, password: str | None, late_after: timedelta) -> tuple[datetime, dict[str, list[Tally]]]:
+    """`syndicate status --store`: the database's clock, and every site it holds (one that has no
+    delivery yet too) with the aggregate of its deliveries (:meth:`PostgresStore.tally`), in one
+    read-only transaction: one query over every site, whatever their number. Nothing is created:
+    a database without our tables holds no site."""
+    where = shown_url(url)
+    pg = _psycopg()
+    conn = connect(url, password, where)
+    try:
+        now = cast(datetime, _one(conn.execute("SELECT clock_timestamp()").fetchone())[0])
+        if not _has_versions(conn):
+            return now, {}
+        conn.execute("SET default_transaction_read_only = on")
+        with conn.transaction():
+            sites: dict[str, list[Tally]] = {r[0]: [] for r in conn.execute("SELECT site FROM sites ORDER BY site")}
+            sql = tally_sql("%s", "TRUE", site="site")
+            for r in conn.execute(sql, (now, now, now - late_after)).fetchall():
+                sites.setdefault(r[0], []).append(Tally(r[1], r[2], int(r[3]), r[4], int(r[5] or 0)))
+    except pg.Error as e:
+        raise _wrap(e, where, "read the delivery ledgers", password) from None
+    finally:
+        conn.close()
+    return now, sites
 
 
 # `syndicate store migrate`: a site's SQLite ledger copied into the database

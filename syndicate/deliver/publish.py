@@ -89,6 +89,7 @@ class Attempt:
     detail: str = ""
     disable_target: bool = False
     back_off: bool = False  # the target asked us to wait (rate limit): leave its other deliveries for later
+    at: datetime | None = None  # SENT: when the ledger recorded it sent (the wall clock: the database's on a [store])
 
 
 @dataclass
@@ -804,10 +805,11 @@ def _attempt(run: _Run, channel: Channel, d: Delivery, payload: Payload, warning
             return _failed(run, d, e.failure)
         except Exception as e:  # the outcome is unknown: the next attempt reconciles under the same key
             return _failed(run, d, replace(_unexpected(e, secrets), unknown_outcome=True))
-        store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, clock())
+        sent_at = clock()
+        store.mark_sent(d.id, receipt.remote_id, receipt.remote_url, sent_at)
         if d.event == "post.published" or not receipt.note:
-            return Attempt(d, SENT, receipt.remote_url or receipt.note)
-        return Attempt(d, SENT, receipt.note + (f": {receipt.remote_url}" if receipt.remote_url else ""))
+            return Attempt(d, SENT, receipt.remote_url or receipt.note, at=sent_at)
+        return Attempt(d, SENT, receipt.note + (f": {receipt.remote_url}" if receipt.remote_url else ""), at=sent_at)
     return _failed(run, d, Failure("its new remote key was taken too"))
 
 

@@ -13,9 +13,20 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from ..core.lanes import Tally
 from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
 from ..errors import StoreError
-from .store import _EPOCH, _STATES, AttemptRow, LedgerIdentity, _leaving, _leaving_json, _micros, _social
+from .store import (
+    _EPOCH,
+    _STATES,
+    AttemptRow,
+    LedgerIdentity,
+    _leaving,
+    _leaving_json,
+    _micros,
+    _social,
+    tally_sql,
+)
 
 LEDGER_SCHEMA = 2  # 1: the first ledgers (no meta table); 2: meta, attempts, key_seq, posts.published
 
@@ -497,6 +508,12 @@ class SQLiteStore:
                 (state, _ts(next_at), error, _ts(now), delivery_id),
             )
             self._finish(db, delivery_id, "unknown" if unknown else state, error, now)
+
+    def tally(self, now: datetime, late_before: datetime) -> list[Tally]:
+        """Per target and state: how many, the oldest due and how many are late (core/lanes.py)."""
+        moments = (now.isoformat(), now.isoformat(), late_before.isoformat())  # ISO text sorts as time does
+        rows = self._query(tally_sql("?", "1"), moments)
+        return [Tally(r[0], r[1], int(r[2]), _dt(r[3]), int(r[4] or 0)) for r in rows]
 
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
         """Make failed and dead deliveries (matching the filters) due now; dead ones start their attempts

@@ -31,10 +31,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from ..core.lanes import Tally
 from ..core.planning import Delivery, DeliveryState, KnownPost
 from ..errors import LockedError, StoreError
 
 __all__ = ["AttemptRow", "LedgerIdentity", "LockedError", "Store", "StoreError", "lock"]
+
+
+# The aggregate both stores make for `status --store` and /metrics (core/lanes.py): per target and
+# state, how many; of the open ones due by ``now``, the earliest due time and how many were due
+# before the cutoff ("late"). A pending or sending delivery is due at once (core.planning.due_at).
+# One query, one pass over the site's rows; its parameters are (now, now, late_before), then the site's.
+def tally_sql(p: str, where: str, site: str = "") -> str:
+    """The aggregate in a store's parameter style (``p``), over the rows ``where`` picks,
+    ``site`` the column to group by too (the query over every site of a database)."""
+    due = f"(state IN ('pending', 'sending') OR (state = 'failed' AND COALESCE(next_attempt_at, created_at) <= {p}))"
+    return (
+        f"SELECT {site + ', ' if site else ''}target, state, COUNT(*),"
+        f" MIN(CASE WHEN {due} THEN COALESCE(next_attempt_at, created_at) END),"
+        f" SUM(CASE WHEN {due} AND COALESCE(next_attempt_at, created_at) <= {p} THEN 1 ELSE 0 END)"
+        f" FROM deliveries WHERE {where} GROUP BY {site + ', ' if site else ''}target, state"
+    )
+
 
 # The column forms both stores share (a state's text, the JSON of a post's digests and leaving marks).
 _STATES = {state.value: state for state in DeliveryState}  # a dict lookup per row, not an enum call
@@ -136,6 +154,7 @@ class Store(Protocol):
         unknown: bool = False,
     ) -> None: ...
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int: ...
+    def tally(self, now: datetime, late_before: datetime) -> list[Tally]: ...
     def server_time(self) -> datetime | None: ...
     def close(self) -> None: ...
 

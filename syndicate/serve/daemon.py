@@ -80,6 +80,7 @@ from ..errors import (
 from ..site import Site
 from .lease import LeaseKeeper
 from .log import EventLog
+from .metrics import Exposition, LedgerTally, SiteMetrics
 from .server import FeedServer, ServerState, make_server
 from .slots import TURN, Slots
 
@@ -256,6 +257,7 @@ class Daemon:
         self._moved = False  # the config names another ledger since the start: said once, nothing delivered
         self._took_over = threading.Event()  # set by the lease keeper: the next cycle forgets what it kept
         self._clock_off = False  # on a [store]: this machine's clock is off from the database's, as said (publish)
+        self.metrics = SiteMetrics("")  # what /metrics says of this site (serve/metrics.py), made for it in run()
 
     @property
     def kept(self) -> Kept:
@@ -370,9 +372,12 @@ class Daemon:
         gc.disable()  # no collector pause inside a cycle (a save's latency); it runs between cycles
         with self._busy:
             self._busy_since = time.monotonic()
+            report = None
             try:
-                return self._cycle(reason)
+                report = self._cycle(reason)
+                return report
             finally:
+                self.metrics.cycle_done(time.monotonic() - self._busy_since, report)
                 self._busy_since = None
                 self._quiet_since = time.monotonic()
                 self._ledger_seen = _mtimes(self._ledger_path)  # our own writes are not news
@@ -471,6 +476,7 @@ class Daemon:
     def _lease_taken(self) -> None:
         """The lease keeper took the site (from its thread): a cycle, which delivers."""
         self._took_over.set()
+        self.metrics.lease_taken(over=self._keeper is not None and self._keeper.took_over)
         self.request("lease taken")
 
     def _note_stand_ins(self, lines: list[str]) -> None:
@@ -855,6 +861,8 @@ class Daemon:
         preload(t.kind for t in settings.targets)  # import now, not in the first delivery
         _warm(settings)  # and load the parser and the renderer now, not in the first save
         self._place = ledger.place(self.site_dir, settings)
+        tally = None if self.preview else LedgerTally(self._place, self.clock)
+        self.metrics = SiteMetrics(ledger.site_name(settings), tally, self.report_health)
         if isinstance(self._place, ledger.PostgresPlace) and settings.store is not None and not self.preview:
             place = self._place
             password = place.password()
@@ -886,6 +894,8 @@ class Daemon:
             settings,
             health=self.report_health,
             log_request=(lambda m, p, s: self.log.event("request", f"{m} {p} {s}")) if self.access_log else None,
+            metrics=Exposition(lambda: [self.metrics]).render,
+            served=self.metrics.request_served,
         )
 
     def start(self, *, first_done: bool) -> None:

@@ -36,6 +36,7 @@ from ..errors import ConfigError, SyndicateError
 from ..site import Site
 from .daemon import SELF_CHECK, Daemon
 from .log import EventLog
+from .metrics import Exposition
 from .server import FeedServer, bind
 from .slots import Slots
 from .vhosts import VirtualHosts
@@ -111,7 +112,8 @@ class Host:
         self.broken: dict[str, _Broken] = {}
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.slots = Slots(jobs)
-        self.app = VirtualHosts(self.health)
+        self.exposition = Exposition(lambda: [d.metrics for d in list(self.sites.values())])
+        self.app = VirtualHosts(self.health, self.exposition.render)
         self._clashes: dict[str, str] = {}
         self._lines: dict[tuple[str, str | None], LeaseLine] = {}  # one connection per database for every lease
 

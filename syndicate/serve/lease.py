@@ -32,6 +32,7 @@ class LeaseKeeper:
         self._trouble: str | None = None  # the database error said last (said once)
         self._stood_by = False  # "standby" said since the last change
         self._stopped_delivering = False  # "stopped delivering" said since the last take
+        self.took_over = False  # the last take was from another holder (this process stood by before it)
         self.changed = threading.Event()  # another process wrote the ledger (`retry`): read it again
         self._paused = False  # delivery is held (a lost ledger): the lease is let go and not taken
         self._stop = threading.Event()
@@ -89,6 +90,7 @@ class LeaseKeeper:
                 self.log.event("lease", "renewed this site's lease before anyone took it: delivering again")
             self.holder = Holder(os.getpid(), lease.name, lease.expires, True)
             if not held:
+                self.took_over = self._stood_by
                 self._stood_by = self._stopped_delivering = False
                 self.log.event(
                     "lease",

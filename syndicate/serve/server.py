@@ -67,6 +67,8 @@ class ServerState:
     health: Callable[[], dict[str, Any]] = lambda: {"status": "ok"}
     log_request: Callable[[str, str, int], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    metrics: Callable[[str], tuple[str, bytes]] | None = None  # /metrics: Accept → (type, body), off the loop
+    served: Callable[[int], None] | None = None  # told each answer's status (not /healthz's or /metrics')
 
 
 def resolve(out_dir: Path, raw_path: str) -> Path | None:
@@ -170,7 +172,16 @@ class FeedApp:
         raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         path = raw.decode("latin-1")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        status, out, body = self.answer(scope["method"], path, headers)
+        own = _own_page(path)  # /healthz, /metrics: not the feeds'
+        if own == "/metrics" and self.state.metrics is not None and scope["method"] in ("GET", "HEAD"):
+            # It may read the ledger (a query at most every few seconds): in a thread, not on the loop.
+            kind, body = await asyncio.to_thread(self.state.metrics, headers.get("accept", ""))
+            status, out = 200, [(b"content-type", kind.encode()), (b"cache-control", b"no-store")]
+            out.append((b"content-length", str(len(body)).encode()))
+        else:
+            status, out, body = self.answer(scope["method"], path, headers)
+            if self.state.served is not None and own is None:
+                self.state.served(status)
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
         if self.state.log_request:
@@ -278,6 +289,12 @@ class FeedApp:
             return ""
         self_url = output_url(settings, rel)
         return ", ".join([*(f'<{hub}>; rel="hub"' for hub in settings.hubs), f'<{self_url}>; rel="self"'])
+
+
+def _own_page(path: str) -> str | None:
+    """ "/healthz" or "/metrics" when the request is for one of them (a query string aside), else None."""
+    page = path.split("?", 1)[0]
+    return page if page in ("/healthz", "/metrics") else None
 
 
 def _plain(status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> Answer:

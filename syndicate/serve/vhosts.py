@@ -5,11 +5,13 @@ A request goes to the site whose feed URL has the request's host name (the port 
 a reverse proxy in front passes the public name and this port is its own) and the longest path
 that begins the request's path, with that path taken off (``https://example.org/blog/`` serves
 ``/blog/feed.xml`` from the site's ``feed.xml``). A request for no site answers 404, except
-``/healthz``, which answers for the whole host: every site and what it is doing.
+``/healthz``, which answers for the whole host (every site and what it is doing), and ``/metrics``
+(every site's series, each labelled with its site).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable
@@ -37,10 +39,15 @@ def feed_home(state: ServerState) -> tuple[str, str]:
 class VirtualHosts:
     """The host's ASGI application: each request handed to the site it is for (see the module)."""
 
-    def __init__(self, health: Callable[[], tuple[int, dict[str, Any]]]) -> None:
+    def __init__(
+        self,
+        health: Callable[[], tuple[int, dict[str, Any]]],
+        metrics: Callable[[str], tuple[str, bytes]] | None = None,
+    ) -> None:
         self._routes: tuple[Route, ...] = ()
         self._mx = threading.Lock()
         self.health = health  # (status code, body) of the host's own /healthz
+        self.metrics = metrics  # the host's /metrics: Accept → (type, body), every site's series
 
     def add(self, name: str, state: ServerState) -> None:
         with self._mx:
@@ -90,6 +97,13 @@ class VirtualHosts:
         raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         path = raw.decode("latin-1")
         found = self.route(host, path)
+        if found is None and path.partition("?")[0] == "/metrics" and self.metrics is not None:
+            accept = headers.get(b"accept", b"").decode("latin-1")
+            kind, body = await asyncio.to_thread(self.metrics, accept)  # the ledgers' tallies: off the loop
+            out = [(b"content-type", kind.encode()), (b"cache-control", b"no-store")]
+            await send({"type": "http.response.start", "status": 200, "headers": out})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+            return
         if found is None:
             status, body = self._unrouted(path)
             out = [(b"content-type", b"application/json; charset=utf-8" if path == "/healthz" else b"text/plain")]
