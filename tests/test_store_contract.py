@@ -213,3 +213,19 @@ def test_a_nul_in_a_receivers_answer_is_kept_as_a_message_and_stops_nothing(open
     got = other.get("msg_0001").last_error
     assert got is not None and got.replace("\x00", "\ufffd") == "HTTP 500: bad\ufffdbyte"
     assert other.attempts("msg_0001")[-1].outcome == "failed"
+
+
+def test_throttles_are_kept_only_raised_and_lifted(opener: Opener) -> None:
+    """An origin that answered 429 waits until a time each store gives (PostgreSQL: by its own
+    clock), seen by another connection at once; a later, shorter 429 never shortens it; `lift`
+    forgets it."""
+    store, other = opener(), opener()
+    now = datetime.now(UTC)
+    until = store.throttle("https://social.example", 30, now)
+    assert until.tzinfo is not None and timedelta(seconds=25) < until - now < timedelta(seconds=35)
+    assert other.throttles(now) == {"https://social.example": until}
+    assert store.throttle("https://social.example", 1, now) == until
+    store.throttle("http://127.0.0.1:8080", 0, now)
+    assert set(other.throttles(now)) == {"https://social.example"}, "a wait that is over is not listed"
+    store.lift(["https://social.example"])
+    assert other.throttles(now) == {}

@@ -830,6 +830,39 @@ class PostgresStore:
                 cur.execute("UPDATE targets SET disabled_reason=NULL WHERE site=%s", (self.site,))
         return int(count)
 
+    # throttles: origins that answered 429, for every site in the database (migration 0003)
+    def throttle(self, origin: str, seconds: float, now: datetime) -> datetime:
+        """Deliveries to ``origin`` wait until the database's clock plus ``seconds`` (or a later time
+        already kept), from every site and host; returns until when (``now`` is not used: the
+        database's clock decides)."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "INSERT INTO throttles AS t (origin, until, site, told_at) VALUES (%(origin)s,"
+                " clock_timestamp() + make_interval(secs => %(secs)s), %(site)s, clock_timestamp())"
+                " ON CONFLICT (origin) DO UPDATE SET until=GREATEST(t.until, EXCLUDED.until),"
+                " site=EXCLUDED.site, told_at=EXCLUDED.told_at RETURNING until",
+                {"origin": _text(origin), "secs": max(0.0, float(seconds)), "site": self.site},
+            ).fetchone()
+            cur.execute("DELETE FROM throttles WHERE until < clock_timestamp() - interval '1 day'")
+        return cast(datetime, _one(row)[0])
+
+    def throttles(self, now: datetime) -> dict[str, datetime]:
+        """Origin → until when its deliveries wait, for the throttles not over by the database's
+        clock (``now`` is not used)."""
+        if self.absent or (self.readonly and not self._has_throttles()):
+            return {}
+        return dict(self._query("SELECT origin, until FROM throttles WHERE until > clock_timestamp()"))
+
+    def lift(self, origins: Iterable[str]) -> None:
+        """Forget these origins' throttles, for every site (`syndicate retry`: the user's word)."""
+        names = [_text(o) for o in origins]
+        with self._tx() as cur:
+            cur.execute("DELETE FROM throttles WHERE origin = ANY(%s)", (names,))
+
+    def _has_throttles(self) -> bool:
+        rows = self._query("SELECT to_regclass('throttles') IS NOT NULL")
+        return bool(rows and rows[0][0])
+
     # for `syndicate store migrate`
     def holds_site(self) -> bool:
         """Whether the database holds anything of this site (its ledger id or any row)."""
