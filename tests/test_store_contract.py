@@ -229,3 +229,16 @@ def test_throttles_are_kept_only_raised_and_lifted(opener: Opener) -> None:
     assert set(other.throttles(now)) == {"https://social.example"}, "a wait that is over is not listed"
     store.lift(["https://social.example"])
     assert other.throttles(now) == {}
+
+
+def test_a_sealed_session_is_kept_per_service_and_handle(opener: Opener) -> None:
+    """The store keeps what it is given (sealed bytes, never a token) and the expiry, per PDS and
+    handle; a later save replaces it."""
+    store, other = opener(), opener()
+    assert store.session("https://pds.example", "a.test") is None
+    store.save_session("https://pds.example", "a.test", b"\x01sealed\x00bytes", T0)
+    store.save_session("https://pds.example", "b.test", b"\x01other", T0)
+    assert other.session("https://pds.example", "a.test") == (b"\x01sealed\x00bytes", T0)
+    store.save_session("https://pds.example", "a.test", b"\x01anew", T0 + timedelta(hours=2))
+    assert other.session("https://pds.example", "a.test") == (b"\x01anew", T0 + timedelta(hours=2))
+    assert other.session("https://other.example", "a.test") is None

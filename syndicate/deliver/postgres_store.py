@@ -863,6 +863,23 @@ class PostgresStore:
         rows = self._query("SELECT to_regclass('throttles') IS NOT NULL")
         return bool(rows and rows[0][0])
 
+    # Bluesky sessions, sealed by deliver/sessions.py, for every site in the database (migration 0004)
+    def session(self, service: str, handle: str) -> tuple[bytes, datetime] | None:
+        """The sealed session kept for this account and when its access token expires."""
+        if self.absent:
+            return None
+        rows = self._query("SELECT sealed, expires FROM sessions WHERE service=%s AND handle=%s", (service, handle))
+        return (bytes(rows[0][0]), rows[0][1]) if rows else None
+
+    def save_session(self, service: str, handle: str, sealed: bytes, expires: datetime) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO sessions (service, handle, sealed, expires, saved_at) VALUES (%s, %s, %s, %s, now())"
+                " ON CONFLICT (service, handle) DO UPDATE SET sealed=EXCLUDED.sealed, expires=EXCLUDED.expires,"
+                " saved_at=EXCLUDED.saved_at",
+                (_text(service), _text(handle), sealed, expires),
+            )
+
     # for `syndicate store migrate`
     def holds_site(self) -> bool:
         """Whether the database holds anything of this site (its ledger id or any row)."""
@@ -882,6 +899,8 @@ def exists(url: str, password: str | None, site: str) -> bool:
 
 
 # `syndicate store migrate`: a site's SQLite ledger copied into the database
+# Not copied, deliberately: throttles (minutes long; the next 429 says it again) and sessions (a
+# session is remade once, one createSession, rather than copied over a fresher one in the database).
 _COPIED = {  # table → its columns, the same in both ledgers (the site column added here)
     "meta": ("key", "value"),
     "targets": ("name", "first_seen", "disabled_reason"),

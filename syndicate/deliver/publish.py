@@ -755,7 +755,7 @@ def _deliver(
     lanes = run.lanes = Lanes.read(store, settings, run.wall())
     session = requests.Session()
     session.headers["User-Agent"] = "syndicate"
-    channels = Channels(settings, run.site_dir, world.secrets, session, store.identity().clock_id)
+    channels = Channels(settings, run.site_dir, world.secrets, session, store.identity().clock_id, store)
     try:
         for d in todo:
             if world.should_stop():

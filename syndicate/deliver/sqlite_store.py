@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS throttles (origin TEXT PRIMARY KEY, until TEXT NOT NULL, told_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    service TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    expires TEXT NOT NULL,
+    PRIMARY KEY (service, handle)
+);
 """
 # Added after the first ledgers: made on open (a ledger of schema 1 gains them in place).
 _COLUMNS = (
@@ -550,6 +557,20 @@ class SQLiteStore:
         """Forget these origins' throttles (`syndicate retry`: the user's word to try now)."""
         with self._tx() as db:
             db.executemany("DELETE FROM throttles WHERE origin=?", [(o,) for o in origins])
+
+    # Bluesky sessions, sealed by deliver/sessions.py
+    def session(self, service: str, handle: str) -> tuple[bytes, datetime] | None:
+        """The sealed session kept for this account and when its access token expires."""
+        rows = self._query("SELECT sealed, expires FROM sessions WHERE service=? AND handle=?", (service, handle))
+        expires = _dt(rows[0][1]) if rows else None
+        return (bytes(rows[0][0]), expires) if rows and expires is not None else None
+
+    def save_session(self, service: str, handle: str, sealed: bytes, expires: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sessions (service, handle, sealed, expires) VALUES (?, ?, ?, ?)",
+                (service, handle, sealed, _ts(expires)),
+            )
 
 
 FORGET_THROTTLES = timedelta(days=1)
