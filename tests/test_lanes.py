@@ -131,9 +131,24 @@ def test_a_429_makes_every_delivery_to_that_server_wait_and_the_others_go(
         assert len(other.requests) == 1
 
 
-def test_retry_lifts_the_throttle_and_a_clock_that_was_ahead_leaves_none(tmp_path: Path) -> None:
-    """`syndicate retry` is the user's word to try now (the throttle goes too); a throttle told
-    by a clock that was ahead (told_at later than now) is over, as a failure recorded then is."""
+def test_syndicate_retry_lifts_the_wait_of_its_servers(tmp_path: Path) -> None:
+    """`syndicate retry` is the user's word to try now: the delivery that was answered 429 and the
+    server's wait both go, and the next publish sends at once."""
+    with recorder(Answer(429, headers=(("Retry-After", "3600"),))) as busy:
+        site = make_site(tmp_path / "a", hook("hooks", busy.url) + hook("again", f"{busy.url}/2"))
+        run(site)
+        write(site, "new")
+        first = run(site)
+        assert len(busy.requests) == 1 and first.throttled, "the second target there waits"
+        assert site.run("retry", env={"HOOK_SECRET": SECRET}).code == 0
+        done = run(site)
+        assert not done.throttled and [a.outcome for a in done.attempts] == ["sent", "sent"]
+        assert len(busy.requests) == 3
+
+
+def test_a_throttle_is_only_raised_and_one_told_by_a_clock_that_was_ahead_is_over(tmp_path: Path) -> None:
+    """A later, shorter 429 never shortens a wait; a throttle told by a clock that was ahead
+    (told_at later than now) is over, as a failure recorded then is; `lift` forgets it."""
     from syndicate.deliver.sqlite_store import SQLiteStore
 
     store = SQLiteStore(tmp_path / "state.db")

@@ -397,8 +397,9 @@ def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
     """Retry what failed, now: failed and dead deliveries become due at once.
 
     Dead ones start their attempts again. Also re-enables targets that were
-    disabled (a webhook that answered 410). The next `publish` sends them; a
-    running `syndicate run` notices and sends them within seconds.
+    disabled (a webhook that answered 410) and lifts the wait of a server that
+    answered 429. The next `publish` sends them; a running `syndicate run`
+    notices and sends them within seconds.
     """
     from ..deliver.publish import retry
 
