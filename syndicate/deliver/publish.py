@@ -762,15 +762,15 @@ def _deliver(
                 break  # asked to stop: the delivery in flight is done, the rest wait
             if d.target in disabled:
                 continue
-            if (throttled := lanes.waits(d, run.wall())) is not None:  # not an attempt: nothing recorded
-                origin, until = throttled
-                report.throttled[origin] = (until, report.throttled.get(origin, (until, 0))[1] + 1)
-                continue
             if waiting.get(d.target, 0) >= BACK_OFF_AFTER:
                 report.deferred[d.target] = report.deferred.get(d.target, 0) + 1
                 continue
             payload = _payload(d, live, snapshots, store, _is_social(settings, d.target))
             if payload is None:
+                continue
+            if (throttled := lanes.waits(d, run.wall())) is not None:  # not an attempt: nothing recorded
+                origin, until = throttled
+                report.throttled[origin] = (until, report.throttled.get(origin, (until, 0))[1] + 1)
                 continue
             channel = channels.get(d.target)
             if channel is None:
