@@ -97,6 +97,7 @@ class Failure:
     retry_after: float | None = None  # seconds, from Retry-After / X-RateLimit-Reset
     disable_target: bool = False  # 410 Gone from a webhook
     unknown_outcome: bool = False  # no answer: the request may still be carried out (a timeout)
+    throttled: bool = False  # rate limited (HTTP 429): its server asks every sender to wait, not only this one
 
 
 class DeliveryFailed(SyndicateError):

@@ -247,3 +247,32 @@ def test_the_tally_counts_each_lane_with_its_oldest_due_and_its_late_deliveries(
     assert (hooks.target, hooks.count("pending"), hooks.count("failed"), hooks.late) == ("hooks", 2, 2, 2)
     assert hooks.oldest_due == hour_ago and waited(hooks, T0) == 3600.0
     assert (sky.oldest_due, waited(sky, T0), sky.count("sent")) == (minutes_ago, 300.0, 0)
+
+
+def test_throttles_are_kept_only_raised_and_lifted(opener: Opener) -> None:
+    """An origin that answered 429 waits until a time each store gives (PostgreSQL: by its own
+    clock), seen by another connection at once; a later, shorter 429 never shortens it; `lift`
+    forgets it."""
+    store, other = opener(), opener()
+    now = datetime.now(UTC)
+    until = store.throttle("https://social.example", 30, now)
+    assert until.tzinfo is not None and timedelta(seconds=25) < until - now < timedelta(seconds=35)
+    assert other.throttles(now) == {"https://social.example": until}
+    assert store.throttle("https://social.example", 1, now) == until
+    store.throttle("http://127.0.0.1:8080", 0, now)
+    assert set(other.throttles(now)) == {"https://social.example"}, "a wait that is over is not listed"
+    store.lift(["https://social.example"])
+    assert other.throttles(now) == {}
+
+
+def test_a_sealed_session_is_kept_per_service_and_handle(opener: Opener) -> None:
+    """The store keeps what it is given (sealed bytes, never a token) and the expiry, per PDS and
+    handle; a later save replaces it."""
+    store, other = opener(), opener()
+    assert store.session("https://pds.example", "a.test") is None
+    store.save_session("https://pds.example", "a.test", b"\x01sealed\x00bytes", T0)
+    store.save_session("https://pds.example", "b.test", b"\x01other", T0)
+    assert other.session("https://pds.example", "a.test") == (b"\x01sealed\x00bytes", T0)
+    store.save_session("https://pds.example", "a.test", b"\x01anew", T0 + timedelta(hours=2))
+    assert other.session("https://pds.example", "a.test") == (b"\x01anew", T0 + timedelta(hours=2))
+    assert other.session("https://other.example", "a.test") is None

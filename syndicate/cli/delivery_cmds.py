@@ -14,6 +14,7 @@ import click
 from ..core.model import Links, Settings
 from ..core.planning import EVERY_TARGET, Delivery, DeliveryState, KnownPost, Retraction
 from ..deliver.retractions import held_line, retraction_list, waiting_line
+from ..deliver.throttles import Lanes, throttle_line
 from .common import (
     EXIT_DELIVERY,
     EXIT_OK,
@@ -173,6 +174,8 @@ def publish_cmd(
     click.echo(summary)
     for name, count in sorted(report.deferred.items()):
         click.echo(f"{name}: {count} more left for a later run (it is failing or asked us to wait)", err=True)
+    for origin, (until, count) in sorted(report.throttled.items()):
+        click.echo(throttle_line(origin, until, count))
     if report.leaving:
         click.echo(waiting_line(report.leaving))
     if report.held:
@@ -281,6 +284,7 @@ def status_cmd(
             titles = {k.post_id: k.title for k in known.values()}
             disabled = {name: why for name, why in store.known_targets().items() if why}
             held = store.meta("retractions_held")
+            lanes = Lanes.read(store, settings, datetime.now(UTC))
         finally:
             store.close()
         post_id = resolve_post(site, settings, post, known) if post else None
@@ -300,13 +304,16 @@ def status_cmd(
         return
     blocked = settings.missing_secrets(os.environ)
     table = [("POST", "TARGET", "EVENT", "STATE", "TRIES", "NEXT RETRY (UTC)", "REMOTE / LAST ERROR")]
+    throttled: dict[str, tuple[datetime, int]] = {}  # origin → (until, open deliveries that wait for it)
     for d in sorted(rows, key=lambda d: (titles.get(d.post_id, d.post_id), d.target, d.event)):
-        nxt = (
-            f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}"
-            if d.next_attempt_at and d.state in (DeliveryState.PENDING, DeliveryState.FAILED)
-            else "-"
-        )
+        opened = d.state in (DeliveryState.PENDING, DeliveryState.FAILED)
+        nxt = f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}" if d.next_attempt_at and opened else "-"
         last = d.remote_url or d.remote_id or "" if d.state == DeliveryState.SENT else d.last_error or ""
+        if opened and (waits := lanes.waits(d, datetime.now(UTC))) is not None:
+            origin, until = waits
+            throttled[origin] = (until, throttled.get(origin, (until, 0))[1] + 1)
+            nxt = f"{lanes.due_at(d, d.next_attempt_at or until):%Y-%m-%d %H:%M:%S}"
+            last = last or f"waits: {origin} asked to slow down (HTTP 429)"
         if d.state == PENDING and not last:
             gone = not d.target.startswith(WEBSUB_PREFIX) and settings.target(d.target) is None
             why = "the target is no longer in the config" if gone else blocked.get(d.target)
@@ -330,6 +337,8 @@ def status_cmd(
     click.echo("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
     for name, why in sorted(disabled.items()):
         click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
+    for origin, (until, count) in sorted(throttled.items()):
+        click.echo(throttle_line(origin, until, count))
     _status_retractions(settings, known, held, post_id, target)
 
 
@@ -433,8 +442,9 @@ def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
     """Retry what failed, now: failed and dead deliveries become due at once.
 
     Dead ones start their attempts again. Also re-enables targets that were
-    disabled (a webhook that answered 410). The next `publish` sends them; a
-    running `syndicate run` notices and sends them within seconds.
+    disabled (a webhook that answered 410) and lifts the wait of a server that
+    answered 429. The next `publish` sends them; a running `syndicate run`
+    notices and sends them within seconds.
     """
     from ..deliver.publish import retry
 

@@ -874,6 +874,56 @@ class PostgresStore:
                 cur.execute("UPDATE targets SET disabled_reason=NULL WHERE site=%s", (self.site,))
         return int(count)
 
+    # throttles: origins that answered 429, for every site in the database (migration 0003)
+    def throttle(self, origin: str, seconds: float, now: datetime) -> datetime:
+        """Deliveries to ``origin`` wait until the database's clock plus ``seconds`` (or a later time
+        already kept), from every site and host; returns until when (``now`` is not used: the
+        database's clock decides)."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "INSERT INTO throttles AS t (origin, until, site, told_at) VALUES (%(origin)s,"
+                " clock_timestamp() + make_interval(secs => %(secs)s), %(site)s, clock_timestamp())"
+                " ON CONFLICT (origin) DO UPDATE SET until=GREATEST(t.until, EXCLUDED.until),"
+                " site=EXCLUDED.site, told_at=EXCLUDED.told_at RETURNING until",
+                {"origin": _text(origin), "secs": max(0.0, float(seconds)), "site": self.site},
+            ).fetchone()
+            cur.execute("DELETE FROM throttles WHERE until < clock_timestamp() - interval '1 day'")
+        return cast(datetime, _one(row)[0])
+
+    def throttles(self, now: datetime) -> dict[str, datetime]:
+        """Origin → until when its deliveries wait, for the throttles not over by the database's
+        clock (``now`` is not used)."""
+        if self.absent or (self.readonly and not self._has_throttles()):
+            return {}
+        return dict(self._query("SELECT origin, until FROM throttles WHERE until > clock_timestamp()"))
+
+    def lift(self, origins: Iterable[str]) -> None:
+        """Forget these origins' throttles, for every site (`syndicate retry`: the user's word)."""
+        names = [_text(o) for o in origins]
+        with self._tx() as cur:
+            cur.execute("DELETE FROM throttles WHERE origin = ANY(%s)", (names,))
+
+    def _has_throttles(self) -> bool:
+        rows = self._query("SELECT to_regclass('throttles') IS NOT NULL")
+        return bool(rows and rows[0][0])
+
+    # Bluesky sessions, sealed by deliver/sessions.py, for every site in the database (migration 0004)
+    def session(self, service: str, handle: str) -> tuple[bytes, datetime] | None:
+        """The sealed session kept for this account and when its access token expires."""
+        if self.absent:
+            return None
+        rows = self._query("SELECT sealed, expires FROM sessions WHERE service=%s AND handle=%s", (service, handle))
+        return (bytes(rows[0][0]), rows[0][1]) if rows else None
+
+    def save_session(self, service: str, handle: str, sealed: bytes, expires: datetime) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO sessions (service, handle, sealed, expires, saved_at) VALUES (%s, %s, %s, %s, now())"
+                " ON CONFLICT (service, handle) DO UPDATE SET sealed=EXCLUDED.sealed, expires=EXCLUDED.expires,"
+                " saved_at=EXCLUDED.saved_at",
+                (_text(service), _text(handle), sealed, expires),
+            )
+
     # for `syndicate store migrate`
     def holds_site(self) -> bool:
         """Whether the database holds anything of this site (its ledger id or any row)."""
@@ -918,6 +968,8 @@ def tally_every_site(url: str, password: str | None, late_after: timedelta) -> t
 
 
 # `syndicate store migrate`: a site's SQLite ledger copied into the database
+# Not copied, deliberately: throttles (minutes long; the next 429 says it again) and sessions (a
+# session is remade once, one createSession, rather than copied over a fresher one in the database).
 _COPIED = {  # table → its columns, the same in both ledgers (the site column added here)
     "meta": ("key", "value"),
     "targets": ("name", "first_seen", "disabled_reason"),

@@ -37,6 +37,7 @@ from ..builder.workers import Workers, make_contents
 from ..config import load_settings, output_dir, shown_config, stand_ins
 from ..core.feeds import IncrementalPlan
 from ..core.model import Links, Post, Problem, Settings
+from ..core.origins import target_origin
 from ..core.planning import (
     BASELINE,
     DEAD,
@@ -73,6 +74,7 @@ from .registry import Channels
 from .secrets import Secrets
 from .sqlite_store import remembered
 from .store import LedgerIdentity, Store
+from .throttles import DEFAULT_WAIT, Lanes
 
 Clock = Callable[[], datetime]
 Echo = Callable[[str], None]
@@ -90,6 +92,7 @@ class Attempt:
     disable_target: bool = False
     back_off: bool = False  # the target asked us to wait (rate limit): leave its other deliveries for later
     at: datetime | None = None  # SENT: when the ledger recorded it sent (the wall clock: the database's on a [store])
+    throttle: float | None = None  # seconds its origin asked every sender to wait (HTTP 429)
 
 
 @dataclass
@@ -113,6 +116,7 @@ class PublishReport:
     live_known: int = 0  # posts the ledger knows live: what the guard's share is of
     guard_limit: int = 0  # how many posts one run retracts without --allow-deletions
     upload: UploadReport | None = None  # what the upload to the bucket did (a bucket output)
+    throttled: dict[str, tuple[datetime, int]] = field(default_factory=dict)  # origin → (until, deliveries waiting)
 
     @property
     def next_retraction(self) -> datetime | None:
@@ -243,6 +247,7 @@ class _Run:
     known_targets: set[str] = field(default_factory=set)  # the targets the ledger knows (none: a rebaseline)
     retracting: Retracting = field(default_factory=Retracting)  # how retractions are treated, the user's word
     dropped: set[str] = field(default_factory=set)  # posts whose HTML could not be made: out of this run
+    lanes: Lanes | None = None  # the origins that asked to slow down, once read by _deliver
 
     def wall(self) -> datetime:
         return (self.world.wall or self.world.clock)()
@@ -537,8 +542,13 @@ def _publish(run: _Run, identity: LedgerIdentity, early: Written | None = None) 
             report.build.written = sorted(set(report.build.written) | set(again.written))
             _upload(run.site.bucket, request, run.settings, run.out, report)
     later = run.wall()
+    lanes = run.lanes
     report.next_attempt = min(
-        (when for d in store.open_deliveries() if d.state != SENDING and (when := due_at(d, later))),
+        (
+            lanes.due_at(d, when) if lanes is not None else when
+            for d in store.open_deliveries()
+            if d.state != SENDING and (when := due_at(d, later))
+        ),
         default=None,
     )
     return report
@@ -744,9 +754,10 @@ def _deliver(
     make_contents((live[d.post_id] for d in todo if d.post_id in live), None, settings.content.render_timeout)
     run.dropped |= _drop_unrenderable(report.build, live)
     waiting: dict[str, int] = {}  # target → retryable failures in a row
+    lanes = run.lanes = Lanes.read(store, settings, run.wall())
     session = requests.Session()
     session.headers["User-Agent"] = "syndicate"
-    channels = Channels(settings, run.site_dir, world.secrets, session, store.identity().clock_id)
+    channels = Channels(settings, run.site_dir, world.secrets, session, store.identity().clock_id, store)
     try:
         for d in todo:
             if world.should_stop() or world.should_yield():
@@ -759,6 +770,10 @@ def _deliver(
             payload = _payload(d, live, snapshots, store, _is_social(settings, d.target))
             if payload is None:
                 continue
+            if (throttled := lanes.waits(d, run.wall())) is not None:  # not an attempt: nothing recorded
+                origin, until = throttled
+                report.throttled[origin] = (until, report.throttled.get(origin, (until, 0))[1] + 1)
+                continue
             channel = channels.get(d.target)
             if channel is None:
                 report.waiting[d.target] = report.waiting.get(d.target, 0) + 1
@@ -766,6 +781,8 @@ def _deliver(
             attempt = _attempt(run, channel, d, payload, report.warnings)
             report.attempts.append(attempt)
             world.echo(_line(attempt))
+            if attempt.throttle is not None:
+                lanes.told(d.target, attempt.throttle, run.wall())
             if attempt.disable_target:
                 store.disable_target(d.target, attempt.detail)
                 disabled.add(d.target)
@@ -826,7 +843,12 @@ def _failed(run: _Run, d: Delivery, failure: Failure) -> Attempt:
     detail = (
         message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
     )
-    return Attempt(d, state, detail, failure.disable_target, back_off=failure.retry_after is not None)
+    throttle = None
+    if failure.throttled:  # the origin's limit: every delivery to it waits what it said (else this one's wait)
+        wait = (next_at - run.wall()).total_seconds() if next_at is not None else DEFAULT_WAIT
+        throttle = failure.retry_after if failure.retry_after is not None else wait
+    back_off = failure.retry_after is not None
+    return Attempt(d, state, detail, failure.disable_target, back_off=back_off, throttle=throttle)
 
 
 def _is_social(settings: Settings, name: str) -> bool:
@@ -914,6 +936,9 @@ def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str 
     store = where.open()
     try:
         where.check(True, store.identity(), marks)
-        return store.requeue(target, post_id, database_clock(store, clock)[0]())  # due by the database's time
+        count = store.requeue(target, post_id, database_clock(store, clock)[0]())  # due by the database's time
+        names = [target] if target else [t.name for t in settings.targets] + [WEBSUB_PREFIX + h for h in settings.hubs]
+        store.lift(o for name in names if (o := target_origin(settings, name)) is not None)  # the user's word
+        return count
     finally:
         store.close()

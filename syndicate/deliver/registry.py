@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from .channels.base import Channel, ImageSource
 from .fetch import public_session
 from .secrets import Secrets
+from .store import Store
 
 
 def _webhook(target: TargetSettings, secret: str, made: Channels) -> Channel:
@@ -32,8 +33,10 @@ def _mastodon(target: TargetSettings, secret: str, made: Channels) -> Channel:
 
 def _bluesky(target: TargetSettings, secret: str, made: Channels) -> Channel:
     from .channels.bluesky import BlueskyChannel
+    from .sessions import SessionKeeper
 
-    return BlueskyChannel(target, secret, made.images, made.clock_id)
+    sessions = SessionKeeper(made.store, target.service, target.handle, secret) if made.store else None
+    return BlueskyChannel(target, secret, made.images, made.clock_id, sessions)
 
 
 # Imported when first used: a site with only webhooks never loads atproto or Mastodon.py.
@@ -54,9 +57,16 @@ class Channels:
     """Channels made on first use, one per target; a target that cannot be set up is reported once."""
 
     def __init__(
-        self, settings: Settings, site_dir: Path, secrets: Secrets, session: requests.Session, clock_id: int = 0
+        self,
+        settings: Settings,
+        site_dir: Path,
+        secrets: Secrets,
+        session: requests.Session,
+        clock_id: int = 0,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
+        self.store = store  # where a Bluesky session is kept between runs (None: made anew in each)
         self.secrets = secrets
         self.session = session
         self.clock_id = clock_id

@@ -10,11 +10,11 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..core.lanes import Tally
-from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
+from ..core.planning import CLOCK_SLACK, DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
 from ..errors import StoreError
 from .store import (
     _EPOCH,
@@ -78,6 +78,14 @@ CREATE TABLE IF NOT EXISTS attempts (
     PRIMARY KEY (delivery_id, n)
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS throttles (origin TEXT PRIMARY KEY, until TEXT NOT NULL, told_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    service TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    expires TEXT NOT NULL,
+    PRIMARY KEY (service, handle)
+);
 """
 # Added after the first ledgers: made on open (a ledger of schema 1 gains them in place).
 _COLUMNS = (
@@ -536,6 +544,63 @@ class SQLiteStore:
             else:
                 db.execute("UPDATE targets SET disabled_reason=NULL")
         return int(count)
+
+    # throttles: origins that answered 429 (this site's only: the file is this site's)
+    def throttle(self, origin: str, seconds: float, now: datetime) -> datetime:
+        """Deliveries to ``origin`` wait until ``now`` + ``seconds`` (or a later time already kept);
+        returns until when. Throttles over for a day are forgotten."""
+        until = now + timedelta(seconds=max(0.0, seconds))
+        with self._tx() as db:
+            rows = db.execute("SELECT origin, until, told_at FROM throttles").fetchall()
+            earlier = _waits(rows, now).get(origin)
+            until = max(until, earlier) if earlier is not None else until
+            db.execute(
+                "INSERT OR REPLACE INTO throttles (origin, until, told_at) VALUES (?, ?, ?)",
+                (origin, _ts(until), _ts(now)),
+            )
+            db.executemany(
+                "DELETE FROM throttles WHERE origin=?",
+                [(r[0],) for r in rows if (_dt(r[1]) or now) < now - FORGET_THROTTLES],
+            )
+        return until
+
+    def throttles(self, now: datetime) -> dict[str, datetime]:
+        """Origin → until when its deliveries wait, for the throttles not over at ``now``. One told
+        at a time after ``now`` was told by a clock that was ahead: over (as ``planning.due_at``
+        judges a failure recorded then), so a clock stepped back never makes deliveries wait longer."""
+        return _waits(self._query("SELECT origin, until, told_at FROM throttles"), now)
+
+    def lift(self, origins: Iterable[str]) -> None:
+        """Forget these origins' throttles (`syndicate retry`: the user's word to try now)."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM throttles WHERE origin=?", [(o,) for o in origins])
+
+    # Bluesky sessions, sealed by deliver/sessions.py
+    def session(self, service: str, handle: str) -> tuple[bytes, datetime] | None:
+        """The sealed session kept for this account and when its access token expires."""
+        rows = self._query("SELECT sealed, expires FROM sessions WHERE service=? AND handle=?", (service, handle))
+        expires = _dt(rows[0][1]) if rows else None
+        return (bytes(rows[0][0]), expires) if rows and expires is not None else None
+
+    def save_session(self, service: str, handle: str, sealed: bytes, expires: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sessions (service, handle, sealed, expires) VALUES (?, ?, ?, ?)",
+                (service, handle, sealed, _ts(expires)),
+            )
+
+
+FORGET_THROTTLES = timedelta(days=1)
+
+
+def _waits(rows: Iterable[Sequence[str]], now: datetime) -> dict[str, datetime]:
+    """The throttles of these rows (origin, until, told_at) not over at ``now``."""
+    out = {}
+    for origin, until_text, told_text in rows:
+        until, told = _dt(until_text), _dt(told_text)
+        if until is not None and until > now and (told is None or told <= now + CLOCK_SLACK):
+            out[origin] = until
+    return out
 
 
 def remembered(known: dict[str, KnownPost], posts: Iterable[KnownPost]) -> None:

@@ -192,10 +192,11 @@ def classify_http(
     status: int, reason: str, headers: Mapping[str, str], now: datetime, *, gone_disables: bool = False
 ) -> Failure:
     """An HTTP error answer → retry or not. 408, 429 and 5xx are worth retrying; other 4xx
-    are permanent (the same request will fail the same way); 410 can disable a webhook."""
+    are permanent (the same request will fail the same way); 410 can disable a webhook. A 429 is
+    ``throttled``: the server's limit, which every delivery to it waits out (publish's lanes)."""
     message = f"HTTP {status} {reason}".strip()
     if status in (408, 429) or status >= 500:
-        return Failure(message, retry_after=retry_after_seconds(headers, now))
+        return Failure(message, retry_after=retry_after_seconds(headers, now), throttled=status == 429)
     if status == 410:
         return Failure(message + " (the receiver asked us to stop)", permanent=True, disable_target=gone_disables)
     return Failure(message, permanent=True)

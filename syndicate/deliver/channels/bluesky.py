@@ -13,11 +13,12 @@ import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import regex
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
+from atproto_client.client.session import Session, SessionEvent  # type: ignore[import-untyped,unused-ignore]
 from atproto_client.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     AtProtocolError,
     InvokeTimeoutError,
@@ -32,6 +33,7 @@ from ...core.planning import Delivery
 from ...core.render.jsonfeed import rfc3339
 from ...core.social import BLUESKY_LIMIT, DEFAULT_TEMPLATES, bluesky_label, fit, graphemes, short_url, tid
 from ...errors import DeliveryFailed, Failure, FitError, KeyTaken
+from ..sessions import SessionKeeper
 from ..store import AttemptRow
 from .base import (
     Attachment,
@@ -54,6 +56,7 @@ IMAGE_LIMITS = ImageLimits(MAX_BLOB_BYTES, max_side=MAX_SIDE)
 # 2,000 graphemes (social-app's MAX_ALT_TEXT) and a PDS refuses a request body over its limit
 # (HTTP 413): 150,000 characters once made every attempt fail.
 MAX_ALT_GRAPHEMES = 2000
+REFRESH_BEFORE = timedelta(minutes=5)  # a kept access token that expires this soon is refreshed before use
 
 
 def record_key(delivery: Delivery, clock_id: int) -> str:
@@ -86,21 +89,85 @@ class BlueskyChannel:
     keyed = True  # the record key is made from the ledger's key_seq: unique by construction
 
     def __init__(
-        self, target: TargetSettings, password: str, images: ImageSource | None = None, clock_id: int = 0
+        self,
+        target: TargetSettings,
+        password: str,
+        images: ImageSource | None = None,
+        clock_id: int = 0,
+        sessions: SessionKeeper | None = None,
     ) -> None:
         self.target = target
         self.clock_id = clock_id
         self.password = password
         self.images = images
-        self.client = Client(base_url=target.service, request=Request(timeout=target.timeout))
+        self.sessions = sessions
+        self.client = self._client()
         self.did: str | None = None
 
-    def _login(self) -> str:
-        """One session per process: createSession is rate limited; the SDK refreshes it."""
-        if self.did is None:
-            self.client.login(self.target.handle, self.password, fetch_bsky_profile=False)
-            self.did = str(self.client.com.atproto.server.get_session().did)
+    def _client(self) -> Any:
+        """A client on the configured PDS that keeps every session the SDK makes or refreshes."""
+        client = Client(base_url=self.target.service, request=Request(timeout=self.target.timeout))
+        client.on_session_change(self._changed)
+        return client
+
+    def _changed(self, event: SessionEvent, session: Session) -> None:
+        if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
+            self._keep(session)
+
+    def _keep(self, session: Session) -> None:
+        if self.sessions is not None:
+            expires = datetime.fromtimestamp(int(session.access_jwt_payload.exp or 0), UTC)
+            self.sessions.save(session.encode(), expires)
+
+    def _login(self, now: datetime) -> str:
+        """The account's session: the one kept in the store (refreshed with refreshSession when
+        its access token expired or was refused), else one createSession, kept for every later
+        run (the network allows about 100 a day per handle)."""
+        if self.did is not None:
+            return self.did
+        kept = self.sessions.load() if self.sessions is not None else None
+        if kept is not None:
+            did = self._resume(*kept, now)
+            if did is not None:
+                self.did = did
+                return did
+            self.client.request.close()
+            self.client = self._client()  # createSession goes to the configured PDS, as the first time
+        self.client.login(self.target.handle, self.password, fetch_bsky_profile=False)  # kept by _changed
+        self.did = str(self.client.com.atproto.server.get_session().did)
         return self.did
+
+    def _resume(self, text: str, expires: datetime, now: datetime) -> str | None:
+        """The account's DID with the kept session, refreshed first when it expires within
+        REFRESH_BEFORE or is refused; None when it cannot be refreshed (expired, revoked)."""
+        session = Session.decode(text)
+        self.client.login(session_string=text, fetch_bsky_profile=False)  # no request
+        fresh = expires <= now + REFRESH_BEFORE
+        for _ in range(2):
+            if fresh:
+                try:
+                    session = self._refresh(session)
+                except RequestErrorBase as e:
+                    if _code(e) in (400, 401):  # ExpiredToken, InvalidToken: a new session
+                        return None
+                    raise
+            try:
+                return str(self.client.com.atproto.server.get_session().did)
+            except RequestErrorBase as e:
+                if fresh or _code(e) not in (400, 401):
+                    raise
+                fresh = True  # the access token was refused before its time: refresh it once
+        return None
+
+    def _refresh(self, session: Session) -> Session:
+        """refreshSession with the kept refresh token; the new session is used and kept."""
+        got = self.client.com.atproto.server.refresh_session(
+            headers={"Authorization": f"Bearer {session.refresh_jwt}"}, ignore_session_check=True
+        )
+        new = Session(str(got.handle), str(got.did), got.access_jwt, got.refresh_jwt, session.pds_endpoint)
+        self.client.login(session_string=new.encode(), fetch_bsky_profile=False)
+        self._keep(new)
+        return new
 
     def text(self, payload: Payload) -> tuple[str, list[dict[str, Any]], list[str]]:
         post = payload.post
@@ -173,7 +240,7 @@ class BlueskyChannel:
         self, delivery: Delivery, outgoing: Outgoing, payload: Payload, now: datetime, earlier: Sequence[AttemptRow]
     ) -> Receipt:
         try:
-            did = self._login()
+            did = self._login(now)
             if delivery.event == "post.deleted":
                 rkeys = self._rkeys(payload.held)
                 self._delete_records(did, rkeys)
@@ -354,6 +421,11 @@ def alt_text(alt: str | None) -> str:
     cut = "".join(clusters[: MAX_ALT_GRAPHEMES - 1])
     head = cut.rsplit(" ", 1)[0] if " " in cut[len(cut) // 2 :] else cut
     return head.rstrip(" ,;:.-–—") + "…"
+
+
+def _code(e: BaseException) -> int | None:
+    response = getattr(e, "response", None)
+    return int(response.status_code) if response is not None else None
 
 
 def _reason(response: Any) -> str:

@@ -169,7 +169,9 @@ class MastodonChannel:
         except MastodonRatelimitError:
             reset = self.api.ratelimit_reset
             wait = float(reset) - now.timestamp() if isinstance(reset, int | float) else 0.0
-            raise DeliveryFailed(Failure("rate limited by the instance", retry_after=max(0.0, wait) or None)) from None
+            raise DeliveryFailed(
+                Failure("rate limited by the instance", retry_after=max(0.0, wait) or None, throttled=True)
+            ) from None
         except MastodonNetworkError as e:
             timeout = "timed out" in str(e).lower() or "timeout" in type(e).__name__.lower()
             raise DeliveryFailed(
