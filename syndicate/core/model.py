@@ -177,6 +177,9 @@ SECRET_KEYS: dict[str, str] = {"webhook": "secret_env", "mastodon": "token_env",
 EVENTS = ("post.published", "post.updated", "post.deleted")
 Links = tuple[tuple[str, str], ...]  # a post's syndication links: (target name, URL of its copy there)
 SOCIAL_KINDS = frozenset({"mastodon", "bluesky"})
+# Kinds that give no idempotency key and cannot read their channel back: a send whose outcome
+# was lost is held for the user's word (core/planning.py HELD), never repeated blindly.
+BLIND_KINDS: frozenset[str] = frozenset()
 # What a social target does when a post's text changes (the first is the default) or the post goes.
 ON_EDIT: dict[str, tuple[str, ...]] = {"mastodon": ("update", "ignore"), "bluesky": ("ignore", "repost")}
 ON_DELETE = ("delete", "ignore")
@@ -210,6 +213,11 @@ class TargetSettings:
     @property
     def social(self) -> bool:
         return self.kind in SOCIAL_KINDS
+
+    @property
+    def blind(self) -> bool:
+        """No idempotency key and no way to read the channel back (see BLIND_KINDS)."""
+        return self.kind in BLIND_KINDS
 
     @property
     def edits(self) -> str:

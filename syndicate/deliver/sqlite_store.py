@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
+from ..core.planning import DEAD, FAILED, HELD, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
 from ..errors import StoreError
 from .store import _EPOCH, _STATES, AttemptRow, LedgerIdentity, _leaving, _leaving_json, _micros, _social
 
@@ -490,7 +490,7 @@ class SQLiteStore:
         unknown: bool = False,
     ) -> None:
         """The attempt failed (``unknown``: it got no answer, so it may still have been carried out)."""
-        assert state in (FAILED, DEAD, PENDING)
+        assert state in (FAILED, DEAD, PENDING, HELD)
         with self._tx() as db:
             db.execute(
                 "UPDATE deliveries SET state=?, next_attempt_at=?, last_error=?, updated_at=? WHERE id=?",
@@ -500,8 +500,11 @@ class SQLiteStore:
 
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
         """Make failed and dead deliveries (matching the filters) due now; dead ones start their attempts
-        again. Targets that were disabled are enabled again. Returns how many were queued."""
-        where, args = "state IN (?, ?)", [str(FAILED), str(DEAD)]
+        again; held ones (an outcome lost on a blind target) only when a post is named, as the
+        user's word for that post. Targets that were disabled are enabled again. Returns how many
+        were queued."""
+        states = [str(FAILED), str(DEAD)] + ([str(HELD)] if post else [])
+        where, args = f"state IN ({', '.join('?' * len(states))})", states
         if target:
             where += " AND target=?"
             args.append(target)
