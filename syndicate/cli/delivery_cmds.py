@@ -33,6 +33,11 @@ from .common import (
 )
 from .show import plural, post_counts, print_table
 
+HELD_LINE = (
+    "held: a send's outcome was lost (it may have been posted); check the channel, then"
+    " `syndicate retry --post POST --target NAME` sends it again"
+)
+
 
 @main.command("publish")
 @site_option
@@ -160,8 +165,9 @@ def publish_cmd(
     sent = sum(1 for a in report.attempts if a.outcome == DeliveryState.SENT)
     failed = sum(1 for a in report.attempts if a.outcome == DeliveryState.FAILED)
     dead = sum(1 for a in report.attempts if a.outcome == DeliveryState.DEAD)
+    lost = sum(1 for a in report.attempts if a.outcome == DeliveryState.HELD)
     written = len(report.build.written)
-    summary = f"published: {sent} sent, {failed} to retry, {dead} dead"
+    summary = f"published: {sent} sent, {failed} to retry, {dead} dead" + (f", {lost} held" if lost else "")
     if report.waiting:
         summary += f", {sum(report.waiting.values())} waiting for a target that cannot be set up"
     summary += f"; feeds: {plural(written, 'file')} written"
@@ -179,7 +185,9 @@ def publish_cmd(
     if report.held:
         click.echo("error: " + held_line(report.held, report.live_known, report.guard_limit, percent), err=True)
         sys.exit(EXIT_DELIVERY)
-    if failed or dead or report.setup_errors or report.deferred:
+    if lost:
+        click.echo(f"{HELD_LINE}; `syndicate status` lists them", err=True)
+    if failed or dead or lost or report.setup_errors or report.deferred:
         click.echo("see `syndicate status` for what failed and when it is retried", err=True)
         sys.exit(EXIT_DELIVERY)
     if report.upload is not None and report.upload.refused:
@@ -283,6 +291,14 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
     for d in rows + ([] if show_all else hidden):
         counts[d.state] = counts.get(d.state, 0) + 1
     click.echo("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    for d in rows:
+        if d.state == DeliveryState.HELD:
+            k = known.get(d.post_id)
+            ref = k.url if k else d.post_id
+            click.echo(
+                f"held: {titles.get(d.post_id, d.post_id)!r} on {d.target}: its send's outcome was lost (it may have"
+                f" been posted); check the channel; `syndicate retry --post {ref} --target {d.target}` sends it again"
+            )
     for name, why in sorted(disabled.items()):
         click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
     _status_retractions(settings, known, held, post_id, target)
@@ -389,7 +405,9 @@ def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
 
     Dead ones start their attempts again. Also re-enables targets that were
     disabled (a webhook that answered 410). The next `publish` sends them; a
-    running `syndicate run` notices and sends them within seconds.
+    running `syndicate run` notices and sends them within seconds. A held send
+    (its outcome was lost on Discord or Telegram: it may have been posted) goes
+    again only when its post is named with --post: check the channel first.
     """
     from ..deliver.publish import retry
 

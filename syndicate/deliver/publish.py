@@ -41,6 +41,8 @@ from ..core.planning import (
     BASELINE,
     DEAD,
     FAILED,
+    HELD,
+    LOST_IN_A_CRASH,
     OPEN_STATES,
     PENDING,
     SENDING,
@@ -58,6 +60,7 @@ from ..core.planning import (
     due,
     due_at,
     held,
+    held_by_a_crash,
     plan_pings,
     syndication_links,
 )
@@ -84,7 +87,7 @@ class Attempt:
     """One attempt at one delivery and how it ended (SENT, FAILED for a retry, DEAD)."""
 
     delivery: Delivery
-    outcome: DeliveryState  # SENT, FAILED or DEAD
+    outcome: DeliveryState  # SENT, FAILED, DEAD or HELD (an outcome lost on a blind target)
     detail: str = ""
     disable_target: bool = False
     back_off: bool = False  # the target asked us to wait (rate limit): leave its other deliveries for later
@@ -119,7 +122,7 @@ class PublishReport:
 
     @property
     def failed(self) -> list[Attempt]:
-        return [a for a in self.attempts if a.outcome in (FAILED, DEAD)]
+        return [a for a in self.attempts if a.outcome in (FAILED, DEAD, HELD)]
 
 
 SNAPSHOT_BATCH = 1000
@@ -783,6 +786,8 @@ def _attempt(run: _Run, channel: Channel, d: Delivery, payload: Payload, warning
     the outcome. Whatever goes wrong — the receiver, the network, a bug in a client library —
     ends as an outcome in the ledger with its reason, never as a delivery stuck in ``sending``."""
     store, clock, secrets = run.store, run.wall, run.world.secrets
+    if held_by_a_crash(d, _is_blind(run.settings, d.target)):  # never sent again without the user's word
+        return _failed(run, d, Failure(LOST_IN_A_CRASH, unknown_outcome=True))
     try:
         outgoing = channel.compose(d, payload)
     except DeliveryFailed as e:
@@ -818,12 +823,18 @@ def _unexpected(e: Exception, secrets: Secrets) -> Failure:
 def _failed(run: _Run, d: Delivery, failure: Failure) -> Attempt:
     failure = replace(failure, message=run.world.secrets.redact(failure.message))
     d = run.store.get(d.id)
-    state, next_at, message = after_failure(d, failure, run.wall(), run.settings.delivery, run.world.rng)
+    blind = _is_blind(run.settings, d.target)
+    state, next_at, message = after_failure(d, failure, run.wall(), run.settings.delivery, run.world.rng, blind=blind)
     run.store.mark_failed(d.id, state, next_at, message, run.wall(), failure.unknown_outcome)
     detail = (
         message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
     )
     return Attempt(d, state, detail, failure.disable_target, back_off=failure.retry_after is not None)
+
+
+def _is_blind(settings: Settings, name: str) -> bool:
+    target = settings.target(name)
+    return target is not None and target.blind
 
 
 def _is_social(settings: Settings, name: str) -> bool:
