@@ -19,6 +19,7 @@ from syndicate.deliver.secrets import Secrets
 from tests.conftest import AT_ONCE, CONFIG, NOW, Run, Site
 from tests.fakes.discord import TOKEN, WEBHOOK_ID, DiscordFake
 from tests.fakes.server import serve
+from tests.test_daemon import start, stop
 
 
 @pytest.fixture
@@ -324,3 +325,25 @@ def test_check_asks_for_no_alt_text_on_discord(site: Site) -> None:
     write_post(site, thumb="https://img.example.com/pic.png")
     run = cli(site, "check", env={"DISCORD_WEBHOOK_URL": f"https://discord.com/api/webhooks/1/{TOKEN}"})
     assert run.code == 0 and "alt text" not in run.err, run.err
+
+
+def test_the_daemon_says_a_lost_send_once_and_sends_it_on_the_users_word(
+    site: Site, discord: tuple[DiscordFake, str]
+) -> None:
+    fake, url = discord
+    configure(site)
+    cli(site, "publish", env={"DISCORD_WEBHOOK_URL": url})
+    daemon = start(site, env={"DISCORD_WEBHOOK_URL": url})
+    try:
+        fake.drop_next()
+        write_post(site)
+        daemon.wait_for(lambda: bool(daemon.events("lost")), what="the lost send")
+        [lost] = daemon.events("lost")
+        assert lost["message"].startswith("chat post.published https://example.com/blog/hello/ ")
+        assert "check the channel" in lost["message"] and len(fake.messages) == 1
+        assert cli(site, "retry", "--post", "hello", "--target", "chat").code == 0
+        daemon.wait_for(lambda: len(fake.messages) == 2, what="the send the user asked for")
+        assert len(daemon.events("lost")) == 1
+    finally:
+        assert stop(daemon) == 0
+    assert all(TOKEN not in line for line in daemon.raw)
