@@ -347,3 +347,25 @@ def test_the_daemon_says_a_lost_send_once_and_sends_it_on_the_users_word(
     finally:
         assert stop(daemon) == 0
     assert all(TOKEN not in line for line in daemon.raw)
+
+
+def test_the_dry_run_of_an_edit_and_a_deletion_names_the_message_and_its_texts(
+    site: Site, discord: tuple[DiscordFake, str]
+) -> None:
+    fake, url = discord
+    configure(site, 'template = "{title} {url}"')
+    publish(site, url)
+    write_post(site)
+    publish(site, url)
+    [message_id] = fake.messages
+    shown = url.rsplit("/", 1)[0] + "/***"
+    write_post(site, title="Edited")
+    code, out = publish(site, url, "--dry-run")
+    assert code == 0, out
+    assert f"PATCH {shown}/messages/{message_id}\nold:\n  Hello, Discord <https://example.com/blog/hello/>" in out, out
+    assert '"content": "Edited <https://example.com/blog/hello/>"' in out
+    publish(site, url)
+    (site.content / "hello.md").unlink()
+    code, out = publish(site, url, "--dry-run")
+    assert f"DELETE {shown}/messages/{message_id}\nold:\n  Edited <https://example.com/blog/hello/>" in out, out
+    assert list(fake.messages) == [message_id] and [m for m, _p, _b in fake.requests].count("DELETE") == 0
