@@ -45,6 +45,7 @@ def _invalid(path: str, code: str, message: str) -> Reply:
 class DiscordFake:
     limit: int = 5  # requests per window in the webhook's bucket
     window: float = 2.0  # seconds
+    latency: float = 0.0  # seconds between carrying a request out and answering it
     clock: Callable[[], float] = time.monotonic
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
@@ -66,6 +67,11 @@ class DiscordFake:
         self._drop += 1
 
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = self._handle(method, path, query, headers, body)
+        time.sleep(self.latency)  # applied: a process killed now never learns the outcome
+        return reply
+
+    def _handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
         with self.lock:
             try:
                 doc = json.loads(body) if body else None

@@ -26,6 +26,7 @@ import html
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -81,6 +82,7 @@ def parse_html(text: str) -> tuple[str | None, str]:
 @dataclass
 class TelegramFake:
     now: float = 1_780_000_000.0  # the fake's clock (seconds); ``advance`` moves it
+    latency: float = 0.0  # seconds between carrying a request out and answering it
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     deleted: list[int] = field(default_factory=list)
     requests: list[tuple[str, Any]] = field(default_factory=list)  # (method, JSON body)
@@ -99,6 +101,11 @@ class TelegramFake:
         self._drop += 1
 
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = self._handle(method, path, query, headers, body)
+        time.sleep(self.latency)  # applied: a process killed now never learns the outcome
+        return reply
+
+    def _handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
         with self.lock:
             parts = path.strip("/").split("/")
             if len(parts) != 2 or not parts[0].startswith("bot"):
