@@ -57,6 +57,16 @@ def _rows(site: Site, sql: str) -> list[Any]:
         db.close()
 
 
+def _found(site: Site, discord: DiscordFake, telegram: TelegramFake, target: str, post_id: str) -> str | None:
+    """The id of a message of this post the channel shows that the ledger does not know (a held send's)."""
+    known = {r for (r,) in _rows(site, f"SELECT remote_id FROM deliveries WHERE target = '{target}'") if r}
+    if target == "chat":
+        ids = [i for i, m in discord.messages.items() if m["embeds"][0]["url"] == post_id]
+    else:
+        ids = [str(i) for i, m in telegram.messages.items() if m["link_preview_options"]["url"] == post_id]
+    return next((i for i in ids if i not in known), None)
+
+
 def _attempts(site: Site, post_id: str, target: str) -> list[Any]:
     """A post's rows on a target with their attempts, for a failure's message."""
     return _rows(
@@ -145,22 +155,6 @@ timeout = 5
         tally["kills"] += _kill_within(proc, rng.uniform(0.2, 2.0))
         proc.wait(timeout=120)
     finish()
-    # What `status` asks of the user: look in the channel; send again only what is not there.
-    held = _rows(site, "SELECT post_id, target FROM deliveries WHERE state = 'held'")
-    tally["held (a kill lost the outcome)"] = len(held)
-    for post_id, target in held:
-        if post_id in shown(target):
-            tally["held, and in the channel (left as it is)"] += 1
-            continue
-        tally["held, not in the channel (sent again on the user's word)"] += 1
-        subprocess.run(
-            [sys.executable, "-m", "syndicate", "retry", "--post", post_id, "--target", target],
-            cwd=site.root,
-            env=env,
-            capture_output=True,
-            check=True,
-        )
-    finish()
     # A post that went away while its send was held: its deletion says "delete it by hand if it is
     # there"; the user deletes what the channel shows of it that the ledger does not know.
     for target, post_id in _rows(
@@ -178,7 +172,26 @@ timeout = 5
                 del telegram.messages[n]
             by_hand = [str(n) for n in gone_by_hand]
         tally["copies of a held send deleted by hand, as asked"] += len(by_hand)
-    left_held = {(p, t) for p, t in _rows(site, "SELECT post_id, target FROM deliveries WHERE state = 'held'")}
+    # What `status` asks of the user: look in the channel; send again only what is not there.
+    held = _rows(site, "SELECT post_id, target FROM deliveries WHERE state = 'held'")
+    found_held: set[tuple[str, str]] = set()
+    tally["held (a kill lost the outcome)"] = len(held)
+    for post_id, target in held:
+        found = _found(site, discord, telegram, target, post_id)
+        word = ["--sent", found] if found else []
+        if found:
+            found_held.add((post_id, target))
+        tally["held, found in the channel (recorded with --sent)" if found else "held, not there (sent again)"] += 1
+        subprocess.run(
+            [sys.executable, "-m", "syndicate", "retry", "--post", post_id, "--target", target, *word],
+            cwd=site.root,
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+    finish()
+    assert _rows(site, "SELECT COUNT(*) FROM deliveries WHERE state = 'held'") == [(0,)]
+    settled = {(p, t) for p, t in held if (p, t) in found_held}
     dead = _rows(site, "SELECT target, event, last_error FROM deliveries WHERE state = 'dead'")
     assert all("delete it by hand" in why for _t, _e, why in dead), dead  # a lost send's copy, if any
     summary: dict[str, Any] = {key: tally[key] for key in sorted(tally)}
@@ -187,7 +200,7 @@ timeout = 5
         duplicates = sum(len(titles) - 1 for titles in seen.values() if len(titles) > 1)
         missing = [n for n in live if _url(n) not in seen]
         latest = {n: f"Post {n} edit {e} end" for n, e in live.items()}
-        kept = {n for n in live if (_url(n), target) in left_held}  # a held send left as it is: not edited
+        kept = {n for n in live if (_url(n), target) in settled}  # edited while held: reached by its next edit
         stale = [n for n in live if n not in kept and seen.get(_url(n), [""])[0] != latest[n]]
         left = [n for n in gone if _url(n) in seen]
         summary |= {

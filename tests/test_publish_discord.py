@@ -216,6 +216,7 @@ def test_a_send_whose_answer_was_lost_is_held_shown_and_sent_again_only_on_the_u
         and (
             "held: 'Hello, Discord' on chat: its send's outcome was lost (it may have been posted); check the channel;"
             " `syndicate retry --post https://example.com/blog/hello/ --target chat` sends it again"
+            " (or, if it is there, add `--sent MESSAGE_ID` to record it)"
         )
         in status
     ), status
@@ -369,3 +370,33 @@ def test_the_dry_run_of_an_edit_and_a_deletion_names_the_message_and_its_texts(
     code, out = publish(site, url, "--dry-run")
     assert f"DELETE {shown}/messages/{message_id}\nold:\n  Edited <https://example.com/blog/hello/>" in out, out
     assert list(fake.messages) == [message_id] and [m for m, _p, _b in fake.requests].count("DELETE") == 0
+
+
+def test_a_held_send_found_in_the_channel_is_recorded_and_then_edited_and_deleted_there(
+    site: Site, discord: tuple[DiscordFake, str]
+) -> None:
+    fake, url = discord
+    configure(site)
+    publish(site, url)
+    write_post(site)
+    fake.drop_next()
+    publish(site, url)
+    [message_id] = fake.messages  # the user finds it in the channel: Copy Message ID
+    usage = cli(site, "retry", "--sent", message_id)
+    assert usage.code == 2 and "--sent needs --post and --target" in usage.err, usage
+    wrong = cli(site, "retry", "--post", "hello", "--target", "chat", "--sent", "the-link")
+    assert wrong.code == 2 and "--sent takes the message's id, a number (not 'the-link')" in wrong.err, wrong
+    said = cli(site, "retry", "--post", "hello", "--target", "chat", "--sent", message_id)
+    assert said.code == 0 and said.out.startswith(
+        f"recorded https://example.com/blog/hello/ on chat as sent (message {message_id})"
+    )
+    assert "held" not in cli(site, "status").out
+    again = cli(site, "retry", "--post", "hello", "--target", "chat", "--sent", message_id)
+    assert again.code == 2 and "has no held send to chat" in again.err, again
+    write_post(site, title="Edited after all")
+    code, out = publish(site, url)
+    assert code == 0 and "message edited" in out, out
+    assert list(fake.messages) == [message_id] and fake.messages[message_id]["embeds"][0]["title"] == "Edited after all"
+    (site.content / "hello.md").unlink()
+    code, out = publish(site, url)
+    assert code == 0 and fake.messages == {}, out

@@ -35,7 +35,7 @@ from .show import plural, post_counts, print_table
 
 HELD_LINE = (
     "held: a send's outcome was lost (it may have been posted); check the channel, then"
-    " `syndicate retry --post POST --target NAME` sends it again"
+    " `syndicate retry --post POST --target NAME` sends it again (or, if it is there, `--sent MESSAGE_ID` records it)"
 )
 
 
@@ -298,6 +298,7 @@ def status_cmd(site: Path, target: str | None, post: str | None, show_all: bool,
             click.echo(
                 f"held: {titles.get(d.post_id, d.post_id)!r} on {d.target}: its send's outcome was lost (it may have"
                 f" been posted); check the channel; `syndicate retry --post {ref} --target {d.target}` sends it again"
+                " (or, if it is there, add `--sent MESSAGE_ID` to record it)"
             )
     for name, why in sorted(disabled.items()):
         click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
@@ -400,7 +401,15 @@ def _status_json(
 @site_option
 @click.option("--target", "target", metavar="NAME", help="Only deliveries to this target.")
 @click.option("--post", "post", metavar="ID", help="Only this post (id, URL, slug or file).")
-def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
+@click.option(
+    "--sent",
+    "sent",
+    metavar="MESSAGE_ID",
+    help="With --post and --target: the post's held send did arrive, as this message (Discord: its id from"
+    " Copy Message ID; Telegram: the number that ends its link). It is recorded as sent, nothing is sent, and"
+    " the post's later edits and its deletion reach that message.",
+)
+def retry_cmd(site: Path, target: str | None, post: str | None, sent: str | None) -> None:
     """Retry what failed, now: failed and dead deliveries become due at once.
 
     Dead ones start their attempts again. Also re-enables targets that were
@@ -409,8 +418,17 @@ def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
     (its outcome was lost on Discord or Telegram: it may have been posted) goes
     again only when its post is named with --post: check the channel first.
     """
-    from ..deliver.publish import retry
+    from ..deliver.publish import retry, settle
 
+    if sent is not None:
+        if target is None or post is None:
+            raise click.UsageError("--sent needs --post and --target: which post's held send arrived, and where")
+        with one_line_errors():
+            post_id = settle(site, clock=lambda: datetime.now(UTC), target=target, post=post, message_id=sent)
+        click.echo(
+            f"recorded {post_id} on {target} as sent (message {sent}); its later edits and its deletion reach it"
+        )
+        return
     with one_line_errors():
         count = retry(site, clock=lambda: datetime.now(UTC), target=target, post=post)
     noun = "delivery" if count == 1 else "deliveries"

@@ -79,7 +79,18 @@ from .store import LedgerIdentity, Store
 Clock = Callable[[], datetime]
 Echo = Callable[[str], None]
 
-__all__ = ["Kept", "LedgerMemo", "PublishReport", "Request", "Secrets", "World", "publish", "retry", "state_path"]
+__all__ = [
+    "Kept",
+    "LedgerMemo",
+    "PublishReport",
+    "Request",
+    "Secrets",
+    "World",
+    "publish",
+    "retry",
+    "settle",
+    "state_path",
+]
 
 
 @dataclass
@@ -905,6 +916,31 @@ def check_target(settings: Settings, name: str) -> str:
         return WEBSUB_PREFIX + name.removeprefix(WEBSUB_PREFIX)
     names = ", ".join([t.name for t in settings.targets] + list(settings.hubs)) or "none configured"
     raise ConfigError(f"no target called {name!r}; targets: {names}")
+
+
+def settle(site_dir: Path, *, clock: Clock, target: str, post: str, message_id: str) -> str:
+    """The user's word that a held send did arrive, as message ``message_id``: it is recorded as
+    sent with that id, so the post's later edits and its deletion reach the message. Returns the
+    post's id; ConfigError when the post has no held send to that target."""
+    settings = load_settings(site_dir)
+    target = check_target(settings, target)
+    if not message_id.isascii() or not message_id.isdigit():
+        raise ConfigError(f"--sent takes the message's id, a number (not {message_id!r})")
+    where = ledger.place(site_dir, settings)
+    marks = ledger.read_marks(site_dir, output_dir(site_dir, settings))
+    if not where.exists():
+        where.check(False, LedgerIdentity("", 0, 0, True), marks)
+    store = where.open()
+    try:
+        where.check(True, store.identity(), marks)
+        post_id = resolve_post(site_dir, settings, post, store.known_posts())
+        rows = [d for d in store.deliveries_of(post_id, target) if d.state == HELD]
+        if not rows:
+            raise ConfigError(f"{post_id} has no held send to {target} (see `syndicate status`)")
+        store.mark_sent(rows[0].id, message_id, None, database_clock(store, clock)[0]())
+        return post_id
+    finally:
+        store.close()
 
 
 def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str | None = None) -> int:
