@@ -229,3 +229,18 @@ def test_the_tokens_secret_part_is_masked_on_its_own_too() -> None:
     secrets.get(TargetSettings(name="tg", kind="telegram", chat=CHAT, token_env="T"))
     secret = TOKEN.split(":")[1]
     assert secrets.redact(f"bot{TOKEN}/sendMessage and {secret} alone") == "bot***/sendMessage and *** alone"
+
+
+def test_a_posts_own_words_for_the_chat_are_sent_escaped(site: Site, telegram: tuple[TelegramFake, str]) -> None:
+    fake, api = telegram
+    configure(site, api)
+    publish(site)
+    site.post(
+        "own.md",
+        '---\ntitle: Not shown\ndate: 2024-06-01\nsyndicate:\n  tg: {text: "<b>not bold</b> & {url}"}\n---\nx\n',
+    )
+    code, out = publish(site)
+    assert code == 0, out
+    assert fake.requests[-1][1]["text"] == "&lt;b&gt;not bold&lt;/b&gt; &amp; https://example.com/blog/own/"
+    [message] = fake.messages.values()
+    assert message["text"] == "<b>not bold</b> & https://example.com/blog/own/"
