@@ -6,6 +6,7 @@
     python bench/crash.py --scenario kills --kills 40
     python bench/crash.py --scenario lifecycle --life-rounds 40
     python bench/crash.py --scenario vanish --vanish-rounds 30
+    python bench/crash.py --scenario chat --chat-rounds 40
 
 Scenarios (tests/test_crash.py; a real webhook receiver, mastodon-mock and a Bluesky PDS on
 127.0.0.1, installed by `bash .ci/peers/install.sh`; chaos needs `faketime` from apt):
@@ -20,7 +21,10 @@ Scenarios (tests/test_crash.py; a real webhook receiver, mastodon-mock and a Blu
   one record showing its latest title, every deleted post with none;
 - vanish: post files moved away for a moment and back while runs deliver (some runs start with
   a file away, some are SIGKILLed), with `[delivery] delete_after = 60`: 0 deletions, 0 copies
-  posted again, 0 duplicates.
+  posted again, 0 duplicates;
+- chat (tests/test_crash_chat.py: the Discord and Telegram fakes of tests/fakes): SIGKILLs amid
+  publishes, edits, deletions and restorations; a send a kill lost is held, counted apart, and sent
+  again only where the channel lacks it (as `status` asks): 0 duplicates, 0 lost, 0 stale.
 
 Each ends with `syndicate retry` + `publish` until nothing is open, then counts per peer:
 posts, deliveries, duplicates and losses (both must be 0, or the scenario fails).
@@ -43,7 +47,9 @@ TESTS = {
     "chaos": "test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_each_post_once",
     "lifecycle": "test_kills_while_edits_and_deletions_are_in_flight_leave_one_status_with_the_latest_text",
     "vanish": "test_post_files_that_vanish_and_come_back_during_delivery_delete_nothing_and_post_nothing_twice",
+    "chat": "test_kills_amid_discord_and_telegram_deliveries_leave_each_post_once_and_lost_sends_held_apart",
 }
+FILES = {"chat": "tests/test_crash_chat.py"}  # the others: tests/test_crash.py
 
 
 def main() -> int:
@@ -55,6 +61,7 @@ def main() -> int:
     parser.add_argument("--chaos-runs", type=int, default=60, help="chaos: runs (default 60)")
     parser.add_argument("--life-rounds", type=int, default=40, help="lifecycle: rounds (default 40)")
     parser.add_argument("--vanish-rounds", type=int, default=30, help="vanish: rounds (default 30)")
+    parser.add_argument("--chat-rounds", type=int, default=40, help="chat: rounds (default 40)")
     parser.add_argument("--seed", type=int, default=7, help="random seed for kill times, clocks and faults")
     args = parser.parse_args()
     chosen = list(TESTS) if args.scenario == "all" else [args.scenario]
@@ -68,11 +75,13 @@ def main() -> int:
             "SYNDICATE_CRASH_CHAOS_RUNS": str(args.chaos_runs),
             "SYNDICATE_CRASH_LIFE_ROUNDS": str(args.life_rounds),
             "SYNDICATE_CRASH_VANISH_ROUNDS": str(args.vanish_rounds),
+            "SYNDICATE_CRASH_CHAT_ROUNDS": str(args.chat_rounds),
             "SYNDICATE_CRASH_SEED": str(args.seed),
             "SYNDICATE_CRASH_REPORT": str(report),
         }
         selection = " or ".join(TESTS[name] for name in chosen)
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_crash.py", "-k", selection]
+        files = sorted({FILES.get(name, "tests/test_crash.py") for name in chosen})
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files, "-k", selection]
         result = subprocess.run(cmd, cwd=REPO, env=env, timeout=4 * 3600)
         summary = json.loads(report.read_text()) if report.exists() else {}
     for name in [n for c in chosen for n in (c, f"{c}_postgres") if n == c or n in summary]:

@@ -724,7 +724,11 @@ _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("template", "visibility", "max_characters", "on_edit", "on_delete", "images"),
     ),
     "bluesky": (("handle", "password_env"), ("service", "template", "on_edit", "on_delete", "images")),
+    "discord": (("url_env",), ("template", "on_edit", "on_delete", "images")),
+    "telegram": (("chat", "token_env"), ("api", "template", "on_edit", "on_delete", "images")),
 }
+_ONE_IMAGE = frozenset({"discord", "telegram"})  # an embed's image, a photo message: one at most
+_TELEGRAM_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[1-9][0-9]{0,15})$")
 
 
 # ~65 lines: each key of a [[targets]] table is checked in the order docs/reference/config.md lists them,
@@ -765,7 +769,7 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         for key in required:
             if not str(entry.get(key, "")).strip():
                 raise ConfigError(f"{where}: {key} is required for a {kind} target", path=path)
-        for key in ("secret_env", "token_env", "password_env"):
+        for key in ("secret_env", "token_env", "password_env", "url_env"):
             if key in values and not _ENV_NAME.match(values[key]):
                 raise ConfigError(
                     f"{where}: {key} names an environment variable (like MY_SECRET), never the secret itself",
@@ -773,7 +777,7 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
                 )
         if "url" in values:
             _absolute_url(values["url"], f"{where} url", path)  # checked, kept as written
-        for key in ("instance", "service"):
+        for key in ("instance", "service", "api"):
             if key in values:
                 values[key] = _absolute_url(values[key], f"{where} {key}", path).rstrip("/")
         events = values.get("events", ("post.published",))
@@ -795,10 +799,11 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         if chars != 0 and not 50 <= chars <= 100_000:
             raise ConfigError(f"{where}: max_characters must be 0 (ask the instance) or 50 to 100000", path=path)
         if "images" in allowed:
-            count = entry.get("images", SOCIAL_IMAGE_LIMIT)
-            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= SOCIAL_IMAGE_LIMIT:
+            most = 1 if kind in _ONE_IMAGE else SOCIAL_IMAGE_LIMIT
+            count = entry.get("images", most)
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= most:
                 raise ConfigError(
-                    f"{where}: images must be a whole number from 0 to {SOCIAL_IMAGE_LIMIT}"
+                    f"{where}: images must be a whole number from 0 to {most}"
                     f" (how many images a post carries), not {count!r}",
                     path=path,
                 )
@@ -808,11 +813,18 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
                 f"{where}: handle {values['handle']!r} must be a domain name like alice.bsky.social (no @, no spaces)",
                 path=path,
             )
+        if "chat" in values and not _TELEGRAM_CHAT.match(values["chat"]):
+            raise ConfigError(
+                f"{where}: chat {values['chat']!r} must be a channel's @username (5 to 32 letters, digits"
+                " or _) or a numeric chat id like -1001234567890",
+                path=path,
+            )
         timeout = entry.get("timeout", 10.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= float(timeout) <= 300:
             raise ConfigError(f"{where}: timeout must be between 0.1 and 300 seconds", path=path)
         values["timeout"] = float(timeout)
         values.setdefault("service", "https://bsky.social" if kind == "bluesky" else "")
+        values.setdefault("api", "https://api.telegram.org" if kind == "telegram" else "")
         out.append(TargetSettings(**values))
     return tuple(out)
 

@@ -11,6 +11,7 @@ from syndicate.core.planning import (
     BASELINE,
     DEAD,
     FAILED,
+    HELD,
     PENDING,
     SENDING,
     SENT,
@@ -19,6 +20,7 @@ from syndicate.core.planning import (
     Plan,
     after_failure,
     due,
+    held_by_a_crash,
     plan_pings,
     plan_posts,
 )
@@ -200,3 +202,36 @@ def test_due_takes_open_rows_whose_time_has_come_and_interrupted_sends() -> None
     ]
     assert [d.id for d in due(rows, NOW)] == ["b", "c"]
     assert [d.id for d in due(rows, later)] == ["a", "b", "c"]
+
+
+def test_a_lost_send_on_a_blind_target_is_held_not_retried() -> None:
+    """Discord and Telegram give no idempotency key and cannot be read back: a send whose answer
+    never came may have made a message, so it waits for the user's word (HELD), never retried."""
+    rng = random.Random(1)
+    settings = DeliverySettings()
+    lost = Failure("no answer within 10 s", unknown_outcome=True)
+    state, next_at, why = after_failure(_delivery(1), lost, NOW, settings, rng, blind=True)
+    assert state == HELD and next_at is None and why.startswith("no answer within 10 s; ") and "check the" in why
+    assert after_failure(_delivery(1), lost, NOW, settings, rng)[0] == FAILED, "a target that can look retries"
+    edit = replace(_delivery(1), event="post.updated", revision="0/1/abc")
+    assert after_failure(edit, lost, NOW, settings, rng, blind=True)[0] == FAILED, "an edit is the same request again"
+    assert after_failure(_delivery(1), Failure("HTTP 503"), NOW, settings, rng, blind=True)[0] == FAILED
+    assert due([replace(_delivery(1), state=HELD)], NOW) == [], "held is never due by itself"
+
+
+def test_a_send_left_in_sending_by_a_crash_is_held_on_a_blind_target_only() -> None:
+    crashed = replace(_delivery(1), state=SENDING)
+    assert held_by_a_crash(crashed, blind=True)
+    assert not held_by_a_crash(crashed, blind=False)
+    assert not held_by_a_crash(replace(crashed, event="post.deleted"), blind=True)
+    assert not held_by_a_crash(replace(crashed, state=FAILED), blind=True)
+
+
+def test_a_retracted_post_whose_send_is_held_is_skipped_and_its_copy_looked_after() -> None:
+    """The held send never goes out now; the copy it may have made is for post.deleted to delete."""
+    p = post(1)
+    rows = [replace(d, state=HELD, attempts=1) for d in run([p], {}, [], targets=(MASTO,)).new]
+    assert rows[0].may_have_landed
+    plan = run([], {p.id: known(p)}, rows, targets=(MASTO,))
+    assert list(plan.skip) == [rows[0].id]
+    assert [d.event for d in plan.new] == ["post.deleted"]

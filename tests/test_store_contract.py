@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.core.lanes import lanes, waited
-from syndicate.core.planning import DEAD, FAILED, PENDING, SENDING, SENT, SKIPPED, Delivery, KnownPost
+from syndicate.core.planning import DEAD, FAILED, HELD, PENDING, SENDING, SENT, SKIPPED, Delivery, KnownPost
 from syndicate.deliver.store import Store, StoreError
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -196,6 +196,24 @@ def test_attempts_outcomes_keys_and_requeue(opener: Opener) -> None:
     assert store.requeue(None, "https://example.com/2/", later) == 1
     assert other.get("msg_0002").attempts == 1, "a failed delivery keeps its count"
     assert store.requeue(None, None, later) == 0
+
+
+def test_a_held_send_is_queued_again_only_when_its_post_is_named(opener: Opener) -> None:
+    """HELD (a send's outcome lost on a blind target) waits for the user's word: a bare `retry`
+    or one for the whole target leaves it; one naming its post queues it, keeping its count."""
+    store, other = opener(), opener()
+    store.add_deliveries([row(1, "chat")])
+    store.mark_sending("msg_0001", T0, "digest-1", text="Hello")
+    store.mark_failed("msg_0001", HELD, None, "no answer; check the channel", T0, unknown=True)
+    held = other.get("msg_0001")
+    assert (held.state, held.next_attempt_at, held.attempts) == (HELD, None, 1)
+    assert other.attempts("msg_0001")[-1].outcome == "unknown"
+    assert other.open_deliveries() == []
+    later = T0 + timedelta(seconds=5)
+    assert store.requeue(None, None, later) == 0 and store.requeue("chat", None, later) == 0
+    assert store.requeue("chat", held.post_id, later) == 1
+    queued = other.get("msg_0001")
+    assert (queued.state, queued.attempts, queued.next_attempt_at) == (PENDING, 1, later)
 
 
 def test_keys_stay_unique_after_a_clock_step_back(opener: Opener) -> None:

@@ -33,6 +33,11 @@ from .common import (
 )
 from .show import plural, post_counts, print_table
 
+HELD_LINE = (
+    "held: a send's outcome was lost (it may have been posted); check the channel, then"
+    " `syndicate retry --post POST --target NAME` sends it again (or, if it is there, `--sent MESSAGE_ID` records it)"
+)
+
 
 @main.command("publish")
 @site_option
@@ -160,8 +165,9 @@ def publish_cmd(
     sent = sum(1 for a in report.attempts if a.outcome == DeliveryState.SENT)
     failed = sum(1 for a in report.attempts if a.outcome == DeliveryState.FAILED)
     dead = sum(1 for a in report.attempts if a.outcome == DeliveryState.DEAD)
+    lost = sum(1 for a in report.attempts if a.outcome == DeliveryState.HELD)
     written = len(report.build.written)
-    summary = f"published: {sent} sent, {failed} to retry, {dead} dead"
+    summary = f"published: {sent} sent, {failed} to retry, {dead} dead" + (f", {lost} held" if lost else "")
     if report.waiting:
         summary += f", {sum(report.waiting.values())} waiting for a target that cannot be set up"
     summary += f"; feeds: {plural(written, 'file')} written"
@@ -181,7 +187,9 @@ def publish_cmd(
     if report.held:
         click.echo("error: " + held_line(report.held, report.live_known, report.guard_limit, percent), err=True)
         sys.exit(EXIT_DELIVERY)
-    if failed or dead or report.setup_errors or report.deferred:
+    if lost:
+        click.echo(f"{HELD_LINE}; `syndicate status` lists them", err=True)
+    if failed or dead or lost or report.setup_errors or report.deferred:
         click.echo("see `syndicate status` for what failed and when it is retried", err=True)
         sys.exit(EXIT_DELIVERY)
     if report.upload is not None and report.upload.refused:
@@ -335,6 +343,15 @@ def status_cmd(
     for d in rows + ([] if show_all else hidden):
         counts[d.state] = counts.get(d.state, 0) + 1
     click.echo("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    for d in rows:
+        if d.state == DeliveryState.HELD:
+            k = known.get(d.post_id)
+            ref = k.url if k else d.post_id
+            click.echo(
+                f"held: {titles.get(d.post_id, d.post_id)!r} on {d.target}: its send's outcome was lost (it may have"
+                f" been posted); check the channel; `syndicate retry --post {ref} --target {d.target}` sends it again"
+                " (or, if it is there, add `--sent MESSAGE_ID` to record it)"
+            )
     for name, why in sorted(disabled.items()):
         click.echo(f"target {name} is disabled: {why}; `syndicate retry --target {name}` re-enables it")
     for origin, (until, count) in sorted(throttled.items()):
@@ -438,16 +455,35 @@ def _status_json(
 @site_option
 @click.option("--target", "target", metavar="NAME", help="Only deliveries to this target.")
 @click.option("--post", "post", metavar="ID", help="Only this post (id, URL, slug or file).")
-def retry_cmd(site: Path, target: str | None, post: str | None) -> None:
+@click.option(
+    "--sent",
+    "sent",
+    metavar="MESSAGE_ID",
+    help="With --post and --target: the post's held send did arrive, as this message (Discord: its id from"
+    " Copy Message ID; Telegram: the number that ends its link). It is recorded as sent, nothing is sent, and"
+    " the post's later edits and its deletion reach that message.",
+)
+def retry_cmd(site: Path, target: str | None, post: str | None, sent: str | None) -> None:
     """Retry what failed, now: failed and dead deliveries become due at once.
 
     Dead ones start their attempts again. Also re-enables targets that were
     disabled (a webhook that answered 410) and lifts the wait of a server that
     answered 429. The next `publish` sends them; a running `syndicate run`
-    notices and sends them within seconds.
+    notices and sends them within seconds. A held send (its outcome was lost on
+    Discord or Telegram: it may have been posted) goes again only when its post
+    is named with --post: check the channel first.
     """
-    from ..deliver.publish import retry
+    from ..deliver.publish import retry, settle
 
+    if sent is not None:
+        if target is None or post is None:
+            raise click.UsageError("--sent needs --post and --target: which post's held send arrived, and where")
+        with one_line_errors():
+            post_id = settle(site, clock=lambda: datetime.now(UTC), target=target, post=post, message_id=sent)
+        click.echo(
+            f"recorded {post_id} on {target} as sent (message {sent}); its later edits and its deletion reach it"
+        )
+        return
     with one_line_errors():
         count = retry(site, clock=lambda: datetime.now(UTC), target=target, post=post)
     noun = "delivery" if count == 1 else "deliveries"

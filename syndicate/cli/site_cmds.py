@@ -112,6 +112,8 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
     report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
+    for name, why in _secret_problems(report.settings):
+        click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it does", err=True)
     from ..config import shown_config, stand_ins
 
     unfinished = stand_ins(report.settings)
@@ -131,6 +133,25 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
     status = "problems found" if report.rejected or report.refused or unfinished or store_code else "ok"
     click.echo(f"{status}: {post_counts(report, moment)}, {plural(len(report.feeds), 'feed')}")
     sys.exit(EXIT_CONFIG if unfinished else store_code or build_exit(report))
+
+
+def _secret_problems(settings: Settings) -> list[tuple[str, str]]:
+    """(target, why) for each secret that is set but cannot be what its kind needs (a Discord
+    webhook URL, a Telegram bot token): said by the variable's name, never its value."""
+    from ..core.model import SECRET_KEYS
+
+    out = []
+    for t in settings.targets:
+        if t.kind not in ("discord", "telegram"):
+            continue  # the others' secrets are checked when they are used
+        from ..deliver.registry import secret_problem
+
+        key = SECRET_KEYS[t.kind]
+        value = os.environ.get(getattr(t, key), "")
+        why = secret_problem(t, value) if value else None
+        if why:
+            out.append((t.name, f"environment variable {getattr(t, key)} ({key}) {why}"))
+    return out
 
 
 def _live_lines(settings: Settings) -> list[str]:
@@ -203,6 +224,9 @@ def _published_config(site: Path, report: BuildReport) -> list[str]:
     return []
 
 
+_NO_ALT = ("discord", "telegram")  # an embed's image and a photo message have no place for alt text
+
+
 def _alt_warnings(site: Path, report: BuildReport, now: datetime) -> list[Problem]:
     """A warning for each image that Mastodon or Bluesky would get without alt text (a screen
     reader says nothing of it), for the posts still to be sent: new or edited since the
@@ -211,7 +235,7 @@ def _alt_warnings(site: Path, report: BuildReport, now: datetime) -> list[Proble
     from ..core.images import missing_alt, post_images
     from ..deliver.ledger import known_revisions
 
-    socials = [t for t in report.settings.targets if t.social and t.images > 0]
+    socials = [t for t in report.settings.targets if t.social and t.images > 0 and t.kind not in _NO_ALT]
     if not socials:
         return []
     seen = known_revisions(site, report.settings)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 # What `status --store` shows (and /metrics reports) of each lane, in this order; the others
 # (baseline, skipped) only with --all.
-SHOWN_STATES = ("sent", "pending", "sending", "failed", "dead")
+SHOWN_STATES = ("sent", "pending", "sending", "failed", "dead", "held")  # held: a lost send, waiting for a person
 EVERY_STATE = (*SHOWN_STATES, "baseline", "skipped")
 
 

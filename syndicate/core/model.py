@@ -172,13 +172,29 @@ class ContentSettings:
 CONTENT_FIELDS = ("title", "date", "updated", "summary", "author", "image", "tags")
 
 
-TargetKind = Literal["webhook", "mastodon", "bluesky"]
-SECRET_KEYS: dict[str, str] = {"webhook": "secret_env", "mastodon": "token_env", "bluesky": "password_env"}
+TargetKind = Literal[
+    "webhook",
+    "mastodon",
+    "bluesky",
+    "discord",
+    "telegram",
+]
+SECRET_KEYS: dict[str, str] = {
+    "webhook": "secret_env",
+    "mastodon": "token_env",
+    "bluesky": "password_env",
+    "discord": "url_env",  # the webhook URL holds its token
+    "telegram": "token_env",
+}
 EVENTS = ("post.published", "post.updated", "post.deleted")
 Links = tuple[tuple[str, str], ...]  # a post's syndication links: (target name, URL of its copy there)
-SOCIAL_KINDS = frozenset({"mastodon", "bluesky"})
+SOCIAL_KINDS = frozenset({"mastodon", "bluesky"}) | {"discord", "telegram"}
+# Kinds that give no idempotency key and cannot read their channel back: a send whose outcome
+# was lost is held for the user's word (core/planning.py HELD), never repeated blindly.
+BLIND_KINDS: frozenset[str] = frozenset({"discord", "telegram"})
 # What a social target does when a post's text changes (the first is the default) or the post goes.
 ON_EDIT: dict[str, tuple[str, ...]] = {"mastodon": ("update", "ignore"), "bluesky": ("ignore", "repost")}
+ON_EDIT |= {"discord": ("update", "ignore"), "telegram": ("update", "ignore")}
 ON_DELETE = ("delete", "ignore")
 # Standard Webhooks' retry schedule: the delay after the 1st, 2nd, … failed attempt.
 RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -206,10 +222,18 @@ class TargetSettings:
     on_edit: str = ""  # social: "update" (Mastodon) / "repost" (Bluesky) / "ignore"; "" = the kind's default
     on_delete: str = ""  # social: "delete" (default) or "ignore"
     images: int = 4  # social: how many images a post carries, 0 to 4 (the thumbnail first, then the body's)
+    url_env: str = ""  # discord: variable holding the webhook URL (its token is in it)
+    chat: str = ""  # telegram: "@channelname" or a numeric chat id
+    api: str = ""  # telegram: the Bot API server, https://api.telegram.org
 
     @property
     def social(self) -> bool:
         return self.kind in SOCIAL_KINDS
+
+    @property
+    def blind(self) -> bool:
+        """No idempotency key and no way to read the channel back (see BLIND_KINDS)."""
+        return self.kind in BLIND_KINDS
 
     @property
     def edits(self) -> str:

@@ -7,7 +7,8 @@ Mastodon Idempotency-Key and the seed of the Bluesky record key. States::
     pending ─► sending ─► sent
        ▲          │
        └─ failed ◄┤ (retryable, attempts left; next_attempt_at set)
-                  └► dead (permanent error, or attempts used up; reason kept)
+                  ├► dead (permanent error, or attempts used up; reason kept)
+                  └► held (the outcome was lost on a target that cannot look: waits for the user's word)
 
     baseline   published before the target was first seen: never sent (no flood)
     skipped    superseded by a newer edit, or the post was removed before delivery
@@ -47,9 +48,11 @@ from .social import social_digest
 class DeliveryState(enum.StrEnum):
     """Where one delivery stands; stored as its value. The life of a delivery:
 
-    pending → sending → sent | failed → (sending …) | dead;  baseline (recorded, never sent; a
-    backfill makes it pending);  skipped (a preview's answer, never stored).
-    ``sending`` is kept across a crash: the next run reconciles it under the same remote key."""
+    pending → sending → sent | failed → (sending …) | dead | held;  baseline (recorded, never
+    sent; a backfill makes it pending);  skipped (a preview's answer, never stored).
+    ``sending`` is kept across a crash: the next run reconciles it under the same remote key,
+    or, on a target that gives no key and cannot be read back (``TargetSettings.blind``), holds
+    it: ``held`` is never due; `syndicate retry --post` makes it pending (the user's word)."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -58,9 +61,10 @@ class DeliveryState(enum.StrEnum):
     DEAD = "dead"
     BASELINE = "baseline"
     SKIPPED = "skipped"
+    HELD = "held"
 
 
-PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED = DeliveryState  # short names, same members
+PENDING, SENDING, SENT, FAILED, DEAD, BASELINE, SKIPPED, HELD = DeliveryState  # short names, same members
 OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
 UNKNOWN_OUTCOME_WAIT = 60  # seconds at least before retrying a request that got no answer (it may still land)
 WEBSUB_PREFIX = "websub:"
@@ -102,7 +106,7 @@ class Delivery:
     @property
     def may_have_landed(self) -> bool:
         """Sent, or tried with an outcome that may have been a success."""
-        return self.state == SENT or (self.attempts > 0 and self.state in (SENDING, FAILED, DEAD, SKIPPED))
+        return self.state == SENT or (self.attempts > 0 and self.state in (SENDING, FAILED, DEAD, SKIPPED, HELD))
 
 
 def life_tag(life: int) -> str:
@@ -473,6 +477,7 @@ def _retraction(ledger: _Ledger, gone: KnownPost, target: TargetSettings) -> tup
     whether a ``post.deleted`` goes there (a webhook that asked for it and got the post, or a
     social target that deletes and may hold a status or record of this life)."""
     skips = [old for old in ledger.open.get((gone.post_id, target.name), []) if old.event != "post.deleted"]
+    skips += [d for d in ledger.rows.get((gone.post_id, target.name), []) if d.state == HELD]  # never sent now
     life, published = ledger.current(gone.post_id, target.name)
     if published is None or ledger.ended(gone.post_id, target.name, life):
         return skips, False
@@ -703,6 +708,14 @@ def plan_pings(
 
 
 CLOCK_SLACK = timedelta(minutes=1)
+HELD_HINT = "the outcome was lost (it may have been posted): check the channel"
+LOST_IN_A_CRASH = "the process stopped while this was being sent"
+
+
+def held_by_a_crash(d: Delivery, blind: bool) -> bool:
+    """Is ``d`` a send left in ``sending`` (the process stopped mid-request) on a target that
+    cannot look for what it made? Then it is held (``HELD_HINT``), not sent again."""
+    return blind and d.state == SENDING and d.attempts > 0 and d.event == "post.published"
 
 
 def due_at(d: Delivery, now: datetime) -> datetime | None:
@@ -727,9 +740,21 @@ def is_due(d: Delivery, now: datetime) -> bool:
 
 
 def after_failure(
-    d: Delivery, failure: Failure, now: datetime, settings: DeliverySettings, rng: random.Random
+    d: Delivery,
+    failure: Failure,
+    now: datetime,
+    settings: DeliverySettings,
+    rng: random.Random,
+    *,
+    blind: bool = False,
 ) -> tuple[DeliveryState, datetime | None, str]:
-    """(new state, next attempt, message to keep) after a failed attempt number ``d.attempts``."""
+    """(new state, next attempt, message to keep) after a failed attempt number ``d.attempts``.
+    ``blind``: the target gives no idempotency key and cannot be read back (Discord, Telegram), so
+    a send whose outcome was lost may have made a message that a retry would make again: it is
+    held for the user's word, never retried by itself (an edit or a deletion is the same request
+    again, so it is retried as anywhere)."""
+    if failure.unknown_outcome and blind and d.event == "post.published":
+        return HELD, None, f"{failure.message}; {HELD_HINT}"
     if failure.permanent:
         return DEAD, None, failure.message
     if d.attempts >= settings.max_attempts:

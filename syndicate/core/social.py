@@ -32,6 +32,8 @@ BLUESKY_LIMIT = 300
 DEFAULT_TEMPLATES = {
     "mastodon": "{title}\n\n{summary}\n\n{url}\n\n{hashtags}",
     "bluesky": "{title}\n\n{summary}\n\n{url}\n\n{hashtags}",
+    "discord": "{url}",  # the embed below it shows the title, the summary and the image
+    "telegram": "{title}\n\n{summary}\n\n{url}\n\n{hashtags}",
 }
 ELLIPSIS = "…"
 

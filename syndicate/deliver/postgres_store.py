@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.lanes import Tally
-from ..core.planning import DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
+from ..core.planning import DEAD, FAILED, HELD, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
 from ..errors import ConfigError, LockedError, StoreError
 from .store import (
     _EPOCH,
@@ -839,7 +839,7 @@ class PostgresStore:
         now: datetime,
         unknown: bool = False,
     ) -> None:
-        assert state in (FAILED, DEAD, PENDING)
+        assert state in (FAILED, DEAD, PENDING, HELD)
         with self._tx() as cur:
             cur.execute(
                 "UPDATE deliveries SET state=%s, next_attempt_at=%s, last_error=%s, updated_at=%s"
@@ -855,7 +855,8 @@ class PostgresStore:
 
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
         """Make failed and dead deliveries (matching the filters) due now (see :meth:`SQLiteStore.requeue`)."""
-        where, args = "site=%s AND state IN (%s, %s)", [self.site, str(FAILED), str(DEAD)]
+        states = [str(FAILED), str(DEAD)] + ([str(HELD)] if post else [])  # held: only a post named
+        where, args = f"site=%s AND state IN ({', '.join(['%s'] * len(states))})", [self.site, *states]
         if target:
             where += " AND target=%s"
             args.append(target)

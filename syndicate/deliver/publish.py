@@ -42,6 +42,8 @@ from ..core.planning import (
     BASELINE,
     DEAD,
     FAILED,
+    HELD,
+    LOST_IN_A_CRASH,
     OPEN_STATES,
     PENDING,
     SENDING,
@@ -59,6 +61,7 @@ from ..core.planning import (
     due,
     due_at,
     held,
+    held_by_a_crash,
     plan_pings,
     syndication_links,
 )
@@ -79,7 +82,18 @@ from .throttles import DEFAULT_WAIT, Lanes
 Clock = Callable[[], datetime]
 Echo = Callable[[str], None]
 
-__all__ = ["Kept", "LedgerMemo", "PublishReport", "Request", "Secrets", "World", "publish", "retry", "state_path"]
+__all__ = [
+    "Kept",
+    "LedgerMemo",
+    "PublishReport",
+    "Request",
+    "Secrets",
+    "World",
+    "publish",
+    "retry",
+    "settle",
+    "state_path",
+]
 
 
 @dataclass
@@ -87,7 +101,7 @@ class Attempt:
     """One attempt at one delivery and how it ended (SENT, FAILED for a retry, DEAD)."""
 
     delivery: Delivery
-    outcome: DeliveryState  # SENT, FAILED or DEAD
+    outcome: DeliveryState  # SENT, FAILED, DEAD or HELD (an outcome lost on a blind target)
     detail: str = ""
     disable_target: bool = False
     back_off: bool = False  # the target asked us to wait (rate limit): leave its other deliveries for later
@@ -125,7 +139,7 @@ class PublishReport:
 
     @property
     def failed(self) -> list[Attempt]:
-        return [a for a in self.attempts if a.outcome in (FAILED, DEAD)]
+        return [a for a in self.attempts if a.outcome in (FAILED, DEAD, HELD)]
 
 
 SNAPSHOT_BATCH = 1000
@@ -802,6 +816,8 @@ def _attempt(run: _Run, channel: Channel, d: Delivery, payload: Payload, warning
     the outcome. Whatever goes wrong — the receiver, the network, a bug in a client library —
     ends as an outcome in the ledger with its reason, never as a delivery stuck in ``sending``."""
     store, clock, secrets = run.store, run.wall, run.world.secrets
+    if held_by_a_crash(d, _is_blind(run.settings, d.target)):  # never sent again without the user's word
+        return _failed(run, d, Failure(LOST_IN_A_CRASH, unknown_outcome=True))
     try:
         outgoing = channel.compose(d, payload)
     except DeliveryFailed as e:
@@ -838,7 +854,8 @@ def _unexpected(e: Exception, secrets: Secrets) -> Failure:
 def _failed(run: _Run, d: Delivery, failure: Failure) -> Attempt:
     failure = replace(failure, message=run.world.secrets.redact(failure.message))
     d = run.store.get(d.id)
-    state, next_at, message = after_failure(d, failure, run.wall(), run.settings.delivery, run.world.rng)
+    blind = _is_blind(run.settings, d.target)
+    state, next_at, message = after_failure(d, failure, run.wall(), run.settings.delivery, run.world.rng, blind=blind)
     run.store.mark_failed(d.id, state, next_at, message, run.wall(), failure.unknown_outcome)
     detail = (
         message if state == DEAD else f"{message}; next try {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at else message
@@ -849,6 +866,11 @@ def _failed(run: _Run, d: Delivery, failure: Failure) -> Attempt:
         throttle = failure.retry_after if failure.retry_after is not None else wait
     back_off = failure.retry_after is not None
     return Attempt(d, state, detail, failure.disable_target, back_off=back_off, throttle=throttle)
+
+
+def _is_blind(settings: Settings, name: str) -> bool:
+    target = settings.target(name)
+    return target is not None and target.blind
 
 
 def _is_social(settings: Settings, name: str) -> bool:
@@ -919,6 +941,31 @@ def check_target(settings: Settings, name: str) -> str:
         return WEBSUB_PREFIX + name.removeprefix(WEBSUB_PREFIX)
     names = ", ".join([t.name for t in settings.targets] + list(settings.hubs)) or "none configured"
     raise ConfigError(f"no target called {name!r}; targets: {names}")
+
+
+def settle(site_dir: Path, *, clock: Clock, target: str, post: str, message_id: str) -> str:
+    """The user's word that a held send did arrive, as message ``message_id``: it is recorded as
+    sent with that id, so the post's later edits and its deletion reach the message. Returns the
+    post's id; ConfigError when the post has no held send to that target."""
+    settings = load_settings(site_dir)
+    target = check_target(settings, target)
+    if not message_id.isascii() or not message_id.isdigit():
+        raise ConfigError(f"--sent takes the message's id, a number (not {message_id!r})")
+    where = ledger.place(site_dir, settings)
+    marks = ledger.read_marks(site_dir, output_dir(site_dir, settings))
+    if not where.exists():
+        where.check(False, LedgerIdentity("", 0, 0, True), marks)
+    store = where.open()
+    try:
+        where.check(True, store.identity(), marks)
+        post_id = resolve_post(site_dir, settings, post, store.known_posts())
+        rows = [d for d in store.deliveries_of(post_id, target) if d.state == HELD]
+        if not rows:
+            raise ConfigError(f"{post_id} has no held send to {target} (see `syndicate status`)")
+        store.mark_sent(rows[0].id, message_id, None, database_clock(store, clock)[0]())
+        return post_id
+    finally:
+        store.close()
 
 
 def retry(site_dir: Path, *, clock: Clock, target: str | None = None, post: str | None = None) -> int:

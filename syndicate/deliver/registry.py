@@ -39,12 +39,40 @@ def _bluesky(target: TargetSettings, secret: str, made: Channels) -> Channel:
     return BlueskyChannel(target, secret, made.images, made.clock_id, sessions)
 
 
+def _discord(target: TargetSettings, url: str, made: Channels) -> Channel:
+    from .channels.discord import DiscordChannel
+
+    return DiscordChannel(target, url, requests.Session())  # its own: the webhook URL is never in a shared one
+
+
+def _telegram(target: TargetSettings, token: str, made: Channels) -> Channel:
+    from .channels.telegram import TelegramChannel
+
+    return TelegramChannel(target, token, requests.Session())
+
+
 # Imported when first used: a site with only webhooks never loads atproto or Mastodon.py.
 MAKERS: dict[TargetKind, Callable[[TargetSettings, str, Channels], Channel]] = {
     "webhook": _webhook,
     "mastodon": _mastodon,
     "bluesky": _bluesky,
+    "discord": _discord,
+    "telegram": _telegram,
 }
+
+
+def secret_problem(target: TargetSettings, value: str) -> str | None:
+    """Why a target's secret, as set, cannot be what its kind needs (None: it may be); for `check`.
+    Never says the value."""
+    if target.kind == "discord":
+        from .channels.discord import webhook_url_problem
+
+        return webhook_url_problem(value)
+    if target.kind == "telegram":
+        from .channels.telegram import token_problem
+
+        return token_problem(value)
+    return None
 
 
 def preload(kinds: Iterable[str]) -> None:

@@ -27,6 +27,10 @@ class Secrets:
         self.values.add(value)
         if value.startswith("whsec_"):
             self.values.add(value.removeprefix("whsec_"))
+        if key == "url_env":  # a webhook URL: its last segment is the token, whatever is around it
+            self.values.add(value.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+        if target.kind == "telegram" and ":" in value:  # a bot token: <bot id>:<secret>
+            self.values.add(value.split(":", 1)[1])
         return value
 
     def redact(self, text: str) -> str:

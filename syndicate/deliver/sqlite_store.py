@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..core.lanes import Tally
-from ..core.planning import CLOCK_SLACK, DEAD, FAILED, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
+from ..core.planning import CLOCK_SLACK, DEAD, FAILED, HELD, PENDING, SENDING, SENT, Delivery, DeliveryState, KnownPost
 from ..errors import StoreError
 from .store import (
     _EPOCH,
@@ -509,7 +509,7 @@ class SQLiteStore:
         unknown: bool = False,
     ) -> None:
         """The attempt failed (``unknown``: it got no answer, so it may still have been carried out)."""
-        assert state in (FAILED, DEAD, PENDING)
+        assert state in (FAILED, DEAD, PENDING, HELD)
         with self._tx() as db:
             db.execute(
                 "UPDATE deliveries SET state=?, next_attempt_at=?, last_error=?, updated_at=? WHERE id=?",
@@ -525,8 +525,11 @@ class SQLiteStore:
 
     def requeue(self, target: str | None, post: str | None, now: datetime) -> int:
         """Make failed and dead deliveries (matching the filters) due now; dead ones start their attempts
-        again. Targets that were disabled are enabled again. Returns how many were queued."""
-        where, args = "state IN (?, ?)", [str(FAILED), str(DEAD)]
+        again; held ones (an outcome lost on a blind target) only when a post is named, as the
+        user's word for that post. Targets that were disabled are enabled again. Returns how many
+        were queued."""
+        states = [str(FAILED), str(DEAD)] + ([str(HELD)] if post else [])
+        where, args = f"state IN ({', '.join('?' * len(states))})", states
         if target:
             where += " AND target=?"
             args.append(target)

@@ -59,7 +59,7 @@ from ..config import CONFIG_PATH, load_settings, stand_ins
 from ..core.dialects import Dialect, dialect, prune_folder
 from ..core.feeds import IncrementalPlan
 from ..core.model import Problem, Settings, printable
-from ..core.planning import DEAD, FAILED, SENT
+from ..core.planning import DEAD, FAILED, HELD, SENT
 from ..core.uploads import Bucket
 from ..deliver import ledger
 from ..deliver.postgres_store import Lease, LeaseLine
@@ -586,7 +586,7 @@ class Daemon:
             )
         for a in report.attempts:
             d = a.delivery
-            kind = {SENT: "delivered", FAILED: "retry", DEAD: "dead"}[a.outcome]
+            kind = {SENT: "delivered", FAILED: "retry", DEAD: "dead", HELD: "lost"}[a.outcome]
             self.log.event(
                 kind, f"{d.target} {d.event} {d.post_id} {a.detail}".rstrip(), target=d.target, post=d.post_id
             )
