@@ -309,7 +309,7 @@ def logged_events() -> set[str]:
     source = (REPO / "syndicate" / "serve" / "daemon.py").read_text(encoding="utf-8")
     source += (REPO / "syndicate" / "serve" / "lease.py").read_text(encoding="utf-8")  # with a [store]
     kinds = set(re.findall(r'log\.event\(\s*"(\w+)"', source))
-    outcomes = re.search(r"kind = \{SENT: \"(\w+)\", FAILED: \"(\w+)\", DEAD: \"(\w+)\"\}", source)
+    outcomes = re.search(r"kind = \{SENT: \"(\w+)\", FAILED: \"(\w+)\", DEAD: \"(\w+)\", HELD: \"(\w+)\"\}", source)
     assert outcomes, "the delivered/retry/dead line of the daemon moved: update this test"
     run_cmd = (REPO / "syndicate" / "cli" / "run_cmd.py").read_text(encoding="utf-8")
     return kinds | set(outcomes.groups()) | set(re.findall(r'log\.event\("(\w+)"', run_cmd)) | {"built"}

@@ -53,16 +53,30 @@ def status(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tup
 
 
 def rows(out: str) -> dict[tuple[str, str], list[str]]:
-    """The table's lines by (site, target): the cells up to LATE."""
+    """The table's lines by (site, target): the cells up to LATE (HELD before it)."""
     lines = out.splitlines()
-    assert lines[0].split()[:9] == ["SITE", "TARGET", "SENT", "PENDING", "SENDING", "FAILED", "DEAD", "LATE", "OLDEST"]
-    return {(cells[0], cells[1]): cells[2:8] for line in lines[1:] if (cells := line.split()) and "://" in cells[0]}
+    assert lines[0].split()[:10] == [
+        "SITE",
+        "TARGET",
+        "SENT",
+        "PENDING",
+        "SENDING",
+        "FAILED",
+        "DEAD",
+        "HELD",
+        "LATE",
+        "OLDEST",
+    ]
+    return {(cells[0], cells[1]): cells[2:9] for line in lines[1:] if (cells := line.split()) and "://" in cells[0]}
 
 
 def test_every_site_and_lane_with_its_counts_and_what_is_late(tmp_path: Path, store: str) -> None:
     code, out, err = status(tmp_path, "--store", store, "--password-env", "LEDGER_PASSWORD", env=ENV)
     assert code == 4 and err == "", (out, err)  # late: exit 4, as for a publish whose deliveries failed
-    assert rows(out) == {(A, "hooks"): ["2", "0", "0", "0", "0", "0"], (B, "hooks"): ["0", "0", "0", "2", "0", "2"]}
+    assert rows(out) == {
+        (A, "hooks"): ["2", "0", "0", "0", "0", "0", "0"],
+        (B, "hooks"): ["0", "0", "0", "2", "0", "0", "2"],
+    }
     b_line = next(line for line in out.splitlines() if line.startswith(B))
     assert "(1 h 1 min ago)" in b_line, b_line
     assert "2 sites, 2 lanes: 2 sent, 0 pending, 2 failed, 0 dead; 2 deliveries due for more than 15 min:" in out
@@ -82,10 +96,10 @@ def test_every_site_and_lane_with_its_counts_and_what_is_late(tmp_path: Path, st
 
     code, out, _ = status(tmp_path, "--store", store, "--all", "--target", "hooks", env={"PGPASSWORD": PASSWORD})
     header = out.splitlines()[0].split()
-    assert code == 4 and header[7:9] == ["BASELINE", "SKIPPED"] and len(out.splitlines()) > 3, out
+    assert code == 4 and header[8:10] == ["BASELINE", "SKIPPED"] and len(out.splitlines()) > 3, out
 
     code, out, _ = status(tmp_path, "--store", store, "--target", "other", env={"PGPASSWORD": PASSWORD})
-    assert code == 0 and rows(out) == {(A, "-"): ["0"] * 6, (B, "-"): ["0"] * 6}, out
+    assert code == 0 and rows(out) == {(A, "-"): ["0"] * 7, (B, "-"): ["0"] * 7}, out
 
 
 def test_a_wrong_or_missing_password_is_one_line_and_never_shown(tmp_path: Path, pg_url: str) -> None:
