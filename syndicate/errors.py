@@ -97,6 +97,7 @@ class Failure:
     retry_after: float | None = None  # seconds, from Retry-After / X-RateLimit-Reset
     disable_target: bool = False  # 410 Gone from a webhook
     unknown_outcome: bool = False  # no answer: the request may still be carried out (a timeout)
+    rate_limited: bool = False  # the target said "not now" (429): tried again after its wait, never given up for it
 
 
 class DeliveryFailed(SyndicateError):

@@ -189,6 +189,16 @@ def test_retry_after_is_honoured_and_permanent_errors_and_the_last_attempt_are_d
     assert why == "gave up after 1 attempt; last: HTTP 503"  # it said "1 attempts"
 
 
+def test_a_rate_limit_waits_as_told_and_never_uses_up_the_attempts() -> None:
+    """A 429 says "not now", not "this fails": past max_attempts it is still tried again after the
+    wait the target asked for (a target that rate limits a burst never kills the deliveries)."""
+    rng = random.Random(1)
+    failure = Failure("rate limited", retry_after=30, rate_limited=True)
+    state, next_at, why = after_failure(_delivery(8), failure, NOW, DeliverySettings(), rng)
+    assert state == FAILED and next_at is not None and (next_at - NOW).total_seconds() >= 30
+    assert why == "rate limited"
+
+
 def test_due_takes_open_rows_whose_time_has_come_and_interrupted_sends() -> None:
     later = NOW + timedelta(minutes=5)
     rows = [

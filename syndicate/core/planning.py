@@ -732,7 +732,7 @@ def after_failure(
     """(new state, next attempt, message to keep) after a failed attempt number ``d.attempts``."""
     if failure.permanent:
         return DEAD, None, failure.message
-    if d.attempts >= settings.max_attempts:
+    if d.attempts >= settings.max_attempts and not failure.rate_limited:
         tries = "1 attempt" if d.attempts == 1 else f"{d.attempts} attempts"
         return DEAD, None, f"gave up after {tries}; last: {failure.message}"
     schedule = settings.retry_schedule or (60,)
