@@ -724,7 +724,10 @@ _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("template", "visibility", "max_characters", "on_edit", "on_delete", "images"),
     ),
     "bluesky": (("handle", "password_env"), ("service", "template", "on_edit", "on_delete", "images")),
+    "slack": ((), ("channel", "token_env", "url_env", "api", "template", "on_edit", "on_delete")),
 }
+_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{8,20}$")
+SLACK_API = "https://slack.com/api"
 
 
 # ~65 lines: each key of a [[targets]] table is checked in the order docs/reference/config.md lists them,
@@ -765,7 +768,7 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         for key in required:
             if not str(entry.get(key, "")).strip():
                 raise ConfigError(f"{where}: {key} is required for a {kind} target", path=path)
-        for key in ("secret_env", "token_env", "password_env"):
+        for key in ("secret_env", "token_env", "password_env", "url_env"):
             if key in values and not _ENV_NAME.match(values[key]):
                 raise ConfigError(
                     f"{where}: {key} names an environment variable (like MY_SECRET), never the secret itself",
@@ -773,7 +776,7 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
                 )
         if "url" in values:
             _absolute_url(values["url"], f"{where} url", path)  # checked, kept as written
-        for key in ("instance", "service"):
+        for key in ("instance", "service", "api"):
             if key in values:
                 values[key] = _absolute_url(values[key], f"{where} {key}", path).rstrip("/")
         events = values.get("events", ("post.published",))
@@ -808,6 +811,8 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
                 f"{where}: handle {values['handle']!r} must be a domain name like alice.bsky.social (no @, no spaces)",
                 path=path,
             )
+        if kind == "slack":
+            _slack(values, where, path)
         timeout = entry.get("timeout", 10.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= float(timeout) <= 300:
             raise ConfigError(f"{where}: timeout must be between 0.1 and 300 seconds", path=path)
@@ -815,6 +820,35 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         values.setdefault("service", "https://bsky.social" if kind == "bluesky" else "")
         out.append(TargetSettings(**values))
     return tuple(out)
+
+
+def _slack(values: dict[str, Any], where: str, path: str) -> None:
+    """A slack target: a bot token and a channel ID (send, edit, delete), or an incoming webhook
+    (send only: it names its own channel, and can neither edit nor delete)."""
+    if bool(values.get("token_env")) == bool(values.get("url_env")):
+        raise ConfigError(
+            f"{where}: give token_env (a bot token: send, edit, delete) or url_env (an incoming webhook: send only)"
+            + (", not both" if values.get("token_env") else ""),
+            path=path,
+        )
+    if values.get("url_env"):
+        if values.get("channel"):
+            raise ConfigError(f"{where}: an incoming webhook posts to its own channel; remove channel", path=path)
+        for key, wrong in (("on_edit", "update"), ("on_delete", "delete")):
+            if values.get(key) == wrong:
+                raise ConfigError(
+                    f"{where}: an incoming webhook cannot edit or delete a message; {key} must be 'ignore'"
+                    " (or use token_env, a bot token)",
+                    path=path,
+                )
+    elif not _SLACK_CHANNEL.match(values.get("channel", "")):
+        raise ConfigError(
+            f"{where}: channel must be the channel's ID like C0123456789 (in Slack: the channel's details,"
+            f" at the bottom), not {values.get('channel', '')!r}",
+            path=path,
+        )
+    values.setdefault("api", SLACK_API)
+    values["images"] = 1  # one image block: the thumbnail, else the body's first image
 
 
 MAX_CONFIG_BYTES = 1024 * 1024
