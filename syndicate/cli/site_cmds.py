@@ -112,6 +112,13 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
     report_problems(site, report, every=True)
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
+    for t in report.settings.targets:
+        if t.send_only:
+            click.echo(
+                f"note: target {t.name!r} is an incoming webhook: it can only send; an edited or deleted post"
+                " is not carried over, and a message whose answer was lost waits for `syndicate retry`",
+                err=True,
+            )
     from ..config import shown_config, stand_ins
 
     unfinished = stand_ins(report.settings)

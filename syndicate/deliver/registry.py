@@ -36,11 +36,18 @@ def _bluesky(target: TargetSettings, secret: str, made: Channels) -> Channel:
     return BlueskyChannel(target, secret, made.images, made.clock_id)
 
 
+def _slack(target: TargetSettings, secret: str, made: Channels) -> Channel:
+    from .channels.slack import SlackChannel
+
+    return SlackChannel(target, secret, made.session)
+
+
 # Imported when first used: a site with only webhooks never loads atproto or Mastodon.py.
 MAKERS: dict[TargetKind, Callable[[TargetSettings, str, Channels], Channel]] = {
     "webhook": _webhook,
     "mastodon": _mastodon,
     "bluesky": _bluesky,
+    "slack": _slack,
 }
 
 
