@@ -180,7 +180,7 @@ def dry_run_request(site: Site, slack: SlackFake) -> dict[str, object]:
     return shown
 
 
-def test_an_image_goes_as_an_image_block_with_its_alt_text_and_a_long_post_is_fitted(
+def test_an_image_goes_as_an_image_block_a_long_post_is_fitted_and_a_post_has_its_own_words(
     site: Site, slack: SlackFake
 ) -> None:
     configure(site, slack)
@@ -189,8 +189,10 @@ def test_an_image_goes_as_an_image_block_with_its_alt_text_and_a_long_post_is_fi
     site.post("noalt.md", POST.replace("Hello", "Bare") + "\n![](https://img.example.net/bare.jpg)\n")
     summary = " ".join(f"w{i}&" for i in range(2000))
     site.post("long.md", f'---\ntitle: Long\ndate: 2024-06-01\nsummary: "{summary}"\n---\nx\n')
+    site.post("own.md", '---\ntitle: Own\ndate: 2024-06-01\nsyndicate: {team: {text: "My own words {url}"}}\n---\nx\n')
     code, out = publish(site, slack)
-    assert code == 0, out
+    assert code == 0 and "Traceback" not in out, out
+    assert "My own words https://example.com/blog/own/" in [m.text for m in slack.messages()]
     by_title = {m.text.split("\n")[0]: m for m in slack.messages()}
     assert by_title["Hello, Slack &amp; friends"].blocks[1] == {
         "type": "image",
