@@ -725,6 +725,7 @@ _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "bluesky": (("handle", "password_env"), ("service", "template", "on_edit", "on_delete", "images")),
     "slack": ((), ("channel", "token_env", "url_env", "api", "template", "on_edit", "on_delete")),
+    "webmention": ((), ()),
 }
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{8,20}$")
 SLACK_API = "https://slack.com/api"

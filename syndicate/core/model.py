@@ -172,13 +172,14 @@ class ContentSettings:
 CONTENT_FIELDS = ("title", "date", "updated", "summary", "author", "image", "tags")
 
 
-TargetKind = Literal["webhook", "mastodon", "bluesky", "slack"]
+TargetKind = Literal["webhook", "mastodon", "bluesky", "slack", "webmention"]
 # The key naming a kind's secret (a slack target with url_env, an incoming webhook, has that one instead).
 SECRET_KEYS: dict[str, str] = {
     "webhook": "secret_env",
     "mastodon": "token_env",
     "bluesky": "password_env",
     "slack": "token_env",
+    "webmention": "",  # no secret: a webmention is public
 }
 EVENTS = ("post.published", "post.updated", "post.deleted")
 Links = tuple[tuple[str, str], ...]  # a post's syndication links: (target name, URL of its copy there)
@@ -226,7 +227,7 @@ class TargetSettings:
 
     @property
     def secret_key(self) -> str:
-        """The key that names this target's secret (``token_env``, ``url_env``, …)."""
+        """The key that names this target's secret (``token_env``, ``url_env``, …; "" for none)."""
         return "url_env" if self.url_env else SECRET_KEYS[self.kind]
 
     @property
@@ -280,6 +281,8 @@ class Settings:
         out = {}
         for t in self.targets:
             key = t.secret_key
+            if not key:
+                continue
             name = getattr(t, key)
             if not environ.get(name):
                 out[t.name] = f"environment variable {name} ({key}) is not set"
