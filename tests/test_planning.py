@@ -210,3 +210,36 @@ def test_due_takes_open_rows_whose_time_has_come_and_interrupted_sends() -> None
     ]
     assert [d.id for d in due(rows, NOW)] == ["b", "c"]
     assert [d.id for d in due(rows, later)] == ["a", "b", "c"]
+
+
+MENTIONS = TargetSettings(name="mentions", kind="webmention")
+
+
+def _links(*urls: str) -> Content:
+    return Content(html="".join(f'<a href="{u}">x</a>' for u in urls), summary="s")
+
+
+def _sent(rows: list[Delivery]) -> list[Delivery]:
+    return [replace(d, state=SENT, attempts=1) for d in rows]
+
+
+def test_a_webmention_per_link_and_version_then_every_link_told_again_on_edit_and_removal() -> None:
+    a, b, c = "https://a.example/", "https://b.example/", "https://c.example/"
+    first = post(1, content=_links(a, b, a))
+    rows = _sent(run([first], {}, [], targets=(MENTIONS,)).new)
+    assert sorted(d.revision.split("\x1f")[1] for d in rows) == [a, b] and {d.event for d in rows} == {"webmention"}
+    assert run([first], {first.id: known(first)}, rows, targets=(MENTIONS,)).new == [], "once per version"
+
+    edited = replace(first, revision="r2", content=_links(a, c))  # b removed, c added
+    again = run([edited], {first.id: known(first)}, rows, targets=(MENTIONS,)).new
+    assert sorted(d.revision.split("\x1f")[1] for d in again) == [a, b, c]
+    rows += _sent(again)
+
+    gone = run([], {first.id: known(edited)}, rows, targets=(MENTIONS,))
+    told = sorted(d.revision.split("\x1f")[1] for d in gone.new)
+    assert told == [a, b, c] and all(d.revision.startswith("gone:0:") for d in gone.new)
+
+
+def test_posts_published_before_the_webmention_target_are_told_nothing() -> None:
+    first = post(1, content=_links("https://a.example/"))
+    assert run([first], {}, [], targets=(MENTIONS,), known_targets=set()).new == []
