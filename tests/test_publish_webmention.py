@@ -1,15 +1,19 @@
 """`syndicate publish` to a webmention target, through the real command line, against a strict
-receiver of our own (tests/peers/webmention_receiver.py) and the 23 pages of webmention.rocks'
-discovery tests (tests/peers/webmention_rocks.py), all on 127.0.0.1."""
+receiver of our own (tests/peers/webmention_receiver.py), the 23 pages of webmention.rocks'
+discovery tests (tests/peers/webmention_rocks.py) and the real receiver of INTEROP.md (PyPI
+``webmentions``: tests/peers/webmention_peer.py), all on 127.0.0.1."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import AT_ONCE, CONFIG, Site
+from tests.peers.fixtures import WebmentionPeer
 from tests.peers.webmention_receiver import Receiver, webmention_receiver
 from tests.peers.webmention_rocks import EXPECTED, NAMES, Rocks, webmention_rocks
 
@@ -122,3 +126,60 @@ def test_a_failing_receiver_is_retried_and_told_once(site: Site, receiver: Recei
     assert site.run("retry").code == 0
     code, out = publish(site)
     assert code == 0 and receiver.told(receiver.page("a")) == [URL], out
+
+
+@pytest.fixture
+def pages() -> Iterator[tuple[str, dict[str, str]]]:
+    """Where the site's pages are served (the source a receiver fetches): (base URL, path → HTML);
+    a path not in it answers 410 Gone."""
+    served: dict[str, str] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            html = served.get(self.path)
+            self.send_response(200 if html is not None else 410)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            body = (html or "gone").encode()
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_real_receiver_keeps_the_mention_while_the_post_links_and_drops_it_when_it_goes(
+    site: Site, webmention_peer: WebmentionPeer, pages: tuple[str, dict[str, str]]
+) -> None:
+    """The post's page is what the receiver verifies: it links to the target (an h-entry without
+    a published date, which the library's table needs: the peer fills it in); after the post is
+    removed its page answers 410, and the webmention sent then makes the receiver drop it."""
+    base, served = pages
+    target = webmention_peer.page("real-life")
+    site.config(
+        CONFIG.replace('url = "https://example.com/"', f'url = "{base}/"')
+        + AT_ONCE
+        + '\n[content]\nfetch_allow = ["127.0.0.1"]\n\n[[targets]]\nname = "mentions"\nkind = "webmention"\n'
+    )
+    publish(site)
+    source = f"{base}/blog/hello/"
+    served["/blog/hello/"] = f'<div class="h-entry"><p class="e-content">See <a href="{target}">this</a>.</p></div>'
+    site.post("hello.md", post([target]))
+    code, out = publish(site)
+    assert code == 0 and f"HTTP 200 from {webmention_peer.base_url}/webmentions: {target}" in out, out
+    assert [m["source"] for m in webmention_peer.mentions(target)] == [source]
+
+    del served["/blog/hello/"]
+    (site.content / "hello.md").unlink()
+    code, out = publish(site)
+    assert code == 0 and out.count("sent    mentions") == 1, out
+    assert webmention_peer.mentions(target) == []
