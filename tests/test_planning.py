@@ -243,3 +243,12 @@ def test_a_webmention_per_link_and_version_then_every_link_told_again_on_edit_an
 def test_posts_published_before_the_webmention_target_are_told_nothing() -> None:
     first = post(1, content=_links("https://a.example/"))
     assert run([first], {}, [], targets=(MENTIONS,), known_targets=set()).new == []
+
+
+def test_a_post_back_after_its_webmentions_were_retracted_tells_its_links_again() -> None:
+    a = "https://a.example/"
+    first = post(1, content=_links(a))
+    rows = _sent(run([first], {}, [], targets=(MENTIONS,)).new)
+    rows += _sent(run([], {first.id: known(first)}, rows, targets=(MENTIONS,)).new)
+    back = run([first], {first.id: known(first, deleted=True)}, rows, targets=(MENTIONS,)).new
+    assert [d.revision for d in back] == [f"1:r1\x1f{a}"]

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from tests.conftest import AT_ONCE, CONFIG, Site
 from tests.peers.slack_fake import CHANNEL, OUTSIDE, TOKEN, SlackFake, slack_fake
@@ -287,3 +288,40 @@ def test_an_incoming_webhook_that_refuses_is_dead_without_its_url(site: Site, sl
     out = run.out + run.err
     assert run.code == 4 and "invalid_token: Slack refused the url; check url_env" in out, out
     assert "wrongsecret99" not in out
+
+
+def test_the_fake_refuses_what_slack_refuses(slack: SlackFake) -> None:
+    """The fake is only worth what it refuses: each refusal of the reference, asked directly."""
+
+    def call(method: str, body: dict[str, object], token: str | None = TOKEN) -> tuple[int, dict[str, object]]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        r = requests.post(f"{slack.api}/{method}", json=body, headers=headers, timeout=5)
+        return r.status_code, r.json()
+
+    assert call("chat.postMessage", {"channel": CHANNEL, "text": "x"}, token=None)[1]["error"] == "not_authed"
+    assert call("chat.postMessage", {"channel": CHANNEL, "text": "x"}, token="xoxb-no")[1]["error"] == "invalid_auth"
+    assert call("chat.postMessage", {"channel": CHANNEL})[1]["error"] == "no_text"
+    assert call("chat.postMessage", {"channel": CHANNEL, "text": "x" * 40_001}) == (
+        200,
+        {"ok": False, "error": "msg_too_long"},
+    )
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    assert call("chat.postMessage", {"channel": CHANNEL, "blocks": [section]})[1]["error"] == "invalid_blocks"
+    image = {"type": "image", "image_url": "https://a.example/i.png"}
+    assert (
+        call("chat.postMessage", {"channel": CHANNEL, "text": "x", "blocks": [image]})[1]["error"] == "invalid_blocks"
+    )
+    assert call("chat.delete", {"channel": CHANNEL, "ts": "1.000001"})[1]["error"] == "message_not_found"
+    assert call("chat.update", {"channel": CHANNEL, "ts": "1.000001", "text": "y"})[1]["error"] == "message_not_found"
+    status, made = call("chat.postMessage", {"channel": CHANNEL, "text": "x"})
+    assert status == 200 and made["ok"] is True and isinstance(made["ts"], str)
+    slack.rate_limit_next(1, retry_after=7)
+    r = requests.post(f"{slack.api}/chat.postMessage", json={"channel": CHANNEL, "text": "x"}, timeout=5)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "7" and r.json()["error"] == "ratelimited"
+    history = requests.get(
+        f"{slack.api}/conversations.history",
+        params={"channel": CHANNEL, "oldest": made["ts"]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    ).json()
+    assert history["ok"] is True and history["messages"] == [], "oldest is exclusive"
