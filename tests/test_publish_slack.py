@@ -273,6 +273,8 @@ def test_an_incoming_webhook_whose_answer_was_lost_waits_for_the_users_word(site
     slack.drop_next()
     code, out = publish(site, slack)
     assert code == 4 and "dead    team" in out and "not sent again blindly" in out, out
+    assert "the connection was lost before Slack answered (cannot connect to 127.0.0.1:" in out
+    assert slack.hook_url.rsplit("/", 1)[1] not in out, "the webhook's path is its secret"
     assert publish(site, slack)[0] == 0 and len(slack.posts()) == 1  # held: nothing sent
     assert "not sent again blindly" in site.run("status").out
     code, out = retry_now(site, slack)  # the user looked, and says: send it

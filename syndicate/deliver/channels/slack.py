@@ -247,7 +247,7 @@ class SlackChannel:
                     url, data=data, headers=headers, timeout=self.target.timeout, allow_redirects=False
                 )
         except requests.RequestException as e:
-            raise DeliveryFailed(_lost(self.target, e, landed=not get)) from None
+            raise DeliveryFailed(_lost(self.target, url, e, landed=not get)) from None
         if r.status_code != 200:
             raise DeliveryFailed(_http(r, now))
         try:
@@ -278,7 +278,7 @@ class SlackChannel:
                 allow_redirects=False,
             )
         except requests.RequestException as e:
-            failure = _lost(self.target, e, landed=True)
+            failure = _lost(self.target, self.webhook, e, landed=True)
             if failure.unknown_outcome:  # held at once: it may be in the channel
                 failure = Failure(f"{failure.message}; {HELD}", permanent=True, unknown_outcome=True)
             raise DeliveryFailed(failure) from None
@@ -325,12 +325,12 @@ def _shown(body: Mapping[str, Any]) -> str:
     return json.dumps(body, ensure_ascii=False, indent=2)
 
 
-def _lost(target: TargetSettings, e: requests.RequestException, *, landed: bool) -> Failure:
-    """A request that got no answer. ``landed``: a POST may have been carried out unless the
-    connection was never made (refused, no such host)."""
+def _lost(target: TargetSettings, url: str, e: requests.RequestException, *, landed: bool) -> Failure:
+    """A request to ``url`` that got no answer (said by its host and port alone: a webhook's path
+    is its secret). ``landed``: a POST may have been carried out unless the connection was never
+    made (refused, no such host)."""
     if isinstance(e, requests.Timeout) and not isinstance(e, requests.ConnectTimeout):
         return Failure(f"no answer within {target.timeout:g} s", unknown_outcome=landed)
-    url = target.api if not target.send_only else "https://hooks.slack.com/"
     failure = cannot_connect(url, e)
     never_sent = any(isinstance(c, ConnectionRefusedError) for c in _causes(e)) or isinstance(
         e, requests.ConnectTimeout
