@@ -239,6 +239,9 @@ def test_what_slack_refuses_is_dead_with_what_to_do_and_no_secret_anywhere(site:
 
 def test_a_token_that_is_no_bot_token_is_a_setup_error_naming_the_variable(site: Site, slack: SlackFake) -> None:
     configure(site, slack)
+    check = site.run("check", env={"SLACK_BOT_TOKEN": "xapp-1-not-a-bot-token"})
+    assert "warning: target 'team': SLACK_BOT_TOKEN (token_env) must hold a bot token (xoxb-…)" in check.err, check
+    assert "xapp-1-not-a-bot-token" not in check.err + check.out
     publish(site, slack)
     site.post("hello.md", POST)
     _, out = publish(site, slack, token="not-a-token-at-all")

@@ -113,6 +113,13 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
     for name, why in sorted(report.settings.missing_secrets(os.environ).items()):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
     for t in report.settings.targets:
+        secret = os.environ.get(getattr(t, t.secret_key), "") if t.kind == "slack" else ""
+        if secret:
+            from ..deliver.channels.slack import secret_problem
+
+            problem = secret_problem(t, secret)
+            if problem:
+                click.echo(f"warning: {problem}; publish cannot deliver to it until it does", err=True)
         if t.send_only:
             click.echo(
                 f"note: target {t.name!r} is an incoming webhook: it can only send; an edited or deleted post"

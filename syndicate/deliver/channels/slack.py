@@ -40,6 +40,21 @@ GONE = frozenset({"message_not_found"})  # on chat.delete: nothing left to delet
 SCOPES = "chat:write, and channels:history (groups:history for a private channel)"
 
 
+def secret_problem(target: TargetSettings, secret: str) -> str | None:
+    """Why the secret in the environment cannot be a slack target's (never quoting it), or None."""
+    if target.send_only and not secret.startswith(("https://", "http://")):
+        return (
+            f"target {target.name!r}: {target.url_env} (url_env) must hold the incoming webhook's URL"
+            " (https://hooks.slack.com/services/…)"
+        )
+    if not target.send_only and not secret.startswith(("xoxb-", "xoxp-")):
+        return (
+            f"target {target.name!r}: {target.token_env} (token_env) must hold a bot token (xoxb-…)"
+            " from the app's OAuth & Permissions page"
+        )
+    return None
+
+
 def escape(text: str) -> str:
     """Text as Slack reads it: ``&``, ``<`` and ``>`` are its markup and must be escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -54,22 +69,11 @@ class SlackChannel:
     def __init__(self, target: TargetSettings, secret: str, session: requests.Session) -> None:
         self.target = target
         self.session = session
-        if target.send_only:
-            if not secret.startswith(("https://", "http://")):
-                raise ConfigError(
-                    f"target {target.name!r}: {target.url_env} (url_env) must hold the incoming webhook's URL"
-                    " (https://hooks.slack.com/services/…)"
-                )
-            self.webhook = secret
-            self.token = ""
-        else:
-            if not secret.startswith(("xoxb-", "xoxp-")):
-                raise ConfigError(
-                    f"target {target.name!r}: {target.token_env} (token_env) must hold a bot token (xoxb-…)"
-                    " from the app's OAuth & Permissions page"
-                )
-            self.webhook = ""
-            self.token = secret
+        problem = secret_problem(target, secret)
+        if problem:
+            raise ConfigError(problem)
+        self.webhook = secret if target.send_only else ""
+        self.token = "" if target.send_only else secret
 
     # What is sent
 
