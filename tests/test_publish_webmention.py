@@ -116,13 +116,16 @@ def test_a_private_address_is_never_fetched_unless_fetch_allow_names_it(site: Si
     assert receiver.gets == [] and receiver.accepted == []
 
 
-def test_a_failing_receiver_is_retried_and_told_once(site: Site, receiver: Receiver) -> None:
-    configure(site)
+def test_a_rate_limiting_receiver_is_retried_without_using_up_the_attempts_and_told_once(
+    site: Site, receiver: Receiver
+) -> None:
+    configure(site, allow=True)
+    site.config((site.root / "config" / "syndicate.toml").read_text().replace("delete_after = 0", "max_attempts = 1"))
     publish(site)
     site.post("hello.md", post([receiver.page("a")]))
-    receiver.answers = [503]
+    receiver.answers = [429]
     code, out = publish(site)
-    assert code == 4 and "failed  mentions" in out and "/endpoint: HTTP 503" in out, out
+    assert code == 4 and "failed  mentions" in out and "/endpoint: HTTP 429 Too Many Requests" in out, out
     assert site.run("retry").code == 0
     code, out = publish(site)
     assert code == 0 and receiver.told(receiver.page("a")) == [URL], out

@@ -80,7 +80,11 @@ class WebmentionChannel:
         if r.status_code in (200, 201, 202):
             return Receipt(None, link, f"HTTP {r.status_code} from {found}")  # the link: what `status` shows
         failure = classify_http(r.status_code, r.reason or "", r.headers, now)
-        raise DeliveryFailed(Failure(f"{found}: {failure.message}", failure.permanent, failure.retry_after))
+        raise DeliveryFailed(  # a 429 is a wait asked for, never a reason to give up (Failure.rate_limited)
+            Failure(
+                f"{found}: {failure.message}", failure.permanent, failure.retry_after, rate_limited=r.status_code == 429
+            )
+        )
 
     def preview(self, delivery: Delivery, payload: Payload) -> str:
         source, link = self._form(delivery, payload)
