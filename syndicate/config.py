@@ -726,9 +726,13 @@ _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "bluesky": (("handle", "password_env"), ("service", "template", "on_edit", "on_delete", "images")),
     "discord": (("url_env",), ("template", "on_edit", "on_delete", "images")),
     "telegram": (("chat", "token_env"), ("api", "template", "on_edit", "on_delete", "images")),
+    "slack": ((), ("channel", "token_env", "url_env", "api", "template", "on_edit", "on_delete")),
+    "webmention": ((), ()),
 }
 _ONE_IMAGE = frozenset({"discord", "telegram"})  # an embed's image, a photo message: one at most
 _TELEGRAM_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[1-9][0-9]{0,15})$")
+_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{8,20}$")
+SLACK_API = "https://slack.com/api"
 
 
 # ~65 lines: each key of a [[targets]] table is checked in the order docs/reference/config.md lists them,
@@ -819,6 +823,8 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
                 " or _) or a numeric chat id like -1001234567890",
                 path=path,
             )
+        if kind == "slack":
+            _slack(values, where, path)
         timeout = entry.get("timeout", 10.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= float(timeout) <= 300:
             raise ConfigError(f"{where}: timeout must be between 0.1 and 300 seconds", path=path)
@@ -827,6 +833,35 @@ def _targets(raw: object, path: str) -> tuple[TargetSettings, ...]:
         values.setdefault("api", "https://api.telegram.org" if kind == "telegram" else "")
         out.append(TargetSettings(**values))
     return tuple(out)
+
+
+def _slack(values: dict[str, Any], where: str, path: str) -> None:
+    """A slack target: a bot token and a channel ID (send, edit, delete), or an incoming webhook
+    (send only: it names its own channel, and can neither edit nor delete)."""
+    if bool(values.get("token_env")) == bool(values.get("url_env")):
+        raise ConfigError(
+            f"{where}: give token_env (a bot token: send, edit, delete) or url_env (an incoming webhook: send only)"
+            + (", not both" if values.get("token_env") else ""),
+            path=path,
+        )
+    if values.get("url_env"):
+        if values.get("channel"):
+            raise ConfigError(f"{where}: an incoming webhook posts to its own channel; remove channel", path=path)
+        for key, wrong in (("on_edit", "update"), ("on_delete", "delete")):
+            if values.get(key) == wrong:
+                raise ConfigError(
+                    f"{where}: an incoming webhook cannot edit or delete a message; {key} must be 'ignore'"
+                    " (or use token_env, a bot token)",
+                    path=path,
+                )
+    elif not _SLACK_CHANNEL.match(values.get("channel", "")):
+        raise ConfigError(
+            f"{where}: channel must be the channel's ID like C0123456789 (in Slack: the channel's details,"
+            f" at the bottom), not {values.get('channel', '')!r}",
+            path=path,
+        )
+    values.setdefault("api", SLACK_API)
+    values["images"] = 1  # one image block: the thumbnail, else the body's first image
 
 
 MAX_CONFIG_BYTES = 1024 * 1024

@@ -97,7 +97,10 @@ class Failure:
     retry_after: float | None = None  # seconds, from Retry-After / X-RateLimit-Reset
     disable_target: bool = False  # 410 Gone from a webhook
     unknown_outcome: bool = False  # no answer: the request may still be carried out (a timeout)
+    # A 429: tried again after its wait, never given up for it (both); ``throttled`` also makes every
+    # delivery to the target's server wait (deliver/throttles.py), where the target names one server.
     throttled: bool = False  # rate limited (HTTP 429): its server asks every sender to wait, not only this one
+    rate_limited: bool = False  # the target said "not now" (429) for this request (a webmention endpoint)
 
 
 class DeliveryFailed(SyndicateError):

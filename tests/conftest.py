@@ -129,4 +129,5 @@ from tests.peers.fixtures import bluesky_pds as bluesky_pds  # noqa: E402
 from tests.peers.fixtures import mastodon_peer as mastodon_peer  # noqa: E402
 from tests.peers.fixtures import webhook_receiver as webhook_receiver  # noqa: E402
 from tests.peers.fixtures import webhook_receiver_factory as webhook_receiver_factory  # noqa: E402
+from tests.peers.fixtures import webmention_peer as webmention_peer  # noqa: E402
 from tests.peers.fixtures import websub_hub as websub_hub  # noqa: E402

@@ -117,6 +117,32 @@ def test_check_exits_1_and_names_the_file_when_a_post_is_broken(site: Site) -> N
         (CONFIG + "\n[feed]\n", "unknown section [feed]; did you mean [feeds]?"),
         (CONFIG + '\n[[targets]]\nname = "x"\nkind = "twitter"\n', "[[targets]] 'x': kind must be one of webhook"),
         (CONFIG + '\n[[targets]]\nname = "x"\nkind = "webhook"\nsecret_env = "S"\n', "url is required for a webhook"),
+        # a slack target: a bot token and a channel ID, or an incoming webhook (send only)
+        (
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "slack"\nchannel = "#general"\ntoken_env = "T"\n',
+            "channel must be the channel's ID like C0123456789 (in Slack: the channel's details, at the bottom)",
+        ),
+        (
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "slack"\nchannel = "C0123456789"\n',
+            "give token_env (a bot token: send, edit, delete) or url_env (an incoming webhook: send only)",
+        ),
+        (
+            CONFIG
+            + '\n[[targets]]\nname = "x"\nkind = "slack"\nchannel = "C0123456789"\ntoken_env = "T"\nurl_env = "U"\n',
+            "or url_env (an incoming webhook: send only), not both",
+        ),
+        (
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "slack"\nurl_env = "U"\nchannel = "C0123456789"\n',
+            "an incoming webhook posts to its own channel; remove channel",
+        ),
+        (
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "slack"\nurl_env = "U"\non_delete = "delete"\n',
+            "an incoming webhook cannot edit or delete a message; on_delete must be 'ignore'",
+        ),
+        (
+            CONFIG + '\n[[targets]]\nname = "x"\nkind = "slack"\nurl_env = "https://hooks.slack.com/services/T/B/x"\n',
+            "url_env names an environment variable (like MY_SECRET), never the secret itself",
+        ),
         (
             CONFIG
             + '\n[[targets]]\nname = "x"\nkind = "webhook"\nurl = "https://h/"\nsecret_env = "S"\ntoken_env = "T"\n',

@@ -145,13 +145,17 @@ def plain(value: Any) -> Any:
 
 @pytest.mark.parametrize(("key", "line"), examples("targets"), ids=lambda v: str(v)[:30])
 def test_each_target_example_is_accepted_by_a_kind_that_takes_it(key: str, line: str) -> None:
-    kinds = table("targets")[key][0].replace("all", "webhook, mastodon, bluesky, discord, telegram").split(", ")
+    every = "webhook, mastodon, bluesky, discord, telegram, slack, webmention"
+    kinds = table("targets")[key][0].replace("all", every).split(", ")
     base = {
         "webhook": {"url": "https://hooks.example.net/", "secret_env": "HOOK_SECRET"},
         "mastodon": {"instance": "https://mastodon.example", "token_env": "MASTODON_TOKEN"},
         "bluesky": {"handle": "ada.bsky.social", "password_env": "BSKY_PASSWORD"},
         "discord": {"url_env": "DISCORD_WEBHOOK_URL"},
         "telegram": {"chat": "@myblog", "token_env": "TELEGRAM_BOT_TOKEN"},
+        # an incoming webhook (url_env) is the other way to reach Slack: no channel, no token
+        "slack": {} if key == "url_env" else {"channel": "C0123456789", "token_env": "SLACK_BOT_TOKEN"},
+        "webmention": {},
     }
     for kind in kinds:
         keys = {"name": "t", "kind": kind, **base[kind]}

@@ -211,8 +211,15 @@ def test_a_receiver_on_the_page_verifies_what_syndicate_sends(
 
 
 def test_each_kind_page_names_every_key_of_its_targets() -> None:
-    pages = {"webhook": "webhook.md", "mastodon": "mastodon.md", "bluesky": "bluesky.md"}
-    pages |= {"discord": "discord.md", "telegram": "telegram.md"}
+    pages = {
+        "webhook": "webhook.md",
+        "mastodon": "mastodon.md",
+        "bluesky": "bluesky.md",
+        "discord": "discord.md",
+        "telegram": "telegram.md",
+        "slack": "slack.md",
+        "webmention": "webmention.md",
+    }
     assert set(pages) == set(_KIND_KEYS)
     for kind, (required, optional) in _KIND_KEYS.items():
         text = (PAGES / pages[kind]).read_text(encoding="utf-8")

@@ -191,6 +191,16 @@ def test_retry_after_is_honoured_and_permanent_errors_and_the_last_attempt_are_d
     assert why == "gave up after 1 attempt; last: HTTP 503"  # it said "1 attempts"
 
 
+def test_a_rate_limit_waits_as_told_and_never_uses_up_the_attempts() -> None:
+    """A 429 says "not now", not "this fails": past max_attempts it is still tried again after the
+    wait the target asked for (a target that rate limits a burst never kills the deliveries)."""
+    rng = random.Random(1)
+    failure = Failure("rate limited", retry_after=30, rate_limited=True)
+    state, next_at, why = after_failure(_delivery(8), failure, NOW, DeliverySettings(), rng)
+    assert state == FAILED and next_at is not None and (next_at - NOW).total_seconds() >= 30
+    assert why == "rate limited"
+
+
 def test_due_takes_open_rows_whose_time_has_come_and_interrupted_sends() -> None:
     later = NOW + timedelta(minutes=5)
     rows = [
@@ -235,3 +245,45 @@ def test_a_retracted_post_whose_send_is_held_is_skipped_and_its_copy_looked_afte
     plan = run([], {p.id: known(p)}, rows, targets=(MASTO,))
     assert list(plan.skip) == [rows[0].id]
     assert [d.event for d in plan.new] == ["post.deleted"]
+
+
+MENTIONS = TargetSettings(name="mentions", kind="webmention")
+
+
+def _links(*urls: str) -> Content:
+    return Content(html="".join(f'<a href="{u}">x</a>' for u in urls), summary="s")
+
+
+def _sent(rows: list[Delivery]) -> list[Delivery]:
+    return [replace(d, state=SENT, attempts=1) for d in rows]
+
+
+def test_a_webmention_per_link_and_version_then_every_link_told_again_on_edit_and_removal() -> None:
+    a, b, c = "https://a.example/", "https://b.example/", "https://c.example/"
+    first = post(1, content=_links(a, b, a))
+    rows = _sent(run([first], {}, [], targets=(MENTIONS,)).new)
+    assert sorted(d.revision.split("\x1f")[1] for d in rows) == [a, b] and {d.event for d in rows} == {"webmention"}
+    assert run([first], {first.id: known(first)}, rows, targets=(MENTIONS,)).new == [], "once per version"
+
+    edited = replace(first, revision="r2", content=_links(a, c))  # b removed, c added
+    again = run([edited], {first.id: known(first)}, rows, targets=(MENTIONS,)).new
+    assert sorted(d.revision.split("\x1f")[1] for d in again) == [a, b, c]
+    rows += _sent(again)
+
+    gone = run([], {first.id: known(edited)}, rows, targets=(MENTIONS,))
+    told = sorted(d.revision.split("\x1f")[1] for d in gone.new)
+    assert told == [a, b, c] and all(d.revision.startswith("gone:0:") for d in gone.new)
+
+
+def test_posts_published_before_the_webmention_target_are_told_nothing() -> None:
+    first = post(1, content=_links("https://a.example/"))
+    assert run([first], {}, [], targets=(MENTIONS,), known_targets=set()).new == []
+
+
+def test_a_post_back_after_its_webmentions_were_retracted_tells_its_links_again() -> None:
+    a = "https://a.example/"
+    first = post(1, content=_links(a))
+    rows = _sent(run([first], {}, [], targets=(MENTIONS,)).new)
+    rows += _sent(run([], {first.id: known(first)}, rows, targets=(MENTIONS,)).new)
+    back = run([first], {first.id: known(first, deleted=True)}, rows, targets=(MENTIONS,)).new
+    assert [d.revision for d in back] == [f"1:r1\x1f{a}"]

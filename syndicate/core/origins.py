@@ -32,10 +32,11 @@ def origin(url: str) -> str | None:
 
 def target_origin(settings: Settings, target: str) -> str | None:
     """The origin a target's deliveries go to (a webhook's URL, a Mastodon instance, a Bluesky
-    PDS, a WebSub hub); None for a target no longer in the config."""
+    PDS, a WebSub hub, Slack's or Telegram's API); None for a target no longer in the config, and
+    for one whose server is in a secret (Discord's webhook URL) or varies (webmention endpoints)."""
     if target.startswith(WEBSUB_PREFIX):
         return origin(target.removeprefix(WEBSUB_PREFIX))
     found = settings.target(target)
     if found is None:
         return None
-    return origin(found.url or found.instance or found.service)
+    return origin(found.url or found.instance or found.service or found.api)  # api: Slack's, Telegram's

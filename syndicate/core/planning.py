@@ -41,6 +41,7 @@ from operator import is_not
 from typing import Any
 
 from ..errors import Failure
+from .mentions import MENTION_SEP, mention_link, post_links
 from .model import MAX_RETRY_DELAY, DeliverySettings, Links, Post, TargetSettings
 from .social import social_digest
 
@@ -69,6 +70,16 @@ OPEN_STATES = frozenset({PENDING, SENDING, FAILED})
 UNKNOWN_OUTCOME_WAIT = 60  # seconds at least before retrying a request that got no answer (it may still land)
 WEBSUB_PREFIX = "websub:"
 FEED_EVENT = "feed.updated"
+MENTION_EVENT = "webmention"  # one per (version of a post, link): revision "<version>\x1f<link>"
+
+
+def _mention_version(revision: str) -> str:
+    return revision.split(MENTION_SEP, 1)[0]
+
+
+def tells_gone(d: Delivery) -> bool:
+    """Does this delivery say the post went away (made from the ledger's snapshot of it, not the post)?"""
+    return d.event == "post.deleted" or (d.event == MENTION_EVENT and d.revision.startswith("gone:"))
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,7 @@ def plan_posts(
     social: Callable[[Post], tuple[tuple[str, str], ...]] | None = None,
     retracting: Retracting | None = None,
     live_known: int | None = None,
+    links: Callable[[Post], tuple[str, ...]] | None = None,
 ) -> Plan:
     """Decide the new deliveries for ``posts`` (every accepted post: live, draft or scheduled).
 
@@ -257,6 +269,12 @@ def plan_posts(
 
     ``live_known`` (see :class:`IncrementalPosts`): how many posts the whole ledger knows live,
     when ``known`` holds only some of them.
+
+    A webmention target gets one delivery per (version of the post, link) for a post that is
+    new or edited (``links``: the pages a post links to; by default read from its HTML): the
+    links it has now and every link an earlier version may have told (a removed link hears the
+    post no longer links to it), and once more for each of those when the post is retracted.
+    Posts published before the target was first seen are told nothing until they change.
     """
     plan = Plan()
     ledger = _Ledger(deliveries)
@@ -273,6 +291,9 @@ def plan_posts(
             _plan_published(plan, ledger, post, target, stamp, back and only[1] in (None, target.name))
         before = known.get(post.id)
         if before is None or before.deleted or before.revision != post.revision:
+            for target in targets:
+                if target.kind == "webmention" and (target.name not in plan.new_targets or back):
+                    _plan_mentions(plan, ledger, post, target, stamp, links)
             now_digests = digests(post) if socials else ()
             if before is not None and not before.deleted:
                 for target in targets:
@@ -408,7 +429,7 @@ class _Ledger:
 def _plan_published(
     plan: Plan, ledger: _Ledger, post: Post, target: TargetSettings, now: datetime, wanted: bool
 ) -> None:
-    if "post.published" not in target.events or not post.goes_to(target.name):
+    if "post.published" not in target.events or not post.goes_to(target.name) or target.kind == "webmention":
         return
     life, existing = ledger.current(post.id, target.name)
     if existing is None:
@@ -472,12 +493,64 @@ def _plan_edit(
     ledger.add(d)
 
 
+def _mentioned(ledger: _Ledger, post_id: str, target: str) -> tuple[int, list[str]]:
+    """(how many times the post's webmentions were retracted, the links its current life may have
+    told: those of its webmentions sent or tried), in the order they were planned."""
+    rows = [d for d in ledger.rows.get((post_id, target), []) if d.event == MENTION_EVENT]
+    lives = len({_mention_version(d.revision) for d in rows if d.revision.startswith("gone:")})
+    prefix = f"{lives}:"
+    told = [mention_link(d.revision) for d in rows if d.revision.startswith(prefix) and d.may_have_landed]
+    return lives, list(dict.fromkeys(told))
+
+
+def _plan_mentions(
+    plan: Plan,
+    ledger: _Ledger,
+    post: Post,
+    target: TargetSettings,
+    now: datetime,
+    links: Callable[[Post], tuple[str, ...]] | None,
+) -> None:
+    """A new or edited post: a webmention to each link it has, and to each link an earlier version
+    told (added, kept and removed links alike); older ones not yet sent are superseded."""
+    if not post.goes_to(target.name):
+        return
+    lives, told = _mentioned(ledger, post.id, target.name)
+    version = f"{lives}:{post.revision}"
+    for old in ledger.open.get((post.id, target.name), []):
+        if old.event == MENTION_EVENT and _mention_version(old.revision) != version:
+            plan.skip[old.id] = "superseded by a newer version of the post"
+    now_links = links(post) if links is not None else _post_links(post)
+    for link in dict.fromkeys([*now_links, *told]):
+        _add_mention(plan, ledger, post.id, target, now, version, link)
+
+
+def _post_links(post: Post) -> tuple[str, ...]:
+    return post_links(post.content_html, post.url)
+
+
+def _add_mention(
+    plan: Plan, ledger: _Ledger, post_id: str, target: TargetSettings, now: datetime, version: str, link: str
+) -> None:
+    revision = f"{version}{MENTION_SEP}{link}"
+    if (post_id, target.name, MENTION_EVENT, revision) not in ledger.by_key:
+        d = _new(post_id, target.name, MENTION_EVENT, revision, now)
+        plan.new.append(d)
+        ledger.add(d)
+
+
 def _retraction(ledger: _Ledger, gone: KnownPost, target: TargetSettings) -> tuple[list[Delivery], bool]:
     """What retracting the post from this target does: the unsent deliveries it skips, and
     whether a ``post.deleted`` goes there (a webhook that asked for it and got the post, or a
     social target that deletes and may hold a status or record of this life)."""
     skips = [old for old in ledger.open.get((gone.post_id, target.name), []) if old.event != "post.deleted"]
     skips += [d for d in ledger.rows.get((gone.post_id, target.name), []) if d.state == HELD]  # never sent now
+    if target.kind == "webmention":
+        lives, told = _mentioned(ledger, gone.post_id, target.name)
+        gone_version = f"gone:{lives}:{gone.revision}"
+        rows = ledger.rows.get((gone.post_id, target.name), [])
+        planned = any(d.event == MENTION_EVENT and _mention_version(d.revision) == gone_version for d in rows)
+        return skips, bool(told) and not planned
     life, published = ledger.current(gone.post_id, target.name)
     if published is None or ledger.ended(gone.post_id, target.name, life):
         return skips, False
@@ -512,7 +585,11 @@ def _plan_retraction(plan: Plan, ledger: _Ledger, gone: KnownPost, target: Targe
     skips, tells = _retraction(ledger, gone, target)
     for old in skips:
         plan.skip[old.id] = "the post was removed before delivery"
-    if tells:
+    if tells and target.kind == "webmention":
+        lives, told = _mentioned(ledger, gone.post_id, target.name)
+        for link in told:
+            _add_mention(plan, ledger, gone.post_id, target, now, f"gone:{lives}:{gone.revision}", link)
+    elif tells:
         _post_id, _target, event, revision = _deleted_key(gone, target, ledger.current(gone.post_id, target.name)[0])
         d = _new(gone.post_id, target.name, event, revision, now)
         plan.new.append(d)
@@ -757,7 +834,7 @@ def after_failure(
         return HELD, None, f"{failure.message}; {HELD_HINT}"
     if failure.permanent:
         return DEAD, None, failure.message
-    if d.attempts >= settings.max_attempts:
+    if d.attempts >= settings.max_attempts and not (failure.rate_limited or failure.throttled):
         tries = "1 attempt" if d.attempts == 1 else f"{d.attempts} attempts"
         return DEAD, None, f"gave up after {tries}; last: {failure.message}"
     schedule = settings.retry_schedule or (60,)

@@ -153,7 +153,7 @@ def _image(doc: _Doc, meta: dict[str, Any], key: str, settings: Settings, post_u
 
 
 # What a post may set for one target of each kind, in `syndicate: {name: {…}}`.
-SOCIAL_OPTIONS = {"mastodon": ("text", "visibility"), "bluesky": ("text",), "webhook": ()}
+SOCIAL_OPTIONS = {"mastodon": ("text", "visibility"), "bluesky": ("text",), "slack": ("text",), "webhook": ()}
 SOCIAL_OPTIONS |= {"discord": ("text",), "telegram": ("text",)}
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 

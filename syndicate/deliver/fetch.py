@@ -44,6 +44,7 @@ __all__ = [
     "Fetched",
     "Got",
     "fetch_image",
+    "fetch_page",
     "fetch_public",
     "public_session",
     "sniff_image",
@@ -413,6 +414,8 @@ class Got:
     etag: str
     body: bytes
     where: str
+    url: str = ""  # where the body came from: the last hop of the redirects
+    link: str = ""  # its Link header (several joined by commas)
 
 
 def fetch_public(
@@ -424,7 +427,20 @@ def fetch_public(
     return _fetch(session, url, {"If-None-Match": f'"{etag}"'} if etag else {}, max_bytes, timeout)
 
 
-def _fetch(session: requests.Session, url: str, headers: dict[str, str], max_bytes: int, timeout: float) -> Got:
+def fetch_page(session: requests.Session, url: str, *, max_bytes: int, timeout: float) -> Got:
+    """GET a page as :func:`fetch_public` does, for what it says about itself: its final URL, its
+    Link header, and its body when it is HTML (anything else is not read: b"")."""
+    return _fetch(session, url, {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}, max_bytes, timeout, True)
+
+
+def _fetch(
+    session: requests.Session,
+    url: str,
+    headers: dict[str, str],
+    max_bytes: int,
+    timeout: float,
+    html_only: bool = False,
+) -> Got:
     shown = _show(url)
     deadline_at = time.monotonic() + timeout
     deadline = _Deadline(timeout)
@@ -464,6 +480,10 @@ def _fetch(session: requests.Session, url: str, headers: dict[str, str], max_byt
                     return Got(304, etag, b"", where)
                 if resp.status_code != 200:
                     raise FetchRefused(f"{where}: HTTP {resp.status_code}")
+                link = resp.headers.get("Link", "")
+                kind = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if html_only and kind not in ("text/html", "application/xhtml+xml"):
+                    return Got(200, etag, b"", where, current, link)
                 try:
                     data = _read_body(resp, where, max_bytes, deadline, timeout)
                 except FetchRefused:
@@ -475,7 +495,7 @@ def _fetch(session: requests.Session, url: str, headers: dict[str, str], max_byt
                 deadline.forget()
             if deadline.expired:
                 raise FetchRefused(f"{where}: {_reason(TimeoutError(), deadline, timeout)}")
-            return Got(200, etag, data, where)
+            return Got(200, etag, data, where, current, link)
         raise FetchRefused(f"{shown}: more than {MAX_REDIRECTS} redirects")
     finally:
         deadline.stop()

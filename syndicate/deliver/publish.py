@@ -36,6 +36,7 @@ from ..builder.skip import IncrementalRender
 from ..builder.workers import Workers, make_contents
 from ..config import load_settings, output_dir, shown_config, stand_ins
 from ..core.feeds import IncrementalPlan
+from ..core.mentions import post_links
 from ..core.model import Links, Post, Problem, Settings
 from ..core.origins import target_origin
 from ..core.planning import (
@@ -64,6 +65,7 @@ from ..core.planning import (
     held_by_a_crash,
     plan_pings,
     syndication_links,
+    tells_gone,
 )
 from ..core.render.jsonfeed import json_item
 from ..core.social import social_digest
@@ -161,7 +163,7 @@ def _payload(
     if d.target.startswith(WEBSUB_PREFIX):
         return Payload(item={}, topic=d.post_id)
     earlier = _held(store, d) if social and d.event != "post.published" else ()
-    if d.event == "post.deleted":
+    if tells_gone(d):
         snapshot = json.loads(known_snapshots.get(d.post_id, "{}") or "{}")
         return Payload(item=snapshot or {"id": d.post_id}, held=earlier)
     post = live.get(d.post_id)
@@ -582,7 +584,7 @@ def _plan(
     With ``ids`` (see :class:`IncrementalPosts`), ``live`` and ``rows`` are those of these posts only."""
     store, settings, request = run.store, run.settings, run.request
     known = run.known = _known(run)
-    snaps, socials = _snapshots(settings, live, known)
+    snaps, socials, links = _snapshots(settings, live, known)
     run.dropped |= _drop_unrenderable(prepared.report, live)
     planner = _incremental(run)
     plan = (planner.plan if planner is not None else IncrementalPosts().plan)(
@@ -592,6 +594,7 @@ def _plan(
         dropped=run.dropped,
         snapshot=lambda p: snaps.get(p.id) or json_snapshot(p),
         social=lambda p: socials.get(p.id, ()),
+        links=lambda p: links.get(p.id, ()),
         unreadable_sources={p.path for p in prepared.report.rejected},
         known=known,
         targets=settings.targets,
@@ -611,9 +614,9 @@ def _plan(
     feed_rows = rows if ids is None else store.delivery_keys(digests.keys()) if digests else []
     pings = plan_pings(run.wall(), digests, {prepared.feed_url(rel) for rel in changed}, settings.hubs, feed_rows)
     plan.skip.update(pings.skip)
-    deleting = {d.post_id for d in plan.new if d.event == "post.deleted"}
+    deleting = {d.post_id for d in plan.new if tells_gone(d)}
     unsent = rows if ids is None else store.open_deliveries()  # every post's, not only the planned ones'
-    deleting |= {d.post_id for d in unsent if d.event == "post.deleted" and d.state in OPEN_STATES}
+    deleting |= {d.post_id for d in unsent if tells_gone(d) and d.state in OPEN_STATES}
     snapshots = store.snapshots(deleting)
     snapshots.update({p.post_id: p.snapshot for p in plan.posts if p.snapshot})
     return plan, plan.new + pings.new, snapshots
@@ -677,14 +680,17 @@ def _note_word(run: _Run, plan: Plan) -> None:
 
 def _snapshots(
     settings: Settings, live: dict[str, Post], known: dict[str, KnownPost]
-) -> tuple[dict[str, str], dict[str, tuple[tuple[str, str], ...]]]:
+) -> tuple[dict[str, str], dict[str, tuple[tuple[str, str], ...]], dict[str, tuple[str, ...]]]:
     """The ledger keeps a snapshot of each new or edited post, and the digest of its text on each
-    social target (both made from its HTML): on every core when there are many (a first run on a
-    big site), a batch at a time, the HTML forgotten again after each batch."""
+    social target (both made from its HTML); with a webmention target, the links of each (all made
+    from its HTML): on every core when there are many (a first run on a big site), a batch at a
+    time, the HTML forgotten again after each batch."""
     fresh = [p for p in live.values() if (k := known.get(p.id)) is None or k.deleted or k.revision != p.revision]
     snaps: dict[str, str] = {}
     socials: dict[str, tuple[tuple[str, str], ...]] = {}
     social_targets = [t for t in settings.targets if t.social]
+    mentioning = any(t.kind == "webmention" for t in settings.targets)
+    links: dict[str, tuple[str, ...]] = {}
     workers = Workers()
     try:
         for i in range(0, len(fresh), SNAPSHOT_BATCH):
@@ -695,11 +701,13 @@ def _snapshots(
                 if not p.content.failed:
                     snaps[p.id] = json_snapshot(p)
                     socials[p.id] = tuple((t.name, social_digest(p, t)) for t in social_targets)
+                    if mentioning:
+                        links[p.id] = post_links(p.content_html, p.url)
             for p in made:
                 p.content.release()
     finally:
         workers.close()
-    return snaps, socials
+    return snaps, socials, links
 
 
 def _record(run: _Run, plan: Plan, new: list[Delivery]) -> None:

@@ -51,6 +51,19 @@ def _telegram(target: TargetSettings, token: str, made: Channels) -> Channel:
     return TelegramChannel(target, token, requests.Session())
 
 
+def _slack(target: TargetSettings, secret: str, made: Channels) -> Channel:
+    from .channels.slack import SlackChannel
+
+    return SlackChannel(target, secret, made.session)
+
+
+def _webmention(target: TargetSettings, secret: str, made: Channels) -> Channel:
+    from .channels.webmention import WebmentionChannel
+
+    # a post's links and their pages' endpoints are someone else's words: public addresses only
+    return WebmentionChannel(target, public_session(frozenset(made.settings.content.fetch_allow)))
+
+
 # Imported when first used: a site with only webhooks never loads atproto or Mastodon.py.
 MAKERS: dict[TargetKind, Callable[[TargetSettings, str, Channels], Channel]] = {
     "webhook": _webhook,
@@ -58,6 +71,8 @@ MAKERS: dict[TargetKind, Callable[[TargetSettings, str, Channels], Channel]] = {
     "bluesky": _bluesky,
     "discord": _discord,
     "telegram": _telegram,
+    "slack": _slack,
+    "webmention": _webmention,
 }
 
 
@@ -125,7 +140,7 @@ class Channels:
         target = self.settings.target(name)
         if target is None:
             raise ConfigError(f"target {name!r} is no longer in the config; its deliveries wait until it is back")
-        return MAKERS[target.kind](target, self.secrets.get(target), self)
+        return MAKERS[target.kind](target, self.secrets.get(target) if target.secret_key else "", self)
 
     def close(self) -> None:
         for channel in self.made.values():

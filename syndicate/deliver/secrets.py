@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ..core.model import SECRET_KEYS, TargetSettings
+from ..core.model import TargetSettings
 from ..errors import ConfigError
 
 
@@ -17,9 +17,9 @@ class Secrets:
         self.values: set[str] = set()
 
     def get(self, target: TargetSettings, key: str | None = None) -> str:
-        """The secret of ``target`` (by default the one its kind needs, ``SECRET_KEYS``); raises
+        """The secret of ``target`` (by default the one it needs, ``secret_key``); raises
         ConfigError naming the variable, never a value."""
-        key = key or SECRET_KEYS[target.kind]
+        key = key or target.secret_key
         name = getattr(target, key)
         value = self.environ.get(name, "")
         if not value:

@@ -514,3 +514,38 @@ def websub_hub(tmp_path: Path) -> Iterator[WebSubHub]:
     argv = [sys.executable, str(PEERS_SRC / "websub_peer.py"), "hub", str(port), str(db_path)]
     with run_peer("WebSub hub", argv, port=port, log_path=log_path, env={"WEBSUB_PROPAGATE": "1"}) as proc:
         yield WebSubHub(f"http://127.0.0.1:{port}", db_path, log_path, proc.pid)
+
+
+# ---------------------------------------------------------------------------- webmention receiver
+
+
+@dataclass(frozen=True)
+class WebmentionPeer:
+    """The real Webmention receiver (PyPI ``webmentions``, Flask, SQLite): tests/peers/webmention_peer.py."""
+
+    base_url: str
+    log_path: Path
+
+    def page(self, name: str) -> str:
+        return f"{self.base_url}/page/{name}"
+
+    def mentions(self, page: str) -> list[dict[str, Any]]:
+        """The mentions it keeps of one of its pages."""
+        query = urllib.parse.urlencode({"resource": page, "direction": "in"})
+        status, body = http_request("GET", f"{self.base_url}/webmentions?{query}")
+        assert status == 200, body
+        found: list[dict[str, Any]] = json.loads(body)
+        return found
+
+
+@pytest.fixture(scope="session")
+def webmention_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebmentionPeer]:
+    """One receiver for the whole session (Flask and SQLAlchemy take a second to start); tests
+    keep apart by using pages of their own names."""
+    require_modules("the Webmention receiver", "webmentions", "flask", "sqlalchemy", "mf2py")
+    workdir = tmp_path_factory.mktemp("webmention-peer")
+    port = free_port()
+    log_path = workdir / "webmention-peer.out"
+    argv = [sys.executable, str(PEERS_SRC / "webmention_peer.py"), str(port), str(workdir / "mentions.db")]
+    with run_peer("Webmention receiver", argv, port=port, log_path=log_path):
+        yield WebmentionPeer(f"http://127.0.0.1:{port}", log_path)
