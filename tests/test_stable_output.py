@@ -61,6 +61,27 @@ def test_a_build_that_changes_nothing_loads_no_parser_renderer_or_pool(sample_si
     assert loaded() == set()  # the second changes nothing
 
 
+def _modules_after_build(site: Site) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", MODULES_AFTER], cwd=site.root, capture_output=True, text=True, timeout=60
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    return set(report["modules"])
+
+
+def test_a_build_after_one_edit_loads_only_what_it_runs(sample_site: Site) -> None:
+    """What keeps "one post edited" fast (bench/build.py measures it): the post is parsed and its
+    entries made, but a post of syndicate's own dialect has no template code, so the template
+    engine (whose patterns cost ~7 ms to compile) is not loaded, nor is the whole build's loader."""
+    _modules_after_build(sample_site)
+    post = sample_site.content / "2024-09-02-cpp-vs-csharp.md"
+    post.write_text(post.read_text().replace("it depends", "it really depends"))
+    loaded = _modules_after_build(sample_site)
+    assert {"yaml", "nh3", "syndicate.builder.edit"} <= loaded  # parsed and rendered, by the edit path
+    assert {"syndicate.core.templating", "syndicate.builder.load"}.isdisjoint(loaded)
+
+
 def test_cold_cached_and_no_cache_builds_give_the_same_bytes(sample_site: Site, tmp_path: Path) -> None:
     sample_site.run("build")
     cold = {k: v[0] for k, v in snapshot(sample_site.public).items()}
