@@ -20,3 +20,4 @@ def main() -> None:
         full()
     finally:
         quick.LSTATS.clear()  # this command's: never a later one's
+        quick.HINT.clear()

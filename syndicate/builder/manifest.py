@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,14 @@ from .report import BuildReport, Tally
 
 def inputs_key(settings: Settings, files: list[Scanned], out: Path) -> str:
     """A hash of everything a build reads, but the clock: code, settings, post files' stat signatures."""
+    return lines_key(settings, ((f.source, f.signature, f.error) for f in files), out)
+
+
+def lines_key(settings: Settings, lines: Iterable[tuple[str, str, str]], out: Path) -> str:
+    """:func:`inputs_key` of the files' (source, signature, error), in the scan's order (by source)."""
     h = hashlib.sha256(repr((__version__, RENDER_FORMAT, settings, str(out.resolve()))).encode())
-    for f in files:
-        h.update(f"{f.source}\x00{f.signature}\x00{f.error}\n".encode())
+    for source, signature, error in lines:
+        h.update(f"{source}\x00{signature}\x00{error}\n".encode())
     return h.hexdigest()
 
 

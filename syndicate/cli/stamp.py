@@ -94,4 +94,6 @@ def leave_stamp(
         version=__version__,
         real=[str(p) for p in (site, out_dir, site / settings.content.dir, site / CONFIG_PATH.parent)],
         since=started,
+        inputs=m["inputs"],
+        skipped=[[f.source, f.path, f.error, f.severity] for f in seen.scanned if f.error],
     )
