@@ -14,9 +14,15 @@ def main() -> None:
     if code is not None:
         sys.exit(code)
     quick.ARGV = sys.argv[1:]  # the full command may leave a stamp for this command line
-    from .cli import main as full
-
     try:
+        if quick.HINT:  # a rebuild after an edit the stamp named: without loading the command line
+            from .cli.plain import build_without_click
+
+            code = build_without_click(sys.argv[1:])
+            if code is not None:
+                sys.exit(code)
+        from .cli.common import main as full
+
         full()
     finally:
         quick.LSTATS.clear()  # this command's: never a later one's

@@ -385,7 +385,7 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
         if not (isinstance(stdout, str) and isinstance(stderr, str) and type(code) is int and 0 <= code < 256):
             return None
         (stdout + stderr).encode("utf-8")  # UnicodeEncodeError (a lone surrogate): no build wrote it
-        if _ascii(sys.stdout) or _ascii(sys.stderr):
+        if ascii_stream(sys.stdout) or ascii_stream(sys.stderr):
             return None  # click.echo writes UTF-8 to a stream set to ASCII (PYTHONIOENCODING=ascii)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
@@ -394,9 +394,9 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
             gc.enable()
     took = f"{time.perf_counter() - started:.2f}"
     if stderr:
-        sys.stderr.write(_as_echoed(stderr, sys.stderr))
+        sys.stderr.write(as_echoed(stderr, sys.stderr))
         sys.stderr.flush()
-    sys.stdout.write(_as_echoed(stdout.replace(SECONDS, took), sys.stdout))
+    sys.stdout.write(as_echoed(stdout.replace(SECONDS, took), sys.stdout))
     sys.stdout.flush()
     return code
 
@@ -418,7 +418,7 @@ def read_stamp(path: str) -> Any:
 _ANSI = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")
 
 
-def _ascii(stream: Any) -> bool:
+def ascii_stream(stream: Any) -> bool:
     """click's "misconfigured" stream (``_stream_is_misconfigured``), which it rewraps."""
     try:
         return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "ascii"
@@ -426,7 +426,7 @@ def _ascii(stream: Any) -> bool:
         return False
 
 
-def _as_echoed(text: str, stream: Any) -> str:
+def as_echoed(text: str, stream: Any) -> str:
     """``text`` as click.echo writes it to ``stream`` (the full command prints with it): escape
     sequences stripped unless the stream is a terminal."""
     try:

@@ -12,8 +12,7 @@ from ..builder.manifest import inputs_key, replayed
 from ..builder.report import STATE_DIR, BuildReport
 from ..config import CONFIG_PATH
 from ..deliver.ledger import state_path
-from .common import build_exit, problem_lines
-from .show import build_lines
+from .plain import build_exit, build_lines, problem_lines
 
 Before = tuple[int, dict[str, list[int] | None]]
 
