@@ -23,11 +23,11 @@ import fnmatch
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..errors import OutputError
+from ..files import new_temp
 from .output import FileStat, digest
 
 RECORD = ".syndicate-files"
@@ -203,7 +203,7 @@ class Ownership:
         lines = [json.dumps([rel, dig], ensure_ascii=False) for rel, digs in kept.items() for dig in digs]
         lines += [json.dumps([rel, dig], ensure_ascii=False) for rel, dig in current.items()]
         with contextlib.suppress(OSError):
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f"{RECORD}.", suffix=".tmp")
+            fd, tmp = new_temp(self.root, f"{RECORD}.", suffix=".tmp")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(_HEADER + "".join(line + "\n" for line in sorted(lines)))
