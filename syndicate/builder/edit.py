@@ -46,7 +46,7 @@ from ..core.sources import source_prefix
 from ..quick import Recorder, signature_of
 from .cache import CachedPost, PostCache, post_to_json
 from .discover import Scanned
-from .manifest import in_window, inputs_key, lines_key, manifest_key, outputs_hold, replayed
+from .manifest import in_window, input_line, inputs_key, lines_key, manifest_key, outputs_hold, replayed
 from .output import digest, file_stat, same_bytes, write_all
 from .owned import Ownership
 from .report import BuildReport, trace
@@ -163,8 +163,8 @@ def hinted_build(
         lines, edited = _hinted_files(cache, settings, site_dir, hint)
         if not edited:
             return _whole("other inputs changed (settings, files added or removed, or many edited)")
-        then = {f.source: (f.source, was, "") for f, was in edited}
-        if lines_key(settings, [then.get(line[0], line) for line in lines], out) != m["inputs"]:
+        then = {input_line(f.source, f.signature, ""): input_line(f.source, was, "") for f, was in edited}
+        if lines_key(settings, [then.get(line, line) for line in lines], out) != m["inputs"]:
             return _whole("other inputs changed (settings, files added or removed, or many edited)")
         trace(f"edited since the last build, told by the stamp: {len(edited)} post file(s)")
         report = _build(cache, settings, [f for f, _ in edited], out, m, links, lines_key(settings, lines, out))
@@ -198,12 +198,9 @@ def _as_scanned(
     seen.scanned = scanned
 
 
-Line = tuple[str, str, str]  # a scanned file as the inputs' hash takes it: source, signature, why not read
-
-
 def _hinted_files(
     cache: PostCache, settings: Settings, site_dir: Path, hint: dict[str, Any]
-) -> tuple[list[Line], list[tuple[Scanned, str]]]:
+) -> tuple[list[str], list[tuple[Scanned, str]]]:
     """The files a scan would find now as :func:`lines_key` takes them, made from the stamp's (see
     :func:`hinted_build`), and the edited ones with their cache rows' signatures; no edited ones
     when a candidate is no longer a regular file, has no row or a row of other settings, or too
@@ -229,11 +226,11 @@ def _hinted_files(
             edited.append((f, was[0]))
     if len(edited) > MOST:
         return [], []
-    lines = [(prefix + p[cut:], "{}:{}:{}:{}".format(*n), "") for p, n in zip(paths, numbers, strict=True)]
+    lines = [f"{prefix}{p[cut:]}\x00{a}:{b}:{c}:{d}\x00\n" for p, (a, b, c, d) in zip(paths, numbers, strict=True)]
     for source, _, why, severity in hint["skipped"]:
         if severity not in SEVERITIES:
             return [], []
-        lines.append((str(source), "", str(why)))
+        lines.append(input_line(str(source), "", str(why)))
     lines.sort()
     return lines, edited
 
