@@ -4,6 +4,7 @@ it did not write. Each test fails on the main before the record (.syndicate-file
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from pathlib import Path
@@ -296,3 +297,32 @@ def test_a_temporary_file_is_always_new_never_a_file_or_a_link_at_its_name(
     monkeypatch.setattr(os, "urandom", lambda n: bytes(n))  # every name taken: an error, nothing opened
     with pytest.raises(FileExistsError):
         files.new_temp(folder, ".feed.xml.")
+
+
+def test_the_record_read_in_one_parse_is_the_record_read_line_by_line(tmp_path: Path) -> None:
+    """owned.py parses the whole record at once, and line by line when a line does not read (cut
+    short by a crash) or holds two values: the claims are the same either way."""
+    from syndicate.builder import owned
+
+    lines = [json.dumps([f"tags/t{n}/feed.xml", f"d{n}"]) for n in range(50)]
+    lines += [json.dumps(["tags/t3/feed.xml", None]), json.dumps([7, "x"]), json.dumps(["x"]), '"ab"']
+    cases = {
+        "written by syndicate": lines,
+        "a line cut short": [*lines, '["tags/t9/atom.xml", "d'],
+        "a line of two values": [*lines, '["tags/a/feed.xml", "e"], ["tags/b/feed.xml", "f"]'],
+    }
+    for name, record in cases.items():
+        (tmp_path / owned.RECORD).write_text("# header\n" + "\n".join(record) + "\n", encoding="utf-8")
+        read = owned.Ownership(tmp_path)
+        one_by_one: dict[str, set[str]] = {}
+        for line in record:
+            try:
+                rel, dig = json.loads(line)
+            except (ValueError, TypeError):
+                continue
+            if isinstance(rel, str) and dig is None:
+                one_by_one.pop(rel, None)
+            elif isinstance(rel, str) and isinstance(dig, str):
+                one_by_one.setdefault(rel, set()).add(dig)
+        assert read.digests == one_by_one, name
+        assert "tags/t3/feed.xml" not in read.digests and read.digests["a"] == {"b"}, name
