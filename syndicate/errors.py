@@ -26,7 +26,7 @@ when any post was rejected). ``DeliveryFailed``, ``KeyTaken``, ``FitError``, ``F
 and ``DeadlinePassed`` never leave the shell: publish records the first three in the ledger,
 a refused thumbnail is a warning and the post goes without it, a post past its deadline is a
 rejected post. The others stop the command with the exit code on their line, mapped in one
-place (:func:`syndicate.cli.exit_code`). Library errors are chained with ``raise … from e``;
+place (:func:`syndicate.cli.common.exit_code`). Library errors are chained with ``raise … from e``;
 no traceback is printed for any of them (``SYNDICATE_TRACE=1`` prints timings, not errors).
 """
 

@@ -6,6 +6,8 @@ names are shown.
   allow_links_to`` names folders outside the site that links may lead to). A FIFO, a device
   or ``/proc/kmsg`` is never opened for reading, so nothing can hang a build.
 - Its size is checked before it is read, and never more than the limit is read.
+- A file is written through a temporary file that is always new (:func:`new_temp`), never
+  through a file or a link already at its name.
 - Any name the file system allows can be shown: control characters (a newline, an escape
   sequence), bidirectional overrides and bytes that are not UTF-8 are printed escaped, so a
   file name can never forge or colour a line of output.
@@ -24,6 +26,24 @@ from .errors import ContentError, FileUnreadable
 
 # os.fsdecode turns each byte that is not UTF-8 into a lone surrogate, U+DC80..U+DCFF.
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+TEMP_TRIES = 100  # random names tried before giving up (tempfile's TMP_MAX is 10,000)
+
+
+def new_temp(folder: str | os.PathLike[str], prefix: str, suffix: str = ".tmp") -> tuple[int, str]:
+    """A new file in ``folder`` (as tempfile.mkstemp makes one: created by this call, never a file or
+    a link already there, mode 0600, not inherited by child processes), open for writing: (its
+    descriptor, its path). tempfile itself costs a one-post rebuild ~4 ms of imports (random,
+    shutil and the compressors). Raises OSError (FileExistsError when every name tried was taken)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(TEMP_TRIES):
+        path = os.path.join(os.fspath(folder), f"{prefix}{os.urandom(6).hex()}{suffix}")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free name for a temporary file in {os.fspath(folder)}")
 
 
 def name_problem(name: str) -> str | None:

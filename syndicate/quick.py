@@ -32,6 +32,8 @@ stripped off a stream that is no terminal, as click.echo does) and exits with it
 else, or any doubt (a stamp that does not read or is no regular file, an option it does not know,
 a file edited in the two seconds before the build started: a later edit in the same clock tick
 would keep its stat), and the full command runs, exactly as without the stamp, and writes a new one.
+When only post files' stats changed, it hands that command which of the stamp's chunks of files
+changed (:func:`edit_hint`), so that a rebuild after an edit finds the edited posts without a scan.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
 
 STAMP = os.path.join(".syndicate", "quick.json")
 CONFIG = os.path.join("config", "syndicate.toml")  # config.CONFIG_PATH, the file the full command reads first
-FORMAT = 2
+FORMAT = 3
 MAX_STAMP_BYTES = 256 * 1024 * 1024  # a stamp for 100,000 posts takes 5 MB
 RACY_NS = 2_000_000_000  # a file changed this close to the stamp may change again with the same stat
 SECONDS = "\x00seconds\x00"  # where the printed lines hold the build's time
@@ -69,6 +71,11 @@ ARGV: list[str] | None = None  # the command line, when syndicate runs as the `s
 # failed on one of them: the scan of the same command (builder/discover.py) takes each from here
 # once; command.main empties it after.
 LSTATS: dict[str, tuple[tuple[int, int, int, int], int]] = {}
+# What a stamp check knew when everything held but some post files' stats (see :func:`edit_hint`),
+# for the build of the same command (builder/edit.py's ``hinted_build``); command.main empties it.
+HINT: dict[str, Any] = {}
+CHUNK = 64  # post files per hash of their stats in the stamp: a failed check names the chunks that changed
+MOST_CHUNKS = 16  # changed chunks beyond which no hint is given (builder/edit.py's MOST edited posts)
 
 Stat = list[int]
 
@@ -193,7 +200,7 @@ class Recorder:
     """What a scan saw, for the stamp: folders with their listings, files with their stats."""
 
     def __init__(self) -> None:
-        self._folders: list[tuple[str, list[tuple[str, bool]] | None]] = []  # listed: hashed if a stamp is made
+        self._folders: list[tuple[str, list[tuple[str, bool]] | str | None]] = []  # listed: hashed if a stamp is made
         self.files: list[tuple[str, str]] = []  # (path, stat signature) of each file read
         self.read_anew: list[str] = []  # the signatures of the files this build parsed: the likeliest racy ones
         self.doubtful = False  # a post file that is a link, or was not examined: no stamp
@@ -206,10 +213,18 @@ class Recorder:
     def unreadable(self, path: str) -> None:
         self._folders.append((path, None))
 
+    def listed(self, path: str, hashed: str | None) -> None:
+        """A folder as the last stamp's :attr:`folders` has it, when its listing is known to be the
+        same (a build that made no scan: builder/edit.py's ``hinted_build``)."""
+        self._folders.append((path, hashed))
+
     @property
     def folders(self) -> list[tuple[str, str | None]]:
         """Each folder the scan went through and its :func:`listing` (None: it could not be listed)."""
-        return [(path, None if names is None else listing(names)) for path, names in self._folders]
+        return [
+            (path, names if names is None or isinstance(names, str) else listing(names))
+            for path, names in self._folders
+        ]
 
     def file(self, path: str, sig: str, doubtful: bool = False) -> None:
         """A post file (with the signature the build read it by; "" when it is not read: its
@@ -238,12 +253,18 @@ def write_stamp(
     version: str,
     real: Sequence[str] = (),
     since: int | None = None,
+    inputs: str | None = None,
+    skipped: Sequence[Sequence[str]] = (),
 ) -> bool:
     """Write the stamp (see the module's doc); False when this build cannot have one. ``real``:
     the folders whose real path (links resolved) the build printed or compared (the site, its
     output folder...): a link re-pointed or a folder moved under one changes what it prints.
     ``since``: when the build started (time.time_ns(); else now): a file changed in the RACY_NS
-    before it is racy, as the build read it after that (a long build: not only before the stamp)."""
+    before it is racy, as the build read it after that (a long build: not only before the stamp).
+    ``inputs``: the inputs' hash of the manifest the build left (builder/manifest.py's
+    ``inputs_key``), and ``skipped``: its scan's files that are not read ([source, path, why,
+    severity]), so that a failed check can hand a build what it needs to find the edited posts
+    without a scan (:func:`edit_hint`)."""
     path = os.path.join(site, STAMP)
     key = command_key(argv)
     racy = (time.time_ns() if since is None else min(since, time.time_ns())) - RACY_NS
@@ -284,6 +305,9 @@ def write_stamp(
         ],
         "files": by_folder(path for path, _ in seen.files),
         "signatures": _stats_hash(numbers),
+        "chunks": _chunks(numbers),
+        "inputs": inputs,
+        "skipped": [list(line) for line in skipped],
         "out": out,
         "outputs": by_folder(outputs),
         "output_stats": _stats_hash(outputs.values()),
@@ -361,7 +385,7 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
         if not (isinstance(stdout, str) and isinstance(stderr, str) and type(code) is int and 0 <= code < 256):
             return None
         (stdout + stderr).encode("utf-8")  # UnicodeEncodeError (a lone surrogate): no build wrote it
-        if _ascii(sys.stdout) or _ascii(sys.stderr):
+        if ascii_stream(sys.stdout) or ascii_stream(sys.stderr):
             return None  # click.echo writes UTF-8 to a stream set to ASCII (PYTHONIOENCODING=ascii)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
@@ -370,9 +394,9 @@ def replay(argv: Sequence[str], clock: Callable[[], datetime] | None = None) -> 
             gc.enable()
     took = f"{time.perf_counter() - started:.2f}"
     if stderr:
-        sys.stderr.write(_as_echoed(stderr, sys.stderr))
+        sys.stderr.write(as_echoed(stderr, sys.stderr))
         sys.stderr.flush()
-    sys.stdout.write(_as_echoed(stdout.replace(SECONDS, took), sys.stdout))
+    sys.stdout.write(as_echoed(stdout.replace(SECONDS, took), sys.stdout))
     sys.stdout.flush()
     return code
 
@@ -394,7 +418,7 @@ def read_stamp(path: str) -> Any:
 _ANSI = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")
 
 
-def _ascii(stream: Any) -> bool:
+def ascii_stream(stream: Any) -> bool:
     """click's "misconfigured" stream (``_stream_is_misconfigured``), which it rewraps."""
     try:
         return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "ascii"
@@ -402,7 +426,7 @@ def _ascii(stream: Any) -> bool:
         return False
 
 
-def _as_echoed(text: str, stream: Any) -> str:
+def as_echoed(text: str, stream: Any) -> str:
     """``text`` as click.echo writes it to ``stream`` (the full command prints with it): escape
     sequences stripped unless the stream is a terminal."""
     try:
@@ -456,7 +480,13 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
         # a post changed: the full command's scan takes these stats rather than stat every file again
         paths = (prefix + name for prefix, names in stamp["files"] for name in names)
         LSTATS.update(zip(paths, zip(signatures, modes, strict=True), strict=True))
+        edit_hint(stamp, site, signatures, modes)
         return False
+    return _outputs_hold(stamp)
+
+
+def _outputs_hold(stamp: dict[str, Any]) -> bool:
+    """Is every output file as the stamp's build left it, and each term folder?"""
     out = os.path.join(stamp["out"], "")
     stats: list[Stat | None] = []
     for prefix, names in stamp["outputs"]:
@@ -465,6 +495,43 @@ def _holds(stamp: dict[str, Any], site: str, key: tuple[str | None, str | None],
     if _stats_hash(stats) != stamp["output_stats"]:
         return False
     return all(subfolders(os.path.join(out, folder)) == names for folder, names in stamp["terms"])
+
+
+def _chunks(numbers: Sequence[Sequence[int]]) -> list[str]:
+    """:func:`_stats_hash` of each CHUNK of the files' stats, in the stamp's order."""
+    return [_stats_hash(numbers[i : i + CHUNK]) for i in range(0, len(numbers), CHUNK)]
+
+
+def edit_hint(stamp: dict[str, Any], site: str, signatures: list[tuple[int, int, int, int]], modes: list[int]) -> None:
+    """A stamp that held but for some post files' stats (``signatures``, ``modes``: each file's
+    now, in the stamp's order): when at most MOST_CHUNKS of its chunks changed and every output
+    file is as the stamp's build left it, keep in HINT what a build needs to find the edited posts
+    without a scan: the stamp's files and its skipped ones, their stats now, the files of the
+    chunks that changed (the candidates), and the inputs' hash of the manifest it was made from.
+    Nothing here is trusted by itself: builder/edit.py takes the build its way only when the
+    files it makes of it, with the cache's stats for the edited ones, give that manifest's hash."""
+    kept = stamp.get("chunks")
+    if not isinstance(kept, list) or not isinstance(stamp.get("inputs"), str):
+        return
+    now = _chunks(signatures)
+    if len(now) != len(kept):
+        return
+    changed = [i for i, (a, b) in enumerate(zip(now, kept, strict=True)) if a != b]
+    if not changed or len(changed) > MOST_CHUNKS or not _outputs_hold(stamp):
+        return
+    candidates = [i for c in changed for i in range(c * CHUNK, min((c + 1) * CHUNK, len(signatures)))]
+    HINT.update(
+        site=os.path.realpath(site),
+        cwd=stamp["cwd"],
+        out=stamp["out"],
+        inputs=stamp["inputs"],
+        folders=stamp["folders"],
+        files=stamp["files"],
+        skipped=stamp["skipped"],
+        signatures=signatures,
+        modes=modes,
+        candidates=candidates,
+    )
 
 
 def _racy(sig: str, since: int) -> bool:

@@ -3,23 +3,27 @@ whatever the edits, it must leave what the whole build leaves, byte for byte, an
 
 from __future__ import annotations
 
+import io
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from syndicate import command, quick
 from syndicate.builder import pipeline
 from syndicate.builder.owned import RECORD
 from syndicate.builder.report import BuildReport
@@ -269,3 +273,102 @@ def test_why_an_edit_build_takes_the_whole_way_is_one_line_whatever_the_file_is_
     assert len(whole) == 1 and "\\u202eevil" in whole[0], done.stderr  # one line, escaped
     assert not any(line.startswith("name ") for line in done.stderr.splitlines()), done.stderr
     assert "\u202e" not in done.stderr
+
+
+@contextmanager
+def the_command(site: Path) -> Iterator[Callable[[], tuple[int, str, str, bool]]]:
+    """`syndicate build` through the command's entry point (syndicate/command.py) in this process,
+    from the site's folder, the files the test writes older than the stamp (RACY_NS 0): (exit code,
+    stdout with the time left out, stderr, whether the content folder was scanned)."""
+    real_scan, racy, argv, here = vars(pipeline)["scan"], quick.RACY_NS, sys.argv, os.getcwd()
+    scans: list[int] = []
+
+    def scan(*args: Any, **kwargs: Any) -> Any:
+        scans.append(1)
+        return real_scan(*args, **kwargs)
+
+    def run() -> tuple[int, str, str, bool]:
+        scans.clear()
+        out, err = io.TextIOWrapper(io.BytesIO(), "utf-8"), io.TextIOWrapper(io.BytesIO(), "utf-8")
+        sys.argv, quick.ARGV = ["syndicate", "build"], None
+        with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as ended:
+            command.main()
+        said = []
+        for stream in (out, err):
+            stream.seek(0)
+            said.append(re.sub(r" in \d+\.\d\d s$", " in T s", stream.read(), flags=re.M))
+        return int(ended.value.code or 0), said[0], said[1], bool(scans)
+
+    vars(pipeline)["scan"], quick.RACY_NS = scan, 0
+    os.chdir(site)
+    try:
+        yield run
+    finally:
+        vars(pipeline)["scan"], quick.RACY_NS, sys.argv = real_scan, racy, argv
+        os.chdir(here)
+
+
+def with_others(root: Path) -> Path:
+    """A site with a file that is no post and a post in a sub-folder (a scan lists it after the
+    folder's own files, the inputs' hash by name), beside the posts :func:`edit` changes."""
+    make_site(root)
+    (root / "content" / "README.md").write_text("# not a post\n", encoding="utf-8")
+    (root / "content" / "a").mkdir()
+    (root / "content" / "a" / "inner.md").write_text(post_text(1, title="Inner"), encoding="utf-8")
+    return root
+
+
+def test_a_rebuild_after_an_edit_finds_it_from_the_stamp_without_a_scan(tmp_path: Path) -> None:
+    """The stamp the last build left names the chunks of post files whose stats changed: the edited
+    post is found in them, and the build makes its feeds without listing or stat-ing the others."""
+    site = with_others(tmp_path / "site")
+    with the_command(site) as run:
+        assert run()[3]  # the first build scans, and leaves the stamp
+        edit(site, POSTS - 1, "body", 0)
+        code, out, err, scanned = run()
+    assert (code, scanned) == (0, False), (out, err)
+    assert err == "note: skipped 1 file that is not a post; `syndicate check` lists it\n"
+    assert "9 written" in out, out
+    assert "More in round 0." in (site / "public" / "feed.json").read_text(encoding="utf-8")
+    with the_command(site) as run:
+        code, out, err, scanned = run()  # nothing changed: told by the stamp that build left
+        assert (code, scanned) == (0, False) and "0 written" in out, out
+        assert quick.replay(["build"]) is not None
+        quick.RACY_NS = 2_000_000_000  # an edit saved right before the build, as bench/build.py times it
+        edit(site, POSTS - 1, "body", 1)
+        code, out, err, scanned = run()
+    assert (code, scanned) == (0, False) and "9 written" in out, out
+    assert not (site / quick.STAMP).exists()  # a later save in the same clock tick could keep the stat
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(st.tuples(st.integers(0, POSTS - 1), st.sampled_from(KINDS)), min_size=1, max_size=3), max_size=3)
+)
+def test_an_edit_found_from_the_stamp_leaves_what_the_whole_build_leaves(rounds: list[Round]) -> None:
+    """As the test above of the scan's way, through the command with the stamp of the build before
+    each round: the same bytes, the same lines, and no scan exactly when the post stayed in place."""
+    with tempfile.TemporaryDirectory() as tmp:
+        site = with_others(Path(tmp) / "site")
+        broken: set[int] = set()
+        with the_command(site) as run:
+            run()
+            for i, edits in enumerate(rounds):
+                assert (site / quick.STAMP).exists()
+                texts = {n: (site / "content" / f"p{n:02d}.md").read_text(encoding="utf-8") for n, _ in edits}
+                for n, kind in edits:
+                    edit(site, n, kind, i)
+                whole = Path(tmp) / f"whole-{i}"
+                shutil.copytree(site, whole, ignore=shutil.ignore_patterns("quick.json"))  # new inodes: the whole way
+                code, out, err, scanned = run()
+                os.chdir(whole)
+                whole_said = run()
+                os.chdir(site)
+                assert outputs(site) == outputs(whole)
+                assert (code, out, err) == whole_said[:3]
+                after = {n: (site / "content" / f"p{n:02d}.md").read_text(encoding="utf-8") for n, _ in edits}
+                broken = {n for n in broken | after.keys() if "[unclosed" in after.get(n, "[unclosed")}
+                in_place = not broken & after.keys() and all(placing(texts[n]) == placing(after[n]) for n in after)
+                assert scanned == (not in_place), (edits, in_place)
+                again = run()  # leaves the stamp the next round starts from
+                assert "0 written" in again[1] and outputs(site) == outputs(whole)

@@ -4,7 +4,12 @@ it did not write. Each test fails on the main before the record (.syndicate-file
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import stat
 from pathlib import Path
+
+import pytest
 
 from syndicate.builder.owned import RECORD, Ownership
 from tests.conftest import CONFIG, Site
@@ -265,3 +270,59 @@ def test_a_kept_record_is_read_again_only_after_another_writer(tmp_path: Path) -
     kept.compact({"feed.xml": hashlib.sha256(b"199").hexdigest()[:16]})
     assert kept.is_current() and kept.lines == len(Ownership(tmp_path).digests) == 2
     assert kept.digests == Ownership(tmp_path).digests
+
+
+def test_a_temporary_file_is_always_new_never_a_file_or_a_link_at_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every write goes through files.new_temp (tempfile's mkstemp without loading tempfile): a
+    name taken by someone's file, or by a link to a file outside, is passed over, not opened."""
+    from syndicate import files
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not ours", encoding="utf-8")
+    folder = tmp_path / "public"
+    folder.mkdir()
+    (folder / f".feed.xml.{'00' * 6}.tmp").write_text("someone's", encoding="utf-8")
+    (folder / f".feed.xml.{'01' * 6}.tmp").symlink_to(outside)
+    names = [bytes([0] * 6), bytes([1] * 6), bytes([2] * 6)]
+    monkeypatch.setattr(os, "urandom", lambda n: names.pop(0))
+    fd, path = files.new_temp(folder, ".feed.xml.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"ours")
+    assert path == str(folder / f".feed.xml.{'02' * 6}.tmp")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert outside.read_text(encoding="utf-8") == "not ours"
+    assert (folder / f".feed.xml.{'00' * 6}.tmp").read_text(encoding="utf-8") == "someone's"
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(n))  # every name taken: an error, nothing opened
+    with pytest.raises(FileExistsError):
+        files.new_temp(folder, ".feed.xml.")
+
+
+def test_the_record_read_in_one_parse_is_the_record_read_line_by_line(tmp_path: Path) -> None:
+    """owned.py parses the whole record at once, and line by line when a line does not read (cut
+    short by a crash) or holds two values: the claims are the same either way."""
+    from syndicate.builder import owned
+
+    lines = [json.dumps([f"tags/t{n}/feed.xml", f"d{n}"]) for n in range(50)]
+    lines += [json.dumps(["tags/t3/feed.xml", None]), json.dumps([7, "x"]), json.dumps(["x"]), '"ab"']
+    cases = {
+        "written by syndicate": lines,
+        "a line cut short": [*lines, '["tags/t9/atom.xml", "d'],
+        "a line of two values": [*lines, '["tags/a/feed.xml", "e"], ["tags/b/feed.xml", "f"]'],
+    }
+    for name, record in cases.items():
+        (tmp_path / owned.RECORD).write_text("# header\n" + "\n".join(record) + "\n", encoding="utf-8")
+        read = owned.Ownership(tmp_path)
+        one_by_one: dict[str, set[str]] = {}
+        for line in record:
+            try:
+                rel, dig = json.loads(line)
+            except (ValueError, TypeError):
+                continue
+            if isinstance(rel, str) and dig is None:
+                one_by_one.pop(rel, None)
+            elif isinstance(rel, str) and isinstance(dig, str):
+                one_by_one.setdefault(rel, set()).add(dig)
+        assert read.digests == one_by_one, name
+        assert "tags/t3/feed.xml" not in read.digests and read.digests["a"] == {"b"}, name

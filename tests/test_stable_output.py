@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicate.builder.owned import RECORD
-from tests.conftest import Site
+from tests.conftest import Site, faked
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
@@ -59,6 +59,37 @@ def test_a_build_that_changes_nothing_loads_no_parser_renderer_or_pool(sample_si
 
     assert {"yaml", "nh3", "feedgen", "lxml"} <= loaded()  # the first build parses and renders
     assert loaded() == set()  # the second changes nothing
+
+
+MODULES_AFTER_BUILD = MODULES_AFTER.replace(', "--now", "2026-11-26T12:00:00Z"', "")
+
+
+def _modules_after_build(site: Site) -> tuple[str, set[str]]:
+    """`syndicate build` (from its entry point, the clock 10 s ahead: the files just written are
+    older than the stamp's racy window): what it printed and the modules it loaded."""
+    cmd = faked([sys.executable, "-c", MODULES_AFTER_BUILD], "+10s")
+    done = subprocess.run(cmd, cwd=site.root, capture_output=True, text=True, timeout=60)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    return done.stdout, set(report["modules"])
+
+
+def test_a_build_after_one_edit_loads_only_what_it_runs(sample_site: Site) -> None:
+    """What keeps "one post edited" fast (bench/build.py measures it): the stamp the last build
+    left names the edited post, which is parsed and its entries made, without the command line
+    (click), the scan's loader or the template engine (a post of syndicate's own dialect has no
+    template code, and its patterns cost ~7 ms to compile), nor tempfile or uuid (a few ms of
+    imports each, for what a rebuild does not do or does with less)."""
+    _modules_after_build(sample_site)
+    post = sample_site.content / "2024-09-02-cpp-vs-csharp.md"
+    post.write_text(post.read_text().replace("it depends", "it really depends"))
+    said, loaded = _modules_after_build(sample_site)
+    assert "12 written, 17 unchanged" in said, said
+    assert {"yaml", "nh3", "syndicate.builder.edit"} <= loaded  # parsed and rendered, by the edit path
+    assert {"click", "syndicate.core.templating", "syndicate.builder.load"}.isdisjoint(loaded)
+    assert {"tempfile", "uuid"}.isdisjoint(loaded), loaded & {"tempfile", "uuid"}
+    assert (sample_site.root / ".syndicate" / "quick.json").exists()  # for the next build to replay
+    assert "0 written" in _modules_after_build(sample_site)[0]
 
 
 def test_cold_cached_and_no_cache_builds_give_the_same_bytes(sample_site: Site, tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -41,6 +40,7 @@ from ..config import CREDENTIALS_HINT
 from ..core.model import Settings
 from ..core.uploads import UPLOAD_RECORD, Bucket, headers, plan_upload, rank
 from ..errors import BucketError
+from ..files import new_temp
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, S3Store
@@ -194,7 +194,7 @@ def _read_state(staging: Path) -> dict[str, Any]:
 def _write_state(staging: Path, state: Mapping[str, Any]) -> None:
     with contextlib.suppress(OSError):
         staging.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging, prefix=f"{SYNC_STATE}.", suffix=".tmp")
+        fd, tmp = new_temp(staging, f"{SYNC_STATE}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(state, f, ensure_ascii=False)

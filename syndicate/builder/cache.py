@@ -152,9 +152,14 @@ class PostCache:
         except sqlite3.Error:
             return None
 
-    def signatures(self) -> dict[str, tuple[str, str]] | None:
-        """Each cached post file's (stat signature, render key), without reading its post."""
-        rows = self._read("SELECT path, signature, render_key FROM posts")
+    def signatures(self, sources: list[str] | None = None) -> dict[str, tuple[str, str]] | None:
+        """Each cached post file's (stat signature, render key), without reading its post: of every
+        file, or of these ``sources`` only."""
+        if sources is None:
+            rows = self._read("SELECT path, signature, render_key FROM posts")
+        else:
+            marks = ",".join("?" * len(sources))
+            rows = self._read(f"SELECT path, signature, render_key FROM posts WHERE path IN ({marks})", tuple(sources))
         return None if rows is None else {path: (sig, key) for path, sig, key in rows}
 
     def rows(self, sources: list[str]) -> dict[str, CachedPost] | None:

@@ -19,29 +19,40 @@ fields: its entries in their files are replaced by its new ones (core/render's r
 and the manifest, the plans, the fingerprints and the cache rows are brought up to date, so the
 next build (no-change, edit, or whole) starts from this one as if the whole build had run.
 tests/test_edit_build.py holds it to the whole build over random rounds of edits.
+
+The edited files are found by the scan, or without one (:func:`hinted_build`) when the stamp check
+of the same command (syndicate/quick.py) held but for the stats of the post files in a few of its
+chunks: the files are then made from the stamp's, and held to the manifest's inputs' hash as a
+scan's are.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
+from .. import quick
 from ..core.feeds import Plan, feed_from_plan, feed_plan, plan_key, post_plan_keys
-from ..core.model import Feed, Links, Post, Settings
-from ..quick import Recorder
+from ..core.model import Feed, Links, Post, Settings, Severity
+from ..core.sources import source_prefix
+from ..quick import Recorder, signature_of
 from .cache import CachedPost, PostCache, post_to_json
 from .discover import Scanned
-from .manifest import in_window, inputs_key, manifest_key, outputs_hold, replayed
+from .manifest import in_window, input_line, inputs_key, lines_key, manifest_key, outputs_hold, replayed
 from .output import digest, file_stat, same_bytes, write_all
 from .owned import Ownership
 from .report import BuildReport, trace
 
 MOST = 16  # edited posts beyond which the whole build is as quick
+SEVERITIES: frozenset[Severity] = frozenset({"error", "warning", "skipped"})
 
 
 def plans_key(out: Path) -> str:
@@ -119,6 +130,109 @@ def edited_build(
         return _build(cache, settings, edited, out, m, links, inputs)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         return _whole("a cache that does not read")
+
+
+def hinted_build(
+    settings: Settings,
+    path: Path,
+    site_dir: Path,
+    out: Path,
+    now: datetime,
+    links: Callable[[Settings], Mapping[str, Links]] | None,
+    seen: Recorder | None = None,
+) -> BuildReport | None:
+    """:func:`edited_build` without a scan, from what the stamp check of this command found
+    (syndicate/quick.py's HINT: every folder lists what the stamp's build listed, every output
+    file is as it left it, the config and the cache are unchanged, and only the post files of some
+    chunks have other stats): the files are made from the stamp's, with their stats now, and the
+    edited ones are those candidates whose stats are not their cache rows'. The build goes this way
+    only when those files, with the rows' stats for the edited ones, give the manifest's inputs'
+    hash, as :func:`_edited` asks of a scan's; None sends it on to the scan. ``seen`` learns what a
+    scan would have recorded (for the stamp), unless an edited file is racy (it gets no stamp)."""
+    hint = quick.HINT
+    cache = PostCache(path)
+    try:
+        if (hint.get("cwd"), hint.get("site"), hint.get("out")) != (os.getcwd(), os.path.realpath(site_dir), str(out)):
+            return None  # the stamp of another command
+        raw, plans_of = cache.meta(manifest_key(out)), cache.meta(plans_key(out))
+        if raw is None or plans_of is None:
+            return _whole("no manifest or plans of the last build")
+        m: dict[str, Any] = json.loads(raw)
+        if m["inputs"] != hint["inputs"] or plans_of != m["inputs"] or m.get("refused") or not in_window(m, now):
+            return _whole("the stamp is of another build, files were left alone, or the clock is out of the window")
+        lines, edited = _hinted_files(cache, settings, site_dir, hint)
+        if not edited:
+            return _whole("other inputs changed (settings, files added or removed, or many edited)")
+        then = {input_line(f.source, f.signature, ""): input_line(f.source, was, "") for f, was in edited}
+        if lines_key(settings, [then.get(line, line) for line in lines], out) != m["inputs"]:
+            return _whole("other inputs changed (settings, files added or removed, or many edited)")
+        trace(f"edited since the last build, told by the stamp: {len(edited)} post file(s)")
+        report = _build(cache, settings, [f for f, _ in edited], out, m, links, lines_key(settings, lines, out))
+        if report is not None and seen is not None:
+            _as_scanned(seen, settings, site_dir, hint, [f for f, _ in edited])
+        return report
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return _whole("a cache or a stamp that does not read")
+
+
+def _as_scanned(
+    seen: Recorder, settings: Settings, site_dir: Path, hint: dict[str, Any], edited: list[Scanned]
+) -> None:
+    """What a scan would have recorded (see :func:`hinted_build`), from the stamp's folders and files
+    with their stats now; nothing when an edited file changed in the RACY_NS before now (the build
+    then leaves no stamp)."""
+    racy = time.time_ns() - quick.RACY_NS
+    if any(max(int(x) for x in f.signature.split(":")[1:3]) >= racy for f in edited):
+        return
+    content = os.path.join(str(site_dir / settings.content.dir), "")
+    prefix, cut = source_prefix(settings.content.dir), len(content)
+    paths = [folder + name for folder, names in hint["files"] for name in names]
+    sigs = ["{}:{}:{}:{}".format(*n) for n in hint["signatures"]]
+    scanned = [Scanned(prefix + p[cut:], p, sig) for p, sig in zip(paths, sigs, strict=True)]
+    scanned += [Scanned(source, at, "", why, severity) for source, at, why, severity in hint["skipped"]]
+    scanned.sort(key=lambda f: f.source)
+    for folder, listed, _ in hint["folders"]:
+        seen.listed(folder, listed)
+    seen.files = list(zip(paths, sigs, strict=True))
+    seen.read_anew = [f.signature for f in edited]
+    seen.scanned = scanned
+
+
+def _hinted_files(
+    cache: PostCache, settings: Settings, site_dir: Path, hint: dict[str, Any]
+) -> tuple[list[str], list[tuple[Scanned, str]]]:
+    """The files a scan would find now as :func:`lines_key` takes them, made from the stamp's (see
+    :func:`hinted_build`), and the edited ones with their cache rows' signatures; no edited ones
+    when a candidate is no longer a regular file, has no row or a row of other settings, or too
+    many were edited."""
+    content = os.path.join(str(site_dir / settings.content.dir), "")
+    prefix = source_prefix(settings.content.dir)
+    cut = len(content)
+    paths = [folder + name for folder, names in hint["files"] for name in names]
+    numbers, modes = hint["signatures"], hint["modes"]
+    if len(paths) != len(numbers) or not all(p.startswith(content) for p in paths):
+        return [], []
+    candidates = [Scanned(prefix + paths[i][cut:], paths[i], signature_of(numbers[i])) for i in hint["candidates"]]
+    kept = cache.signatures([f.source for f in candidates])
+    if kept is None:
+        return [], []
+    keys = (settings.render_key(), settings.render_key(targets=False))  # as load_posts keeps them
+    edited: list[tuple[Scanned, str]] = []
+    for i, f in zip(hint["candidates"], candidates, strict=True):
+        was = kept.get(f.source)
+        if was is None or was[1] not in keys or not S_ISREG(modes[i]):
+            return [], []
+        if was[0] != f.signature:
+            edited.append((f, was[0]))
+    if len(edited) > MOST:
+        return [], []
+    lines = [f"{prefix}{p[cut:]}\x00{a}:{b}:{c}:{d}\x00\n" for p, (a, b, c, d) in zip(paths, numbers, strict=True)]
+    for source, _, why, severity in hint["skipped"]:
+        if severity not in SEVERITIES:
+            return [], []
+        lines.append(input_line(str(source), "", str(why)))
+    lines.sort()
+    return lines, edited
 
 
 def _whole(why: str) -> BuildReport | None:

@@ -21,9 +21,19 @@ from .report import BuildReport, Tally
 
 def inputs_key(settings: Settings, files: list[Scanned], out: Path) -> str:
     """A hash of everything a build reads, but the clock: code, settings, post files' stat signatures."""
+    return lines_key(settings, [input_line(f.source, f.signature, f.error) for f in files], out)
+
+
+def input_line(source: str, signature: str, error: str) -> str:
+    """What :func:`inputs_key` hashes of one scanned file (no source holds a NUL, so the lines of a
+    scan, in its order by source, are in the order of their text)."""
+    return f"{source}\x00{signature}\x00{error}\n"
+
+
+def lines_key(settings: Settings, lines: list[str], out: Path) -> str:
+    """:func:`inputs_key` of the files' :func:`input_line`, in the scan's order (by source)."""
     h = hashlib.sha256(repr((__version__, RENDER_FORMAT, settings, str(out.resolve()))).encode())
-    for f in files:
-        h.update(f"{f.source}\x00{f.signature}\x00{f.error}\n".encode())
+    h.update("".join(lines).encode())  # one call: 10,000 calls of update cost 3 ms
     return h.hexdigest()
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import OutputError, UnsafePathError
+from ..files import new_temp
 from ..quick import out_stat
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def replace_file(path: Path, data: bytes) -> bool:
     if same_bytes(path, data):
         return False
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = new_temp(path.parent, f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

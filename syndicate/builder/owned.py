@@ -23,15 +23,45 @@ import fnmatch
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import OutputError
+from ..files import new_temp
 from .output import FileStat, digest
 
 RECORD = ".syndicate-files"
 _HEADER = "# written by syndicate: the files of this folder it wrote (path, digest); leave it here\n"
+
+
+_CUT = object()  # a line that does not read as JSON
+
+
+def _items(lines: list[str]) -> list[Any]:
+    """Each line's JSON value (_CUT for one that does not read): the whole record in one parse
+    (a line each took 5 ms of a one-post rebuild at 10,000 posts), or line by line when that does
+    not give one value a line (a line cut short by a crash, or one holding two values). Lines
+    crafted to pair up differently (one holding ``],[``) could read otherwise than one by one, but
+    whoever can write the record can add any claim with a line of its own anyway."""
+    try:
+        items = json.loads("[" + ",".join(lines) + "]")
+    except ValueError:
+        items = None
+    if (
+        isinstance(items, list)
+        and len(items) == len(lines)
+        and all(line[:1] == "[" and line[-1:] == "]" for line in lines)
+    ):
+        return items
+    return [_one(line) for line in lines]
+
+
+def _one(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return _CUT
 
 
 class Ownership:
@@ -68,11 +98,10 @@ class Ownership:
             return
         self._seen = seen
         self.found = True
-        for line in text.splitlines():
-            if not line or line.startswith("#"):
-                continue
+        lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+        for item in _items(lines):
             try:
-                rel, dig = json.loads(line)
+                rel, dig = item
             except (ValueError, TypeError):
                 continue  # a line cut short by a crash: the others still count
             if not isinstance(rel, str):
@@ -203,7 +232,7 @@ class Ownership:
         lines = [json.dumps([rel, dig], ensure_ascii=False) for rel, digs in kept.items() for dig in digs]
         lines += [json.dumps([rel, dig], ensure_ascii=False) for rel, dig in current.items()]
         with contextlib.suppress(OSError):
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f"{RECORD}.", suffix=".tmp")
+            fd, tmp = new_temp(self.root, f"{RECORD}.", suffix=".tmp")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(_HEADER + "".join(line + "\n" for line in sorted(lines)))

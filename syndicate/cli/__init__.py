@@ -1,4 +1,5 @@
-"""The `syndicate` command. Maps errors to exit codes and one-line messages.
+"""The `syndicate` command (its click group: cli/common.py's ``main``; nothing here loads click).
+Maps errors to exit codes and one-line messages.
 
 Exit codes (every command):
     0  done, nothing wrong
@@ -11,26 +12,6 @@ Exit codes (every command):
     6  the delivery ledger is missing, unreadable or not this site's: nothing was sent
 """
 
-from .common import (
-    EXIT_BUSY,
-    EXIT_CONFIG,
-    EXIT_DELIVERY,
-    EXIT_LEDGER,
-    EXIT_OK,
-    EXIT_OUTPUT,
-    EXIT_REJECTED,
-    exit_code,
-    main,
-)
+from .plain import EXIT_BUSY, EXIT_CONFIG, EXIT_DELIVERY, EXIT_LEDGER, EXIT_OK, EXIT_OUTPUT, EXIT_REJECTED
 
-__all__ = [
-    "EXIT_BUSY",
-    "EXIT_CONFIG",
-    "EXIT_DELIVERY",
-    "EXIT_LEDGER",
-    "EXIT_OK",
-    "EXIT_OUTPUT",
-    "EXIT_REJECTED",
-    "exit_code",
-    "main",
-]
+__all__ = ["EXIT_BUSY", "EXIT_CONFIG", "EXIT_DELIVERY", "EXIT_LEDGER", "EXIT_OK", "EXIT_OUTPUT", "EXIT_REJECTED"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,16 +15,26 @@ from typing import TYPE_CHECKING, ClassVar, NoReturn
 import click
 
 from .. import __version__
-from ..builder.report import BuildReport, refused_line
-from ..core.model import Links, Problem, Settings, printable
+from ..builder.report import BuildReport
+from ..core.model import Links, Settings
 from ..core.uploads import Bucket
 from ..errors import BucketError, LockedError, OutputError, StoreError, SyndicateError, UnsafePathError
-from .show import plural
+from .plain import EXIT_BUSY as EXIT_BUSY
+from .plain import EXIT_CONFIG as EXIT_CONFIG
+from .plain import EXIT_DELIVERY as EXIT_DELIVERY
+from .plain import EXIT_LEDGER as EXIT_LEDGER
+from .plain import EXIT_OK as EXIT_OK
+from .plain import EXIT_OUTPUT as EXIT_OUTPUT
+from .plain import EXIT_REJECTED as EXIT_REJECTED
+from .plain import build_exit as build_exit
+from .plain import clock_and_floor, plural
+from .plain import output_place as output_place
+from .plain import place as place
+from .plain import problem_lines as problem_lines
+from .plain import shown as shown
 
 if TYPE_CHECKING:
     from ..builder.bucket import UploadReport
-
-EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
 
 
 def exit_code(error: SyndicateError) -> int:
@@ -134,41 +143,14 @@ def moment_and_floor(site: Path, value: str | None) -> tuple[datetime, datetime 
     """(:func:`moment_of`, the ledger's floor it applied: None with ``--now`` or no ledger)."""
     if value:
         return parse_now(value), None
-    from ..config import load_settings
-    from ..deliver import ledger
-
     with one_line_errors():
-        until = ledger.announced_until(site, load_settings(site))
-    now = parse_now(None)
-    return (max(now, until) if until is not None else now), until
+        return clock_and_floor(site)
+    raise AssertionError("unreachable")
 
 
 def fail(code: int, message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def place(site: Path, path: str) -> str:
-    """A path relative to the site as printed: as it is when the site is here, else absolute."""
-    return path if site.resolve() == Path.cwd().resolve() else f"{site.resolve()}/{path}"
-
-
-def output_place(site: Path, path: Path) -> str:
-    """A file in the output folder as printed: relative to the site when it is in the site."""
-    try:
-        return place(site, path.resolve().relative_to(site.resolve()).as_posix())
-    except (ValueError, OSError):
-        return str(path)
-
-
-def build_exit(report: BuildReport) -> int:
-    """A build's exit code: 3 when a file in the way was left alone, 1 when a post was rejected."""
-    return EXIT_OUTPUT if report.refused else EXIT_REJECTED if report.rejected else EXIT_OK
-
-
-def shown(site: Path, problem: Problem) -> str:
-    """A problem, its path relative to the site when the site is here, else absolute."""
-    return str(Problem(place(site, problem.path), problem.message, problem.line, problem.severity))
 
 
 def run_build(site: Path, out: Path | None, now: datetime, *, write: bool, use_cache: bool) -> BuildReport:
@@ -196,49 +178,6 @@ def report_problems(site: Path, report: BuildReport, *, every: bool = False) -> 
     :func:`problem_lines`)."""
     for line in problem_lines(site, report, every=every):
         click.echo(line, err=True)
-
-
-def problem_lines(site: Path, report: BuildReport, *, every: bool = False) -> list[str]:
-    """One line per problem (errors and warnings), then the build's notes. Files that are no
-    posts and how values were found are counted in one line, or (``every``: `check`) listed."""
-    lines = []
-    for problem in sorted(report.problems, key=lambda p: (p.path, p.line or 0)):
-        if problem.severity in ("error", "warning"):
-            lines.append(shown(site, problem))
-    for rel, why in report.refused.items():
-        lines.append(refused_line(report.settings, output_place(site, Path(report.out) / rel), rel, why))
-    for note in report.notes:
-        lines.append(f"note: {note}")
-    if every:
-        lines += _notes(site, report.info)
-        if report.skipped:
-            what = "not a post" if len(report.skipped) == 1 else "not posts"
-            lines.append(f"skipped {plural(len(report.skipped), 'file')}, {what}:")
-            for problem in sorted(report.skipped, key=lambda p: p.path):
-                lines.append(f"  {printable(place(site, problem.path))}: {printable(problem.message)}")
-    elif report.skipped:
-        count = plural(len(report.skipped), "file")
-        what = (
-            "that is not a post; `syndicate check` lists it"
-            if len(report.skipped) == 1
-            else ("that are not posts; `syndicate check` lists them")
-        )
-        lines.append(f"note: skipped {count} {what}")
-    return lines
-
-
-def _notes(site: Path, notes: list[Problem], shown_each: int = 3) -> list[str]:
-    """How values were found, a few of each kind and a count of the rest: a Jekyll blog of a
-    thousand posts dated by their file names gets four lines, not a thousand."""
-    kinds: dict[str, list[Problem]] = {}
-    for note in sorted(notes, key=lambda p: p.path):
-        kinds.setdefault(re.sub(r"\d", "0", note.message), []).append(note)
-    lines = []
-    for same in kinds.values():
-        lines += [shown(site, note) for note in same[:shown_each]]
-        if len(same) > shown_each:
-            lines.append(f"note: … and {len(same) - shown_each} more like these")
-    return lines
 
 
 def _site(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:

@@ -4,48 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
-from pathlib import Path
 
 import click
 
-from ..builder.report import BuildReport
-from ..core.model import printable
-
-
-def build_lines(report: BuildReport, moment: datetime, out_dir: Path, seconds: str) -> str:
-    """What `build` prints on stdout after a build (the problems go to stderr first)."""
-    tally = report.tally(moment)
-    counts = post_counts(report, moment)
-    lines = [f"built {plural(tally.feeds, 'feed')} ({report.files} files) from {counts} in {seconds} s"]
-    unchanged = report.files - len(report.written) - len(report.refused)
-    removed = f", {len(report.removed)} removed" if report.removed else ""
-    refused = f", {len(report.refused)} left alone (not syndicate's)" if report.refused else ""
-    lines.append(f"{out_dir}/: {len(report.written)} written, {unchanged} unchanged{removed}{refused}")
-    if tally.scheduled:
-        when, source = tally.scheduled[0]
-        lines.append(f"next scheduled: {when:%Y-%m-%d %H:%M} UTC  {printable(source)}")
-    return "\n".join(lines)
-
-
-def post_counts(report: BuildReport, now: datetime) -> str:
-    tally = report.tally(now)
-    parts = [plural(tally.live, "published post")]
-    if tally.drafts:
-        parts.append(plural(tally.drafts, "draft"))
-    if tally.scheduled:
-        parts.append(f"{len(tally.scheduled)} scheduled")
-    if tally.expired:
-        parts.append(f"{tally.expired} expired")
-    if tally.rejected:
-        parts.append(plural(tally.rejected, "rejected file"))
-    return ", ".join(parts)
-
-
-def plural(n: int, noun: str) -> str:
-    if n == 1:
-        return f"{n} {noun}"
-    return f"{n} {noun[:-1]}ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else f"{n} {noun}s"
+from .plain import build_lines as build_lines
+from .plain import plural as plural
+from .plain import post_counts as post_counts
 
 
 def width(text: str) -> int:

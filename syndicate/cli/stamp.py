@@ -12,8 +12,7 @@ from ..builder.manifest import inputs_key, replayed
 from ..builder.report import STATE_DIR, BuildReport
 from ..config import CONFIG_PATH
 from ..deliver.ledger import state_path
-from .common import build_exit, problem_lines
-from .show import build_lines
+from .plain import build_exit, build_lines, problem_lines
 
 Before = tuple[int, dict[str, list[int] | None]]
 
@@ -94,4 +93,6 @@ def leave_stamp(
         version=__version__,
         real=[str(p) for p in (site, out_dir, site / settings.content.dir, site / CONFIG_PATH.parent)],
         since=started,
+        inputs=m["inputs"],
+        skipped=[[f.source, f.path, f.error, f.severity] for f in seen.scanned if f.error],
     )

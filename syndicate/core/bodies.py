@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from ..errors import ContentError
 from . import frontmatter
 from .dialects import Dialect, dialect
+from .found import TEMPLATED, Found
 from .frontmatter import FrontMatter
 from .model import Problem
 from .sources import source_prefix
-from .templating import Context, Found, expand
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+_NONE_FOUND = Found()
 # XML 1.0 forbids these even as character references; HTML readers choke on them too.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # In UTF-8 those are these single bytes (never part of a longer sequence) and U+FFFE/U+FFFF's
@@ -102,6 +103,10 @@ def prepared(
         body = _with_more(body, _separator(fm))
     if d.name == "pelican" and "[TOC]" in body:
         body = _without_toc(body)
+    if d.name not in TEMPLATED:
+        return body, _NONE_FOUND
+    from .templating import Context, expand  # here: syndicate's own posts have no template code
+
     params = _params(path, fm) if d.name == "hugo" and "param" in body else {}
     return expand(body, d.name, Context(rel, site_url, links, params, dict(site)))
 

@@ -167,25 +167,49 @@ def _reason(e: Exception) -> str:
 # anywhere, then the first of its date patterns that matches, the three numbers put in order by
 # which looks like a year. These are those patterns, each run once on one short line (a
 # value over 100 characters is refused first), so none can take long.
+class _Later:
+    """A pattern compiled when first used: the Ruby (Jekyll) and Go (Hugo) date readers' 17
+    patterns cost every build that reads a post ~2 ms to compile, and only those sites use them."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text)
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        return self.pattern.fullmatch(text)
+
+    def sub(self, repl: str, text: str) -> str:
+        return self.pattern.sub(repl, text)
+
+
 _RUBY_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-_RUBY_DAY = re.compile(r"\b(?:sun|mon|tue|wed|thu|fri|sat)[^-/\d\s]*", re.IGNORECASE)
-_RUBY_TIME = re.compile(
+_RUBY_DAY = _Later(r"\b(?:sun|mon|tue|wed|thu|fri|sat)[^-/\d\s]*", re.IGNORECASE)
+_RUBY_TIME = _Later(
     r"(\d+)\s*(?:(?::\s*(\d+)(?:\s*:\s*(\d+)(?:[,.]\d*)?)?|h(?:\s*(\d+)m?(?:\s*(\d+)s?)?)?)"
     r"(?:\s*([ap])(?:m\b|\.m\.))?|([ap])(?:m\b|\.m\.))"
     r"(?:\s*((?:gmt|utc?)?[-+]\d+(?:[,.:]\d+(?::\d+)?)?|[a-z]+(?:\sdst)?\b))?",
     re.IGNORECASE,
 )
-_RUBY_EU = re.compile(
-    rf"'?(\d+)[^-\d\s']*\s*({_RUBY_MONTHS})[^-\d\s']*(?:\s*('?-?\d+)(?:st|nd|rd|th)?\b)?", re.IGNORECASE
-)
-_RUBY_US = re.compile(rf"\b({_RUBY_MONTHS})[^-\d\s']*\s*('?\d+)[^-\d\s']*(?:\s*,?\s*('?-?\d+))?", re.IGNORECASE)
-_RUBY_ISO = re.compile(r"('?[-+]?\d+)-(\d+)-('?-?\d+)")
-_RUBY_SLA = re.compile(r"('?-?\d+)/\s*('?\d+)(?:\D\s*('?-?\d+))?")
-_RUBY_DOT = re.compile(r"('?-?\d+)\.\s*('?\d+)\.\s*('?-?\d+)")
-_RUBY_ORDINAL = re.compile(r"\b(\d{4})-(\d{3})\b")
-_RUBY_MON = re.compile(rf"\b({_RUBY_MONTHS})\S*", re.IGNORECASE)
-_RUBY_MDAY = re.compile(r"(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
-_RUBY_DIGITS = re.compile(r"(?<!\d)(\d{8})(?:t?(\d{2})(\d{2})?(\d{2})?)?(?!\d)", re.IGNORECASE)
+_RUBY_EU = _Later(rf"'?(\d+)[^-\d\s']*\s*({_RUBY_MONTHS})[^-\d\s']*(?:\s*('?-?\d+)(?:st|nd|rd|th)?\b)?", re.IGNORECASE)
+_RUBY_US = _Later(rf"\b({_RUBY_MONTHS})[^-\d\s']*\s*('?\d+)[^-\d\s']*(?:\s*,?\s*('?-?\d+))?", re.IGNORECASE)
+_RUBY_ISO = _Later(r"('?[-+]?\d+)-(\d+)-('?-?\d+)")
+_RUBY_SLA = _Later(r"('?-?\d+)/\s*('?\d+)(?:\D\s*('?-?\d+))?")
+_RUBY_DOT = _Later(r"('?-?\d+)\.\s*('?\d+)\.\s*('?-?\d+)")
+_RUBY_ORDINAL = _Later(r"\b(\d{4})-(\d{3})\b")
+_RUBY_MON = _Later(rf"\b({_RUBY_MONTHS})\S*", re.IGNORECASE)
+_RUBY_MDAY = _Later(r"(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+_RUBY_DIGITS = _Later(r"(?<!\d)(\d{8})(?:t?(\d{2})(\d{2})?(\d{2})?)?(?!\d)", re.IGNORECASE)
 # Ruby's Time::ZoneOffset: the zone names Time.parse knows (hours), and the military letters.
 _RUBY_ZONES = {"UTC": 0, "Z": 0, "UT": 0, "GMT": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5}
 _RUBY_ZONES |= {"MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
@@ -310,15 +334,15 @@ _GO_MONTH = r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _GO_TIME = r"(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?"
 _GO_ZONE = r"(?:([+-]\d{4})|[A-Z]{3,5})"
 _GO_LAYOUTS = [  # (pattern, the order of year, month, day in its groups)
-    re.compile(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{{2}}) {_GO_MONTH} (\d{{4}}) {_GO_TIME} {_GO_ZONE}"),  # RFC1123
-    re.compile(rf"(\d{{2}}) {_GO_MONTH} (\d{{2}}) {_GO_TIME} {_GO_ZONE}"),  # RFC822(Z)
-    re.compile(rf"[A-Z][a-z]+day, (\d{{2}})-{_GO_MONTH}-(\d{{2}}) {_GO_TIME} {_GO_ZONE}"),  # RFC850
-    re.compile(rf"(\d{{2}}) {_GO_MONTH} (\d{{4}})()()()"),  # "02 Jan 2006"
+    _Later(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{{2}}) {_GO_MONTH} (\d{{4}}) {_GO_TIME} {_GO_ZONE}"),  # RFC1123
+    _Later(rf"(\d{{2}}) {_GO_MONTH} (\d{{2}}) {_GO_TIME} {_GO_ZONE}"),  # RFC822(Z)
+    _Later(rf"[A-Z][a-z]+day, (\d{{2}})-{_GO_MONTH}-(\d{{2}}) {_GO_TIME} {_GO_ZONE}"),  # RFC850
+    _Later(rf"(\d{{2}}) {_GO_MONTH} (\d{{4}})()()()"),  # "02 Jan 2006"
 ]
-_GO_ANSI = re.compile(  # ANSIC, UnixDate, RubyDate: the year last
+_GO_ANSI = _Later(  # ANSIC, UnixDate, RubyDate: the year last
     rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) {_GO_MONTH} ( ?\d{{1,2}}) {_GO_TIME}(?: {_GO_ZONE})? (\d{{4}})"
 )
-_GO_STRING = re.compile(rf"(\d{{4}})-(\d{{2}})-(\d{{2}}) {_GO_TIME} ([+-]\d{{4}}) [A-Z]{{3,5}}")  # Time.String()
+_GO_STRING = _Later(rf"(\d{{4}})-(\d{{2}})-(\d{{2}}) {_GO_TIME} ([+-]\d{{4}}) [A-Z]{{3,5}}")  # Time.String()
 
 
 def hugo_date(text: str, tz: Any) -> datetime | None:

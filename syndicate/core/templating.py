@@ -30,29 +30,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .dialects import pelican_slug
+from .found import TEMPLATED, Found  # (kept here too: what expand gives back)
 
-# Which dialects have template code in their bodies (syndicate's own and Astro's have none).
-TEMPLATED = frozenset({"hugo", "jekyll", "eleventy", "zola", "pelican"})
 MARKDOWN_EXTS = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
 MAX_TAG = 4000  # characters a tag may span, delimiters included: longer is text, not a tag
 _MISSING = "\x00missing\x00"  # a link whose target is nowhere: its text is kept, the link goes
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """What :func:`expand` found in a body: the link targets it names (keys for :func:`resolve`),
-    the template code it removed (by name, first use first) and the targets it could not link."""
-
-    refs: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
-
-    def warning(self) -> str | None:
-        """The one line a post with removed template code gets, or None."""
-        if not self.removed:
-            return None
-        names = ", ".join(self.removed[:8]) + (f" and {len(self.removed) - 8} more" if len(self.removed) > 8 else "")
-        return f"removed template code a feed cannot run ({names}); its inner text is kept"
 
 
 def shown(ref: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..core.model import Links, Settings
 from ..errors import LedgerLostError, StoreError
+from ..files import new_temp
 
 if TYPE_CHECKING:  # the store (and the planner it holds deliveries in) loads when a ledger is there
     from contextlib import AbstractContextManager
@@ -207,7 +207,7 @@ def write_marks(site_dir: Path, out_dir: Path, identity: LedgerIdentity, newest:
     for path in (site_dir / SITE_MARK, out_dir / OUTPUT_MARK):
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            fd, tmp = new_temp(path.parent, f".{path.name}.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text + "\n")
             os.chmod(tmp, 0o644)
