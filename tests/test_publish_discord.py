@@ -13,7 +13,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from syndicate.cli import main
+from syndicate.cli.all_commands import main
 from syndicate.core.model import TargetSettings
 from syndicate.deliver.secrets import Secrets
 from tests.conftest import AT_ONCE, CONFIG, NOW, Run, Site

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from syndicate.cli import main
+from syndicate.cli.all_commands import main
 from syndicate.core.model import TargetSettings
 from syndicate.deliver.secrets import Secrets
 from tests.conftest import AT_ONCE, CONFIG, NOW, Run, Site
