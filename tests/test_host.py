@@ -133,8 +133,11 @@ def test_a_site_added_later_is_started_and_one_removed_is_stopped(host_dir: Path
         assert fetch(run, "delta.example", "/feed.xml")[0] == 200
         added.post("second.md", "---\ntitle: Second of delta\ndate: 2024-06-02\n---\nMore.\n")
         run.wait_for(lambda: b"Second of delta" in fetch(run, "delta.example", "/feed.xml")[1], what="a save")
-        shutil.rmtree(added.root)
+        added.root.rename(host_dir.parent / "delta-removed")  # as `mv` or a checkout does: at once, whole
         run.wait_for(lambda: said(run, "site", "delta", "stopping: its folder is gone"), what="the site dropped")
+        time.sleep(0.5)
+        assert not added.root.exists(), "the stopped site wrote into the folder after it was removed"
+        shutil.rmtree(host_dir.parent / "delta-removed")
         assert fetch(run, "delta.example", "/feed.xml")[0] == 404
         assert fetch(run, "alpha.example", "/feed.xml")[0] == 200
         health = json.loads(fetch(run, "127.0.0.1", "/healthz")[1])
