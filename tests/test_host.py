@@ -86,6 +86,8 @@ def test_each_site_is_served_by_its_host_name_and_a_broken_one_leaves_the_others
     broken = make_site(host_dir, "gamma")
     (broken.root / "config" / "syndicate.toml").write_text("[site\n")
     (host_dir / "notes").mkdir()  # a folder without a config is no site
+    odd = make_site(host_dir, "odd\nname")  # a name that would start a log line of its own
+    (odd.root / "config" / "syndicate.toml").write_text("[site\n")
     run = start_host(host_dir)
     try:
         run.wait_for(lambda: built(run, "alpha") and built(run, "beta"), what="both sites built")
@@ -99,6 +101,8 @@ def test_each_site_is_served_by_its_host_name_and_a_broken_one_leaves_the_others
         assert fetch(run, "nobody.example", "/feed.xml")[0] == 404
         assert fetch(run, "gamma.example", "/feed.xml")[0] == 404
 
+        assert any(e.get("site") == "odd\\nname" for e in run.events("error"))
+        assert not any(line.startswith("name") for line in run.raw), "a folder's name started a log line"
         errors = [e for e in run.events("error") if e.get("site") == "gamma"]
         assert len(errors) == 1 and "not valid TOML" in errors[0]["message"]
         assert "the other sites go on" in errors[0]["message"]

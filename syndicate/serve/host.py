@@ -30,6 +30,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from ..config import CONFIG_PATH, load_settings, shown_config
+from ..core.model import printable
 from ..deliver.postgres_store import LeaseLine
 from ..deliver.secrets import Secrets
 from ..errors import ConfigError, SyndicateError
@@ -146,7 +147,7 @@ class Host:
         self._clashes = clashes
 
     def _start(self, name: str, folder: Path) -> None:
-        log = self.log.for_site(name)
+        log = self.log.for_site(printable(name))  # a folder's name never starts a line of its own
         stamp = _stamp(folder / CONFIG_PATH)
         daemon: Daemon | None = None
         try:
