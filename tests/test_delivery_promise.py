@@ -764,6 +764,7 @@ def test_the_daemon_holds_delivery_once_its_ledger_is_deleted_keeps_building_and
         assert stop(run) == 0
 
 
+@both_stores
 def test_the_daemon_starts_with_a_lost_ledger_serves_the_feeds_and_delivers_nothing_until_told(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:

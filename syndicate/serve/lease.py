@@ -34,6 +34,7 @@ class LeaseKeeper:
         self._stopped_delivering = False  # "stopped delivering" said since the last take
         self.changed = threading.Event()  # another process wrote the ledger (`retry`): read it again
         self._paused = False  # delivery is held (a lost ledger): the lease is let go and not taken
+        self._writes: tuple[int, int] | None = None  # while paused: the site's token and nudges, as last read
         self._stop = threading.Event()
         self._mx = threading.Lock()  # one look at a time: the thread's, or the daemon's first
         self._thread: threading.Thread | None = None
@@ -60,12 +61,29 @@ class LeaseKeeper:
             self._paused = paused
             if paused:
                 self.lease.release()
+                self._writes = self._read_writes()
         if not paused and self._thread is not None:
             self.look()
+
+    def _read_writes(self) -> tuple[int, int] | None:
+        try:
+            return self.lease.writes()
+        except StoreError:
+            return None  # the database does not answer: the daemon's own check of the ledger says so
+
+    def _look_paused(self) -> None:
+        """Delivery held: the way on (`publish --rebaseline` or `--backfill`, which take the site's
+        lock; `retry`), or the database answering again, asks the daemon to look at the ledger
+        again (`changed`), as the file's mtimes do on SQLite."""
+        writes = self._read_writes()
+        if writes is not None and writes != self._writes:
+            self.changed.set()
+        self._writes = writes
 
     def _look(self) -> None:
         lease = self.lease
         if self._paused:
+            self._look_paused()
             return
         held = lease.token is not None
         nudges = lease.nudges
