@@ -729,6 +729,7 @@ def test_healthz_tells_the_truth_while_cycles_fail_and_the_daemon_repairs_when_t
         assert stop(run) == 0
 
 
+@both_stores
 def test_the_daemon_holds_delivery_once_its_ledger_is_deleted_keeps_building_and_resumes_after_rebaseline(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
