@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..deliver.postgres_store import Holder, Lease
 from ..errors import StoreError
 from .log import EventLog
+
+# Between renewals, how often the keeper reads the site's nudges (and, holding delivery, its
+# token): a `retry` beside the holder is sent within seconds, as the file's mtimes make it on
+# SQLite (the daemon's self-check, every 2 s), not within a third of the lease (10 s by default).
+GLANCE = 2.0  # seconds
 
 
 class LeaseKeeper:
@@ -70,6 +76,20 @@ class LeaseKeeper:
             return self.lease.writes()
         except StoreError:
             return None  # the database does not answer: the daemon's own check of the ledger says so
+
+    def glance(self) -> None:
+        """Between renewals: has another process written the ledger (`retry`: sites.nudges)? One
+        read of the site's row; a database that does not answer is the next renewal's to say."""
+        with self._mx:
+            if self._paused:
+                self._look_paused()
+                return
+            if not self.lease.valid():
+                return  # a standby: the ledger is not its to deliver from
+            writes = self._read_writes()
+            if writes is not None and writes[1] != self.lease.nudges:
+                self.lease.nudges = writes[1]
+                self.changed.set()
 
     def _look_paused(self) -> None:
         """Delivery held: the way on (`publish --rebaseline` or `--backfill`, which take the site's
@@ -150,9 +170,15 @@ class LeaseKeeper:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.lease.ttl / 3):
+        every = self.lease.ttl / 3
+        due = time.monotonic() + every
+        while not self._stop.wait(min(GLANCE, max(0.0, due - time.monotonic()))):
             try:
-                self.look()
+                if time.monotonic() >= due:
+                    due = time.monotonic() + every
+                    self.look()
+                else:
+                    self.glance()
             except Exception as e:  # a bug must not end the keeping silently: the lease then expires
                 self.log.event("error", f"the lease keeper failed: {type(e).__name__}: {e}")
 
