@@ -27,7 +27,9 @@ Scenarios (tests/test_crash.py; a real webhook receiver, mastodon-mock and a Blu
   again only where the channel lacks it (as `status` asks): 0 duplicates, 0 lost, 0 stale.
 
 Each ends with `syndicate retry` + `publish` until nothing is open, then counts per peer:
-posts, deliveries, duplicates and losses (both must be 0, or the scenario fails).
+posts, deliveries, duplicates and losses (both must be 0, or the scenario fails). Kills, chaos,
+lifecycle and vanish run twice, the ledger in SQLite and in PostgreSQL (Debian's PostgreSQL 15,
+started by the tests), at the same size: their counts print as `kills` and `kills_postgres`.
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@
   copy is deleted or posted again inside ``[delivery] delete_after``.
 
 Each ends with every post exactly once at the webhook receiver (one webhook-id per post),
-mastodon-mock (one status) and a real Bluesky PDS (one record). CI runs small versions;
-`python bench/crash.py --scenario all` runs big ones and prints the counts
-(SYNDICATE_CRASH_* variables drive these tests from there).
+mastodon-mock (one status) and a real Bluesky PDS (one record). Kills, chaos, lifecycle and
+vanish run with each store (the ledger in SQLite, and in PostgreSQL). CI runs small versions
+(smaller still on PostgreSQL); `python bench/crash.py --scenario all` runs big ones, the same
+size on both stores, and prints the counts (SYNDICATE_CRASH_* variables drive these tests from
+there).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -38,9 +39,8 @@ import pytest
 from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 from mastodon import Mastodon
 
-from tests.conftest import AT_ONCE, CONFIG, Site, faked
+from tests.conftest import AT_ONCE, CONFIG, Site, both_stores, faked
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, in_ci, new_webhook_secret
-from tests.pg import PASSWORD as PG_PASSWORD
 
 KILLS = int(os.environ.get("SYNDICATE_CRASH_KILLS", "6"))
 BURST_POSTS = int(os.environ.get("SYNDICATE_CRASH_BURST_POSTS", "60"))
@@ -64,7 +64,6 @@ class Peers:
     did: str
     env: dict[str, str]
     stderr: list[str] = field(default_factory=list)
-    store_url: str | None = None  # the ledger in PostgreSQL ([store] url), else the SQLite file
 
     def publish(self, *, timeout: float = 300, clock_offset: str | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -95,22 +94,9 @@ class Peers:
         return code
 
     def open_rows(self) -> Counter[str]:
-        if self.store_url is not None:
-            from syndicate.deliver.postgres_store import PostgresStore
-
-            store = PostgresStore(self.store_url, PG_PASSWORD, "https://example.com/", readonly=True)
-            try:
-                return Counter(str(d.state) for d in store.deliveries())
-            finally:
-                store.close()
-        path = self.site.root / ".syndicate" / "state.db"
-        if not path.exists():
-            return Counter()
-        db = sqlite3.connect(path)
-        try:
-            return Counter(dict(db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()))
-        finally:
-            db.close()
+        if self.site.pg is None and not (self.site.root / ".syndicate" / "state.db").exists():
+            return Counter()  # not yet (connecting would make an empty file)
+        return Counter(dict(self.site.ledger("SELECT state, COUNT(*) FROM deliveries GROUP BY state")))
 
     def finish(self, runs: int = 20) -> int:
         """Retry what failed, now, and publish, until nothing is left open or dead."""
@@ -196,8 +182,8 @@ def _peers(
     timeout: float = 10,
     sky_extra: str = "",
     delivery: str = AT_ONCE,
-    store_url: str | None = None,
 ) -> Peers:
+    """The site configured for the three peers (its ledger in the store the site was made with)."""
     secret = new_webhook_secret()
     receiver = factory(statuses=statuses or [], secret=secret)
     handle, password, did = pds.create_account()
@@ -228,7 +214,6 @@ password_env = "BSKY_PASSWORD"
 timeout = {timeout}
 {sky_extra}
 """
-        + (f'\n[store]\nurl = "{store_url}"\npassword_env = "LEDGER_PASSWORD"\n' if store_url else "")
     )
     env = {
         **os.environ,
@@ -236,9 +221,9 @@ timeout = {timeout}
         "MASTODON_TOKEN": mastodon.token,
         "BSKY_PASSWORD": password,
         "PYTHONWARNINGS": "error",
-        "LEDGER_PASSWORD": PG_PASSWORD,
+        **site.env,
     }
-    peers = Peers(site, receiver, mastodon, pds, did, env, store_url=store_url)
+    peers = Peers(site, receiver, mastodon, pds, did, env)
     assert peers.publish().returncode == 0  # the baseline: nothing is sent
     return peers
 
@@ -261,6 +246,17 @@ def _save(name: str, summary: dict[str, Any]) -> None:
         path.write_text(json.dumps(data, indent=2))
 
 
+def _sized(site: Site, count: int, variable: str, least: int) -> int:
+    """A scenario's size: CI's small run is smaller still on PostgreSQL (a run there costs more: a
+    connection, the lock's session, a round trip per write; test_postgres_publish kills mid-request
+    too); bench/crash.py, which sets ``variable``, gets the full size on both stores."""
+    return count if site.pg is None or variable in os.environ else max(least, count // 2)
+
+
+def _report_name(site: Site, name: str) -> str:
+    return name if site.pg is None else f"{name}_postgres"
+
+
 def _kill_within(proc: subprocess.Popen[bytes], seconds: float) -> bool:
     """SIGKILL ``proc`` after ``seconds`` unless it ended first; True if it was killed."""
     deadline = time.monotonic() + seconds
@@ -272,18 +268,15 @@ def _kill_within(proc: subprocess.Popen[bytes], seconds: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+@both_stores
 def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
     site: Site,
     webhook_receiver_factory: WebhookReceiverFactory,
     mastodon_peer: MastodonMock,
     bluesky_pds: BlueskyPds,
-    store: str,
-    request: pytest.FixtureRequest,
 ) -> None:
     rng = random.Random(SEED)
-    store_url = request.getfixturevalue("pg_url") if store == "postgres" else None
-    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds, store_url=store_url)
+    peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds)
     # slow the Mastodon API a little so that kills land inside deliveries, not only between them
     mastodon_peer.add_fault(
         {"match": {"methods": ["POST"], "path": "/api/v1/statuses"}, "effect": {"type": "latency", "ms": 150}}
@@ -292,9 +285,7 @@ def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
     kills = interrupted = runs = 0
     full_run = 3.0  # seconds a run takes when not killed; kills are spread over all of it
     started = time.monotonic()
-    # CI's small run kills half as often on PostgreSQL (test_postgres_publish kills mid-request too);
-    # bench/crash.py, which sets the count, gets it on both
-    wanted = KILLS if store == "sqlite" or "SYNDICATE_CRASH_KILLS" in os.environ else max(3, KILLS // 2)
+    wanted = _sized(site, KILLS, "SYNDICATE_CRASH_KILLS", least=3)
     while kills < wanted:
         urls |= _write_posts(site, len(urls), rng.randint(1, 3))
         proc = peers.start()
@@ -314,7 +305,7 @@ def test_sigkill_at_random_points_never_loses_or_doubles_a_post(
         **peers.count(urls),
         "seconds": round(time.monotonic() - started, 1),
     }
-    _save("kills" if store == "sqlite" else "kills_postgres", summary)
+    _save(_report_name(site, "kills"), summary)
 
 
 def test_a_burst_of_new_posts_under_sigkill_arrives_once_everywhere(
@@ -347,6 +338,7 @@ def test_a_burst_of_new_posts_under_sigkill_arrives_once_everywhere(
 CLOCKS = (None, None, None, "-1h", "-950d", "+5m")  # -950d: before every post's date; a stepped-back clock
 
 
+@both_stores
 @pytest.mark.skipif(shutil.which("faketime") is None and not in_ci(), reason="faketime (apt) not installed")
 def test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_each_post_once(
     site: Site,
@@ -355,8 +347,9 @@ def test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_eac
     bluesky_pds: BlueskyPds,
 ) -> None:
     rng = random.Random(SEED + 2)
+    chaos_runs = _sized(site, CHAOS_RUNS, "SYNDICATE_CRASH_CHAOS_RUNS", least=4)
     # the receiver's first answers, scattered over the chaos phase: 503, 429, 500 or a 204
-    scripted = [rng.choice([503, 429, 500, 204, 204]) for _ in range(min(24, CHAOS_RUNS))]
+    scripted = [rng.choice([503, 429, 500, 204, 204]) for _ in range(min(24, chaos_runs))]
     peers = _peers(site, webhook_receiver_factory, mastodon_peer, bluesky_pds, statuses=scripted, timeout=2)
     faults = (
         {"type": "status", "status": 503},
@@ -366,7 +359,7 @@ def test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_eac
     urls: set[str] = set()
     tally: Counter[str] = Counter()
     started = time.monotonic()
-    for _ in range(CHAOS_RUNS):
+    for _ in range(chaos_runs):
         urls |= _write_posts(site, len(urls), rng.randint(0, 3))
         clock = rng.choice(CLOCKS)
         tally[f"clock {clock or 'right'}"] += 1
@@ -376,7 +369,7 @@ def test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_eac
             mastodon_peer.add_fault(
                 {"match": {"methods": ["POST"], "path": "/api/v1/statuses"}, "effect": effect, "count": 1}
             )
-        if rng.random() < 0.3:
+        if rng.random() < 0.3:  # SQLite's (PostgreSQL's lock is a session's: the second publisher tries it)
             for name in ("lock", "state.db.pid"):
                 (site.root / ".syndicate" / name).unlink(missing_ok=True)
             tally["lock files deleted"] += 1
@@ -393,14 +386,14 @@ def test_chaos_of_kills_clock_steps_stolen_locks_and_flaky_targets_ends_with_eac
     mastodon_peer.clear_faults()
     runs = peers.finish()
     summary = {
-        "runs": CHAOS_RUNS,
+        "runs": chaos_runs,
         **{key: tally[key] for key in sorted(tally)},
         "final_clean_runs": runs,
         **peers.count(urls),
         "seconds": round(time.monotonic() - started, 1),
         "seconds_to_settle": round(time.monotonic() - settling, 1),
     }
-    _save("chaos", summary)
+    _save(_report_name(site, "chaos"), summary)
 
 
 def _life_post(site: Site, n: int, edit: int) -> str:
@@ -411,6 +404,7 @@ def _life_post(site: Site, n: int, edit: int) -> str:
     return f"https://example.com/blog/l{n:04d}/"
 
 
+@both_stores
 def test_kills_while_edits_and_deletions_are_in_flight_leave_one_status_with_the_latest_text(
     site: Site,
     webhook_receiver_factory: WebhookReceiverFactory,
@@ -430,7 +424,7 @@ def test_kills_while_edits_and_deletions_are_in_flight_leave_one_status_with_the
     gone: dict[int, int] = {}
     tally: Counter[str] = Counter()
     started = time.monotonic()
-    for _ in range(LIFE_ROUNDS):
+    for _ in range(_sized(site, LIFE_ROUNDS, "SYNDICATE_CRASH_LIFE_ROUNDS", least=4)):
         for _new in range(rng.randint(1, 2)):
             n = len(live) + len(gone)
             live[n] = 0
@@ -479,7 +473,7 @@ def test_kills_while_edits_and_deletions_are_in_flight_leave_one_status_with_the
         "stale_text": len(stale),
         "seconds": round(time.monotonic() - started, 1),
     }
-    _save("lifecycle", summary)
+    _save(_report_name(site, "lifecycle"), summary)
     assert all(len(per_status[n]) == 1 for n in live), {n: len(per_status[n]) for n in live}
     assert all(len(per_record[n]) == 1 for n in live), {n: len(per_record[n]) for n in live}
     assert not any(per_status[n] or per_record[n] for n in gone), {n: len(per_status[n]) for n in gone}
@@ -498,13 +492,11 @@ def _blink(path: Path, seconds: float) -> None:
 
 
 def _ledger_count(site: Site, sql: str) -> int:
-    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
-    try:
-        return int(db.execute(sql).fetchone()[0])
-    finally:
-        db.close()
+    [(count,)] = site.ledger(sql)
+    return int(count)
 
 
+@both_stores
 def test_post_files_that_vanish_and_come_back_during_delivery_delete_nothing_and_post_nothing_twice(
     site: Site,
     webhook_receiver_factory: WebhookReceiverFactory,
@@ -520,7 +512,8 @@ def test_post_files_that_vanish_and_come_back_during_delivery_delete_nothing_and
     urls: set[str] = set()
     tally: Counter[str] = Counter()
     started = time.monotonic()
-    for _ in range(VANISH_ROUNDS):
+    rounds = _sized(site, VANISH_ROUNDS, "SYNDICATE_CRASH_VANISH_ROUNDS", least=3)
+    for _ in range(rounds):
         urls |= _write_posts(site, len(urls), rng.randint(1, 3))
         files = sorted(site.content.glob("p*.md"))
         early = rng.choice(files) if rng.random() < 0.5 else None
@@ -548,7 +541,7 @@ def test_post_files_that_vanish_and_come_back_during_delivery_delete_nothing_and
     deletions = _ledger_count(site, "SELECT COUNT(*) FROM deliveries WHERE event = 'post.deleted'")
     again = _ledger_count(site, "SELECT COUNT(*) FROM deliveries WHERE revision LIKE 'life:%'")
     summary = {
-        "rounds": VANISH_ROUNDS,
+        "rounds": rounds,
         **{key: tally[key] for key in sorted(tally)},
         "final_clean_runs": runs,
         **peers.count(urls),
@@ -556,5 +549,5 @@ def test_post_files_that_vanish_and_come_back_during_delivery_delete_nothing_and
         "posted_again": again,
         "seconds": round(time.monotonic() - started, 1),
     }
-    _save("vanish", summary)
+    _save(_report_name(site, "vanish"), summary)
     assert deletions == 0 and again == 0, summary

@@ -78,7 +78,7 @@ def _reader(run: Running) -> None:
 
 def start(site: Site, *args: str, env: dict[str, str] | None = None, built: bool = True) -> Running:
     cmd = [sys.executable, "-m", "syndicate", "run", "--port", "0", "--log-format", "json", "--access-log", *args]
-    full_env = {**os.environ, "PYTHONWARNINGS": "error", "HOOK_SECRET": SECRET, **(env or {})}
+    full_env = {**os.environ, "PYTHONWARNINGS": "error", "HOOK_SECRET": SECRET, **site.env, **(env or {})}
     proc = subprocess.Popen(
         cmd, cwd=site.root, env=full_env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
     )

@@ -4,6 +4,10 @@ corrupt ledger, a stolen lock, exceptions inside client libraries, settings that
 Every post reaches every target exactly once; a broken piece (a file, a target, a setting)
 gets one clear line and never stops the rest. Each test drives the real command line (or
 `publish()` in-process where a fault must be injected) against real receivers on 127.0.0.1.
+A test of delivery runs with each store (`both_stores`: the ledger in SQLite, and in
+PostgreSQL); a lost, emptied or restored ledger is the file's loss or the database's. What only
+a file can suffer (corrupt bytes, a deleted lock file) has its PostgreSQL counterpart in
+tests/test_postgres_*.py (a database that does not answer, a lock held by another session).
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -30,7 +33,7 @@ from syndicate.deliver.fetch import Fetched
 from syndicate.deliver.postgres_store import PostgresStore
 from syndicate.deliver.sqlite_store import SQLiteStore
 from syndicate.deliver.store import StoreError
-from tests.conftest import AT_ONCE, CONFIG, Site, faked
+from tests.conftest import AT_ONCE, CONFIG, Site, both_stores, faked
 from tests.httpd import Answer, recorder
 from tests.peers.fixtures import BlueskyPds, MastodonMock, WebhookReceiverFactory, new_webhook_secret
 from tests.pg import PASSWORD as PG_PASSWORD
@@ -149,6 +152,7 @@ def sky_records(client: Client, did: str) -> list[Any]:
             return records
 
 
+@both_stores
 def test_a_burst_of_a_hundred_posts_in_one_run_makes_a_hundred_bluesky_records(
     site: Site, bluesky_pds: BlueskyPds, sky: tuple[str, str, str, Client]
 ) -> None:
@@ -167,6 +171,7 @@ def test_a_burst_of_a_hundred_posts_in_one_run_makes_a_hundred_bluesky_records(
     assert "100 sent" in status.splitlines()[-1]
 
 
+@both_stores
 def test_a_record_under_our_key_that_we_did_not_send_is_not_taken_for_ours(
     site: Site, bluesky_pds: BlueskyPds, sky: tuple[str, str, str, Client]
 ) -> None:
@@ -191,10 +196,7 @@ def test_a_record_under_our_key_that_we_did_not_send_is_not_taken_for_ours(
         )
     finally:
         writer.request.close()
-    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
-    with db:
-        db.execute("UPDATE deliveries SET state='sending', remote_id=NULL WHERE target='sky' AND state='sent'")
-    db.close()
+    site.ledger("UPDATE deliveries SET state='sending', remote_id=NULL WHERE target='sky' AND state='sent'")
     code, out = publish(site, env=env)
     assert code == 0, out
     assert f"record key {rkey} already holds a record this delivery did not send" in out
@@ -206,6 +208,7 @@ def test_a_record_under_our_key_that_we_did_not_send_is_not_taken_for_ours(
 # ---------------------------------------------------------------- 2. time never retracts
 
 
+@both_stores
 def test_a_clock_stepped_back_retracts_nothing_and_the_next_post_goes_out_alone(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
@@ -223,6 +226,7 @@ def test_a_clock_stepped_back_retracts_nothing_and_the_next_post_goes_out_alone(
     assert events(receiver.deliveries()) == [("post.published", "Really sent"), ("post.published", "The next post")]
 
 
+@both_stores
 @pytest.mark.skipif(shutil.which("faketime") is None and os.environ.get("CI") != "true", reason="needs faketime")
 def test_a_real_clock_stepping_back_keeps_what_went_out_in_the_feeds_and_retracts_nothing(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
@@ -232,7 +236,7 @@ def test_a_real_clock_stepping_back_keeps_what_went_out_in_the_feeds_and_retract
     publish(site, now=None)
     write(site, "sent", "Sent last year", date="2025-06-01")
     publish(site, now=None)
-    env = {**os.environ, **HOOK_ENV, "PYTHONWARNINGS": "error"}
+    env = {**os.environ, **HOOK_ENV, **site.env, "PYTHONWARNINGS": "error"}
     for command in ("build", "publish"):  # under a clock 950 days behind: before the post's date
         cmd = faked([sys.executable, "-m", "syndicate", command], "-950d")
         run = subprocess.run(cmd, cwd=site.root, env=env, capture_output=True, text=True, timeout=120)
@@ -241,6 +245,7 @@ def test_a_real_clock_stepping_back_keeps_what_went_out_in_the_feeds_and_retract
     assert events(receiver.deliveries()) == [("post.published", "Sent last year")]
 
 
+@both_stores
 def test_only_a_post_that_was_really_sent_is_retracted(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
@@ -259,6 +264,7 @@ def test_only_a_post_that_was_really_sent_is_retracted(
     ]
 
 
+@both_stores
 def test_now_later_than_the_clock_only_previews(site: Site) -> None:
     with recorder() as rec:
         site.config(CONFIG + hook_target(rec.url))
@@ -282,6 +288,7 @@ def test_since_without_backfill_is_a_usage_error(site: Site) -> None:
 # ---------------------------------------------------------------- 3. a lost, empty, replaced or corrupt ledger
 
 
+@both_stores
 def test_a_lost_ledger_is_an_error_that_offers_the_two_ways_on(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
@@ -291,9 +298,7 @@ def test_a_lost_ledger_is_an_error_that_offers_the_two_ways_on(
     publish(site)
     write(site, "b", "Second", date="2024-02-01")
     publish(site)
-    ledger = site.root / ".syndicate" / "state.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{ledger}{suffix}").unlink(missing_ok=True)
+    site.lose_ledger()
     write(site, "c", "Third, written while the ledger was gone", date="2024-03-01")
     code, out = publish(site)
     assert code == 6, out
@@ -312,6 +317,7 @@ def test_a_lost_ledger_is_an_error_that_offers_the_two_ways_on(
     assert publish(site)[0] == 0 and len(receiver.deliveries()) == 2, "and each once"
 
 
+@both_stores
 def test_an_emptied_ledger_is_refused_and_rebaseline_goes_on_without_sending(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
@@ -319,10 +325,7 @@ def test_an_emptied_ledger_is_refused_and_rebaseline_goes_on_without_sending(
     site.config(CONFIG + hook_target(receiver.url))
     write(site, "a", "First", date="2024-01-01")
     publish(site)
-    ledger = site.root / ".syndicate" / "state.db"
-    for suffix in ("-wal", "-shm"):
-        Path(f"{ledger}{suffix}").unlink(missing_ok=True)
-    ledger.write_bytes(b"")  # truncated
+    site.empty_ledger()  # the file truncated; the site's rows deleted but the ledger's id
     write(site, "b", "Second", date="2024-02-01")
     code, out = publish(site)
     assert code == 6 and "is empty" in out
@@ -333,24 +336,17 @@ def test_an_emptied_ledger_is_refused_and_rebaseline_goes_on_without_sending(
     assert events(receiver.deliveries()) == [("post.published", "Third")]
 
 
+@both_stores
 def test_a_ledger_restored_from_an_older_backup_is_refused(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
     receiver = webhook_receiver_factory(secret=SECRET)
     site.config(CONFIG + hook_target(receiver.url))
     publish(site)
-    ledger = site.root / ".syndicate" / "state.db"
-    backup = site.root / "backup.db"
-    src = sqlite3.connect(ledger)
-    dst = sqlite3.connect(backup)
-    src.backup(dst)
-    src.close()
-    dst.close()
+    restore = site.back_up_ledger()  # the file's online backup, or a copy of the whole database
     write(site, "a", "Sent after the backup", date="2024-01-01")
     publish(site)
-    for suffix in ("-wal", "-shm"):
-        Path(f"{ledger}{suffix}").unlink(missing_ok=True)
-    backup.replace(ledger)
+    restore()
     code, out = publish(site)
     assert code == 6 and "older than the last publish" in out
     assert len(receiver.deliveries()) == 1, "the post is not sent a second time"
@@ -420,6 +416,7 @@ def test_a_retry_schedule_that_would_overflow_is_refused_by_check(site: Site) ->
     assert run.code == 2 and "retry_schedule" in run.err and "Traceback" not in run.err
 
 
+@both_stores
 @pytest.mark.parametrize("value", ["99999999999999999999", "1e400", "nan", "Fri, 31 Dec 9999 23:59:59 GMT"])
 def test_a_huge_retry_after_is_a_wait_of_at_most_thirty_days(site: Site, value: str) -> None:
     with recorder(
@@ -431,19 +428,20 @@ def test_a_huge_retry_after_is_a_wait_of_at_most_thirty_days(site: Site, value: 
         write(site, "q", "Rate limited too")
         code, out = publish(site)
         assert code == 4, out
-        db = sqlite3.connect(site.root / ".syndicate" / "state.db")
         waits = [
-            datetime.fromisoformat(r[0]) - datetime.now(UTC)
-            for r in db.execute("SELECT next_attempt_at FROM deliveries WHERE state='failed'")
+            (r[0] if isinstance(r[0], datetime) else datetime.fromisoformat(r[0])) - datetime.now(UTC)
+            for r in site.ledger("SELECT next_attempt_at FROM deliveries WHERE state='failed'")
         ]
-        db.close()
         assert waits and all(timedelta(0) < w <= timedelta(days=30, minutes=1) for w in waits)
 
 
+@both_stores
 def test_an_exception_inside_a_client_library_is_a_recorded_failure_and_the_next_post_still_goes(
     site: Site, mastodon_peer: MastodonMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Seen in a trial: a RecursionError inside Mastodon.py's media upload."""
+    for name, value in site.env.items():  # the ledger's password, read from the environment
+        monkeypatch.setenv(name, value)
     from mastodon import Mastodon
 
     from syndicate.deliver.publish import Request, World
@@ -470,13 +468,12 @@ def test_an_exception_inside_a_client_library_is_a_recorded_failure_and_the_next
     outcomes = {a.delivery.post_id.rsplit("/", 2)[-2]: (a.outcome, a.detail) for a in report.attempts}
     assert outcomes["b"][0] == "sent"
     assert outcomes["a"][0] == "failed" and "unexpected error: RecursionError" in outcomes["a"][1]
-    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
-    states = dict(db.execute("SELECT post_id, state FROM deliveries").fetchall())
-    (reason,) = db.execute("SELECT detail FROM attempts WHERE outcome IN ('failed', 'unknown')").fetchone()
-    db.close()
+    states = dict(site.ledger("SELECT post_id, state FROM deliveries"))
+    [(reason,)] = site.ledger("SELECT detail FROM attempts WHERE outcome IN ('failed', 'unknown')")
     assert "sending" not in states.values() and "RecursionError" in reason
 
 
+@both_stores
 def test_a_target_that_hangs_does_not_hold_up_the_others(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
@@ -493,6 +490,7 @@ def test_a_target_that_hangs_does_not_hold_up_the_others(
         assert "slow: 6 more left for a later run" in out
 
 
+@both_stores
 def test_one_bad_file_name_does_not_stop_delivery(site: Site, webhook_receiver_factory: WebhookReceiverFactory) -> None:
     receiver = webhook_receiver_factory(secret=SECRET)
     site.config(CONFIG + hook_target(receiver.url))
@@ -539,6 +537,7 @@ def media_of_newest(peer: MastodonMock) -> list[Any]:
         api.session.close()
 
 
+@both_stores
 def test_a_thumbnail_on_the_hosts_private_network_is_never_fetched(site: Site, mastodon_peer: MastodonMock) -> None:
     with recorder(default=Answer(200, headers=(("Content-Type", "image/png"),), body=PNG_BYTES)) as meta:
         site.config(masto_config(mastodon_peer))
@@ -552,6 +551,7 @@ def test_a_thumbnail_on_the_hosts_private_network_is_never_fetched(site: Site, m
         assert media_of_newest(mastodon_peer) == [], "the status went out without the picture"
 
 
+@both_stores
 def test_an_allowed_host_is_fetched_and_only_real_image_bytes_are_uploaded(
     site: Site, mastodon_peer: MastodonMock
 ) -> None:
@@ -729,6 +729,7 @@ def test_healthz_tells_the_truth_while_cycles_fail_and_the_daemon_repairs_when_t
         assert stop(run) == 0
 
 
+@both_stores
 def test_the_daemon_holds_delivery_once_its_ledger_is_deleted_keeps_building_and_resumes_after_rebaseline(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
@@ -737,12 +738,14 @@ def test_the_daemon_holds_delivery_once_its_ledger_is_deleted_keeps_building_and
     write(site, "old", "Baseline", date="2024-01-01")
     run = start(site, env=HOOK_ENV)
     try:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{site.root / '.syndicate' / 'state.db'}{suffix}").unlink(missing_ok=True)
+        site.lose_ledger()
         write(site, "new", "Written after the ledger went", date="2024-06-01")
         run.wait_for(lambda: health(run)[0] == 503, timeout=15, what="/healthz to say delivery is held")
         status = health(run)[1]
-        assert status["status"] == "held" and "deleted or replaced while running" in status["problem"]
+        # the file is seen deleted (its inode); the database's rows are seen gone by the check of the
+        # ledger's id against the site's marks
+        why = "deleted or replaced while running" if site.pg is None else "lost while running: the delivery ledger"
+        assert status["status"] == "held" and why in status["problem"], status
         assert "syndicate publish --rebaseline" in status["problem"]
         # the feeds go on: the post written while the ledger was gone is served
         run.wait_for(lambda: b"Written after the ledger went" in run.get("feed.xml")[2], what="the feed rebuilt")
@@ -762,6 +765,7 @@ def test_the_daemon_holds_delivery_once_its_ledger_is_deleted_keeps_building_and
         assert stop(run) == 0
 
 
+@both_stores
 def test_the_daemon_starts_with_a_lost_ledger_serves_the_feeds_and_delivers_nothing_until_told(
     site: Site, webhook_receiver_factory: WebhookReceiverFactory
 ) -> None:
@@ -769,6 +773,7 @@ def test_the_daemon_starts_with_a_lost_ledger_serves_the_feeds_and_delivers_noth
     daemon_site(site, receiver.url)
     write(site, "old", "Baseline", date="2024-01-01")
     assert publish(site)[0] == 0
+    site.lose_ledger()
     shutil.rmtree(site.root / ".syndicate")
     write(site, "new", "Written while the ledger was gone", date="2024-06-01")
     run = start(site, env=HOOK_ENV)
@@ -787,11 +792,13 @@ def test_the_daemon_starts_with_a_lost_ledger_serves_the_feeds_and_delivers_noth
         assert stop(run) == 0
 
 
+@both_stores
 @pytest.mark.parametrize("command", ["run", "publish"])
 def test_a_site_without_targets_runs_without_its_ledger(site: Site, command: str) -> None:
     write(site, "old", "Baseline", date="2024-01-01")
     assert publish(site)[0] == 0
-    shutil.rmtree(site.root / ".syndicate")  # nothing to deliver, so nothing to protect
+    site.lose_ledger()
+    shutil.rmtree(site.root / ".syndicate", ignore_errors=True)  # nothing to deliver, so nothing to protect
     if command == "publish":
         code, out = publish(site)
         assert code == 0, out
@@ -804,6 +811,7 @@ def test_a_site_without_targets_runs_without_its_ledger(site: Site, command: str
         assert stop(run) == 0
 
 
+@both_stores
 def test_a_bad_file_name_does_not_stop_the_daemon(site: Site, webhook_receiver_factory: WebhookReceiverFactory) -> None:
     receiver = webhook_receiver_factory(secret=SECRET)
     daemon_site(site, receiver.url)
@@ -822,6 +830,7 @@ def test_a_bad_file_name_does_not_stop_the_daemon(site: Site, webhook_receiver_f
     assert not any("Traceback" in line for line in run.raw)
 
 
+@both_stores
 def test_retry_while_the_daemon_runs_sends_within_seconds(site: Site) -> None:
     with recorder(Answer(404), default=Answer(204)) as rec:
         daemon_site(site, rec.url)

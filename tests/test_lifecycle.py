@@ -1,12 +1,12 @@
 """A post's whole life on social, against mastodon-mock and a real Bluesky PDS: an edit of its
 social text edits the status (same id) or reposts the record; an edit of the body alone changes
 nothing there; a removed, drafted, opted-out or expired post has its status and records
-deleted; a post that comes back is sent again, once."""
+deleted; a post that comes back is sent again, once. Every test runs with each store (the ledger
+in SQLite, and in PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -16,13 +16,15 @@ from atproto import Client  # type: ignore[import-untyped,unused-ignore]
 from mastodon import Mastodon
 from mastodon.errors import MastodonNotFoundError
 
-from tests.conftest import NOW, Site
+from tests.conftest import NOW, Site, both_stores
 from tests.peers.fixtures import BlueskyPds, MastodonMock
 from tests.test_publish_bluesky import configure as configure_sky
 from tests.test_publish_bluesky import publish as publish_sky
 from tests.test_publish_bluesky import records
 from tests.test_publish_mastodon import configure, publish, statuses
 from tests.validators import check_json_feed
+
+pytestmark = both_stores
 
 POST = """---
 title: {title}
@@ -44,14 +46,6 @@ def api(mastodon_peer: MastodonMock) -> Iterator[Mastodon]:
 
 def write(site: Site, title: str = "First words", body: str = "The body.", extra: str = "") -> None:
     site.post("life.md", POST.format(title=title, body=body, extra=extra))
-
-
-def ledger(site: Site, sql: str) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(site.root / ".syndicate" / "state.db")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 def sent_once(site: Site, peer: MastodonMock, extra: str = "", generator: str = "") -> None:
@@ -108,7 +102,7 @@ def test_quick_edits_collapse_into_the_last_one(site: Site, mastodon_peer: Masto
     assert code == 0 and out.count("status edited") == 1, out
     [after] = statuses(api)
     assert after["id"] == before["id"] and "Third words" in after["content"]
-    states = ledger(site, "SELECT state, last_error FROM deliveries WHERE event='post.updated' ORDER BY created_at")
+    states = site.ledger("SELECT state, last_error FROM deliveries WHERE event='post.updated' ORDER BY created_at")
     assert states == [("skipped", "superseded by a newer edit"), ("sent", None)]
 
 

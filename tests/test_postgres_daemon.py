@@ -256,6 +256,24 @@ def test_retry_beside_the_holder_is_sent_within_a_renewal(tmp_path: Path, pg_url
             assert stop(run) == 0
 
 
+def test_retry_beside_a_holder_with_a_long_lease_is_sent_within_seconds(tmp_path: Path, pg_url: str) -> None:
+    """As on SQLite (the file's mtimes, every 2 s): the holder reads the site's nudges between its
+    renewals, so a long lease (renewed every 20 s here) does not delay a `retry`."""
+    with recorder(Answer(status=500)) as rec:
+        a = machine(tmp_path / "a", rec, pg_url)
+        long_lease = store_section(pg_url) + "lease = 60\n"
+        a.config(CONFIG + hook(rec.url) + "\n[delivery]\nretry_schedule = [3600]\n" + long_lease)
+        run = start(a, env=ENV)
+        try:
+            post([a], 1)
+            run.wait_for(lambda: bool(run.events("retry")), what="the failed delivery")
+            assert a.run("retry", env=ENV).code == 0
+            run.wait_for(lambda: bool(run.events("delivered")), timeout=8, what="the retry, sent within seconds")
+            assert len(rec.requests) == 2 and len(ids_per_post(rec)["https://example.com/blog/p1/"]) == 1
+        finally:
+            assert stop(run) == 0
+
+
 def test_a_holder_past_its_own_deadline_but_renewed_in_time_delivers_again(pg_url: str) -> None:
     out = io.StringIO()
     taken: list[bool] = []

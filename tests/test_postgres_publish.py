@@ -287,6 +287,25 @@ def test_a_wrong_password_or_no_server_stops_publish_with_one_line(site: Site, p
     assert code == 6 and "that PostgreSQL is running" in out and PASSWORD not in out, out
 
 
+@pytest.mark.parametrize("command", ["status", "retry"])
+def test_a_wrong_password_or_no_server_is_one_line_in_status_and_retry(site: Site, pg_url: str, command: str) -> None:
+    """The database's counterpart of a corrupt SQLite file (test_delivery_promise): one line, exit 6,
+    in each command that reads the ledger (publish above, check and run in their own tests)."""
+    write_posts(site, 1)
+    site.config(CONFIG + hook("http://127.0.0.1:9/") + store_section(pg_url))
+    assert publish(site)[0] == 0  # the site has published: its ledger is in the database
+    for env, url, why in (
+        ({**ENV, "LEDGER_PASSWORD": "guess-" + PASSWORD}, pg_url, "the password is wrong or missing"),
+        (ENV, pg_url.rsplit(":", 1)[0] + ":1/x", "that PostgreSQL is running"),
+    ):
+        site.config(CONFIG + hook("http://127.0.0.1:9/") + store_section(url))
+        run = site.run(command, env=env)
+        assert run.code == 6 and "Traceback" not in run.err, run
+        assert "guess-" not in run.out + run.err and PASSWORD not in run.out + run.err
+        [line] = [x for x in run.err.splitlines() if x.startswith("error:")]
+        assert line.startswith(f"error: {url} (site '{SITE_NAME}'): cannot connect") and why in line, line
+
+
 def test_without_psycopg_the_store_is_one_line_saying_what_to_install(site: Site, tmp_path: Path) -> None:
     shim = tmp_path / "no-psycopg"
     shim.mkdir()

@@ -358,6 +358,18 @@ class Lease:
         """Who holds the site now (read from the database)."""
         return self._run("read the site's lease", self._holder)  # type: ignore[no-any-return]
 
+    def writes(self) -> tuple[int, int]:
+        """The site's fencing token and nudges now: a `publish` that took the site's lock (or a lease
+        taken) raised the one, a write beside the holder the other. What a daemon that let go of the
+        lease, holding delivery for a lost ledger, watches for the way on (`publish --rebaseline`)."""
+        row = self._run(
+            "read the site's lease",
+            lambda conn: _one(
+                conn.execute("SELECT lock_token, nudges FROM sites WHERE site=%s", (self.site,)).fetchone()
+            ),
+        )
+        return int(row[0]), int(row[1])
+
     def take(self) -> Holder | None:
         """Take the lease if nobody holds the site (None: taken, :attr:`token` raised); else who does.
         The row is locked while it is decided, so two standbys never both take it; a `publish`

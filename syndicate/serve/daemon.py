@@ -437,16 +437,19 @@ class Daemon:
                 self._ledger_id = _file_id(path)
                 self._check_ledger(settings, True)
         except LedgerLostError as e:
-            self._let_go()
-            if self._keeper is not None:  # let go of the lease: `publish --rebaseline` may run
-                self._keeper.pause(True)
             if self._held is None:  # said once; what it said stays on /healthz until delivery resumes
                 self._held = f"{cause}{e}"
+                # on /healthz at once, before the lease is let go below: the last cycle's "ok" would
+                # read as "standby" (another process delivers) until this cycle ends
+                self.health = {**self.health, "status": "held", "problem": self._held}
                 ways = "is back or one of these has run" if "\n  syndicate publish" in self._held else "can be read"
                 self.log.event(
                     "held",
                     f"{self._held}\nthe feeds are still built and served; delivery resumes when the ledger {ways}",
                 )
+            self._let_go()
+            if self._keeper is not None:  # let go of the lease: `publish --rebaseline` may run
+                self._keeper.pause(True)
             return False
         except LockedError:
             self._let_go()

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..deliver.postgres_store import Holder, Lease
 from ..errors import StoreError
 from .log import EventLog
+
+# Between renewals, how often the keeper reads the site's nudges (and, holding delivery, its
+# token): a `retry` beside the holder is sent within seconds, as the file's mtimes make it on
+# SQLite (the daemon's self-check, every 2 s), not within a third of the lease (10 s by default).
+GLANCE = 2.0  # seconds
 
 
 class LeaseKeeper:
@@ -35,6 +41,7 @@ class LeaseKeeper:
         self.took_over = False  # the last take was from another holder (this process stood by before it)
         self.changed = threading.Event()  # another process wrote the ledger (`retry`): read it again
         self._paused = False  # delivery is held (a lost ledger): the lease is let go and not taken
+        self._writes: tuple[int, int] | None = None  # while paused: the site's token and nudges, as last read
         self._stop = threading.Event()
         self._mx = threading.Lock()  # one look at a time: the thread's, or the daemon's first
         self._thread: threading.Thread | None = None
@@ -61,12 +68,43 @@ class LeaseKeeper:
             self._paused = paused
             if paused:
                 self.lease.release()
+                self._writes = self._read_writes()
         if not paused and self._thread is not None:
             self.look()
+
+    def _read_writes(self) -> tuple[int, int] | None:
+        try:
+            return self.lease.writes()
+        except StoreError:
+            return None  # the database does not answer: the daemon's own check of the ledger says so
+
+    def glance(self) -> None:
+        """Between renewals: has another process written the ledger (`retry`: sites.nudges)? One
+        read of the site's row; a database that does not answer is the next renewal's to say."""
+        with self._mx:
+            if self._paused:
+                self._look_paused()
+                return
+            if not self.lease.valid():
+                return  # a standby: the ledger is not its to deliver from
+            writes = self._read_writes()
+            if writes is not None and writes[1] != self.lease.nudges:
+                self.lease.nudges = writes[1]
+                self.changed.set()
+
+    def _look_paused(self) -> None:
+        """Delivery held: the way on (`publish --rebaseline` or `--backfill`, which take the site's
+        lock; `retry`), or the database answering again, asks the daemon to look at the ledger
+        again (`changed`), as the file's mtimes do on SQLite."""
+        writes = self._read_writes()
+        if writes is not None and writes != self._writes:
+            self.changed.set()
+        self._writes = writes
 
     def _look(self) -> None:
         lease = self.lease
         if self._paused:
+            self._look_paused()
             return
         held = lease.token is not None
         nudges = lease.nudges
@@ -134,9 +172,15 @@ class LeaseKeeper:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.lease.ttl / 3):
+        every = self.lease.ttl / 3
+        due = time.monotonic() + every
+        while not self._stop.wait(min(GLANCE, max(0.0, due - time.monotonic()))):
             try:
-                self.look()
+                if time.monotonic() >= due:
+                    due = time.monotonic() + every
+                    self.look()
+                else:
+                    self.glance()
             except Exception as e:  # a bug must not end the keeping silently: the lease then expires
                 self.log.event("error", f"the lease keeper failed: {type(e).__name__}: {e}")
 
