@@ -283,6 +283,11 @@ def test_two_hosts_share_the_sites_each_post_once_and_one_killed_leaves_its_site
             for site in one + two:
                 site.post("new.md", "---\ntitle: New\ndate: 2024-06-03\n---\nNews.\n")
             first.wait_for(lambda: all(len(r.requests) == 1 for r in recs), what="one delivery per site", timeout=30)
+
+            def recorded() -> int:  # sent and recorded as sent (a kill before that is a resend with the same id)
+                return sum("/new/" in e["message"] for run in (first, second) for e in run.events("delivered"))
+
+            first.wait_for(lambda: recorded() == len(names), what="each delivery recorded")
             holders = {n: json.loads(fetch(first, "127.0.0.1", "/healthz")[1])["sites"][n]["lease"] for n in names}
             assert all(h["role"] in ("holder", "standby") for h in holders.values()), holders
             assert all(
