@@ -311,6 +311,23 @@ def test_only_a_post_that_was_really_sent_is_retracted(
     ]
 
 
+def test_a_post_whose_webhook_got_no_answer_and_then_was_deleted_is_told_deleted(site: Site) -> None:
+    """Found by bench/scaleout.py: a receiver that applied a post.published and never answered (the
+    connection dropped), the post deleted before the retry: the retry was skipped and no
+    post.deleted sent, so the receiver kept a post that is gone."""
+    with recorder(Answer(delay=3)) as rec:  # applied on arrival; the answer comes after our timeout
+        site.config(CONFIG + AT_ONCE + hook_target(rec.url, timeout=1))
+        write(site, "old", "Old")
+        assert publish(site)[0] == 0  # the baseline
+        write(site, "new", "New")
+        publish(site)  # the attempt gets no answer: its outcome is unknown
+        (site.content / "new.md").unlink()
+        assert publish(site)[0] == 0
+        time.sleep(0.5)
+        got = [json.loads(r.body)["type"] for r in rec.requests]
+    assert got == ["post.published", "post.deleted"], got
+
+
 def test_now_later_than_the_clock_only_previews(site: Site) -> None:
     with recorder() as rec:
         site.config(CONFIG + hook_target(rec.url))
