@@ -74,6 +74,58 @@ def events(receiver_deliveries: Sequence[Mapping[str, Any]]) -> list[tuple[str, 
     return out
 
 
+# A process killed at one exact point: a sitecustomize (put first on PYTHONPATH) that ends the
+# process, as SIGKILL would, when a store is asked to save posts (the last write of a run's plan).
+DIE_IN_SAVE_POSTS = """import os
+
+from syndicate.deliver import postgres_store, sqlite_store
+
+
+def _die(self, posts):
+    if list(posts):
+        os._exit(137)
+
+
+sqlite_store.SQLiteStore.save_posts = _die
+postgres_store.PostgresStore.save_posts = _die
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_run_killed_while_it_records_its_plan_leaves_nothing_open_once_the_post_is_gone(
+    site: Site, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Found by bench/scaleout.py: a host killed between writing a new post's deliveries and the
+    post itself left them pending; the post deleted before the next run, no run ever planned it
+    again, and they stayed pending for ever (no ledger settled, `status` showed them open)."""
+    url = request.getfixturevalue("pg_url") if kind == "postgres" else None
+    store_cfg = f'\n[store]\nurl = "{url}"\npassword_env = "LEDGER_PASSWORD"\n' if url else ""
+    env = {"LEDGER_PASSWORD": PG_PASSWORD}
+    hooks = tmp_path / "die"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(DIE_IN_SAVE_POSTS)
+    killer = {**env, "PYTHONPATH": os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")])}
+    with recorder() as rec:
+        site.config(CONFIG + AT_ONCE + hook_target(rec.url) + store_cfg)
+        write(site, "old", "Old")
+        assert publish(site, env=env)[0] == 0  # the baseline
+        write(site, "new", "New")
+        killed = site.run("publish", env={**HOOK_ENV, **killer})
+        assert killed.code == 137, killed.err
+        (site.content / "new.md").unlink()  # gone before any run planned it again
+        assert publish(site, env=env)[0] == 0
+        if url is not None:
+            store: SQLiteStore | PostgresStore = PostgresStore(url, PG_PASSWORD, "https://example.com/", readonly=True)
+        else:
+            store = SQLiteStore(site.root / ".syndicate" / "state.db")
+        try:
+            left = [(d.post_id, d.event, str(d.state)) for d in store.open_deliveries()]
+        finally:
+            store.close()
+        assert left == [], left
+        assert rec.requests == []
+
+
 # ---------------------------------------------------------------- 1. bursts: unique record keys
 
 
@@ -262,6 +314,24 @@ def test_only_a_post_that_was_really_sent_is_retracted(
         ("post.published", "Sent, then made a draft"),
         ("post.deleted", "Sent, then made a draft"),
     ]
+
+
+@both_stores
+def test_a_post_whose_webhook_got_no_answer_and_then_was_deleted_is_told_deleted(site: Site) -> None:
+    """Found by bench/scaleout.py: a receiver that applied a post.published and never answered (the
+    connection dropped), the post deleted before the retry: the retry was skipped and no
+    post.deleted sent, so the receiver kept a post that is gone."""
+    with recorder(Answer(delay=3)) as rec:  # applied on arrival; the answer comes after our timeout
+        site.config(CONFIG + AT_ONCE + hook_target(rec.url, timeout=1))
+        write(site, "old", "Old")
+        assert publish(site)[0] == 0  # the baseline
+        write(site, "new", "New")
+        publish(site)  # the attempt gets no answer: its outcome is unknown
+        (site.content / "new.md").unlink()
+        assert publish(site)[0] == 0
+        time.sleep(0.5)
+        got = [json.loads(r.body)["type"] for r in rec.requests]
+    assert got == ["post.published", "post.deleted"], got
 
 
 @both_stores

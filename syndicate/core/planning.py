@@ -557,8 +557,8 @@ def _retraction(ledger: _Ledger, gone: KnownPost, target: TargetSettings) -> tup
     if target.social:
         if not target.deletes or not ledger.may_hold(gone.post_id, target.name, life):
             return skips, False
-    elif "post.deleted" not in target.events or published.state != SENT:
-        return skips, False  # the target never got it: nothing to retract
+    elif "post.deleted" not in target.events or not ledger.may_hold(gone.post_id, target.name, life):
+        return skips, False  # the target never got it: nothing to retract (a lost answer: it may have)
     return skips, _deleted_key(gone, target, life) not in ledger.by_key
 
 

@@ -536,6 +536,16 @@ class PostgresStore:
         return cast(datetime, _one(row)[0])
 
     @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around the writes inside (each one's fencing check runs in it, as a
+        savepoint): a run killed or refused half-way through leaves none of them."""
+        try:
+            with self.db.transaction():
+                yield
+        except self._psycopg.Error as e:
+            raise self._wrap(e, "write the delivery ledger") from None
+
+    @contextlib.contextmanager
     def _tx(self, doing: str = "write the delivery ledger") -> Iterator[psycopg.Cursor[Any]]:
         try:
             with self.db.transaction(), self.db.cursor() as cur:

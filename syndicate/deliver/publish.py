@@ -711,14 +711,17 @@ def _snapshots(
 
 
 def _record(run: _Run, plan: Plan, new: list[Delivery]) -> None:
-    """Every intent is in the ledger before anything leaves the machine."""
+    """Every intent is in the ledger before anything leaves the machine, in one transaction: a run
+    killed half-way must not leave a new post's deliveries without the post (deleted before the
+    next run, nothing would ever plan it again, and they would stay pending for ever)."""
     store, at = run.store, run.wall()
-    store.add_targets(plan.new_targets, at)
-    store.add_deliveries(new)
-    for delivery_id, why in plan.skip.items():
-        store.set_state([delivery_id], SKIPPED, why, at)
-    store.set_state(plan.promote, PENDING, None, at)
-    store.save_posts(plan.posts)
+    with store.atomic():
+        store.add_targets(plan.new_targets, at)
+        store.add_deliveries(new)
+        for delivery_id, why in plan.skip.items():
+            store.set_state([delivery_id], SKIPPED, why, at)
+        store.set_state(plan.promote, PENDING, None, at)
+        store.save_posts(plan.posts)
 
 
 def _drop_unrenderable(build: BuildReport, live: dict[str, Post]) -> set[str]:

@@ -204,7 +204,15 @@ class SQLiteStore:
         self.db.close()
 
     @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self._tx():
+            yield
+
+    @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.db.in_transaction:  # inside atomic(): its transaction holds this write too
+            yield self.db
+            return
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
