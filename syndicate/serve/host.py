@@ -169,7 +169,7 @@ class Host:
             settings = daemon.prepare()
             daemon.open_ledger(settings)
             daemon.server_state = daemon.state_for(settings)
-        except (SyndicateError, OSError) as e:
+        except Exception as e:  # one site that cannot start never stops the others (a bug: said, as a site's error)
             if daemon is not None:
                 daemon.close()
             message = str(e) if isinstance(e, SyndicateError) else f"{type(e).__name__}: {e}"
@@ -244,7 +244,10 @@ class Host:
             while not self.stop.wait(SELF_CHECK):
                 self.look()
                 for daemon in list(self.sites.values()):
-                    daemon.self_check()
+                    try:
+                        daemon.self_check()
+                    except Exception as e:  # one site's look at its disk never stops the host
+                        daemon.log.event("error", f"self-check failed: {type(e).__name__}: {e}")
         finally:
             for daemon in self.sites.values():  # every site finishes its delivery in flight at once
                 daemon.stop.set()
