@@ -23,7 +23,7 @@ def main() -> None:
             # mostly); a whole build it may turn into still collects (forked workers too).
             gc.freeze()
             gc.set_threshold(50_000, *thresholds[1:])
-            from .cli.plain import build_without_click
+            from .cli.fast import build_without_click
 
             code = build_without_click(sys.argv[1:])
             if code is not None:

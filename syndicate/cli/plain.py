@@ -1,18 +1,16 @@
 """What `syndicate build` prints and the code it exits with, and the moment it builds for: made
 without click, so that a rebuild the stamp named the edited posts of (syndicate/quick.py's HINT)
-runs without the command line (:func:`build_without_click`), and the same for the command line
+runs without the command line (cli/fast.py), and the same for the command line
 (cli/common.py, cli/show.py and cli/stamp.py take them from here)."""
 
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..builder.report import BuildReport, refused_line
-from ..core.model import Links, Problem, Settings, printable
+from ..core.model import Problem, printable
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG, EXIT_OUTPUT, EXIT_DELIVERY, EXIT_BUSY, EXIT_LEDGER = 0, 1, 2, 3, 4, 5, 6
 
@@ -128,60 +126,3 @@ def clock_and_floor(site: Path) -> tuple[datetime, datetime | None]:
     until = ledger.announced_until(site, load_settings(site))
     now = datetime.now(UTC).replace(microsecond=0)
     return (max(now, until) if until is not None else now), until
-
-
-def _echo(text: str, err: bool = False, nl: bool = True) -> None:
-    """``click.echo`` of a line (its escape sequences stripped off a stream that is no terminal)."""
-    from .. import quick
-
-    stream = sys.stderr if err else sys.stdout
-    stream.write(quick.as_echoed(text + ("\n" if nl else ""), stream))
-    stream.flush()
-
-
-def build_without_click(argv: Sequence[str]) -> int | None:
-    """`syndicate build` as the command line runs it (cli/site_cmds.py's ``build_cmd``), for a plain
-    build whose stamp named the edited posts (syndicate/quick.py's HINT), without loading the
-    command line (click and every option's machinery: ~20 ms of a 0.2 s rebuild): its exit code,
-    or None, having done nothing, when the command line must run it: a bucket, an ``--out`` that is
-    a file, an output stream click would rewrap, or an error (the command line then says it)."""
-    from .. import quick
-    from ..config import bucket_of, load_settings, output_dir
-    from ..errors import SyndicateError
-
-    key = quick.command_key(argv)
-    if key is None or not quick.HINT or quick.ascii_stream(sys.stdout) or quick.ascii_stream(sys.stderr):
-        return None
-    site = Path(key[0]) if key[0] is not None else Path(".")  # the site the stamp was checked for
-    out = None if key[1] is None else Path(key[1])
-    if key[1] is not None and (key[1].startswith("s3://") or Path(key[1]).is_file()):
-        return None
-    from ..builder.pipeline import build
-    from .stamp import leave_stamp, read_before
-
-    def links(settings: Settings) -> Mapping[str, Links]:
-        from ..deliver.ledger import syndication_of  # only when feeds are rendered
-
-        return syndication_of(site, settings)
-
-    try:
-        if out is None and bucket_of(load_settings(site), None) is not None:
-            return None
-        before = read_before(site)
-        moment, floor = clock_and_floor(site)
-        report = build(site, moment, out_dir=out, progress=_progress if sys.stderr.isatty() else None, links=links)
-    except SyndicateError:
-        return None
-    out_dir = output_dir(site, report.settings, out)
-    for line in problem_lines(site, report):
-        _echo(line, err=True)
-    _echo(build_lines(report, moment, out_dir, f"{report.seconds:.2f}"))
-    if report.seen is not None:
-        leave_stamp(site, report, moment, floor, out_dir, before)
-    return build_exit(report)
-
-
-def _progress(done: int, total: int) -> None:
-    """cli/common.py's ``run_build`` progress line, on a terminal."""
-    if total >= 500 and (done % 250 == 0 or done == total):
-        _echo(f"\rreading posts {done}/{total}", err=True, nl=done == total)
