@@ -20,9 +20,11 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
+from ...core.images import post_images
+from ...core.model import TargetSettings
 from ...errors import DeliveryFailed, Failure
 from ..fetch import _causes
-from .base import cannot_connect
+from .base import Payload, cannot_connect
 
 MAX_WAIT = 10.0  # seconds of a rate limit waited out inside a run; a longer one is retried later
 MAX_TRIES = 4  # requests one call makes at most (the first, then after each short rate limit)
@@ -105,3 +107,12 @@ def _never_left(e: BaseException) -> bool:
     """Did the request fail before a byte of it was sent (no connection could be made)?"""
     never = urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError | ConnectionRefusedError
     return any(isinstance(c, never) for c in _causes(e))
+
+
+def first_image(target: TargetSettings, payload: Payload) -> str | None:
+    """The URL of the one image a Discord embed or a Telegram photo carries (none with images = 0)."""
+    post = payload.post
+    if post is None or target.images == 0:
+        return None
+    found = post_images(post.content_html, post.url, post.image.url if post.image else None, post.image_alt, limit=1)
+    return found[0].url if found else None

@@ -22,14 +22,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from ...core.images import post_images
 from ...core.model import TargetSettings
 from ...core.planning import Delivery
 from ...core.social import DEFAULT_TEMPLATES, fit
 from ...errors import ConfigError, DeliveryFailed, Failure, FitError
 from ..store import AttemptRow
 from .base import Held, Outgoing, Payload, Receipt, change_preview, classify_http, digest_of
-from .chat_http import Answer, ChatHTTP, Sleep
+from .chat_http import Answer, ChatHTTP, Sleep, first_image
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -107,19 +106,10 @@ class DiscordChannel:
         embed: dict[str, Any] = {"title": _cut(post.title, TITLE_LIMIT), "url": post.url}
         if post.summary:
             embed["description"] = _cut(post.summary, DESCRIPTION_LIMIT)
-        image = self._image(payload)
+        image = first_image(self.target, payload)
         if image:
             embed["image"] = {"url": image}
         return {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
-
-    def _image(self, payload: Payload) -> str | None:
-        post = payload.post
-        if post is None or self.target.images == 0:
-            return None
-        found = post_images(
-            post.content_html, post.url, post.image.url if post.image else None, post.image_alt, limit=1
-        )
-        return found[0].url if found else None
 
     def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
         if delivery.event == "post.deleted":

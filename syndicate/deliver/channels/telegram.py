@@ -25,14 +25,13 @@ from typing import Any
 
 import requests
 
-from ...core.images import post_images
 from ...core.model import TargetSettings
 from ...core.planning import Delivery
 from ...core.social import DEFAULT_TEMPLATES, fit
 from ...errors import ConfigError, DeliveryFailed, Failure, FitError
 from ..store import AttemptRow
 from .base import Held, Outgoing, Payload, Receipt, change_preview, classify_http, digest_of
-from .chat_http import Answer, ChatHTTP, Sleep
+from .chat_http import Answer, ChatHTTP, Sleep, first_image
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -97,7 +96,7 @@ class TelegramChannel:
         post = payload.post
         assert post is not None
         text = self.text(payload, TEXT_LIMIT)
-        image = self._image(payload)
+        image = first_image(self.target, payload)
         if image and utf16_length(text) <= CAPTION_LIMIT:
             return "sendPhoto", {
                 "chat_id": self.target.chat,
@@ -111,15 +110,6 @@ class TelegramChannel:
             "parse_mode": "HTML",
             "link_preview_options": {"url": post.url},
         }
-
-    def _image(self, payload: Payload) -> str | None:
-        post = payload.post
-        if post is None or self.target.images == 0:
-            return None
-        found = post_images(
-            post.content_html, post.url, post.image.url if post.image else None, post.image_alt, limit=1
-        )
-        return found[0].url if found else None
 
     def compose(self, delivery: Delivery, payload: Payload) -> Outgoing:
         if delivery.event == "post.deleted":
